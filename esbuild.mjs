@@ -1,0 +1,32 @@
+// One build script, one entry per target (extension: CommonJS for VS Code; kernel and the
+// model converter: Node; webview: browser). Types are checked separately by `tsc --noEmit`.
+import * as esbuild from 'esbuild';
+import fs from 'node:fs';
+
+const production = process.argv.includes('--production');
+const watch = process.argv.includes('--watch');
+
+const common = { bundle: true, sourcemap: !production, minify: production, logLevel: 'warning' };
+// Native addons and packages that read files next to themselves stay outside the bundles.
+const nodeExternals = ['sharp', 'onnxruntime-node', 'tslab', 'typescript'];
+
+const node = { ...common, platform: 'node', format: 'cjs', target: 'node20', external: nodeExternals };
+const browser = { ...common, platform: 'browser', format: 'iife', target: 'es2022' };
+const targets = [
+  { ...node, entryPoints: entries('kernel', ['cli', 'index']) },
+  { ...node, entryPoints: entries('models', ['convert']), external: ['nsfwjs'] },
+  { ...node, entryPoints: entries('extension', ['extension']), external: ['vscode', ...nodeExternals] },
+  { ...browser, entryPoints: entries('webview', ['gallery', 'dashboard']) },
+].filter((t) => Object.keys(t.entryPoints).length > 0);
+
+/** `{ 'dir/name': 'dir/name.ts' }` for the entry files that exist. */
+function entries(dir, names) {
+  const present = names.filter((name) => fs.existsSync(`${dir}/${name}.ts`));
+  return Object.fromEntries(present.map((name) => [`${dir}/${name}`, `${dir}/${name}.ts`]));
+}
+
+for (const options of targets) {
+  const config = { ...options, outdir: 'dist' };
+  if (watch) await (await esbuild.context(config)).watch();
+  else await esbuild.build(config);
+}

@@ -1,0 +1,152 @@
+// Image bytes → { features, nsfw } through one ONNX session. Concurrent callers are batched:
+// while a batch runs, new images queue up and go together in the next run, so a busy server
+// gets batching for free and an idle one adds no latency.
+import fs from 'node:fs';
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { readManifest, type ModelEntry } from '../../models/manifest';
+import { TagsmithError } from '../errors';
+import { decodeForModel, type ImageInfo, type ResizePolicy } from '../images/image-decoder';
+import { findModelsDir } from './models-dir';
+
+export interface Embedding {
+  /** L2-normalisable pooled backbone vector (1792 floats for MobileNetV2-1.4). */
+  features: Float32Array;
+  /** The backbone's head, label → probability. */
+  nsfw: Record<string, number>;
+  image: ImageInfo;
+}
+
+export interface FeatureExtractorOptions {
+  modelsDir?: string;
+  /** ONNX Runtime intra-op threads; default: every core. */
+  threads?: number;
+  maxBatch?: number;
+  resize?: ResizePolicy;
+  /** Average the features of the image and its mirror image (one extra inference per image). */
+  flipAverage?: boolean;
+}
+
+interface Pending {
+  pixels: Buffer;
+  resolve: (value: { features: Float32Array; nsfw: Float32Array }) => void;
+  reject: (error: unknown) => void;
+}
+
+export class FeatureExtractor {
+  private readonly queue: Pending[] = [];
+  private running = false;
+
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    readonly backboneId: string,
+    readonly model: ModelEntry,
+    private readonly options: Required<Omit<FeatureExtractorOptions, 'modelsDir' | 'threads'>>,
+  ) {}
+
+  static async create(options: FeatureExtractorOptions = {}): Promise<FeatureExtractor> {
+    const dir = options.modelsDir ?? findModelsDir();
+    const manifest = readManifest(dir);
+    const entry = manifest.models[manifest.backbone];
+    const file = path.join(dir, entry.file);
+    if (!fs.existsSync(file)) {
+      throw new Error(`${file} is missing: run \`npm run convert-models\` (npm install does it once)`);
+    }
+    const session = await ort.InferenceSession.create(file, {
+      intraOpNumThreads: options.threads ?? 0,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+      executionMode: 'sequential',
+    });
+    return new FeatureExtractor(session, manifest.backbone, entry, {
+      maxBatch: options.maxBatch ?? 16,
+      resize: options.resize ?? 'squash',
+      flipAverage: options.flipAverage ?? false,
+    });
+  }
+
+  get labels(): string[] {
+    return this.model.outputs.nsfw?.labels ?? [];
+  }
+
+  get featureLength(): number {
+    return this.model.outputs.features.length;
+  }
+
+  /** Decodes and embeds one image; throws `not_an_image` / `image_too_large` for bad bytes. */
+  async embed(bytes: Uint8Array): Promise<Embedding> {
+    const size = this.model.input.size;
+    const decoded = await decodeForModel(bytes, size, this.options.resize);
+    const views = this.options.flipAverage ? [decoded.pixels, mirror(decoded.pixels, size)] : [decoded.pixels];
+    const outputs = await Promise.all(views.map((pixels) => this.infer(pixels)));
+    const features = outputs[0].features;
+    const nsfw = outputs[0].nsfw;
+    for (const other of outputs.slice(1)) {
+      for (let i = 0; i < features.length; i++) features[i] = (features[i] + other.features[i]) / 2;
+      for (let i = 0; i < nsfw.length; i++) nsfw[i] = (nsfw[i] + other.nsfw[i]) / 2;
+    }
+    const { pixels: _pixels, size: _size, ...image } = decoded;
+    return { features, nsfw: Object.fromEntries(this.labels.map((label, i) => [label, nsfw[i]])), image };
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+
+  private infer(pixels: Buffer): Promise<{ features: Float32Array; nsfw: Float32Array }> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ pixels, resolve, reject });
+      if (!this.running) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.running = true;
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.options.maxBatch);
+      try {
+        const results = await this.runBatch(batch.map((p) => p.pixels));
+        batch.forEach((p, i) => p.resolve(results[i]));
+      } catch (error) {
+        const wrapped = new TagsmithError('internal', `ONNX inference failed: ${(error as Error).message}`, { cause: error });
+        for (const p of batch) p.reject(wrapped);
+      }
+    }
+    this.running = false;
+  }
+
+  private async runBatch(images: Buffer[]): Promise<{ features: Float32Array; nsfw: Float32Array }[]> {
+    const size = this.model.input.size;
+    const [low, high] = this.model.input.range;
+    const perImage = size * size * 3;
+    const input = new Float32Array(images.length * perImage);
+    const scale = (high - low) / 255;
+    images.forEach((pixels, n) => {
+      const offset = n * perImage;
+      for (let i = 0; i < perImage; i++) input[offset + i] = pixels[i] * scale + low;
+    });
+    const output = await this.session.run({ [this.model.input.name]: new ort.Tensor('float32', input, [images.length, size, size, 3]) });
+    const features = output.features.data as Float32Array;
+    const nsfw = output.nsfw.data as Float32Array;
+    const f = this.featureLength;
+    const k = this.labels.length;
+    return images.map((_, n) => ({
+      features: features.slice(n * f, (n + 1) * f),
+      nsfw: nsfw.slice(n * k, (n + 1) * k),
+    }));
+  }
+}
+
+function mirror(pixels: Buffer, size: number): Buffer {
+  const out = Buffer.allocUnsafe(pixels.length);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const from = (y * size + x) * 3;
+      const to = (y * size + (size - 1 - x)) * 3;
+      out[to] = pixels[from];
+      out[to + 1] = pixels[from + 1];
+      out[to + 2] = pixels[from + 2];
+    }
+  }
+  return out;
+}

@@ -1,0 +1,98 @@
+// Reads a TF.js graph model as the nsfwjs package ships it (topology and base64 weight
+// shards wrapped in UMD modules) and dequantises its weights exactly as TF.js does.
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+export interface TfAttrValue {
+  s?: string;
+  i?: string;
+  f?: number;
+  b?: boolean;
+  list?: { i?: string[]; s?: string[] };
+  type?: string;
+  shape?: unknown;
+  tensor?: unknown;
+}
+
+export interface TfNode {
+  name: string;
+  op: string;
+  input?: string[];
+  attr?: Record<string, TfAttrValue>;
+}
+
+interface WeightSpec {
+  name: string;
+  shape: number[];
+  dtype: 'float32' | 'int32';
+  quantization?: { dtype: 'uint8' | 'uint16' | 'float16'; min?: number; scale?: number };
+}
+
+interface ModelJson {
+  modelTopology: { node: TfNode[] };
+  weightsManifest: { paths: string[]; weights: WeightSpec[] }[];
+}
+
+export interface TfTensor {
+  shape: number[];
+  values: Float32Array;
+}
+
+export interface TfGraphModel {
+  nodes: TfNode[];
+  weights: Map<string, TfTensor>;
+}
+
+/** Loads `<dir>/model.min.js` and its shards `<dir>/<path>.min.js`. */
+export function loadNsfwjsGraphModel(dir: string): TfGraphModel {
+  const load = createRequire(path.join(dir, 'model.min.js'));
+  const model = load(path.join(dir, 'model.min.js')) as ModelJson;
+  const weights = new Map<string, TfTensor>();
+  for (const group of model.weightsManifest) {
+    const shards = group.paths.map((p) => Buffer.from(load(path.join(dir, `${p}.min.js`)) as string, 'base64'));
+    decodeWeights(Buffer.concat(shards), group.weights, weights);
+  }
+  return { nodes: model.modelTopology.node, weights };
+}
+
+function decodeWeights(buffer: Buffer, specs: WeightSpec[], into: Map<string, TfTensor>): void {
+  let offset = 0;
+  for (const spec of specs) {
+    const count = spec.shape.reduce((a, b) => a * b, 1);
+    const values = new Float32Array(count);
+    const q = spec.quantization;
+    if (q && (q.dtype === 'uint8' || q.dtype === 'uint16')) {
+      if (q.min === undefined || q.scale === undefined) throw new Error(`${spec.name}: quantisation without min/scale`);
+      const width = q.dtype === 'uint8' ? 1 : 2;
+      for (let i = 0; i < count; i++) {
+        const v = width === 1 ? buffer[offset + i] : buffer.readUInt16LE(offset + 2 * i);
+        // The same expression as TF.js' io_utils.decodeWeights, rounded to float32 on store.
+        values[i] = v * q.scale + q.min;
+      }
+      offset += count * width;
+    } else if (!q && spec.dtype === 'float32') {
+      for (let i = 0; i < count; i++) values[i] = buffer.readFloatLE(offset + 4 * i);
+      offset += count * 4;
+    } else if (!q && spec.dtype === 'int32') {
+      for (let i = 0; i < count; i++) values[i] = buffer.readInt32LE(offset + 4 * i);
+      offset += count * 4;
+    } else {
+      throw new Error(`${spec.name}: unsupported weight encoding ${JSON.stringify(q ?? spec.dtype)}`);
+    }
+    into.set(spec.name, { shape: spec.shape, values });
+  }
+  if (offset !== buffer.length) throw new Error(`weights use ${offset} of ${buffer.length} bytes: manifest and shards disagree`);
+}
+
+export function attrString(node: TfNode, key: string): string | undefined {
+  const s = node.attr?.[key]?.s;
+  return s === undefined ? undefined : Buffer.from(s, 'base64').toString('utf8');
+}
+
+export function attrStrings(node: TfNode, key: string): string[] {
+  return (node.attr?.[key]?.list?.s ?? []).map((s) => Buffer.from(s, 'base64').toString('utf8'));
+}
+
+export function attrInts(node: TfNode, key: string): number[] {
+  return (node.attr?.[key]?.list?.i ?? []).map(Number);
+}
