@@ -6,7 +6,7 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { readManifest, type ModelEntry } from '../../models/manifest';
 import { TagsmithError } from '../errors';
-import { decodeForModel, type ImageInfo, type ResizePolicy } from '../images/image-decoder';
+import { decodeForModel, type DecodedImage, type ImageInfo, type ResizePolicy } from '../images/image-decoder';
 import { findModelsDir } from './models-dir';
 
 export interface Embedding {
@@ -21,6 +21,7 @@ export interface FeatureExtractorOptions {
   modelsDir?: string;
   /** ONNX Runtime intra-op threads; default: every core. */
   threads?: number;
+  /** Images per ONNX run. 4 measured best on 2 cores: as fast per image as 16, half the memory. */
   maxBatch?: number;
   resize?: ResizePolicy;
   /** Average the features of the image and its mirror image (one extra inference per image). */
@@ -59,7 +60,7 @@ export class FeatureExtractor {
       executionMode: 'sequential',
     });
     return new FeatureExtractor(session, manifest.backbone, entry, {
-      maxBatch: options.maxBatch ?? 16,
+      maxBatch: options.maxBatch ?? 4,
       resize: options.resize ?? 'squash',
       flipAverage: options.flipAverage ?? false,
     });
@@ -75,8 +76,17 @@ export class FeatureExtractor {
 
   /** Decodes and embeds one image; throws `not_an_image` / `image_too_large` for bad bytes. */
   async embed(bytes: Uint8Array): Promise<Embedding> {
+    return this.embedDecoded(await this.decode(bytes));
+  }
+
+  /** Decodes as this model wants (size, resize policy); the bytes-to-pixels half of `embed`. */
+  decode(bytes: Uint8Array): Promise<DecodedImage> {
+    return decodeForModel(bytes, this.model.input.size, this.options.resize);
+  }
+
+  /** The pixels-to-embedding half of `embed`, for callers that also use the pixels. */
+  async embedDecoded(decoded: DecodedImage): Promise<Embedding> {
     const size = this.model.input.size;
-    const decoded = await decodeForModel(bytes, size, this.options.resize);
     const views = this.options.flipAverage ? [decoded.pixels, mirror(decoded.pixels, size)] : [decoded.pixels];
     const outputs = await Promise.all(views.map((pixels) => this.infer(pixels)));
     const features = outputs[0].features;

@@ -1,0 +1,88 @@
+// Small synthetic images for tests, made with sharp so a fresh clone needs no photo set.
+import zlib from 'node:zlib';
+import sharp from 'sharp';
+
+/** A deterministic pseudo-random generator (mulberry32), so "noise" is the same every run. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function rgbImage(width: number, height: number, pixel: (x: number, y: number) => [number, number, number]): sharp.Sharp {
+  const data = Buffer.alloc(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) data.set(pixel(x, y).map((v) => Math.max(0, Math.min(255, Math.round(v)))), (y * width + x) * 3);
+  }
+  return sharp(data, { raw: { width, height, channels: 3 } });
+}
+
+/** A two-colour gradient. */
+export function gradient(width: number, height: number, from: [number, number, number], to: [number, number, number]): sharp.Sharp {
+  return rgbImage(width, height, (x, y) => {
+    const t = (x / width + y / height) / 2;
+    return [0, 1, 2].map((c) => from[c] + (to[c] - from[c]) * t) as [number, number, number];
+  });
+}
+
+/** Diagonal stripes of a given period and colours: one "kind" of picture for training tests. */
+export function stripes(width: number, height: number, period: number, a: [number, number, number], b: [number, number, number], seed = 1): sharp.Sharp {
+  const rnd = seededRandom(seed);
+  const phase = rnd() * period;
+  return rgbImage(width, height, (x, y) => (Math.floor((x + y + phase) / (period / 2)) % 2 === 0 ? a : b).map((v) => v + (rnd() - 0.5) * 20) as [number, number, number]);
+}
+
+/** Soft blobs on a plain background: another "kind" of picture. */
+export function blobs(width: number, height: number, seed: number, background: [number, number, number] = [40, 90, 160]): sharp.Sharp {
+  const rnd = seededRandom(seed);
+  const centres = Array.from({ length: 5 }, () => ({ x: rnd() * width, y: rnd() * height, r: (0.1 + rnd() * 0.2) * width, c: [rnd() * 255, rnd() * 255, rnd() * 255] }));
+  return rgbImage(width, height, (x, y) => {
+    let px = [...background];
+    for (const b of centres) {
+      const d = Math.hypot(x - b.x, y - b.y);
+      const w = Math.max(0, 1 - d / b.r);
+      px = px.map((v, i) => v * (1 - w) + b.c[i] * w);
+    }
+    return px as [number, number, number];
+  });
+}
+
+export function noise(width: number, height: number, seed: number): sharp.Sharp {
+  const rnd = seededRandom(seed);
+  return rgbImage(width, height, () => [rnd() * 255, rnd() * 255, rnd() * 255]);
+}
+
+/** A PNG whose header claims the given size but which carries no pixels: a decompression bomb's front. */
+export function pngHeaderOnly(width: number, height: number): Buffer {
+  const chunk = (type: string, data: Buffer): Buffer => {
+    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(data.length);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(zlib.crc32(body));
+    return Buffer.concat([length, body, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB, no interlace
+  const idat = zlib.deflateSync(Buffer.alloc(1024));
+  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', Buffer.alloc(0))]);
+}
+
+export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i] * b[i];
+    na += a[i] * a[i];
+    nb += b[i] * b[i];
+  }
+  return dot / Math.sqrt(na * nb);
+}

@@ -1,0 +1,83 @@
+// The ONNX file converted at install must compute what the original TF.js model computes.
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { before, describe, it } from 'node:test';
+import * as ort from 'onnxruntime-node';
+import type * as tf from '@tensorflow/tfjs';
+import { readManifest } from '../../models/manifest';
+import { FeatureExtractor } from '../../kernel/features/feature-extractor';
+import { findModelsDir } from '../../kernel/features/models-dir';
+import { decodeForModel } from '../../kernel/images/image-decoder';
+import { blobs, cosine, gradient, noise, stripes } from '../helpers/images';
+import { loadReferenceModel, runReference } from '../helpers/tfjs-reference';
+
+const modelsDir = findModelsDir();
+const manifest = readManifest(modelsDir);
+const entry = manifest.models[manifest.backbone];
+
+async function testImages(): Promise<{ name: string; bytes: Buffer }[]> {
+  return [
+    { name: 'gradient', bytes: await gradient(320, 240, [250, 120, 30], [20, 40, 200]).jpeg({ quality: 90 }).toBuffer() },
+    { name: 'shapes', bytes: await blobs(300, 300, 7).png().toBuffer() },
+    { name: 'noise', bytes: await noise(256, 256, 3).png().toBuffer() },
+    { name: 'greyscale', bytes: await stripes(280, 200, 24, [230, 230, 230], [30, 30, 30]).greyscale().jpeg().toBuffer() },
+    {
+      name: 'alpha',
+      bytes: await blobs(240, 240, 11).ensureAlpha(0.5).png().toBuffer(),
+    },
+    { name: 'portrait', bytes: await gradient(180, 360, [10, 200, 90], [240, 240, 20]).webp().toBuffer() },
+  ];
+}
+
+describe('ONNX conversion of nsfwjs mobilenet_v2_mid', () => {
+  let reference: tf.GraphModel;
+  let extractor: FeatureExtractor;
+  before(async () => {
+    reference = await loadReferenceModel('cpu');
+    extractor = await FeatureExtractor.create({ threads: 2 });
+  });
+
+  it('installed files match the sha256 recorded in models.json', () => {
+    const hash = (file: string) => crypto.createHash('sha256').update(fs.readFileSync(path.join(modelsDir, file))).digest('hex');
+    assert.equal(hash(entry.file), entry.sha256);
+    assert.equal(hash(entry.outputs.nsfw!.headFile), entry.outputs.nsfw!.headSha256);
+  });
+
+  it('gives the same features and nsfw scores as TF.js on six kinds of image', async () => {
+    const images = await testImages();
+    const size = entry.input.size;
+    for (const image of images) {
+      const decoded = await decodeForModel(image.bytes, size, 'squash');
+      const input = Float32Array.from(decoded.pixels, (v) => v / 255);
+      const expected = await runReference(reference, input, 1, size);
+      const actual = await extractor.embed(image.bytes);
+      assert.equal(actual.features.length, 1792);
+      const nsfw = extractor.labels.map((label) => actual.nsfw[label]);
+      const maxDelta = Math.max(...nsfw.map((v, i) => Math.abs(v - expected.nsfw[i])));
+      assert.ok(maxDelta <= 1e-4, `${image.name}: nsfw differs by ${maxDelta}`);
+      const similarity = cosine(actual.features, expected.features);
+      assert.ok(similarity >= 0.9999, `${image.name}: features cosine ${similarity}`);
+    }
+  });
+
+  it('the head model scores a saved feature vector as the full model does', async () => {
+    const head = await ort.InferenceSession.create(path.join(modelsDir, entry.outputs.nsfw!.headFile));
+    const bytes = await blobs(200, 200, 5).jpeg().toBuffer();
+    const full = await extractor.embed(bytes);
+    const out = await head.run({ features: new ort.Tensor('float32', full.features, [1, 1792]) });
+    const fromHead = out.nsfw.data as Float32Array;
+    extractor.labels.forEach((label, i) => assert.ok(Math.abs(fromHead[i] - full.nsfw[label]) < 1e-6, label));
+  });
+
+  it('a batch of images gives each image the result it gets alone', async () => {
+    const images = await testImages();
+    const together = await Promise.all(images.map((i) => extractor.embed(i.bytes)));
+    for (const [i, image] of images.entries()) {
+      const alone = await extractor.embed(image.bytes);
+      assert.ok(cosine(alone.features, together[i].features) > 0.999999, image.name);
+    }
+  });
+
+});
