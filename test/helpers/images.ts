@@ -1,6 +1,6 @@
 // Small synthetic images for tests, made with sharp so a fresh clone needs no photo set.
 import zlib from 'node:zlib';
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 
 /** A deterministic pseudo-random generator (mulberry32), so "noise" is the same every run. */
 export function seededRandom(seed: number): () => number {
@@ -14,7 +14,7 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-export function rgbImage(width: number, height: number, pixel: (x: number, y: number) => [number, number, number]): sharp.Sharp {
+export function rgbImage(width: number, height: number, pixel: (x: number, y: number) => [number, number, number]): Sharp {
   const data = Buffer.alloc(width * height * 3);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) data.set(pixel(x, y).map((v) => Math.max(0, Math.min(255, Math.round(v)))), (y * width + x) * 3);
@@ -23,7 +23,7 @@ export function rgbImage(width: number, height: number, pixel: (x: number, y: nu
 }
 
 /** A two-colour gradient. */
-export function gradient(width: number, height: number, from: [number, number, number], to: [number, number, number]): sharp.Sharp {
+export function gradient(width: number, height: number, from: [number, number, number], to: [number, number, number]): Sharp {
   return rgbImage(width, height, (x, y) => {
     const t = (x / width + y / height) / 2;
     return [0, 1, 2].map((c) => from[c] + (to[c] - from[c]) * t) as [number, number, number];
@@ -31,14 +31,14 @@ export function gradient(width: number, height: number, from: [number, number, n
 }
 
 /** Diagonal stripes of a given period and colours: one "kind" of picture for training tests. */
-export function stripes(width: number, height: number, period: number, a: [number, number, number], b: [number, number, number], seed = 1): sharp.Sharp {
+export function stripes(width: number, height: number, period: number, a: [number, number, number], b: [number, number, number], seed = 1): Sharp {
   const rnd = seededRandom(seed);
   const phase = rnd() * period;
   return rgbImage(width, height, (x, y) => (Math.floor((x + y + phase) / (period / 2)) % 2 === 0 ? a : b).map((v) => v + (rnd() - 0.5) * 20) as [number, number, number]);
 }
 
 /** Soft blobs on a plain background: another "kind" of picture. */
-export function blobs(width: number, height: number, seed: number, background: [number, number, number] = [40, 90, 160]): sharp.Sharp {
+export function blobs(width: number, height: number, seed: number, background: [number, number, number] = [40, 90, 160]): Sharp {
   const rnd = seededRandom(seed);
   const centres = Array.from({ length: 5 }, () => ({ x: rnd() * width, y: rnd() * height, r: (0.1 + rnd() * 0.2) * width, c: [rnd() * 255, rnd() * 255, rnd() * 255] }));
   return rgbImage(width, height, (x, y) => {
@@ -52,7 +52,7 @@ export function blobs(width: number, height: number, seed: number, background: [
   });
 }
 
-export function noise(width: number, height: number, seed: number): sharp.Sharp {
+export function noise(width: number, height: number, seed: number): Sharp {
   const rnd = seededRandom(seed);
   return rgbImage(width, height, () => [rnd() * 255, rnd() * 255, rnd() * 255]);
 }
