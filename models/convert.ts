@@ -35,7 +35,6 @@ export function convertNsfwjsModel(entry: ModelEntry): { model: Uint8Array; head
   const tf = loadNsfwjsGraphModel(nsfwjsModelDir(entry));
   const spec = {
     graphName: entry.source!.model,
-    inputSize: entry.input.size,
     featuresNode: NSFWJS_FEATURES,
     featuresLength: entry.outputs.features.length,
     headNode: NSFWJS_HEAD,
@@ -70,7 +69,7 @@ function main(): void {
     if (!head) throw new Error(`${id}: an nsfwjs model has a head`);
     const file = path.join(dir, entry.file);
     const headFile = path.join(dir, head.headFile);
-    if (isUpToDate(file, entry.sha256) && isUpToDate(headFile, head.headSha256)) {
+    if (!updateManifest && isUpToDate(file, entry.sha256) && isUpToDate(headFile, head.headSha256)) {
       console.log(`tagsmith: ${entry.file} is up to date`);
       continue;
     }

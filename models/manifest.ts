@@ -9,7 +9,16 @@ export interface ModelEntry {
   sha256: string;
   /** Where the pretrained weights come from; absent for a user's own ONNX encoder. */
   source?: { package: string; version: string; model: string; license: string };
-  input: { name: string; size: number; layout: 'NHWC'; channels: 'RGB'; range: [number, number]; mean?: number[]; std?: number[] };
+  input: {
+    name: string;
+    /** The square size Tagsmith feeds; may exceed `trainedSize` for fully convolutional models. */
+    size: number;
+    /** The size the weights were trained at (where the conversion is checked against TF.js). */
+    trainedSize: number;
+    layout: 'NHWC';
+    channels: 'RGB';
+    range: [number, number];
+  };
   outputs: {
     features: { length: number };
     /** The nsfw head; `headFile` scores a saved feature vector without its image. */

@@ -18,14 +18,14 @@ export class OnnxGraphBuilder {
 
   constructor(private readonly graphName: string) {}
 
-  /** A float32 input whose first dimension is the dynamic batch size `N`. */
-  addInput(name: string, dims: (number | 'N')[]): string {
+  /** A float32 input; string dimensions (`N`, `H`, `W`) are dynamic. */
+  addInput(name: string, dims: (number | string)[]): string {
     this.inputs.push(valueInfo(name, dims));
     this.known.add(name);
     return name;
   }
 
-  addOutput(name: string, dims: (number | 'N')[]): void {
+  addOutput(name: string, dims: (number | string)[]): void {
     if (!this.known.has(name)) throw new Error(`output ${name} is not produced by any node`);
     this.outputs.push(valueInfo(name, dims));
   }
@@ -80,13 +80,13 @@ export class OnnxGraphBuilder {
   }
 }
 
-function valueInfo(name: string, dims: (number | 'N')[]): onnx.IValueInfoProto {
+function valueInfo(name: string, dims: (number | string)[]): onnx.IValueInfoProto {
   return {
     name,
     type: {
       tensorType: {
         elemType: onnx.TensorProto.DataType.FLOAT,
-        shape: { dim: dims.map((d) => (d === 'N' ? { dimParam: 'N' } : { dimValue: d })) },
+        shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) },
       },
     },
   };

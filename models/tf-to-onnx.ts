@@ -1,24 +1,26 @@
 // Maps the ops of a TF.js image-classifier graph (MobileNet family) onto standard ONNX ops.
-// The ONNX graph takes NHWC images in [0, 1] (what sharp's raw output becomes) and outputs
+// The ONNX graph takes NHWC images in [0, 1] of any size (what sharp's raw output becomes) and outputs
 // the pooled backbone vector and the head's probabilities.
 import { OnnxGraphBuilder } from './onnx-graph-builder';
 import { attrInts, attrString, attrStrings, type TfGraphModel, type TfNode, type TfTensor } from './tfjs-graph-model';
 
 export interface ConversionSpec {
   graphName: string;
-  inputSize: number;
   /** Name of the TF node whose output is the pooled feature vector. */
   featuresNode: string;
   featuresLength: number;
   /** Name of the TF node whose output is the head's probabilities. */
   headNode: string;
   headLength: number;
+  /** Intermediate TF nodes whose globally average-pooled output becomes an extra graph output. */
+  pooledOutputs?: { output: string; node: string; channels: number }[];
 }
 
 export function convertGraph(model: TfGraphModel, spec: ConversionSpec): OnnxGraphBuilder {
   const g = new OnnxGraphBuilder(spec.graphName);
-  const size = spec.inputSize;
-  g.addInput('image', ['N', size, size, 3]);
+  // Height and width stay dynamic: the network is fully convolutional up to a global pool,
+  // so it can see photos at a higher resolution than the 224 pixels it was trained at.
+  g.addInput('image', ['N', 'H', 'W', 3]);
   const [nchw] = g.addNode('Transpose', ['image'], { perm: [0, 3, 1, 2] });
   // TF names → ONNX names of the tensor each TF node produces.
   const produced = new Map<string, string>([[findPlaceholder(model), nchw]]);
@@ -84,6 +86,11 @@ export function convertGraph(model: TfGraphModel, spec: ConversionSpec): OnnxGra
       }
       case 'AvgPool': {
         checkNhwc(node);
+        if (feedsSpatialSqueeze(model, node)) {
+          // Pooling the last feature map to 1×1: global pooling says so for any input size.
+          out = g.addNode('GlobalAveragePool', [tensorOf(inputs[0])])[0];
+          break;
+        }
         const ksize = attrInts(node, 'ksize');
         const strides = attrInts(node, 'strides');
         out = g.addNode('AveragePool', [tensorOf(inputs[0])], {
@@ -122,6 +129,11 @@ export function convertGraph(model: TfGraphModel, spec: ConversionSpec): OnnxGra
   g.addOutput('features', ['N', spec.featuresLength]);
   g.addNode('Identity', [tensorOf(spec.headNode)], {}, ['nsfw']);
   g.addOutput('nsfw', ['N', spec.headLength]);
+  for (const pooled of spec.pooledOutputs ?? []) {
+    const [mean] = g.addNode('GlobalAveragePool', [tensorOf(pooled.node)]);
+    g.addNode('Flatten', [mean], { axis: 1 }, [pooled.output]);
+    g.addOutput(pooled.output, ['N', pooled.channels]);
+  }
   return g;
 }
 
@@ -129,6 +141,11 @@ function findPlaceholder(model: TfGraphModel): string {
   const inputs = model.nodes.filter((n) => n.op === 'Placeholder');
   if (inputs.length !== 1) throw new Error(`expected one graph input, found ${inputs.length}`);
   return inputs[0].name;
+}
+
+function feedsSpatialSqueeze(model: TfGraphModel, node: TfNode): boolean {
+  const consumers = model.nodes.filter((n) => n.input?.includes(node.name));
+  return consumers.length === 1 && consumers[0].op === 'Squeeze' && attrInts(consumers[0], 'squeeze_dims').join() === '1,2';
 }
 
 function checkNhwc(node: TfNode): void {

@@ -1,0 +1,118 @@
+// npm run bench:accuracy -- [folder]   (default ../shared/data/hymenoptera)
+// Each class folder of train/ becomes a tag (its images positive, the other classes'
+// negative); the val/ split is predicted. Prints, side by side in one run: a plain logistic
+// regression on raw vectors (the baseline), Tagsmith's trainer under each preprocessing
+// policy, 1 vs 3 clusters, and a few-shot curve.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { FeatureExtractor, type FeatureExtractorOptions } from '../../kernel/features/feature-extractor';
+import { fitLogistic, predictLogistic } from '../../kernel/ml/logistic-regression';
+import { rocAuc, summarise, confusionAt } from '../../kernel/ml/metrics';
+import { seededRandom, shuffled } from '../../kernel/ml/random';
+import { trainTag } from '../../kernel/training/train-tag';
+import type { FeatureTransform } from '../../kernel/training/tag-model';
+import { DEFAULT_TRAIN_OPTIONS } from '../../kernel/training/train-options';
+import { listImageFiles } from '../../kernel/images/image-files';
+import { table } from './stats';
+
+interface Sample { cls: string; features: Float32Array }
+interface Split { train: Sample[]; val: Sample[] }
+
+async function embedSplit(root: string, options: FeatureExtractorOptions): Promise<{ split: Split; classes: string[]; skipped: number }> {
+  const extractor = await FeatureExtractor.create(options);
+  const classes = (await fs.readdir(path.join(root, 'train'), { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+  const split: Split = { train: [], val: [] };
+  let skipped = 0;
+  for (const part of ['train', 'val'] as const) {
+    for (const cls of classes) {
+      const files = await listImageFiles([path.join(root, part, cls)]);
+      const results = await Promise.allSettled(files.map(async (f) => extractor.embed(await fs.readFile(f))));
+      for (const r of results) {
+        if (r.status === 'fulfilled') split[part].push({ cls, features: r.value.features });
+        else skipped++;
+      }
+    }
+  }
+  await extractor.release();
+  return { split, classes, skipped };
+}
+
+interface Result { auc: number; accuracy: number; f1: number }
+
+function evaluate(scores: number[], labels: number[], threshold: number): Result {
+  return { auc: rocAuc(scores, labels), ...pick(summarise(confusionAt(scores, labels, threshold))) };
+}
+function pick(s: { accuracy: number; f1: number }) {
+  return { accuracy: s.accuracy, f1: s.f1 };
+}
+
+/** The baseline the issue names: one logistic regression over raw vectors, threshold 0.5. */
+function plainLogistic(split: Split, cls: string): Result {
+  const x = split.train.map((s) => s.features);
+  const y = split.train.map((s) => (s.cls === cls ? 1 : 0));
+  const model = fitLogistic(x, y, y.map(() => 1), { l2: 1 / x.length, tolerance: 1e-5 });
+  const scores = split.val.map((s) => predictLogistic(model, s.features));
+  return evaluate(scores, split.val.map((s) => (s.cls === cls ? 1 : 0)), 0.5);
+}
+
+function tagsmith(split: Split, cls: string, clusters: number, shots?: number, seed = 1, featureTransform: FeatureTransform = 'sqrt-l2'): Result {
+  let positives = split.train.filter((s) => s.cls === cls);
+  let negatives = split.train.filter((s) => s.cls !== cls);
+  if (shots) {
+    const random = seededRandom(seed);
+    positives = shuffled(positives, random).slice(0, shots);
+    negatives = shuffled(negatives, random).slice(0, shots);
+  }
+  const model = trainTag(
+    { tag: cls, backbone: 'bench', featureLength: positives[0].features.length, featureTransform, positives, negatives, samplesDigest: '' },
+    { ...DEFAULT_TRAIN_OPTIONS, num_clusters: clusters },
+  );
+  const scores = split.val.map((s) => model.score(s).score);
+  return evaluate(scores, split.val.map((s) => (s.cls === cls ? 1 : 0)), model.json.threshold);
+}
+
+const fmt = (r: Result) => [r.auc.toFixed(3), r.accuracy.toFixed(3), r.f1.toFixed(3)];
+
+async function main(): Promise<void> {
+  const root = process.argv[2] ?? path.resolve(__dirname, '../../../shared/data/hymenoptera');
+  const policies: { name: string; options: FeatureExtractorOptions; transform: FeatureTransform }[] = [
+    { name: '224 squash, l2', options: { inputSize: 224, resize: 'squash' }, transform: 'l2' },
+    { name: '224 squash, sqrt-l2', options: { inputSize: 224, resize: 'squash' }, transform: 'sqrt-l2' },
+    { name: '224 squash + flip, sqrt-l2', options: { inputSize: 224, resize: 'squash', flipAverage: true }, transform: 'sqrt-l2' },
+    { name: '288 squash, sqrt-l2', options: { inputSize: 288, resize: 'squash' }, transform: 'sqrt-l2' },
+    { name: '288 center-crop, sqrt-l2 (default)', options: { inputSize: 288, resize: 'center-crop' }, transform: 'sqrt-l2' },
+    { name: '352 squash, sqrt-l2', options: { inputSize: 352, resize: 'squash' }, transform: 'sqrt-l2' },
+  ];
+  const rows: string[][] = [];
+  const embedded = new Map<string, { split: Split; classes: string[]; transform: FeatureTransform }>();
+  for (const policy of policies) {
+    const t = performance.now();
+    const { split, classes, skipped } = await embedSplit(root, policy.options);
+    embedded.set(policy.name, { split, classes, transform: policy.transform });
+    if (policy === policies[0]) {
+      console.log(`bench:accuracy — ${root}: ${split.train.length} train, ${split.val.length} val images (${skipped} unreadable skipped), classes ${classes.join(', ')}`);
+      for (const cls of classes) rows.push(['plain logistic regression (baseline)', 'squash', cls, '-', ...fmt(plainLogistic(split, cls))]);
+    }
+    for (const cls of classes) {
+      for (const k of [1, 3]) rows.push(['tagsmith', policy.name, cls, String(k), ...fmt(tagsmith(split, cls, k, undefined, 1, policy.transform))]);
+    }
+    console.error(`  ${policy.name}: embedded and trained in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  }
+  console.log(table(['method', 'preprocessing', 'tag', 'clusters', 'ROC AUC', 'accuracy', 'F1'], rows));
+
+  const best = policies[4].name;
+  const { split, classes } = embedded.get(best)!;
+  const curve: string[][] = [];
+  for (const shots of [5, 10, 20, 0]) {
+    for (const cls of classes) {
+      // Few-shot results depend on which samples are drawn: report the median over 5 draws.
+      const runs = shots === 0 ? [tagsmith(split, cls, 1)] : [1, 2, 3, 4, 5].map((seed) => tagsmith(split, cls, 1, shots, seed));
+      const med = (key: keyof Result) => runs.map((r) => r[key]).sort((a, b) => a - b)[Math.floor(runs.length / 2)];
+      curve.push([shots === 0 ? 'all' : String(shots), cls, ...fmt({ auc: med('auc'), accuracy: med('accuracy'), f1: med('f1') })]);
+    }
+  }
+  console.log(`\nfew-shot curve (${best}, 1 cluster; N positives and N negatives, median of 5 draws):`);
+  console.log(table(['positives', 'tag', 'ROC AUC', 'accuracy', 'F1'], curve));
+}
+
+void main();
