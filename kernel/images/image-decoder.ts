@@ -63,3 +63,20 @@ export async function decodeForModel(bytes: Uint8Array, size: number, policy: Re
     throw new TagsmithError('not_an_image', `The ${info.format.toUpperCase()} image could not be decoded (truncated or corrupt?).`, { cause: error });
   }
 }
+
+/** The upright image scaled so its longer side is at most `maxSide`, as RGB bytes. */
+export async function decodeThumbnailRgb(bytes: Uint8Array, maxSide: number): Promise<{ pixels: Buffer; width: number; height: number }> {
+  try {
+    const { data, info } = await sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS, pages: 1, failOn: 'truncated' })
+      .autoOrient()
+      .flatten({ background: '#ffffff' })
+      .toColourspace('srgb')
+      .resize(maxSide, maxSide, { fit: 'inside', withoutEnlargement: true })
+      .removeAlpha()
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    return { pixels: data, width: info.width, height: info.height };
+  } catch (error) {
+    throw new TagsmithError('not_an_image', 'The image could not be decoded (truncated or corrupt?).', { cause: error });
+  }
+}

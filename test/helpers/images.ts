@@ -3,16 +3,9 @@ import zlib from 'node:zlib';
 import sharp, { type Sharp } from 'sharp';
 
 /** A deterministic pseudo-random generator (mulberry32), so "noise" is the same every run. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../../kernel/ml/random';
+
+export { seededRandom };
 
 export function rgbImage(width: number, height: number, pixel: (x: number, y: number) => [number, number, number]): Sharp {
   const data = Buffer.alloc(width * height * 3);
@@ -85,4 +78,18 @@ export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
     nb += b[i] * b[i];
   }
   return dot / Math.sqrt(na * nb);
+}
+
+/** A photo-like scene: a sky-to-ground gradient, hard-edged discs and a textured strip. */
+export function scene(width: number, height: number, seed: number): Sharp {
+  const random = seededRandom(seed);
+  const discs = Array.from({ length: 12 }, () => ({
+    x: random() * width, y: random() * height, r: (0.03 + random() * 0.12) * width, c: [random() * 255, random() * 255, random() * 255],
+  }));
+  return rgbImage(width, height, (x, y) => {
+    let px = [60 + (120 * y) / height, 120 + (60 * x) / width, 200 - (100 * y) / height];
+    for (const d of discs) if (Math.hypot(x - d.x, y - d.y) < d.r) px = d.c;
+    if (y > height * 0.75 && (Math.floor(x / 8) + Math.floor(y / 8)) % 2 === 0) px = px.map((v) => v * 0.6);
+    return px as [number, number, number];
+  });
 }

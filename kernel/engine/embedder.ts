@@ -1,0 +1,56 @@
+// Image bytes → embedding and base scores, computed once per image: sample embeddings are
+// stored by sha256 in the state folder, recent predictions are remembered in memory.
+import crypto from 'node:crypto';
+import { FeatureExtractor } from '../features/feature-extractor';
+import { decodeThumbnailRgb, inspectImage } from '../images/image-decoder';
+import { aestheticScore, stockScore } from '../scores/base-scores';
+import { measureCues } from '../scores/image-cues';
+import { decodeFeatures, encodeFeatures, type EmbeddingRecord } from '../state/stored-records';
+
+const CUE_SIDE = 256;
+const MEMORY_ENTRIES = 256;
+
+export function sha256(bytes: Uint8Array): string {
+  return crypto.createHash('sha256').update(bytes).digest('hex');
+}
+
+export class Embedder {
+  private readonly recent = new Map<string, EmbeddingRecord>();
+
+  constructor(readonly extractor: FeatureExtractor) {}
+
+  get backbone(): string {
+    return this.extractor.backboneId;
+  }
+
+  /** Embeds and scores; throws `not_an_image` / `image_too_large` for bad bytes. */
+  async embed(bytes: Uint8Array, hash = sha256(bytes)): Promise<EmbeddingRecord> {
+    const remembered = this.recent.get(hash);
+    if (remembered) return remembered;
+    await inspectImage(bytes); // header checks (format, pixel limit) before any decoding
+    const [embedding, thumbnail] = await Promise.all([this.extractor.embed(bytes), decodeThumbnailRgb(bytes, CUE_SIDE)]);
+    const aesthetic = aestheticScore(measureCues(thumbnail.pixels, thumbnail.width, thumbnail.height));
+    const record: EmbeddingRecord = {
+      name: 'tagsmith-embedding',
+      formatVersion: 1,
+      backbone: this.backbone,
+      features: encodeFeatures(embedding.features),
+      nsfw: embedding.nsfw,
+      aesthetic,
+      stock: stockScore(aesthetic.score, embedding.image, embedding.nsfw),
+      image: embedding.image,
+    };
+    this.remember(hash, record);
+    return record;
+  }
+
+  remember(hash: string, record: EmbeddingRecord): void {
+    this.recent.delete(hash);
+    this.recent.set(hash, record);
+    if (this.recent.size > MEMORY_ENTRIES) this.recent.delete(this.recent.keys().next().value!);
+  }
+}
+
+export function featuresOf(record: EmbeddingRecord): Float32Array {
+  return decodeFeatures(record.features);
+}

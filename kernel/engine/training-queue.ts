@@ -1,0 +1,214 @@
+// Runs training tasks one at a time, each in a worker thread, and keeps their records: in
+// memory for live progress, on disk at every change of state so history survives restarts.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { asTagsmithError, TagsmithError, type ErrorCode } from '../errors';
+import type { TrainingData } from '../training/train-tag';
+import type { TagModelJson } from '../training/tag-model';
+import type { TrainOptions } from '../training/train-options';
+import type { TrainingMessage, TrainingRequest } from '../training/training-worker';
+import type { TaskRecord } from '../state/stored-records';
+
+export interface TrainingHost {
+  loadTrainingData(tag: string, options: TrainOptions): Promise<TrainingData>;
+  saveModel(tag: string, model: TagModelJson): Promise<void>;
+  saveTask(task: TaskRecord): Promise<void>;
+}
+
+type Listener = (task: TaskRecord) => void;
+
+export class TrainingQueue {
+  private readonly tasks = new Map<string, TaskRecord>();
+  private readonly pending: string[] = [];
+  private running?: { id: string; worker?: Worker };
+  private readonly listeners = new Set<Listener>();
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(private readonly host: TrainingHost) {}
+
+  /** Loads history; a task that was queued or running when the process died failed. */
+  async restore(records: TaskRecord[]): Promise<void> {
+    this.tasks.clear();
+    for (const record of records) {
+      if (record.state === 'queued' || record.state === 'running') {
+        Object.assign(record, {
+          state: 'failed',
+          error: { code: 'interrupted', message: 'The engine stopped while this task was running; train again.' },
+          finishedAt: new Date().toISOString(),
+        } satisfies Partial<TaskRecord>);
+        await this.host.saveTask(record);
+      }
+      this.tasks.set(record.task_id, record);
+    }
+  }
+
+  enqueue(tag: string, options: TrainOptions): TaskRecord {
+    const task: TaskRecord = {
+      name: 'tagsmith-task',
+      formatVersion: 1,
+      task_id: crypto.randomUUID(),
+      tag,
+      options,
+      state: 'queued',
+      progress: 0,
+      createdAt: new Date().toISOString(),
+    };
+    this.tasks.set(task.task_id, task);
+    this.pending.push(task.task_id);
+    const queued = { ...task };
+    void this.persist(task);
+    void this.pump();
+    return queued;
+  }
+
+  status(taskId: string): TaskRecord {
+    const task = this.tasks.get(taskId);
+    if (!task) throw new TagsmithError('unknown_task', `There is no task ${JSON.stringify(taskId)}.`);
+    return { ...task };
+  }
+
+  list(tag?: string): TaskRecord[] {
+    return [...this.tasks.values()].filter((t) => tag === undefined || t.tag === tag).sort((a, b) => a.createdAt.localeCompare(b.createdAt)).map((t) => ({ ...t }));
+  }
+
+  get busy(): boolean {
+    return this.running !== undefined || this.pending.length > 0;
+  }
+
+  /** Stops a queued or running task; it ends as failed with code `cancelled`. */
+  async cancel(taskId: string): Promise<TaskRecord> {
+    const task = this.status(taskId);
+    if (task.state === 'done' || task.state === 'failed') return task;
+    const index = this.pending.indexOf(taskId);
+    if (index >= 0) {
+      this.pending.splice(index, 1);
+      await this.finish(taskId, { state: 'failed', error: { code: 'cancelled', message: 'The task was cancelled.' } });
+    } else if (this.running?.id === taskId) {
+      await this.running.worker?.terminate();
+    }
+    return this.status(taskId);
+  }
+
+  onChange(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Resolves when no task is queued or running. */
+  whenIdle(): Promise<void> {
+    if (!this.busy) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Cancels everything (used at shutdown); records end as `interrupted`. */
+  async stop(): Promise<void> {
+    for (const id of this.pending.splice(0)) {
+      await this.finish(id, { state: 'failed', error: { code: 'interrupted', message: 'The engine was shut down before this task ran.' } });
+    }
+    if (this.running) {
+      this.stopping = true;
+      await this.running.worker?.terminate();
+    }
+    await this.whenIdle();
+  }
+
+  private stopping = false;
+
+  private async pump(): Promise<void> {
+    if (this.running || this.pending.length === 0) {
+      if (!this.busy) this.notifyIdle();
+      return;
+    }
+    const id = this.pending.shift()!;
+    this.running = { id };
+    const task = this.tasks.get(id)!;
+    try {
+      await this.update(id, { state: 'running', stage: 'loading samples', startedAt: new Date().toISOString() }, true);
+      const data = await this.host.loadTrainingData(task.tag, task.options);
+      if (this.stopping) throw new TagsmithError('interrupted', 'The engine was shut down while this task ran.');
+      const model = await this.runWorker(id, { data, options: task.options });
+      await this.update(id, { stage: 'saving' }, false);
+      await this.host.saveModel(task.tag, model);
+      await this.finish(id, { state: 'done', stage: 'done', progress: 1, metrics: model.metrics });
+    } catch (error) {
+      const e = asTagsmithError(error);
+      await this.finish(id, { state: 'failed', error: { code: e.code, message: e.message } });
+    } finally {
+      this.running = undefined;
+      void this.pump();
+    }
+  }
+
+  private runWorker(id: string, request: TrainingRequest): Promise<TagModelJson> {
+    return new Promise((resolve, reject) => {
+      const file = trainingWorkerFile();
+      // Under tsx (tests, benchmarks) the worker must load TypeScript too.
+      const worker = file.endsWith('.ts')
+        ? new Worker(`require('tsx/cjs/api').register(); require(${JSON.stringify(file)});`, { eval: true })
+        : new Worker(file);
+      this.running!.worker = worker;
+      let settled = false;
+      worker.on('message', (message: TrainingMessage) => {
+        if (message.kind === 'progress') {
+          void this.update(id, { stage: message.stage, progress: message.progress }, false);
+        } else if (message.kind === 'done') {
+          settled = true;
+          resolve(message.model);
+          void worker.terminate();
+        } else {
+          settled = true;
+          reject(new TagsmithError(message.code as ErrorCode, message.message));
+          void worker.terminate();
+        }
+      });
+      worker.on('error', (error) => {
+        settled = true;
+        reject(error);
+      });
+      worker.on('exit', () => {
+        if (settled) return;
+        reject(this.stopping
+          ? new TagsmithError('interrupted', 'The engine was shut down while this task ran.')
+          : new TagsmithError('cancelled', 'The task was cancelled.'));
+      });
+      worker.postMessage(request);
+    });
+  }
+
+  private async update(id: string, patch: Partial<TaskRecord>, persist: boolean): Promise<void> {
+    const task = this.tasks.get(id);
+    if (!task) return;
+    Object.assign(task, patch);
+    for (const listener of this.listeners) listener({ ...task });
+    if (persist) await this.persist(task);
+  }
+
+  private async finish(id: string, patch: Partial<TaskRecord>): Promise<void> {
+    await this.update(id, { ...patch, finishedAt: new Date().toISOString() }, true);
+  }
+
+  private async persist(task: TaskRecord): Promise<void> {
+    try {
+      await this.host.saveTask({ ...task });
+    } catch {
+      // History is best effort (the state may be swapped under a finished task); the live
+      // record in memory still answers /status.
+    }
+  }
+
+  private notifyIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const wake of waiters) wake();
+  }
+}
+
+/** The worker's file: next to the bundle in dist/, or the TypeScript source under tsx. */
+function trainingWorkerFile(): string {
+  const candidates = [path.join(__dirname, 'training-worker.js'), path.join(__dirname, '..', 'training', 'training-worker.ts')];
+  const found = candidates.find((file) => fs.existsSync(file));
+  if (!found) throw new Error(`training worker not found (looked for ${candidates.join(', ')})`);
+  return found;
+}

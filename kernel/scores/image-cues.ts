@@ -1,0 +1,112 @@
+// Measured photographic cues, each in [0, 1] with 1 the better photo. They feed the
+// transparent aesthetic score (no pretrained aesthetic model is available offline).
+export interface ImageCues {
+  /** Edge energy: variance of the Laplacian at half resolution (pixel noise averages out there). */
+  sharpness: number;
+  /** Mid-tone placement of the mean luminance, less the share of clipped shadows and highlights. */
+  exposure: number;
+  /** Spread of luminance (standard deviation). */
+  contrast: number;
+  /** Hasler–Süsstrunk colourfulness. */
+  colourfulness: number;
+  /** 1 for a clean image, falling with the noise level estimated by Immerkær's method. */
+  noise: number;
+}
+
+export function measureCues(rgb: Uint8Array, width: number, height: number): ImageCues {
+  const luma = new Float32Array(width * height);
+  let rg = 0, yb = 0, rg2 = 0, yb2 = 0;
+  for (let i = 0, p = 0; i < luma.length; i++, p += 3) {
+    const r = rgb[p], g = rgb[p + 1], b = rgb[p + 2];
+    luma[i] = (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+    const a = r - g;
+    const c = 0.5 * (r + g) - b;
+    rg += a; yb += c; rg2 += a * a; yb2 += c * c;
+  }
+  const n = luma.length;
+  let mean = 0;
+  let clipped = 0;
+  for (const v of luma) {
+    mean += v;
+    if (v < 0.02 || v > 0.98) clipped++;
+  }
+  mean /= n;
+  let variance = 0;
+  for (const v of luma) variance += (v - mean) ** 2;
+  const std = Math.sqrt(variance / n);
+
+  const mrg = rg / n, myb = yb / n;
+  const srg = Math.sqrt(Math.max(0, rg2 / n - mrg * mrg)), syb = Math.sqrt(Math.max(0, yb2 / n - myb * myb));
+  const colourfulness = Math.sqrt(srg * srg + syb * syb) + 0.3 * Math.sqrt(mrg * mrg + myb * myb);
+
+  const sigma = noiseSigma(luma, width, height);
+  const half = downscaleByTwo(luma, width, height);
+  // Averaging 2×2 pixels halves σ; a 5-tap Laplacian multiplies noise variance by 20, so
+  // 5σ² of the measured variance is noise, not detail.
+  const edgeEnergy = Math.max(0, varianceOfLaplacian(half.values, half.width, half.height) - 5 * sigma * sigma);
+
+  return {
+    sharpness: 1 - Math.exp(-edgeEnergy / SHARPNESS_SCALE),
+    exposure: clamp01(1 - Math.abs(mean - 0.5) * 2) * clamp01(1 - (clipped / n) * 2),
+    contrast: clamp01(std / 0.25),
+    colourfulness: clamp01(colourfulness / 100),
+    noise: Math.exp(-sigma / NOISE_SCALE),
+  };
+}
+
+const SHARPNESS_SCALE = 0.01;
+const NOISE_SCALE = 0.05;
+
+function clamp01(v: number): number {
+  return Math.min(1, Math.max(0, v));
+}
+
+function downscaleByTwo(values: Float32Array, width: number, height: number): { values: Float32Array; width: number; height: number } {
+  const w = Math.max(1, Math.floor(width / 2));
+  const h = Math.max(1, Math.floor(height / 2));
+  const out = new Float32Array(w * h);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const x0 = Math.min(width - 1, 2 * x), y0 = Math.min(height - 1, 2 * y);
+      const x1 = Math.min(width - 1, x0 + 1), y1 = Math.min(height - 1, y0 + 1);
+      out[y * w + x] = (values[y0 * width + x0] + values[y0 * width + x1] + values[y1 * width + x0] + values[y1 * width + x1]) / 4;
+    }
+  }
+  return { values: out, width: w, height: h };
+}
+
+function varianceOfLaplacian(v: Float32Array, width: number, height: number): number {
+  if (width < 3 || height < 3) return 0;
+  let sum = 0, sum2 = 0, count = 0;
+  for (let y = 1; y < height - 1; y++) {
+    for (let x = 1; x < width - 1; x++) {
+      const i = y * width + x;
+      const l = v[i - 1] + v[i + 1] + v[i - width] + v[i + width] - 4 * v[i];
+      sum += l; sum2 += l * l; count++;
+    }
+  }
+  const m = sum / count;
+  return sum2 / count - m * m;
+}
+
+/**
+ * Immerkær's (1996) noise operator N (the difference of two Laplacians, blind to smooth
+ * shading), with the median instead of the mean of |I ∗ N| so that edges, which are few,
+ * do not count as noise. For Gaussian noise |I ∗ N| has standard deviation 6σ.
+ */
+function noiseSigma(v: Float32Array, width: number, height: number): number {
+  if (width < 3 || height < 3) return 0;
+  const responses = new Float32Array((width - 2) * (height - 2));
+  let k = 0;
+  for (let y = 1; y < height - 1; y++) {
+    for (let x = 1; x < width - 1; x++) {
+      const i = y * width + x;
+      const r = 4 * v[i]
+        - 2 * (v[i - 1] + v[i + 1] + v[i - width] + v[i + width])
+        + (v[i - width - 1] + v[i - width + 1] + v[i + width - 1] + v[i + width + 1]);
+      responses[k++] = Math.abs(r);
+    }
+  }
+  responses.sort();
+  return responses[Math.floor(responses.length / 2)] / (6 * 0.6745);
+}

@@ -1,0 +1,46 @@
+// A real engine on a temporary state folder, and the two kinds of picture tests train on.
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { TagsmithEngine } from '../../kernel/engine/tagsmith-engine';
+import { blobs, stripes } from './images';
+
+export async function tempDir(prefix = 'tagsmith-test-'): Promise<string> {
+  return fs.mkdtemp(path.join(os.tmpdir(), prefix));
+}
+
+export async function openTestEngine(stateDir?: string): Promise<{ engine: TagsmithEngine; stateDir: string }> {
+  const dir = stateDir ?? (await tempDir());
+  return { engine: await TagsmithEngine.open({ stateDir: dir, threads: 2 }), stateDir: dir };
+}
+
+/** Striped pictures (the "positive" kind) with varied colours and periods. */
+export async function stripedImages(count: number, offset = 0): Promise<Buffer[]> {
+  return Promise.all(Array.from({ length: count }, (_, i) => {
+    const n = i + offset;
+    return stripes(200 + (n % 3) * 20, 180, 12 + (n % 4) * 6, [200 + (n % 5) * 10, 40 + n * 7 % 60, 30], [20, 20, 40 + (n % 3) * 30], n + 1).jpeg({ quality: 90 }).toBuffer();
+  }));
+}
+
+/** Soft-blob pictures (the "negative" kind). */
+export async function blobImages(count: number, offset = 0): Promise<Buffer[]> {
+  return Promise.all(Array.from({ length: count }, (_, i) => blobs(200, 180, 100 + i + offset).jpeg({ quality: 90 }).toBuffer()));
+}
+
+export async function waitForTask(engine: TagsmithEngine, taskId: string, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const status = engine.status(taskId);
+    if (status.state === 'done' || status.state === 'failed') return status;
+    if (Date.now() > deadline) throw new Error(`task ${taskId} still ${status.state} after ${timeoutMs} ms`);
+    await new Promise<void>((resolve) => {
+      const off = engine.tasks.onChange((t) => {
+        if (t.task_id === taskId && (t.state === 'done' || t.state === 'failed')) {
+          off();
+          resolve();
+        }
+      });
+      setTimeout(() => { off(); resolve(); }, 500);
+    });
+  }
+}
