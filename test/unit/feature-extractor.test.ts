@@ -37,11 +37,16 @@ describe('FeatureExtractor', () => {
   it('reads EXIF orientation: a sideways-stored photo embeds like the upright one', async () => {
     const upright = await stripes(300, 200, 40, [200, 30, 30], [20, 20, 20]).jpeg({ quality: 95 }).toBuffer();
     // Store it rotated by 90° and tag it "rotate 270° to display" (orientation 8).
-    const sideways = await sharp(upright).rotate(90).withMetadata({ orientation: 8 }).jpeg({ quality: 95 }).toBuffer();
+    const rotatedPixels = sharp(upright).rotate(90);
+    const sideways = await rotatedPixels.clone().withMetadata({ orientation: 8 }).jpeg({ quality: 95 }).toBuffer();
+    const ignoringExif = await rotatedPixels.clone().jpeg({ quality: 95 }).toBuffer();
     const a = await extractor.embed(upright);
     const b = await extractor.embed(sideways);
+    const control = await extractor.embed(ignoringExif);
     assert.deepEqual([b.image.width, b.image.height], [300, 200]);
-    assert.ok(cosine(a.features, b.features) > 0.99, `cosine ${cosine(a.features, b.features)}`);
+    const withExif = cosine(a.features, b.features);
+    const withoutExif = cosine(a.features, control.features);
+    assert.ok(withExif > 0.98 && withExif > withoutExif + 0.05, `cosine to upright: ${withExif} with EXIF applied, ${withoutExif} if it were ignored`);
   });
 
   it('accepts greyscale, CMYK, alpha, 16-bit, palette and animated images', async () => {

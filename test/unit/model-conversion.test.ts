@@ -9,7 +9,6 @@ import type * as tf from '@tensorflow/tfjs';
 import { readManifest } from '../../models/manifest';
 import { FeatureExtractor } from '../../kernel/features/feature-extractor';
 import { findModelsDir } from '../../kernel/features/models-dir';
-import { decodeForModel } from '../../kernel/images/image-decoder';
 import { blobs, cosine, gradient, noise, stripes } from '../helpers/images';
 import { loadReferenceModel, runReference } from '../helpers/tfjs-reference';
 
@@ -50,7 +49,7 @@ describe('ONNX conversion of nsfwjs mobilenet_v2_mid', () => {
     const images = await testImages();
     const size = entry.input.trainedSize;
     for (const image of images) {
-      const decoded = await decodeForModel(image.bytes, size, 'squash');
+      const decoded = await extractor.decode(image.bytes); // the pixels the pipeline feeds ONNX
       const input = Float32Array.from(decoded.pixels, (v) => v / 255);
       const expected = await runReference(reference, input, 1, size);
       const actual = await extractor.embed(image.bytes);
