@@ -1,19 +1,55 @@
 #!/usr/bin/env node
 // The `tagsmith` command. `features` embeds images and prints one JSON line per file;
 // `serve` runs the HTTP API (see serve-command.ts).
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runFeaturesCommand } from './cli/features-command';
+import { DEFAULT_MAX_UPLOAD, defaultStateDir, runServeCommand } from './cli/serve-command';
 
 const USAGE = `usage:
-  tagsmith features [--threads N] <image or folder>...   print features and nsfw scores as JSON lines
+  tagsmith serve [--host 127.0.0.1] [--port 5000] [--state DIR] [--token T] [--threads N]
+                 [--allow-origin URL]... [--max-upload-mb 50]
+      serve the HTTP API (state: $TAGSMITH_STATE or ~/.tagsmith/state; token also from $TAGSMITH_TOKEN)
+  tagsmith features [--threads N] <image or folder>...
+      print features and nsfw scores as JSON lines
 `;
+
+function positiveInteger(name: string, value: string | undefined, fallback: number | undefined): number | undefined {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a whole number; got ${value}`);
+  return n;
+}
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
+    case 'serve': {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          host: { type: 'string', default: '127.0.0.1' },
+          port: { type: 'string', default: '5000' },
+          state: { type: 'string' },
+          token: { type: 'string' },
+          threads: { type: 'string' },
+          'allow-origin': { type: 'string', multiple: true, default: [] },
+          'max-upload-mb': { type: 'string' },
+        },
+      });
+      return runServeCommand({
+        host: values.host!,
+        port: positiveInteger('port', values.port, 5000)!,
+        stateDir: values.state ? path.resolve(values.state) : defaultStateDir(),
+        token: values.token ?? (process.env.TAGSMITH_TOKEN || undefined),
+        threads: positiveInteger('threads', values.threads, undefined),
+        allowedOrigins: values['allow-origin']!,
+        maxUploadBytes: (positiveInteger('max-upload-mb', values['max-upload-mb'], undefined) ?? DEFAULT_MAX_UPLOAD / 2 ** 20) * 2 ** 20,
+      });
+    }
     case 'features': {
       const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { threads: { type: 'string' } } });
-      return runFeaturesCommand(positionals, { threads: values.threads === undefined ? undefined : Number(values.threads) });
+      return runFeaturesCommand(positionals, { threads: positiveInteger('threads', values.threads, undefined) });
     }
     case undefined:
     case '--help':

@@ -9,6 +9,7 @@ export const ERROR_STATUS = {
   invalid_archive: 400,
   not_enough_samples: 400,
   not_an_image: 415,
+  unsupported_media_type: 415,
   unauthorized: 401,
   forbidden: 403,
   unknown_tag: 404,

@@ -1,0 +1,47 @@
+// /openapi.json, generated from the endpoint table so it cannot drift from the routes.
+import { ENDPOINTS, type Endpoint } from './endpoints';
+
+export function openApiDocument(version: string): object {
+  const paths: Record<string, Record<string, object>> = {};
+  for (const [name, endpoint] of Object.entries(ENDPOINTS) as [string, Endpoint][]) {
+    const operations: Record<string, object> = {};
+    for (const method of endpoint.methods) {
+      operations[method.toLowerCase()] = {
+        operationId: endpoint.methods.length > 1 ? `${name}${method[0]}${method.slice(1).toLowerCase()}` : name,
+        summary: endpoint.summary,
+        parameters: [
+          ...[...endpoint.path.matchAll(/\{(\w+)\}/g)].map(([, p]) => ({ name: p, in: 'path', required: true, schema: { type: 'string' } })),
+          ...Object.entries(endpoint.query ?? {}).map(([q, description]) => ({ name: q, in: 'query', required: false, description, schema: { type: 'string' } })),
+        ],
+        ...(method === 'POST' && endpoint.body !== 'none' ? { requestBody: requestBody(endpoint) } : {}),
+        responses: {
+          200: { description: 'OK', content: { [endpoint.produces]: {} } },
+          default: { description: 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+        },
+      };
+    }
+    paths[endpoint.path] = operations;
+  }
+  return {
+    openapi: '3.1.0',
+    info: { title: 'Tagsmith engine', version, description: 'Custom image tags trained from a few examples: the "customised training" SDK API.' },
+    servers: [{ url: 'http://127.0.0.1:5000' }],
+    paths,
+    components: {
+      schemas: {
+        Error: {
+          type: 'object',
+          required: ['error'],
+          properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' } } } },
+        },
+      },
+    },
+  };
+}
+
+function requestBody(endpoint: Endpoint): object {
+  const multipart = { 'multipart/form-data': { schema: { type: 'object', required: ['data'], properties: { data: { type: 'string', format: 'binary' } } } } };
+  if (endpoint.body === 'image') return { required: true, content: { ...multipart, 'image/*': { schema: { type: 'string', format: 'binary' } } } };
+  if (endpoint.body === 'archive') return { required: true, content: { ...multipart, 'application/x-tar': {}, 'application/gzip': {} } };
+  return { required: true, content: { ...multipart, 'application/json': {} } };
+}

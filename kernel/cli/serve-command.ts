@@ -1,0 +1,69 @@
+// `tagsmith serve`: the engine's HTTP API on loopback, state in a folder of the user's.
+import os from 'node:os';
+import path from 'node:path';
+import { TagsmithEngine } from '../engine/tagsmith-engine';
+import { isLoopbackHostname } from '../http/request-guard';
+import { createServer, DEFAULT_MAX_ARCHIVE, DEFAULT_MAX_UPLOAD } from '../http/server';
+
+export interface ServeOptions {
+  host: string;
+  port: number;
+  stateDir: string;
+  token?: string;
+  threads?: number;
+  allowedOrigins: string[];
+  maxUploadBytes: number;
+}
+
+/** The line the extension waits for; everything after the marker is JSON. */
+export const READY_MARKER = 'TAGSMITH_READY ';
+
+export function defaultStateDir(): string {
+  return process.env.TAGSMITH_STATE ? path.resolve(process.env.TAGSMITH_STATE) : path.join(os.homedir(), '.tagsmith', 'state');
+}
+
+export async function runServeCommand(options: ServeOptions): Promise<number> {
+  const loopback = isLoopbackHostname(options.host);
+  if (!loopback && !options.token) {
+    process.stderr.write(`tagsmith serve: refusing to listen on ${options.host} without a token; add --token (or TAGSMITH_TOKEN), or use 127.0.0.1.\n`);
+    return 2;
+  }
+  const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+  const engine = await TagsmithEngine.open({ stateDir: options.stateDir, threads: options.threads });
+  const server = await createServer(engine, {
+    token: options.token,
+    allowedOrigins: options.allowedOrigins,
+    checkHost: loopback,
+    maxUploadBytes: options.maxUploadBytes,
+    maxArchiveBytes: DEFAULT_MAX_ARCHIVE,
+    log,
+  });
+  await server.listen({ host: options.host, port: options.port });
+  const address = server.server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  const shownHost = options.host.includes(':') ? `[${options.host}]` : options.host;
+  const url = `http://${shownHost}:${port}`;
+  process.stdout.write(`Tagsmith engine ready at ${url} (state: ${engine.stateDir}, backbone: ${engine.backbone}${options.token ? ', token required' : ''})\n`);
+  process.stdout.write(`${READY_MARKER}${JSON.stringify({ url, port, pid: process.pid, stateDir: engine.stateDir })}\n`);
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = async (signal: string) => {
+      if (stopping) {
+        process.stderr.write('tagsmith serve: forced exit\n');
+        process.exit(1);
+      }
+      stopping = true;
+      log(`${signal}: finishing requests and stopping training`);
+      await server.close();
+      await engine.close();
+      resolve(0);
+    };
+    process.once('SIGINT', () => void stop('SIGINT'));
+    process.once('SIGTERM', () => void stop('SIGTERM'));
+    // The extension closes the engine's stdin when it goes away: stop with it.
+    if (process.env.TAGSMITH_EXIT_ON_STDIN_END === '1') process.stdin.on('end', () => void stop('stdin closed')).resume();
+  });
+}
+
+export { DEFAULT_MAX_UPLOAD };

@@ -1,0 +1,225 @@
+// The one typed client of the engine's HTTP API, used by the extension, notebooks and tests.
+// It imports types only from the engine, so bundling it pulls in no native code.
+import { ENDPOINTS, endpointPath, type Endpoint } from '../api/endpoints';
+import type { AddSampleResult, Prediction, TagSummary } from '../engine/tagsmith-engine';
+import type { FeaturesDocument } from '../engine/features-document';
+import type { SampleRecord, SampleType, TaskRecord } from '../state/stored-records';
+import type { TagScore } from '../training/tag-model';
+import type { TrainOptions } from '../training/train-options';
+
+export type { AddSampleResult, FeaturesDocument, Prediction, SampleRecord, SampleType, TagScore, TagSummary, TaskRecord, TrainOptions };
+
+export interface ClientOptions {
+  url: string;
+  token?: string;
+  /** Per-request timeout (ms); uploads and archives get ten times as long. */
+  timeoutMs?: number;
+}
+
+/** An error reply of the engine, with its code (`not_an_image`, `unknown_tag`, …). */
+export class TagsmithApiError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'TagsmithApiError';
+  }
+}
+
+export type ImageInput = Uint8Array | Blob;
+
+export interface Health {
+  status: 'ok';
+  version: string;
+  backbone: string;
+  featureLength: number;
+  stateDir: string;
+  tags: number;
+  trainedTags: number;
+  samples: number;
+  images: number;
+  tasksRunning: boolean;
+}
+
+type Call = { params?: Record<string, string>; query?: Record<string, string | number | boolean | undefined>; body?: FormData; method?: string; long?: boolean };
+
+export class TagsmithClient {
+  readonly url: string;
+  private readonly token?: string;
+  private readonly timeoutMs: number;
+
+  constructor(options: ClientOptions) {
+    this.url = options.url.replace(/\/+$/, '');
+    this.token = options.token;
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+  }
+
+  health(): Promise<Health> {
+    return this.json(ENDPOINTS.health);
+  }
+
+  addSample(type: SampleType, tag: string, image: ImageInput, fileName?: string): Promise<AddSampleResult> {
+    return this.json(ENDPOINTS.addSample, { params: { type, tag }, body: upload(image, fileName ?? 'image'), long: true });
+  }
+
+  /** Starts training; the returned task can be awaited and reports progress. */
+  async train(tag: string, options: Partial<TrainOptions> = {}): Promise<TrainingTask> {
+    const started = await this.json<{ task_id: string }>(ENDPOINTS.train, { params: { tag }, query: { ...options }, method: 'POST' });
+    return new TrainingTask(this, started.task_id);
+  }
+
+  status(taskId: string): Promise<TaskRecord> {
+    return this.json(ENDPOINTS.status, { params: { task_id: taskId } });
+  }
+
+  predict(image: ImageInput): Promise<Prediction> {
+    return this.json(ENDPOINTS.predict, { body: upload(image), long: true });
+  }
+
+  predictCustom(image: ImageInput, tag?: string): Promise<Record<string, TagScore>> {
+    return tag === undefined
+      ? this.json(ENDPOINTS.predictCustom, { body: upload(image), long: true })
+      : this.json(ENDPOINTS.predictCustomTag, { params: { tag }, body: upload(image), long: true });
+  }
+
+  getFeatures(image: ImageInput): Promise<FeaturesDocument> {
+    return this.json(ENDPOINTS.getFeatures, { body: upload(image), long: true });
+  }
+
+  predictByFeatures(doc: FeaturesDocument): Promise<Prediction> {
+    const body = new FormData();
+    body.append('data', new Blob([JSON.stringify(doc)], { type: 'application/json' }), 'features.json');
+    return this.json(ENDPOINTS.predictByFeatures, { body });
+  }
+
+  clean(tag: string, options: { keepSamples?: boolean } = {}): Promise<{ tag: string; removedSamples: number; removedModel: boolean }> {
+    return this.json(ENDPOINTS.clean, { params: { tag }, query: { keep_samples: options.keepSamples }, method: 'POST' });
+  }
+
+  async tags(): Promise<TagSummary[]> {
+    return (await this.json<{ tags: TagSummary[] }>(ENDPOINTS.tags)).tags;
+  }
+
+  samples(tag: string): Promise<{ tag: string; positives: SampleRecord[]; negatives: SampleRecord[] }> {
+    return this.json(ENDPOINTS.samples, { params: { tag } });
+  }
+
+  async removeSample(tag: string, sampleId: string): Promise<void> {
+    await this.json(ENDPOINTS.removeSample, { params: { tag, sample_id: sampleId } });
+  }
+
+  moveSample(tag: string, sampleId: string, to: SampleType): Promise<SampleRecord> {
+    return this.json(ENDPOINTS.moveSample, { params: { tag, sample_id: sampleId }, query: { to } });
+  }
+
+  async thumbnail(sampleId: string, size = 256): Promise<Uint8Array> {
+    return new Uint8Array(await (await this.request(ENDPOINTS.thumbnail, { params: { sample_id: sampleId }, query: { size } })).arrayBuffer());
+  }
+
+  async sampleImage(sampleId: string): Promise<Uint8Array> {
+    return new Uint8Array(await (await this.request(ENDPOINTS.sampleImage, { params: { sample_id: sampleId }, long: true })).arrayBuffer());
+  }
+
+  async tasks(tag?: string): Promise<TaskRecord[]> {
+    return (await this.json<{ tasks: TaskRecord[] }>(ENDPOINTS.tasks, { query: { tag } })).tasks;
+  }
+
+  cancelTask(taskId: string): Promise<TaskRecord> {
+    return this.json(ENDPOINTS.cancelTask, { params: { task_id: taskId } });
+  }
+
+  /** The state as tar bytes (see getStateStream for large states). */
+  async getState(): Promise<Uint8Array> {
+    return new Uint8Array(await (await this.request(ENDPOINTS.getState, { long: true })).arrayBuffer());
+  }
+
+  async getStateStream(): Promise<ReadableStream<Uint8Array>> {
+    const response = await this.request(ENDPOINTS.getState, { long: true });
+    if (!response.body) throw new TagsmithApiError('internal', 'The engine sent no archive.', response.status);
+    return response.body;
+  }
+
+  setState(archive: Uint8Array | Blob): Promise<{ tags: number; samples: number }> {
+    const body = new FormData();
+    body.append('data', archive instanceof Blob ? archive : new Blob([archive], { type: 'application/x-tar' }), 'state.tar');
+    return this.json(ENDPOINTS.setState, { body, long: true });
+  }
+
+  private async json<T>(endpoint: Endpoint, call: Call = {}): Promise<T> {
+    return (await (await this.request(endpoint, call)).json()) as T;
+  }
+
+  private async request(endpoint: Endpoint, call: Call = {}): Promise<Response> {
+    const url = new URL(this.url + endpointPath(endpoint.path, call.params));
+    for (const [k, v] of Object.entries(call.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    const method = call.method ?? (call.body ? 'POST' : endpoint.methods[0]);
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method,
+        body: call.body,
+        headers: this.token ? { authorization: `Bearer ${this.token}` } : {},
+        signal: AbortSignal.timeout(this.timeoutMs * (call.long ? 10 : 1)),
+      });
+    } catch (error) {
+      const timedOut = (error as Error).name === 'TimeoutError';
+      throw new TagsmithApiError(timedOut ? 'timeout' : 'engine_unreachable',
+        timedOut ? `The engine did not answer ${method} ${endpoint.path} in time.` : `Cannot reach the Tagsmith engine at ${this.url}: ${(error as Error).message}`, 0, { cause: error });
+    }
+    if (!response.ok) {
+      const body = (await response.json().catch(() => undefined)) as { error?: { code?: string; message?: string } } | undefined;
+      throw new TagsmithApiError(body?.error?.code ?? 'internal', body?.error?.message ?? `HTTP ${response.status}`, response.status);
+    }
+    return response;
+  }
+}
+
+function upload(image: ImageInput, fileName = 'image'): FormData {
+  const body = new FormData();
+  body.append('data', image instanceof Blob ? image : new Blob([image]), fileName);
+  return body;
+}
+
+/** A training run: `await task` resolves with the finished record, or rejects with its error. */
+export class TrainingTask implements PromiseLike<TaskRecord> {
+  private readonly listeners = new Set<(task: TaskRecord) => void>();
+  private finished?: Promise<TaskRecord>;
+
+  constructor(
+    private readonly client: TagsmithClient,
+    readonly taskId: string,
+    private readonly pollMs = 250,
+  ) {}
+
+  onProgress(listener: (task: TaskRecord) => void): this {
+    this.listeners.add(listener);
+    return this;
+  }
+
+  cancel(): Promise<TaskRecord> {
+    return this.client.cancelTask(this.taskId);
+  }
+
+  then<A = TaskRecord, B = never>(onDone?: ((task: TaskRecord) => A | PromiseLike<A>) | null, onError?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<A | B> {
+    this.finished ??= this.poll();
+    return this.finished.then(onDone, onError);
+  }
+
+  private async poll(): Promise<TaskRecord> {
+    let last = '';
+    for (;;) {
+      const task = await this.client.status(this.taskId);
+      const key = `${task.state}:${task.stage}:${task.progress}`;
+      if (key !== last) {
+        last = key;
+        for (const listener of this.listeners) listener(task);
+      }
+      if (task.state === 'done') return task;
+      if (task.state === 'failed') throw new TagsmithApiError(task.error?.code ?? 'internal', task.error?.message ?? 'Training failed.', 200);
+      await new Promise((resolve) => setTimeout(resolve, this.pollMs));
+    }
+  }
+}
