@@ -65,10 +65,13 @@ export class TagsmithClient {
     return this.json(ENDPOINTS.addSample, { params: { type, tag }, body: upload(image, fileName ?? 'image'), long: true });
   }
 
-  /** Starts training; the returned task can be awaited and reports progress. */
-  async train(tag: string, options: Partial<TrainOptions> = {}): Promise<TrainingTask> {
-    const started = await this.json<{ task_id: string }>(ENDPOINTS.train, { params: { tag }, query: { ...options }, method: 'POST' });
-    return new TrainingTask(this, started.task_id);
+  /**
+   * Starts training. The task is returned at once (not a promise: awaiting it waits for the
+   * end of training), so `client.train(tag).onProgress(show)` reads naturally.
+   */
+  train(tag: string, options: Partial<TrainOptions> = {}): TrainingTask {
+    const started = this.json<{ task_id: string }>(ENDPOINTS.train, { params: { tag }, query: { ...options }, method: 'POST' });
+    return new TrainingTask(this, started.then((s) => s.task_id));
   }
 
   status(taskId: string): Promise<TaskRecord> {
@@ -190,17 +193,20 @@ export class TrainingTask implements PromiseLike<TaskRecord> {
 
   constructor(
     private readonly client: TagsmithClient,
-    readonly taskId: string,
+    /** Resolves once the engine has queued the task (rejects if it refused, e.g. too few samples). */
+    readonly taskId: Promise<string>,
     private readonly pollMs = 250,
-  ) {}
+  ) {
+    taskId.catch(() => undefined); // the rejection surfaces where the task is awaited
+  }
 
   onProgress(listener: (task: TaskRecord) => void): this {
     this.listeners.add(listener);
     return this;
   }
 
-  cancel(): Promise<TaskRecord> {
-    return this.client.cancelTask(this.taskId);
+  async cancel(): Promise<TaskRecord> {
+    return this.client.cancelTask(await this.taskId);
   }
 
   then<A = TaskRecord, B = never>(onDone?: ((task: TaskRecord) => A | PromiseLike<A>) | null, onError?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<A | B> {
@@ -209,9 +215,10 @@ export class TrainingTask implements PromiseLike<TaskRecord> {
   }
 
   private async poll(): Promise<TaskRecord> {
+    const id = await this.taskId;
     let last = '';
     for (;;) {
-      const task = await this.client.status(this.taskId);
+      const task = await this.client.status(id);
       const key = `${task.state}:${task.stage}:${task.progress}`;
       if (key !== last) {
         last = key;
