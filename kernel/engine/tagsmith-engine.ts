@@ -15,7 +15,7 @@ import {
   type EmbeddingRecord, type SampleListJson, type SampleRecord, type SampleType, type TaskRecord,
 } from '../state/stored-records';
 import { validateTag } from '../state/tag-name';
-import { TagModel, type TagModelJson, type TagScore } from '../training/tag-model';
+import { TagModel, type PreparedFeatures, type TagModelJson, type TagScore } from '../training/tag-model';
 import { checkEnoughSamples, type TrainingData } from '../training/train-tag';
 import { validateTrainOptions, type TrainOptions } from '../training/train-options';
 import type { BaseScores } from '../scores/base-scores';
@@ -223,11 +223,12 @@ export class TagsmithEngine {
   async predictByFeatures(value: unknown): Promise<Prediction> {
     const doc = parseFeaturesDocument(value, { backbone: this.backbone, featureLength: this.featureLength });
     const custom: Record<string, TagScore> = {};
+    const prepared: PreparedFeatures = new Map();
     for (const [tag, model] of [...this.models].sort(([a], [b]) => a.localeCompare(b))) {
       if ((model.needs.aesthetic && !doc.aesthetic) || (model.needs.stock && !doc.stock)) {
         throw new TagsmithError('invalid_features', `Tag "${tag}" was trained with base scores the document lacks; save the full output of /get_features.`);
       }
-      custom[tag] = model.score({ features: doc.features, aesthetic: doc.aesthetic?.score, stock: doc.stock?.score });
+      custom[tag] = model.score({ features: doc.features, aesthetic: doc.aesthetic?.score, stock: doc.stock?.score }, prepared);
     }
     const nsfw = await this.head.score(doc.features);
     return { base: { nsfw, aesthetic: doc.aesthetic, stock: doc.stock } as BaseScores, custom };
@@ -423,7 +424,8 @@ export class TagsmithEngine {
   private scoreTags(embedding: EmbeddingRecord, tags: string[]): Record<string, TagScore> {
     const features = featuresOf(embedding);
     const input = { features, aesthetic: embedding.aesthetic.score, stock: embedding.stock.score };
-    return Object.fromEntries(tags.sort((a, b) => a.localeCompare(b)).map((tag) => [tag, this.models.get(tag)!.score(input)]));
+    const prepared: PreparedFeatures = new Map();
+    return Object.fromEntries(tags.sort((a, b) => a.localeCompare(b)).map((tag) => [tag, this.models.get(tag)!.score(input, prepared)]));
   }
 
   private async loadState(): Promise<void> {

@@ -1,7 +1,7 @@
 // A trained tag: per-cluster logistic regressions over the backbone's L2-normalised features
 // (plus standardised base scores when asked), a threshold, and the metrics that chose it.
 import { TagsmithError } from '../errors';
-import { dot, l2Normalised, sigmoid } from '../ml/vectors';
+import { l2Normalised, sigmoid } from '../ml/vectors';
 import type { TrainOptions } from './train-options';
 
 export const TAG_MODEL_NAME = 'tagsmith-tag-model';
@@ -115,11 +115,22 @@ export class TagModel {
     return { aesthetic: this.json.options.apply_aesthetic_score, stock: this.json.options.apply_stock_score };
   }
 
-  score(input: ScoringInput): TagScore {
-    const x = modelInput(input, this.json);
+  /**
+   * Scores one input. `prepared` caches the transformed feature vector between tags that
+   * share a transform, so scoring one image against 50 tags transforms it once.
+   */
+  score(input: ScoringInput, prepared: PreparedFeatures = new Map()): TagScore {
+    // The same arithmetic as dot(w, modelInput(...)), without building the input vector:
+    // this is the hot path of predict_by_features.
+    const features = preparedFeatures(input, this.json, prepared);
+    const extras = extraInputs(input, this.json);
+    const d = this.json.featureLength;
     let best = { score: -1, cluster: 0 };
     this.vectors.forEach((w, cluster) => {
-      const score = sigmoid(dot(w, x) + this.json.clusters[cluster].bias);
+      let z = this.json.clusters[cluster].bias;
+      for (let i = 0; i < d; i++) z += w[i] * features[i];
+      for (let k = 0; k < extras.length; k++) z += w[d + k] * extras[k];
+      const score = sigmoid(z);
       if (score > best.score) best = { score, cluster };
     });
     return { score: best.score, label: best.score >= this.json.threshold, threshold: this.json.threshold, cluster: best.cluster };
@@ -127,22 +138,45 @@ export class TagModel {
 }
 
 /** The vector a tag model sees: L2-normalised features, then each standardised base score. */
-export function modelInput(input: ScoringInput, json: Pick<TagModelJson, 'featureLength' | 'extras' | 'featureTransform'>): Float64Array {
+/** Transformed feature vectors by transform, for one input. */
+export type PreparedFeatures = Map<FeatureTransform, Float32Array>;
+
+export function transformFeatures(features: ArrayLike<number>, transform: FeatureTransform): Float32Array {
+  const raw = Float32Array.from(features);
+  if (transform === 'sqrt-l2') {
+    for (let i = 0; i < raw.length; i++) raw[i] = Math.sign(raw[i]) * Math.sqrt(Math.abs(raw[i]));
+  }
+  return l2Normalised(raw);
+}
+
+type InputShape = Pick<TagModelJson, 'featureLength' | 'extras' | 'featureTransform'>;
+
+export function modelInput(input: ScoringInput, json: InputShape, prepared: PreparedFeatures = new Map()): Float64Array {
+  const x = new Float64Array(json.featureLength + json.extras.length);
+  x.set(preparedFeatures(input, json, prepared));
+  x.set(extraInputs(input, json), json.featureLength);
+  return x;
+}
+
+function preparedFeatures(input: ScoringInput, json: InputShape, prepared: PreparedFeatures): Float32Array {
   if (input.features.length !== json.featureLength) {
     throw new TagsmithError('invalid_features', `expected ${json.featureLength} features, got ${input.features.length}`);
   }
-  const x = new Float64Array(json.featureLength + json.extras.length);
-  const raw = Float32Array.from(input.features);
-  if (json.featureTransform === 'sqrt-l2') {
-    for (let i = 0; i < raw.length; i++) raw[i] = Math.sign(raw[i]) * Math.sqrt(Math.abs(raw[i]));
+  let transformed = prepared.get(json.featureTransform);
+  if (!transformed) {
+    transformed = transformFeatures(input.features, json.featureTransform);
+    prepared.set(json.featureTransform, transformed);
   }
-  x.set(l2Normalised(raw));
-  json.extras.forEach((extra, i) => {
+  return transformed;
+}
+
+/** The standardised base scores the model appends to the features. */
+function extraInputs(input: ScoringInput, json: InputShape): number[] {
+  return json.extras.map((extra) => {
     const value = input[extra.name];
     if (value === undefined || !Number.isFinite(value)) {
       throw new TagsmithError('invalid_features', `this tag was trained with the ${extra.name} score; the input has none`);
     }
-    x[json.featureLength + i] = (value - extra.mean) / extra.std;
+    return (value - extra.mean) / extra.std;
   });
-  return x;
 }
