@@ -1,0 +1,81 @@
+// npm run bench:http -- [--duration 20]
+// `tagsmith serve` in its own process under autocannon, 8 connections per endpoint:
+// GET /health (the framework's floor, for comparison), /predict_by_features and /predict with
+// a 1 MP JPEG. Prints requests/s, latency percentiles, errors and the server's RSS.
+import fs from 'node:fs';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { TagsmithClient } from '../../kernel/client/tagsmith-client';
+import { blobImages, stripedImages } from '../helpers/engine';
+import { removeDir, startCliServer } from '../helpers/cli-server';
+import { scene } from '../helpers/images';
+import { multipartBody } from '../helpers/server';
+import { table } from './stats';
+
+function rssMb(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
+}
+
+type Request = { method?: 'GET' | 'POST'; body?: Buffer; headers?: Record<string, string>; bodies?: () => { body: Buffer; headers: Record<string, string> } };
+
+async function load(url: string, duration: number, request: Request) {
+  // autocannon sets Content-Length itself; a second one makes the request malformed.
+  const { 'content-length': _length, ...headers } = request.headers ?? {};
+  const next = request.bodies;
+  return autocannon({
+    url, connections: 8, duration, method: request.method ?? 'GET', body: request.body, headers,
+    ...(next ? { requests: [{ setupRequest: (r: autocannon.Request) => { const { body, headers: h } = next(); const { 'content-length': _l, ...rest } = h; return { ...r, body, headers: rest }; } }] } : {}),
+  });
+}
+
+/** The same JPEG with a different comment segment each time: same pixels, a new sha256, so no cache helps. */
+function uniqueJpegs(jpeg: Buffer): () => { body: Buffer; headers: Record<string, string> } {
+  let n = 0;
+  return () => {
+    const comment = Buffer.from(`tagsmith bench ${n++}`);
+    const segment = Buffer.concat([Buffer.from([0xff, 0xfe, (comment.length + 2) >> 8, (comment.length + 2) & 0xff]), comment]);
+    return multipartBody('data', 'photo.jpg', Buffer.concat([jpeg.subarray(0, 2), segment, jpeg.subarray(2)]), 'image/jpeg');
+  };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { duration: { type: 'string', default: '20' } } });
+  const duration = Number(values.duration);
+  const server = await startCliServer();
+  const client = new TagsmithClient({ url: server.url });
+  for (const image of await stripedImages(10)) await client.addSample('positive', 'stripes', image);
+  for (const image of await blobImages(10)) await client.addSample('negative', 'stripes', image);
+  await client.train('stripes', { num_clusters: 2 });
+  const photo = await scene(1155, 866, 5).jpeg({ quality: 90 }).toBuffer(); // 1.0 megapixel
+  const features = Buffer.from(JSON.stringify(await client.getFeatures(photo)));
+  const pid = server.process.pid!;
+  console.log(`bench:http — tagsmith serve (pid ${pid}), 8 connections, ${duration} s per endpoint; 1 MP JPEG of ${(photo.length / 1024).toFixed(0)} KB`);
+
+  const rows: string[][] = [];
+  const rssStart = rssMb(pid);
+  const runs: [string, string, Request][] = [
+    ['GET /health (baseline: no work)', '/health', {}],
+    ['POST /predict_by_features', '/predict_by_features', { method: 'POST', ...multipartBody('data', 'features.json', features, 'application/json') }],
+    ['POST /predict (1 MP JPEG, a new one each time)', '/predict', { method: 'POST', bodies: uniqueJpegs(photo) }],
+  ];
+  for (const [name, path, request] of runs) {
+    const before = rssMb(pid);
+    const result = await load(server.url + path, duration, request);
+    const after = rssMb(pid);
+    rows.push([
+      name,
+      result.requests.average.toFixed(0),
+      result.latency.p50.toFixed(1),
+      result.latency.p99.toFixed(1),
+      String(result.errors + result.non2xx),
+      `${before.toFixed(0)} → ${after.toFixed(0)}`,
+    ]);
+  }
+  console.log(table(['endpoint', 'requests/s', 'p50 ms', 'p99 ms', 'errors', 'server RSS MB'], rows));
+  console.log(`server RSS over the whole run: ${rssStart.toFixed(0)} → ${rssMb(pid).toFixed(0)} MB`);
+  await server.stop();
+  await removeDir(server.stateDir);
+}
+
+void main();
