@@ -9,7 +9,7 @@ import { NsfwHead } from '../features/nsfw-head';
 import { readJson, writeFileAtomic, writeJsonAtomic, TEMP_MARKER } from '../state/atomic-file';
 import { KeyedMutex, ReadWriteLock } from '../state/keyed-lock';
 import { StateLayout } from '../state/state-layout';
-import { createStateArchive, restoreStateArchive, snapshotState } from '../state/state-archive';
+import { createStateArchive, restoreStateArchive, snapshotState, syncTree } from '../state/state-archive';
 import {
   checkEmbedding, checkSampleList, checkTask, decodeFeatures, isSampleId,
   type EmbeddingRecord, type SampleListJson, type SampleRecord, type SampleType, type TaskRecord,
@@ -283,10 +283,11 @@ export class TagsmithEngine {
       if (this.tasks.busy) throw new TagsmithError('busy', 'A training task is running; restore the state when it has finished.');
       const generation = await StateLayout.createGeneration(this.layout.tmp, true);
       try {
-        await restoreStateArchive(archive, generation);
+        await restoreStateArchive(archive, generation, `${generation}.upload.tar`);
         await this.layout.checkManifest(generation);
         await StateLayout.ensureFolders(generation);
         const loaded = await this.readGeneration(generation);
+        await syncTree(generation);
         await this.layout.activate(generation);
         await this.installState(loaded);
         const samples = loaded.lists.reduce((n, l) => n + l.samples.length, 0);

@@ -2,12 +2,13 @@
 // by entry here, because an archive is untrusted: only plain files and folders under the
 // state's own top-level names are written, links/devices/absolute or `..` paths refuse the
 // whole archive, and sizes and entry counts are capped so a bomb stops early.
+import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import * as tar from 'tar';
 import { TagsmithError } from '../errors';
-import { TEMP_MARKER } from './atomic-file';
+import { syncDirectory, TEMP_MARKER } from './atomic-file';
 
 export const ARCHIVE_ROOTS = ['manifest.json', 'images', 'features', 'tags', 'tasks'];
 
@@ -20,7 +21,7 @@ export interface ArchiveLimits {
 export const DEFAULT_ARCHIVE_LIMITS: ArchiveLimits = {
   maxEntries: 100_000,
   maxFileBytes: 64 * 1024 * 1024,
-  maxTotalBytes: 8 * 1024 * 1024 * 1024,
+  maxTotalBytes: 2 * 1024 * 1024 * 1024,
 };
 
 /**
@@ -61,61 +62,142 @@ export function createStateArchive(snapshotDir: string): Readable {
   return out;
 }
 
-/** Unpacks an uploaded tar or tar.gz into `target` (an empty folder), or throws `invalid_archive`. */
-export async function restoreStateArchive(archive: Readable, target: string, limits = DEFAULT_ARCHIVE_LIMITS): Promise<void> {
+/**
+ * Unpacks an uploaded tar or tar.gz into `target` (an empty folder), or throws
+ * `invalid_archive`. Two passes: the upload is checked entry by entry while it is spooled to
+ * `spoolFile`, writing nothing else, so a hostile archive (a million entries, a bomb) is
+ * refused as soon as it shows; only a clean archive is then unpacked from the spool. Files
+ * are not fsynced here; call `syncTree` before making the folder the state.
+ */
+export async function restoreStateArchive(archive: Readable, target: string, spoolFile: string, limits = DEFAULT_ARCHIVE_LIMITS): Promise<void> {
+  try {
+    const spool = await fs.open(spoolFile, 'w');
+    try {
+      await readArchive(archive, limits, async (chunk) => {
+        await spool.write(chunk);
+      });
+    } finally {
+      await spool.close();
+    }
+    await readArchive(createReadStream(spoolFile), limits, undefined, async (relative, data) => {
+      if (data === undefined) await fs.mkdir(path.join(target, relative), { recursive: true });
+      else await writeNew(path.join(target, relative), data);
+    });
+  } finally {
+    await fs.rm(spoolFile, { force: true });
+  }
+}
+
+/**
+ * Parses a tar stream, applying every rule, and hands each accepted file (or folder, with no
+ * data) to `onEntry` in order. `onChunk` sees the raw bytes as they arrive (the spool).
+ */
+async function readArchive(
+  source: AsyncIterable<unknown> & { destroy(): void },
+  limits: ArchiveLimits,
+  onChunk?: (chunk: Buffer) => Promise<void>,
+  onEntry?: (relative: string, data: Buffer | undefined) => Promise<void>,
+): Promise<void> {
   const parser = new tar.Parser({ strict: true });
-  const writes: Promise<void>[] = [];
-  const seen = new Set<string>();
-  let entries = 0;
-  let total = 0;
   let refusal: TagsmithError | undefined;
+  let failure: unknown;
   const refuse = (why: string) => {
     refusal ??= new TagsmithError('invalid_archive', `The archive was refused: ${why}. Nothing was changed.`);
-    archive.unpipe(parser);
-    archive.destroy();
-    parser.abort(refusal);
+  };
+  let entries = 0;
+  let total = 0;
+  const seen = new Set<string>();
+  // Entries are handled one at a time, in order; reading waits when too many are pending.
+  let handling: Promise<void> = Promise.resolve();
+  let pending = 0;
+  const handle = (relative: string, data: Buffer | undefined) => {
+    if (!onEntry) return;
+    pending++;
+    handling = handling
+      .then(() => onEntry(relative, data))
+      .catch((error: unknown) => {
+        failure ??= error;
+      })
+      .finally(() => {
+        pending--;
+      });
   };
 
   parser.on('entry', (entry: tar.ReadEntry) => {
-    if (refusal) return entry.resume();
+    const skip = (why?: string) => {
+      if (why) refuse(why);
+      entry.resume();
+    };
+    if (refusal) return skip();
     entries++;
-    if (entries > limits.maxEntries) return refuse(`more than ${limits.maxEntries} entries`);
+    if (entries > limits.maxEntries) return skip(`more than ${limits.maxEntries} entries`);
     const relative = checkEntryPath(entry.path);
-    if (typeof relative !== 'string') return refuse(relative.why);
+    if (typeof relative !== 'string') return skip(relative.why);
     if (entry.type === 'Directory') {
-      writes.push(fs.mkdir(path.join(target, relative), { recursive: true }).then(() => undefined));
-      return entry.resume();
+      handle(relative, undefined);
+      return skip();
     }
-    if (entry.type !== 'File' && entry.type !== 'OldFile') return refuse(`${entry.path} is a ${entry.type}, and only plain files and folders are accepted`);
-    if (seen.has(relative)) return refuse(`${entry.path} appears twice`);
+    if (entry.type !== 'File' && entry.type !== 'OldFile') return skip(`${entry.path} is a ${entry.type}, and only plain files and folders are accepted`);
+    if (seen.has(relative)) return skip(`${entry.path} appears twice`);
     seen.add(relative);
-    if (entry.size > limits.maxFileBytes) return refuse(`${entry.path} declares ${entry.size} bytes (limit ${limits.maxFileBytes})`);
+    if (entry.size > limits.maxFileBytes) return skip(`${entry.path} declares ${entry.size} bytes (limit ${limits.maxFileBytes})`);
     total += entry.size;
-    if (total > limits.maxTotalBytes) return refuse(`the files add up to more than ${limits.maxTotalBytes} bytes`);
+    if (total > limits.maxTotalBytes) return skip(`the files add up to more than ${limits.maxTotalBytes} bytes`);
+    if (!onEntry) return skip();
     const chunks: Buffer[] = [];
-    let received = 0;
-    entry.on('data', (chunk: Buffer) => {
-      received += chunk.length;
-      if (received > limits.maxFileBytes) return refuse(`${entry.path} is larger than declared`);
-      chunks.push(chunk);
-    });
+    entry.on('data', (chunk: Buffer) => chunks.push(chunk));
     entry.on('end', () => {
-      if (!refusal) writes.push(writeDurably(path.join(target, relative), Buffer.concat(chunks)));
+      if (!refusal) handle(relative, Buffer.concat(chunks));
     });
   });
-
-  await new Promise<void>((resolve, reject) => {
-    const fail = (error: unknown) => reject(refusal ?? new TagsmithError('invalid_archive', `The archive could not be read (${(error as Error).message}). Nothing was changed.`, { cause: error }));
-    parser.on('error', fail);
-    parser.on('warn', (code: string, message: string) => fail(new Error(`${code}: ${message}`)));
-    archive.on('error', fail);
-    parser.on('end', () => (refusal ? reject(refusal) : resolve()));
-    parser.on('abort', fail);
-    archive.pipe(parser);
+  parser.on('warn', (code: string, message: string) => {
+    failure ??= new Error(`${code}: ${message}`);
   });
-  await Promise.all(writes);
+  parser.on('error', (error: unknown) => {
+    failure ??= error;
+  });
+  const ended = new Promise<void>((resolve) => parser.on('end', resolve));
+
+  try {
+    let received = 0;
+    for await (const raw of source) {
+      const chunk = raw as Buffer;
+      received += chunk.length;
+      await onChunk?.(chunk);
+      if (!parser.write(chunk)) await new Promise((resolve) => parser.once('drain', resolve));
+      while (pending > 16) await handling;
+      if (refusal || failure) break;
+    }
+    if (received === 0) refuse('the upload is empty');
+    if (!refusal && !failure) {
+      parser.end();
+      await ended;
+    }
+  } catch (error) {
+    failure ??= error;
+  } finally {
+    source.destroy();
+  }
+  await handling;
   if (refusal) throw refusal;
-  if (entries === 0) throw new TagsmithError('invalid_archive', 'The archive is empty. Nothing was changed.');
+  if (failure) {
+    if (failure instanceof TagsmithError) throw failure;
+    throw new TagsmithError('invalid_archive', `The archive could not be read (${(failure as Error).message}). Nothing was changed.`, { cause: failure });
+  }
+  if (entries === 0) throw new TagsmithError('invalid_archive', 'The archive has no entries. Nothing was changed.');
+}
+
+/** fsyncs every file and folder under `dir`, so a state swapped in afterwards is on disk. */
+export async function syncTree(dir: string): Promise<void> {
+  for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) await syncTree(full);
+    else if (entry.isFile()) {
+      const handle = await fs.open(full, 'r');
+      await handle.sync().finally(() => handle.close());
+    }
+  }
+  await syncDirectory(dir);
 }
 
 /** The entry's path inside the state, or why it is refused. */
@@ -130,14 +212,8 @@ function checkEntryPath(raw: string): string | { why: string } {
   return parts.join('/');
 }
 
-async function writeDurably(file: string, data: Buffer): Promise<void> {
+async function writeNew(file: string, data: Buffer): Promise<void> {
   await fs.mkdir(path.dirname(file), { recursive: true });
   // 'wx': never write through something that already exists at that path.
-  const handle = await fs.open(file, 'wx');
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+  await fs.writeFile(file, data, { flag: 'wx' });
 }
