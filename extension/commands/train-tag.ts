@@ -1,0 +1,58 @@
+// Palette → "Train Tag…": tag, clusters and score options (remembered per tag), progress
+// while it trains, and the metrics in words at the end.
+import * as vscode from 'vscode';
+import type { TagsmithClient, TaskRecord, TrainOptions } from '../../kernel/client/tagsmith-client';
+import { CLUSTER_CHOICES, describeMetrics, optionsFrom } from '../logic/train-choices';
+import { pickTag } from '../ui/tag-picker';
+
+const REMEMBERED = 'tagsmith.trainOptions';
+
+export async function trainTag(client: TagsmithClient, memento: vscode.Memento, onTask: (task: TaskRecord | undefined) => void, tagArgument?: string): Promise<TaskRecord | undefined> {
+  const tags = await client.tags();
+  const tag = tagArgument ?? (await pickTag(tags, { title: 'Train which tag?', allowNew: false }));
+  if (!tag) return undefined;
+  const remembered = memento.get<Record<string, TrainOptions>>(REMEMBERED, {})[tag];
+  const positives = tags.find((t) => t.tag === tag)?.positives ?? 0;
+
+  const clusterItems = CLUSTER_CHOICES.filter((k) => k <= Math.max(1, positives)).map((k) => ({
+    label: String(k),
+    description: k === 1 ? 'one kind of positive' : `${k} kinds of positive (clusters)`,
+    picked: k === (remembered?.num_clusters ?? 1),
+  }));
+  const clusters = await vscode.window.showQuickPick(clusterItems, { title: `Train "${tag}": number of clusters`, placeHolder: `Last time: ${remembered?.num_clusters ?? 1}` });
+  if (!clusters) return undefined;
+  const scores = await vscode.window.showQuickPick(
+    [
+      { label: 'aesthetic', description: 'use the aesthetic score as an input', picked: remembered?.apply_aesthetic_score ?? false },
+      { label: 'stock', description: 'use the stock-suitability score as an input', picked: remembered?.apply_stock_score ?? false },
+    ],
+    { title: `Train "${tag}": extra inputs (optional)`, canPickMany: true },
+  );
+  if (!scores) return undefined;
+  const options = optionsFrom(Number(clusters.label), scores.map((s) => s.label));
+  await memento.update(REMEMBERED, { ...memento.get<Record<string, TrainOptions>>(REMEMBERED, {}), [tag]: options });
+
+  const done = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `Tagsmith: training "${tag}"`, cancellable: true },
+    async (progress, cancel) => {
+      const task = client.train(tag, options);
+      cancel.onCancellationRequested(() => void task.cancel());
+      let shown = 0;
+      return task.onProgress((t) => {
+        onTask(t);
+        const pct = Math.round(t.progress * 100);
+        progress.report({ increment: pct - shown, message: `${t.stage ?? t.state} ${pct}%` });
+        shown = pct;
+      });
+    },
+  ).then(
+    (task) => task,
+    (error: unknown) => {
+      onTask(undefined);
+      throw error;
+    },
+  );
+  onTask(undefined);
+  void vscode.window.showInformationMessage(describeMetrics(tag, done.metrics));
+  return done;
+}
