@@ -1,0 +1,111 @@
+// code-server (a real VS Code) with the packaged extension, driven in Debian's Chromium.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { freePort } from '../helpers/cli-server';
+
+export const CODE_SERVER = path.resolve(__dirname, '../../.cache/code-server/node_modules/.bin/code-server');
+export const CHROMIUM_FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+
+export interface VsCode {
+  page: Page;
+  browser: Browser;
+  server: ChildProcess;
+  userDir: string;
+  close(): Promise<void>;
+}
+
+export function installExtension(vsix: string, userDir: string, extensionsDir: string): void {
+  const run = spawnSync(CODE_SERVER, ['--user-data-dir', userDir, '--extensions-dir', extensionsDir, '--install-extension', vsix], { encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`installing ${vsix} failed: ${run.stderr}${run.stdout}`);
+}
+
+export async function openVsCode(workspace: string, root: string): Promise<VsCode> {
+  const userDir = path.join(root, 'user');
+  const extensionsDir = path.join(root, 'extensions');
+  await fs.mkdir(path.join(userDir, 'User'), { recursive: true });
+  await fs.writeFile(path.join(userDir, 'User', 'settings.json'), JSON.stringify({
+    'workbench.startupEditor': 'none',
+    'security.workspace.trust.enabled': false,
+    'files.simpleDialog.enable': true,
+    'workbench.tips.enabled': false,
+    'telemetry.telemetryLevel': 'off',
+  }));
+  const port = await freePort();
+  const server = spawn(CODE_SERVER, ['--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust',
+    '--user-data-dir', userDir, '--extensions-dir', extensionsDir, workspace], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  server.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  server.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  await new Promise<void>((resolve, reject) => {
+    const check = () => output.includes('HTTP server listening') && resolve();
+    server.stdout!.on('data', check);
+    server.once('exit', (code) => reject(new Error(`code-server exited ${code}: ${output}`)));
+  });
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS });
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}`);
+  await page.waitForSelector('.monaco-workbench .explorer-folders-view, .monaco-workbench .part.sidebar', { timeout: 120_000 });
+  return {
+    page, browser, server, userDir,
+    async close() {
+      await browser.close();
+      server.kill('SIGTERM');
+    },
+  };
+}
+
+/** F1, type the command's title, Enter. */
+export async function runCommand(page: Page, title: string): Promise<void> {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget .quick-input-box input');
+  await input.waitFor({ state: 'visible' });
+  await input.fill(`>${title}`);
+  await page.locator('.quick-input-widget .monaco-list-row', { hasText: title }).first().waitFor();
+  await page.keyboard.press('Enter');
+}
+
+/** Picks a QuickPick item by its label text. */
+export async function pick(page: Page, label: string): Promise<void> {
+  const input = page.locator('.quick-input-widget .quick-input-box input');
+  await input.waitFor({ state: 'visible' });
+  await input.fill(label);
+  await page.locator('.quick-input-widget .monaco-list-row', { hasText: label }).first().waitFor();
+  await page.keyboard.press('Enter');
+}
+
+export async function notification(page: Page, text: RegExp, timeout = 120_000): Promise<string> {
+  const toast = page.locator('.notifications-toasts .notification-toast', { hasText: text }).first();
+  await toast.waitFor({ timeout });
+  return (await toast.innerText()).trim();
+}
+
+/** Right-clicks an explorer row and chooses a context-menu item. */
+export async function contextMenu(page: Page, rowText: string, itemText: string): Promise<void> {
+  const row = page.locator('.explorer-folders-view .monaco-list-row', { hasText: rowText }).first();
+  await row.click({ button: 'right' });
+  const item = page.locator('.context-view .action-item', { hasText: itemText }).first();
+  await item.hover();
+  await item.click();
+  const menu = page.locator('.context-view .monaco-menu');
+  // The menu sometimes swallows the first click while it animates in; Enter picks the highlighted item.
+  if (await menu.isVisible()) await page.keyboard.press('Enter');
+  await menu.waitFor({ state: 'hidden' });
+}
+
+/** The palette lists commands as they were when it opened: reopen it until `title` is there. */
+export async function waitForCommand(page: Page, title: string, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    await page.keyboard.press('F1');
+    const input = page.locator('.quick-input-widget .quick-input-box input');
+    await input.waitFor({ state: 'visible' });
+    await input.fill(`>${title}`);
+    const found = await page.locator('.quick-input-widget .monaco-list-row', { hasText: title }).first()
+      .waitFor({ timeout: 3000 }).then(() => true, () => false);
+    await page.keyboard.press('Escape');
+    if (found) return;
+    if (Date.now() > deadline) throw new Error(`command "${title}" never appeared in the palette`);
+  }
+}

@@ -1,0 +1,100 @@
+// The packaged .vsix in a real VS Code (code-server) in headless Chromium: right-click a
+// folder of images to add them, train from the palette, predict from the explorer, kill the
+// engine and keep working. Screenshots land in test-artifacts/e2e/ (ignored by git).
+// Needs: `npm run package` output, code-server from test/e2e/install-code-server.sh, Chromium.
+import assert from 'node:assert/strict';
+import { execSync } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { blobImages, stripedImages, tempDir } from '../helpers/engine';
+import { contextMenu, installExtension, notification, openVsCode, pick, runCommand, waitForCommand, type VsCode } from './code-server';
+
+const ARTIFACTS = path.resolve(__dirname, '../../test-artifacts/e2e');
+
+async function findVsix(): Promise<string> {
+  const dir = path.resolve(__dirname, '../../dist-vsix');
+  const vsix = (await fs.readdir(dir)).find((f) => f.endsWith('.vsix'));
+  assert.ok(vsix, 'run `npm run package` first');
+  return path.join(dir, vsix!);
+}
+
+describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
+  let root: string;
+  let workspace: string;
+  let vscode: VsCode;
+  const shot = (name: string) => vscode.page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`) });
+
+  before(async () => {
+    root = await tempDir('tagsmith-e2e-');
+    workspace = path.join(root, 'workspace');
+    await fs.mkdir(path.join(workspace, 'stripes'), { recursive: true });
+    await fs.mkdir(path.join(workspace, 'blobs'), { recursive: true });
+    await fs.mkdir(ARTIFACTS, { recursive: true });
+    for (const [i, b] of (await stripedImages(8)).entries()) await fs.writeFile(path.join(workspace, 'stripes', `s${i}.jpg`), b);
+    for (const [i, b] of (await blobImages(8)).entries()) await fs.writeFile(path.join(workspace, 'blobs', `b${i}.jpg`), b);
+    await fs.writeFile(path.join(workspace, 'stripes', 'notes.txt'), 'not an image');
+    await fs.writeFile(path.join(workspace, 'unseen.jpg'), (await stripedImages(1, 99))[0]);
+    installExtension(await findVsix(), path.join(root, 'user'), path.join(root, 'extensions'));
+    vscode = await openVsCode(workspace, root);
+    await waitForCommand(vscode.page, 'Tagsmith: Train Tag');
+  });
+  after(async () => {
+    await vscode?.close();
+    await fs.rm(root, { recursive: true, force: true });
+  });
+
+  it('adds a folder of images as positives of a new tag from the explorer', async () => {
+    const { page } = vscode;
+    await contextMenu(page, 'stripes', 'Add as Positive Sample');
+    await pick(page, 'New tag');
+    await page.locator('.quick-input-widget .quick-input-box input').fill('stripes');
+    await page.keyboard.press('Enter');
+    assert.match(await notification(page, /added as positive/), /8 added as positive of "stripes"/);
+    await page.locator('.statusbar-item', { hasText: 'Tagsmith: 1 tag' }).waitFor();
+    await shot('1-added');
+    await contextMenu(page, 'blobs', 'Add as Negative Sample');
+    await pick(page, 'stripes');
+    assert.match(await notification(page, /added as negative/), /8 added as negative of "stripes"/);
+  });
+
+  it('trains the tag with 2 clusters from the palette and reports metrics', async () => {
+    const { page } = vscode;
+    await runCommand(page, 'Tagsmith: Train Tag');
+    await pick(page, 'stripes');
+    await pick(page, '2');
+    await page.locator('.quick-input-widget', { hasText: 'extra inputs' }).waitFor();
+    await page.keyboard.press('Enter');
+    assert.match(await notification(page, /Trained "stripes"/), /F1 \d\.\d\d, ROC AUC \d\.\d\d \(cross-validated\)/);
+  });
+
+  it('predicts an unseen striped image above the threshold', async () => {
+    const { page } = vscode;
+    try {
+      await contextMenu(page, 'unseen.jpg', 'Predict Tags');
+      const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: 'threshold' }).first();
+      await row.waitFor();
+      assert.match(await row.innerText(), /stripes[\s\S]*above the threshold/);
+      await shot('5-predicted');
+    } catch (error) {
+      await shot('5-failed');
+      throw error;
+    } finally {
+      await page.keyboard.press('Escape');
+    }
+  });
+
+  it('notices a killed engine and keeps working', async () => {
+    const { page } = vscode;
+    const pid = Number(execSync(`pgrep -f 'cli.js serve .*--state ${root}' | head -1 || pgrep -f 'dist/kernel/cli.js serve' | head -1`, { encoding: 'utf8' }).trim());
+    assert.ok(pid > 0, 'the engine runs as a child process');
+    process.kill(pid, 'SIGKILL');
+    assert.match(await notification(page, /stopped unexpectedly/), /being restarted/);
+    await runCommand(page, 'Tagsmith: Train Tag');
+    await pick(page, 'stripes');
+    await pick(page, '1');
+    await page.locator('.quick-input-widget', { hasText: 'extra inputs' }).waitFor();
+    await page.keyboard.press('Enter');
+    assert.match(await notification(page, /Trained "stripes"/), /cross-validated/);
+  });
+});
