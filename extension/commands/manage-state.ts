@@ -1,6 +1,7 @@
 // Remove Tag…, Back Up State…, Restore State…: the whole state in and out of a tar file.
 import { createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
@@ -10,7 +11,8 @@ import { pickTag } from '../ui/tag-picker';
 
 export async function backUpState(client: TagsmithClient): Promise<vscode.Uri | undefined> {
   const stamp = new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-');
-  const target = await vscode.window.showSaveDialog({ title: 'Back up the Tagsmith state', filters: { 'Tar archive': ['tar'] }, defaultUri: vscode.Uri.file(`tagsmith-state-${stamp}.tar`) });
+  const folder = vscode.workspace.workspaceFolders?.[0]?.uri ?? vscode.Uri.file(os.homedir());
+  const target = await vscode.window.showSaveDialog({ title: 'Back up the Tagsmith state', filters: { 'Tar archive': ['tar'] }, defaultUri: vscode.Uri.joinPath(folder, `tagsmith-state-${stamp}.tar`) });
   if (!target) return undefined;
   await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Tagsmith: backing up' }, async () => {
     const stream = await client.getStateStream();

@@ -12,6 +12,15 @@ import { contextMenu, installExtension, notification, openVsCode, pick, runComma
 
 const ARTIFACTS = path.resolve(__dirname, '../../test-artifacts/e2e');
 
+/** Polls a condition outside the browser (a file on disk) until it holds. */
+async function waitUntil(condition: () => Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
 async function findVsix(): Promise<string> {
   const dir = path.resolve(__dirname, '../../dist-vsix');
   const vsix = (await fs.readdir(dir)).find((f) => f.endsWith('.vsix'));
@@ -83,6 +92,47 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
       await page.keyboard.press('Escape');
     }
   });
+
+  it('backs up the state, removes the tag, restores it, and sees the tag back', async () => {
+    try {
+      await backupRemoveRestore();
+    } catch (error) {
+      await shot('6-failed');
+      throw error;
+    }
+  });
+
+  async function backupRemoveRestore(): Promise<void> {
+    const { page } = vscode;
+    const backup = path.join(root, 'backup.tar');
+    // code-server's simple file dialogs are quick inputs that take a typed path.
+    const typePath = async (file: string) => {
+      const input = page.locator('.quick-input-widget .quick-input-box input');
+      await input.waitFor({ state: 'visible' });
+      // The dialog writes its starting folder into the box once it has listed it, which can
+      // replace what was typed: type again until the path stays.
+      for (let attempt = 0; ; attempt++) {
+        await input.fill(file);
+        const replaced = await waitUntil(async () => (await input.inputValue()) !== file, 'the dialog replaces the path', 1500).then(() => true, () => false);
+        if (!replaced) break;
+        assert.ok(attempt < 10, 'the file dialog kept replacing the typed path');
+      }
+      await page.locator('.quick-input-widget .quick-input-action .monaco-button', { hasText: /OK|Save/ }).first().click();
+    };
+    await runCommand(page, 'Tagsmith: Back Up State');
+    await typePath(backup);
+    await waitUntil(async () => ((await fs.stat(backup).catch(() => undefined))?.size ?? 0) > 10_000, 'the backup file is written');
+
+    await runCommand(page, 'Tagsmith: Remove Tag');
+    await pick(page, 'stripes');
+    await page.locator('.monaco-dialog-box .monaco-button', { hasText: /^Remove$/ }).click();
+    await page.locator('.statusbar-item', { hasText: 'Tagsmith: 0 tags' }).waitFor();
+
+    await runCommand(page, 'Tagsmith: Restore State');
+    await typePath(backup);
+    await page.locator('.monaco-dialog-box .monaco-button', { hasText: /^Replace$/ }).click();
+    await page.locator('.statusbar-item', { hasText: 'Tagsmith: 1 tag' }).waitFor();
+  }
 
   it('notices a killed engine and keeps working', async () => {
     const { page } = vscode;
