@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import { blobImages, stripedImages, tempDir } from '../helpers/engine';
 import { contextMenu, installExtension, notification, openVsCode, pick, runCommand, waitForCommand, type VsCode } from './code-server';
 
@@ -47,6 +47,11 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
     installExtension(await findVsix(), path.join(root, 'user'), path.join(root, 'extensions'));
     vscode = await openVsCode(workspace, root);
     await waitForCommand(vscode.page, 'Tagsmith: Train Tag');
+  });
+  afterEach(async () => {
+    // Any error notification is a failure the steps above did not expect.
+    const errors = await vscode.page.locator('.notifications-toasts .notification-toast:has(.codicon-error)').allInnerTexts();
+    assert.deepEqual(errors, [], 'no error notifications');
   });
   after(async () => {
     await vscode?.close();
