@@ -66,12 +66,20 @@ export async function runCommand(page: Page, title: string): Promise<void> {
   await page.keyboard.press('Enter');
 }
 
-/** Picks a QuickPick item by its label text. */
+/**
+ * Picks a QuickPick item by its label text. The palette and the next pick share one widget,
+ * so text typed while one replaces the other can land in the wrong one: type until the
+ * focused row is the wanted item.
+ */
 export async function pick(page: Page, label: string): Promise<void> {
   const input = page.locator('.quick-input-widget .quick-input-box input');
-  await input.waitFor({ state: 'visible' });
-  await input.fill(label);
-  await page.locator('.quick-input-widget .monaco-list-row', { hasText: label }).first().waitFor();
+  const focused = page.locator('.quick-input-widget .monaco-list-row.focused', { hasText: label });
+  for (let attempt = 0; ; attempt++) {
+    await input.waitFor({ state: 'visible' });
+    await input.fill(label);
+    if (await focused.first().waitFor({ timeout: 5000 }).then(() => true, () => false)) break;
+    if (attempt >= 5) throw new Error(`no QuickPick item "${label}"`);
+  }
   await page.keyboard.press('Enter');
 }
 

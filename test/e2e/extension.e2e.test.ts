@@ -111,7 +111,9 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
     const { page } = vscode;
     const backup = path.join(root, 'backup.tar');
     // code-server's simple file dialogs are quick inputs that take a typed path.
-    const typePath = async (file: string) => {
+    const typePath = async (dialogTitle: string, file: string) => {
+      // The palette closes and the dialog opens in the same widget: wait for the dialog's title.
+      await page.locator('.quick-input-widget .quick-input-title', { hasText: dialogTitle }).waitFor();
       const input = page.locator('.quick-input-widget .quick-input-box input');
       await input.waitFor({ state: 'visible' });
       // The dialog writes its starting folder into the box once it has listed it, which can
@@ -125,7 +127,7 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
       await page.locator('.quick-input-widget .quick-input-action .monaco-button', { hasText: /OK|Save/ }).first().click();
     };
     await runCommand(page, 'Tagsmith: Back Up State');
-    await typePath(backup);
+    await typePath('Back up the Tagsmith state', backup);
     await waitUntil(async () => ((await fs.stat(backup).catch(() => undefined))?.size ?? 0) > 10_000, 'the backup file is written');
 
     await runCommand(page, 'Tagsmith: Remove Tag');
@@ -134,7 +136,7 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
     await page.locator('.statusbar-item', { hasText: 'Tagsmith: 0 tags' }).waitFor();
 
     await runCommand(page, 'Tagsmith: Restore State');
-    await typePath(backup);
+    await typePath('Restore the Tagsmith state from', backup);
     await page.locator('.monaco-dialog-box .monaco-button', { hasText: /^Replace$/ }).click();
     await page.locator('.statusbar-item', { hasText: 'Tagsmith: 1 tag' }).waitFor();
   }
