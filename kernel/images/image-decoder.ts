@@ -4,6 +4,15 @@
 import sharp, { type Metadata } from 'sharp';
 import { TagsmithError } from '../errors';
 
+/**
+ * How strict decoding is: any truncation fails; for PNG also a warning, because libpng
+ * reports a corrupt chunk checksum only as a warning. (JPEG warnings stay tolerated: real
+ * cameras write harmless ones, such as extraneous bytes before a marker.)
+ */
+function failOn(format: string): 'warning' | 'truncated' {
+  return format === 'png' ? 'warning' : 'truncated';
+}
+
 /** 100 megapixels: a 20000×20000 image is refused before a single pixel is decoded. */
 export const MAX_INPUT_PIXELS = 100_000_000;
 const ACCEPTED_FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif']);
@@ -49,7 +58,7 @@ export async function inspectImage(bytes: Uint8Array): Promise<ImageInfo> {
 export async function decodeForModel(bytes: Uint8Array, size: number, policy: ResizePolicy): Promise<DecodedImage> {
   const info = await inspectImage(bytes);
   try {
-    const pixels = await sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS, pages: 1, failOn: 'truncated' })
+    const pixels = await sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS, pages: 1, failOn: failOn(info.format) })
       .autoOrient()
       .flatten({ background: '#ffffff' })
       .toColourspace('srgb')
@@ -66,8 +75,9 @@ export async function decodeForModel(bytes: Uint8Array, size: number, policy: Re
 
 /** The upright image scaled so its longer side is at most `maxSide`, as RGB bytes. */
 export async function decodeThumbnailRgb(bytes: Uint8Array, maxSide: number): Promise<{ pixels: Buffer; width: number; height: number }> {
+  const { format } = await inspectImage(bytes);
   try {
-    const { data, info } = await sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS, pages: 1, failOn: 'truncated' })
+    const { data, info } = await sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS, pages: 1, failOn: failOn(format) })
       .autoOrient()
       .flatten({ background: '#ffffff' })
       .toColourspace('srgb')
