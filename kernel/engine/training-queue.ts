@@ -44,7 +44,8 @@ export class TrainingQueue {
     }
   }
 
-  enqueue(tag: string, options: TrainOptions): TaskRecord {
+  /** Queues a task; its record is on disk before this returns, so an answered task id survives a crash. */
+  async enqueue(tag: string, options: TrainOptions): Promise<TaskRecord> {
     const task: TaskRecord = {
       name: 'tagsmith-task',
       formatVersion: 1,
@@ -55,10 +56,10 @@ export class TrainingQueue {
       progress: 0,
       createdAt: new Date().toISOString(),
     };
+    await this.host.saveTask({ ...task });
     this.tasks.set(task.task_id, task);
     this.pending.push(task.task_id);
     const queued = { ...task };
-    void this.persist(task);
     void this.pump();
     return queued;
   }

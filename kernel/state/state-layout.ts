@@ -15,7 +15,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { TagsmithError } from '../errors';
-import { readJson, writeJsonAtomic } from './atomic-file';
+import { readJson, TEMP_MARKER, writeJsonAtomic } from './atomic-file';
 
 export const STATE_NAME = 'tagsmith-state';
 export const STATE_FORMAT = 1;
@@ -128,12 +128,19 @@ export class StateLayout {
     await fs.rm(previous, { recursive: true, force: true });
   }
 
-  /** Removes what a crash can leave: generations not pointed at, and everything in tmp/. */
+  /**
+   * Removes what a crash can leave: generations not pointed at, everything in tmp/, and
+   * half-written temporary files next to their targets in the current generation.
+   */
   async collectGarbage(): Promise<void> {
     for (const entry of await fs.readdir(this.root)) {
       if (entry.startsWith('g-') && entry !== this.generationName) await fs.rm(path.join(this.root, entry), { recursive: true, force: true });
     }
     for (const entry of await fs.readdir(this.tmp)) await fs.rm(path.join(this.tmp, entry), { recursive: true, force: true });
+    const entries = await fs.readdir(this.generation, { recursive: true, withFileTypes: true });
+    for (const entry of entries) {
+      if (entry.isFile() && entry.name.includes(TEMP_MARKER)) await fs.rm(path.join(entry.parentPath, entry.name), { force: true });
+    }
   }
 
   async checkManifest(generationDir: string): Promise<void> {
