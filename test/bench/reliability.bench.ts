@@ -89,10 +89,11 @@ async function main(): Promise<void> {
       }
     })();
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, killAt - Date.now())));
+    const exited = new Promise((resolve) => server.process.once('exit', resolve));
     server.process.kill('SIGKILL');
     counts.kills++;
     await work;
-    await new Promise((resolve) => server.process.once('exit', resolve));
+    await exited;
     if ((round + 1) % 20 === 0) console.error(`  ${round + 1}/${kills} kills`);
   }
   // The final restart, checked like the others.
