@@ -47,10 +47,6 @@ export class TagsmithError extends Error {
   }
 }
 
-export function isErrorCode(value: unknown): value is ErrorCode {
-  return typeof value === 'string' && Object.hasOwn(ERROR_STATUS, value);
-}
-
 /** Wraps anything thrown into a TagsmithError; unknown errors are bugs (`internal`). */
 export function asTagsmithError(error: unknown): TagsmithError {
   if (error instanceof TagsmithError) return error;

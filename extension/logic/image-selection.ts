@@ -2,8 +2,8 @@
 // with a reason for everything left out. No `vscode` here, so it is unit-tested directly.
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { hasImageExtension } from '../../kernel/images/image-files';
 
-export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif'];
 /** Files larger than the engine's default upload limit are skipped before sending. */
 export const MAX_IMAGE_BYTES = 50 * 1024 * 1024;
 
@@ -17,9 +17,6 @@ export interface ImageSelection {
   skipped: Skipped[];
 }
 
-export function isImageFile(file: string): boolean {
-  return IMAGE_EXTENSIONS.includes(path.extname(file).toLowerCase());
-}
 
 /** Expands folders (recursively, skipping hidden ones), de-duplicates, keeps a stable order. */
 export async function selectImages(paths: string[]): Promise<ImageSelection> {
@@ -34,7 +31,7 @@ export async function selectImages(paths: string[]): Promise<ImageSelection> {
       return;
     }
     if (!stat.isFile()) return;
-    if (!isImageFile(file)) {
+    if (!hasImageExtension(file)) {
       // Inside a folder, non-images are expected (a README, a .DS_Store): say so only for files picked by hand.
       if (explicit) skipped.push({ file, reason: 'not an image file (jpg, png, webp, gif, tiff or avif)' });
       return;

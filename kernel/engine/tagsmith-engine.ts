@@ -234,11 +234,6 @@ export class TagsmithEngine {
     return { base: { nsfw, aesthetic: doc.aesthetic, stock: doc.stock } as BaseScores, custom };
   }
 
-  /** Scores a vector against one loaded tag model without any I/O (the benchmark's path). */
-  scoreFeatures(tag: string, features: ArrayLike<number>, extras: { aesthetic?: number; stock?: number } = {}): TagScore {
-    return this.requireModel(tag).score({ features, ...extras });
-  }
-
   // ── removal ────────────────────────────────────────────────────────────────────────
 
   /** Removes a tag's model and samples (or only the model with keepSamples). */
