@@ -5,7 +5,9 @@ import { addSamples } from './commands/add-samples';
 import { backUpState, removeTag, restoreState } from './commands/manage-state';
 import { predictTags } from './commands/predict-tags';
 import { trainTag } from './commands/train-tag';
+import { describeMetrics } from '../kernel/training/describe-metrics';
 import { EngineController } from './engine/engine-controller';
+import { TagsmithPanels } from './panels/tagsmith-panels';
 import { showError } from './ui/show-error';
 
 let controller: EngineController | undefined;
@@ -15,6 +17,17 @@ export function activate(context: vscode.ExtensionContext): void {
   const engine = new EngineController(context, log);
   controller = engine;
   context.subscriptions.push(log);
+  const panels = new TagsmithPanels(context, () => engine.client(), log, (tag, task) => {
+    // Training started from a panel: the status bar follows it, and its end is announced once.
+    task.onProgress((t) => engine.showTraining(t)).then(
+      (done) => offerDashboard(describeMetrics(tag, done.metrics), tag),
+      (error: unknown) => void vscode.window.showWarningMessage(`Training "${tag}" failed: ${(error as Error).message}`),
+    ).finally(() => engine.showTraining(undefined));
+  });
+  context.subscriptions.push(panels);
+  const offerDashboard = async (message: string, tag: string) => {
+    if ((await vscode.window.showInformationMessage(message, 'Open Dashboard')) === 'Open Dashboard') await panels.show('dashboard', tag);
+  };
 
   /** Runs a command with the engine's client; errors become messages, never stacks. */
   const withClient = (run: (client: TagsmithClient, ...args: unknown[]) => Promise<unknown>) => async (...args: unknown[]) => {
@@ -36,6 +49,7 @@ export function activate(context: vscode.ExtensionContext): void {
   };
   const add = (type: SampleType) => withClient(async (client, ...args) => {
     await addSamples(client, type, selected(args));
+    panels.refresh();
     await engine.refreshTagCount();
   });
 
@@ -43,16 +57,35 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand('tagsmith.addPositive', add('positive')),
     vscode.commands.registerCommand('tagsmith.addNegative', add('negative')),
     vscode.commands.registerCommand('tagsmith.predict', withClient((client, ...args) => predictTags(client, selected(args)))),
-    vscode.commands.registerCommand('tagsmith.train', withClient((client, tag) => trainTag(client, context.globalState, (t) => engine.showTraining(t), typeof tag === 'string' ? tag : undefined))),
+    vscode.commands.registerCommand('tagsmith.train', withClient(async (client, tag) => {
+      const done = await trainTag(client, context.globalState, (t) => engine.showTraining(t), typeof tag === 'string' ? tag : undefined);
+      if (done) void offerDashboard(describeMetrics(done.tag, done.metrics), done.tag);
+    })),
     vscode.commands.registerCommand('tagsmith.removeTag', withClient((client) => removeTag(client, () => engine.refreshTagCount()))),
     vscode.commands.registerCommand('tagsmith.backup', withClient((client) => backUpState(client))),
     vscode.commands.registerCommand('tagsmith.restore', withClient((client) => restoreState(client, () => engine.refreshTagCount()))),
+    vscode.commands.registerCommand('tagsmith.showGallery', (tag?: unknown) => panels.show('gallery', typeof tag === 'string' ? tag : undefined)),
+    vscode.commands.registerCommand('tagsmith.showDashboard', (tag?: unknown) => panels.show('dashboard', typeof tag === 'string' ? tag : undefined)),
+    vscode.commands.registerCommand('tagsmith.statusMenu', () => showStatusMenu()),
     vscode.commands.registerCommand('tagsmith.showLog', () => log.show()),
     vscode.commands.registerCommand('tagsmith.restartEngine', () => engine.restart().catch((error: unknown) => showError(error, { showLog: () => log.show(), restartEngine: () => engine.restart(), addSamples: async () => undefined }))),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('tagsmith')) void engine.restartIfRunning().catch(() => undefined);
     }),
   );
+}
+
+/** The status-bar item's menu: the two panels first, then the engine's log and restart. */
+async function showStatusMenu(): Promise<void> {
+  const items = [
+    { label: '$(files) Open Sample Gallery', command: 'tagsmith.showGallery' },
+    { label: '$(graph) Open Training Dashboard', command: 'tagsmith.showDashboard' },
+    { label: '$(play) Train Tag…', command: 'tagsmith.train' },
+    { label: '$(output) Show Engine Log', command: 'tagsmith.showLog' },
+    { label: '$(debug-restart) Restart Engine', command: 'tagsmith.restartEngine' },
+  ];
+  const picked = await vscode.window.showQuickPick(items, { title: 'Tagsmith' });
+  if (picked) await vscode.commands.executeCommand(picked.command);
 }
 
 export async function deactivate(): Promise<void> {

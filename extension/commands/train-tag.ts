@@ -2,7 +2,7 @@
 // while it trains, and the metrics in words at the end.
 import * as vscode from 'vscode';
 import type { TagsmithClient, TaskRecord, TrainOptions } from '../../kernel/client/tagsmith-client';
-import { CLUSTER_CHOICES, describeMetrics, optionsFrom } from '../logic/train-choices';
+import { CLUSTER_CHOICES, optionsFrom } from '../logic/train-choices';
 import { pickTag } from '../ui/tag-picker';
 
 const REMEMBERED = 'tagsmith.trainOptions';
@@ -53,6 +53,5 @@ export async function trainTag(client: TagsmithClient, memento: vscode.Memento, 
     },
   );
   onTask(undefined);
-  void vscode.window.showInformationMessage(describeMetrics(tag, done.metrics));
   return done;
 }

@@ -27,7 +27,7 @@ export class EngineController implements vscode.Disposable {
   ) {
     this.statusBar = vscode.window.createStatusBarItem('tagsmith.engine', vscode.StatusBarAlignment.Left, 10);
     this.statusBar.name = 'Tagsmith';
-    this.statusBar.command = 'tagsmith.showLog';
+    this.statusBar.command = 'tagsmith.statusMenu';
     this.render();
     this.statusBar.show();
   }
@@ -145,7 +145,7 @@ export class EngineController implements vscode.Disposable {
     switch (this.state) {
       case 'ready':
         s.text = `$(tag) Tagsmith${this.tagCount === undefined ? '' : `: ${this.tagCount} tag${this.tagCount === 1 ? '' : 's'}`}`;
-        s.tooltip = `Tagsmith engine running at ${this.engine?.client.url}. Click for the log.`;
+        s.tooltip = `Tagsmith engine running at ${this.engine?.client.url}. Click for the gallery, the dashboard and the log.`;
         break;
       case 'starting':
         s.text = '$(loading~spin) Tagsmith: starting';
@@ -153,7 +153,7 @@ export class EngineController implements vscode.Disposable {
         break;
       case 'failed':
         s.text = '$(error) Tagsmith: engine stopped';
-        s.tooltip = 'The Tagsmith engine is not running. Click for the log.';
+        s.tooltip = 'The Tagsmith engine is not running. Click for the log or to restart it.';
         break;
       default:
         s.text = '$(tag) Tagsmith';

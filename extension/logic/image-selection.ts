@@ -55,3 +55,10 @@ export function summariseAdding(result: { added: number; existing: number; skipp
   }
   return `${text}.`;
 }
+
+/** The images under these paths, read one by one when asked, and the reason for each file left out. */
+export async function imageFilesUnder(paths: string[]): Promise<{ files: { name: string; read: () => Promise<Uint8Array> }[]; skipped: { name: string; reason: string }[] }> {
+  const selection = await selectImages(paths);
+  const files = selection.images.map((file) => ({ name: path.basename(file), read: () => fs.readFile(file) }));
+  return { files, skipped: selection.skipped.map((s) => ({ name: path.basename(s.file), reason: s.reason })) };
+}

@@ -147,7 +147,7 @@ export class TagsmithClient {
 
   setState(archive: Uint8Array | Blob): Promise<{ tags: number; samples: number }> {
     const body = new FormData();
-    body.append('data', archive instanceof Blob ? archive : new Blob([archive], { type: 'application/x-tar' }), 'state.tar');
+    body.append('data', archive instanceof Blob ? archive : new Blob([blobPart(archive)], { type: 'application/x-tar' }), 'state.tar');
     return this.json(ENDPOINTS.setState, { body, long: true });
   }
 
@@ -182,8 +182,13 @@ export class TagsmithClient {
 
 function upload(image: ImageInput, fileName = 'image'): FormData {
   const body = new FormData();
-  body.append('data', image instanceof Blob ? image : new Blob([image]), fileName);
+  body.append('data', image instanceof Blob ? image : new Blob([blobPart(image)]), fileName);
   return body;
+}
+
+/** Bytes read from files or sockets never sit on a SharedArrayBuffer, which is all the DOM typing rules out. */
+function blobPart(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  return bytes as Uint8Array<ArrayBuffer>;
 }
 
 /** A training run: `await task` resolves with the finished record, or rejects with its error. */

@@ -1,0 +1,140 @@
+// What the host does for each request of a Tagsmith webview: mostly a call of the engine's
+// client. No `vscode` here — what needs the editor (opening a file, reading a dropped
+// explorer item, showing progress) comes in as PanelHostActions — so the webview tests drive
+// this same code from a harness page.
+import type { SampleRecord, SampleType, TagsmithClient, TrainingTask } from '../../kernel/client/tagsmith-client';
+import type { PanelKind, Params, RequestMethod, Result } from '../../webview/protocol';
+
+export interface DroppedImages {
+  files: { name: string; read: () => Promise<Uint8Array> }[];
+  skipped: { name: string; reason: string }[];
+}
+
+export interface PanelHostActions {
+  /** Files and folders dropped from the explorer, as URIs: the images in them (read when sent). */
+  readDroppedUris(uris: string[]): Promise<DroppedImages>;
+  openSample(bytes: Uint8Array, fileName: string): Promise<void>;
+  openPanel(panel: PanelKind, tag?: string): Promise<void>;
+  /** A training task started from a panel (the host shows its progress). */
+  trainingStarted(tag: string, task: TrainingTask): void;
+  /** Something changed in the engine: refresh the panels now rather than at the next poll. */
+  changed(): void;
+}
+
+type Handlers = { [M in RequestMethod]: (params: Params<M>) => Promise<Result<M>> };
+
+/** Errors a user can act on when adding a file; anything else stops the batch. */
+const SKIPPABLE = new Set(['not_an_image', 'image_too_large', 'conflicting_sample', 'payload_too_large', 'unsupported_media_type']);
+const THUMBNAIL_SIZE = 256;
+const THUMBNAILS_KEPT = 600;
+const UNDO_KEPT = 10;
+
+interface RemovedSamples {
+  tag: string;
+  samples: { type: SampleType; fileName?: string; bytes: Uint8Array }[];
+}
+
+export class PanelRequests {
+  private readonly thumbnails = new Map<string, string>();
+  private readonly undo = new Map<string, RemovedSamples>();
+  private undoCounter = 0;
+
+  constructor(
+    private readonly client: () => Promise<TagsmithClient>,
+    private readonly actions: PanelHostActions,
+  ) {}
+
+  handle<M extends RequestMethod>(method: M, params: Params<M>): Promise<Result<M>> {
+    return (this.handlers[method] as (p: Params<M>) => Promise<Result<M>>)(params);
+  }
+
+  private readonly handlers: Handlers = {
+    'engine/snapshot': async () => {
+      const client = await this.client();
+      const [tags, tasks] = await Promise.all([client.tags(), client.tasks()]);
+      return { tags, tasks };
+    },
+    'samples/list': async ({ tag }) => {
+      const { positives, negatives } = await (await this.client()).samples(tag);
+      return { positives, negatives };
+    },
+    'samples/thumbnail': async ({ sampleId }) => {
+      const cached = this.thumbnails.get(sampleId);
+      if (cached) return { dataUrl: cached };
+      const bytes = await (await this.client()).thumbnail(sampleId, THUMBNAIL_SIZE);
+      const dataUrl = `data:image/webp;base64,${Buffer.from(bytes).toString('base64')}`;
+      this.thumbnails.set(sampleId, dataUrl);
+      if (this.thumbnails.size > THUMBNAILS_KEPT) this.thumbnails.delete(this.thumbnails.keys().next().value!);
+      return { dataUrl };
+    },
+    'samples/move': async ({ tag, sampleIds, to }) => {
+      const client = await this.client();
+      for (const id of sampleIds) await client.moveSample(tag, id, to);
+      this.actions.changed();
+      return { moved: sampleIds.length };
+    },
+    'samples/remove': async ({ tag, sampleIds }) => {
+      const client = await this.client();
+      const { positives, negatives } = await client.samples(tag);
+      const records = new Map<string, SampleRecord>([...positives, ...negatives].map((s) => [s.id, s]));
+      // The image is read before it goes, so "Undo" can add it back exactly as it was.
+      const removed: RemovedSamples = { tag, samples: [] };
+      for (const id of sampleIds) {
+        const record = records.get(id);
+        if (!record) continue;
+        const bytes = await client.sampleImage(id);
+        await client.removeSample(tag, id);
+        removed.samples.push({ type: record.type, fileName: record.fileName, bytes });
+      }
+      const undoToken = `undo-${++this.undoCounter}`;
+      this.undo.set(undoToken, removed);
+      if (this.undo.size > UNDO_KEPT) this.undo.delete(this.undo.keys().next().value!);
+      this.actions.changed();
+      return { removed: removed.samples.length, undoToken };
+    },
+    'samples/undoRemove': async ({ undoToken }) => {
+      const removed = this.undo.get(undoToken);
+      if (!removed) throw Object.assign(new Error('That removal can no longer be undone.'), { code: 'undo_expired' });
+      this.undo.delete(undoToken);
+      const client = await this.client();
+      for (const s of removed.samples) await client.addSample(s.type, removed.tag, s.bytes, s.fileName);
+      this.actions.changed();
+      return { restored: removed.samples.length };
+    },
+    'samples/add': async ({ tag, type, files, uris }) => {
+      const client = await this.client();
+      const dropped = await this.actions.readDroppedUris(uris);
+      const all = [...files.map((f) => ({ name: f.name, read: async () => Buffer.from(f.base64, 'base64') })), ...dropped.files];
+      const skipped = [...dropped.skipped];
+      let added = 0;
+      for (const file of all) {
+        try {
+          if ((await client.addSample(type, tag, await file.read(), file.name)).added) added++;
+        } catch (error) {
+          const e = error as { code?: string; message?: string };
+          if (!SKIPPABLE.has(e.code ?? '')) throw error;
+          skipped.push({ name: file.name, reason: e.message ?? String(error) });
+        }
+      }
+      this.actions.changed();
+      return { added, skipped };
+    },
+    'samples/open': async ({ sampleId, fileName }) => {
+      const bytes = await (await this.client()).sampleImage(sampleId);
+      await this.actions.openSample(bytes, fileName || `${sampleId.slice(0, 12)}.jpg`);
+      return {};
+    },
+    'train/start': async ({ tag, options }) => {
+      const task = (await this.client()).train(tag, options);
+      const taskId = await task.taskId;
+      this.actions.trainingStarted(tag, task);
+      this.actions.changed();
+      return { taskId };
+    },
+    'predict/image': async ({ file }) => (await this.client()).predict(Buffer.from(file.base64, 'base64')),
+    'panel/open': async ({ panel, tag }) => {
+      await this.actions.openPanel(panel, tag);
+      return {};
+    },
+  };
+}

@@ -1,0 +1,129 @@
+// Hosts the gallery and the dashboard: one WebviewPanel each, created on demand or revived by
+// the serializer after a window reload. Messages pass through the protocol's guards both
+// ways; the host holds what it sends until the page says `ready`.
+import * as vscode from 'vscode';
+import type { TagsmithClient, TrainingTask } from '../../kernel/client/tagsmith-client';
+import {
+  isReadyNotification, isRequestMessage, notification, response,
+  type EngineSnapshot, type HostNotification, type PanelKind,
+} from '../../webview/protocol';
+import { EngineWatcher } from './engine-watcher';
+import { PanelRequests, type PanelHostActions } from './panel-requests';
+import { buildWebviewHtml } from './webview-html';
+import { readDroppedUris } from './dropped-uris';
+
+const TITLES: Record<PanelKind, string> = { gallery: 'Tagsmith: Samples', dashboard: 'Tagsmith: Training' };
+export const VIEW_TYPES: Record<PanelKind, string> = { gallery: 'tagsmith.gallery', dashboard: 'tagsmith.dashboard' };
+
+interface OpenPanel {
+  panel: vscode.WebviewPanel;
+  ready: boolean;
+  pending: HostNotification[];
+}
+
+export class TagsmithPanels implements vscode.Disposable {
+  private readonly open = new Map<PanelKind, OpenPanel>();
+  private readonly requests: PanelRequests;
+  private readonly watcher: EngineWatcher;
+  private snapshot?: EngineSnapshot;
+
+  constructor(
+    private readonly context: vscode.ExtensionContext,
+    client: () => Promise<TagsmithClient>,
+    private readonly log: vscode.LogOutputChannel,
+    onTraining: (tag: string, task: TrainingTask) => void,
+  ) {
+    const actions: PanelHostActions = {
+      readDroppedUris,
+      openSample: (bytes, fileName) => this.openSample(bytes, fileName),
+      openPanel: (panel, tag) => this.show(panel, tag),
+      trainingStarted: onTraining,
+      changed: () => this.watcher.poke(),
+    };
+    this.requests = new PanelRequests(client, actions);
+    this.watcher = new EngineWatcher(client, (snapshot) => {
+      this.snapshot = snapshot;
+      for (const kind of this.open.keys()) this.post(kind, notification('engine/changed', snapshot));
+    });
+    for (const kind of ['gallery', 'dashboard'] as const) {
+      context.subscriptions.push(vscode.window.registerWebviewPanelSerializer(VIEW_TYPES[kind], {
+        deserializeWebviewPanel: async (panel) => this.adopt(kind, panel),
+      }));
+    }
+  }
+
+  /** Opens (or reveals) a panel; with a tag, selects it there. */
+  async show(kind: PanelKind, tag?: string): Promise<void> {
+    const existing = this.open.get(kind);
+    if (existing) existing.panel.reveal();
+    else this.adopt(kind, vscode.window.createWebviewPanel(VIEW_TYPES[kind], TITLES[kind], vscode.ViewColumn.Active, {}));
+    if (tag) this.post(kind, notification('panel/showTag', { tag }));
+  }
+
+  /** Something changed outside the panels (e.g. samples added from the explorer). */
+  refresh(): void {
+    this.watcher.poke();
+  }
+
+  dispose(): void {
+    this.watcher.stop();
+    for (const { panel } of this.open.values()) panel.dispose();
+  }
+
+  private adopt(kind: PanelKind, panel: vscode.WebviewPanel): void {
+    const bundle = vscode.Uri.joinPath(this.context.extensionUri, 'dist', 'webview');
+    panel.webview.options = { enableScripts: true, localResourceRoots: [bundle] };
+    const entry: OpenPanel = { panel, ready: false, pending: [] };
+    this.open.set(kind, entry);
+    panel.webview.html = buildWebviewHtml({
+      panel: kind,
+      title: TITLES[kind],
+      cspSource: panel.webview.cspSource,
+      scriptUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(bundle, `${kind}.js`)).toString(),
+      styleUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(bundle, `${kind}.css`)).toString(),
+    });
+    panel.webview.onDidReceiveMessage((message: unknown) => this.receive(kind, entry, message));
+    panel.onDidDispose(() => {
+      this.open.delete(kind);
+      if (this.open.size === 0) this.watcher.stop();
+    });
+    this.watcher.start();
+  }
+
+  private async receive(kind: PanelKind, entry: OpenPanel, message: unknown): Promise<void> {
+    if (isReadyNotification(message)) {
+      entry.ready = true;
+      if (this.snapshot) entry.pending.unshift(notification('engine/changed', this.snapshot));
+      for (const m of entry.pending.splice(0)) void entry.panel.webview.postMessage(m);
+      return;
+    }
+    if (!isRequestMessage(message)) {
+      this.log.warn(`${kind} panel sent a message that is not part of the protocol; ignored.`);
+      return;
+    }
+    try {
+      const result = await this.requests.handle(message.method, message.params);
+      void entry.panel.webview.postMessage(response(message.id, { result }));
+    } catch (error) {
+      const e = error as { code?: string; message?: string };
+      this.log.warn(`${kind}: ${message.method} failed: ${e.message}`);
+      void entry.panel.webview.postMessage(response(message.id, { error: { code: e.code ?? 'internal', message: e.message ?? String(error) } }));
+    }
+  }
+
+  private post(kind: PanelKind, message: HostNotification): void {
+    const entry = this.open.get(kind);
+    if (!entry) return;
+    if (entry.ready) void entry.panel.webview.postMessage(message);
+    else entry.pending.push(message);
+  }
+
+  private async openSample(bytes: Uint8Array, fileName: string): Promise<void> {
+    // The engine keeps samples by hash; a copy under the extension's storage opens in VS Code's image viewer.
+    const folder = vscode.Uri.joinPath(this.context.globalStorageUri, 'opened-samples');
+    await vscode.workspace.fs.createDirectory(folder);
+    const file = vscode.Uri.joinPath(folder, fileName.replace(/[\\/:*?"<>|]/g, '_'));
+    await vscode.workspace.fs.writeFile(file, bytes);
+    await vscode.commands.executeCommand('vscode.open', file, { preview: true, viewColumn: vscode.ViewColumn.Beside });
+  }
+}
