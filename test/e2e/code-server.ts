@@ -2,7 +2,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
 import { freePort } from '../helpers/cli-server';
 
 export const CODE_SERVER = path.resolve(__dirname, '../../.cache/code-server/node_modules/.bin/code-server');
@@ -58,8 +58,13 @@ export async function openVsCode(workspace: string, root: string): Promise<VsCod
 
 /** F1, type the command's title, Enter. */
 export async function runCommand(page: Page, title: string): Promise<void> {
-  await page.keyboard.press('F1');
   const input = page.locator('.quick-input-widget .quick-input-box input');
+  await page.keyboard.press('F1');
+  if (!(await input.waitFor({ state: 'visible', timeout: 3000 }).then(() => true, () => false))) {
+    // A focused webview keeps F1 to itself: give the focus back to the workbench first.
+    await page.locator('.explorer-folders-view').first().click();
+    await page.keyboard.press('F1');
+  }
   await input.waitFor({ state: 'visible' });
   await input.fill(`>${title}`);
   await page.locator('.quick-input-widget .monaco-list-row', { hasText: title }).first().waitFor();
@@ -115,5 +120,17 @@ export async function waitForCommand(page: Page, title: string, timeoutMs = 120_
     await page.keyboard.press('Escape');
     if (found) return;
     if (Date.now() > deadline) throw new Error(`command "${title}" never appeared in the palette`);
+  }
+}
+
+/** A webview's content frame (webviews sit in nested iframes): the one that shows `selector`. */
+export async function webviewFrame(page: Page, selector: string, timeoutMs = 60_000): Promise<Frame> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    for (const frame of page.frames()) {
+      if (await frame.locator(selector).count().catch(() => 0)) return frame;
+    }
+    if (Date.now() > deadline) throw new Error(`no webview shows ${selector}`);
+    await page.waitForTimeout(250);
   }
 }

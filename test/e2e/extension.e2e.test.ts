@@ -8,7 +8,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { blobImages, stripedImages, tempDir } from '../helpers/engine';
-import { contextMenu, installExtension, notification, openVsCode, pick, runCommand, waitForCommand, type VsCode } from './code-server';
+import { contextMenu, installExtension, notification, openVsCode, pick, runCommand, waitForCommand, webviewFrame, type VsCode } from './code-server';
 
 const ARTIFACTS = path.resolve(__dirname, '../../test-artifacts/e2e');
 
@@ -43,12 +43,15 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
     for (const [i, b] of (await stripedImages(8)).entries()) await fs.writeFile(path.join(workspace, 'stripes', `s${i}.jpg`), b);
     for (const [i, b] of (await blobImages(8)).entries()) await fs.writeFile(path.join(workspace, 'blobs', `b${i}.jpg`), b);
     await fs.writeFile(path.join(workspace, 'stripes', 'notes.txt'), 'not an image');
+    const whole = (await stripedImages(1, 50))[0];
+    await fs.writeFile(path.join(workspace, 'stripes', 'broken.jpg'), whole.subarray(0, Math.floor(whole.length / 2)));
     await fs.writeFile(path.join(workspace, 'unseen.jpg'), (await stripedImages(1, 99))[0]);
     installExtension(await findVsix(), path.join(root, 'user'), path.join(root, 'extensions'));
     vscode = await openVsCode(workspace, root);
     await waitForCommand(vscode.page, 'Tagsmith: Train Tag');
   });
   afterEach(async () => {
+    if (vscode.page.isClosed()) return;
     // Any error notification is a failure the steps above did not expect.
     const errors = await vscode.page.locator('.notifications-toasts .notification-toast:has(.codicon-error)').allInnerTexts();
     assert.deepEqual(errors, [], 'no error notifications');
@@ -64,7 +67,8 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
     await pick(page, 'New tag');
     await page.locator('.quick-input-widget .quick-input-box input').fill('stripes');
     await page.keyboard.press('Enter');
-    assert.match(await notification(page, /added as positive/), /8 added as positive of "stripes"/);
+    // The truncated JPEG is named with its reason; the rest of the folder goes in.
+    assert.match(await notification(page, /added as positive/), /8 added as positive of "stripes"\. Skipped 1: broken\.jpg \(.*(truncated|corrupt|premature|not an image).*\)/i);
     await page.locator('.statusbar-item', { hasText: 'Tagsmith: 1 tag' }).waitFor();
     await shot('1-added');
     await contextMenu(page, 'blobs', 'Add as Negative Sample');
@@ -80,6 +84,41 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
     await page.locator('.quick-input-widget', { hasText: 'extra inputs' }).waitFor();
     await page.keyboard.press('Enter');
     assert.match(await notification(page, /Trained "stripes"/), /F1 \d\.\d\d, ROC AUC \d\.\d\d \(cross-validated\)/);
+    await shot('2-trained');
+  });
+
+  it('opens the dashboard from the training message, with charts of the new model', async () => {
+    const { page } = vscode;
+    try {
+      await page.locator('.notifications-toasts .notification-toast', { hasText: /Trained "stripes"/ }).getByRole('button', { name: 'Open Dashboard' }).click();
+      const dashboard = await webviewFrame(page, '.sentence');
+      await dashboard.locator('.sentence', { hasText: 'held-out positives found' }).waitFor();
+      assert.equal(await dashboard.locator('.charts canvas').count(), 4);
+      assert.match(await dashboard.locator('.figures').innerText(), /F1\s+\d\.\d{3}/);
+      await shot('3-dashboard');
+    } catch (error) {
+      await shot('3-failed');
+      throw error;
+    }
+  });
+
+  it('opens the gallery from the status bar and shows every sample as a thumbnail', async () => {
+    const { page } = vscode;
+    try {
+      await page.locator('.statusbar-item', { hasText: 'Tagsmith: 1 tag' }).click();
+      await pick(page, 'Open Sample Gallery');
+      const gallery = await webviewFrame(page, '.tag-list');
+      await gallery.locator('.tag-item[data-tag="stripes"]').waitFor();
+      await gallery.locator('.grid-section.positive h3', { hasText: 'Positives (8)' }).waitFor();
+      await gallery.locator('.grid-section.negative h3', { hasText: 'Negatives (8)' }).waitFor();
+      // notes.txt was skipped when the folder was added: no cell for it.
+      assert.equal(await gallery.locator('.sample[title="notes.txt"]').count(), 0);
+      await waitUntil(async () => (await gallery.locator('.sample img').evaluateAll((imgs) => imgs.filter((i) => (i as { naturalWidth: number }).naturalWidth > 0).length)) === 16, 'all 16 thumbnails are drawn');
+      await shot('4-gallery');
+    } catch (error) {
+      await shot('4-failed');
+      throw error;
+    }
   });
 
   it('predicts an unseen striped image above the threshold', async () => {
@@ -143,7 +182,7 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
 
   it('notices a killed engine and keeps working', async () => {
     const { page } = vscode;
-    const pid = Number(execSync(`pgrep -f 'cli.js serve .*--state ${root}' | head -1 || pgrep -f 'dist/kernel/cli.js serve' | head -1`, { encoding: 'utf8' }).trim());
+    const [pid] = enginePids();
     assert.ok(pid > 0, 'the engine runs as a child process');
     process.kill(pid, 'SIGKILL');
     assert.match(await notification(page, /stopped unexpectedly/), /being restarted/);
@@ -153,5 +192,33 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
     await page.locator('.quick-input-widget', { hasText: 'extra inputs' }).waitFor();
     await page.keyboard.press('Enter');
     assert.match(await notification(page, /Trained "stripes"/), /cross-validated/);
+    await shot('7-after-restart');
   });
+
+  it('stops the engine on window reload, and the open panel comes back', async () => {
+    const { page } = vscode;
+    const before = enginePids();
+    assert.equal(before.length, 1, `one engine runs: ${execSync(`ps -o pid,ppid,args -p ${before.join(',') || 1}`, { encoding: 'utf8' })}`);
+    await runCommand(page, 'Tagsmith: Show Sample Gallery');
+    await webviewFrame(page, '.tag-list');
+    await runCommand(page, 'Developer: Reload Window');
+    // deactivate() stops the engine; the serializer brings the gallery back, which starts a new one.
+    await waitUntil(async () => !enginePids().includes(before[0]), 'the old engine has exited', 30_000);
+    const gallery = await webviewFrame(page, '.tag-list', 120_000);
+    await gallery.locator('.tag-item[data-tag="stripes"]').waitFor({ timeout: 60_000 });
+    await shot('8-reloaded');
+  });
+
+  it('an engine whose extension host dies exits too', async () => {
+    await waitUntil(async () => enginePids().length === 1, 'the new engine runs');
+    const [engine] = enginePids();
+    const host = Number(execSync(`ps -o ppid= -p ${engine}`, { encoding: 'utf8' }).trim());
+    process.kill(host, 'SIGKILL');
+    await waitUntil(async () => !enginePids().includes(engine), 'the orphaned engine has exited', 30_000);
+  });
+
+  /** Engines of this test's VS Code (their state folder is under its user folder). */
+  function enginePids(): number[] {
+    return execSync(`pgrep -f '[c]li.js serve .*--state ${root}' || true`, { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+  }
 });
