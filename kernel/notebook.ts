@@ -1,0 +1,3 @@
+// The package's entry for notebooks and scripts: `import { Tagsmith } from "tagsmith"`.
+export * from './notebook/tagsmith';
+export { TagsmithClient, TrainingTask } from './client/tagsmith-client';

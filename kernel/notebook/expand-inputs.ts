@@ -1,0 +1,78 @@
+// What a notebook passes as images: paths (relative to the notebook's folder), folders, glob
+// patterns (`photos/*.jpg`, `shoot/**/*.png`) or bytes. Expanded to a stable, de-duplicated list.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { hasImageExtension } from '../images/image-files';
+
+export type ImageSource = string | Uint8Array;
+
+export interface NamedImage {
+  name: string;
+  read(): Promise<Uint8Array>;
+}
+
+const GLOB_CHARS = /[*?[]/;
+
+export async function expandImageSources(sources: ImageSource | ImageSource[], baseDir: string): Promise<NamedImage[]> {
+  const list = Array.isArray(sources) ? sources : [sources];
+  const out = new Map<string, NamedImage>();
+  for (const [i, source] of list.entries()) {
+    if (typeof source !== 'string') {
+      out.set(`bytes:${i}`, { name: `image ${i + 1}`, read: async () => source });
+      continue;
+    }
+    for (const file of await expandPath(path.resolve(baseDir, source))) {
+      out.set(file, { name: path.relative(baseDir, file) || path.basename(file), read: () => fs.readFile(file) });
+    }
+  }
+  return [...out.values()];
+}
+
+async function expandPath(absolute: string): Promise<string[]> {
+  if (!GLOB_CHARS.test(absolute)) {
+    const stat = await fs.stat(absolute).catch(() => undefined);
+    if (!stat) throw new Error(`No such file or folder: ${absolute}`);
+    return stat.isDirectory() ? (await walk(absolute)).filter(hasImageExtension) : [absolute];
+  }
+  // The folder before the first segment with a wildcard is walked; the rest is matched.
+  const segments = absolute.split(path.sep);
+  const firstGlob = segments.findIndex((s) => GLOB_CHARS.test(s));
+  const root = segments.slice(0, firstGlob).join(path.sep) || path.sep;
+  const pattern = globToRegExp(segments.slice(firstGlob).join('/'));
+  const files = await walk(root, segments.slice(firstGlob).includes('**') ? Infinity : segments.length - firstGlob - 1);
+  return files.filter((f) => pattern.test(path.relative(root, f).split(path.sep).join('/')));
+}
+
+/** `*` within a segment, `**` across segments, `?` one character, `[abc]` a class. */
+export function globToRegExp(glob: string): RegExp {
+  let re = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i];
+    if (c === '*' && glob[i + 1] === '*') {
+      re += glob[i + 2] === '/' ? '(?:.*/)?' : '.*';
+      i += glob[i + 2] === '/' ? 2 : 1;
+    } else if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
+    else if (c === '[') {
+      const end = glob.indexOf(']', i);
+      if (end < 0) re += '\\[';
+      else {
+        re += `[${glob.slice(i + 1, end).replace(/\\/g, '\\\\')}]`;
+        i = end;
+      }
+    } else re += c.replace(/[.+^${}()|\\]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`, 'i');
+}
+
+async function walk(dir: string, depth = Infinity): Promise<string[]> {
+  const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
+  const files: string[] = [];
+  for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+    if (entry.name.startsWith('.')) continue;
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory() && depth > 0) files.push(...(await walk(full, depth - 1)));
+    else if (entry.isFile()) files.push(full);
+  }
+  return files;
+}
