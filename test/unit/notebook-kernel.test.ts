@@ -1,0 +1,114 @@
+// The kernel process the VS Code notebook controller uses, fed cells directly: state between
+// cells, top-level await, streamed console output, TypeScript errors with their line,
+// interrupting a busy loop and a pending await, rich displays, and `tagsmith` bound to an engine.
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { KernelProcess, type CellOutput } from '../../extension/notebook/kernel-process';
+import { blobImages, stripedImages, tempDir } from '../helpers/engine';
+import { startTestServer, type TestServer } from '../helpers/server';
+
+const SCRIPT = path.resolve(__dirname, '../../dist/kernel/notebook-kernel.js');
+
+async function run(kernel: KernelProcess, code: string): Promise<{ ok: boolean; stdout: string; stderr: string; displays: Record<string, string>[]; outputs: CellOutput[] }> {
+  const outputs: CellOutput[] = [];
+  const ok = await kernel.execute(code, (o) => outputs.push(o));
+  const text = (kind: 'stdout' | 'stderr') => outputs.filter((o) => o.kind === kind).map((o) => (o as { text: string }).text).join('');
+  return { ok, stdout: text('stdout'), stderr: text('stderr'), displays: outputs.flatMap((o) => (o.kind === 'display' ? [o.data] : [])), outputs };
+}
+
+describe('notebook kernel process', { timeout: 120_000 }, () => {
+  let kernel: KernelProcess;
+  before(async () => {
+    kernel = await KernelProcess.start({ scriptPath: SCRIPT, cwd: await tempDir('tagsmith-nb-') });
+  });
+  after(() => kernel?.dispose());
+
+  it('keeps state between cells, awaits at top level and streams console output', async () => {
+    assert.equal((await run(kernel, 'let count: number = 41;')).ok, true);
+    const streamed: string[] = [];
+    const started = Date.now();
+    const ok = await kernel.execute('console.log("first"); await new Promise((r) => setTimeout(r, 300)); console.log("second", count + 1);', (o) => {
+      if (o.kind === 'stdout') streamed.push(`${o.text.trim()}@${Date.now() - started >= 250 ? 'late' : 'early'}`);
+    });
+    assert.equal(ok, true);
+    // "first" arrived before the await finished: output is streamed, not collected at the end.
+    assert.deepEqual(streamed, ['first@early', 'second 42@late']);
+    assert.equal((await run(kernel, 'count * 2')).stdout, '82\n');
+  });
+
+  it('reports a TypeScript error with its line and column in the cell', async () => {
+    const result = await run(kernel, 'const a: number = 1;\nconst b: string = a;');
+    assert.equal(result.ok, false);
+    assert.match(result.stderr, /2:7 - Type 'number' is not assignable to type 'string'/);
+  });
+
+  it('reports a runtime error and keeps going', async () => {
+    const failed = await run(kernel, 'throw new Error("boom")');
+    assert.equal(failed.ok, false);
+    assert.match(failed.stderr, /Error: boom/);
+    assert.equal((await run(kernel, 'count')).stdout, '41\n');
+  });
+
+  it('interrupts an endless loop and a pending await; state survives', async () => {
+    const loop = kernel.execute('let spins = 0; while (true) { spins++; }', () => undefined);
+    setTimeout(() => kernel.interrupt(), 500);
+    assert.equal(await loop, false);
+    const wait = kernel.execute('await new Promise(() => {});', () => undefined);
+    setTimeout(() => kernel.interrupt(), 300);
+    assert.equal(await wait, false);
+    assert.equal((await run(kernel, 'count + 1')).stdout, '42\n');
+  });
+
+  it('sends rich displays as MIME bundles', async () => {
+    const result = await run(kernel, 'import * as tslab from "tslab";\ntslab.display.html("<b>bold</b>");\ntslab.display.svg("<svg></svg>");');
+    assert.equal(result.ok, true, result.stderr);
+    assert.deepEqual(result.displays, [{ 'text/html': '<b>bold</b>' }, { 'image/svg+xml': '<svg></svg>' }]);
+  });
+
+  it('offers completions from the cell\'s types', async () => {
+    const code = 'const greeting = "hi";\ngreeting.toUpp';
+    const completion = await kernel.complete(code, code.length);
+    assert.ok(completion.candidates.includes('toUpperCase'), completion.candidates.slice(0, 10).join(','));
+  });
+});
+
+describe('notebook kernel with an engine', { timeout: 180_000 }, () => {
+  let server: TestServer;
+  let kernel: KernelProcess;
+  let folder: string;
+  before(async () => {
+    server = await startTestServer();
+    folder = await tempDir('tagsmith-nb-');
+    const fs = await import('node:fs/promises');
+    await fs.mkdir(path.join(folder, 'stripes'));
+    await fs.mkdir(path.join(folder, 'blobs'));
+    for (const [i, b] of (await stripedImages(6)).entries()) await fs.writeFile(path.join(folder, 'stripes', `s${i}.jpg`), b);
+    for (const [i, b] of (await blobImages(6)).entries()) await fs.writeFile(path.join(folder, 'blobs', `b${i}.jpg`), b);
+    await fs.writeFile(path.join(folder, 'blobs', 'notes.jpg'), 'not an image');
+    kernel = await KernelProcess.start({ scriptPath: SCRIPT, cwd: folder, engine: { url: server.url } });
+  });
+  after(async () => {
+    kernel?.dispose();
+    await server?.close();
+  });
+
+  it('binds `tagsmith` to the engine: add from globs, train, predict, show', async () => {
+    assert.equal(kernel.tagsmithBound, true);
+    const added = await run(kernel, [
+      'const pos = await tagsmith.addSamples("positive", "stripes", "stripes/*.jpg");',
+      'const neg = await tagsmith.addSamples("negative", "stripes", "blobs");',
+      'console.log(pos.added, neg.added, neg.skipped.map((s) => s.name).join(","));',
+    ].join('\n'));
+    assert.equal(added.ok, true, added.stderr);
+    assert.equal(added.stdout, '6 6 blobs/notes.jpg\n');
+    const trained = await run(kernel, 'const done = await tagsmith.train("stripes", { num_clusters: 2 });\nconsole.log(done.state, done.metrics!.clusterSizes.length);');
+    assert.equal(trained.ok, true, trained.stderr);
+    assert.equal(trained.stdout, 'done 2\n');
+    const shown = await run(kernel, 'await tagsmith.showMetrics("stripes");\nawait tagsmith.showPredictions("stripes/s0.jpg");');
+    assert.equal(shown.ok, true, shown.stderr);
+    assert.equal(shown.displays.length, 2);
+    assert.match(shown.displays[0]['image/svg+xml'], /<svg[\s\S]*held-out positives? found/);
+    assert.match(shown.displays[1]['text/html'], /<table class="tagsmith-predictions"[\s\S]*data:image\/jpeg;base64,[\s\S]*<b>stripes<\/b>/);
+  });
+});
