@@ -8,7 +8,7 @@ const watch = process.argv.includes('--watch');
 
 const common = { bundle: true, sourcemap: !production, minify: production, logLevel: 'warning' };
 // Native addons and packages that read files next to themselves stay outside the bundles.
-const nodeExternals = ['sharp', 'onnxruntime-node', 'tslab', 'typescript'];
+const nodeExternals = ['sharp', 'onnxruntime-node', 'tslab', '@tslab/typescript-for-tslab', 'typescript'];
 
 const node = { ...common, platform: 'node', format: 'cjs', target: 'node20', external: nodeExternals };
 const browser = { ...common, platform: 'browser', format: 'iife', target: 'es2022' };

@@ -7,6 +7,7 @@ import { predictTags } from './commands/predict-tags';
 import { trainTag } from './commands/train-tag';
 import { describeMetrics } from '../kernel/training/describe-metrics';
 import { EngineController } from './engine/engine-controller';
+import { TagsmithNotebookController } from './notebook/notebook-controller';
 import { TagsmithPanels } from './panels/tagsmith-panels';
 import { showError } from './ui/show-error';
 
@@ -25,6 +26,8 @@ export function activate(context: vscode.ExtensionContext): void {
     ).finally(() => engine.showTraining(undefined));
   });
   context.subscriptions.push(panels);
+  const notebooks = new TagsmithNotebookController(context, () => engine.connection(), log);
+  context.subscriptions.push(notebooks);
   const offerDashboard = async (message: string, tag: string) => {
     if ((await vscode.window.showInformationMessage(message, 'Open Dashboard')) === 'Open Dashboard') await panels.show('dashboard', tag);
   };
@@ -67,6 +70,7 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand('tagsmith.showGallery', (tag?: unknown) => panels.show('gallery', typeof tag === 'string' ? tag : undefined)),
     vscode.commands.registerCommand('tagsmith.showDashboard', (tag?: unknown) => panels.show('dashboard', typeof tag === 'string' ? tag : undefined)),
     vscode.commands.registerCommand('tagsmith.statusMenu', () => showStatusMenu()),
+    vscode.commands.registerCommand('tagsmith.restartNotebookKernel', () => notebooks.restart(vscode.window.activeNotebookEditor?.notebook)),
     vscode.commands.registerCommand('tagsmith.showLog', () => log.show()),
     vscode.commands.registerCommand('tagsmith.restartEngine', () => engine.restart().catch((error: unknown) => showError(error, { showLog: () => log.show(), restartEngine: () => engine.restart(), addSamples: async () => undefined }))),
     vscode.workspace.onDidChangeConfiguration((e) => {

@@ -38,6 +38,12 @@ export class EngineController implements vscode.Disposable {
     return (await this.ensureStarted()).client;
   }
 
+  /** Where the running engine listens and its token, for processes that talk to it themselves (notebook kernels). */
+  async connection(): Promise<{ url: string; token?: string }> {
+    await this.client();
+    return this.engine!.connection;
+  }
+
   /** Shows a training task in the status bar until it ends. */
   showTraining(task: TaskRecord | undefined): void {
     this.training = task && (task.state === 'queued' || task.state === 'running') ? task : undefined;

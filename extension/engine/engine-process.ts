@@ -23,7 +23,7 @@ export class EngineProcess extends EventEmitter<{ exited: [code: number | null, 
   private stderrTail = '';
   private stopping = false;
 
-  private constructor(readonly client: TagsmithClient, readonly pid: number) {
+  private constructor(readonly client: TagsmithClient, readonly pid: number, readonly connection: { url: string; token?: string }) {
     super();
   }
 
@@ -67,7 +67,7 @@ export class EngineProcess extends EventEmitter<{ exited: [code: number | null, 
         reject(new Error(`the engine exited with code ${code} while starting: ${stderrTail.trim().split('\n').slice(-3).join(' ')}`));
       });
     });
-    const engine = new EngineProcess(new TagsmithClient({ url: ready.url, token }), child.pid!);
+    const engine = new EngineProcess(new TagsmithClient({ url: ready.url, token }), child.pid!, { url: ready.url, token });
     engine.child = child;
     engine.stderrTail = stderrTail;
     child.stderr!.on('data', (d: Buffer) => (engine.stderrTail = (engine.stderrTail + d.toString()).slice(-4000)));

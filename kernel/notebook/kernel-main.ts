@@ -3,25 +3,24 @@
 // TAGSMITH_URL/TAGSMITH_TOKEN, binds `tagsmith` (connected) and `Tagsmith` before the first cell.
 import path from 'node:path';
 import { createCellExecutor } from './cell-executor';
+import { makeTagsmithImportable } from './tagsmith-import';
 import type { KernelEvent, KernelRequest } from './kernel-messages';
 
 const send = (event: KernelEvent) => process.send?.(event);
 // The executor captures stdout/stderr for the cells; the kernel's own log keeps the real stderr.
 const log = process.stderr.write.bind(process.stderr);
+// This bundle sits in <package>/dist/kernel/.
+makeTagsmithImportable(path.resolve(__dirname, '..', '..'), process.cwd());
 const executor = createCellExecutor(process.cwd());
 // SIGINT interrupts the cell (tslab runs cells with breakOnSigint); it must not end the kernel.
 process.on('SIGINT', () => executor.interrupt());
 process.on('disconnect', () => process.exit(0));
 
-/** `tagsmith` and `Tagsmith` in every notebook, typed from the package's declarations. */
+/** `tagsmith` (connected) and `Tagsmith` in every notebook, typed from the package's declarations. */
 async function bindTagsmith(): Promise<boolean> {
   if (!process.env.TAGSMITH_URL) return false;
-  const api = path.join(__dirname, 'notebook.js');
-  const types = path.join(__dirname, '..', 'types', 'kernel', 'notebook');
-  const prelude = `const { Tagsmith } = require(${JSON.stringify(api)}) as typeof import(${JSON.stringify(types)});\n` +
-    `const tagsmith = await Tagsmith.connect();`;
   let failure = '';
-  const ok = await executor.execute(prelude, (o) => {
+  const ok = await executor.execute('import { Tagsmith } from "tagsmith";\nconst tagsmith = await Tagsmith.connect();', (o) => {
     if (o.kind !== 'display') failure += o.text;
   });
   if (!ok) log(`tagsmith could not be bound: ${failure}\n`);

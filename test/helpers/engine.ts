@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { TagsmithEngine } from '../../kernel/engine/tagsmith-engine';
-import { blobs, stripes } from './images';
+import { blobPicture, stripedPicture } from '../../kernel/notebook/demo-images';
 
 export async function tempDir(prefix = 'tagsmith-test-'): Promise<string> {
   return fs.mkdtemp(path.join(os.tmpdir(), prefix));
@@ -16,15 +16,12 @@ export async function openTestEngine(stateDir?: string): Promise<{ engine: Tagsm
 
 /** Striped pictures (the "positive" kind) with varied colours and periods. */
 export async function stripedImages(count: number, offset = 0): Promise<Buffer[]> {
-  return Promise.all(Array.from({ length: count }, (_, i) => {
-    const n = i + offset;
-    return stripes(200 + (n % 3) * 20, 180, 12 + (n % 4) * 6, [200 + (n % 5) * 10, 40 + n * 7 % 60, 30], [20, 20, 40 + (n % 3) * 30], n + 1).jpeg({ quality: 90 }).toBuffer();
-  }));
+  return Promise.all(Array.from({ length: count }, (_, i) => stripedPicture(i + offset).jpeg({ quality: 90 }).toBuffer()));
 }
 
 /** Soft-blob pictures (the "negative" kind). */
 export async function blobImages(count: number, offset = 0): Promise<Buffer[]> {
-  return Promise.all(Array.from({ length: count }, (_, i) => blobs(200, 180, 100 + i + offset).jpeg({ quality: 90 }).toBuffer()));
+  return Promise.all(Array.from({ length: count }, (_, i) => blobPicture(i + offset).jpeg({ quality: 90 }).toBuffer()));
 }
 
 export async function waitForTask(engine: TagsmithEngine, taskId: string, timeoutMs = 60_000) {

@@ -1,47 +1,18 @@
 // Small synthetic images for tests, made with sharp so a fresh clone needs no photo set.
 import zlib from 'node:zlib';
-import sharp, { type Sharp } from 'sharp';
+import type { Sharp } from 'sharp';
 
 /** A deterministic pseudo-random generator (mulberry32), so "noise" is the same every run. */
 import { seededRandom } from '../../kernel/ml/random';
+import { blobs, rgbImage, stripes } from '../../kernel/notebook/demo-images';
 
-export { seededRandom };
-
-export function rgbImage(width: number, height: number, pixel: (x: number, y: number) => [number, number, number]): Sharp {
-  const data = Buffer.alloc(width * height * 3);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) data.set(pixel(x, y).map((v) => Math.max(0, Math.min(255, Math.round(v)))), (y * width + x) * 3);
-  }
-  return sharp(data, { raw: { width, height, channels: 3 } });
-}
+export { blobs, rgbImage, seededRandom, stripes };
 
 /** A two-colour gradient. */
 export function gradient(width: number, height: number, from: [number, number, number], to: [number, number, number]): Sharp {
   return rgbImage(width, height, (x, y) => {
     const t = (x / width + y / height) / 2;
     return [0, 1, 2].map((c) => from[c] + (to[c] - from[c]) * t) as [number, number, number];
-  });
-}
-
-/** Diagonal stripes of a given period and colours: one "kind" of picture for training tests. */
-export function stripes(width: number, height: number, period: number, a: [number, number, number], b: [number, number, number], seed = 1): Sharp {
-  const rnd = seededRandom(seed);
-  const phase = rnd() * period;
-  return rgbImage(width, height, (x, y) => (Math.floor((x + y + phase) / (period / 2)) % 2 === 0 ? a : b).map((v) => v + (rnd() - 0.5) * 20) as [number, number, number]);
-}
-
-/** Soft blobs on a plain background: another "kind" of picture. */
-export function blobs(width: number, height: number, seed: number, background: [number, number, number] = [40, 90, 160]): Sharp {
-  const rnd = seededRandom(seed);
-  const centres = Array.from({ length: 5 }, () => ({ x: rnd() * width, y: rnd() * height, r: (0.1 + rnd() * 0.2) * width, c: [rnd() * 255, rnd() * 255, rnd() * 255] }));
-  return rgbImage(width, height, (x, y) => {
-    let px = [...background];
-    for (const b of centres) {
-      const d = Math.hypot(x - b.x, y - b.y);
-      const w = Math.max(0, 1 - d / b.r);
-      px = px.map((v, i) => v * (1 - w) + b.c[i] * w);
-    }
-    return px as [number, number, number];
   });
 }
 

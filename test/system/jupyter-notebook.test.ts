@@ -1,0 +1,82 @@
+// examples/getting-started.ipynb executed by a real Jupyter client (Debian's jupyter-nbconvert
+// and nbclient) with the tslab kernel, against `tagsmith serve`, as a user who installed the
+// package next to the notebook would. Needs: jupyter-nbconvert, python3-nbclient,
+// python3-ipython and `npx tslab install --python=/usr/bin/python3` (.ci/run does all of it).
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { tempDir } from '../helpers/engine';
+import { removeDir, startCliServer, type CliServer } from '../helpers/cli-server';
+
+const ROOT = path.resolve(__dirname, '../..');
+const EXAMPLE = path.join(ROOT, 'examples', 'getting-started.ipynb');
+
+interface Output { output_type: string; text?: string | string[]; name?: string; data?: Record<string, string | string[]> }
+interface Cell { cell_type: string; source: string | string[]; outputs?: Output[] }
+const joined = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join('') : v ?? '');
+
+describe('the example notebook in Jupyter (tslab kernel)', { timeout: 600_000 }, () => {
+  let server: CliServer;
+  let folder: string;
+  let cells: Cell[];
+
+  before(async () => {
+    const kernels = execFileSync('/usr/bin/python3', ['-c', 'from jupyter_client.kernelspec import find_kernel_specs; print(" ".join(find_kernel_specs()))'], { encoding: 'utf8' });
+    assert.match(kernels, /\btslab\b/, 'register the kernel first: npx tslab install --python=/usr/bin/python3');
+    server = await startCliServer();
+    // A folder like a user's: the notebook, and the package installed next to it.
+    folder = await tempDir('tagsmith-jupyter-');
+    await fs.copyFile(EXAMPLE, path.join(folder, 'getting-started.ipynb'));
+    await fs.mkdir(path.join(folder, 'node_modules'));
+    await fs.symlink(ROOT, path.join(folder, 'node_modules', 'tagsmith'), 'dir');
+    execFileSync('jupyter', ['nbconvert', '--to', 'notebook', '--execute', '--ExecutePreprocessor.timeout=300', '--output', 'executed.ipynb', 'getting-started.ipynb'], {
+      cwd: folder,
+      // The kernelspec runs `tslab`: the one this package depends on.
+      env: { ...process.env, TAGSMITH_URL: server.url, PATH: `${path.join(ROOT, 'node_modules', '.bin')}:${process.env.PATH}` },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 540_000,
+    });
+    cells = (JSON.parse(await fs.readFile(path.join(folder, 'executed.ipynb'), 'utf8')) as { cells: Cell[] }).cells;
+  });
+  after(async () => {
+    await server?.stop();
+    if (server) await removeDir(server.stateDir);
+    if (folder) await removeDir(folder);
+  });
+
+  const stdoutOf = (marker: string) => {
+    const cell = cells.find((c) => c.cell_type === 'code' && joined(c.source).includes(marker));
+    assert.ok(cell, `a cell with ${marker}`);
+    assert.deepEqual(cell!.outputs!.filter((o) => o.output_type === 'error' || o.name === 'stderr'), [], `no errors in the cell with ${marker}`);
+    return cell!.outputs!.filter((o) => o.output_type === 'stream' && o.name === 'stdout').map((o) => joined(o.text)).join('');
+  };
+  const displays = (mime: string) => cells.flatMap((c) => c.outputs ?? []).filter((o) => o.output_type === 'display_data' && o.data?.[mime]).map((o) => joined(o.data![mime]));
+
+  it('runs every cell without an error', () => {
+    const errors = cells.flatMap((c) => c.outputs ?? []).filter((o) => o.output_type === 'error' || o.name === 'stderr');
+    assert.deepEqual(errors, []);
+    assert.match(stdoutOf('Tagsmith.connect()'), new RegExp(`Connected to the engine at ${server.url}`));
+  });
+
+  it('trains the tag with cross-validated metrics and shows them as a chart', () => {
+    assert.match(stdoutOf('num_clusters: 2'), /F1 \d\.\d\d, ROC AUC \d\.\d\d, threshold \d\.\d\d/);
+    const [chart] = displays('image/svg+xml');
+    assert.match(chart, /<svg[\s\S]*“demo-stripes”: F1 \d\.\d\d[\s\S]*held-out positives? found/);
+  });
+
+  it('calls an unseen striped picture above the threshold, and shows HTML tables', () => {
+    assert.match(stdoutOf('predictCustom('), /unseen striped picture: demo-stripes 0\.\d\d \(threshold 0\.\d\d\) → yes/);
+    assert.match(stdoutOf('predictByFeatures('), /unseen blob picture, scored from its saved features: demo-stripes 0\.\d\d → no/);
+    const html = displays('text/html');
+    assert.ok(html.some((h) => h.includes('class="tagsmith-samples"') && h.includes('data:image/webp;base64,')), 'the sample grid');
+    assert.ok(html.some((h) => h.includes('class="tagsmith-predictions"') && (h.match(/<tr>/g) ?? []).length === 5), 'a prediction table with a row per image');
+  });
+
+  it('saves and restores the state', () => {
+    const out = stdoutOf('tagsmith.backup(');
+    assert.match(out, /after clean: no "demo-stripes"/);
+    assert.match(out, /restored 1 tag\(s\) and 16 samples from a \d+ KB backup; "demo-stripes" trained again: true/);
+  });
+});
