@@ -2,9 +2,10 @@
 // regression per cluster (that cluster's positives against all negatives), tag score = max
 // over clusters. The L2 penalty is chosen by stratified cross-validation, whose out-of-fold
 // scores also give the metrics and the threshold (best F1).
-import { kmeans } from 'ml-kmeans';
 import { TagsmithError } from '../errors';
-import { fitLogistic, type LogisticModel } from '../ml/logistic-regression';
+import { kmeans } from '../ml/kmeans';
+import type { LogisticModel } from '../ml/logistic-regression';
+import { ParallelFits, SharedMatrix, type FitJob } from '../ml/parallel-fits';
 import { bestF1Threshold, confusionAt, histogram, rocAuc, rocCurve, summarise } from '../ml/metrics';
 import { stratifiedFolds } from '../ml/stratified-folds';
 import { dot, sigmoid } from '../ml/vectors';
@@ -36,6 +37,8 @@ const FEWER_FOLDS_FROM = 300;
 const SEED = 42;
 /** Cross-validation only ranks penalties, so its fits stop earlier than the final one. */
 const CV_TOLERANCE = 1e-4;
+/** Weaker penalties tried after the best one before the search stops (large tags only). */
+const PATIENCE = 2;
 const FINAL_TOLERANCE = 1e-5;
 
 export function checkEnoughSamples(positives: number, negatives: number, clusters: number): void {
@@ -50,7 +53,12 @@ export function checkEnoughSamples(positives: number, negatives: number, cluster
   }
 }
 
-export function trainTag(data: TrainingData, options: TrainOptions, onProgress: (p: TrainingProgress) => void = () => {}): TagModel {
+export interface TrainingResources {
+  /** Threads for the logistic fits, this one included (1: no helper threads). */
+  threads?: number;
+}
+
+export async function trainTag(data: TrainingData, options: TrainOptions, onProgress: (p: TrainingProgress) => void = () => {}, resources: TrainingResources = {}): Promise<TagModel> {
   const k = options.num_clusters;
   checkEnoughSamples(data.positives.length, data.negatives.length, k);
   onProgress({ stage: 'preparing', progress: 0 });
@@ -60,32 +68,55 @@ export function trainTag(data: TrainingData, options: TrainOptions, onProgress: 
     .map((name) => standardiser(name, [...data.positives, ...data.negatives]));
   const featureTransform = data.featureTransform ?? 'sqrt-l2';
   const shape = { featureLength: data.featureLength, extras, featureTransform };
-  const x = [...data.positives, ...data.negatives].map((s) => modelInput(s, shape));
+  const matrix = new SharedMatrix([...data.positives, ...data.negatives].map((s) => modelInput(s, shape)), data.featureLength + extras.length);
+  const x = matrix.rows;
   const y = x.map((_, i) => (i < data.positives.length ? 1 : 0));
+  const fits = ParallelFits.create(matrix, Math.max(1, resources.threads ?? 1));
+  try {
 
   // Cross-validation: every fold refits the whole pipeline (clustering included) on the rest.
+  // Penalties are tried strongest first, all folds at each, warm-starting from the last one.
+  // With many samples, once PATIENCE weaker penalties in a row have not beaten the best AUC,
+  // the weaker (and slowest to fit) rest are skipped; few samples are quick to fit, and their
+  // noisy AUC can rise again late (bench:accuracy's 10-shot bees fell from 0.84 to 0.80).
   const folds = Math.min(x.length >= FEWER_FOLDS_FROM ? 3 : MAX_FOLDS, data.positives.length, data.negatives.length);
   const fold = stratifiedFolds(y, folds, SEED);
-  const outOfFold = L2_GRID.map(() => new Float64Array(x.length));
-  for (let f = 0; f < folds; f++) {
+  const cv = Array.from({ length: folds }, (_, f) => {
     const train = x.map((_, i) => i).filter((i) => fold[i] !== f);
-    const heldOut = x.map((_, i) => i).filter((i) => fold[i] === f);
     const clusters = Math.min(k, train.filter((i) => y[i] === 1).length);
-    const path = fitClustered(train.map((i) => x[i]), train.map((i) => y[i]), clusters, L2_GRID, CV_TOLERANCE).path;
-    path.forEach((models, l) => {
-      for (const i of heldOut) outOfFold[l][i] = scoreClusters(models, x[i]);
-    });
-    onProgress({ stage: 'cross-validation', progress: 0.05 + (0.75 * (f + 1)) / folds });
+    return {
+      heldOut: x.map((_, i) => i).filter((i) => fold[i] === f),
+      clusters: clusterProblems(x, y, train, clusters).problems,
+      models: [] as LogisticModel[],
+    };
+  });
+  const outOfFold: Float64Array[] = [];
+  const aucs: number[] = [];
+  let chosen = 0;
+  const patience = x.length >= FEWER_FOLDS_FROM ? PATIENCE : L2_GRID.length;
+  for (let l = 0; l < L2_GRID.length && l - chosen <= patience; l++) {
+    const scores = new Float64Array(x.length);
+    const jobs = cv.flatMap((f) => f.clusters.map((c, i): FitJob => ({ ...c, l2: L2_GRID[l], init: f.models[i], tolerance: CV_TOLERANCE, maxIterations: 200 })));
+    const fitted = await fits.fitAll(jobs);
+    for (const f of cv) {
+      f.models = fitted.splice(0, f.clusters.length);
+      for (const i of f.heldOut) scores[i] = scoreClusters(f.models, x[i]);
+    }
+    outOfFold.push(scores);
+    aucs.push(rocAuc(scores, y));
+    // Ties go to the stronger penalty. (Preferring the strongest penalty within 0.01 of the
+    // best measured worse in bench:accuracy.)
+    if (aucs[l] > aucs[chosen] + 1e-9) chosen = l;
+    onProgress({ stage: 'cross-validation', progress: 0.05 + (0.75 * (l + 1)) / L2_GRID.length });
   }
-
-  // The penalty with the best out-of-fold AUC; ties go to the stronger penalty. (Preferring
-  // the strongest penalty within 0.01 of the best measured worse in bench:accuracy.)
-  const aucs = outOfFold.map((scores) => rocAuc(scores, y));
-  const chosen = aucs.reduce((best, auc, l) => (auc > aucs[best] + 1e-9 ? l : best), 0);
   const scores = outOfFold[chosen];
 
   onProgress({ stage: 'fitting', progress: 0.85 });
-  const { models, sizes } = fitClustered(x, y, k, L2_GRID.slice(0, chosen + 1));
+  const { problems, sizes } = clusterProblems(x, y, x.map((_, i) => i), k);
+  let models: LogisticModel[] = [];
+  for (const l2 of L2_GRID.slice(0, chosen + 1)) {
+    models = await fits.fitAll(problems.map((c, i) => ({ ...c, l2, init: models[i], tolerance: FINAL_TOLERANCE, maxIterations: 200 })));
+  }
   const { threshold } = bestF1Threshold(scores, y);
   const confusion = confusionAt(scores, y, threshold);
   const metrics: TagMetrics = {
@@ -121,6 +152,9 @@ export function trainTag(data: TrainingData, options: TrainOptions, onProgress: 
   };
   onProgress({ stage: 'fitting', progress: 1 });
   return TagModel.fromJSON(json);
+  } finally {
+    fits.close();
+  }
 }
 
 function standardiser(name: 'aesthetic' | 'stock', samples: ScoringInput[]): { name: 'aesthetic' | 'stock'; mean: number; std: number } {
@@ -138,34 +172,35 @@ function standardiser(name: 'aesthetic' | 'stock', samples: ScoringInput[]): { n
 /** Cluster labels of the positives (seeded k-means++), renumbered so no cluster is empty. */
 function clusterPositives(positives: Float64Array[], k: number): number[] {
   if (k <= 1) return positives.map(() => 0);
-  const result = kmeans(positives.map((p) => Array.from(p)), k, { seed: SEED, initialization: 'kmeans++', maxIterations: 100 });
-  const used = [...new Set(result.clusters)].sort((a, b) => a - b);
-  return result.clusters.map((c) => used.indexOf(c));
+  const { assignment } = kmeans(positives, { k, seed: SEED, maxIterations: 100 });
+  const used = [...new Set(assignment)].sort((a, b) => a - b);
+  return Array.from(assignment, (c) => used.indexOf(c));
 }
 
-/** Fits the clustered model for each penalty in `grid`, warm-starting along it; the last is the one kept. */
-function fitClustered(x: Float64Array[], y: number[], k: number, grid: number[] = L2_GRID, tolerance = FINAL_TOLERANCE): { models: LogisticModel[]; sizes: number[]; path: LogisticModel[][] } {
-  const positives = x.filter((_, i) => y[i] === 1);
-  const negatives = x.filter((_, i) => y[i] === 0);
-  const assignment = clusterPositives(positives, k);
+interface ClusterProblem {
+  /** Indices into the sample matrix. */
+  rows: number[];
+  labels: number[];
+  weights: number[];
+}
+
+/** One logistic-regression problem per cluster of the positives among `subset`: its members against all negatives. */
+function clusterProblems(x: Float64Array[], y: number[], subset: number[], k: number): { problems: ClusterProblem[]; sizes: number[] } {
+  const positives = subset.filter((i) => y[i] === 1);
+  const negatives = subset.filter((i) => y[i] === 0);
+  const assignment = clusterPositives(positives.map((i) => x[i]), k);
   const clusters = Math.max(...assignment) + 1;
   const sizes = Array.from({ length: clusters }, (_, c) => assignment.filter((a) => a === c).length);
-  const path: LogisticModel[][] = grid.map(() => []);
-  for (let c = 0; c < clusters; c++) {
+  const problems = sizes.map((_, c) => {
     const members = positives.filter((_, i) => assignment[i] === c);
     const rows = [...members, ...negatives];
     const labels = rows.map((_, i) => (i < members.length ? 1 : 0));
     // Class-balanced: each class carries half the total weight, however many samples it has.
     const weights = labels.map((l) => (l === 1 ? rows.length / (2 * members.length) : rows.length / (2 * negatives.length)));
-    let init: LogisticModel | undefined;
-    grid.forEach((l2, l) => {
-      init = fitLogistic(rows, labels, weights, { l2, init, tolerance, maxIterations: 200 });
-      path[l].push(init);
-    });
-  }
-  return { models: path[path.length - 1], sizes, path };
+    return { rows, labels, weights };
+  });
+  return { problems, sizes };
 }
-
 
 function scoreClusters(models: LogisticModel[], x: Float64Array): number {
   let best = 0;

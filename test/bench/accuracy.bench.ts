@@ -55,7 +55,7 @@ function plainLogistic(split: Split, cls: string): Result {
   return evaluate(scores, split.val.map((s) => (s.cls === cls ? 1 : 0)), 0.5);
 }
 
-function tagsmith(split: Split, cls: string, clusters: number, shots?: number, seed = 1, featureTransform: FeatureTransform = 'sqrt-l2'): Result {
+async function tagsmith(split: Split, cls: string, clusters: number, shots?: number, seed = 1, featureTransform: FeatureTransform = 'sqrt-l2'): Promise<Result> {
   let positives = split.train.filter((s) => s.cls === cls);
   let negatives = split.train.filter((s) => s.cls !== cls);
   if (shots) {
@@ -63,7 +63,7 @@ function tagsmith(split: Split, cls: string, clusters: number, shots?: number, s
     positives = shuffled(positives, random).slice(0, shots);
     negatives = shuffled(negatives, random).slice(0, shots);
   }
-  const model = trainTag(
+  const model = await trainTag(
     { tag: cls, backbone: 'bench', featureLength: positives[0].features.length, featureTransform, positives, negatives, samplesDigest: '' },
     { ...DEFAULT_TRAIN_OPTIONS, num_clusters: clusters },
   );
@@ -94,7 +94,7 @@ async function main(): Promise<void> {
       for (const cls of classes) rows.push(['plain logistic regression (baseline)', 'squash', cls, '-', ...fmt(plainLogistic(split, cls))]);
     }
     for (const cls of classes) {
-      for (const k of [1, 3]) rows.push(['tagsmith', policy.name, cls, String(k), ...fmt(tagsmith(split, cls, k, undefined, 1, policy.transform))]);
+      for (const k of [1, 3]) rows.push(['tagsmith', policy.name, cls, String(k), ...fmt(await tagsmith(split, cls, k, undefined, 1, policy.transform))]);
     }
     console.error(`  ${policy.name}: embedded and trained in ${((performance.now() - t) / 1000).toFixed(1)} s`);
   }
@@ -106,7 +106,7 @@ async function main(): Promise<void> {
   for (const shots of [5, 10, 20, 0]) {
     for (const cls of classes) {
       // Few-shot results depend on which samples are drawn: report the median over 5 draws.
-      const runs = shots === 0 ? [tagsmith(split, cls, 1)] : [1, 2, 3, 4, 5].map((seed) => tagsmith(split, cls, 1, shots, seed));
+      const runs = shots === 0 ? [await tagsmith(split, cls, 1)] : await Promise.all([1, 2, 3, 4, 5].map((seed) => tagsmith(split, cls, 1, shots, seed)));
       const med = (key: keyof Result) => runs.map((r) => r[key]).sort((a, b) => a - b)[Math.floor(runs.length / 2)];
       curve.push([shots === 0 ? 'all' : String(shots), cls, ...fmt({ auc: med('auc'), accuracy: med('accuracy'), f1: med('f1') })]);
     }

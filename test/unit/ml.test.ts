@@ -80,19 +80,19 @@ describe('clustered tag training', () => {
   }
   const e = (i: number) => Array.from({ length: 8 }, (_, j) => (j === i ? 1 : 0.05));
 
-  it('finds separable clusters of positives and scores each with its own cluster', () => {
+  it('finds separable clusters of positives and scores each with its own cluster', async () => {
     const random = seededRandom(3);
     const positives = [...blob(e(0), 12, random), ...blob(e(1), 12, random), ...blob(e(2), 12, random)];
     const negatives = [...blob(e(4), 15, random), ...blob(e(5), 15, random)];
     const data = { tag: 't', backbone: 'test', featureLength: 8, positives, negatives, samplesDigest: '' };
-    const model = trainTag(data, { num_clusters: 3, apply_aesthetic_score: false, apply_stock_score: false });
+    const model = await trainTag(data, { num_clusters: 3, apply_aesthetic_score: false, apply_stock_score: false });
     assert.deepEqual([...model.json.metrics.clusterSizes].sort(), [12, 12, 12]);
     assert.ok(model.json.metrics.rocAuc > 0.99);
     const clusters = [0, 1, 2].map((i) => model.score({ features: e(i) }).cluster);
     assert.equal(new Set(clusters).size, 3, 'each positive blob has its own cluster');
     assert.equal(model.score({ features: e(5) }).label, false);
-    const again = trainTag(data, { num_clusters: 3, apply_aesthetic_score: false, apply_stock_score: false });
-    assert.deepEqual(again.json.clusters, model.json.clusters, 'same data, same model');
+    const again = await trainTag(data, { num_clusters: 3, apply_aesthetic_score: false, apply_stock_score: false }, undefined, { threads: 2 });
+    assert.deepEqual(again.json.clusters, model.json.clusters, 'same data, same model, on one thread or two');
   });
 });
 
@@ -125,3 +125,19 @@ function solve3(m: number[][], b: number[]): number[] {
   const d = det(m);
   return [0, 1, 2].map((c) => det(m.map((row, r) => row.map((v, k) => (k === c ? b[r] : v)))) / d);
 }
+
+describe('k-means', () => {
+  it('separates well-apart groups, is the same for the same seed, and refuses a bad k', async () => {
+    const { kmeans } = await import('../../kernel/ml/kmeans');
+    const random = seededRandom(5);
+    const around = (c: number) => Float64Array.from({ length: 6 }, (_, j) => (j === c ? 4 : 0) + random() * 0.5);
+    const points = [...Array.from({ length: 20 }, () => around(0)), ...Array.from({ length: 20 }, () => around(3)), ...Array.from({ length: 20 }, () => around(5))];
+    const result = kmeans(points, { k: 3, seed: 1 });
+    assert.equal(result.converged, true);
+    for (const group of [0, 20, 40]) assert.equal(new Set(result.assignment.slice(group, group + 20)).size, 1, 'each group is one cluster');
+    assert.equal(new Set(result.assignment).size, 3);
+    assert.deepEqual(kmeans(points, { k: 3, seed: 1 }).assignment, result.assignment);
+    assert.throws(() => kmeans(points, { k: 0 }), RangeError);
+    assert.throws(() => kmeans(points.slice(0, 2), { k: 3 }), RangeError);
+  });
+});
