@@ -34,7 +34,7 @@ export async function openVsCode(workspace: string, root: string): Promise<VsCod
   }));
   const port = await freePort();
   const server = spawn(CODE_SERVER, ['--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust',
-    '--user-data-dir', userDir, '--extensions-dir', extensionsDir, workspace], { stdio: ['ignore', 'pipe', 'pipe'] });
+    '--user-data-dir', userDir, '--extensions-dir', extensionsDir, workspace], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
   server.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   server.stderr!.on('data', (d: Buffer) => (output += d.toString()));
@@ -51,7 +51,20 @@ export async function openVsCode(workspace: string, root: string): Promise<VsCod
     page, browser, server, userDir,
     async close() {
       await browser.close();
-      server.kill('SIGTERM');
+      // code-server keeps extension hosts alive for a reconnect that will not come: end its
+      // whole process group (it was started detached, so that is only code-server's own).
+      const exited = new Promise((resolve) => (server.exitCode !== null ? resolve(undefined) : server.once('exit', resolve)));
+      try {
+        process.kill(-server.pid!, 'SIGTERM');
+      } catch {
+        return; // already gone
+      }
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
+      try {
+        process.kill(-server.pid!, 'SIGKILL');
+      } catch {
+        // the group has gone
+      }
     },
   };
 }
