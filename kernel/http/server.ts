@@ -47,10 +47,13 @@ export async function createServer(engine: TagsmithEngine, options: ServerOption
   app.addHook('onResponse', async (request, reply) => {
     options.log(`${request.method} ${request.url} ${reply.statusCode} ${reply.elapsedTime.toFixed(0)}ms`);
   });
-  app.setErrorHandler(async (error, _request, reply) => {
+  app.setErrorHandler(async (error, request, reply) => {
     const e = toTagsmithError(error);
     if (e.status >= 500) options.log(`error: ${e.message}${e.cause instanceof Error && e.cause.stack ? `\n${e.cause.stack}` : ''}`);
-    if (e.status === 413) reply.header('connection', 'close'); // do not read the rest of a refused upload
+    // Refused before its body was read (too large, busy, a bad tag): close the connection.
+    // Kept alive, the unread rest of the upload would be taken for the client's next request,
+    // which then hangs (bench:reliability's set_state race found this).
+    if (!request.raw.complete) reply.header('connection', 'close');
     return reply.status(e.status).type('application/json').send({ error: e.toJSON() });
   });
   app.setNotFoundHandler(async (request, reply) =>

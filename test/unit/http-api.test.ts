@@ -1,6 +1,7 @@
 // The HTTP API through the typed client and raw requests: the SDK flow, the error contract,
 // and the loopback guards a user relies on when a web page is open beside the engine.
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -129,6 +130,31 @@ describe('HTTP API', () => {
       const wrong = await rawRequest(guarded.port, { path: '/health', headers: { authorization: 'Bearer guess' } });
       assert.equal(wrong.status, 401);
     } finally {
+      await guarded.close();
+    }
+  });
+
+  it('keeps a keep-alive client working after refusing an upload it did not read', async () => {
+    const guarded = await startTestServer({ token: 's3cret-token' });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    // One socket for both requests: the refused upload's unread bytes must not become the next request.
+    const send = (method: string, path: string, headers: Record<string, string>, body?: Buffer) => new Promise<{ status: number; connection?: string }>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port: guarded.port, method, path, headers, agent, timeout: 5000 }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection }));
+      });
+      req.on('timeout', () => req.destroy(new Error(`${method} ${path} got no answer`)));
+      req.on('error', reject);
+      req.end(body);
+    });
+    try {
+      const upload = multipartBody('data', 'state.tar', Buffer.alloc(2 * 1024 * 1024, 7), 'application/x-tar');
+      const refused = await send('POST', '/set_state', upload.headers, upload.body);
+      assert.deepEqual(refused, { status: 401, connection: 'close' });
+      const next = await send('GET', '/health', { authorization: 'Bearer s3cret-token' });
+      assert.equal(next.status, 200);
+    } finally {
+      agent.destroy();
       await guarded.close();
     }
   });
