@@ -14,15 +14,20 @@ interface TslabDisplay {
   svg(s: string): void;
 }
 
-/** Shows the output in the running tslab kernel, if there is one; returns it either way. */
-export function display(output: RichOutput): RichOutput {
+/**
+ * Shows the output in the running tslab kernel and returns nothing (so the cell does not also
+ * print it as text); outside a notebook, returns it for the caller to use.
+ */
+export function display(output: RichOutput): RichOutput | undefined {
   const tslab = loadTslabDisplay();
+  if (!tslab) return output;
   try {
-    if (tslab) output.mime === 'text/html' ? tslab.html(output.content) : tslab.svg(output.content);
+    if (output.mime === 'text/html') tslab.html(output.content);
+    else tslab.svg(output.content);
+    return undefined;
   } catch {
-    // tslab is installed but this is not its kernel ("Not ready"): the caller still gets the output.
+    return output; // tslab is installed but this is not its kernel ("Not ready")
   }
-  return output;
 }
 
 function loadTslabDisplay(): TslabDisplay | undefined {

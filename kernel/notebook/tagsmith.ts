@@ -117,10 +117,10 @@ export class Tagsmith {
     return this.client.setState(await fs.readFile(path.resolve(this.baseDir, file)));
   }
 
-  // ---- rich displays ----
+  // ---- rich displays: shown in the notebook (and undefined returned), or returned outside one ----
 
   /** Predicts each image and shows a table: thumbnail, custom tag scores against thresholds, base scores. */
-  async showPredictions(images: ImageSource | ImageSource[]): Promise<RichOutput> {
+  async showPredictions(images: ImageSource | ImageSource[]): Promise<RichOutput | undefined> {
     const files = await expandImageSources(images, this.baseDir);
     const rows = [];
     for (const file of files) {
@@ -131,7 +131,7 @@ export class Tagsmith {
   }
 
   /** Shows a trained tag's cross-validated quality: score distributions with the threshold, ROC curve, outcome in words. */
-  async showMetrics(tag: string): Promise<RichOutput> {
+  async showMetrics(tag: string): Promise<RichOutput | undefined> {
     const summary = (await this.client.tags()).find((t) => t.tag === tag);
     if (!summary) throw new TagsmithApiError('unknown_tag', `There is no tag "${tag}".`, 404);
     if (!summary.metrics) throw new TagsmithApiError('unknown_tag', `"${tag}" is not trained yet: train it first.`, 404);
@@ -139,7 +139,7 @@ export class Tagsmith {
   }
 
   /** Shows a tag's samples as thumbnails (up to `limit` per side). */
-  async showSamples(tag: string, limit = 24): Promise<RichOutput> {
+  async showSamples(tag: string, limit = 24): Promise<RichOutput | undefined> {
     const { positives, negatives } = await this.client.samples(tag);
     const side = async (type: 'positive' | 'negative', list: SampleRecord[]) => ({
       type, total: list.length,

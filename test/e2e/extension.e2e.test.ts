@@ -46,6 +46,7 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
     const whole = (await stripedImages(1, 50))[0];
     await fs.writeFile(path.join(workspace, 'stripes', 'broken.jpg'), whole.subarray(0, Math.floor(whole.length / 2)));
     await fs.writeFile(path.join(workspace, 'unseen.jpg'), (await stripedImages(1, 99))[0]);
+    await fs.copyFile(path.resolve(__dirname, '../../examples/getting-started.ipynb'), path.join(workspace, 'getting-started.ipynb'));
     installExtension(await findVsix(), path.join(root, 'user'), path.join(root, 'extensions'));
     vscode = await openVsCode(workspace, root);
     await waitForCommand(vscode.page, 'Tagsmith: Train Tag');
@@ -195,6 +196,49 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
     await shot('7-after-restart');
   });
 
+  it('runs the example notebook with the Tagsmith TypeScript kernel', async () => {
+    const { page } = vscode;
+    try {
+      await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'getting-started.ipynb' }).dblclick();
+      await page.locator('.notebook-editor:visible').waitFor();
+      // The only controller for .ipynb here may already be chosen; otherwise pick it.
+      const toolbar = page.locator('.notebook-editor:visible .notebook-toolbar-container');
+      const kernel = toolbar.getByText(/Tagsmith TypeScript|Select Kernel/).first();
+      await kernel.waitFor();
+      if (!(await kernel.innerText()).includes('Tagsmith TypeScript')) {
+        await kernel.click();
+        await pick(page, 'Tagsmith TypeScript');
+      }
+      await toolbar.getByText('Tagsmith TypeScript').waitFor();
+      await toolbar.getByText('Run All').click();
+      // Outputs render in the notebook's output webview, only for cells near the viewport:
+      // scroll through the notebook and note what has been seen, until everything has.
+      const seen = { metrics: false, chart: false, table: false, prediction: false, restored: false };
+      const notebookList = page.locator('.notebook-editor:visible .monaco-list').first();
+      const deadline = Date.now() + 240_000;
+      for (let step = 1; !Object.values(seen).every(Boolean); step++) {
+        assert.ok(Date.now() < deadline, `not all outputs appeared: ${JSON.stringify(seen)}`);
+        for (const frame of page.frames()) {
+          const text = await frame.locator('body').innerText({ timeout: 1000 }).catch(() => '');
+          if (/F1 \d\.\d\d, ROC AUC \d\.\d\d, threshold/.test(text)) seen.metrics = true;
+          if (/unseen striped picture: demo-stripes 0\.\d\d \(threshold 0\.\d\d\) → yes/.test(text)) seen.prediction = true;
+          if (/restored \d+ tag\(s\) and \d+ samples .* "demo-stripes" trained again: true/.test(text)) seen.restored = true;
+          if (await frame.locator('table.tagsmith-predictions').count().catch(() => 0)) seen.table = true;
+          if (await frame.locator('svg text, img[src^="data:image/svg"]').count().catch(() => 0)) seen.chart = true;
+        }
+        await notebookList.hover();
+        // Down through the notebook, and back to the top now and then for outputs that came late.
+        await page.mouse.wheel(0, step % 25 === 0 ? -100_000 : 500);
+        await page.waitForTimeout(300); // let the output webview render what scrolled in
+      }
+      assert.equal(await page.locator('.notebook-editor:visible .codicon-error').count(), 0, 'no cell failed');
+      await shot('8-notebook');
+    } catch (error) {
+      await shot('8-failed');
+      throw error;
+    }
+  });
+
   it('stops the engine on window reload, and the open panel comes back', async () => {
     const { page } = vscode;
     const before = enginePids();
@@ -206,7 +250,7 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
     await waitUntil(async () => !enginePids().includes(before[0]), 'the old engine has exited', 30_000);
     const gallery = await webviewFrame(page, '.tag-list', 120_000);
     await gallery.locator('.tag-item[data-tag="stripes"]').waitFor({ timeout: 60_000 });
-    await shot('8-reloaded');
+    await shot('9-reloaded');
   });
 
   it('an engine whose extension host dies exits too', async () => {

@@ -57,6 +57,8 @@ describe('the example notebook in Jupyter (tslab kernel)', { timeout: 600_000 },
   it('runs every cell without an error', () => {
     const errors = cells.flatMap((c) => c.outputs ?? []).filter((o) => o.output_type === 'error' || o.name === 'stderr');
     assert.deepEqual(errors, []);
+    const printedObjects = cells.flatMap((c) => c.outputs ?? []).filter((o) => /mime: '/.test(joined(o.text) + joined(o.data?.['text/plain'])));
+    assert.deepEqual(printedObjects, [], 'displays are shown once, not printed as objects too');
     assert.match(stdoutOf('Tagsmith.connect()'), new RegExp(`Connected to the engine at ${server.url}`));
   });
 

@@ -108,6 +108,7 @@ describe('notebook kernel with an engine', { timeout: 180_000 }, () => {
     const shown = await run(kernel, 'await tagsmith.showMetrics("stripes");\nawait tagsmith.showPredictions("stripes/s0.jpg");');
     assert.equal(shown.ok, true, shown.stderr);
     assert.equal(shown.displays.length, 2);
+    assert.equal(shown.stdout, '', 'a shown display is not printed again as text');
     assert.match(shown.displays[0]['image/svg+xml'], /<svg[\s\S]*held-out positives? found/);
     assert.match(shown.displays[1]['text/html'], /<table class="tagsmith-predictions"[\s\S]*data:image\/jpeg;base64,[\s\S]*<b>stripes<\/b>/);
   });
