@@ -46,6 +46,7 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
     const whole = (await stripedImages(1, 50))[0];
     await fs.writeFile(path.join(workspace, 'stripes', 'broken.jpg'), whole.subarray(0, Math.floor(whole.length / 2)));
     await fs.writeFile(path.join(workspace, 'unseen.jpg'), (await stripedImages(1, 99))[0]);
+    await fs.writeFile(path.join(workspace, 'first.jpg'), (await stripedImages(1, 60))[0]);
     await fs.copyFile(path.resolve(__dirname, '../../examples/getting-started.ipynb'), path.join(workspace, 'getting-started.ipynb'));
     installExtension(await findVsix(), path.join(root, 'user'), path.join(root, 'extensions'));
     vscode = await openVsCode(workspace, root);
@@ -62,15 +63,23 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
     await fs.rm(root, { recursive: true, force: true });
   });
 
-  it('adds a folder of images as positives of a new tag from the explorer', async () => {
+  it('adds an image as a positive of a new tag, then a multi-selection with a folder, from the explorer', async () => {
     const { page } = vscode;
-    await contextMenu(page, 'stripes', 'Add as Positive Sample');
+    await contextMenu(page, 'first.jpg', 'Add as Positive Sample');
     await pick(page, 'New tag');
     await page.locator('.quick-input-widget .quick-input-box input').fill('stripes');
     await page.keyboard.press('Enter');
-    // The truncated JPEG is named with its reason; the rest of the folder goes in.
-    assert.match(await notification(page, /added as positive/), /8 added as positive of "stripes"\. Skipped 1: broken\.jpg \(.*(truncated|corrupt|premature|not an image).*\)/i);
+    assert.match(await notification(page, /1 added as positive/), /1 added as positive of "stripes"/);
     await page.locator('.statusbar-item', { hasText: 'Tagsmith: 1 tag' }).waitFor();
+
+    // Ctrl-click a folder and the image already added, right-click the selection.
+    const rows = page.locator('.explorer-folders-view .monaco-list-row');
+    await rows.filter({ hasText: /^stripes$/ }).click();
+    await rows.filter({ hasText: 'first.jpg' }).click({ modifiers: ['Control'] });
+    await contextMenu(page, 'first.jpg', 'Add as Positive Sample');
+    await pick(page, 'stripes');
+    // The truncated JPEG is named with its reason; the image added before is counted, not doubled.
+    assert.match(await notification(page, /8 added as positive/), /8 added as positive of "stripes", 1 already there\. Skipped 1: broken\.jpg \(.*(truncated|corrupt|premature|not an image).*\)/i);
     await shot('1-added');
     await contextMenu(page, 'blobs', 'Add as Negative Sample');
     await pick(page, 'stripes');
@@ -95,7 +104,8 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
       const dashboard = await webviewFrame(page, '.sentence');
       await dashboard.locator('.sentence', { hasText: 'held-out positives found' }).waitFor();
       assert.equal(await dashboard.locator('.charts canvas').count(), 4);
-      assert.match(await dashboard.locator('.figures').innerText(), /F1\s+\d\.\d{3}/);
+      const model = await trainedModel('stripes');
+      assert.match(await dashboard.locator('.figures').innerText(), new RegExp(`F1\\s+${model.metrics.f1.toFixed(3)}\\s+ROC AUC\\s+${model.metrics.rocAuc.toFixed(3)}`));
       await shot('3-dashboard');
     } catch (error) {
       await shot('3-failed');
@@ -110,11 +120,18 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
       await pick(page, 'Open Sample Gallery');
       const gallery = await webviewFrame(page, '.tag-list');
       await gallery.locator('.tag-item[data-tag="stripes"]').waitFor();
-      await gallery.locator('.grid-section.positive h3', { hasText: 'Positives (8)' }).waitFor();
+      await gallery.locator('.grid-section.positive h3', { hasText: 'Positives (9)' }).waitFor();
       await gallery.locator('.grid-section.negative h3', { hasText: 'Negatives (8)' }).waitFor();
       // notes.txt was skipped when the folder was added: no cell for it.
       assert.equal(await gallery.locator('.sample[title="notes.txt"]').count(), 0);
-      await waitUntil(async () => (await gallery.locator('.sample img').evaluateAll((imgs) => imgs.filter((i) => (i as { naturalWidth: number }).naturalWidth > 0).length)) === 16, 'all 16 thumbnails are drawn');
+      await waitUntil(async () => (await gallery.locator('.sample img').evaluateAll((imgs) => imgs.filter((i) => (i as { naturalWidth: number }).naturalWidth > 0).length)) === 17, 'all 17 thumbnails are drawn');
+      // Move one positive to the negatives: both counts change, and the tag is marked stale.
+      const first = gallery.locator('.grid-section.positive .sample').first();
+      await first.hover();
+      await first.getByRole('button', { name: /^Move .* to negatives$/ }).click();
+      await gallery.locator('.grid-section.positive h3', { hasText: 'Positives (8)' }).waitFor();
+      await gallery.locator('.grid-section.negative h3', { hasText: 'Negatives (9)' }).waitFor();
+      await gallery.locator('.tag-item[data-tag="stripes"]', { hasText: 'samples changed' }).waitFor();
       await shot('4-gallery');
     } catch (error) {
       await shot('4-failed');
@@ -260,6 +277,13 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
     process.kill(host, 'SIGKILL');
     await waitUntil(async () => !enginePids().includes(engine), 'the orphaned engine has exited', 30_000);
   });
+
+  /** The tag's model as the engine saved it, read from the extension's state folder. */
+  async function trainedModel(tag: string): Promise<{ metrics: { f1: number; rocAuc: number } }> {
+    const state = path.join(root, 'user', 'User', 'globalStorage', 'tagsmith.tagsmith', 'state');
+    const { generation } = JSON.parse(await fs.readFile(path.join(state, 'CURRENT'), 'utf8')) as { generation: string };
+    return JSON.parse(await fs.readFile(path.join(state, generation, 'tags', tag, 'model.json'), 'utf8'));
+  }
 
   /** Engines of this test's VS Code (their state folder is under its user folder). */
   function enginePids(): number[] {
