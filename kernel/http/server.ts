@@ -1,5 +1,6 @@
 // The engine's HTTP API: the SDK's endpoints exactly as its document shows them, plus what
 // the gallery, the dashboard and the notebook need. Routes come from api/endpoints.ts.
+import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
@@ -50,9 +51,12 @@ export async function createServer(engine: TagsmithEngine, options: ServerOption
   app.setErrorHandler(async (error, request, reply) => {
     const e = toTagsmithError(error);
     if (e.status >= 500) options.log(`error: ${e.message}${e.cause instanceof Error && e.cause.stack ? `\n${e.cause.stack}` : ''}`);
-    // Refused before its body was read (too large, busy, a bad tag): close the connection.
-    // Kept alive, the unread rest of the upload would be taken for the client's next request,
-    // which then hangs (bench:reliability's set_state race found this).
+    // Refused before its body was read (busy, unauthorised, a bad tag): read and discard the
+    // rest if it is not too big, so the client can finish sending and keep its connection;
+    // otherwise close the connection. Kept alive with bytes unread, the rest of the upload
+    // would be taken for the client's next request, which then hangs (bench:reliability's
+    // set_state race found this).
+    if (!request.raw.complete && e.status !== 413) await discardBody(request.raw, DISCARD_LIMIT_BYTES, DISCARD_TIMEOUT_MS);
     if (!request.raw.complete) reply.header('connection', 'close');
     return reply.status(e.status).type('application/json').send({ error: e.toJSON() });
   });
@@ -137,4 +141,24 @@ export async function createServer(engine: TagsmithEngine, options: ServerOption
     app.route({ method: [...endpoint.methods], url: routerPath(endpoint.path), bodyLimit, handler: handlers[name] });
   }
   return app;
+}
+
+/** Bodies up to this size are read to their end after an early error; bigger ones close the connection. */
+const DISCARD_LIMIT_BYTES = 64 * 1024 * 1024;
+const DISCARD_TIMEOUT_MS = 10_000;
+
+/** Reads a request body to its end and throws it away, within a size and a time limit. */
+function discardBody(body: IncomingMessage, limitBytes: number, timeoutMs: number): Promise<void> {
+  const declared = Number(body.headers['content-length']);
+  if (!Number.isFinite(declared) || declared > limitBytes) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      body.off('end', done).off('close', done).off('error', done);
+      resolve();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    body.on('end', done).on('close', done).on('error', done);
+    body.resume();
+  });
 }

@@ -1,5 +1,6 @@
 // npm run bench:http -- [--duration 20]
-// `tagsmith serve` in its own process under autocannon, 8 connections per endpoint:
+// `tagsmith serve` in its own process under autocannon, 8 connections per endpoint (and /predict
+// with 1, the latency of a single user):
 // GET /health (the framework's floor, for comparison), /predict_by_features and /predict with
 // a 1 MP JPEG. Prints requests/s, latency percentiles, errors and the server's RSS.
 import fs from 'node:fs';
@@ -17,14 +18,14 @@ function rssMb(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
 }
 
-type Request = { method?: 'GET' | 'POST'; body?: Buffer; headers?: Record<string, string>; bodies?: () => { body: Buffer; headers: Record<string, string> } };
+type Request = { method?: 'GET' | 'POST'; body?: Buffer; headers?: Record<string, string>; bodies?: () => { body: Buffer; headers: Record<string, string> }; connections?: number };
 
 async function load(url: string, duration: number, request: Request) {
   // autocannon sets Content-Length itself; a second one makes the request malformed.
   const { 'content-length': _length, ...headers } = request.headers ?? {};
   const next = request.bodies;
   return autocannon({
-    url, connections: 8, duration, method: request.method ?? 'GET', body: request.body, headers,
+    url, connections: request.connections ?? 8, duration, method: request.method ?? 'GET', body: request.body, headers,
     ...(next ? { requests: [{ setupRequest: (r: autocannon.Request) => { const { body, headers: h } = next(); const { 'content-length': _l, ...rest } = h; return { ...r, body, headers: rest }; } }] } : {}),
   });
 }
@@ -58,6 +59,8 @@ async function main(): Promise<void> {
     ['GET /health (baseline: no work)', '/health', {}],
     ['POST /predict_by_features', '/predict_by_features', { method: 'POST', ...multipartBody('data', 'features.json', features, 'application/json') }],
     ['POST /predict (1 MP JPEG, a new one each time)', '/predict', { method: 'POST', bodies: uniqueJpegs(photo) }],
+    // The latency one user sees, without seven others queued in front of each request.
+    ['POST /predict, 1 connection', '/predict', { method: 'POST', bodies: uniqueJpegs(photo), connections: 1 }],
   ];
   for (const [name, path, request] of runs) {
     const before = rssMb(pid);

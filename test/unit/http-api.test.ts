@@ -150,7 +150,7 @@ describe('HTTP API', () => {
     try {
       const upload = multipartBody('data', 'state.tar', Buffer.alloc(2 * 1024 * 1024, 7), 'application/x-tar');
       const refused = await send('POST', '/set_state', upload.headers, upload.body);
-      assert.deepEqual(refused, { status: 401, connection: 'close' });
+      assert.equal(refused.status, 401);
       const next = await send('GET', '/health', { authorization: 'Bearer s3cret-token' });
       assert.equal(next.status, 200);
     } finally {

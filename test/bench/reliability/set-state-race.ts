@@ -42,14 +42,6 @@ export async function runSetStateRace(rounds: number): Promise<RaceResult> {
     const task = client.train('race', { num_clusters: 2 });
     const taskId = await task.taskId.catch((e: unknown) => (count5xx(e), undefined));
     await Promise.all([client.setState(round % 2 ? a : b).catch(count5xx), client.setState(round % 2 ? b : a).catch(count5xx)]);
-    const report = await inspectState(server.stateDir);
-    result.invariantViolations += report.problems.length;
-    result.problems.push(...report.problems);
-    const now = signature(report.tags);
-    if (now !== stateA && now !== stateB) {
-      result.mixedStates++;
-      result.problems.push(`round ${round}: the state is neither archive`);
-    }
     if (taskId) {
       // The task belongs to the replaced state: it must not run on forever.
       const deadline = Date.now() + 30_000;
@@ -62,6 +54,15 @@ export async function runSetStateRace(rounds: number): Promise<RaceResult> {
         }
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
+    }
+    // Checked at rest: a task record being rewritten has its temporary file for a moment.
+    const report = await inspectState(server.stateDir);
+    result.invariantViolations += report.problems.length;
+    result.problems.push(...report.problems);
+    const now = signature(report.tags);
+    if (now !== stateA && now !== stateB) {
+      result.mixedStates++;
+      result.problems.push(`round ${round}: the state is neither archive`);
     }
   }
   await server.stop();
