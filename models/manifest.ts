@@ -15,13 +15,19 @@ export interface ModelEntry {
     size: number;
     /** The size the weights were trained at (where the conversion is checked against TF.js). */
     trainedSize: number;
-    layout: 'NHWC';
+    /** NHWC (TF-style) or NCHW (PyTorch-style exports). */
+    layout: 'NHWC' | 'NCHW';
     channels: 'RGB';
+    /** Pixels 0..255 are mapped linearly onto this range first… */
     range: [number, number];
+    /** …then, per channel, (value − mean) / std, as CLIP and torchvision models expect. */
+    mean?: [number, number, number];
+    std?: [number, number, number];
   };
   outputs: {
-    features: { length: number };
-    /** The nsfw head; `headFile` scores a saved feature vector without its image. */
+    /** `name` defaults to "features": the pooled vector tags are trained on. */
+    features: { length: number; name?: string };
+    /** The nsfw head; `headFile` scores a saved feature vector without its image. A user's own encoder may have none. */
     nsfw?: { labels: string[]; headFile: string; headSha256: string };
   };
 }
@@ -39,8 +45,28 @@ export function readManifest(dir: string): ModelManifest {
   const file = path.join(dir, 'models.json');
   const manifest = JSON.parse(fs.readFileSync(file, 'utf8')) as ModelManifest;
   if (manifest.formatVersion !== 1) throw new Error(`${file}: unknown format version ${String(manifest.formatVersion)}`);
-  if (!manifest.models[manifest.backbone]) throw new Error(`${file}: backbone ${manifest.backbone} is not among the models`);
+  const entry = manifest.models[manifest.backbone];
+  if (!entry) throw new Error(`${file}: backbone ${manifest.backbone} is not among the models`);
+  checkEntry(entry, `${file}: ${manifest.backbone}`);
   return manifest;
+}
+
+/** A hand-written manifest (a user's own encoder) is checked before any model is loaded. */
+function checkEntry(entry: ModelEntry, where: string): void {
+  const fail = (why: string): never => {
+    throw new Error(`${where}: ${why}`);
+  };
+  const { input, outputs } = entry;
+  if (!input || typeof input.name !== 'string') fail('input.name is missing');
+  if (!Number.isInteger(input.size) || input.size < 8 || input.size > 2048) fail('input.size must be an integer from 8 to 2048');
+  if (input.layout !== 'NHWC' && input.layout !== 'NCHW') fail('input.layout must be "NHWC" or "NCHW"');
+  if (!Array.isArray(input.range) || input.range.length !== 2 || !input.range.every(Number.isFinite)) fail('input.range must be [low, high]');
+  for (const key of ['mean', 'std'] as const) {
+    const v = input[key];
+    if (v !== undefined && (!Array.isArray(v) || v.length !== 3 || !v.every(Number.isFinite))) fail(`input.${key} must be three numbers (R, G, B)`);
+  }
+  if (input.std?.some((x) => x === 0)) fail('input.std must not contain 0');
+  if (!outputs?.features || !Number.isInteger(outputs.features.length) || outputs.features.length < 1) fail('outputs.features.length must be a positive integer');
 }
 
 export function writeManifest(dir: string, manifest: ModelManifest): void {

@@ -64,7 +64,7 @@ export class TagsmithEngine {
   private constructor(
     private readonly layout: StateLayout,
     private readonly embedder: Embedder,
-    private readonly head: NsfwHead,
+    private readonly head: NsfwHead | undefined,
   ) {
     this.tasks = new TrainingQueue({
       loadTrainingData: (tag, options) => this.stateLock.read(() => this.trainingData(tag, options)),
@@ -230,7 +230,7 @@ export class TagsmithEngine {
       }
       custom[tag] = model.score({ features: doc.features, aesthetic: doc.aesthetic?.score, stock: doc.stock?.score }, prepared);
     }
-    const nsfw = await this.head.score(doc.features);
+    const nsfw = this.head ? await this.head.score(doc.features) : {};
     return { base: { nsfw, aesthetic: doc.aesthetic, stock: doc.stock } as BaseScores, custom };
   }
 
@@ -313,7 +313,7 @@ export class TagsmithEngine {
   async close(): Promise<void> {
     await this.tasks.stop();
     await this.embedder.extractor.release();
-    await this.head.release();
+    await this.head?.release();
   }
 
   // ── internals ──────────────────────────────────────────────────────────────────────

@@ -135,18 +135,28 @@ export class FeatureExtractor {
   }
 
   private async runBatch(images: Buffer[]): Promise<{ features: Float32Array; nsfw: Float32Array }[]> {
+    const input = this.model.input;
     const size = this.options.inputSize;
-    const [low, high] = this.model.input.range;
-    const perImage = size * size * 3;
-    const input = new Float32Array(images.length * perImage);
-    const scale = (high - low) / 255;
+    const plane = size * size;
+    const tensor = new Float32Array(images.length * plane * 3);
+    // Per channel: 0..255 onto the manifest's range, then (value − mean) / std.
+    const [low, high] = input.range;
+    const scale = [0, 1, 2].map((c) => (high - low) / 255 / (input.std?.[c] ?? 1));
+    const offset = [0, 1, 2].map((c) => (low - (input.mean?.[c] ?? 0)) / (input.std?.[c] ?? 1));
+    const nchw = input.layout === 'NCHW';
     images.forEach((pixels, n) => {
-      const offset = n * perImage;
-      for (let i = 0; i < perImage; i++) input[offset + i] = pixels[i] * scale + low;
+      const base = n * plane * 3;
+      for (let p = 0; p < plane; p++) {
+        for (let c = 0; c < 3; c++) {
+          tensor[base + (nchw ? c * plane + p : p * 3 + c)] = pixels[p * 3 + c] * scale[c] + offset[c];
+        }
+      }
     });
-    const output = await this.session.run({ [this.model.input.name]: new ort.Tensor('float32', input, [images.length, size, size, 3]) });
-    const features = output.features.data as Float32Array;
-    const nsfw = output.nsfw.data as Float32Array;
+    const dims = nchw ? [images.length, 3, size, size] : [images.length, size, size, 3];
+    const output = await this.session.run({ [input.name]: new ort.Tensor('float32', tensor, dims) });
+    const features = output[this.model.outputs.features.name ?? 'features'].data as Float32Array;
+    // A user's own encoder may have no nsfw head: its images get no nsfw scores.
+    const nsfw = this.model.outputs.nsfw ? (output.nsfw.data as Float32Array) : new Float32Array(0);
     const f = this.featureLength;
     const k = this.labels.length;
     return images.map((_, n) => ({

@@ -11,10 +11,11 @@ export class NsfwHead {
     private readonly featureLength: number,
   ) {}
 
-  static async create(modelsDir = findModelsDir()): Promise<NsfwHead> {
+  /** The head of the manifest's backbone, or undefined when it has none (a user's own encoder). */
+  static async create(modelsDir = findModelsDir()): Promise<NsfwHead | undefined> {
     const manifest = readManifest(modelsDir);
     const entry = manifest.models[manifest.backbone];
-    if (!entry.outputs.nsfw) throw new Error(`${manifest.backbone} has no nsfw head`);
+    if (!entry.outputs.nsfw) return undefined;
     const session = await ort.InferenceSession.create(path.join(modelsDir, entry.outputs.nsfw.headFile), { intraOpNumThreads: 1 });
     return new NsfwHead(session, entry.outputs.nsfw.labels, entry.outputs.features.length);
   }

@@ -1,0 +1,93 @@
+// A user's own ONNX image encoder in place of MobileNetV2: NCHW input with mean/std
+// normalisation, a differently named output, no nsfw head. The engine feeds it exactly as
+// its manifest says, trains and predicts on it, and refuses features from another backbone.
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { OnnxGraphBuilder } from '../../models/onnx-graph-builder';
+import { TagsmithEngine } from '../../kernel/engine/tagsmith-engine';
+import { FeatureExtractor } from '../../kernel/features/feature-extractor';
+import { blobImages, stripedImages, tempDir, waitForTask } from '../helpers/engine';
+import { rgbImage } from '../helpers/images';
+
+const MEAN = [0.5, 0.4, 0.3];
+const STD = [0.25, 0.2, 0.5];
+
+/** The smallest encoder there is: the mean colour of the image, one value per channel. */
+async function writeMeanColourEncoder(dir: string, manifestPatch: Record<string, unknown> = {}): Promise<void> {
+  const graph = new OnnxGraphBuilder('mean-colour');
+  const pixels = graph.addInput('pixels', ['N', 3, 'H', 'W']);
+  const [pooled] = graph.addNode('GlobalAveragePool', [pixels]);
+  graph.addNode('Flatten', [pooled], { axis: 1 }, ['embedding']);
+  graph.addOutput('embedding', ['N', 3]);
+  await fs.writeFile(path.join(dir, 'mean-colour.onnx'), graph.toBytes(13, { name: 'tagsmith-test', version: '1' }));
+  const entry = {
+    description: 'mean colour (test encoder)',
+    file: 'mean-colour.onnx',
+    sha256: '',
+    input: { name: 'pixels', size: 32, trainedSize: 32, layout: 'NCHW', channels: 'RGB', range: [0, 1], mean: MEAN, std: STD, ...manifestPatch },
+    outputs: { features: { length: 3, name: 'embedding' } },
+  };
+  await fs.writeFile(path.join(dir, 'models.json'), JSON.stringify({ formatVersion: 1, backbone: 'mean-colour', models: { 'mean-colour': entry } }));
+}
+
+describe('a pluggable backbone (a user\'s own ONNX encoder)', () => {
+  let modelsDir: string;
+  let stateDir: string;
+  let engine: TagsmithEngine;
+  before(async () => {
+    modelsDir = await tempDir('tagsmith-models-');
+    stateDir = await tempDir('tagsmith-state-');
+    await writeMeanColourEncoder(modelsDir);
+    engine = await TagsmithEngine.open({ stateDir, modelsDir, threads: 1 });
+  });
+  after(async () => {
+    await engine?.close();
+    await fs.rm(modelsDir, { recursive: true, force: true });
+    await fs.rm(stateDir, { recursive: true, force: true });
+  });
+
+  it('feeds pixels in the manifest\'s layout and normalisation', async () => {
+    const extractor = await FeatureExtractor.create({ modelsDir });
+    const colour: [number, number, number] = [200, 100, 50];
+    const png = await rgbImage(40, 30, () => colour).png().toBuffer();
+    const { features, nsfw } = await extractor.embed(png);
+    const expected = colour.map((v, c) => (v / 255 - MEAN[c]) / STD[c]);
+    features.forEach((f, c) => assert.ok(Math.abs(f - expected[c]) < 1e-4, `channel ${c}: ${f} vs ${expected[c]}`));
+    assert.deepEqual(nsfw, {}, 'no head, no nsfw scores');
+    await extractor.release();
+  });
+
+  it('trains and predicts on it, and its features say which backbone made them', async () => {
+    for (const image of await stripedImages(5)) await engine.addSample('positive', 'warm', image);
+    for (const image of await blobImages(5)) await engine.addSample('negative', 'warm', image);
+    const task = await engine.train('warm');
+    assert.equal((await waitForTask(engine, task.task_id)).state, 'done');
+    const [unseen] = await stripedImages(1, 30);
+    const prediction = await engine.predict(unseen);
+    assert.equal(prediction.custom.warm.label, true);
+    assert.deepEqual(prediction.base.nsfw, {});
+    const doc = await engine.getFeatures(unseen);
+    assert.deepEqual([doc.backbone, doc.features.length], ['mean-colour', 3]);
+    assert.equal((await engine.predictByFeatures(doc)).custom.warm.score, prediction.custom.warm.score);
+  });
+
+  it('refuses features from another backbone, naming both', async () => {
+    const foreign = { ...(await engine.getFeatures((await blobImages(1, 40))[0])), backbone: 'mobilenet_v2_140', features: new Array(1792).fill(0.1) };
+    await assert.rejects(engine.predictByFeatures(foreign), (e: { code?: string; message?: string }) =>
+      e.code === 'invalid_features' && /mobilenet_v2_140/.test(e.message ?? '') && /mean-colour/.test(e.message ?? ''));
+  });
+
+  it('says what is wrong with a manifest before loading anything', async () => {
+    const dir = await tempDir('tagsmith-models-');
+    try {
+      await writeMeanColourEncoder(dir, { layout: 'NWHC' });
+      await assert.rejects(FeatureExtractor.create({ modelsDir: dir }), /input\.layout must be "NHWC" or "NCHW"/);
+      await writeMeanColourEncoder(dir, { std: [1, 0, 1] });
+      await assert.rejects(FeatureExtractor.create({ modelsDir: dir }), /input\.std must not contain 0/);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+});
