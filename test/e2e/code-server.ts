@@ -45,7 +45,9 @@ export async function openVsCode(workspace: string, root: string): Promise<VsCod
   });
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS });
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-  await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}`);
+  // A folder, or a multi-root workspace file.
+  const open = workspace.endsWith('.code-workspace') ? 'workspace' : 'folder';
+  await page.goto(`http://127.0.0.1:${port}/?${open}=${encodeURIComponent(workspace)}`);
   await page.waitForSelector('.monaco-workbench .explorer-folders-view, .monaco-workbench .part.sidebar', { timeout: 120_000 });
   return {
     page, browser, server, userDir,
