@@ -238,7 +238,7 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
         for (const frame of page.frames()) {
           const text = await frame.locator('body').innerText({ timeout: 1000 }).catch(() => '');
           if (/F1 \d\.\d\d, ROC AUC \d\.\d\d, threshold/.test(text)) seen.metrics = true;
-          if (/unseen striped picture: demo-stripes 0\.\d\d \(threshold 0\.\d\d\) → yes/.test(text)) seen.prediction = true;
+          if (/unseen striped picture: demo-stripes [01]\.\d\d \(threshold [01]\.\d\d\) → yes/.test(text)) seen.prediction = true;
           if (/restored \d+ tag\(s\) and \d+ samples .* "demo-stripes" trained again: true/.test(text)) seen.restored = true;
           if (await frame.locator('table.tagsmith-predictions').count().catch(() => 0)) seen.table = true;
           if (await frame.locator('svg text, img[src^="data:image/svg"]').count().catch(() => 0)) seen.chart = true;
