@@ -122,6 +122,19 @@ export async function contextMenu(page: Page, rowText: string, itemText: string)
   await menu.waitFor({ state: 'hidden' });
 }
 
+/**
+ * A context-menu command that opens a QuickPick. On a cold start the menu sometimes closes
+ * without running the command: try again (the selection stays) until the picker shows.
+ */
+export async function contextMenuToPicker(page: Page, rowText: string, itemText: string): Promise<void> {
+  const picker = page.locator('.quick-input-widget .quick-input-box input');
+  for (let attempt = 1; ; attempt++) {
+    await contextMenu(page, rowText, itemText);
+    if (await picker.waitFor({ state: 'visible', timeout: 20_000 }).then(() => true, () => false)) return;
+    if (attempt === 3) throw new Error(`"${itemText}" on ${rowText} opened no picker`);
+  }
+}
+
 /** The palette lists commands as they were when it opened: reopen it until `title` is there. */
 export async function waitForCommand(page: Page, title: string, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

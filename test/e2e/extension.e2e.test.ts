@@ -8,7 +8,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { blobImages, stripedImages, tempDir } from '../helpers/engine';
-import { contextMenu, installExtension, notification, openVsCode, pick, runCommand, waitForCommand, webviewFrame, type VsCode } from './code-server';
+import { contextMenu, contextMenuToPicker, installExtension, notification, openVsCode, pick, runCommand, waitForCommand, webviewFrame, type VsCode } from './code-server';
 
 const ARTIFACTS = path.resolve(__dirname, '../../test-artifacts/e2e');
 
@@ -64,8 +64,17 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
   });
 
   it('adds an image as a positive of a new tag, then a multi-selection with a folder, from the explorer', async () => {
+    try {
+      await addFromExplorer();
+    } catch (error) {
+      await shot('1-failed');
+      throw error;
+    }
+  });
+
+  async function addFromExplorer(): Promise<void> {
     const { page } = vscode;
-    await contextMenu(page, 'first.jpg', 'Add as Positive Sample');
+    await contextMenuToPicker(page, 'first.jpg', 'Add as Positive Sample');
     await pick(page, 'New tag');
     await page.locator('.quick-input-widget .quick-input-box input').fill('stripes');
     await page.keyboard.press('Enter');
@@ -76,15 +85,15 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
     const rows = page.locator('.explorer-folders-view .monaco-list-row');
     await rows.filter({ hasText: /^stripes$/ }).click();
     await rows.filter({ hasText: 'first.jpg' }).click({ modifiers: ['Control'] });
-    await contextMenu(page, 'first.jpg', 'Add as Positive Sample');
+    await contextMenuToPicker(page, 'first.jpg', 'Add as Positive Sample');
     await pick(page, 'stripes');
     // The truncated JPEG is named with its reason; the image added before is counted, not doubled.
     assert.match(await notification(page, /8 added as positive/), /8 added as positive of "stripes", 1 already there\. Skipped 1: broken\.jpg \(.*(truncated|corrupt|premature|not an image).*\)/i);
     await shot('1-added');
-    await contextMenu(page, 'blobs', 'Add as Negative Sample');
+    await contextMenuToPicker(page, 'blobs', 'Add as Negative Sample');
     await pick(page, 'stripes');
     assert.match(await notification(page, /added as negative/), /8 added as negative of "stripes"/);
-  });
+  }
 
   it('trains the tag with 2 clusters from the palette and reports metrics', async () => {
     const { page } = vscode;

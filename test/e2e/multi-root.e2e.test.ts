@@ -5,7 +5,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { blobImages, stripedImages, tempDir } from '../helpers/engine';
-import { contextMenu, installExtension, notification, openVsCode, pick, waitForCommand, type VsCode } from './code-server';
+import { contextMenu, contextMenuToPicker, installExtension, notification, openVsCode, pick, waitForCommand, type VsCode } from './code-server';
 
 const ARTIFACTS = path.resolve(__dirname, '../../test-artifacts/e2e');
 
@@ -40,12 +40,12 @@ describe('Tagsmith in a multi-root workspace', { timeout: 300_000 }, () => {
     try {
       // Both roots are listed; open the second one's folders.
       await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'second-root' }).first().waitFor();
-      await contextMenu(page, 'stripes', 'Add as Positive Sample');
+      await contextMenuToPicker(page, 'stripes', 'Add as Positive Sample');
       await pick(page, 'New tag');
       await page.locator('.quick-input-widget .quick-input-box input').fill('stripes');
       await page.keyboard.press('Enter');
       assert.match(await notification(page, /added as positive/), /4 added as positive of "stripes"/);
-      await contextMenu(page, 'blobs', 'Add as Negative Sample');
+      await contextMenuToPicker(page, 'blobs', 'Add as Negative Sample');
       await pick(page, 'stripes');
       assert.match(await notification(page, /added as negative/), /4 added as negative of "stripes"/);
       await page.locator('.statusbar-item', { hasText: 'Tagsmith: 1 tag' }).waitFor();
