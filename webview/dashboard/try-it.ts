@@ -2,7 +2,7 @@
 // custom tag's score as a bar against that tag's threshold.
 import type { Prediction } from '../protocol';
 import { clear, h, percent } from '../lib/dom';
-import { acceptDrops, readDroppedFile } from '../lib/files';
+import { acceptDrops } from '../lib/files';
 
 export class TryIt {
   readonly element: HTMLElement;
@@ -24,7 +24,6 @@ export class TryIt {
     this.preview.hidden = false;
     this.preview.alt = file.name;
     try {
-      await readDroppedFile(file); // size check before sending
       this.show(file.name, await this.predict(file));
     } catch (error) {
       clear(this.results, h('p', { className: 'error' }, (error as Error).message));
