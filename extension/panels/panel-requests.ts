@@ -2,6 +2,7 @@
 // client. No `vscode` here — what needs the editor (opening a file, reading a dropped
 // explorer item, showing progress) comes in as PanelHostActions — so the webview tests drive
 // this same code from a harness page.
+import { addImages } from '../../kernel/client/add-many';
 import type { SampleRecord, SampleType, TagsmithClient, TrainingTask } from '../../kernel/client/tagsmith-client';
 import type { PanelKind, Params, RequestMethod, Result } from '../../webview/protocol';
 
@@ -23,8 +24,6 @@ export interface PanelHostActions {
 
 type Handlers = { [M in RequestMethod]: (params: Params<M>) => Promise<Result<M>> };
 
-/** Errors a user can act on when adding a file; anything else stops the batch. */
-const SKIPPABLE = new Set(['not_an_image', 'image_too_large', 'conflicting_sample', 'payload_too_large', 'unsupported_media_type']);
 const THUMBNAIL_SIZE = 256;
 const THUMBNAILS_KEPT = 600;
 const UNDO_KEPT = 10;
@@ -105,19 +104,9 @@ export class PanelRequests {
       const client = await this.client();
       const dropped = await this.actions.readDroppedUris(uris);
       const all = [...files.map((f) => ({ name: f.name, read: async () => Buffer.from(f.base64, 'base64') })), ...dropped.files];
-      const skipped = [...dropped.skipped];
-      let added = 0;
-      for (const file of all) {
-        try {
-          if ((await client.addSample(type, tag, await file.read(), file.name)).added) added++;
-        } catch (error) {
-          const e = error as { code?: string; message?: string };
-          if (!SKIPPABLE.has(e.code ?? '')) throw error;
-          skipped.push({ name: file.name, reason: e.message ?? String(error) });
-        }
-      }
+      const result = await addImages(client, type, tag, all);
       this.actions.changed();
-      return { added, skipped };
+      return { added: result.added, skipped: [...dropped.skipped, ...result.skipped] };
     },
     'samples/open': async ({ sampleId, fileName }) => {
       const bytes = await (await this.client()).sampleImage(sampleId);

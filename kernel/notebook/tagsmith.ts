@@ -7,6 +7,7 @@ import {
   TagsmithApiError, TagsmithClient, type FeaturesDocument, type Prediction, type SampleRecord, type SampleType,
   type TagScore, type TagSummary, type TrainingTask, type TrainOptions,
 } from '../client/tagsmith-client';
+import { addImages, type AddManyResult } from '../client/add-many';
 import { expandImageSources, type ImageSource } from './expand-inputs';
 import { display, metricsChart, predictionsTable, sampleGrid, type RichOutput } from './rich-display';
 
@@ -28,14 +29,7 @@ export interface AddProgress {
   name: string;
 }
 
-export interface AddSummary {
-  added: number;
-  existing: number;
-  skipped: { name: string; reason: string }[];
-}
-
-/** Errors worth reporting per file while the rest of a batch goes on. */
-const SKIPPABLE = new Set(['not_an_image', 'image_too_large', 'conflicting_sample', 'payload_too_large', 'unsupported_media_type']);
+export type AddSummary = AddManyResult;
 
 export class Tagsmith {
   private constructor(readonly client: TagsmithClient, readonly baseDir: string) {}
@@ -56,19 +50,9 @@ export class Tagsmith {
   /** Adds images (paths, folders, globs or bytes) as samples; files that are not usable images are skipped with a reason. */
   async addSamples(type: SampleType, tag: string, images: ImageSource | ImageSource[], options: { onProgress?: (p: AddProgress) => void } = {}): Promise<AddSummary> {
     const files = await expandImageSources(images, this.baseDir);
-    const summary: AddSummary = { added: 0, existing: 0, skipped: [] };
-    for (const [i, file] of files.entries()) {
-      try {
-        const result = await this.client.addSample(type, tag, await file.read(), path.basename(file.name));
-        if (result.added) summary.added++;
-        else summary.existing++;
-      } catch (error) {
-        if (!(error instanceof TagsmithApiError) || !SKIPPABLE.has(error.code)) throw error;
-        summary.skipped.push({ name: file.name, reason: error.message });
-      }
-      options.onProgress?.({ done: i + 1, total: files.length, name: file.name });
-    }
-    return summary;
+    return addImages(this.client, type, tag, files.map((f) => ({ ...f, fileName: path.basename(f.name) })), {
+      onProgress: (done, total, name) => options.onProgress?.({ done, total, name }),
+    });
   }
 
   /** Starts training; `await` the task for the finished record, `.onProgress()` to follow it, `.cancel()` to stop it. */

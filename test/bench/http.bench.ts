@@ -3,7 +3,6 @@
 // with 1, the latency of a single user):
 // GET /health (the framework's floor, for comparison), /predict_by_features and /predict with
 // a 1 MP JPEG. Prints requests/s, latency percentiles, errors and the server's RSS.
-import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { TagsmithClient } from '../../kernel/client/tagsmith-client';
@@ -11,12 +10,7 @@ import { blobImages, stripedImages } from '../helpers/engine';
 import { removeDir, startCliServer } from '../helpers/cli-server';
 import { scene } from '../helpers/images';
 import { multipartBody } from '../helpers/server';
-import { table } from './stats';
-
-function rssMb(pid: number): number {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
-}
+import { rssMb, table } from './stats';
 
 type Request = { method?: 'GET' | 'POST'; body?: Buffer; headers?: Record<string, string>; bodies?: () => { body: Buffer; headers: Record<string, string> }; connections?: number };
 

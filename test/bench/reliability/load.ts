@@ -1,13 +1,12 @@
 // Concurrency and load: 16 clients for 60 s mixing add/train/predict/features/predict_by_features/
 // get_state on 4 tags against `tagsmith serve`. Zero 5xx, zero lost samples, p50/p99 per
 // operation, and the server's RSS sampled every second.
-import fs from 'node:fs/promises';
 import { TagsmithApiError, TagsmithClient, type FeaturesDocument } from '../../../kernel/client/tagsmith-client';
 import { seededRandom } from '../../../kernel/ml/random';
 import { blobPicture, stripedPicture } from '../../../kernel/notebook/demo-images';
 import { removeDir, startCliServer } from '../../helpers/cli-server';
 import { inspectState } from '../../helpers/state-invariants';
-import { percentile } from '../stats';
+import { percentile, rssMb } from '../stats';
 
 export interface LoadResult {
   clients: number;
@@ -25,11 +24,6 @@ type Operation = 'add' | 'train' | 'predict' | 'get_features' | 'predict_by_feat
 // Mostly what a busy user does (add and predict), with training and backups mixed in.
 const MIX: [Operation, number][] = [['add', 0.35], ['predict', 0.25], ['predict_by_features', 0.15], ['get_features', 0.1], ['train', 0.1], ['get_state', 0.05]];
 const TAGS = ['alpha', 'beta', 'gamma', 'delta'];
-
-async function rssMb(pid: number): Promise<number> {
-  const status = await fs.readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
-}
 
 export async function runLoad(options: { clients: number; seconds: number }): Promise<LoadResult> {
   const random = seededRandom(9);
@@ -51,8 +45,14 @@ export async function runLoad(options: { clients: number; seconds: number }): Pr
   const clientErrors = new Map<Operation, number>();
   const problems: string[] = [];
   let serverErrors = 0;
-  const rss: number[] = [await rssMb(server.process.pid!)];
-  const sampler = setInterval(() => void rssMb(server.process.pid!).then((v) => rss.push(v), () => undefined), 1000);
+  const rss: number[] = [rssMb(server.process.pid!)];
+  const sampler = setInterval(() => {
+    try {
+      rss.push(rssMb(server.process.pid!));
+    } catch {
+      // the server is gone; the run will say why
+    }
+  }, 1000);
   const deadline = Date.now() + options.seconds * 1000;
 
   const one = async (op: Operation) => {
