@@ -8,7 +8,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { blobImages, stripedImages, tempDir } from '../helpers/engine';
-import { contextMenu, contextMenuToPicker, installExtension, notification, openVsCode, pick, runCommand, waitForCommand, webviewFrame, type VsCode } from './code-server';
+import { contextMenuToPicker, installExtension, notification, openVsCode, pick, runCommand, waitForCommand, webviewFrame, type VsCode } from './code-server';
 
 const ARTIFACTS = path.resolve(__dirname, '../../test-artifacts/e2e');
 
@@ -151,7 +151,7 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
   it('predicts an unseen striped image above the threshold', async () => {
     const { page } = vscode;
     try {
-      await contextMenu(page, 'unseen.jpg', 'Predict Tags');
+      await contextMenuToPicker(page, 'unseen.jpg', 'Predict Tags');
       const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: 'threshold' }).first();
       await row.waitFor();
       assert.match(await row.innerText(), /stripes[\s\S]*above the threshold/);

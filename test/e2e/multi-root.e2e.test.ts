@@ -5,7 +5,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { blobImages, stripedImages, tempDir } from '../helpers/engine';
-import { contextMenu, contextMenuToPicker, installExtension, notification, openVsCode, pick, waitForCommand, type VsCode } from './code-server';
+import { contextMenuToPicker, installExtension, notification, openVsCode, pick, waitForCommand, type VsCode } from './code-server';
 
 const ARTIFACTS = path.resolve(__dirname, '../../test-artifacts/e2e');
 
@@ -49,7 +49,7 @@ describe('Tagsmith in a multi-root workspace', { timeout: 300_000 }, () => {
       await pick(page, 'stripes');
       assert.match(await notification(page, /added as negative/), /4 added as negative of "stripes"/);
       await page.locator('.statusbar-item', { hasText: 'Tagsmith: 1 tag' }).waitFor();
-      await contextMenu(page, 'question.jpg', 'Predict Tags');
+      await contextMenuToPicker(page, 'question.jpg', 'Predict Tags');
       // Not trained yet: the prediction still answers, with the base scores.
       const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: /aesthetic/ }).first();
       await row.waitFor();
