@@ -38,6 +38,8 @@ export interface TagSummary {
   trainedAt?: string;
   options?: TrainOptions;
   metrics?: TagModelJson['metrics'];
+  /** Why an untrained tag with a model file is not served: it was trained on another backbone. */
+  retrain?: string;
 }
 
 export interface AddSampleResult {
@@ -57,6 +59,8 @@ export const SAMPLE_TYPES: readonly SampleType[] = ['positive', 'negative'];
 
 export class TagsmithEngine {
   private readonly models = new Map<string, TagModel>();
+  /** Tags whose model was trained on another backbone → that backbone; kept on disk, not served. */
+  private readonly foreignModels = new Map<string, string>();
   private readonly tagLocks = new KeyedMutex();
   private readonly stateLock = new ReadWriteLock();
   readonly tasks: TrainingQueue;
@@ -242,9 +246,10 @@ export class TagsmithEngine {
     return this.stateLock.read(() =>
       this.tagLocks.run(tag, async () => {
         const list = await this.readSamples(tag);
-        const hadModel = this.models.has(tag);
+        const hadModel = this.models.has(tag) || this.foreignModels.has(tag);
         if (!list && !hadModel) throw new TagsmithError('unknown_tag', `There is no tag "${tag}".`);
         this.models.delete(tag);
+        this.foreignModels.delete(tag);
         if (options.keepSamples) {
           await fs.rm(this.layout.model(tag), { force: true });
           return { tag, removedSamples: 0, removedModel: hadModel };
@@ -330,6 +335,20 @@ export class TagsmithEngine {
     return this.embedder.embed(bytes, id);
   }
 
+  /**
+   * A sample's embedding for this engine's backbone. Features are a cache of the stored
+   * image: a state made with another backbone (or restored from one) gets its samples
+   * embedded again here, the first time a tag trains.
+   */
+  private async storedEmbedding(id: string): Promise<EmbeddingRecord> {
+    const file = this.layout.features(this.backbone, id);
+    const stored = await readJson<unknown>(file);
+    if (stored !== undefined) return checkEmbedding(stored, id, this.featureLength);
+    const record = await this.embedder.embed(await fs.readFile(this.layout.image(id)), id);
+    await this.storeEmbedding(id, record);
+    return record;
+  }
+
   private async storeImage(id: string, bytes: Uint8Array): Promise<void> {
     const file = this.layout.image(id);
     if (await exists(file)) return;
@@ -393,13 +412,14 @@ export class TagsmithEngine {
       trained: model !== undefined,
       stale: model !== undefined && model.samplesDigest !== samplesDigest(samples),
       ...(model ? { trainedAt: model.trainedAt, options: model.options, metrics: model.metrics } : {}),
+      ...(this.foreignModels.has(tag) ? { retrain: retrainReason(this.foreignModels.get(tag)!, this.backbone) } : {}),
     };
   }
 
   private async trainingData(tag: string, options: TrainOptions): Promise<TrainingData> {
     const list = await this.requireSamples(tag);
     const load = async (sample: SampleRecord) => {
-      const record = checkEmbedding(await readJson<unknown>(this.layout.features(this.backbone, sample.id)), sample.id, this.featureLength);
+      const record = await this.storedEmbedding(sample.id);
       return { features: decodeFeatures(record.features), aesthetic: record.aesthetic.score, stock: record.stock.score };
     };
     const positives = await Promise.all(list.samples.filter((s) => s.type === 'positive').map(load));
@@ -414,6 +434,7 @@ export class TagsmithEngine {
       if (!(await this.readSamples(tag))) throw new TagsmithError('unknown_tag', `Tag "${tag}" was removed while it trained.`);
       await writeJsonAtomic(this.layout.model(tag), json);
       this.models.set(tag, model);
+      this.foreignModels.delete(tag);
     });
   }
 
@@ -430,10 +451,11 @@ export class TagsmithEngine {
   }
 
   /** Reads and checks every record of a generation folder (a restored archive is untrusted). */
-  private async readGeneration(dir: string): Promise<{ lists: SampleListJson[]; models: TagModel[]; tasks: TaskRecord[] }> {
+  private async readGeneration(dir: string): Promise<LoadedState> {
     const tagsDir = path.join(dir, 'tags');
     const lists: SampleListJson[] = [];
     const models: TagModel[] = [];
+    const foreignModels = new Map<string, string>();
     for (const entry of await fs.readdir(tagsDir, { withFileTypes: true })) {
       if (!entry.isDirectory()) throw new TagsmithError('invalid_archive', `tags/${entry.name} is not a folder.`);
       validateTag(entry.name);
@@ -449,8 +471,8 @@ export class TagsmithEngine {
           const record = await readJson<unknown>(features).catch(() => {
             throw new TagsmithError('invalid_archive', `The features of sample ${sample.id} do not parse.`);
           });
-          if (record === undefined) throw new TagsmithError('invalid_archive', `Sample ${sample.id} of ${entry.name} has no features for ${this.backbone}.`);
-          checkEmbedding(record, `features/${this.backbone}/${sample.id}.json`, this.featureLength);
+          // Missing features (a state made with another backbone) are computed again from the image.
+          if (record !== undefined) checkEmbedding(record, `features/${this.backbone}/${sample.id}.json`, this.featureLength);
         }
         lists.push(checked);
       }
@@ -459,10 +481,9 @@ export class TagsmithEngine {
       });
       if (modelJson !== undefined) {
         const model = TagModel.fromJSON(modelJson, `tags/${entry.name}/model.json`);
-        if (model.backbone !== this.backbone) {
-          throw new TagsmithError('invalid_archive', `Tag ${entry.name} was trained on backbone ${model.backbone}; this engine runs ${this.backbone}.`);
-        }
-        models.push(model);
+        // Its weights fit another backbone's vectors: not served until the tag is trained again.
+        if (model.backbone !== this.backbone) foreignModels.set(model.tag, model.backbone);
+        else models.push(model);
       }
     }
     const tasks: TaskRecord[] = [];
@@ -471,14 +492,27 @@ export class TagsmithEngine {
       const value = await readJson<unknown>(path.join(dir, 'tasks', file)).catch(() => undefined);
       if (value !== undefined) tasks.push(checkTask(value, `tasks/${file}`));
     }
-    return { lists, models, tasks };
+    return { lists, models, foreignModels, tasks };
   }
 
-  private async installState(loaded: { models: TagModel[]; tasks: TaskRecord[] }): Promise<void> {
+  private async installState(loaded: LoadedState): Promise<void> {
     this.models.clear();
     for (const model of loaded.models) this.models.set(model.tag, model);
+    this.foreignModels.clear();
+    for (const [tag, backbone] of loaded.foreignModels) this.foreignModels.set(tag, backbone);
     await this.tasks.restore(loaded.tasks);
   }
+}
+
+interface LoadedState {
+  lists: SampleListJson[];
+  models: TagModel[];
+  foreignModels: Map<string, string>;
+  tasks: TaskRecord[];
+}
+
+function retrainReason(trainedOn: string, runs: string): string {
+  return `Trained on backbone ${trainedOn}; this engine runs ${runs}: train again to use it.`;
 }
 
 function newSampleList(tag: string): SampleListJson {

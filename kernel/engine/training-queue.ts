@@ -125,6 +125,7 @@ export class TrainingQueue {
     const id = this.pending.shift()!;
     this.running = { id };
     const task = this.tasks.get(id)!;
+    let outcome: Partial<TaskRecord>;
     try {
       await this.update(id, { state: 'running', stage: 'loading samples', startedAt: new Date().toISOString() }, true);
       const data = await this.host.loadTrainingData(task.tag, task.options);
@@ -132,14 +133,16 @@ export class TrainingQueue {
       const model = await this.runWorker(id, { data, options: task.options });
       await this.update(id, { stage: 'saving' }, false);
       await this.host.saveModel(task.tag, model);
-      await this.finish(id, { state: 'done', stage: 'done', progress: 1, metrics: model.metrics });
+      outcome = { state: 'done', stage: 'done', progress: 1, metrics: model.metrics };
     } catch (error) {
       const e = asTagsmithError(error);
-      await this.finish(id, { state: 'failed', error: { code: e.code, message: e.message } });
-    } finally {
-      this.running = undefined;
-      void this.pump();
+      outcome = { state: 'failed', error: { code: e.code, message: e.message } };
     }
+    // Idle before the outcome shows: a client that reads "done" may restore a state at once
+    // (set_state refuses while busy).
+    this.running = undefined;
+    await this.finish(id, outcome);
+    void this.pump();
   }
 
   private runWorker(id: string, request: TrainingRequest): Promise<TagModelJson> {

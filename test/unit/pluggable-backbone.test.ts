@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { OnnxGraphBuilder } from '../../models/onnx-graph-builder';
 import { TagsmithEngine } from '../../kernel/engine/tagsmith-engine';
@@ -91,3 +92,56 @@ describe('a pluggable backbone (a user\'s own ONNX encoder)', () => {
     }
   });
 });
+
+describe('switching a state folder to another backbone', () => {
+  it('keeps samples, stops serving models of the old backbone, and re-embeds the images when a tag trains', async () => {
+    const oldModels = await tempDir('tagsmith-models-');
+    const newModels = await tempDir('tagsmith-models-');
+    const stateDir = await tempDir('tagsmith-state-');
+    try {
+      await writeMeanColourEncoder(oldModels);
+      // The same network under another id stands for any change of backbone or preprocessing.
+      await writeMeanColourEncoder(newModels);
+      const manifestFile = path.join(newModels, 'models.json');
+      const manifest = JSON.parse(await fs.readFile(manifestFile, 'utf8'));
+      manifest.models['mean-colour-v2'] = manifest.models['mean-colour'];
+      manifest.backbone = 'mean-colour-v2';
+      await fs.writeFile(manifestFile, JSON.stringify(manifest));
+
+      const before = await TagsmithEngine.open({ stateDir, modelsDir: oldModels, threads: 1 });
+      for (const image of await stripedImages(5)) await before.addSample('positive', 'warm', image);
+      for (const image of await blobImages(5)) await before.addSample('negative', 'warm', image);
+      assert.equal((await waitForTask(before, (await before.train('warm')).task_id)).state, 'done');
+      const backup = await streamToBuffer(await before.getState());
+      await before.close();
+
+      const after = await TagsmithEngine.open({ stateDir, modelsDir: newModels, threads: 1 });
+      try {
+        const [summary] = await after.listTags();
+        assert.deepEqual([summary.tag, summary.positives, summary.negatives, summary.trained], ['warm', 5, 5, false]);
+        assert.match(summary.retrain ?? '', /Trained on backbone mean-colour; this engine runs mean-colour-v2: train again/);
+        const [unseen] = await stripedImages(1, 30);
+        assert.deepEqual((await after.predict(unseen)).custom, {}, 'a model of another backbone is not applied to this one\'s vectors');
+
+        assert.equal((await waitForTask(after, (await after.train('warm')).task_id)).state, 'done');
+        assert.equal((await after.predict(unseen)).custom.warm.label, true);
+        const [trained] = await after.listTags();
+        assert.equal(trained.retrain, undefined);
+
+        // An archive made on the old backbone restores too, with the same note.
+        assert.deepEqual(await after.setState(Readable.from(backup)), { tags: 1, samples: 10 });
+        assert.match((await after.listTags())[0].retrain ?? '', /train again/);
+      } finally {
+        await after.close();
+      }
+    } finally {
+      for (const dir of [oldModels, newModels, stateDir]) await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+async function streamToBuffer(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
