@@ -3,6 +3,9 @@
 // with 1, the latency of a single user):
 // GET /health (the framework's floor, for comparison), /predict_by_features and /predict with
 // a 1 MP JPEG. Prints requests/s, latency percentiles, errors and the server's RSS.
+// Everything runs twice: the first pass from a cold server, the second warm. RSS growth over
+// the warm pass tells a leak from warm-up (V8's heap sizing itself to the load, ONNX Runtime's
+// arena growing to a batch's activations, one malloc arena per busy thread).
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { TagsmithClient } from '../../kernel/client/tagsmith-client';
@@ -24,11 +27,14 @@ async function load(url: string, duration: number, request: Request) {
   });
 }
 
+/** Counts across runs: two runs must not send the same bytes, or the second would hit the server's memory of recent images. */
+let uniqueCounter = 0;
+
 /** The same JPEG with a different comment segment each time: same pixels, a new sha256, so no cache helps. */
 function uniqueJpegs(jpeg: Buffer): () => { body: Buffer; headers: Record<string, string> } {
-  let n = 0;
   return () => {
-    const comment = Buffer.from(`tagsmith bench ${n++}`);
+    const n = uniqueCounter++;
+    const comment = Buffer.from(`tagsmith bench ${n}`);
     const segment = Buffer.concat([Buffer.from([0xff, 0xfe, (comment.length + 2) >> 8, (comment.length + 2) & 0xff]), comment]);
     return multipartBody('data', 'photo.jpg', Buffer.concat([jpeg.subarray(0, 2), segment, jpeg.subarray(2)]), 'image/jpeg');
   };
@@ -49,6 +55,7 @@ async function main(): Promise<void> {
 
   const rows: string[][] = [];
   const rssStart = rssMb(pid);
+  const rssAfterPass: number[] = [];
   const runs: [string, string, Request][] = [
     ['GET /health (baseline: no work)', '/health', {}],
     ['POST /predict_by_features', '/predict_by_features', { method: 'POST', ...multipartBody('data', 'features.json', features, 'application/json') }],
@@ -56,21 +63,26 @@ async function main(): Promise<void> {
     // The latency one user sees, without seven others queued in front of each request.
     ['POST /predict, 1 connection', '/predict', { method: 'POST', bodies: uniqueJpegs(photo), connections: 1 }],
   ];
-  for (const [name, path, request] of runs) {
-    const before = rssMb(pid);
-    const result = await load(server.url + path, duration, request);
-    const after = rssMb(pid);
-    rows.push([
-      name,
-      result.requests.average.toFixed(0),
-      result.latency.p50.toFixed(1),
-      result.latency.p99.toFixed(1),
-      String(result.errors + result.non2xx),
-      `${before.toFixed(0)} → ${after.toFixed(0)}`,
-    ]);
+  for (const pass of [1, 2]) {
+    for (const [name, path, request] of runs) {
+      const before = rssMb(pid);
+      const result = await load(server.url + path, duration, request);
+      const after = rssMb(pid);
+      rows.push([
+        String(pass),
+        name,
+        result.requests.average.toFixed(0),
+        result.latency.p50.toFixed(1),
+        result.latency.p99.toFixed(1),
+        String(result.errors + result.non2xx),
+        `${before.toFixed(0)} → ${after.toFixed(0)}`,
+      ]);
+    }
+    rssAfterPass.push(rssMb(pid));
   }
-  console.log(table(['endpoint', 'requests/s', 'p50 ms', 'p99 ms', 'errors', 'server RSS MB'], rows));
-  console.log(`server RSS over the whole run: ${rssStart.toFixed(0)} → ${rssMb(pid).toFixed(0)} MB`);
+  console.log(table(['pass', 'endpoint', 'requests/s', 'p50 ms', 'p99 ms', 'errors', 'server RSS MB'], rows));
+  const [first, second] = rssAfterPass;
+  console.log(`server RSS: ${rssStart.toFixed(0)} MB cold → ${first.toFixed(0)} after pass 1 (+${(first - rssStart).toFixed(0)}) → ${second.toFixed(0)} after pass 2 (${second - first >= 0 ? '+' : ''}${(second - first).toFixed(0)} over the warm pass)`);
   await server.stop();
   await removeDir(server.stateDir);
 }
