@@ -27,7 +27,7 @@ export interface FeatureExtractorOptions {
   resize?: ResizePolicy;
   /** Square input size; default the manifest's `input.size`. */
   inputSize?: number;
-  /** Average the features of the image and its mirror image (one extra inference per image). */
+  /** Average the features of the image and its mirror image (one extra inference per image); default: the manifest's `input.flipAverage`. */
   flipAverage?: boolean;
 }
 
@@ -66,7 +66,7 @@ export class FeatureExtractor {
       maxBatch: options.maxBatch ?? 2,
       resize: options.resize ?? 'center-crop',
       inputSize: options.inputSize ?? entry.input.size,
-      flipAverage: options.flipAverage ?? false,
+      flipAverage: options.flipAverage ?? entry.input.flipAverage ?? false,
     });
   }
 
@@ -98,11 +98,8 @@ export class FeatureExtractor {
     const views = this.options.flipAverage ? [decoded.pixels, mirror(decoded.pixels, size)] : [decoded.pixels];
     const outputs = await Promise.all(views.map((pixels) => this.infer(pixels)));
     const features = outputs[0].features;
-    const nsfw = outputs[0].nsfw;
-    for (const other of outputs.slice(1)) {
-      for (let i = 0; i < features.length; i++) features[i] = (features[i] + other.features[i]) / 2;
-      for (let i = 0; i < nsfw.length; i++) nsfw[i] = (nsfw[i] + other.nsfw[i]) / 2;
-    }
+    for (let i = 0; i < features.length; i++) features[i] = outputs.reduce((sum, o) => sum + o.features[i], 0) / outputs.length;
+    const nsfw = outputs.length === 1 ? outputs[0].nsfw : headOfMean(outputs.map((o) => o.nsfw));
     const { pixels: _pixels, size: _size, ...image } = decoded;
     return { features, nsfw: Object.fromEntries(this.labels.map((label, i) => [label, nsfw[i]])), image };
   }
@@ -164,6 +161,20 @@ export class FeatureExtractor {
       nsfw: nsfw.slice(n * k, (n + 1) * k),
     }));
   }
+}
+
+/**
+ * The head's probabilities for the averaged features, from each view's probabilities: the
+ * head is softmax(W·f + b), linear up to the softmax, so the mean of the views' log
+ * probabilities differs from the logits of the mean features only by a constant, which the
+ * softmax cancels. So /predict and /predict_by_features (the head on a saved vector) agree.
+ */
+function headOfMean(views: Float32Array[]): Float32Array {
+  const logits = views[0].map((_, i) => views.reduce((sum, p) => sum + Math.log(Math.max(p[i], 1e-38)), 0) / views.length);
+  const top = Math.max(...logits);
+  const exp = logits.map((z) => Math.exp(z - top));
+  const total = exp.reduce((a, b) => a + b, 0);
+  return exp.map((e) => e / total);
 }
 
 function mirror(pixels: Buffer, size: number): Buffer {

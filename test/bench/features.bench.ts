@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { listImageFiles } from '../../kernel/images/image-files';
 import { percentile, median, table } from './stats';
 
-/** `onnx` and `tfjs` run the network at its native 224 pixels; `onnx-288` is Tagsmith's default. */
+/** `onnx` and `tfjs` run the network once at its native 224 pixels; `onnx-288` is Tagsmith's default (288, image and mirror image averaged). */
 type Pipeline = 'onnx' | 'onnx-288' | 'tfjs';
 interface Report {
   pipeline: Pipeline;
@@ -27,7 +27,7 @@ const BATCH = 8;
 async function measure(pipeline: Pipeline, files: string[]): Promise<Report> {
   const { FeatureExtractor } = await import('../../kernel/features/feature-extractor');
   const started = performance.now();
-  const extractor = await FeatureExtractor.create({ inputSize: pipeline === 'onnx-288' ? 288 : 224 });
+  const extractor = await FeatureExtractor.create(pipeline === 'onnx-288' ? {} : { inputSize: 224, flipAverage: false });
   // Only the TF.js child loads TF.js, so the ONNX child's peak RSS is the product's.
   const tfjs = pipeline === 'tfjs' ? await import('../helpers/tfjs-reference') : undefined;
   const reference = await tfjs?.loadReferenceModel('wasm');
@@ -106,7 +106,7 @@ async function main(): Promise<void> {
   const onnx = await runChild('onnx', files);
   const tfjs = await runChild('tfjs', files);
   const product = await runChild('onnx-288', files);
-  const names: Record<Pipeline, string> = { onnx: 'sharp + onnxruntime-node, 224', tfjs: 'sharp + TF.js wasm, 224', 'onnx-288': 'Tagsmith default: ONNX at 288' };
+  const names: Record<Pipeline, string> = { onnx: 'sharp + onnxruntime-node, 224', tfjs: 'sharp + TF.js wasm, 224', 'onnx-288': 'Tagsmith default: ONNX at 288, + mirror image' };
   const row = (r: Report) => [
     names[r.pipeline],
     `${r.images - r.failed}/${r.images}`,

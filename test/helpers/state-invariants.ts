@@ -2,6 +2,8 @@
 // image and embedding, every model and task record parses, no temporary file is left.
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { readManifest } from '../../models/manifest';
+import { findModelsDir } from '../../kernel/features/models-dir';
 
 export interface StateReport {
   tags: Record<string, string[]>;
@@ -10,7 +12,7 @@ export interface StateReport {
   problems: string[];
 }
 
-export async function inspectState(stateDir: string, backbone = 'mobilenet_v2_140'): Promise<StateReport> {
+export async function inspectState(stateDir: string, backbone = readManifest(findModelsDir()).backbone): Promise<StateReport> {
   const problems: string[] = [];
   const { generation } = JSON.parse(await fs.readFile(path.join(stateDir, 'CURRENT'), 'utf8')) as { generation: string };
   const dir = path.join(stateDir, generation);
