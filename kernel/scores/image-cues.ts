@@ -1,5 +1,7 @@
 // Measured photographic cues, each in [0, 1] with 1 the better photo. They feed the
 // transparent aesthetic score (no pretrained aesthetic model is available offline).
+import { kthSmallest } from '../ml/kth-smallest';
+
 export interface ImageCues {
   /** Edge energy: variance of the Laplacian at half resolution (pixel noise averages out there). */
   sharpness: number;
@@ -107,6 +109,5 @@ function noiseSigma(v: Float32Array, width: number, height: number): number {
       responses[k++] = Math.abs(r);
     }
   }
-  responses.sort();
-  return responses[Math.floor(responses.length / 2)] / (6 * 0.6745);
+  return kthSmallest(responses, Math.floor(responses.length / 2)) / (6 * 0.6745);
 }

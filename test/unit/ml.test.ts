@@ -1,6 +1,8 @@
 // The numeric core against answers known in advance.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { kthSmallest } from '../../kernel/ml/kth-smallest';
 import { fitLogistic, predictLogistic } from '../../kernel/ml/logistic-regression';
 import { bestF1Threshold, confusionAt, histogram, rocAuc, summarise } from '../../kernel/ml/metrics';
 import { seededRandom } from '../../kernel/ml/random';
@@ -14,6 +16,26 @@ describe('ROC AUC', () => {
     assert.equal(rocAuc([0.9, 0.6, 0.4, 0.6, 0.3], [1, 1, 1, 0, 0]), 0.75);
     assert.equal(rocAuc([0.1, 0.2, 0.8, 0.9], [0, 0, 1, 1]), 1);
     assert.ok(Number.isNaN(rocAuc([0.5, 0.6], [1, 1])), 'undefined with one class');
+  });
+});
+
+describe('k-th smallest (the median of the noise estimate)', () => {
+  it('gives what a sort puts at index k, for any array and k, ties and sorted runs included', () => {
+    const arrays = fc.oneof(
+      fc.array(fc.float({ noNaN: true, noDefaultInfinity: true }), { minLength: 1, maxLength: 300 }),
+      fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 1, maxLength: 300 }), // many ties
+      fc.integer({ min: 1, max: 300 }).map((n) => Array.from({ length: n }, (_, i) => i)), // already sorted
+    );
+    fc.assert(fc.property(arrays, fc.nat(), (values, pick) => {
+      const k = pick % values.length;
+      const sorted = Float32Array.from(values).sort();
+      const found = kthSmallest(Float32Array.from(values), k);
+      assert.ok(found === sorted[k], `k = ${k}: ${found}, a sort gives ${sorted[k]}`); // === : −0 and 0 are the same median
+    }), { numRuns: 500, seed: 7 });
+  });
+
+  it('refuses an index outside the array', () => {
+    assert.throws(() => kthSmallest(new Float32Array(3), 3), RangeError);
   });
 });
 
