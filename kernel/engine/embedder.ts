@@ -27,8 +27,8 @@ export class Embedder {
   async embed(bytes: Uint8Array, hash = sha256(bytes)): Promise<EmbeddingRecord> {
     const remembered = this.recent.get(hash);
     if (remembered) return remembered;
-    await inspectImage(bytes); // header checks (format, pixel limit) before any decoding
-    const [embedding, thumbnail] = await Promise.all([this.extractor.embed(bytes), decodeThumbnailRgb(bytes, CUE_SIDE)]);
+    const header = await inspectImage(bytes); // format and pixel limit, once, before any decoding
+    const [embedding, thumbnail] = await Promise.all([this.extractor.embed(bytes, header), decodeThumbnailRgb(bytes, CUE_SIDE, header)]);
     const aesthetic = aestheticScore(measureCues(thumbnail.pixels, thumbnail.width, thumbnail.height));
     const record: EmbeddingRecord = {
       name: 'tagsmith-embedding',

@@ -83,13 +83,13 @@ export class FeatureExtractor {
   }
 
   /** Decodes and embeds one image; throws `not_an_image` / `image_too_large` for bad bytes. */
-  async embed(bytes: Uint8Array): Promise<Embedding> {
-    return this.embedDecoded(await this.decode(bytes));
+  async embed(bytes: Uint8Array, header?: ImageInfo): Promise<Embedding> {
+    return this.embedDecoded(await this.decode(bytes, header));
   }
 
-  /** Decodes as this model wants (size, resize policy); the bytes-to-pixels half of `embed`. */
-  decode(bytes: Uint8Array): Promise<DecodedImage> {
-    return decodeForModel(bytes, this.options.inputSize, this.options.resize);
+  /** Decodes as this model wants (size, resize policy); the bytes-to-pixels half of `embed`. `header`: `inspectImage`'s answer, if known. */
+  decode(bytes: Uint8Array, header?: ImageInfo): Promise<DecodedImage> {
+    return decodeForModel(bytes, this.options.inputSize, this.options.resize, header);
   }
 
   /** The pixels-to-embedding half of `embed`, for callers that also use the pixels. */

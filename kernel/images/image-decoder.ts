@@ -54,9 +54,9 @@ export async function inspectImage(bytes: Uint8Array): Promise<ImageInfo> {
   return { format, width, height };
 }
 
-/** Decodes, rotates upright, flattens alpha onto white, converts to sRGB and resizes. */
-export async function decodeForModel(bytes: Uint8Array, size: number, policy: ResizePolicy): Promise<DecodedImage> {
-  const info = await inspectImage(bytes);
+/** Decodes, rotates upright, flattens alpha onto white, converts to sRGB and resizes. `header`: what `inspectImage` said of these bytes, if the caller asked already. */
+export async function decodeForModel(bytes: Uint8Array, size: number, policy: ResizePolicy, header?: ImageInfo): Promise<DecodedImage> {
+  const info = header ?? (await inspectImage(bytes));
   try {
     const pixels = await sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS, pages: 1, failOn: failOn(info.format) })
       .autoOrient()
@@ -74,8 +74,8 @@ export async function decodeForModel(bytes: Uint8Array, size: number, policy: Re
 }
 
 /** The upright image scaled so its longer side is at most `maxSide`, as RGB bytes. */
-export async function decodeThumbnailRgb(bytes: Uint8Array, maxSide: number): Promise<{ pixels: Buffer; width: number; height: number }> {
-  const { format } = await inspectImage(bytes);
+export async function decodeThumbnailRgb(bytes: Uint8Array, maxSide: number, header?: ImageInfo): Promise<{ pixels: Buffer; width: number; height: number }> {
+  const { format } = header ?? (await inspectImage(bytes));
   try {
     const { data, info } = await sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS, pages: 1, failOn: failOn(format) })
       .autoOrient()
