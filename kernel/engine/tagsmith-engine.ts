@@ -20,6 +20,7 @@ import { checkEnoughSamples, type TrainingData } from '../training/train-tag';
 import { validateTrainOptions, type TrainOptions } from '../training/train-options';
 import type { BaseScores } from '../scores/base-scores';
 import { Embedder, featuresOf, sha256 } from './embedder';
+import { mapLimited } from './map-limited';
 import { parseFeaturesDocument, type FeaturesDocument } from './features-document';
 import { TrainingQueue } from './training-queue';
 import { makeThumbnail } from './thumbnails';
@@ -336,17 +337,24 @@ export class TagsmithEngine {
   }
 
   /**
-   * A sample's embedding for this engine's backbone. Features are a cache of the stored
-   * image: a state made with another backbone (or restored from one) gets its samples
-   * embedded again here, the first time a tag trains.
+   * The samples' embeddings for this engine's backbone. Features are a cache of the stored
+   * images: a state made with another backbone (or restored from one) gets its samples
+   * embedded again here, the first time their tag trains, two at a time (a thousand at once
+   * would hold a thousand decoded images in memory).
    */
-  private async storedEmbedding(id: string): Promise<EmbeddingRecord> {
-    const file = this.layout.features(this.backbone, id);
-    const stored = await readJson<unknown>(file);
-    if (stored !== undefined) return checkEmbedding(stored, id, this.featureLength);
-    const record = await this.embedder.embed(await fs.readFile(this.layout.image(id)), id);
-    await this.storeEmbedding(id, record);
-    return record;
+  private async storedEmbeddings(ids: string[]): Promise<EmbeddingRecord[]> {
+    const read = async (id: string) => {
+      const stored = await readJson<unknown>(this.layout.features(this.backbone, id));
+      return stored === undefined ? undefined : checkEmbedding(stored, id, this.featureLength);
+    };
+    const records = await Promise.all(ids.map(read));
+    const missing = ids.flatMap((id, i) => (records[i] ? [] : [i]));
+    await mapLimited(missing, 2, async (i) => {
+      const record = await this.embedder.embed(await fs.readFile(this.layout.image(ids[i])), ids[i]);
+      await this.storeEmbedding(ids[i], record);
+      records[i] = record;
+    });
+    return records as EmbeddingRecord[];
   }
 
   private async storeImage(id: string, bytes: Uint8Array): Promise<void> {
@@ -418,12 +426,12 @@ export class TagsmithEngine {
 
   private async trainingData(tag: string, options: TrainOptions): Promise<TrainingData> {
     const list = await this.requireSamples(tag);
-    const load = async (sample: SampleRecord) => {
-      const record = await this.storedEmbedding(sample.id);
-      return { features: decodeFeatures(record.features), aesthetic: record.aesthetic.score, stock: record.stock.score };
-    };
-    const positives = await Promise.all(list.samples.filter((s) => s.type === 'positive').map(load));
-    const negatives = await Promise.all(list.samples.filter((s) => s.type === 'negative').map(load));
+    const load = async (samples: SampleRecord[]) =>
+      (await this.storedEmbeddings(samples.map((s) => s.id))).map((record) => ({
+        features: decodeFeatures(record.features), aesthetic: record.aesthetic.score, stock: record.stock.score,
+      }));
+    const positives = await load(list.samples.filter((s) => s.type === 'positive'));
+    const negatives = await load(list.samples.filter((s) => s.type === 'negative'));
     checkEnoughSamples(positives.length, negatives.length, options.num_clusters);
     return { tag, backbone: this.backbone, featureLength: this.featureLength, positives, negatives, samplesDigest: samplesDigest(list.samples) };
   }

@@ -7,6 +7,7 @@ import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { TagsmithError } from '../../kernel/errors';
 import type { TagsmithEngine } from '../../kernel/engine/tagsmith-engine';
+import { mapLimited } from '../../kernel/engine/map-limited';
 import { blobImages, openTestEngine, stripedImages, waitForTask } from '../helpers/engine';
 
 async function collect(stream: Readable): Promise<Buffer> {
@@ -147,5 +148,20 @@ describe('TagsmithEngine', () => {
       await reopened.close();
       await fs.rm(crashed, { recursive: true, force: true });
     }
+  });
+});
+
+describe('re-embedding stored images, a few at a time', () => {
+  it('never runs more than the limit at once and keeps the results in order', async () => {
+    let running = 0;
+    let most = 0;
+    const results = await mapLimited(Array.from({ length: 25 }, (_, i) => i), 2, async (n) => {
+      most = Math.max(most, ++running);
+      await new Promise((resolve) => setTimeout(resolve, n % 3));
+      running--;
+      return n * n;
+    });
+    assert.equal(most, 2);
+    assert.deepEqual(results, Array.from({ length: 25 }, (_, i) => i * i));
   });
 });
