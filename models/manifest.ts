@@ -40,19 +40,23 @@ export interface ModelEntry {
 
 export interface ModelManifest {
   formatVersion: 1;
-  /** Id of the model whose `features` output every tag is trained on. */
+  /** Id of the model whose `features` output every tag is trained on (the default; `--backbone` picks another). */
   backbone: string;
   models: Record<string, ModelEntry>;
 }
 
 export const MODELS_DIR_ENV = 'TAGSMITH_MODELS_DIR';
 
-export function readManifest(dir: string): ModelManifest {
+/** The manifest, its `backbone` set to `backbone` when one is asked for (it must be one of its models). */
+export function readManifest(dir: string, backbone?: string): ModelManifest {
   const file = path.join(dir, 'models.json');
   const manifest = JSON.parse(fs.readFileSync(file, 'utf8')) as ModelManifest;
   if (manifest.formatVersion !== 1) throw new Error(`${file}: unknown format version ${String(manifest.formatVersion)}`);
-  const entry = manifest.models[manifest.backbone];
-  if (!entry) throw new Error(`${file}: backbone ${manifest.backbone} is not among the models`);
+  if (backbone) manifest.backbone = backbone;
+  const entry = Object.hasOwn(manifest.models, manifest.backbone) ? manifest.models[manifest.backbone] : undefined;
+  if (!entry) throw new Error(`${file}: backbone ${manifest.backbone} is not among the models (${Object.keys(manifest.models).join(', ')})`);
+  // The id names a folder of the state (features/<id>/) and is written into every model file.
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(manifest.backbone)) throw new Error(`${file}: backbone id ${JSON.stringify(manifest.backbone)} must be 1–64 letters, digits, '.', '_' or '-'`);
   checkEntry(entry, `${file}: ${manifest.backbone}`);
   return manifest;
 }

@@ -100,6 +100,7 @@ export class EngineController implements vscode.Disposable {
         stateDir,
         port: config.get<number>('server.port', 0),
         threads: config.get<number>('threads') || undefined,
+        backbone: config.get<string>('backbone') || undefined,
         log: (line) => this.log.info(line),
       });
       engine.on('exited', (code, stderr) => void this.onCrash(engine, code, stderr));

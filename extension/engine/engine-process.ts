@@ -15,6 +15,8 @@ export interface EngineLaunch {
   /** 0 = a private port with a token; a number = that port without one, for curl/Python users. */
   port: number;
   threads?: number;
+  /** One of models.json's models; default its `backbone`. */
+  backbone?: string;
   log: (line: string) => void;
 }
 
@@ -31,6 +33,7 @@ export class EngineProcess extends EventEmitter<{ exited: [code: number | null, 
     const token = launch.port === 0 ? crypto.randomBytes(24).toString('base64url') : undefined;
     const args = ['serve', '--port', String(launch.port), '--state', launch.stateDir];
     if (launch.threads) args.push('--threads', String(launch.threads));
+    if (launch.backbone) args.push('--backbone', launch.backbone);
     const child = fork(launch.cliPath, args, {
       // Under Electron, fork needs this to run the script as Node; the token stays out of `ps`.
       // Two malloc arenas: under 16 clients the engine's RSS after 30 s was 348 MB instead of

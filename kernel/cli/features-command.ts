@@ -6,13 +6,13 @@ import { asTagsmithError } from '../errors';
 import { FeatureExtractor } from '../features/feature-extractor';
 import { listImageFiles } from '../images/image-files';
 
-export async function runFeaturesCommand(inputs: string[], options: { threads?: number }): Promise<number> {
+export async function runFeaturesCommand(inputs: string[], options: { threads?: number; backbone?: string }): Promise<number> {
   if (inputs.length === 0) {
     process.stderr.write('tagsmith features: give at least one image file or folder\n');
     return 2;
   }
   const files = await listImageFiles(inputs);
-  const extractor = await FeatureExtractor.create({ threads: options.threads });
+  const extractor = await FeatureExtractor.create({ threads: options.threads, backbone: options.backbone });
   let failures = 0;
   // Start every file at once (bounded below) so the extractor batches them; print in order.
   const results = files.map((file) => limit(async () => extractor.embed(await fs.readFile(file))));

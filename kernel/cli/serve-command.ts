@@ -11,6 +11,8 @@ export interface ServeOptions {
   stateDir: string;
   token?: string;
   threads?: number;
+  /** One of models.json's models; default its `backbone`. */
+  backbone?: string;
   allowedOrigins: string[];
   maxUploadBytes: number;
 }
@@ -29,7 +31,7 @@ export async function runServeCommand(options: ServeOptions): Promise<number> {
     return 2;
   }
   const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
-  const engine = await TagsmithEngine.open({ stateDir: options.stateDir, threads: options.threads });
+  const engine = await TagsmithEngine.open({ stateDir: options.stateDir, threads: options.threads, backbone: options.backbone });
   const server = await createServer(engine, {
     token: options.token,
     allowedOrigins: options.allowedOrigins,

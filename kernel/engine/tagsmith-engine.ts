@@ -82,7 +82,7 @@ export class TagsmithEngine {
     const layout = await StateLayout.open(path.resolve(options.stateDir));
     await layout.collectGarbage();
     const extractor = await FeatureExtractor.create(options);
-    const engine = new TagsmithEngine(layout, new Embedder(extractor), await NsfwHead.create(options.modelsDir));
+    const engine = new TagsmithEngine(layout, new Embedder(extractor), await NsfwHead.create(options.modelsDir, options.backbone));
     await engine.loadState();
     return engine;
   }

@@ -19,11 +19,13 @@ export interface Embedding {
 
 export interface FeatureExtractorOptions {
   modelsDir?: string;
+  /** Id of one of the manifest's models; default the manifest's `backbone`. */
+  backbone?: string;
   /** ONNX Runtime intra-op threads; default: every core. */
   threads?: number;
   /** Images per ONNX run. From 2 up the time per image stays the same on 2 cores (probe of 1–16), while memory grows with the batch. */
   maxBatch?: number;
-  /** Default `center-crop`: at 288 pixels it scored best in bench:accuracy. */
+  /** Default `center-crop`: it scored best in bench:accuracy (at 288 pixels; squash, crop and size compared there). */
   resize?: ResizePolicy;
   /** Square input size; default the manifest's `input.size`. */
   inputSize?: number;
@@ -45,12 +47,12 @@ export class FeatureExtractor {
     private readonly session: ort.InferenceSession,
     readonly backboneId: string,
     readonly model: ModelEntry,
-    private readonly options: Required<Omit<FeatureExtractorOptions, 'modelsDir' | 'threads'>>,
+    private readonly options: Required<Omit<FeatureExtractorOptions, 'modelsDir' | 'threads' | 'backbone'>>,
   ) {}
 
   static async create(options: FeatureExtractorOptions = {}): Promise<FeatureExtractor> {
     const dir = options.modelsDir ?? findModelsDir();
-    const manifest = readManifest(dir);
+    const manifest = readManifest(dir, options.backbone);
     const entry = manifest.models[manifest.backbone];
     const file = path.join(dir, entry.file);
     if (!fs.existsSync(file)) {

@@ -11,9 +11,9 @@ export class NsfwHead {
     private readonly featureLength: number,
   ) {}
 
-  /** The head of the manifest's backbone, or undefined when it has none (a user's own encoder). */
-  static async create(modelsDir = findModelsDir()): Promise<NsfwHead | undefined> {
-    const manifest = readManifest(modelsDir);
+  /** The head of the backbone (default the manifest's), or undefined when it has none (a user's own encoder). */
+  static async create(modelsDir = findModelsDir(), backbone?: string): Promise<NsfwHead | undefined> {
+    const manifest = readManifest(modelsDir, backbone);
     const entry = manifest.models[manifest.backbone];
     if (!entry.outputs.nsfw) return undefined;
     const session = await ort.InferenceSession.create(path.join(modelsDir, entry.outputs.nsfw.headFile), { intraOpNumThreads: 1 });

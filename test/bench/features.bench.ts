@@ -6,13 +6,25 @@ import { fork } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import type { FeatureExtractorOptions } from '../../kernel/features/feature-extractor';
 import { listImageFiles } from '../../kernel/images/image-files';
 import { percentile, median, table } from './stats';
 
-/** `onnx` and `tfjs` run the network once at its native 224 pixels; `onnx-288` is Tagsmith's default (288, image and mirror image averaged). */
-type Pipeline = 'onnx' | 'onnx-288' | 'tfjs';
+/**
+ * `onnx` and `tfjs` run the network once at its native 224 pixels; `default` is Tagsmith's
+ * (the manifest's size, image and mirror image averaged); `one-view-288` the default before
+ * bench:accuracy's few-shot curve made the mirror image worth its cost.
+ */
+type Pipeline = 'onnx' | 'default' | 'one-view-288' | 'tfjs';
+const EXTRACTOR_OPTIONS: Record<Pipeline, FeatureExtractorOptions> = {
+  onnx: { inputSize: 224, flipAverage: false },
+  tfjs: { inputSize: 224, flipAverage: false },
+  'one-view-288': { inputSize: 288, flipAverage: false },
+  default: {},
+};
 interface Report {
   pipeline: Pipeline;
+  inputSize: number;
   images: number;
   failed: number;
   loadMs: number;
@@ -27,7 +39,7 @@ const BATCH = 8;
 async function measure(pipeline: Pipeline, files: string[]): Promise<Report> {
   const { FeatureExtractor } = await import('../../kernel/features/feature-extractor');
   const started = performance.now();
-  const extractor = await FeatureExtractor.create(pipeline === 'onnx-288' ? {} : { inputSize: 224, flipAverage: false });
+  const extractor = await FeatureExtractor.create(EXTRACTOR_OPTIONS[pipeline]);
   // Only the TF.js child loads TF.js, so the ONNX child's peak RSS is the product's.
   const tfjs = pipeline === 'tfjs' ? await import('../helpers/tfjs-reference') : undefined;
   const reference = await tfjs?.loadReferenceModel('wasm');
@@ -76,7 +88,7 @@ async function measure(pipeline: Pipeline, files: string[]): Promise<Report> {
   }
   const throughput = readable.length / ((performance.now() - t0) / 1000);
   return {
-    pipeline, images: bytes.length, failed, loadMs, decodeMs, inferMs, throughput,
+    pipeline, inputSize: size, images: bytes.length, failed, loadMs, decodeMs, inferMs, throughput,
     peakRssMb: process.resourceUsage().maxRSS / 1024,
   };
 }
@@ -105,8 +117,12 @@ async function main(): Promise<void> {
   console.log(`bench:features — ${files.length} files from ${folder}; MobileNetV2-1.4 (nsfwjs mobilenet_v2_mid) both sides`);
   const onnx = await runChild('onnx', files);
   const tfjs = await runChild('tfjs', files);
-  const product = await runChild('onnx-288', files);
-  const names: Record<Pipeline, string> = { onnx: 'sharp + onnxruntime-node, 224', tfjs: 'sharp + TF.js wasm, 224', 'onnx-288': 'Tagsmith default: ONNX at 288, + mirror image' };
+  const oneView = await runChild('one-view-288', files);
+  const product = await runChild('default', files);
+  const names: Record<Pipeline, string> = {
+    onnx: 'sharp + onnxruntime-node, 224', tfjs: 'sharp + TF.js wasm, 224',
+    'one-view-288': 'ONNX at 288, one view (the default before)', default: `Tagsmith default: ONNX at ${product.inputSize}, + mirror image`,
+  };
   const row = (r: Report) => [
     names[r.pipeline],
     `${r.images - r.failed}/${r.images}`,
@@ -116,9 +132,10 @@ async function main(): Promise<void> {
     r.peakRssMb.toFixed(0),
     (r.loadMs / 1000).toFixed(1),
   ];
-  console.log(table(['pipeline', 'images', 'images/s (end to end)', 'decode ms p50 / p95', 'inference ms p50 / p95 (batch 1)', 'peak RSS MB', 'load s'], [row(onnx), row(tfjs), row(product)]));
+  console.log(table(['pipeline', 'images', 'images/s (end to end)', 'decode ms p50 / p95', 'inference ms p50 / p95 (batch 1)', 'peak RSS MB', 'load s'], [row(onnx), row(tfjs), row(oneView), row(product)]));
   console.log(`throughput ratio ONNX / TF.js-wasm, same network at 224: ${(onnx.throughput / tfjs.throughput).toFixed(1)}×`);
   console.log(`inference ratio (median, batch 1): ${(median(tfjs.inferMs) / median(onnx.inferMs)).toFixed(1)}×`);
+  console.log(`the default's cost against one 288-pixel view: ${(median(product.inferMs) / median(oneView.inferMs)).toFixed(2)}× the inference, ${(oneView.throughput / product.throughput).toFixed(2)}× the time per image end to end`);
 }
 
 void main();

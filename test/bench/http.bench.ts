@@ -1,4 +1,4 @@
-// npm run bench:http -- [--duration 20]
+// npm run bench:http -- [--duration 20] [--backbone ID]
 // `tagsmith serve` in its own process under autocannon, 8 connections per endpoint (and /predict
 // with 1, the latency of a single user):
 // GET /health (the framework's floor, for comparison), /predict_by_features and /predict with
@@ -41,9 +41,9 @@ function uniqueJpegs(jpeg: Buffer): () => { body: Buffer; headers: Record<string
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { duration: { type: 'string', default: '20' } } });
+  const { values } = parseArgs({ options: { duration: { type: 'string', default: '20' }, backbone: { type: 'string' } } });
   const duration = Number(values.duration);
-  const server = await startCliServer();
+  const server = await startCliServer(values.backbone ? ['--backbone', values.backbone] : []);
   const client = new TagsmithClient({ url: server.url });
   for (const image of await stripedImages(10)) await client.addSample('positive', 'stripes', image);
   for (const image of await blobImages(10)) await client.addSample('negative', 'stripes', image);
@@ -51,7 +51,8 @@ async function main(): Promise<void> {
   const photo = await scene(1155, 866, 5).jpeg({ quality: 90 }).toBuffer(); // 1.0 megapixel
   const features = Buffer.from(JSON.stringify(await client.getFeatures(photo)));
   const pid = server.process.pid!;
-  console.log(`bench:http — tagsmith serve (pid ${pid}), 8 connections, ${duration} s per endpoint; 1 MP JPEG of ${(photo.length / 1024).toFixed(0)} KB`);
+  const { backbone } = await client.health();
+  console.log(`bench:http — tagsmith serve (pid ${pid}, backbone ${backbone}), 8 connections, ${duration} s per endpoint; 1 MP JPEG of ${(photo.length / 1024).toFixed(0)} KB`);
 
   const rows: string[][] = [];
   const rssStart = rssMb(pid);

@@ -145,3 +145,23 @@ async function streamToBuffer(stream: NodeJS.ReadableStream): Promise<Buffer> {
   for await (const chunk of stream) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);
 }
+
+describe('the shipped manifest\'s two backbones', () => {
+  it('feeds each as its entry says, and an unknown id names the choices', async () => {
+    const accurate = await FeatureExtractor.create({ threads: 1 });
+    const fast = await FeatureExtractor.create({ threads: 1, backbone: 'mobilenet_v2_140' });
+    try {
+      assert.deepEqual([accurate.backboneId, accurate.inputSize], ['mobilenet_v2_140_flip320', 320]);
+      assert.deepEqual([fast.backboneId, fast.inputSize], ['mobilenet_v2_140', 288]);
+      const [image] = await stripedImages(1, 30);
+      const a = await accurate.embed(image);
+      const b = await fast.embed(image);
+      assert.equal(a.features.length, b.features.length);
+      assert.notDeepEqual(Array.from(a.features.slice(0, 8)), Array.from(b.features.slice(0, 8)), 'another view of the image, another vector');
+    } finally {
+      await accurate.release();
+      await fast.release();
+    }
+    await assert.rejects(FeatureExtractor.create({ backbone: '../models' }), /backbone \.\.\/models is not among the models \(mobilenet_v2_140_flip320, mobilenet_v2_140\)/);
+  });
+});
