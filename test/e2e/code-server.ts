@@ -117,8 +117,11 @@ export async function contextMenu(page: Page, rowText: string, itemText: string)
   await item.hover();
   await item.click();
   const menu = page.locator('.context-view .monaco-menu');
-  // The menu sometimes swallows the first click while it animates in; Enter picks the highlighted item.
-  if (await menu.isVisible()) await page.keyboard.press('Enter');
+  // The menu sometimes swallows the first click while it animates in; then Enter picks the
+  // highlighted item. Only a menu still open after a while: one that is merely closing would
+  // pass the Enter to the explorer, which opens its focused row in an editor, and the
+  // command's picker loses the focus and closes.
+  if (!(await menu.waitFor({ state: 'hidden', timeout: 2000 }).then(() => true, () => false))) await page.keyboard.press('Enter');
   await menu.waitFor({ state: 'hidden' });
 }
 
