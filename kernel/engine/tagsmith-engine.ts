@@ -72,7 +72,7 @@ export class TagsmithEngine {
     private readonly head: NsfwHead | undefined,
   ) {
     this.tasks = new TrainingQueue({
-      loadTrainingData: (tag, options) => this.stateLock.read(() => this.trainingData(tag, options)),
+      loadTrainingData: (tag, options, onProgress) => this.stateLock.read(() => this.trainingData(tag, options, onProgress)),
       saveModel: (tag, json) => this.stateLock.read(() => this.saveModel(tag, json)),
       saveTask: (task) => writeJsonAtomic(this.layout.task(task.task_id), task),
     });
@@ -342,17 +342,19 @@ export class TagsmithEngine {
    * embedded again here, the first time their tag trains, two at a time (a thousand at once
    * would hold a thousand decoded images in memory).
    */
-  private async storedEmbeddings(ids: string[]): Promise<EmbeddingRecord[]> {
+  private async storedEmbeddings(ids: string[], onEmbedded: (done: number, total: number) => void = () => {}): Promise<EmbeddingRecord[]> {
     const read = async (id: string) => {
       const stored = await readJson<unknown>(this.layout.features(this.backbone, id));
       return stored === undefined ? undefined : checkEmbedding(stored, id, this.featureLength);
     };
     const records = await Promise.all(ids.map(read));
     const missing = ids.flatMap((id, i) => (records[i] ? [] : [i]));
+    let done = 0;
     await mapLimited(missing, 2, async (i) => {
       const record = await this.embedder.embed(await fs.readFile(this.layout.image(ids[i])), ids[i]);
       await this.storeEmbedding(ids[i], record);
       records[i] = record;
+      onEmbedded(++done, missing.length);
     });
     return records as EmbeddingRecord[];
   }
@@ -424,14 +426,12 @@ export class TagsmithEngine {
     };
   }
 
-  private async trainingData(tag: string, options: TrainOptions): Promise<TrainingData> {
+  private async trainingData(tag: string, options: TrainOptions, onProgress: (stage: string, progress: number) => void = () => {}): Promise<TrainingData> {
     const list = await this.requireSamples(tag);
-    const load = async (samples: SampleRecord[]) =>
-      (await this.storedEmbeddings(samples.map((s) => s.id))).map((record) => ({
-        features: decodeFeatures(record.features), aesthetic: record.aesthetic.score, stock: record.stock.score,
-      }));
-    const positives = await load(list.samples.filter((s) => s.type === 'positive'));
-    const negatives = await load(list.samples.filter((s) => s.type === 'negative'));
+    const records = await this.storedEmbeddings(list.samples.map((s) => s.id), (done, total) => onProgress(`embedding samples for ${this.backbone}`, done / total));
+    const inputs = records.map((record) => ({ features: decodeFeatures(record.features), aesthetic: record.aesthetic.score, stock: record.stock.score }));
+    const positives = inputs.filter((_, i) => list.samples[i].type === 'positive');
+    const negatives = inputs.filter((_, i) => list.samples[i].type === 'negative');
     checkEnoughSamples(positives.length, negatives.length, options.num_clusters);
     return { tag, backbone: this.backbone, featureLength: this.featureLength, positives, negatives, samplesDigest: samplesDigest(list.samples) };
   }

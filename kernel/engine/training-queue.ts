@@ -12,7 +12,8 @@ import type { TrainingMessage, TrainingRequest } from '../training/training-work
 import type { TaskRecord } from '../state/stored-records';
 
 export interface TrainingHost {
-  loadTrainingData(tag: string, options: TrainOptions): Promise<TrainingData>;
+  /** `onProgress`, when samples must be embedded first (a state made with another backbone). */
+  loadTrainingData(tag: string, options: TrainOptions, onProgress: (stage: string, progress: number) => void): Promise<TrainingData>;
   saveModel(tag: string, model: TagModelJson): Promise<void>;
   saveTask(task: TaskRecord): Promise<void>;
 }
@@ -128,7 +129,7 @@ export class TrainingQueue {
     let outcome: Partial<TaskRecord>;
     try {
       await this.update(id, { state: 'running', stage: 'loading samples', startedAt: new Date().toISOString() }, true);
-      const data = await this.host.loadTrainingData(task.tag, task.options);
+      const data = await this.host.loadTrainingData(task.tag, task.options, (stage, progress) => void this.update(id, { stage, progress }, false));
       if (this.stopping) throw new TagsmithError('interrupted', 'The engine was shut down while this task ran.');
       const model = await this.runWorker(id, { data, options: task.options });
       await this.update(id, { stage: 'saving' }, false);

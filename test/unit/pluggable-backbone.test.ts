@@ -123,7 +123,13 @@ describe('switching a state folder to another backbone', () => {
         const [unseen] = await stripedImages(1, 30);
         assert.deepEqual((await after.predict(unseen)).custom, {}, 'a model of another backbone is not applied to this one\'s vectors');
 
+        const stages: string[] = [];
+        const unsubscribe = after.tasks.onChange((task) => stages.push(`${task.stage} ${task.progress?.toFixed(1)}`));
         assert.equal((await waitForTask(after, (await after.train('warm')).task_id)).state, 'done');
+        unsubscribe();
+        // The ten samples are embedded again first, and the task says so while it happens.
+        assert.ok(stages.includes('embedding samples for mean-colour-v2 0.1'), stages.join(' | '));
+        assert.ok(stages.includes('embedding samples for mean-colour-v2 1.0'), stages.join(' | '));
         assert.equal((await after.predict(unseen)).custom.warm.label, true);
         const [trained] = await after.listTags();
         assert.equal(trained.retrain, undefined);
