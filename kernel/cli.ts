@@ -25,6 +25,11 @@ function positiveInteger(name: string, value: string | undefined, fallback: numb
   return n;
 }
 
+/** `--backbone`, else `$TAGSMITH_BACKBONE`, else the manifest's default (undefined). */
+function backboneOption(value: string | undefined): string | undefined {
+  return value ?? (process.env.TAGSMITH_BACKBONE || undefined);
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
@@ -48,7 +53,7 @@ async function main(argv: string[]): Promise<number> {
         stateDir: values.state ? path.resolve(values.state) : defaultStateDir(),
         token: values.token ?? (process.env.TAGSMITH_TOKEN || undefined),
         threads: positiveInteger('threads', values.threads, undefined),
-        backbone: values.backbone ?? (process.env.TAGSMITH_BACKBONE || undefined),
+        backbone: backboneOption(values.backbone),
         allowedOrigins: values['allow-origin']!,
         maxUploadBytes: (positiveInteger('max-upload-mb', values['max-upload-mb'], undefined) ?? DEFAULT_MAX_UPLOAD / 2 ** 20) * 2 ** 20,
       });
@@ -57,7 +62,7 @@ async function main(argv: string[]): Promise<number> {
       const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { threads: { type: 'string' }, backbone: { type: 'string' } } });
       return runFeaturesCommand(positionals, {
         threads: positiveInteger('threads', values.threads, undefined),
-        backbone: values.backbone ?? (process.env.TAGSMITH_BACKBONE || undefined),
+        backbone: backboneOption(values.backbone),
       });
     }
     case undefined:

@@ -63,12 +63,17 @@ function main(): void {
   const dir = dirFlag >= 0 ? path.resolve(args[dirFlag + 1]) : path.resolve(__dirname, '..', '..', 'models');
   const updateManifest = args.includes('--update-manifest');
   const manifest = readManifest(dir);
-  // Several entries may share a file (the same network, fed differently): convert it once.
-  const convertedFiles = new Set<string>();
+  // Several entries may share a file (the same network, fed differently): the first converts
+  // it, the others take its hashes.
+  const firstOfFile = new Map<string, ModelEntry>();
   for (const [id, entry] of Object.entries(manifest.models)) {
     if (!entry.source) continue; // a user's own ONNX file: nothing to convert
-    if (convertedFiles.has(entry.file)) continue;
-    convertedFiles.add(entry.file);
+    const first = firstOfFile.get(entry.file);
+    if (first) {
+      if (entry.outputs.nsfw && first.outputs.nsfw) [entry.sha256, entry.outputs.nsfw.headSha256] = [first.sha256, first.outputs.nsfw.headSha256];
+      continue;
+    }
+    firstOfFile.set(entry.file, entry);
     const head = entry.outputs.nsfw;
     if (!head) throw new Error(`${id}: an nsfwjs model has a head`);
     const file = path.join(dir, entry.file);
@@ -91,16 +96,7 @@ function main(): void {
     console.log(`tagsmith: converted ${entry.source.package}/${entry.source.model} → ${entry.file} ` +
       `(${(converted.model.length / 1e6).toFixed(1)} MB, ${Date.now() - started} ms)`);
   }
-  if (updateManifest) {
-    // Entries sharing a file share its hashes.
-    const byFile = new Map<string, ModelEntry>();
-    for (const entry of Object.values(manifest.models)) if (!byFile.has(entry.file)) byFile.set(entry.file, entry);
-    for (const entry of Object.values(manifest.models)) {
-      const first = byFile.get(entry.file)!;
-      if (entry.outputs.nsfw && first.outputs.nsfw) [entry.sha256, entry.outputs.nsfw.headSha256] = [first.sha256, first.outputs.nsfw.headSha256];
-    }
-    writeManifest(dir, manifest);
-  }
+  if (updateManifest) writeManifest(dir, manifest);
 }
 
 if (require.main === module) {

@@ -3,8 +3,12 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { asTagsmithError } from '../errors';
+import { concurrencyLimit } from '../engine/concurrency-limit';
 import { FeatureExtractor } from '../features/feature-extractor';
 import { listImageFiles } from '../images/image-files';
+
+/** Files read and decoded at once, so a folder of 10,000 photos fits in memory. */
+const limit = concurrencyLimit(32);
 
 export async function runFeaturesCommand(inputs: string[], options: { threads?: number; backbone?: string }): Promise<number> {
   if (inputs.length === 0) {
@@ -32,20 +36,4 @@ export async function runFeaturesCommand(inputs: string[], options: { threads?: 
 
 function round(scores: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(scores).map(([k, v]) => [k, Number(v.toFixed(5))]));
-}
-
-const MAX_IN_FLIGHT = 32;
-let inFlight = 0;
-const waiting: (() => void)[] = [];
-
-/** Caps how many files are read and decoded at once, so a folder of 10,000 photos fits in memory. */
-async function limit<T>(task: () => Promise<T>): Promise<T> {
-  if (inFlight >= MAX_IN_FLIGHT) await new Promise<void>((resolve) => waiting.push(resolve));
-  inFlight++;
-  try {
-    return await task();
-  } finally {
-    inFlight--;
-    waiting.shift()?.();
-  }
 }

@@ -20,7 +20,7 @@ import { checkEnoughSamples, type TrainingData } from '../training/train-tag';
 import { validateTrainOptions, type TrainOptions } from '../training/train-options';
 import type { BaseScores } from '../scores/base-scores';
 import { Embedder, featuresOf, sha256 } from './embedder';
-import { mapLimited } from './map-limited';
+import { concurrencyLimit } from './concurrency-limit';
 import { parseFeaturesDocument, type FeaturesDocument } from './features-document';
 import { TrainingQueue } from './training-queue';
 import { makeThumbnail } from './thumbnails';
@@ -350,12 +350,20 @@ export class TagsmithEngine {
     const records = await Promise.all(ids.map(read));
     const missing = ids.flatMap((id, i) => (records[i] ? [] : [i]));
     let done = 0;
-    await mapLimited(missing, 2, async (i) => {
-      const record = await this.embedder.embed(await fs.readFile(this.layout.image(ids[i])), ids[i]);
-      await this.storeEmbedding(ids[i], record);
-      records[i] = record;
-      onEmbedded(++done, missing.length);
-    });
+    let failure: unknown;
+    const limit = concurrencyLimit(2);
+    await Promise.all(missing.map((i) => limit(async () => {
+      if (failure) return; // an image failed, or the task was cancelled: start no more
+      try {
+        const record = await this.embedder.embed(await fs.readFile(this.layout.image(ids[i])), ids[i]);
+        await this.storeEmbedding(ids[i], record);
+        records[i] = record;
+        onEmbedded(++done, missing.length);
+      } catch (error) {
+        failure ??= error;
+      }
+    })));
+    if (failure) throw failure;
     return records as EmbeddingRecord[];
   }
 

@@ -12,7 +12,10 @@ import type { TrainingMessage, TrainingRequest } from '../training/training-work
 import type { TaskRecord } from '../state/stored-records';
 
 export interface TrainingHost {
-  /** `onProgress`, when samples must be embedded first (a state made with another backbone). */
+  /**
+   * `onProgress`, when samples must be embedded first (a state made with another backbone);
+   * it throws once the task is cancelled or the engine stops, which ends the loading.
+   */
   loadTrainingData(tag: string, options: TrainOptions, onProgress: (stage: string, progress: number) => void): Promise<TrainingData>;
   saveModel(tag: string, model: TagModelJson): Promise<void>;
   saveTask(task: TaskRecord): Promise<void>;
@@ -23,7 +26,7 @@ type Listener = (task: TaskRecord) => void;
 export class TrainingQueue {
   private readonly tasks = new Map<string, TaskRecord>();
   private readonly pending: string[] = [];
-  private running?: { id: string; worker?: Worker };
+  private running?: { id: string; worker?: Worker; cancelled?: boolean };
   private readonly listeners = new Set<Listener>();
   private idleWaiters: (() => void)[] = [];
 
@@ -88,6 +91,8 @@ export class TrainingQueue {
       this.pending.splice(index, 1);
       await this.finish(taskId, { state: 'failed', error: { code: 'cancelled', message: 'The task was cancelled.' } });
     } else if (this.running?.id === taskId) {
+      // Still loading samples (no worker yet): the loading stops at its next progress report.
+      this.running.cancelled = true;
       await this.running.worker?.terminate();
     }
     return this.status(taskId);
@@ -129,8 +134,11 @@ export class TrainingQueue {
     let outcome: Partial<TaskRecord>;
     try {
       await this.update(id, { state: 'running', stage: 'loading samples', startedAt: new Date().toISOString() }, true);
-      const data = await this.host.loadTrainingData(task.tag, task.options, (stage, progress) => void this.update(id, { stage, progress }, false));
-      if (this.stopping) throw new TagsmithError('interrupted', 'The engine was shut down while this task ran.');
+      const data = await this.host.loadTrainingData(task.tag, task.options, (stage, progress) => {
+        this.throwIfEnded();
+        void this.update(id, { stage, progress }, false);
+      });
+      this.throwIfEnded();
       const model = await this.runWorker(id, { data, options: task.options });
       await this.update(id, { stage: 'saving' }, false);
       await this.host.saveModel(task.tag, model);
@@ -144,6 +152,12 @@ export class TrainingQueue {
     this.running = undefined;
     await this.finish(id, outcome);
     void this.pump();
+  }
+
+  /** Between steps of a running task: has it been cancelled, or is the engine stopping? */
+  private throwIfEnded(): void {
+    if (this.stopping) throw new TagsmithError('interrupted', 'The engine was shut down while this task ran.');
+    if (this.running?.cancelled) throw new TagsmithError('cancelled', 'The task was cancelled.');
   }
 
   private runWorker(id: string, request: TrainingRequest): Promise<TagModelJson> {

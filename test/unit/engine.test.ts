@@ -7,7 +7,8 @@ import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { TagsmithError } from '../../kernel/errors';
 import type { TagsmithEngine } from '../../kernel/engine/tagsmith-engine';
-import { mapLimited } from '../../kernel/engine/map-limited';
+import { concurrencyLimit } from '../../kernel/engine/concurrency-limit';
+import { TrainingQueue, type TrainingHost } from '../../kernel/engine/training-queue';
 import { blobImages, openTestEngine, stripedImages, waitForTask } from '../helpers/engine';
 
 async function collect(stream: Readable): Promise<Buffer> {
@@ -155,13 +156,59 @@ describe('re-embedding stored images, a few at a time', () => {
   it('never runs more than the limit at once and keeps the results in order', async () => {
     let running = 0;
     let most = 0;
-    const results = await mapLimited(Array.from({ length: 25 }, (_, i) => i), 2, async (n) => {
+    const limit = concurrencyLimit(2);
+    const results = await Promise.all(Array.from({ length: 25 }, (_, n) => limit(async () => {
       most = Math.max(most, ++running);
       await new Promise((resolve) => setTimeout(resolve, n % 3));
       running--;
       return n * n;
-    });
+    })));
     assert.equal(most, 2);
     assert.deepEqual(results, Array.from({ length: 25 }, (_, i) => i * i));
+  });
+});
+
+describe('a training task still loading its samples (embedding them again after a switch of backbone)', () => {
+  /** A host whose loading reports progress 100 times, 5 ms apart, and counts how far it got. */
+  function slowLoadingHost(): TrainingHost & { steps: number } {
+    const host = {
+      steps: 0,
+      loadTrainingData: async (_tag: string, _options: unknown, onProgress: (stage: string, progress: number) => void) => {
+        for (; host.steps < 100; host.steps++) {
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          onProgress('embedding samples for test', host.steps / 100);
+        }
+        throw new Error('loading should have been stopped');
+      },
+      saveModel: async () => {},
+      saveTask: async () => {},
+    };
+    return host;
+  }
+  const untilStage = async (queue: TrainingQueue, id: string) => {
+    while (!queue.status(id).stage?.startsWith('embedding')) await new Promise((resolve) => setTimeout(resolve, 2));
+  };
+
+  it('is cancelled at once, not after every sample is embedded', async () => {
+    const host = slowLoadingHost();
+    const queue = new TrainingQueue(host);
+    const { task_id } = await queue.enqueue('tag', { num_clusters: 1, apply_aesthetic_score: false, apply_stock_score: false });
+    await untilStage(queue, task_id);
+    await queue.cancel(task_id);
+    await queue.whenIdle();
+    const task = queue.status(task_id);
+    assert.deepEqual([task.state, task.error?.code], ['failed', 'cancelled']);
+    assert.ok(host.steps < 10, `the loading went on for ${host.steps} of 100 steps`);
+  });
+
+  it('stops with the engine, the task reading interrupted', async () => {
+    const host = slowLoadingHost();
+    const queue = new TrainingQueue(host);
+    const { task_id } = await queue.enqueue('tag', { num_clusters: 1, apply_aesthetic_score: false, apply_stock_score: false });
+    await untilStage(queue, task_id);
+    await queue.stop();
+    const task = queue.status(task_id);
+    assert.deepEqual([task.state, task.error?.code], ['failed', 'interrupted']);
+    assert.ok(host.steps < 10, `the loading went on for ${host.steps} of 100 steps`);
   });
 });
