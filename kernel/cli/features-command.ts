@@ -1,36 +1,43 @@
-// `tagsmith features <image...>`: one JSON line per image on stdout, one error line per
-// unreadable file on stderr, and the rest still processed.
+// `tagsmith features <image or folder...>`: one JSON line per image on stdout, in input order;
+// one error line per unreadable file or missing path on stderr; the rest still processed.
+// Exit code 0 when every file embedded, 1 when any failed, 2 for a usage error.
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { asTagsmithError } from '../errors';
-import { concurrencyLimit } from '../engine/concurrency-limit';
+import { settledInOrder } from '../engine/concurrency-limit';
 import { FeatureExtractor } from '../features/feature-extractor';
 import { listImageFiles } from '../images/image-files';
 
-/** Files read and decoded at once, so a folder of 10,000 photos fits in memory. */
-const limit = concurrencyLimit(32);
+/** Files read and decoded at once (the extractor batches them), so a folder of 10,000 photos fits in memory. */
+const IN_FLIGHT = 32;
 
 export async function runFeaturesCommand(inputs: string[], options: { threads?: number; backbone?: string }): Promise<number> {
   if (inputs.length === 0) {
     process.stderr.write('tagsmith features: give at least one image file or folder\n');
     return 2;
   }
-  const files = await listImageFiles(inputs);
-  const extractor = await FeatureExtractor.create({ threads: options.threads, backbone: options.backbone });
   let failures = 0;
-  // Start every file at once (bounded below) so the extractor batches them; print in order.
-  const results = files.map((file) => limit(async () => extractor.embed(await fs.readFile(file))));
-  for (const [i, result] of results.entries()) {
-    try {
-      const { features, nsfw, image } = await result;
-      process.stdout.write(`${JSON.stringify({ file: files[i], width: image.width, height: image.height, dims: features.length, nsfw: round(nsfw) })}\n`);
-    } catch (error) {
-      failures++;
-      const e = asTagsmithError(error);
-      process.stderr.write(`tagsmith: ${path.relative(process.cwd(), files[i]) || files[i]}: ${e.code}: ${e.message}\n`);
+  const report = (file: string, error: unknown) => {
+    failures++;
+    const e = asTagsmithError(error);
+    process.stderr.write(`tagsmith: ${path.relative(process.cwd(), file) || file}: ${e.code}: ${e.message}\n`);
+  };
+  const files = await listImageFiles(inputs, report);
+  const extractor = await FeatureExtractor.create({ threads: options.threads, backbone: options.backbone });
+  try {
+    let i = 0;
+    for await (const outcome of settledInOrder(files, IN_FLIGHT, async (file) => extractor.embed(await fs.readFile(file)))) {
+      const file = files[i++];
+      if (!outcome.ok) {
+        report(file, outcome.error);
+        continue;
+      }
+      const { features, nsfw, image } = outcome.value;
+      process.stdout.write(`${JSON.stringify({ file, width: image.width, height: image.height, dims: features.length, nsfw: round(nsfw) })}\n`);
     }
+  } finally {
+    await extractor.release();
   }
-  await extractor.release();
   return failures === 0 ? 0 : 1;
 }
 

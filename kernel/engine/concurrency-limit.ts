@@ -1,7 +1,8 @@
-// At most `max` tasks running at once, the rest waiting in order: for work whose memory grows
-// with the number of tasks in flight (reading, decoding and embedding images).
+// Bounded concurrency for work whose memory grows with the number of tasks in flight
+// (reading, decoding and embedding images).
 export type Limit = <T>(task: () => Promise<T>) => Promise<T>;
 
+/** At most `max` tasks running at once, the rest waiting in order. */
 export function concurrencyLimit(max: number): Limit {
   let running = 0;
   const waiting: (() => void)[] = [];
@@ -15,4 +16,29 @@ export function concurrencyLimit(max: number): Limit {
       waiting.shift()?.();
     }
   };
+}
+
+export type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+/**
+ * Runs `task` over `items`, at most `max` at once, and yields every outcome in input order.
+ * Each task's promise is settled the moment it is started, so a later task failing while an
+ * earlier one is still awaited is an outcome, never an unhandled rejection (which ends the
+ * process). At most `2 × max` finished outcomes wait behind a slow earlier one.
+ */
+export async function* settledInOrder<I, T>(items: readonly I[], max: number, task: (item: I) => Promise<T>): AsyncGenerator<Settled<T>> {
+  const limit = concurrencyLimit(max);
+  const start = (item: I): Promise<Settled<T>> =>
+    limit(() => task(item)).then(
+      (value) => ({ ok: true, value }),
+      (error: unknown) => ({ ok: false, error }),
+    );
+  const window: Promise<Settled<T>>[] = [];
+  let next = 0;
+  while (next < items.length && window.length < 2 * max) window.push(start(items[next++]));
+  while (window.length > 0) {
+    const outcome = await window.shift()!;
+    if (next < items.length) window.push(start(items[next++]));
+    yield outcome;
+  }
 }

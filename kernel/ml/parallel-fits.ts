@@ -95,9 +95,12 @@ export class ParallelFits {
       shares[least].push(j);
       load[least] += jobs[j].rows.length;
     }
-    const remote = this.helpers.map((worker, h) => Promise.all(shares[h + 1].map((j) => this.send(worker, jobs[j]).then((m) => (results[j] = m)))));
+    const remote = Promise.all(this.helpers.map((worker, h) => Promise.all(shares[h + 1].map((j) => this.send(worker, jobs[j]).then((m) => (results[j] = m))))));
+    // Observed now, awaited below: should this thread's own share throw first, a helper's
+    // failure must not become an unhandled rejection, which would end the process.
+    remote.catch(() => {});
     for (const j of shares[0]) results[j] = runFit(this.matrix.rows, jobs[j]);
-    await Promise.all(remote);
+    await remote;
     return results;
   }
 
