@@ -113,3 +113,40 @@ describe('notebook kernel with an engine', { timeout: 180_000 }, () => {
     assert.match(shown.displays[1]['text/html'], /<table class="tagsmith-predictions"[\s\S]*data:image\/jpeg;base64,[\s\S]*<b>stripes<\/b>/);
   });
 });
+
+describe('the example notebook in place, through the kernel the VS Code controller runs', { timeout: 300_000 }, () => {
+  const examples = path.resolve(__dirname, '../../examples');
+  const outputs = ['tagsmith-demo', 'tagsmith-backup.tar'].map((name) => path.join(examples, name));
+  let server: TestServer;
+  let kernel: KernelProcess;
+  const removeOutputs = async () => {
+    const fs = await import('node:fs/promises');
+    for (const file of outputs) await fs.rm(file, { recursive: true, force: true });
+  };
+  before(async () => {
+    await removeOutputs();
+    server = await startTestServer();
+    kernel = await KernelProcess.start({ scriptPath: SCRIPT, cwd: examples, engine: { url: server.url } });
+  });
+  after(async () => {
+    kernel?.dispose();
+    await server?.close();
+    await removeOutputs();
+  });
+
+  it('runs every code cell of examples/getting-started.ipynb without an error', async () => {
+    const fs = await import('node:fs/promises');
+    const notebook = JSON.parse(await fs.readFile(path.join(examples, 'getting-started.ipynb'), 'utf8')) as { cells: { cell_type: string; source: string | string[] }[] };
+    const cells = notebook.cells.filter((c) => c.cell_type === 'code').map((c) => (Array.isArray(c.source) ? c.source.join('') : c.source));
+    assert.ok(cells.length >= 8);
+    let stdout = '';
+    for (const [i, code] of cells.entries()) {
+      const result = await run(kernel, code);
+      assert.equal(result.ok, true, `cell ${i + 1} failed:\n${code}\n${result.stderr}`);
+      assert.equal(result.stderr, '', `cell ${i + 1} wrote to stderr`);
+      stdout += result.stdout;
+    }
+    assert.match(stdout, new RegExp(`Connected to the engine at ${server.url}`));
+    assert.match(stdout, /restored 1 tag\(s\) and 16 samples/);
+  });
+});
