@@ -13,10 +13,17 @@ import { removeDir } from '../helpers/cli-server';
 const ROOT = path.resolve(__dirname, '../..');
 const CUDA_PROVIDER = 'node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime_providers_cuda.so';
 
-/** The environment of a user's shell: nothing this test run or CI set for npm. */
+/** The machine's global npm config (its CA file), kept for the npm versions installed here. */
+const GLOBAL_CONFIG = execFileSync('npm', ['config', 'get', 'globalconfig'], { encoding: 'utf8' }).trim();
+let emptyUserConfig = '';
+
+/**
+ * The environment of a user's shell with no ~/.npmrc of their own (this machine's sets options
+ * npm 10 does not know): nothing this test run or CI set for npm.
+ */
 function userEnv(): NodeJS.ProcessEnv {
   const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^npm_|^ONNXRUNTIME_NODE_INSTALL/i.test(key)));
-  return { ...env, npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' };
+  return { ...env, npm_config_userconfig: emptyUserConfig, npm_config_globalconfig: GLOBAL_CONFIG, npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' };
 }
 
 function run(npm: string[], args: string[], cwd: string, env = userEnv()): { status: number | null; output: string } {
@@ -45,6 +52,8 @@ for (const version of NPM_VERSIONS) {
     let npm: string[];
     before(async () => {
       work = await tempDir('tagsmith-clone-');
+      emptyUserConfig = path.join(work, 'npmrc');
+      fs.writeFileSync(emptyUserConfig, '');
       npm = installNpm(version.major, path.join(work, 'npm'));
       assert.match(execFileSync(npm[0], [npm[1], '--version'], { encoding: 'utf8' }), new RegExp(`^${version.major}\\.`));
       clone = path.join(work, 'tagsmith');
