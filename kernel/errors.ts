@@ -7,6 +7,7 @@ export const ERROR_STATUS = {
   invalid_option: 400,
   invalid_features: 400,
   invalid_archive: 400,
+  invalid_sidecar: 400,
   not_enough_samples: 400,
   not_an_image: 415,
   unsupported_media_type: 415,
