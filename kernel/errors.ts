@@ -20,6 +20,7 @@ export const ERROR_STATUS = {
   method_not_allowed: 405,
   conflicting_sample: 409,
   busy: 409,
+  state_in_use: 409,
   image_too_large: 413,
   payload_too_large: 413,
   interrupted: 500,
