@@ -2,7 +2,7 @@
 // with a reason for everything left out. No `vscode` here, so it is unit-tested directly.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { hasImageExtension } from '../../kernel/images/image-files';
+import { findImageFiles, hasImageExtension } from '../../kernel/images/image-files';
 
 /** Files larger than the engine's default upload limit are skipped before sending. */
 export const MAX_IMAGE_BYTES = 50 * 1024 * 1024;
@@ -17,31 +17,19 @@ export interface ImageSelection {
   skipped: Skipped[];
 }
 
-
-/** Expands folders (recursively, skipping hidden ones), de-duplicates, keeps a stable order. */
+/** Expands folders (recursively, skipping hidden entries), de-duplicates, keeps a stable order. */
 export async function selectImages(paths: string[]): Promise<ImageSelection> {
-  const images = new Set<string>();
-  const skipped: Skipped[] = [];
-  const visit = async (file: string, explicit: boolean): Promise<void> => {
-    const stat = await fs.stat(file).catch(() => undefined);
-    if (!stat) return void skipped.push({ file, reason: 'it no longer exists' });
-    if (stat.isDirectory()) {
-      const entries = (await fs.readdir(file)).filter((name) => !name.startsWith('.')).sort();
-      for (const name of entries) await visit(path.join(file, name), false);
-      return;
-    }
-    if (!stat.isFile()) return;
-    if (!hasImageExtension(file)) {
-      // Inside a folder, non-images are expected (a README, a .DS_Store): say so only for files picked by hand.
-      if (explicit) skipped.push({ file, reason: 'not an image file (jpg, png, webp, gif, tiff or avif)' });
-      return;
-    }
-    if (stat.size === 0) return void skipped.push({ file, reason: 'the file is empty' });
-    if (stat.size > MAX_IMAGE_BYTES) return void skipped.push({ file, reason: `larger than ${MAX_IMAGE_BYTES / 2 ** 20} MB` });
-    images.add(path.resolve(file));
-  };
-  for (const p of paths) await visit(p, true);
-  return { images: [...images], skipped };
+  const found = await findImageFiles(paths);
+  const images: string[] = [];
+  const skipped: Skipped[] = found.skipped.map((s) => ({ file: s.path, reason: s.reason }));
+  for (const file of found.files) {
+    // Inside a folder only image names are taken; a file picked by hand is named if it is not one.
+    if (!hasImageExtension(file.path)) skipped.push({ file: file.path, reason: 'not an image file (jpg, png, webp, gif, tiff or avif)' });
+    else if (file.size === 0) skipped.push({ file: file.path, reason: 'the file is empty' });
+    else if (file.size > MAX_IMAGE_BYTES) skipped.push({ file: file.path, reason: `larger than ${MAX_IMAGE_BYTES / 2 ** 20} MB` });
+    else images.push(path.resolve(file.path));
+  }
+  return { images, skipped };
 }
 
 /** "12 added, 3 already there; skipped 2: a.txt (not an image file), b.jpg (truncated)". */

@@ -1,4 +1,5 @@
-// Which files count as images when a user points at files and folders.
+// Which files count as images when a user points at files and folders: one walker for the
+// CLI, the notebook, the explorer's selection and folder scans, so they all agree.
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { TagsmithError } from '../errors';
@@ -9,31 +10,105 @@ export function hasImageExtension(file: string): boolean {
   return IMAGE_EXTENSIONS.includes(path.extname(file).toLowerCase());
 }
 
+export interface FoundFile {
+  /** As given for an input file; joined onto the given folder for a file found in one. */
+  path: string;
+  size: number;
+  mtimeMs: number;
+  /** Named by the user rather than found in a folder. */
+  explicit: boolean;
+}
+
+export interface SkippedPath {
+  path: string;
+  reason: string;
+}
+
+export interface FindOptions {
+  /** How many folder levels below a given folder to enter (default: all). */
+  maxDepth?: number;
+}
+
 /**
- * Files are taken as given (a wrong one gets a clear error later); folders are walked
- * recursively for files with an image extension, in name order. An input that cannot be
- * read is handed to `onUnreadable` and the others are still listed (by default it throws).
+ * The files under `inputs`. A file given by name is taken whatever its extension (the caller
+ * decides what to say about it); folders are walked for files with an image extension, in
+ * code-point order of their names, skipping hidden entries (`.git`, `.thumbnails`).
+ * Symbolic links are followed, but a folder is entered once however many links lead to it,
+ * so a link loop ends. A path that cannot be read is skipped with the reason; the rest go on.
  */
-export async function listImageFiles(inputs: string[], onUnreadable: (input: string, error: TagsmithError) => void = throwIt): Promise<string[]> {
-  const files: string[] = [];
-  for (const input of inputs) {
-    const stat = await fs.stat(input).catch((error: NodeJS.ErrnoException) => {
-      onUnreadable(input, new TagsmithError('not_found', error.code === 'ENOENT' ? 'There is no such file or folder.' : `It cannot be read (${error.code ?? error.message}).`, { cause: error }));
-    });
-    if (!stat) continue;
-    if (!stat.isDirectory()) {
-      files.push(input);
-      continue;
+export async function findImageFiles(inputs: string[], options: FindOptions = {}): Promise<{ files: FoundFile[]; skipped: SkippedPath[] }> {
+  const files: FoundFile[] = [];
+  const skipped: SkippedPath[] = [];
+  const seenFiles = new Set<string>();
+  const enteredFolders = new Set<string>();
+  const maxDepth = options.maxDepth ?? Infinity;
+
+  const add = (file: string, stat: { size: number; mtimeMs: number }, explicit: boolean) => {
+    const key = path.resolve(file);
+    if (seenFiles.has(key)) return;
+    seenFiles.add(key);
+    files.push({ path: file, size: stat.size, mtimeMs: stat.mtimeMs, explicit });
+  };
+
+  const walk = async (folder: string, depth: number): Promise<void> => {
+    const real = await fs.realpath(folder).catch(() => folder);
+    if (enteredFolders.has(real)) {
+      skipped.push({ path: folder, reason: 'a link to a folder already walked (a loop, or the same folder twice)' });
+      return;
     }
-    const entries = await fs.readdir(input, { recursive: true, withFileTypes: true });
-    files.push(
-      ...entries
-        .filter((e) => e.isFile() && hasImageExtension(e.name))
-        .map((e) => path.join(e.parentPath, e.name))
-        .sort(),
-    );
+    enteredFolders.add(real);
+    let names: string[];
+    try {
+      names = (await fs.readdir(folder)).filter((name) => !name.startsWith('.')).sort();
+    } catch (error) {
+      skipped.push({ path: folder, reason: `the folder cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})` });
+      return;
+    }
+    for (const name of names) {
+      const entry = path.join(folder, name);
+      const stat = await fs.stat(entry).catch((error: NodeJS.ErrnoException) => error);
+      if (stat instanceof Error) {
+        // Only a dangling link gets here between readdir and stat (or a file deleted meanwhile).
+        if (hasImageExtension(name) || stat.code === 'ELOOP') skipped.push({ path: entry, reason: unreadableReason(stat) });
+        continue;
+      }
+      if (stat.isDirectory()) {
+        if (depth < maxDepth) await walk(entry, depth + 1);
+      } else if (stat.isFile() && hasImageExtension(name)) {
+        add(entry, stat, false);
+      }
+    }
+  };
+
+  for (const input of inputs) {
+    const stat = await fs.stat(input).catch((error: NodeJS.ErrnoException) => error);
+    if (stat instanceof Error) skipped.push({ path: input, reason: unreadableReason(stat) });
+    else if (stat.isDirectory()) await walk(input, 0);
+    else if (stat.isFile()) add(input, stat, true);
+    else skipped.push({ path: input, reason: 'not a file or folder' });
   }
-  return files;
+  return { files, skipped };
+}
+
+/** The image files under `inputs`, paths only; an unreadable input is handed to `onUnreadable` (by default it throws). */
+export async function listImageFiles(inputs: string[], onUnreadable: (input: string, error: TagsmithError) => void = throwIt): Promise<string[]> {
+  const { files, skipped } = await findImageFiles(inputs);
+  for (const s of skipped) onUnreadable(s.path, new TagsmithError('not_found', s.reason));
+  return files.map((f) => f.path);
+}
+
+function unreadableReason(error: NodeJS.ErrnoException): string {
+  switch (error.code) {
+    case 'ENOENT':
+      return 'there is no such file or folder (or it is a link to nothing)';
+    case 'ELOOP':
+      return 'a link that leads back to itself';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    default:
+      return `it cannot be read (${error.code ?? error.message})`;
+  }
 }
 
 function throwIt(_input: string, error: TagsmithError): never {

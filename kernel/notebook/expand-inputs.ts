@@ -2,7 +2,7 @@
 // patterns (`photos/*.jpg`, `shoot/**/*.png`) or bytes. Expanded to a stable, de-duplicated list.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { hasImageExtension } from '../images/image-files';
+import { findImageFiles } from '../images/image-files';
 
 export type ImageSource = string | Uint8Array;
 
@@ -30,17 +30,18 @@ export async function expandImageSources(sources: ImageSource | ImageSource[], b
 
 async function expandPath(absolute: string): Promise<string[]> {
   if (!GLOB_CHARS.test(absolute)) {
-    const stat = await fs.stat(absolute).catch(() => undefined);
-    if (!stat) throw new Error(`No such file or folder: ${absolute}`);
-    return stat.isDirectory() ? (await walk(absolute)).filter(hasImageExtension) : [absolute];
+    const { files, skipped } = await findImageFiles([absolute]);
+    if (files.length === 0 && skipped.length > 0) throw new Error(`${absolute}: ${skipped[0].reason}`);
+    return files.map((f) => f.path);
   }
   // The folder before the first segment with a wildcard is walked; the rest is matched.
   const segments = absolute.split(path.sep);
   const firstGlob = segments.findIndex((s) => GLOB_CHARS.test(s));
   const root = segments.slice(0, firstGlob).join(path.sep) || path.sep;
   const pattern = globToRegExp(segments.slice(firstGlob).join('/'));
-  const files = await walk(root, segments.slice(firstGlob).includes('**') ? Infinity : segments.length - firstGlob - 1);
-  return files.filter((f) => pattern.test(path.relative(root, f).split(path.sep).join('/')));
+  const depth = segments.slice(firstGlob).includes('**') ? Infinity : segments.length - firstGlob - 1;
+  const { files } = await findImageFiles([root], { maxDepth: depth });
+  return files.map((f) => f.path).filter((f) => pattern.test(path.relative(root, f).split(path.sep).join('/')));
 }
 
 /** `*` within a segment, `**` across segments, `?` one character, `[abc]` a class. */
@@ -63,16 +64,4 @@ export function globToRegExp(glob: string): RegExp {
     } else re += c.replace(/[.+^${}()|\\]/g, '\\$&');
   }
   return new RegExp(`^${re}$`, 'i');
-}
-
-async function walk(dir: string, depth = Infinity): Promise<string[]> {
-  const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
-  const files: string[] = [];
-  for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
-    if (entry.name.startsWith('.')) continue;
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory() && depth > 0) files.push(...(await walk(full, depth - 1)));
-    else if (entry.isFile()) files.push(full);
-  }
-  return files;
 }

@@ -24,10 +24,10 @@ describe('image selection', () => {
       await fs.writeFile(path.join(dir, 'readme.md'), '# hi');
       const result = await selectImages([path.join(dir, 'shots'), path.join(dir, 'empty.jpg'), path.join(dir, 'readme.md'), path.join(dir, 'shots', 'a.JPG'), path.join(dir, 'gone.png')]);
       assert.deepEqual(result.images.map((f) => path.relative(path.join(dir, 'shots'), f)), ['a.JPG', 'b.jpeg', 'c.png', 'd.webp', 'e.GIF', 'f.tif', 'g.TIFF', 'h.avif', 'nested/i.jpg']);
-      assert.deepEqual(result.skipped.map((s) => [path.basename(s.file), s.reason]), [
+      assert.deepEqual(result.skipped.map((s) => [path.basename(s.file), s.reason]).sort(), [
         ['empty.jpg', 'the file is empty'],
+        ['gone.png', 'there is no such file or folder (or it is a link to nothing)'],
         ['readme.md', 'not an image file (jpg, png, webp, gif, tiff or avif)'],
-        ['gone.png', 'it no longer exists'],
       ]);
     } finally {
       await fs.rm(dir, { recursive: true, force: true });
