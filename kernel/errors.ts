@@ -16,6 +16,7 @@ export const ERROR_STATUS = {
   unknown_tag: 404,
   unknown_task: 404,
   unknown_sample: 404,
+  unknown_scan: 404,
   not_found: 404,
   method_not_allowed: 405,
   conflicting_sample: 409,

@@ -36,9 +36,15 @@ export async function* settledInOrder<I, T>(items: readonly I[], max: number, ta
   const window: Promise<Settled<T>>[] = [];
   let next = 0;
   while (next < items.length && window.length < 2 * max) window.push(start(items[next++]));
-  while (window.length > 0) {
-    const outcome = await window.shift()!;
-    if (next < items.length) window.push(start(items[next++]));
-    yield outcome;
+  try {
+    while (window.length > 0) {
+      const outcome = await window.shift()!;
+      if (next < items.length) window.push(start(items[next++]));
+      yield outcome;
+    }
+  } finally {
+    // A consumer that stops early (a cancelled scan) starts nothing more, but returns only
+    // once the tasks already started have finished: no work goes on behind its back.
+    await Promise.all(window);
   }
 }

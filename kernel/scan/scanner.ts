@@ -1,0 +1,159 @@
+// A scan: every image under some files and folders, embedded once. An unchanged file (same
+// size and mtime as when it was last read) is not even read: its sha256 comes from the scan
+// index and its features from a sample or the feature cache; a new or changed file is read,
+// hashed and looked up by content, and embedded only if nobody has embedded those bytes.
+import crypto from 'node:crypto';
+import fs from 'node:fs/promises';
+import { asTagsmithError } from '../errors';
+import { settledInOrder } from '../engine/concurrency-limit';
+import { findImageFiles, type SkippedPath } from '../images/image-files';
+import { decodeFeatures, type EmbeddingRecord } from '../state/stored-records';
+import type { ScanIndex } from './scan-index';
+
+/** Where a scan gets embeddings: what is known already, and the network for the rest. */
+export interface ScanEmbeddings {
+  readonly backbone: string;
+  readonly featureLength: number;
+  /** The embedding of these bytes if one exists (a sample's, or the feature cache's). */
+  known(sha256: string): Promise<EmbeddingRecord | undefined>;
+  /** Embeds new bytes and keeps the result in the feature cache. */
+  embed(bytes: Uint8Array, sha256: string): Promise<EmbeddingRecord>;
+}
+
+export interface ScannedImage {
+  path: string;
+  sha256: string;
+  width: number;
+  height: number;
+  nsfw: Record<string, number>;
+  aesthetic: number;
+  stock: number;
+}
+
+export interface ScanProgress {
+  total: number;
+  done: number;
+  /** Embedded by the network in this scan. */
+  embedded: number;
+  /** Taken from a sample or the feature cache. */
+  known: number;
+  skipped: number;
+  imagesPerSecond: number;
+}
+
+export interface ScanOutcome {
+  images: ScannedImage[];
+  /** images.length rows of featureLength floats; row i belongs to images[i]. */
+  features: Float32Array;
+  skipped: SkippedPath[];
+  embedded: number;
+  known: number;
+  cancelled: boolean;
+}
+
+export interface ScanOptions {
+  signal?: AbortSignal;
+  onProgress?: (progress: ScanProgress) => void;
+  /** Files larger than this are skipped unread (default 50 MB, the engine's upload limit). */
+  maxImageBytes?: number;
+  /** Files read and decoded at once; the extractor batches whatever is in flight. */
+  concurrency?: number;
+}
+
+export async function scanImages(inputs: string[], embeddings: ScanEmbeddings, index: ScanIndex, options: ScanOptions = {}): Promise<ScanOutcome> {
+  const started = performance.now();
+  const maxBytes = options.maxImageBytes ?? 50 * 1024 * 1024;
+  const found = await findImageFiles(inputs);
+  const skipped: SkippedPath[] = [...found.skipped];
+  const images: ScannedImage[] = [];
+  const rows: Float32Array[] = [];
+  const progress: ScanProgress = { total: found.files.length, done: 0, embedded: 0, known: 0, skipped: skipped.length, imagesPerSecond: 0 };
+  // The same bytes under two names are embedded once.
+  const embedding = new Map<string, Promise<EmbeddingRecord>>();
+
+  const embeddingOf = async (sha256: string, bytes: () => Promise<Uint8Array>): Promise<EmbeddingRecord> => {
+    let pending = embedding.get(sha256);
+    if (!pending) {
+      pending = (async () => {
+        const known = await embeddings.known(sha256);
+        if (known) {
+          progress.known++;
+          return known;
+        }
+        const record = await embeddings.embed(await bytes(), sha256);
+        progress.embedded++;
+        return record;
+      })();
+      embedding.set(sha256, pending);
+    }
+    return pending;
+  };
+
+  const scanFile = async (file: (typeof found.files)[number]): Promise<ScannedImage & { record: EmbeddingRecord }> => {
+    if (file.size > maxBytes) throw new Error(`larger than ${Math.round(maxBytes / 2 ** 20)} MB`);
+    if (file.size === 0) throw new Error('the file is empty');
+    let sha256 = index.lookup(file.path, file.size, file.mtimeMs);
+    let record: EmbeddingRecord | undefined;
+    if (sha256) record = await embeddingOf(sha256, () => fs.readFile(file.path)).catch(() => undefined);
+    if (!record) {
+      const bytes = await fs.readFile(file.path);
+      sha256 = crypto.createHash('sha256').update(bytes).digest('hex');
+      record = await embeddingOf(sha256, async () => bytes);
+      // Remember the file only if it did not change while it was read.
+      const after = await fs.stat(file.path).catch(() => undefined);
+      if (after && after.size === file.size && after.mtimeMs === file.mtimeMs) index.record(file.path, file.size, file.mtimeMs, sha256);
+      else index.forget(file.path);
+    }
+    return {
+      path: file.path,
+      sha256: sha256!,
+      width: record.image.width,
+      height: record.image.height,
+      nsfw: record.nsfw,
+      aesthetic: record.aesthetic.score,
+      stock: record.stock.score,
+      record,
+    };
+  };
+
+  let cancelled = false;
+  const concurrency = options.concurrency ?? 4;
+  for await (const [i, outcome] of numbered(settledInOrder(found.files, concurrency, scanFile))) {
+    progress.done++;
+    if (outcome.ok) {
+      const { record, ...image } = outcome.value;
+      images.push(image);
+      rows.push(decodeFeatures(record.features));
+    } else {
+      skipped.push({ path: found.files[i].path, reason: reasonOf(outcome.error) });
+      progress.skipped++;
+    }
+    progress.imagesPerSecond = progress.done / ((performance.now() - started) / 1000);
+    options.onProgress?.({ ...progress });
+    // Whatever is in flight finishes into the cache; nothing new starts.
+    if (options.signal?.aborted) {
+      cancelled = progress.done < progress.total;
+      break;
+    }
+  }
+  await index.save();
+
+  const features = new Float32Array(images.length * embeddings.featureLength);
+  rows.forEach((row, i) => features.set(row, i * embeddings.featureLength));
+  return { images, features, skipped, embedded: progress.embedded, known: progress.known, cancelled };
+}
+
+async function* numbered<T>(items: AsyncIterable<T>): AsyncGenerator<[number, T]> {
+  let i = 0;
+  for await (const item of items) yield [i++, item];
+}
+
+/** A user-facing reason: the engine's message for bad images, the system's for unreadable files. */
+function reasonOf(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return 'it was removed during the scan';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'EISDIR') return 'it became a folder during the scan';
+  const e = asTagsmithError(error);
+  return e.code === 'internal' ? (error as Error).message : e.message;
+}
