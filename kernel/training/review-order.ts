@@ -1,0 +1,52 @@
+// Which images to show a reviewer, and which samples look mislabelled. With the network fixed,
+// what a tag learns from is the lever left on its quality: labelling the images the tag is
+// least sure of teaches it more per label than labelling at random (bench:active measures how
+// much), and a sample the cross-validated model confidently disagrees with when it is held out
+// is more often mislabelled than not (Cleanlab's "confident learning" uses the same signal).
+
+/** Images in review order for "most informative": the ones scored closest to the threshold first. */
+export function mostInformativeFirst(scores: ArrayLike<number>, threshold: number, exclude: ReadonlySet<number> = new Set()): number[] {
+  const order: number[] = [];
+  for (let i = 0; i < scores.length; i++) if (!exclude.has(i)) order.push(i);
+  // In log-odds, where a step from 0.50 to 0.60 weighs like one from 0.90 to 0.93: distance to
+  // a threshold near 0 or 1 would otherwise crowd the queue with one side's confident calls.
+  const t = logit(threshold);
+  const distance = (i: number) => Math.abs(logit(scores[i]) - t);
+  return order.sort((a, b) => distance(a) - distance(b) || a - b);
+}
+
+/** "Applies" view: the images the tag calls, least confident first (where its mistakes hide). */
+export function appliesLeastSureFirst(scores: ArrayLike<number>, threshold: number, exclude: ReadonlySet<number> = new Set()): number[] {
+  return mostInformativeFirst(scores, threshold, exclude).filter((i) => scores[i] >= threshold);
+}
+
+/** "Doesn't apply" view: the images the tag rejects, least confident first. */
+export function doesNotApplyLeastSureFirst(scores: ArrayLike<number>, threshold: number, exclude: ReadonlySet<number> = new Set()): number[] {
+  return mostInformativeFirst(scores, threshold, exclude).filter((i) => scores[i] < threshold);
+}
+
+export interface Suspicion {
+  /** Index into the samples given. */
+  index: number;
+  /** How strongly the held-out model disagrees: the probability it gave the other label, 0..1. */
+  disagreement: number;
+}
+
+/**
+ * Samples whose out-of-fold score (the model trained without them) contradicts their label,
+ * most confident contradiction first: a positive scored below the threshold, a negative at or
+ * above it. Nothing is relabelled here; the user decides.
+ */
+export function suspiciousSamples(outOfFold: ArrayLike<number>, positive: ArrayLike<boolean>, threshold: number): Suspicion[] {
+  const out: Suspicion[] = [];
+  for (let i = 0; i < outOfFold.length; i++) {
+    const s = outOfFold[i];
+    if (positive[i] ? s < threshold : s >= threshold) out.push({ index: i, disagreement: positive[i] ? 1 - s : s });
+  }
+  return out.sort((a, b) => b.disagreement - a.disagreement || a.index - b.index);
+}
+
+function logit(p: number): number {
+  const q = Math.min(1 - 1e-7, Math.max(1e-7, p));
+  return Math.log(q / (1 - q));
+}
