@@ -3,9 +3,9 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { parseReadyLine } from '../../kernel/cli/ready-line';
 import { TagsmithClient } from '../../kernel/client/tagsmith-client';
 
-const READY_MARKER = 'TAGSMITH_READY ';
 const START_TIMEOUT_MS = 90_000;
 const STOP_TIMEOUT_MS = 5_000;
 
@@ -59,9 +59,10 @@ export class EngineProcess extends EventEmitter<{ exited: [code: number | null, 
         while ((newline = buffered.indexOf('\n')) >= 0) {
           const line = buffered.slice(0, newline);
           buffered = buffered.slice(newline + 1);
-          if (line.startsWith(READY_MARKER)) {
+          const announced = parseReadyLine(line);
+          if (announced) {
             clearTimeout(timer);
-            resolve(JSON.parse(line.slice(READY_MARKER.length)) as { url: string });
+            resolve(announced);
           } else if (line.trim()) {
             launch.log(line);
           }
