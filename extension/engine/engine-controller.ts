@@ -4,6 +4,7 @@ import path from 'node:path';
 import * as vscode from 'vscode';
 import type { TagsmithClient, TaskRecord } from '../../kernel/client/tagsmith-client';
 import { RestartPolicy } from '../logic/restart-policy';
+import { describeExit, lastLines, type ChildExit } from '../process/forked-process';
 import { EngineProcess } from './engine-process';
 
 type EngineState = 'stopped' | 'starting' | 'ready' | 'failed';
@@ -103,7 +104,7 @@ export class EngineController implements vscode.Disposable {
         backbone: config.get<string>('backbone') || undefined,
         log: (line) => this.log.info(line),
       });
-      engine.on('exited', (code, stderr) => void this.onCrash(engine, code, stderr));
+      engine.onCrash((exit) => void this.onCrash(engine, exit));
       this.engine = engine;
       this.state = 'ready';
       this.log.info(`engine ready at ${engine.client.url} (pid ${engine.pid}, state ${stateDir})`);
@@ -117,12 +118,12 @@ export class EngineController implements vscode.Disposable {
     }
   }
 
-  private async onCrash(engine: EngineProcess, code: number | null, stderr: string): Promise<void> {
+  private async onCrash(engine: EngineProcess, exit: ChildExit): Promise<void> {
     if (this.engine !== engine || this.disposed) return;
     this.engine = undefined;
     this.state = 'stopped';
     this.training = undefined;
-    this.log.warn(`engine exited unexpectedly (code ${code}). ${stderr.trim().split('\n').slice(-5).join(' | ')}`);
+    this.log.warn(`engine exited unexpectedly (${describeExit(exit)}). ${lastLines(exit.stderrTail, 5)}`);
     const delay = this.policy.onCrash(Date.now());
     if (delay === undefined) {
       this.state = 'failed';
