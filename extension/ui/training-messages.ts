@@ -2,10 +2,10 @@
 // it failed. The panels' tasks are followed through the watcher (the status bar shows their
 // progress); the Train Tag command follows its own with a progress notification.
 import * as vscode from 'vscode';
+import type { TaskRecord } from '../../kernel/client/tagsmith-client';
 import { describeMetrics } from '../../kernel/training/describe-metrics';
 import type { EngineWatcher } from '../engine/engine-watcher';
 import { followTask } from '../engine/follow-task';
-import type { TaskRecord } from '../../kernel/client/tagsmith-client';
 
 export async function offerDashboard(done: TaskRecord): Promise<void> {
   const choice = await vscode.window.showInformationMessage(describeMetrics(done.tag, done.metrics), 'Open Dashboard');
@@ -16,6 +16,6 @@ export async function offerDashboard(done: TaskRecord): Promise<void> {
 export function announceTraining(watcher: EngineWatcher, tag: string, taskId: string): void {
   followTask(watcher, taskId).then(
     (done) => offerDashboard(done),
-    (error: unknown) => void vscode.window.showWarningMessage(`Training "${tag}" failed: ${(error as Error).message}`),
-  );
+    (error: unknown) => vscode.window.showWarningMessage(`Training "${tag}" failed: ${(error as Error).message}`),
+  ).then(undefined, () => undefined); // a message that could not be shown has no one else to tell
 }
