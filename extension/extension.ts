@@ -5,11 +5,11 @@ import { addSamples } from './commands/add-samples';
 import { backUpState, removeTag, restoreState } from './commands/manage-state';
 import { predictTags } from './commands/predict-tags';
 import { trainTag } from './commands/train-tag';
-import { describeMetrics } from '../kernel/training/describe-metrics';
 import { EngineController } from './engine/engine-controller';
 import { TagsmithNotebookController } from './notebook/notebook-controller';
 import { TagsmithPanels } from './panels/tagsmith-panels';
 import { showError } from './ui/show-error';
+import { offerDashboard } from './ui/training-messages';
 
 let controller: EngineController | undefined;
 
@@ -17,20 +17,13 @@ export function activate(context: vscode.ExtensionContext): void {
   const log = vscode.window.createOutputChannel('Tagsmith', { log: true });
   const engine = new EngineController(context, log);
   controller = engine;
+  // One picture of the engine: its watcher feeds the status bar, the panels and the training messages.
+  const { watcher } = engine;
   context.subscriptions.push(log);
-  const panels = new TagsmithPanels(context, () => engine.client(), log, (tag, task) => {
-    // Training started from a panel: the status bar follows it, and its end is announced once.
-    task.onProgress((t) => engine.showTraining(t)).then(
-      (done) => offerDashboard(describeMetrics(tag, done.metrics), tag),
-      (error: unknown) => void vscode.window.showWarningMessage(`Training "${tag}" failed: ${(error as Error).message}`),
-    ).finally(() => engine.showTraining(undefined));
-  });
+  const panels = new TagsmithPanels(context, () => engine.client(), watcher, log);
   context.subscriptions.push(panels);
   const notebooks = new TagsmithNotebookController(context, () => engine.connection(), log);
   context.subscriptions.push(notebooks);
-  const offerDashboard = async (message: string, tag: string) => {
-    if ((await vscode.window.showInformationMessage(message, 'Open Dashboard')) === 'Open Dashboard') await panels.show('dashboard', tag);
-  };
 
   /** Runs a command with the engine's client; errors become messages, never stacks. */
   const withClient = (run: (client: TagsmithClient, ...args: unknown[]) => Promise<unknown>) => async (...args: unknown[]) => {
@@ -52,8 +45,7 @@ export function activate(context: vscode.ExtensionContext): void {
   };
   const add = (type: SampleType) => withClient(async (client, ...args) => {
     await addSamples(client, type, selected(args));
-    panels.refresh();
-    await engine.refreshTagCount();
+    watcher.poke();
   });
 
   context.subscriptions.push(
@@ -61,12 +53,12 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand('tagsmith.addNegative', add('negative')),
     vscode.commands.registerCommand('tagsmith.predict', withClient((client, ...args) => predictTags(client, selected(args)))),
     vscode.commands.registerCommand('tagsmith.train', withClient(async (client, tag) => {
-      const done = await trainTag(client, context.globalState, (t) => engine.showTraining(t), typeof tag === 'string' ? tag : undefined);
-      if (done) void offerDashboard(describeMetrics(done.tag, done.metrics), done.tag);
+      const done = await trainTag(client, watcher, context.globalState, typeof tag === 'string' ? tag : undefined);
+      if (done) void offerDashboard(done);
     })),
-    vscode.commands.registerCommand('tagsmith.removeTag', withClient((client) => removeTag(client, () => engine.refreshTagCount()))),
+    vscode.commands.registerCommand('tagsmith.removeTag', withClient((client) => removeTag(client, () => watcher.poke()))),
     vscode.commands.registerCommand('tagsmith.backup', withClient((client) => backUpState(client))),
-    vscode.commands.registerCommand('tagsmith.restore', withClient((client) => restoreState(client, () => engine.refreshTagCount()))),
+    vscode.commands.registerCommand('tagsmith.restore', withClient((client) => restoreState(client, () => watcher.poke()))),
     vscode.commands.registerCommand('tagsmith.showGallery', (tag?: unknown) => panels.show('gallery', typeof tag === 'string' ? tag : undefined)),
     vscode.commands.registerCommand('tagsmith.showDashboard', (tag?: unknown) => panels.show('dashboard', typeof tag === 'string' ? tag : undefined)),
     vscode.commands.registerCommand('tagsmith.statusMenu', () => showStatusMenu()),

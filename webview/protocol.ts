@@ -16,10 +16,10 @@ export interface DroppedFile {
   base64: string;
 }
 
-/** What the engine looks like now; the host pushes it whenever it changes. */
+/** What the engine looks like now; the host pushes it whenever it changes (frozen: read, never change). */
 export interface EngineSnapshot {
-  tags: TagSummary[];
-  tasks: TaskRecord[];
+  readonly tags: readonly TagSummary[];
+  readonly tasks: readonly TaskRecord[];
 }
 
 /** Requests a webview sends to the host, with their parameters and results. */

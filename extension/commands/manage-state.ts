@@ -22,7 +22,7 @@ export async function backUpState(client: TagsmithClient): Promise<vscode.Uri | 
   return target;
 }
 
-export async function restoreState(client: TagsmithClient, afterRestore: () => Promise<void>): Promise<void> {
+export async function restoreState(client: TagsmithClient, afterRestore: () => void): Promise<void> {
   const [source] = (await vscode.window.showOpenDialog({ title: 'Restore the Tagsmith state from', filters: { 'Tar archive': ['tar', 'tgz', 'gz'] }, canSelectMany: false })) ?? [];
   if (!source) return;
   const confirm = await vscode.window.showWarningMessage(
@@ -34,11 +34,11 @@ export async function restoreState(client: TagsmithClient, afterRestore: () => P
   const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Tagsmith: restoring' }, async () =>
     client.setState(new Blob([await fs.readFile(source.fsPath)], { type: 'application/x-tar' })),
   );
-  await afterRestore();
+  afterRestore();
   void vscode.window.showInformationMessage(`Tagsmith state restored: ${result.tags} tag${result.tags === 1 ? '' : 's'}, ${result.samples} samples.`);
 }
 
-export async function removeTag(client: TagsmithClient, afterRemove: () => Promise<void>): Promise<void> {
+export async function removeTag(client: TagsmithClient, afterRemove: () => void): Promise<void> {
   const tag = await pickTag(await client.tags(), { title: 'Remove which tag?', allowNew: false });
   if (!tag) return;
   const choice = await vscode.window.showWarningMessage(
@@ -50,6 +50,6 @@ export async function removeTag(client: TagsmithClient, afterRemove: () => Promi
   if (choice === undefined) return;
   if (choice === 'Back Up First…' && !(await backUpState(client))) return;
   const result = await client.clean(tag);
-  await afterRemove();
+  afterRemove();
   void vscode.window.showInformationMessage(`Removed "${tag}" (${result.removedSamples} samples).`);
 }

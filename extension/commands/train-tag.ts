@@ -1,13 +1,16 @@
-// Palette → "Train Tag…": tag, clusters and score options (remembered per tag), progress
-// while it trains, and the metrics in words at the end.
+// Palette → "Train Tag…": tag, clusters and score options (remembered per tag), a cancellable
+// progress notification while it trains (followed through the engine's watcher, as the status
+// bar is), and the finished task for the metrics in words.
 import * as vscode from 'vscode';
 import type { TagsmithClient, TaskRecord, TrainOptions } from '../../kernel/client/tagsmith-client';
+import type { EngineWatcher } from '../engine/engine-watcher';
+import { followTask } from '../engine/follow-task';
 import { CLUSTER_CHOICES, optionsFrom } from '../logic/train-choices';
 import { pickTag } from '../ui/tag-picker';
 
 const REMEMBERED = 'tagsmith.trainOptions';
 
-export async function trainTag(client: TagsmithClient, memento: vscode.Memento, onTask: (task: TaskRecord | undefined) => void, tagArgument?: string): Promise<TaskRecord | undefined> {
+export async function trainTag(client: TagsmithClient, watcher: EngineWatcher, memento: vscode.Memento, tagArgument?: string): Promise<TaskRecord | undefined> {
   const tags = await client.tags();
   const tag = tagArgument ?? (await pickTag(tags, { title: 'Train which tag?', allowNew: false }));
   if (!tag) return undefined;
@@ -32,26 +35,20 @@ export async function trainTag(client: TagsmithClient, memento: vscode.Memento, 
   const options = optionsFrom(Number(clusters.label), scores.map((s) => s.label));
   await memento.update(REMEMBERED, { ...memento.get<Record<string, TrainOptions>>(REMEMBERED, {}), [tag]: options });
 
-  const done = await vscode.window.withProgress(
+  return vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `Tagsmith: training "${tag}"`, cancellable: true },
     async (progress, cancel) => {
-      const task = client.train(tag, options);
-      cancel.onCancellationRequested(() => void task.cancel());
+      const taskId = await client.train(tag, options).taskId;
+      watcher.poke();
+      const stop = () => void client.cancelTask(taskId).catch(() => undefined);
+      if (cancel.isCancellationRequested) stop();
+      cancel.onCancellationRequested(stop);
       let shown = 0;
-      return task.onProgress((t) => {
-        onTask(t);
+      return followTask(watcher, taskId, (t) => {
         const pct = Math.round(t.progress * 100);
         progress.report({ increment: pct - shown, message: `${t.stage ?? t.state} ${pct}%` });
         shown = pct;
       });
     },
-  ).then(
-    (task) => task,
-    (error: unknown) => {
-      onTask(undefined);
-      throw error;
-    },
   );
-  onTask(undefined);
-  return done;
 }

@@ -1,11 +1,10 @@
-// One run of the engine as a child process: forked with a free port and a fresh token, ready
-// when it prints its ready line, `exited` fired once with the tail of its stderr.
-import { fork, type ChildProcess } from 'node:child_process';
+// One run of the engine as a child process: `tagsmith serve` forked on a free port with a fresh
+// token, ready when it prints its ready line; a crash reported once with the tail of its stderr.
 import crypto from 'node:crypto';
-import { EventEmitter } from 'node:events';
 import { TagsmithClient } from '../../kernel/client/tagsmith-client';
+import { parseReadyLine, type ReadyLine } from '../../kernel/cli/ready-line';
+import { ForkedProcess, type ChildExit } from '../process/forked-process';
 
-const READY_MARKER = 'TAGSMITH_READY ';
 const START_TIMEOUT_MS = 90_000;
 const STOP_TIMEOUT_MS = 5_000;
 
@@ -20,13 +19,11 @@ export interface EngineLaunch {
   log: (line: string) => void;
 }
 
-export class EngineProcess extends EventEmitter<{ exited: [code: number | null, stderrTail: string] }> {
-  private child?: ChildProcess;
-  private stderrTail = '';
-  private stopping = false;
+export class EngineProcess {
+  readonly client: TagsmithClient;
 
-  private constructor(readonly client: TagsmithClient, readonly pid: number, readonly connection: { url: string; token?: string }) {
-    super();
+  private constructor(private readonly child: ForkedProcess<ReadyLine>, readonly connection: { url: string; token?: string }) {
+    this.client = new TagsmithClient(connection);
   }
 
   static async start(launch: EngineLaunch): Promise<EngineProcess> {
@@ -34,63 +31,37 @@ export class EngineProcess extends EventEmitter<{ exited: [code: number | null, 
     const args = ['serve', '--port', String(launch.port), '--state', launch.stateDir];
     if (launch.threads) args.push('--threads', String(launch.threads));
     if (launch.backbone) args.push('--backbone', launch.backbone);
-    const child = fork(launch.cliPath, args, {
-      // Under Electron, fork needs this to run the script as Node; the token stays out of `ps`.
+    const child = await ForkedProcess.start({
+      name: 'the engine',
+      script: launch.cliPath,
+      args,
+      // Under Electron, fork needs ELECTRON_RUN_AS_NODE to run the script as Node; the token stays
+      // out of `ps`; the engine stops when its stdin ends, i.e. when the extension host goes.
       // Two malloc arenas: under 16 clients the engine's RSS after 30 s was 348 MB instead of
       // 479 MB with glibc's default, at the same throughput (bench:reliability's load phase).
       env: { MALLOC_ARENA_MAX: '2', ...process.env, ELECTRON_RUN_AS_NODE: '1', TAGSMITH_TOKEN: token ?? '', TAGSMITH_EXIT_ON_STDIN_END: '1' },
-      stdio: ['pipe', 'pipe', 'pipe', 'ipc'],
+      stdin: 'pipe',
+      ready: { line: parseReadyLine },
+      startTimeoutMs: START_TIMEOUT_MS,
+      stopTimeoutMs: STOP_TIMEOUT_MS,
+      onOutput: (line, stream) => launch.log(stream === 'stderr' ? `[engine] ${line}` : line),
     });
-    let stderrTail = '';
-    child.stderr!.on('data', (d: Buffer) => {
-      const text = d.toString();
-      stderrTail = (stderrTail + text).slice(-4000);
-      for (const line of text.split('\n')) if (line.trim()) launch.log(`[engine] ${line}`);
+    return new EngineProcess(child, { url: child.ready.url, token });
+  }
+
+  get pid(): number {
+    return this.child.pid;
+  }
+
+  /** Called once if the engine exits by itself (not through stop()). */
+  onCrash(listener: (exit: ChildExit) => void): void {
+    this.child.once('exited', (exit) => {
+      if (!exit.requested) listener(exit);
     });
-    const ready = await new Promise<{ url: string }>((resolve, reject) => {
-      let buffered = '';
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new Error(`the engine did not start within ${START_TIMEOUT_MS / 1000} s`));
-      }, START_TIMEOUT_MS);
-      child.stdout!.on('data', (d: Buffer) => {
-        buffered += d.toString();
-        let newline: number;
-        while ((newline = buffered.indexOf('\n')) >= 0) {
-          const line = buffered.slice(0, newline);
-          buffered = buffered.slice(newline + 1);
-          if (line.startsWith(READY_MARKER)) {
-            clearTimeout(timer);
-            resolve(JSON.parse(line.slice(READY_MARKER.length)) as { url: string });
-          } else if (line.trim()) {
-            launch.log(line);
-          }
-        }
-      });
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`the engine exited with code ${code} while starting: ${stderrTail.trim().split('\n').slice(-3).join(' ')}`));
-      });
-    });
-    const engine = new EngineProcess(new TagsmithClient({ url: ready.url, token }), child.pid!, { url: ready.url, token });
-    engine.child = child;
-    engine.stderrTail = stderrTail;
-    child.stderr!.on('data', (d: Buffer) => (engine.stderrTail = (engine.stderrTail + d.toString()).slice(-4000)));
-    child.once('exit', (code) => {
-      if (!engine.stopping) engine.emit('exited', code, engine.stderrTail);
-    });
-    return engine;
   }
 
   /** SIGTERM, then SIGKILL if it has not gone after a few seconds. */
   async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    this.stopping = true;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
-    await exited;
-    clearTimeout(timer);
+    await this.child.stop();
   }
 }

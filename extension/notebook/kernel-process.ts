@@ -1,14 +1,17 @@
-// One tslab kernel process for one notebook: fork, wait for `ready`, run cells one at a time
-// with their outputs streamed, interrupt (message + SIGINT), and kill on dispose. No `vscode`
-// here, so it is tested by feeding it cells directly.
-import { fork, type ChildProcess } from 'node:child_process';
+// One tslab kernel process for one notebook (forked through ForkedProcess, ready on its `ready`
+// message): run cells one at a time with their outputs streamed, interrupt (message + SIGINT),
+// and stop it on dispose. No `vscode` here, so it is tested by feeding it cells directly.
 import { EventEmitter } from 'node:events';
 import type { CellOutput } from '../../kernel/notebook/cell-executor';
 import type { KernelEvent, KernelRequest } from '../../kernel/notebook/kernel-messages';
+import { ForkedProcess, type ChildExit } from '../process/forked-process';
 
-export type { CellOutput };
+export type { CellOutput, ChildExit };
 
 const START_TIMEOUT_MS = 60_000;
+const STOP_TIMEOUT_MS = 2_000;
+
+type ReadyEvent = Extract<KernelEvent, { type: 'ready' }>;
 
 export interface KernelLaunch {
   /** dist/kernel/notebook-kernel.js */
@@ -20,27 +23,32 @@ export interface KernelLaunch {
   log?: (line: string) => void;
 }
 
-export class KernelProcess extends EventEmitter<{ exited: [code: number | null, signal: string | null] }> {
+export class KernelProcess extends EventEmitter<{ exited: [exit: ChildExit] }> {
   private nextId = 1;
   private readonly waiting = new Map<number, (event: KernelEvent) => void>();
-  private exited = false;
+  readonly versions: Record<string, string>;
+  readonly tagsmithBound: boolean;
 
-  private constructor(private readonly child: ChildProcess, readonly versions: Record<string, string>, readonly tagsmithBound: boolean) {
+  private constructor(private readonly child: ForkedProcess<ReadyEvent>) {
     super();
-    child.on('message', (event: KernelEvent) => {
+    this.versions = child.ready.versions;
+    this.tagsmithBound = child.ready.tagsmith;
+    child.on('message', (message) => {
+      const event = message as KernelEvent;
       if ('id' in event) this.waiting.get(event.id)?.(event);
     });
-    child.once('exit', (code, signal) => {
-      this.exited = true;
+    child.once('exited', (exit) => {
       // Cells still running end as failed; their callers see why.
       for (const [id, deliver] of this.waiting) deliver({ type: 'done', id, ok: false });
       this.waiting.clear();
-      this.emit('exited', code, signal);
+      this.emit('exited', exit);
     });
   }
 
   static async start(launch: KernelLaunch): Promise<KernelProcess> {
-    const child = fork(launch.scriptPath, [], {
+    const child = await ForkedProcess.start<ReadyEvent>({
+      name: 'the notebook kernel',
+      script: launch.scriptPath,
       cwd: launch.cwd,
       // The kernel is a plain bundle: no loader flags of the parent (tsx in tests) that would resolve from the notebook's folder.
       execArgv: [],
@@ -50,36 +58,23 @@ export class KernelProcess extends EventEmitter<{ exited: [code: number | null, 
         TAGSMITH_URL: launch.engine?.url ?? '',
         TAGSMITH_TOKEN: launch.engine?.token ?? '',
       },
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      stdin: 'ignore',
+      ready: { message: (message) => ((message as KernelEvent).type === 'ready' ? (message as ReadyEvent) : undefined) },
+      startTimeoutMs: START_TIMEOUT_MS,
+      stopTimeoutMs: STOP_TIMEOUT_MS,
+      // Output that bypasses the cell console (a native module, process.stdout.write) goes to the log.
+      onOutput: (line) => launch.log?.(`[kernel] ${line}`),
     });
-    // Output that bypasses the cell console (a native module, process.stdout.write) goes to the log.
-    child.stdout!.on('data', (d: Buffer) => launch.log?.(`[kernel] ${d.toString().trimEnd()}`));
-    child.stderr!.on('data', (d: Buffer) => launch.log?.(`[kernel] ${d.toString().trimEnd()}`));
-    const ready = await new Promise<Extract<KernelEvent, { type: 'ready' }>>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new Error(`the notebook kernel did not start within ${START_TIMEOUT_MS / 1000} s`));
-      }, START_TIMEOUT_MS);
-      child.on('message', (event: KernelEvent) => {
-        if (event.type !== 'ready') return;
-        clearTimeout(timer);
-        resolve(event);
-      });
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`the notebook kernel exited while starting (code ${code})`));
-      });
-    });
-    return new KernelProcess(child, ready.versions, ready.tagsmith);
+    return new KernelProcess(child);
   }
 
   get running(): boolean {
-    return !this.exited;
+    return this.child.running;
   }
 
   /** Runs a cell; outputs arrive through `onOutput` as they happen; resolves to success. */
   execute(code: string, onOutput: (output: CellOutput) => void): Promise<boolean> {
-    if (this.exited) return Promise.resolve(false);
+    if (!this.running) return Promise.resolve(false);
     const id = this.nextId++;
     return new Promise((resolve) => {
       this.waiting.set(id, (event) => {
@@ -103,17 +98,18 @@ export class KernelProcess extends EventEmitter<{ exited: [code: number | null, 
 
   /** Stops the running cell: the message rejects a pending await, SIGINT breaks a busy loop. */
   interrupt(): void {
-    if (this.exited) return;
+    if (!this.running) return;
     this.send({ type: 'interrupt' });
-    this.child.kill('SIGINT');
+    this.child.signal('SIGINT');
   }
 
-  dispose(): void {
-    if (!this.exited) this.child.kill('SIGKILL');
+  /** Ends the kernel: SIGTERM, then SIGKILL if a cell keeps it busy. */
+  async dispose(): Promise<void> {
+    await this.child.stop();
   }
 
   private ask<T extends KernelEvent['type']>(request: Extract<KernelRequest, { id: number }>, answer: T): Promise<Extract<KernelEvent, { type: T }> | undefined> {
-    if (this.exited) return Promise.resolve(undefined);
+    if (!this.running) return Promise.resolve(undefined);
     const id = this.nextId++;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {

@@ -4,6 +4,7 @@
 // restart, and completions/hover in cells from the kernel's TypeScript.
 import path from 'node:path';
 import * as vscode from 'vscode';
+import { describeExit, lastLines } from '../process/forked-process';
 import { KernelProcess, type CellOutput } from './kernel-process';
 
 const NOTEBOOK_TYPE = 'jupyter-notebook';
@@ -65,9 +66,9 @@ export class TagsmithNotebookController implements vscode.Disposable {
       }));
       kernel = { process, order: 0 };
       this.kernels.set(key, kernel);
-      process.then((k) => k.on('exited', (code, signal) => {
+      process.then((k) => k.on('exited', (exit) => {
         if (this.kernels.get(key)?.process === process) this.kernels.delete(key);
-        if (signal !== 'SIGKILL') this.log.warn(`notebook kernel of ${notebook.uri.path} exited (code ${code}, signal ${signal})`);
+        if (!exit.requested) this.log.warn(`notebook kernel of ${notebook.uri.path} exited (${describeExit(exit)}). ${lastLines(exit.stderrTail)}`);
       }), () => this.kernels.delete(key));
     }
     return kernel;

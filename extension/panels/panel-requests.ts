@@ -3,8 +3,9 @@
 // explorer item, showing progress) comes in as PanelHostActions — so the webview tests drive
 // this same code from a harness page.
 import { addImages } from '../../kernel/client/add-many';
-import type { SampleRecord, SampleType, TagsmithClient, TrainingTask } from '../../kernel/client/tagsmith-client';
+import type { SampleRecord, SampleType, TagsmithClient } from '../../kernel/client/tagsmith-client';
 import type { PanelKind, Params, RequestMethod, Result } from '../../webview/protocol';
+import type { EngineWatcher } from '../engine/engine-watcher';
 
 export interface DroppedImages {
   files: { name: string; read: () => Promise<Uint8Array> }[];
@@ -16,10 +17,8 @@ export interface PanelHostActions {
   readDroppedUris(uris: string[]): Promise<DroppedImages>;
   openSample(bytes: Uint8Array, fileName: string): Promise<void>;
   openPanel(panel: PanelKind, tag?: string): Promise<void>;
-  /** A training task started from a panel (the host shows its progress). */
-  trainingStarted(tag: string, task: TrainingTask): void;
-  /** Something changed in the engine: refresh the panels now rather than at the next poll. */
-  changed(): void;
+  /** A training task started from a panel (the status bar shows its progress; the host announces its end). */
+  trainingStarted(tag: string, taskId: string): void;
 }
 
 type Handlers = { [M in RequestMethod]: (params: Params<M>) => Promise<Result<M>> };
@@ -40,6 +39,8 @@ export class PanelRequests {
 
   constructor(
     private readonly client: () => Promise<TagsmithClient>,
+    /** The panels' picture of the engine; poked after every change made here, so it shows at once. */
+    private readonly watcher: Pick<EngineWatcher, 'read' | 'poke'>,
     private readonly actions: PanelHostActions,
   ) {}
 
@@ -49,9 +50,8 @@ export class PanelRequests {
 
   private readonly handlers: Handlers = {
     'engine/snapshot': async () => {
-      const client = await this.client();
-      const [tags, tasks] = await Promise.all([client.tags(), client.tasks()]);
-      return { tags, tasks };
+      await this.client(); // a panel opened first starts the engine
+      return this.watcher.read();
     },
     'samples/list': async ({ tag }) => {
       const { positives, negatives } = await (await this.client()).samples(tag);
@@ -69,7 +69,7 @@ export class PanelRequests {
     'samples/move': async ({ tag, sampleIds, to }) => {
       const client = await this.client();
       for (const id of sampleIds) await client.moveSample(tag, id, to);
-      this.actions.changed();
+      this.watcher.poke();
       return { moved: sampleIds.length };
     },
     'samples/remove': async ({ tag, sampleIds }) => {
@@ -88,7 +88,7 @@ export class PanelRequests {
       const undoToken = `undo-${++this.undoCounter}`;
       this.undo.set(undoToken, removed);
       if (this.undo.size > UNDO_KEPT) this.undo.delete(this.undo.keys().next().value!);
-      this.actions.changed();
+      this.watcher.poke();
       return { removed: removed.samples.length, undoToken };
     },
     'samples/undoRemove': async ({ undoToken }) => {
@@ -97,7 +97,7 @@ export class PanelRequests {
       this.undo.delete(undoToken);
       const client = await this.client();
       for (const s of removed.samples) await client.addSample(s.type, removed.tag, s.bytes, s.fileName);
-      this.actions.changed();
+      this.watcher.poke();
       return { restored: removed.samples.length };
     },
     'samples/add': async ({ tag, type, files, uris }) => {
@@ -105,7 +105,7 @@ export class PanelRequests {
       const dropped = await this.actions.readDroppedUris(uris);
       const all = [...files.map((f) => ({ name: f.name, read: async () => Buffer.from(f.base64, 'base64') })), ...dropped.files];
       const result = await addImages(client, type, tag, all);
-      this.actions.changed();
+      this.watcher.poke();
       return { added: result.added, skipped: [...dropped.skipped, ...result.skipped] };
     },
     'samples/open': async ({ sampleId, fileName }) => {
@@ -114,10 +114,9 @@ export class PanelRequests {
       return {};
     },
     'train/start': async ({ tag, options }) => {
-      const task = (await this.client()).train(tag, options);
-      const taskId = await task.taskId;
-      this.actions.trainingStarted(tag, task);
-      this.actions.changed();
+      const taskId = await (await this.client()).train(tag, options).taskId;
+      this.watcher.poke();
+      this.actions.trainingStarted(tag, taskId);
       return { taskId };
     },
     'predict/image': async ({ file }) => (await this.client()).predict(Buffer.from(file.base64, 'base64')),

@@ -1,13 +1,15 @@
 // Hosts the gallery and the dashboard: one WebviewPanel each, created on demand or revived by
 // the serializer after a window reload. Messages pass through the protocol's guards both
-// ways; the host holds what it sends until the page says `ready`.
+// ways; the host holds what it sends until the page says `ready`. What the panels show of the
+// engine comes from the engine's watcher, pushed to them whenever its tags or tasks change.
 import * as vscode from 'vscode';
-import type { TagsmithClient, TrainingTask } from '../../kernel/client/tagsmith-client';
+import type { TagsmithClient } from '../../kernel/client/tagsmith-client';
 import {
   isReadyNotification, isRequestMessage, notification, response,
   type EngineSnapshot, type HostNotification, type PanelKind,
 } from '../../webview/protocol';
-import { EngineWatcher } from './engine-watcher';
+import type { EngineWatcher } from '../engine/engine-watcher';
+import { announceTraining } from '../ui/training-messages';
 import { PanelRequests, type PanelHostActions } from './panel-requests';
 import { buildWebviewHtml } from './webview-html';
 import { readDroppedUris } from './dropped-uris';
@@ -24,24 +26,25 @@ interface OpenPanel {
 export class TagsmithPanels implements vscode.Disposable {
   private readonly open = new Map<PanelKind, OpenPanel>();
   private readonly requests: PanelRequests;
-  private readonly watcher: EngineWatcher;
+  private readonly subscription: vscode.Disposable;
   private snapshot?: EngineSnapshot;
 
   constructor(
     private readonly context: vscode.ExtensionContext,
     client: () => Promise<TagsmithClient>,
+    watcher: EngineWatcher,
     private readonly log: vscode.LogOutputChannel,
-    onTraining: (tag: string, task: TrainingTask) => void,
   ) {
     const actions: PanelHostActions = {
       readDroppedUris,
       openSample: (bytes, fileName) => this.openSample(bytes, fileName),
       openPanel: (panel, tag) => this.show(panel, tag),
-      trainingStarted: onTraining,
-      changed: () => this.watcher.poke(),
+      trainingStarted: (tag, taskId) => announceTraining(watcher, tag, taskId),
     };
-    this.requests = new PanelRequests(client, actions);
-    this.watcher = new EngineWatcher(client, (snapshot) => {
+    this.requests = new PanelRequests(client, watcher, actions);
+    this.subscription = watcher.onDidChange(({ snapshot }) => {
+      // A new snapshot object means the tags or tasks changed (or were read again on request).
+      if (!snapshot || snapshot === this.snapshot) return;
       this.snapshot = snapshot;
       for (const kind of this.open.keys()) this.post(kind, notification('engine/changed', snapshot));
     });
@@ -60,13 +63,8 @@ export class TagsmithPanels implements vscode.Disposable {
     if (tag) this.post(kind, notification('panel/showTag', { tag }));
   }
 
-  /** Something changed outside the panels (e.g. samples added from the explorer). */
-  refresh(): void {
-    this.watcher.poke();
-  }
-
   dispose(): void {
-    this.watcher.stop();
+    this.subscription.dispose();
     for (const { panel } of this.open.values()) panel.dispose();
   }
 
@@ -83,11 +81,7 @@ export class TagsmithPanels implements vscode.Disposable {
       styleUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(bundle, `${kind}.css`)).toString(),
     });
     panel.webview.onDidReceiveMessage((message: unknown) => this.receive(kind, entry, message));
-    panel.onDidDispose(() => {
-      this.open.delete(kind);
-      if (this.open.size === 0) this.watcher.stop();
-    });
-    this.watcher.start();
+    panel.onDidDispose(() => this.open.delete(kind));
   }
 
   private async receive(kind: PanelKind, entry: OpenPanel, message: unknown): Promise<void> {

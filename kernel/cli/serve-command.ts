@@ -4,6 +4,7 @@ import path from 'node:path';
 import { TagsmithEngine } from '../engine/tagsmith-engine';
 import { isLoopbackHostname } from '../http/request-guard';
 import { createServer, DEFAULT_MAX_ARCHIVE, DEFAULT_MAX_UPLOAD } from '../http/server';
+import { formatReadyLine } from './ready-line';
 
 export interface ServeOptions {
   host: string;
@@ -17,9 +18,6 @@ export interface ServeOptions {
   maxUploadBytes: number;
 }
 
-/** The line the extension waits for; everything after the marker is JSON. */
-export const READY_MARKER = 'TAGSMITH_READY ';
-
 export function defaultStateDir(): string {
   return process.env.TAGSMITH_STATE ? path.resolve(process.env.TAGSMITH_STATE) : path.join(os.homedir(), '.tagsmith', 'state');
 }
@@ -32,6 +30,8 @@ export async function runServeCommand(options: ServeOptions): Promise<number> {
   }
   const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
   const engine = await TagsmithEngine.open({ stateDir: options.stateDir, threads: options.threads, backbone: options.backbone });
+  // Training takes the same count as inference (none: every core).
+  engine.tasks.threads = options.threads;
   const server = await createServer(engine, {
     token: options.token,
     allowedOrigins: options.allowedOrigins,
@@ -46,7 +46,7 @@ export async function runServeCommand(options: ServeOptions): Promise<number> {
   const shownHost = options.host.includes(':') ? `[${options.host}]` : options.host;
   const url = `http://${shownHost}:${port}`;
   process.stdout.write(`Tagsmith engine ready at ${url} (state: ${engine.stateDir}, backbone: ${engine.backbone}${options.token ? ', token required' : ''})\n`);
-  process.stdout.write(`${READY_MARKER}${JSON.stringify({ url, port, pid: process.pid, stateDir: engine.stateDir })}\n`);
+  process.stdout.write(`${formatReadyLine({ url, port, pid: process.pid, stateDir: engine.stateDir })}\n`);
 
   return new Promise<number>((resolve) => {
     let stopping = false;

@@ -1,10 +1,9 @@
 // Runs training tasks one at a time, each in a worker thread, and keeps their records: in
 // memory for live progress, on disk at every change of state so history survives restarts.
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { asTagsmithError, TagsmithError, type ErrorCode } from '../errors';
+import { startWorker, threadCount } from '../threads';
 import type { TrainingData } from '../training/train-tag';
 import type { TagModelJson } from '../training/tag-model';
 import type { TrainOptions } from '../training/train-options';
@@ -23,14 +22,23 @@ export interface TrainingHost {
 
 type Listener = (task: TaskRecord) => void;
 
+export interface TrainingQueueOptions {
+  /** Threads for a task's fits, its worker included; 0 or none: every core (as for inference). */
+  threads?: number;
+}
+
 export class TrainingQueue {
+  /** `TrainingQueueOptions.threads`, read as each task starts (`tagsmith serve --threads` sets it). */
+  threads: number | undefined;
   private readonly tasks = new Map<string, TaskRecord>();
   private readonly pending: string[] = [];
   private running?: { id: string; worker?: Worker; cancelled?: boolean };
   private readonly listeners = new Set<Listener>();
   private idleWaiters: (() => void)[] = [];
 
-  constructor(private readonly host: TrainingHost) {}
+  constructor(private readonly host: TrainingHost, options: TrainingQueueOptions = {}) {
+    this.threads = options.threads;
+  }
 
   /** Loads history; a task that was queued or running when the process died failed. */
   async restore(records: TaskRecord[]): Promise<void> {
@@ -139,7 +147,7 @@ export class TrainingQueue {
         void this.update(id, { stage, progress }, false);
       });
       this.throwIfEnded();
-      const model = await this.runWorker(id, { data, options: task.options });
+      const model = await this.runWorker(id, { data, options: task.options, threads: threadCount(this.threads) });
       await this.update(id, { stage: 'saving' }, false);
       await this.host.saveModel(task.tag, model);
       outcome = { state: 'done', stage: 'done', progress: 1, metrics: model.metrics };
@@ -162,11 +170,7 @@ export class TrainingQueue {
 
   private runWorker(id: string, request: TrainingRequest): Promise<TagModelJson> {
     return new Promise((resolve, reject) => {
-      const file = trainingWorkerFile();
-      // Under tsx (tests, benchmarks) the worker must load TypeScript too.
-      const worker = file.endsWith('.ts')
-        ? new Worker(`require('tsx/cjs/api').register(); require(${JSON.stringify(file)});`, { eval: true })
-        : new Worker(file);
+      const worker = startWorker('training-worker');
       this.running!.worker = worker;
       let settled = false;
       worker.on('message', (message: TrainingMessage) => {
@@ -222,12 +226,4 @@ export class TrainingQueue {
     this.idleWaiters = [];
     for (const wake of waiters) wake();
   }
-}
-
-/** The worker's file: next to the bundle in dist/, or the TypeScript source under tsx. */
-function trainingWorkerFile(): string {
-  const candidates = [path.join(__dirname, 'training-worker.js'), path.join(__dirname, '..', 'training', 'training-worker.ts')];
-  const found = candidates.find((file) => fs.existsSync(file));
-  if (!found) throw new Error(`training worker not found (looked for ${candidates.join(', ')})`);
-  return found;
 }

@@ -1,9 +1,8 @@
 // Runs many independent logistic-regression fits on two (or more) cores: this thread takes
 // some, helper worker threads the rest. The sample matrix lives in one SharedArrayBuffer, so
 // a fit sends only row indices, labels and weights, never the features themselves.
-import fs from 'node:fs';
-import path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from '../threads';
 import { fitLogistic, type LogisticModel } from './logistic-regression';
 
 export interface FitJob {
@@ -68,11 +67,7 @@ export class ParallelFits {
   static create(matrix: SharedMatrix, threads: number): ParallelFits {
     const fits = new ParallelFits(matrix);
     for (let i = 1; i < threads; i++) {
-      const file = helperFile();
-      // Under tsx (tests, benchmarks) the helper must load TypeScript too.
-      const worker = file.endsWith('.ts')
-        ? new Worker(`require('tsx/cjs/api').register(); require(${JSON.stringify(file)});`, { eval: true, workerData: { buffer: matrix.buffer, width: matrix.width } })
-        : new Worker(file, { workerData: { buffer: matrix.buffer, width: matrix.width } });
+      const worker = startWorker('fit-worker', { workerData: { buffer: matrix.buffer, width: matrix.width } });
       worker.unref();
       worker.on('message', (reply: FitReply) => fits.settle(reply));
       worker.on('error', (error) => fits.failAll(error));
@@ -138,12 +133,4 @@ export class ParallelFits {
     for (const waiting of this.pending.values()) waiting.reject(error);
     this.pending.clear();
   }
-}
-
-/** The helper's file: next to the bundle in dist/, or the TypeScript source under tsx. */
-function helperFile(): string {
-  const candidates = [path.join(__dirname, 'fit-worker.js'), path.join(__dirname, '..', 'ml', 'fit-worker.ts'), path.join(__dirname, 'fit-worker.ts')];
-  const found = candidates.find((file) => fs.existsSync(file));
-  if (!found) throw new Error(`fit worker not found (looked for ${candidates.join(', ')})`);
-  return found;
 }

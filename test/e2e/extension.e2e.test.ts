@@ -1,6 +1,6 @@
 // The packaged .vsix in a real VS Code (code-server) in headless Chromium: right-click a
-// folder of images to add them, train from the palette, predict from the explorer, kill the
-// engine and keep working. Screenshots land in test-artifacts/e2e/ (ignored by git).
+// folder of images to add them, train from the palette, predict from the explorer, see a tag
+// added over HTTP by another client in the status bar, kill the engine and keep working. Screenshots land in test-artifacts/e2e/ (ignored by git).
 // Needs: `npm run package` output, code-server from test/e2e/install-code-server.sh, Chromium.
 import assert from 'node:assert/strict';
 import { execSync } from 'node:child_process';
@@ -205,6 +205,47 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
     await typePath('Restore the Tagsmith state from', backup);
     await page.locator('.monaco-dialog-box .monaco-button', { hasText: /^Replace$/ }).click();
     await page.locator('.statusbar-item', { hasText: 'Tagsmith: 1 tag' }).waitFor();
+  }
+
+  it('shows a tag another client adds over HTTP in the status bar, and its removal', async () => {
+    const { page } = vscode;
+    try {
+      // Where the engine listens, from the status bar's tooltip, and its token, from its
+      // environment: what a curl user would find.
+      const url = /running at (http:\/\/127\.0\.0\.1:\d+)/.exec(await statusTooltip('Tagsmith: 1 tag', 'running at'))?.[1];
+      assert.ok(url, 'the tooltip names the engine\'s address');
+      const [pid] = enginePids();
+      const token = (await fs.readFile(`/proc/${pid}/environ`, 'utf8')).split('\0').find((v) => v.startsWith('TAGSMITH_TOKEN='))!.slice('TAGSMITH_TOKEN='.length);
+      const headers = { authorization: `Bearer ${token}` };
+      const form = new FormData();
+      form.append('data', new Blob([await fs.readFile(path.join(workspace, 'unseen.jpg'))], { type: 'image/jpeg' }), 'unseen.jpg');
+      const added = await fetch(`${url}/add/positive/from-curl`, { method: 'POST', body: form, headers });
+      assert.ok(added.ok, await added.text());
+      await page.locator('.statusbar-item', { hasText: 'Tagsmith: 2 tags' }).waitFor();
+      assert.match(await statusTooltip('Tagsmith: 2 tags', 'from-curl'), /Tags: .*from-curl \(not trained\)/);
+      await shot('6b-tag-from-curl');
+      const cleaned = await fetch(`${url}/clean/from-curl`, { method: 'POST', headers });
+      assert.ok(cleaned.ok, await cleaned.text());
+      await page.locator('.statusbar-item', { hasText: 'Tagsmith: 1 tag' }).waitFor();
+    } catch (error) {
+      await shot('6b-failed');
+      throw error;
+    }
+  });
+
+  /** The status-bar item's tooltip, as hovering it shows it. */
+  async function statusTooltip(itemText: string, tooltipText: string): Promise<string> {
+    const { page } = vscode;
+    const hover = page.locator('.workbench-hover, .monaco-hover', { hasText: tooltipText }).first();
+    for (let attempt = 0; ; attempt++) {
+      await page.mouse.move(700, 300);
+      await page.locator('.statusbar-item', { hasText: itemText }).hover();
+      if (await hover.waitFor({ timeout: 5000 }).then(() => true, () => false)) break;
+      assert.ok(attempt < 5, `no tooltip with "${tooltipText}" on the status-bar item "${itemText}"`);
+    }
+    const text = await hover.innerText();
+    await page.mouse.move(700, 300);
+    return text;
   }
 
   it('notices a killed engine and keeps working', async () => {

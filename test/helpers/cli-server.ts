@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
+import { READY_MARKER } from '../../kernel/cli/ready-line';
 import { tempDir } from './engine';
 
 export interface CliServer {
@@ -34,7 +35,7 @@ export async function startCliServer(extraArgs: string[] = [], stateDir?: string
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
   await new Promise<void>((resolve, reject) => {
-    const check = () => output.includes('TAGSMITH_READY ') && (cleanup(), resolve());
+    const check = () => output.includes(READY_MARKER) && (cleanup(), resolve());
     const exited = (code: number | null) => (cleanup(), reject(new Error(`tagsmith serve exited with ${code}: ${output}`)));
     const cleanup = () => {
       child.stdout!.off('data', check);

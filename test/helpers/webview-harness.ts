@@ -1,6 +1,6 @@
 // A page that stands in for the extension host: it serves a panel's real HTML (the same
 // builder, the same CSP) and bundle, and answers the panel's messages with the extension's
-// own request handler and watcher, backed by a real engine. Runs in Debian's Chromium.
+// own request handler and engine watcher, backed by a real engine. Runs in Debian's Chromium.
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { TagsmithClient } from '../../kernel/client/tagsmith-client';
 import { imageFilesUnder } from '../../extension/logic/image-selection';
-import { EngineWatcher } from '../../extension/panels/engine-watcher';
+import { EngineWatcher } from '../../extension/engine/engine-watcher';
 import { PanelRequests } from '../../extension/panels/panel-requests';
 import { buildWebviewHtml } from '../../extension/panels/webview-html';
 import { isReadyNotification, isRequestMessage, notification, response, type EngineSnapshot, type PanelKind } from '../../webview/protocol';
@@ -46,18 +46,20 @@ export async function startHarness(client: TagsmithClient): Promise<Harness> {
   let snapshot: EngineSnapshot | undefined;
   const posts = new Set<(message: unknown) => void>();
 
-  const watcher = new EngineWatcher(async () => client, (s) => {
-    snapshot = s;
-    for (const post of posts) post(notification('engine/changed', s));
-  }, { busyMs: 150, idleMs: 400 });
-  const requests = new PanelRequests(async () => client, {
+  // As TagsmithPanels does: every new snapshot of the watcher goes to the open panels.
+  const watcher = new EngineWatcher({ busyMs: 150, idleMs: 400 });
+  watcher.onDidChange((view) => {
+    if (!view.snapshot || view.snapshot === snapshot) return;
+    snapshot = view.snapshot;
+    for (const post of posts) post(notification('engine/changed', view.snapshot));
+  });
+  const requests = new PanelRequests(async () => client, watcher, {
     readDroppedUris: (uris) => imageFilesUnder(uris.map((u) => fileURLToPath(u))),
     openSample: async (_bytes, fileName) => void opened.push(fileName),
     openPanel: async (panel, tag) => void opened.push(`panel:${panel}:${tag ?? ''}`),
     trainingStarted: () => undefined,
-    changed: () => watcher.poke(),
   });
-  watcher.start();
+  watcher.engineReady(client);
 
   async function serve(url: string, res: http.ServerResponse): Promise<void> {
     const [route, query = ''] = url.split('?');
@@ -110,7 +112,7 @@ export async function startHarness(client: TagsmithClient): Promise<Harness> {
       return page;
     },
     async close() {
-      watcher.stop();
+      watcher.dispose();
       for (const page of pages) await page.close().catch(() => undefined);
       await browser.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));

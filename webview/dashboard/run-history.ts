@@ -3,7 +3,7 @@
 import type { TaskRecord } from '../protocol';
 import { clear, h, percent } from '../lib/dom';
 
-export function runningTasks(tasks: TaskRecord[]): HTMLElement[] {
+export function runningTasks(tasks: readonly TaskRecord[]): HTMLElement[] {
   return tasks.filter((t) => t.state === 'queued' || t.state === 'running').map((t) =>
     h('div', { className: 'running-task', role: 'status', 'aria-label': `Training ${t.tag}` },
       h('vscode-progress-ring', { 'aria-hidden': 'true' }),

@@ -18,7 +18,7 @@ export class TagList {
     });
   }
 
-  render(tags: TagSummary[], selected: string | undefined, filter: string): void {
+  render(tags: readonly TagSummary[], selected: string | undefined, filter: string): void {
     const shown = tags.filter((t) => t.tag.toLowerCase().includes(filter.toLowerCase()));
     clear(this.element, shown.length === 0 ? h('p', { className: 'muted' }, tags.length === 0 ? 'No tags yet.' : 'No tag matches the filter.') : shown.map((t) => this.item(t, t.tag === selected)));
     if (selected) this.element.setAttribute('aria-activedescendant', `tag-${cssId(selected)}`);
