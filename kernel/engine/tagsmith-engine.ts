@@ -6,23 +6,22 @@ import type { Readable } from 'node:stream';
 import { TagsmithError } from '../errors';
 import { FeatureExtractor, type FeatureExtractorOptions } from '../features/feature-extractor';
 import { NsfwHead } from '../features/nsfw-head';
-import { readJson, writeFileAtomic, writeJsonAtomic, TEMP_MARKER } from '../state/atomic-file';
+import { readJson, writeFileAtomic, writeJsonAtomic } from '../state/atomic-file';
 import { KeyedMutex, ReadWriteLock } from '../state/keyed-lock';
-import { StateLayout } from '../state/state-layout';
+import { isValidTag, shownName, THUMBNAIL_MAX, THUMBNAIL_MIN, validateBackboneId, validateTag } from '../state/path-names';
+import { readGeneration, type GenerationContents } from '../state/read-generation';
+import type { EmbeddingRecord, SampleListJson, SampleRecord, SampleType, TagModelJson, TaskRecord } from '../state/record-schemas';
+import { GenerationLayout, StateLayout } from '../state/state-layout';
 import { createStateArchive, restoreStateArchive, snapshotState, syncTree } from '../state/state-archive';
-import {
-  checkEmbedding, checkSampleList, checkTask, decodeFeatures, isSampleId,
-  type EmbeddingRecord, type SampleListJson, type SampleRecord, type SampleType, type TaskRecord,
-} from '../state/stored-records';
-import { validateTag } from '../state/tag-name';
-import { TagModel, type PreparedFeatures, type TagModelJson, type TagScore } from '../training/tag-model';
+import { checkEmbedding, checkSampleList, checkTagModel, checkTask, decodeFeatures, readRecordFile } from '../state/stored-records';
+import { TagModel, type PreparedFeatures, type TagScore } from '../training/tag-model';
 import { checkEnoughSamples, type TrainingData } from '../training/train-tag';
 import { validateTrainOptions, type TrainOptions } from '../training/train-options';
 import type { BaseScores } from '../scores/base-scores';
 import { Embedder, featuresOf, sha256 } from './embedder';
 import { concurrencyLimit } from './concurrency-limit';
 import { parseFeaturesDocument, type FeaturesDocument } from './features-document';
-import { TrainingQueue } from './training-queue';
+import { interruptedTask, TrainingQueue } from './training-queue';
 import { makeThumbnail } from './thumbnails';
 
 export interface EngineOptions extends FeatureExtractorOptions {
@@ -74,7 +73,7 @@ export class TagsmithEngine {
     this.tasks = new TrainingQueue({
       loadTrainingData: (tag, options, onProgress) => this.stateLock.read(() => this.trainingData(tag, options, onProgress)),
       saveModel: (tag, json) => this.stateLock.read(() => this.saveModel(tag, json)),
-      saveTask: (task) => writeJsonAtomic(this.layout.task(task.task_id), task),
+      saveTask: (task) => this.saveTask(task),
     });
   }
 
@@ -82,6 +81,7 @@ export class TagsmithEngine {
     const layout = await StateLayout.open(path.resolve(options.stateDir));
     await layout.collectGarbage();
     const extractor = await FeatureExtractor.create(options);
+    validateBackboneId(extractor.backboneId);
     const engine = new TagsmithEngine(layout, new Embedder(extractor), await NsfwHead.create(options.modelsDir, options.backbone));
     await engine.loadState();
     return engine;
@@ -162,25 +162,24 @@ export class TagsmithEngine {
 
   /** The original bytes of a sample image. */
   async sampleImage(id: string): Promise<Buffer> {
-    if (!isSampleId(id)) throw new TagsmithError('unknown_sample', `There is no sample ${JSON.stringify(id)}.`);
-    return this.stateLock.read(async () => {
-      try {
-        return await fs.readFile(this.layout.image(id));
-      } catch {
-        throw new TagsmithError('unknown_sample', `There is no sample ${id}.`);
-      }
-    });
+    this.layout.image(id); // refuses a malformed id before any file is touched
+    return this.stateLock.read(() => readSampleImage(this.layout.image(id), id));
   }
 
   /** A small WebP of a sample (cached; derived data, not part of the archive). */
   async thumbnail(id: string, size = 256): Promise<Buffer> {
-    const side = Math.min(1024, Math.max(32, Math.round(size)));
-    const file = path.join(this.layout.thumbnails, `${id}-${side}.webp`);
-    const cached = await fs.readFile(file).catch(() => undefined);
-    if (cached) return cached;
-    const thumbnail = await makeThumbnail(await this.sampleImage(id), side);
-    await writeFileAtomic(file, thumbnail);
-    return thumbnail;
+    const side = Math.min(THUMBNAIL_MAX, Math.max(THUMBNAIL_MIN, Math.round(size)));
+    const file = this.layout.thumbnail(id, side); // refuses a malformed id or size before any file is touched
+    return this.stateLock.read(async () => {
+      const image = this.layout.image(id);
+      // The cache outlives samples and restores: serve it only for a sample of this state.
+      if (!(await exists(image))) throw new TagsmithError('unknown_sample', `There is no sample ${id}.`);
+      const cached = await fs.readFile(file).catch(() => undefined);
+      if (cached) return cached;
+      const thumbnail = await makeThumbnail(await readSampleImage(image, id), side);
+      await writeFileAtomic(file, thumbnail);
+      return thumbnail;
+    });
   }
 
   // ── training ───────────────────────────────────────────────────────────────────────
@@ -285,12 +284,12 @@ export class TagsmithEngine {
       const generation = await StateLayout.createGeneration(this.layout.tmp, true);
       try {
         await restoreStateArchive(archive, generation, `${generation}.upload.tar`);
-        await this.layout.checkManifest(generation);
         await StateLayout.ensureFolders(generation);
-        const loaded = await this.readGeneration(generation);
+        // Every file is checked, and the new folder settled, before it may become the state.
+        const loaded = await this.prepareGeneration(new GenerationLayout(generation), { verifyImages: true });
         await syncTree(generation);
         await this.layout.activate(generation);
-        await this.installState(loaded);
+        this.installState(loaded);
         const samples = loaded.lists.reduce((n, l) => n + l.samples.length, 0);
         return { tags: loaded.lists.length, samples };
       } catch (error) {
@@ -325,10 +324,11 @@ export class TagsmithEngine {
   // ── internals ──────────────────────────────────────────────────────────────────────
 
   private async embedSample(id: string, bytes: Uint8Array): Promise<EmbeddingRecord> {
-    const stored = await readJson<unknown>(this.layout.features(this.backbone, id)).catch(() => undefined);
+    const file = this.layout.features(this.backbone, id);
+    const stored = await readJson<unknown>(file).catch(() => undefined);
     if (stored) {
       try {
-        return checkEmbedding(stored, id, this.featureLength);
+        return checkEmbedding(stored, this.layout.current.relative(file), this.running);
       } catch {
         // A damaged cache entry is recomputed below.
       }
@@ -342,12 +342,15 @@ export class TagsmithEngine {
    * embedded again here, the first time their tag trains, two at a time (a thousand at once
    * would hold a thousand decoded images in memory).
    */
-  private async storedEmbeddings(ids: string[], onEmbedded: (done: number, total: number) => void = () => {}): Promise<EmbeddingRecord[]> {
+  private async storedEmbeddings(tag: string, onEmbedded: (done: number, total: number) => void = () => {}): Promise<{ list: SampleListJson; records: EmbeddingRecord[] }> {
     const read = async (id: string) => {
-      const stored = await readJson<unknown>(this.layout.features(this.backbone, id));
-      return stored === undefined ? undefined : checkEmbedding(stored, id, this.featureLength);
+      const file = this.layout.features(this.backbone, id);
+      const stored = await readRecordFile(file, this.layout.current.relative(file));
+      return stored === undefined ? undefined : checkEmbedding(stored, this.layout.current.relative(file), this.running);
     };
-    const records = await Promise.all(ids.map(read));
+    const list = await this.requireSamples(tag);
+    const records = await Promise.all(list.samples.map((s) => read(s.id)));
+    const ids = list.samples.map((s) => s.id);
     const missing = ids.flatMap((id, i) => (records[i] ? [] : [i]));
     let done = 0;
     let failure: unknown;
@@ -364,7 +367,7 @@ export class TagsmithEngine {
       }
     })));
     if (failure) throw failure;
-    return records as EmbeddingRecord[];
+    return { list, records: records as EmbeddingRecord[] };
   }
 
   private async storeImage(id: string, bytes: Uint8Array): Promise<void> {
@@ -386,16 +389,17 @@ export class TagsmithEngine {
       this.tagLocks.run(tag, async () => {
         const list = await this.requireSamples(tag);
         const index = list.samples.findIndex((s) => s.id === id);
-        if (index < 0) throw new TagsmithError('unknown_sample', `Tag "${tag}" has no sample ${JSON.stringify(id)}.`);
+        if (index < 0) throw new TagsmithError('unknown_sample', `Tag "${tag}" has no sample ${shownName(id)}.`);
         change(list, index);
         await writeJsonAtomic(this.layout.samples(tag), list);
       }),
     );
   }
 
-  private async readSamples(tag: string, layout = this.layout): Promise<SampleListJson | undefined> {
-    const value = await readJson<unknown>(layout.samples(tag));
-    return value === undefined ? undefined : checkSampleList(value, `tags/${tag}/samples.json`);
+  private async readSamples(tag: string): Promise<SampleListJson | undefined> {
+    const file = this.layout.samples(tag);
+    const value = await readRecordFile(file, this.layout.current.relative(file));
+    return value === undefined ? undefined : checkSampleList(value, this.layout.current.relative(file), tag);
   }
 
   private async requireSamples(tag: string): Promise<SampleListJson> {
@@ -414,7 +418,7 @@ export class TagsmithEngine {
   private async tagNames(): Promise<string[]> {
     const entries = await fs.readdir(this.layout.tagsDir(), { withFileTypes: true });
     const names = [];
-    for (const e of entries) if (e.isDirectory() && (await exists(this.layout.samples(e.name)))) names.push(e.name);
+    for (const e of entries) if (e.isDirectory() && isValidTag(e.name) && (await exists(this.layout.samples(e.name)))) names.push(e.name);
     return names.sort((a, b) => a.localeCompare(b));
   }
 
@@ -435,8 +439,7 @@ export class TagsmithEngine {
   }
 
   private async trainingData(tag: string, options: TrainOptions, onProgress: (stage: string, progress: number) => void = () => {}): Promise<TrainingData> {
-    const list = await this.requireSamples(tag);
-    const records = await this.storedEmbeddings(list.samples.map((s) => s.id), (done, total) => onProgress(`embedding samples for ${this.backbone}`, done / total));
+    const { list, records } = await this.storedEmbeddings(tag, (done, total) => onProgress(`embedding samples for ${this.backbone}`, done / total));
     const inputs = records.map((record) => ({ features: decodeFeatures(record.features), aesthetic: record.aesthetic.score, stock: record.stock.score }));
     const positives = inputs.filter((_, i) => list.samples[i].type === 'positive');
     const negatives = inputs.filter((_, i) => list.samples[i].type === 'negative');
@@ -445,7 +448,8 @@ export class TagsmithEngine {
   }
 
   private async saveModel(tag: string, json: TagModelJson): Promise<void> {
-    const model = TagModel.fromJSON(json);
+    // The worker's output is checked with the schema every reader of model.json uses.
+    const model = TagModel.fromJSON(asWritable(() => checkTagModel(json, `tags/${tag}/model.json`, { tag, ...this.running })));
     await this.tagLocks.run(tag, async () => {
       if (!(await this.readSamples(tag))) throw new TagsmithError('unknown_tag', `Tag "${tag}" was removed while it trained.`);
       await writeJsonAtomic(this.layout.model(tag), json);
@@ -461,70 +465,56 @@ export class TagsmithEngine {
     return Object.fromEntries(tags.sort((a, b) => a.localeCompare(b)).map((tag) => [tag, this.models.get(tag)!.score(input, prepared)]));
   }
 
+  private get running(): { backbone: string; featureLength: number } {
+    return { backbone: this.backbone, featureLength: this.featureLength };
+  }
+
+  private async saveTask(task: TaskRecord): Promise<void> {
+    const file = this.layout.task(task.task_id);
+    // What is checked is what gets written: the record as JSON.
+    await writeJsonAtomic(file, asWritable(() => checkTask(JSON.parse(JSON.stringify(task)), this.layout.current.relative(file), { taskId: task.task_id })));
+  }
+
+  /** At start-up: the current generation, checked and settled like a restored one. */
   private async loadState(): Promise<void> {
-    const loaded = await this.readGeneration(this.layout.generation);
-    await this.installState(loaded);
+    const loaded = await this.prepareGeneration(this.layout.current);
+    this.installState(loaded);
   }
 
-  /** Reads and checks every record of a generation folder (a restored archive is untrusted). */
-  private async readGeneration(dir: string): Promise<LoadedState> {
-    const tagsDir = path.join(dir, 'tags');
-    const lists: SampleListJson[] = [];
-    const models: TagModel[] = [];
-    const foreignModels = new Map<string, string>();
-    for (const entry of await fs.readdir(tagsDir, { withFileTypes: true })) {
-      if (!entry.isDirectory()) throw new TagsmithError('invalid_archive', `tags/${entry.name} is not a folder.`);
-      validateTag(entry.name);
-      const list = await readJson<unknown>(path.join(tagsDir, entry.name, 'samples.json')).catch(() => {
-        throw new TagsmithError('invalid_archive', `tags/${entry.name}/samples.json does not parse.`);
-      });
-      if (list !== undefined) {
-        const checked = checkSampleList(list, `tags/${entry.name}/samples.json`);
-        if (checked.tag !== entry.name) throw new TagsmithError('invalid_archive', `tags/${entry.name}/samples.json names tag ${checked.tag}.`);
-        for (const sample of checked.samples) {
-          if (!(await exists(path.join(dir, 'images', sample.id)))) throw new TagsmithError('invalid_archive', `Sample ${sample.id} of ${entry.name} has no image.`);
-          const features = path.join(dir, 'features', this.backbone, `${sample.id}.json`);
-          const record = await readJson<unknown>(features).catch(() => {
-            throw new TagsmithError('invalid_archive', `The features of sample ${sample.id} do not parse.`);
-          });
-          // Missing features (a state made with another backbone) are computed again from the image.
-          if (record !== undefined) checkEmbedding(record, `features/${this.backbone}/${sample.id}.json`, this.featureLength);
-        }
-        lists.push(checked);
-      }
-      const modelJson = await readJson<unknown>(path.join(tagsDir, entry.name, 'model.json')).catch(() => {
-        throw new TagsmithError('invalid_archive', `tags/${entry.name}/model.json does not parse.`);
-      });
-      if (modelJson !== undefined) {
-        const model = TagModel.fromJSON(modelJson, `tags/${entry.name}/model.json`);
-        // Its weights fit another backbone's vectors: not served until the tag is trained again.
-        if (model.backbone !== this.backbone) foreignModels.set(model.tag, model.backbone);
-        else models.push(model);
-      }
-    }
-    const tasks: TaskRecord[] = [];
-    for (const file of await fs.readdir(path.join(dir, 'tasks'))) {
-      if (file.includes(TEMP_MARKER)) continue;
-      const value = await readJson<unknown>(path.join(dir, 'tasks', file)).catch(() => undefined);
-      if (value !== undefined) tasks.push(checkTask(value, `tasks/${file}`));
-    }
-    return { lists, models, foreignModels, tasks };
+  /**
+   * Checks every file of a generation folder, then settles it in place: tasks a stopped
+   * engine left queued or running are saved as failed (interrupted).
+   */
+  private async prepareGeneration(gen: GenerationLayout, options: { verifyImages?: boolean } = {}): Promise<GenerationContents> {
+    const contents = await readGeneration(gen, this.running, options);
+    contents.tasks = await Promise.all(contents.tasks.map(async (task) => {
+      const settled = interruptedTask(task);
+      if (settled !== task) await writeJsonAtomic(gen.task(settled.task_id), settled);
+      return settled;
+    }));
+    return contents;
   }
 
-  private async installState(loaded: LoadedState): Promise<void> {
+  /** Makes checked contents the engine's: models served (or kept for another backbone), task history. */
+  private installState(loaded: GenerationContents): void {
     this.models.clear();
-    for (const model of loaded.models) this.models.set(model.tag, model);
     this.foreignModels.clear();
-    for (const [tag, backbone] of loaded.foreignModels) this.foreignModels.set(tag, backbone);
-    await this.tasks.restore(loaded.tasks);
+    for (const json of loaded.models) {
+      // Its weights fit another backbone's vectors: not served until the tag is trained again.
+      if (json.backbone !== this.backbone) this.foreignModels.set(json.tag, json.backbone);
+      else this.models.set(json.tag, TagModel.fromJSON(json));
+    }
+    this.tasks.restore(loaded.tasks);
   }
 }
 
-interface LoadedState {
-  lists: SampleListJson[];
-  models: TagModel[];
-  foreignModels: Map<string, string>;
-  tasks: TaskRecord[];
+/** A record the engine itself is about to write failed its schema: a bug, not the user's input. */
+function asWritable<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    throw new TagsmithError('internal', `Refusing to write an invalid record: ${(error as Error).message}`, { cause: error });
+  }
 }
 
 function retrainReason(trainedOn: string, runs: string): string {
@@ -552,6 +542,14 @@ export function samplesDigest(samples: SampleRecord[]): string {
 
 function baseScores(embedding: EmbeddingRecord): BaseScores {
   return { nsfw: embedding.nsfw, aesthetic: embedding.aesthetic, stock: embedding.stock };
+}
+
+async function readSampleImage(file: string, id: string): Promise<Buffer> {
+  try {
+    return await fs.readFile(file);
+  } catch {
+    throw new TagsmithError('unknown_sample', `There is no sample ${id}.`);
+  }
 }
 
 async function exists(file: string): Promise<boolean> {
