@@ -6,11 +6,12 @@ import type { Readable } from 'node:stream';
 import { TagsmithError } from '../errors';
 import { FeatureExtractor, type FeatureExtractorOptions } from '../features/feature-extractor';
 import { NsfwHead } from '../features/nsfw-head';
-import { readJson, writeFileAtomic, writeJsonAtomic } from '../state/atomic-file';
+import { readJson, syncDirectory, writeFileAtomic, writeJsonAtomic } from '../state/atomic-file';
 import { KeyedMutex, ReadWriteLock } from '../state/keyed-lock';
 import { isValidTag, shownName, THUMBNAIL_MAX, THUMBNAIL_MIN, validateBackboneId, validateTag } from '../state/path-names';
 import { readGeneration, type GenerationContents } from '../state/read-generation';
 import type { EmbeddingRecord, SampleListJson, SampleRecord, SampleType, TagModelJson, TaskRecord } from '../state/record-schemas';
+import { deleteSampleFiles, sweepGeneration, sweepThumbnails } from '../state/sample-files';
 import { GenerationLayout, StateLayout } from '../state/state-layout';
 import { createStateArchive, restoreStateArchive, snapshotState, syncTree } from '../state/state-archive';
 import { checkEmbedding, checkSampleList, checkTagModel, checkTask, decodeFeatures, readRecordFile } from '../state/stored-records';
@@ -26,6 +27,19 @@ import { makeThumbnail } from './thumbnails';
 
 export interface EngineOptions extends FeatureExtractorOptions {
   stateDir: string;
+  /** Test seams (see SampleFilesHooks). */
+  hooks?: SampleFilesHooks;
+}
+
+/**
+ * Where an add and a sweep of unlisted sample files meet; both take the sample-files lock.
+ * `waiting` is called just before one asks for the lock (its request is queued when the call
+ * returns); `holding` is awaited while it holds the lock: an add with the image and embedding
+ * stored and its samples list not yet written, a sweep with the lists read and nothing deleted.
+ */
+export interface SampleFilesHooks {
+  waiting?(who: 'add' | 'sweep', ids: string[]): void;
+  holding?(who: 'add' | 'sweep', ids: string[]): Promise<void> | void;
 }
 
 export interface TagSummary {
@@ -63,12 +77,20 @@ export class TagsmithEngine {
   private readonly foreignModels = new Map<string, string>();
   private readonly tagLocks = new KeyedMutex();
   private readonly stateLock = new ReadWriteLock();
+  /**
+   * Sample files (images, embeddings) against their lists. An add holds it shared from storing
+   * its files until its list is written, and so does anything that reads listed samples' files;
+   * a sweep of unlisted files holds it alone, so it never deletes what an add is about to list.
+   * Taken inside the state lock and a tag's lock, never the other way round.
+   */
+  private readonly filesLock = new ReadWriteLock();
   readonly tasks: TrainingQueue;
 
   private constructor(
     private readonly layout: StateLayout,
     private readonly embedder: Embedder,
     private readonly head: NsfwHead | undefined,
+    private readonly hooks: SampleFilesHooks = {},
   ) {
     this.tasks = new TrainingQueue({
       loadTrainingData: (tag, options, onProgress) => this.stateLock.read(() => this.trainingData(tag, options, onProgress)),
@@ -82,7 +104,7 @@ export class TagsmithEngine {
     await layout.collectGarbage();
     const extractor = await FeatureExtractor.create(options);
     validateBackboneId(extractor.backboneId);
-    const engine = new TagsmithEngine(layout, new Embedder(extractor), await NsfwHead.create(options.modelsDir, options.backbone));
+    const engine = new TagsmithEngine(layout, new Embedder(extractor), await NsfwHead.create(options.modelsDir, options.backbone), options.hooks);
     await engine.loadState();
     return engine;
   }
@@ -109,26 +131,35 @@ export class TagsmithEngine {
     const embedding = await this.embedSample(id, bytes);
     return this.stateLock.read(() =>
       this.tagLocks.run(tag, async () => {
-        const list = (await this.readSamples(tag)) ?? newSampleList(tag);
-        const existing = list.samples.find((s) => s.id === id);
-        if (existing && existing.type !== type) {
-          throw new TagsmithError('conflicting_sample', `This image is already a ${existing.type} sample of "${tag}"; move it instead of adding it as ${type}.`);
-        }
-        if (existing) return { tag, type, sample: existing, added: false };
-        // Image and embedding first, the list last: a crash never lists a sample without them.
-        await this.storeImage(id, bytes);
-        await this.storeEmbedding(id, embedding);
-        const sample: SampleRecord = { id, type, addedAt: new Date().toISOString(), ...(options.fileName ? { fileName: cleanFileName(options.fileName) } : {}) };
-        list.samples.push(sample);
-        await fs.mkdir(this.layout.tagDir(tag), { recursive: true });
-        await writeJsonAtomic(this.layout.samples(tag), list);
-        return { tag, type, sample, added: true };
+        this.hooks.waiting?.('add', [id]);
+        return this.filesLock.read(async () => {
+          const list = (await this.readSamples(tag)) ?? newSampleList(tag);
+          const existing = list.samples.find((s) => s.id === id);
+          if (existing && existing.type !== type) {
+            throw new TagsmithError('conflicting_sample', `This image is already a ${existing.type} sample of "${tag}"; move it instead of adding it as ${type}.`);
+          }
+          if (existing) return { tag, type, sample: existing, added: false };
+          // Image and embedding first, the list last: a crash never lists a sample without them.
+          await this.storeImage(id, bytes);
+          await this.storeEmbedding(id, embedding);
+          await this.hooks.holding?.('add', [id]);
+          const sample: SampleRecord = { id, type, addedAt: new Date().toISOString(), ...(options.fileName ? { fileName: cleanFileName(options.fileName) } : {}) };
+          list.samples.push(sample);
+          await fs.mkdir(this.layout.tagDir(tag), { recursive: true });
+          await writeJsonAtomic(this.layout.samples(tag), list);
+          return { tag, type, sample, added: true };
+        });
       }),
     );
   }
 
+  /** Removes a sample from a tag; its files go too once no tag lists it. */
   async removeSample(tag: string, id: string): Promise<void> {
-    await this.changeSample(tag, id, (list, index) => list.samples.splice(index, 1));
+    validateTag(tag);
+    await this.stateLock.read(async () => {
+      await this.tagLocks.run(tag, () => this.changeSampleLocked(tag, id, (list, index) => list.samples.splice(index, 1)));
+      await this.deleteUnlisted([id]);
+    });
   }
 
   async moveSample(tag: string, id: string, to: SampleType): Promise<SampleRecord> {
@@ -240,11 +271,11 @@ export class TagsmithEngine {
 
   // ── removal ────────────────────────────────────────────────────────────────────────
 
-  /** Removes a tag's model and samples (or only the model with keepSamples). */
+  /** Removes a tag's model and samples (or only the model with keepSamples); sample files no tag lists go too. */
   async clean(tag: string, options: { keepSamples?: boolean } = {}): Promise<{ tag: string; removedSamples: number; removedModel: boolean }> {
     validateTag(tag);
-    return this.stateLock.read(() =>
-      this.tagLocks.run(tag, async () => {
+    return this.stateLock.read(async () => {
+      const { result, dropped } = await this.tagLocks.run(tag, async () => {
         const list = await this.readSamples(tag);
         const hadModel = this.models.has(tag) || this.foreignModels.has(tag);
         if (!list && !hadModel) throw new TagsmithError('unknown_tag', `There is no tag "${tag}".`);
@@ -252,15 +283,19 @@ export class TagsmithEngine {
         this.foreignModels.delete(tag);
         if (options.keepSamples) {
           await fs.rm(this.layout.model(tag), { force: true });
-          return { tag, removedSamples: 0, removedModel: hadModel };
+          return { result: { tag, removedSamples: 0, removedModel: hadModel }, dropped: [] };
         }
-        // One rename takes the whole tag away atomically; the folder is deleted afterwards.
+        // One rename takes the whole tag away atomically, made durable before any of its
+        // samples' files may go; the folder is deleted afterwards.
         const trash = path.join(this.layout.tmp, `trash-${tag}-${Date.now()}`);
         await fs.rename(this.layout.tagDir(tag), trash).catch(() => undefined);
+        await syncDirectory(this.layout.tagsDir());
         await fs.rm(trash, { recursive: true, force: true });
-        return { tag, removedSamples: list?.samples.length ?? 0, removedModel: hadModel };
-      }),
-    );
+        return { result: { tag, removedSamples: list?.samples.length ?? 0, removedModel: hadModel }, dropped: list?.samples.map((s) => s.id) ?? [] };
+      });
+      await this.deleteUnlisted(dropped);
+      return result;
+    });
   }
 
   // ── state archive ──────────────────────────────────────────────────────────────────
@@ -268,7 +303,8 @@ export class TagsmithEngine {
   /** A tar of the whole state, taken from a snapshot so work can go on while it downloads. */
   async getState(): Promise<Readable> {
     const snapshot = path.join(this.layout.tmp, `snapshot-${Date.now()}-${Math.random().toString(36).slice(2)}`);
-    await this.stateLock.read(() => snapshotState(this.layout.generation, snapshot));
+    // With the files lock, no sweep deletes an image between its list and itself being linked.
+    await this.stateLock.read(() => this.filesLock.read(() => snapshotState(this.layout.generation, snapshot)));
     const stream = createStateArchive(snapshot);
     const removeSnapshot = () => void fs.rm(snapshot, { recursive: true, force: true });
     stream.once('close', removeSnapshot);
@@ -290,6 +326,7 @@ export class TagsmithEngine {
         await syncTree(generation);
         await this.layout.activate(generation);
         this.installState(loaded);
+        await sweepThumbnails(this.layout.thumbnails, (id) => loaded.listed.has(id));
         const samples = loaded.lists.reduce((n, l) => n + l.samples.length, 0);
         return { tags: loaded.lists.length, samples };
       } catch (error) {
@@ -348,8 +385,11 @@ export class TagsmithEngine {
       const stored = await readRecordFile(file, this.layout.current.relative(file));
       return stored === undefined ? undefined : checkEmbedding(stored, this.layout.current.relative(file), this.running);
     };
-    const list = await this.requireSamples(tag);
-    const records = await Promise.all(list.samples.map((s) => read(s.id)));
+    // The list and the stored embeddings as one moment of the state (no sweep in between).
+    const { list, records } = await this.filesLock.read(async () => {
+      const current = await this.requireSamples(tag);
+      return { list: current, records: await Promise.all(current.samples.map((s) => read(s.id))) };
+    });
     const ids = list.samples.map((s) => s.id);
     const missing = ids.flatMap((id, i) => (records[i] ? [] : [i]));
     let done = 0;
@@ -358,8 +398,14 @@ export class TagsmithEngine {
     await Promise.all(missing.map((i) => limit(async () => {
       if (failure) return; // an image failed, or the task was cancelled: start no more
       try {
-        const record = await this.embedder.embed(await fs.readFile(this.layout.image(ids[i])), ids[i]);
-        await this.storeEmbedding(ids[i], record);
+        const image = this.layout.image(ids[i]);
+        const bytes = await this.filesLock.read(() => fs.readFile(image).catch(() => undefined));
+        if (!bytes) throw new TagsmithError('conflicting_sample', `Sample ${ids[i]} was removed while "${tag}" was being trained; train again.`);
+        const record = await this.embedder.embed(bytes, ids[i]);
+        // Stored only while the sample still has its image (not removed meanwhile).
+        await this.filesLock.read(async () => {
+          if (await exists(image)) await this.storeEmbedding(ids[i], record);
+        });
         records[i] = record;
         onEmbedded(++done, missing.length);
       } catch (error) {
@@ -385,15 +431,32 @@ export class TagsmithEngine {
 
   private async changeSample(tag: string, id: string, change: (list: SampleListJson, index: number) => void): Promise<void> {
     validateTag(tag);
-    await this.stateLock.read(() =>
-      this.tagLocks.run(tag, async () => {
-        const list = await this.requireSamples(tag);
-        const index = list.samples.findIndex((s) => s.id === id);
-        if (index < 0) throw new TagsmithError('unknown_sample', `Tag "${tag}" has no sample ${shownName(id)}.`);
-        change(list, index);
-        await writeJsonAtomic(this.layout.samples(tag), list);
-      }),
-    );
+    await this.stateLock.read(() => this.tagLocks.run(tag, () => this.changeSampleLocked(tag, id, change)));
+  }
+
+  /** Rewrites a tag's list; the caller holds the state lock (read) and the tag's lock. */
+  private async changeSampleLocked(tag: string, id: string, change: (list: SampleListJson, index: number) => void): Promise<void> {
+    const list = await this.requireSamples(tag);
+    const index = list.samples.findIndex((s) => s.id === id);
+    if (index < 0) throw new TagsmithError('unknown_sample', `Tag "${tag}" has no sample ${shownName(id)}.`);
+    change(list, index);
+    await writeJsonAtomic(this.layout.samples(tag), list);
+  }
+
+  /**
+   * Deletes the files of samples no list names any more (their lists are on disk already).
+   * The caller holds the state lock (read) and no tag lock.
+   */
+  private async deleteUnlisted(candidates: string[]): Promise<void> {
+    if (candidates.length === 0) return;
+    this.hooks.waiting?.('sweep', candidates);
+    await this.filesLock.write(async () => {
+      const listed = new Set<string>();
+      for (const tag of await this.tagNames()) for (const s of (await this.readSamples(tag))?.samples ?? []) listed.add(s.id);
+      const unlisted = candidates.filter((id) => !listed.has(id));
+      await this.hooks.holding?.('sweep', unlisted);
+      await deleteSampleFiles(this.layout.current, this.layout.thumbnails, unlisted);
+    });
   }
 
   private async readSamples(tag: string): Promise<SampleListJson | undefined> {
@@ -479,11 +542,13 @@ export class TagsmithEngine {
   private async loadState(): Promise<void> {
     const loaded = await this.prepareGeneration(this.layout.current);
     this.installState(loaded);
+    await sweepThumbnails(this.layout.thumbnails, (id) => loaded.listed.has(id));
   }
 
   /**
    * Checks every file of a generation folder, then settles it in place: tasks a stopped
-   * engine left queued or running are saved as failed (interrupted).
+   * engine left queued or running are saved as failed (interrupted), and files of samples no
+   * list names (what a crash between a list's write and the sweep leaves) are deleted.
    */
   private async prepareGeneration(gen: GenerationLayout, options: { verifyImages?: boolean } = {}): Promise<GenerationContents> {
     const contents = await readGeneration(gen, this.running, options);
@@ -492,6 +557,7 @@ export class TagsmithEngine {
       if (settled !== task) await writeJsonAtomic(gen.task(settled.task_id), settled);
       return settled;
     }));
+    await sweepGeneration(gen, contents);
     return contents;
   }
 
