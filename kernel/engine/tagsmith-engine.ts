@@ -287,7 +287,7 @@ export class TagsmithEngine {
         }
         // One rename takes the whole tag away atomically, made durable before any of its
         // samples' files may go; the folder is deleted afterwards.
-        const trash = path.join(this.layout.tmp, `trash-${tag}-${Date.now()}`);
+        const trash = this.layout.trash(tag);
         await fs.rename(this.layout.tagDir(tag), trash).catch(() => undefined);
         await syncDirectory(this.layout.tagsDir());
         await fs.rm(trash, { recursive: true, force: true });
@@ -326,7 +326,8 @@ export class TagsmithEngine {
         await syncTree(generation);
         await this.layout.activate(generation);
         this.installState(loaded);
-        await sweepThumbnails(this.layout.thumbnails, (id) => loaded.listed.has(id));
+        // The swap is done; the cache is only tidied (thumbnails are served only for samples anyway).
+        await sweepThumbnails(this.layout.thumbnails, (id) => loaded.listed.has(id)).catch(() => undefined);
         const samples = loaded.lists.reduce((n, l) => n + l.samples.length, 0);
         return { tags: loaded.lists.length, samples };
       } catch (error) {

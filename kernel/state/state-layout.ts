@@ -142,6 +142,11 @@ export class StateLayout {
     return path.join(this.root, 'cache', 'thumbnails');
   }
 
+  /** Where a cleaned tag's folder is moved (one atomic rename) before it is deleted. */
+  trash(tag: string): string {
+    return path.join(this.tmp, `trash-${validateTag(tag)}-${Date.now()}-${crypto.randomBytes(2).toString('hex')}`);
+  }
+
   thumbnail(id: string, side: number): string {
     return path.join(this.thumbnails, `${validateSampleId(id)}-${validateThumbnailSide(side)}.webp`);
   }

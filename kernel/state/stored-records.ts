@@ -60,7 +60,7 @@ export async function readRecordFile(file: string, relative: string): Promise<un
 
 export function checkManifest(value: unknown, file = 'manifest.json'): StateManifest {
   const v = value as Partial<StateManifest> | null;
-  if (!v || typeof v !== 'object' || v.name !== STATE_NAME) throw invalidRecord(file, 'not a Tagsmith state manifest (the state has no Tagsmith manifest.json)');
+  if (!v || typeof v !== 'object' || v.name !== STATE_NAME) throw invalidRecord(file, 'not a Tagsmith state manifest');
   if (v.formatVersion !== STATE_FORMAT) throw invalidRecord(file, `the state has format version ${shownName(v.formatVersion)}; this Tagsmith reads version ${STATE_FORMAT}`);
   return manifestShape(value, file);
 }
