@@ -237,47 +237,38 @@ export type StatePath =
  */
 export function classifyStatePath(parts: string[], isFolder: boolean): StatePath | { why: string } {
   const shown = parts.join('/');
-  const [top, second, third, ...rest] = parts;
-  const name = (ok: boolean, value: string, what: string) => (ok ? undefined : { why: `${shown}: ${shownName(value)} is not ${what}` });
-  if (rest.length > 0) return { why: `${shown} is nested deeper than a Tagsmith state's files` };
+  const misplaced = { why: `${shown} ${isFolder ? 'is a folder where a Tagsmith state has a file' : 'is not a file a Tagsmith state has'}` };
+  const misnamed = (value: string, what: string) => ({ why: `${shown}: ${shownName(value)} is not ${what}` });
+  const [top, second, third, ...deeper] = parts;
+  if (top === undefined) return { kind: 'folder' };
+  if (!STATE_ROOTS.includes(top)) return { why: `${shown} is not part of a Tagsmith state (${STATE_ROOTS.join(', ')})` };
+  if (deeper.length > 0) return { why: `${shown} is nested deeper than a Tagsmith state's files` };
+  if (top === 'manifest.json') return second === undefined && !isFolder ? { kind: 'manifest' } : misplaced;
+  if (second === undefined) return isFolder ? { kind: 'folder' } : misplaced;
   switch (top) {
-    case undefined:
-      return { kind: 'folder' };
-    case 'manifest.json':
-      if (second !== undefined || isFolder) break;
-      return { kind: 'manifest' };
     case 'images':
-      if (second === undefined && isFolder) return { kind: 'folder' };
-      if (third !== undefined || isFolder) break;
-      return name(isSampleId(second), second, 'a sample id (the sha256 of its image)') ?? { kind: 'image', id: second };
-    case 'features': {
-      if (second === undefined && isFolder) return { kind: 'folder' };
-      const badBackbone = name(isBackboneId(second), second, 'a backbone id');
-      if (badBackbone) return badBackbone;
-      if (third === undefined && isFolder) return { kind: 'folder' };
-      if (third === undefined || isFolder) break;
-      const id = third.endsWith('.json') ? third.slice(0, -5) : '';
-      return name(isSampleId(id), third, 'an embedding file (<sample id>.json)') ?? { kind: 'embedding', backbone: second, id };
-    }
-    case 'tags': {
-      if (second === undefined && isFolder) return { kind: 'folder' };
-      const badTag = name(isValidTag(second), second, 'a tag name');
-      if (badTag) return badTag;
-      if (third === undefined && isFolder) return { kind: 'folder' };
-      if (third === 'samples.json' && !isFolder) return { kind: 'samples', tag: second };
-      if (third === 'model.json' && !isFolder) return { kind: 'model', tag: second };
-      break;
-    }
+      if (third !== undefined || isFolder) return misplaced;
+      return isSampleId(second) ? { kind: 'image', id: second } : misnamed(second, 'a sample id (the sha256 of its image)');
     case 'tasks': {
-      if (second === undefined && isFolder) return { kind: 'folder' };
-      if (third !== undefined || isFolder) break;
+      if (third !== undefined || isFolder) return misplaced;
       const id = second.endsWith('.json') ? second.slice(0, -5) : '';
-      return name(isTaskId(id), second, 'a task record file (<task id>.json)') ?? { kind: 'task', id };
+      return isTaskId(id) ? { kind: 'task', id } : misnamed(second, 'a task record file (<task id>.json)');
     }
-    default:
-      return { why: `${shown} is not part of a Tagsmith state (${STATE_ROOTS.join(', ')})` };
+    case 'features': {
+      if (!isBackboneId(second)) return misnamed(second, 'a backbone id');
+      if (third === undefined) return isFolder ? { kind: 'folder' } : misplaced;
+      if (isFolder) return misplaced;
+      const id = third.endsWith('.json') ? third.slice(0, -5) : '';
+      return isSampleId(id) ? { kind: 'embedding', backbone: second, id } : misnamed(third, 'an embedding file (<sample id>.json)');
+    }
+    default: {
+      // tags/
+      if (!isValidTag(second)) return misnamed(second, 'a tag name');
+      if (third === undefined) return isFolder ? { kind: 'folder' } : misplaced;
+      if (!isFolder && (third === 'samples.json' || third === 'model.json')) return { kind: third === 'samples.json' ? 'samples' : 'model', tag: second };
+      return misplaced;
+    }
   }
-  return { why: `${shown} ${isFolder ? 'is a folder where a Tagsmith state has a file' : 'is not a file a Tagsmith state has'}` };
 }
 
 /** The top-level names of a generation folder, as archives carry them. */

@@ -69,6 +69,9 @@ describe('restoring hostile archives', () => {
     await refused('plain ../', tarOf(MANIFEST, tarEntry({ path: '../../../pwned', body: 'x' })), /climbs out/);
     await refused('absolute path', tarOf(MANIFEST, tarEntry({ path: path.join(outside, 'pwned'), body: 'x' })), /absolute/);
     await refused('foreign top-level name', tarOf(MANIFEST, tarEntry({ path: 'etc/passwd', body: 'x' })), /not part of a Tagsmith state/);
+    await refused('a file where a folder belongs', tarOf(MANIFEST, tarEntry({ path: 'tasks', body: 'x' })), /tasks is not a file a Tagsmith state has/);
+    await refused('an image not named by its hash', tarOf(MANIFEST, tarEntry({ path: 'images/cat.jpg', body: 'x' })), /images\/cat\.jpg: "cat\.jpg" is not a sample id/);
+    await refused('a folder deeper than the layout', tarOf(MANIFEST, tarEntry({ path: 'tags/a/b/', type: 'directory' })), /tags\/a\/b is a folder where a Tagsmith state has a file/);
   });
 
   it('refuses links, devices and FIFOs, and a file written through a link', async () => {
