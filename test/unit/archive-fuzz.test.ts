@@ -2,7 +2,8 @@
 // wrong types, out-of-range and non-finite numbers, path-like and huge strings in every
 // field, records renamed) never get a 5xx from /set_state, never write outside the state
 // folder, leave the state exactly as it was when refused, and, when accepted, leave a state
-// every endpoint serves and the server starts on.
+// every endpoint serves and the server starts on. (Training on an accepted state is left to
+// the other suites: a worker per case would double the run time.)
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -161,11 +162,6 @@ describe('archive records fuzzer', () => {
         }
       });
     }
-    await call('train', async () => {
-      const [first] = await client.tags();
-      if (first) await client.train(first.tag);
-      await server.engine.tasks.whenIdle();
-    });
     await call('get_state → set_state', async () => client.setState(await client.getState()));
     return problems;
   }
@@ -199,9 +195,9 @@ describe('archive records fuzzer', () => {
         await readGeneration(new GenerationLayout(path.join(stateDir, generation)), { backbone: server.engine.backbone, featureLength: server.engine.featureLength });
         assert.deepEqual(await postArchive(server.client, baseArchive), { status: 200 }, 'the original backup restores again');
       }),
-      { numRuns: 50, seed: 20261127 },
+      { numRuns: 40, seed: 20261127 },
     );
-    assert.ok(accepted < 50, 'most mutations are refused');
+    assert.ok(accepted < 40, 'most mutations are refused');
 
     // And a real start on the folder after all of it.
     await server.close({ keepState: true });
