@@ -1,7 +1,7 @@
 // The sample gallery: tags on the left; the selected tag's positives and negatives on the
 // right, with training controls, multi-select, move/remove with undo, and drop-to-add.
 import './panels.css';
-import { isValidTag, TAG_RULE } from '../kernel/state/tag-name';
+import { isValidTag, TAG_RULE } from '../kernel/state/path-names';
 import { clear, h, plural } from './lib/dom';
 import { readDrop } from './lib/files';
 import { HostConnection } from './lib/host-connection';

@@ -1,7 +1,7 @@
 // Choosing a tag: existing tags with their counts, plus "New tag…" checked against the rule.
 import * as vscode from 'vscode';
 import type { TagSummary } from '../../kernel/client/tagsmith-client';
-import { isValidTag, TAG_RULE } from '../../kernel/state/tag-name';
+import { isValidTag, TAG_RULE } from '../../kernel/state/path-names';
 
 export async function pickTag(tags: TagSummary[], options: { title: string; allowNew: boolean; placeHolder?: string }): Promise<string | undefined> {
   const NEW = '$(add) New tag…';

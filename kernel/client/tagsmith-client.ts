@@ -3,7 +3,7 @@
 import { ENDPOINTS, endpointPath, type Endpoint } from '../api/endpoints';
 import type { AddSampleResult, Prediction, TagSummary } from '../engine/tagsmith-engine';
 import type { FeaturesDocument } from '../engine/features-document';
-import type { SampleRecord, SampleType, TaskRecord } from '../state/stored-records';
+import type { SampleRecord, SampleType, TaskRecord } from '../state/record-schemas';
 import type { TagScore } from '../training/tag-model';
 import type { TrainOptions } from '../training/train-options';
 

@@ -5,7 +5,8 @@ import { FeatureExtractor } from '../features/feature-extractor';
 import { decodeThumbnailRgb, inspectImage } from '../images/image-decoder';
 import { aestheticScore, stockScore } from '../scores/base-scores';
 import { measureCues } from '../scores/image-cues';
-import { decodeFeatures, encodeFeatures, type EmbeddingRecord } from '../state/stored-records';
+import type { EmbeddingRecord } from '../state/record-schemas';
+import { decodeFeatures, encodeFeatures } from '../state/stored-records';
 
 const CUE_SIDE = 256;
 const MEMORY_ENTRIES = 256;

@@ -6,27 +6,40 @@ import type { Readable } from 'node:stream';
 import { TagsmithError } from '../errors';
 import { FeatureExtractor, type FeatureExtractorOptions } from '../features/feature-extractor';
 import { NsfwHead } from '../features/nsfw-head';
-import { readJson, writeFileAtomic, writeJsonAtomic, TEMP_MARKER } from '../state/atomic-file';
+import { readJson, syncDirectory, writeFileAtomic, writeJsonAtomic } from '../state/atomic-file';
 import { KeyedMutex, ReadWriteLock } from '../state/keyed-lock';
-import { StateLayout } from '../state/state-layout';
+import { isValidTag, shownName, THUMBNAIL_MAX, THUMBNAIL_MIN, validateBackboneId, validateTag } from '../state/path-names';
+import { readGeneration, type GenerationContents } from '../state/read-generation';
+import type { EmbeddingRecord, SampleListJson, SampleRecord, SampleType, TagModelJson, TaskRecord } from '../state/record-schemas';
+import { deleteSampleFiles, sweepGeneration, sweepThumbnails } from '../state/sample-files';
+import { GenerationLayout, StateLayout } from '../state/state-layout';
 import { createStateArchive, restoreStateArchive, snapshotState, syncTree } from '../state/state-archive';
-import {
-  checkEmbedding, checkSampleList, checkTask, decodeFeatures, isSampleId,
-  type EmbeddingRecord, type SampleListJson, type SampleRecord, type SampleType, type TaskRecord,
-} from '../state/stored-records';
-import { validateTag } from '../state/tag-name';
-import { TagModel, type PreparedFeatures, type TagModelJson, type TagScore } from '../training/tag-model';
+import { checkEmbedding, checkSampleList, checkTagModel, checkTask, decodeFeatures, readRecordFile } from '../state/stored-records';
+import { TagModel, type PreparedFeatures, type TagScore } from '../training/tag-model';
 import { checkEnoughSamples, type TrainingData } from '../training/train-tag';
 import { validateTrainOptions, type TrainOptions } from '../training/train-options';
 import type { BaseScores } from '../scores/base-scores';
 import { Embedder, featuresOf, sha256 } from './embedder';
 import { concurrencyLimit } from './concurrency-limit';
 import { parseFeaturesDocument, type FeaturesDocument } from './features-document';
-import { TrainingQueue } from './training-queue';
+import { interruptedTask, TrainingQueue } from './training-queue';
 import { makeThumbnail } from './thumbnails';
 
 export interface EngineOptions extends FeatureExtractorOptions {
   stateDir: string;
+  /** Test seams (see SampleFilesHooks). */
+  hooks?: SampleFilesHooks;
+}
+
+/**
+ * Where an add and a sweep of unlisted sample files meet; both take the sample-files lock.
+ * `waiting` is called just before one asks for the lock (its request is queued when the call
+ * returns); `holding` is awaited while it holds the lock: an add with the image and embedding
+ * stored and its samples list not yet written, a sweep with the lists read and nothing deleted.
+ */
+export interface SampleFilesHooks {
+  waiting?(who: 'add' | 'sweep', ids: string[]): void;
+  holding?(who: 'add' | 'sweep', ids: string[]): Promise<void> | void;
 }
 
 export interface TagSummary {
@@ -64,17 +77,25 @@ export class TagsmithEngine {
   private readonly foreignModels = new Map<string, string>();
   private readonly tagLocks = new KeyedMutex();
   private readonly stateLock = new ReadWriteLock();
+  /**
+   * Sample files (images, embeddings) against their lists. An add holds it shared from storing
+   * its files until its list is written, and so does anything that reads listed samples' files;
+   * a sweep of unlisted files holds it alone, so it never deletes what an add is about to list.
+   * Taken inside the state lock and a tag's lock, never the other way round.
+   */
+  private readonly filesLock = new ReadWriteLock();
   readonly tasks: TrainingQueue;
 
   private constructor(
     private readonly layout: StateLayout,
     private readonly embedder: Embedder,
     private readonly head: NsfwHead | undefined,
+    private readonly hooks: SampleFilesHooks = {},
   ) {
     this.tasks = new TrainingQueue({
       loadTrainingData: (tag, options, onProgress) => this.stateLock.read(() => this.trainingData(tag, options, onProgress)),
       saveModel: (tag, json) => this.stateLock.read(() => this.saveModel(tag, json)),
-      saveTask: (task) => writeJsonAtomic(this.layout.task(task.task_id), task),
+      saveTask: (task) => this.saveTask(task),
     });
   }
 
@@ -82,7 +103,8 @@ export class TagsmithEngine {
     const layout = await StateLayout.open(path.resolve(options.stateDir));
     await layout.collectGarbage();
     const extractor = await FeatureExtractor.create(options);
-    const engine = new TagsmithEngine(layout, new Embedder(extractor), await NsfwHead.create(options.modelsDir, options.backbone));
+    validateBackboneId(extractor.backboneId);
+    const engine = new TagsmithEngine(layout, new Embedder(extractor), await NsfwHead.create(options.modelsDir, options.backbone), options.hooks);
     await engine.loadState();
     return engine;
   }
@@ -109,26 +131,35 @@ export class TagsmithEngine {
     const embedding = await this.embedSample(id, bytes);
     return this.stateLock.read(() =>
       this.tagLocks.run(tag, async () => {
-        const list = (await this.readSamples(tag)) ?? newSampleList(tag);
-        const existing = list.samples.find((s) => s.id === id);
-        if (existing && existing.type !== type) {
-          throw new TagsmithError('conflicting_sample', `This image is already a ${existing.type} sample of "${tag}"; move it instead of adding it as ${type}.`);
-        }
-        if (existing) return { tag, type, sample: existing, added: false };
-        // Image and embedding first, the list last: a crash never lists a sample without them.
-        await this.storeImage(id, bytes);
-        await this.storeEmbedding(id, embedding);
-        const sample: SampleRecord = { id, type, addedAt: new Date().toISOString(), ...(options.fileName ? { fileName: cleanFileName(options.fileName) } : {}) };
-        list.samples.push(sample);
-        await fs.mkdir(this.layout.tagDir(tag), { recursive: true });
-        await writeJsonAtomic(this.layout.samples(tag), list);
-        return { tag, type, sample, added: true };
+        this.hooks.waiting?.('add', [id]);
+        return this.filesLock.read(async () => {
+          const list = (await this.readSamples(tag)) ?? newSampleList(tag);
+          const existing = list.samples.find((s) => s.id === id);
+          if (existing && existing.type !== type) {
+            throw new TagsmithError('conflicting_sample', `This image is already a ${existing.type} sample of "${tag}"; move it instead of adding it as ${type}.`);
+          }
+          if (existing) return { tag, type, sample: existing, added: false };
+          // Image and embedding first, the list last: a crash never lists a sample without them.
+          await this.storeImage(id, bytes);
+          await this.storeEmbedding(id, embedding);
+          await this.hooks.holding?.('add', [id]);
+          const sample: SampleRecord = { id, type, addedAt: new Date().toISOString(), ...(options.fileName ? { fileName: cleanFileName(options.fileName) } : {}) };
+          list.samples.push(sample);
+          await fs.mkdir(this.layout.tagDir(tag), { recursive: true });
+          await writeJsonAtomic(this.layout.samples(tag), list);
+          return { tag, type, sample, added: true };
+        });
       }),
     );
   }
 
+  /** Removes a sample from a tag; its files go too once no tag lists it. */
   async removeSample(tag: string, id: string): Promise<void> {
-    await this.changeSample(tag, id, (list, index) => list.samples.splice(index, 1));
+    validateTag(tag);
+    await this.stateLock.read(async () => {
+      await this.tagLocks.run(tag, () => this.changeSampleLocked(tag, id, (list, index) => list.samples.splice(index, 1)));
+      await this.deleteUnlisted([id]);
+    });
   }
 
   async moveSample(tag: string, id: string, to: SampleType): Promise<SampleRecord> {
@@ -162,25 +193,24 @@ export class TagsmithEngine {
 
   /** The original bytes of a sample image. */
   async sampleImage(id: string): Promise<Buffer> {
-    if (!isSampleId(id)) throw new TagsmithError('unknown_sample', `There is no sample ${JSON.stringify(id)}.`);
-    return this.stateLock.read(async () => {
-      try {
-        return await fs.readFile(this.layout.image(id));
-      } catch {
-        throw new TagsmithError('unknown_sample', `There is no sample ${id}.`);
-      }
-    });
+    this.layout.image(id); // refuses a malformed id before any file is touched
+    return this.stateLock.read(() => readSampleImage(this.layout.image(id), id));
   }
 
   /** A small WebP of a sample (cached; derived data, not part of the archive). */
   async thumbnail(id: string, size = 256): Promise<Buffer> {
-    const side = Math.min(1024, Math.max(32, Math.round(size)));
-    const file = path.join(this.layout.thumbnails, `${id}-${side}.webp`);
-    const cached = await fs.readFile(file).catch(() => undefined);
-    if (cached) return cached;
-    const thumbnail = await makeThumbnail(await this.sampleImage(id), side);
-    await writeFileAtomic(file, thumbnail);
-    return thumbnail;
+    const side = Math.min(THUMBNAIL_MAX, Math.max(THUMBNAIL_MIN, Math.round(size)));
+    const file = this.layout.thumbnail(id, side); // refuses a malformed id or size before any file is touched
+    return this.stateLock.read(async () => {
+      const image = this.layout.image(id);
+      // The cache outlives samples and restores: serve it only for a sample of this state.
+      if (!(await exists(image))) throw new TagsmithError('unknown_sample', `There is no sample ${id}.`);
+      const cached = await fs.readFile(file).catch(() => undefined);
+      if (cached) return cached;
+      const thumbnail = await makeThumbnail(await readSampleImage(image, id), side);
+      await writeFileAtomic(file, thumbnail);
+      return thumbnail;
+    });
   }
 
   // ── training ───────────────────────────────────────────────────────────────────────
@@ -241,11 +271,11 @@ export class TagsmithEngine {
 
   // ── removal ────────────────────────────────────────────────────────────────────────
 
-  /** Removes a tag's model and samples (or only the model with keepSamples). */
+  /** Removes a tag's model and samples (or only the model with keepSamples); sample files no tag lists go too. */
   async clean(tag: string, options: { keepSamples?: boolean } = {}): Promise<{ tag: string; removedSamples: number; removedModel: boolean }> {
     validateTag(tag);
-    return this.stateLock.read(() =>
-      this.tagLocks.run(tag, async () => {
+    return this.stateLock.read(async () => {
+      const { result, dropped } = await this.tagLocks.run(tag, async () => {
         const list = await this.readSamples(tag);
         const hadModel = this.models.has(tag) || this.foreignModels.has(tag);
         if (!list && !hadModel) throw new TagsmithError('unknown_tag', `There is no tag "${tag}".`);
@@ -253,15 +283,19 @@ export class TagsmithEngine {
         this.foreignModels.delete(tag);
         if (options.keepSamples) {
           await fs.rm(this.layout.model(tag), { force: true });
-          return { tag, removedSamples: 0, removedModel: hadModel };
+          return { result: { tag, removedSamples: 0, removedModel: hadModel }, dropped: [] };
         }
-        // One rename takes the whole tag away atomically; the folder is deleted afterwards.
-        const trash = path.join(this.layout.tmp, `trash-${tag}-${Date.now()}`);
+        // One rename takes the whole tag away atomically, made durable before any of its
+        // samples' files may go; the folder is deleted afterwards.
+        const trash = this.layout.trash(tag);
         await fs.rename(this.layout.tagDir(tag), trash).catch(() => undefined);
+        await syncDirectory(this.layout.tagsDir());
         await fs.rm(trash, { recursive: true, force: true });
-        return { tag, removedSamples: list?.samples.length ?? 0, removedModel: hadModel };
-      }),
-    );
+        return { result: { tag, removedSamples: list?.samples.length ?? 0, removedModel: hadModel }, dropped: list?.samples.map((s) => s.id) ?? [] };
+      });
+      await this.deleteUnlisted(dropped);
+      return result;
+    });
   }
 
   // ── state archive ──────────────────────────────────────────────────────────────────
@@ -269,7 +303,8 @@ export class TagsmithEngine {
   /** A tar of the whole state, taken from a snapshot so work can go on while it downloads. */
   async getState(): Promise<Readable> {
     const snapshot = path.join(this.layout.tmp, `snapshot-${Date.now()}-${Math.random().toString(36).slice(2)}`);
-    await this.stateLock.read(() => snapshotState(this.layout.generation, snapshot));
+    // With the files lock, no sweep deletes an image between its list and itself being linked.
+    await this.stateLock.read(() => this.filesLock.read(() => snapshotState(this.layout.generation, snapshot)));
     const stream = createStateArchive(snapshot);
     const removeSnapshot = () => void fs.rm(snapshot, { recursive: true, force: true });
     stream.once('close', removeSnapshot);
@@ -285,12 +320,14 @@ export class TagsmithEngine {
       const generation = await StateLayout.createGeneration(this.layout.tmp, true);
       try {
         await restoreStateArchive(archive, generation, `${generation}.upload.tar`);
-        await this.layout.checkManifest(generation);
         await StateLayout.ensureFolders(generation);
-        const loaded = await this.readGeneration(generation);
+        // Every file is checked, and the new folder settled, before it may become the state.
+        const loaded = await this.prepareGeneration(new GenerationLayout(generation), { verifyImages: true });
         await syncTree(generation);
         await this.layout.activate(generation);
-        await this.installState(loaded);
+        this.installState(loaded);
+        // The swap is done; the cache is only tidied (thumbnails are served only for samples anyway).
+        await sweepThumbnails(this.layout.thumbnails, (id) => loaded.listed.has(id)).catch(() => undefined);
         const samples = loaded.lists.reduce((n, l) => n + l.samples.length, 0);
         return { tags: loaded.lists.length, samples };
       } catch (error) {
@@ -325,10 +362,11 @@ export class TagsmithEngine {
   // ── internals ──────────────────────────────────────────────────────────────────────
 
   private async embedSample(id: string, bytes: Uint8Array): Promise<EmbeddingRecord> {
-    const stored = await readJson<unknown>(this.layout.features(this.backbone, id)).catch(() => undefined);
+    const file = this.layout.features(this.backbone, id);
+    const stored = await readJson<unknown>(file).catch(() => undefined);
     if (stored) {
       try {
-        return checkEmbedding(stored, id, this.featureLength);
+        return checkEmbedding(stored, this.layout.current.relative(file), this.running);
       } catch {
         // A damaged cache entry is recomputed below.
       }
@@ -342,12 +380,18 @@ export class TagsmithEngine {
    * embedded again here, the first time their tag trains, two at a time (a thousand at once
    * would hold a thousand decoded images in memory).
    */
-  private async storedEmbeddings(ids: string[], onEmbedded: (done: number, total: number) => void = () => {}): Promise<EmbeddingRecord[]> {
+  private async storedEmbeddings(tag: string, onEmbedded: (done: number, total: number) => void = () => {}): Promise<{ list: SampleListJson; records: EmbeddingRecord[] }> {
     const read = async (id: string) => {
-      const stored = await readJson<unknown>(this.layout.features(this.backbone, id));
-      return stored === undefined ? undefined : checkEmbedding(stored, id, this.featureLength);
+      const file = this.layout.features(this.backbone, id);
+      const stored = await readRecordFile(file, this.layout.current.relative(file));
+      return stored === undefined ? undefined : checkEmbedding(stored, this.layout.current.relative(file), this.running);
     };
-    const records = await Promise.all(ids.map(read));
+    // The list and the stored embeddings as one moment of the state (no sweep in between).
+    const { list, records } = await this.filesLock.read(async () => {
+      const current = await this.requireSamples(tag);
+      return { list: current, records: await Promise.all(current.samples.map((s) => read(s.id))) };
+    });
+    const ids = list.samples.map((s) => s.id);
     const missing = ids.flatMap((id, i) => (records[i] ? [] : [i]));
     let done = 0;
     let failure: unknown;
@@ -355,8 +399,14 @@ export class TagsmithEngine {
     await Promise.all(missing.map((i) => limit(async () => {
       if (failure) return; // an image failed, or the task was cancelled: start no more
       try {
-        const record = await this.embedder.embed(await fs.readFile(this.layout.image(ids[i])), ids[i]);
-        await this.storeEmbedding(ids[i], record);
+        const image = this.layout.image(ids[i]);
+        const bytes = await this.filesLock.read(() => fs.readFile(image).catch(() => undefined));
+        if (!bytes) throw new TagsmithError('conflicting_sample', `Sample ${ids[i]} was removed while "${tag}" was being trained; train again.`);
+        const record = await this.embedder.embed(bytes, ids[i]);
+        // Stored only while the sample still has its image (not removed meanwhile).
+        await this.filesLock.read(async () => {
+          if (await exists(image)) await this.storeEmbedding(ids[i], record);
+        });
         records[i] = record;
         onEmbedded(++done, missing.length);
       } catch (error) {
@@ -364,7 +414,7 @@ export class TagsmithEngine {
       }
     })));
     if (failure) throw failure;
-    return records as EmbeddingRecord[];
+    return { list, records: records as EmbeddingRecord[] };
   }
 
   private async storeImage(id: string, bytes: Uint8Array): Promise<void> {
@@ -382,20 +432,38 @@ export class TagsmithEngine {
 
   private async changeSample(tag: string, id: string, change: (list: SampleListJson, index: number) => void): Promise<void> {
     validateTag(tag);
-    await this.stateLock.read(() =>
-      this.tagLocks.run(tag, async () => {
-        const list = await this.requireSamples(tag);
-        const index = list.samples.findIndex((s) => s.id === id);
-        if (index < 0) throw new TagsmithError('unknown_sample', `Tag "${tag}" has no sample ${JSON.stringify(id)}.`);
-        change(list, index);
-        await writeJsonAtomic(this.layout.samples(tag), list);
-      }),
-    );
+    await this.stateLock.read(() => this.tagLocks.run(tag, () => this.changeSampleLocked(tag, id, change)));
   }
 
-  private async readSamples(tag: string, layout = this.layout): Promise<SampleListJson | undefined> {
-    const value = await readJson<unknown>(layout.samples(tag));
-    return value === undefined ? undefined : checkSampleList(value, `tags/${tag}/samples.json`);
+  /** Rewrites a tag's list; the caller holds the state lock (read) and the tag's lock. */
+  private async changeSampleLocked(tag: string, id: string, change: (list: SampleListJson, index: number) => void): Promise<void> {
+    const list = await this.requireSamples(tag);
+    const index = list.samples.findIndex((s) => s.id === id);
+    if (index < 0) throw new TagsmithError('unknown_sample', `Tag "${tag}" has no sample ${shownName(id)}.`);
+    change(list, index);
+    await writeJsonAtomic(this.layout.samples(tag), list);
+  }
+
+  /**
+   * Deletes the files of samples no list names any more (their lists are on disk already).
+   * The caller holds the state lock (read) and no tag lock.
+   */
+  private async deleteUnlisted(candidates: string[]): Promise<void> {
+    if (candidates.length === 0) return;
+    this.hooks.waiting?.('sweep', candidates);
+    await this.filesLock.write(async () => {
+      const listed = new Set<string>();
+      for (const tag of await this.tagNames()) for (const s of (await this.readSamples(tag))?.samples ?? []) listed.add(s.id);
+      const unlisted = candidates.filter((id) => !listed.has(id));
+      await this.hooks.holding?.('sweep', unlisted);
+      await deleteSampleFiles(this.layout.current, this.layout.thumbnails, unlisted);
+    });
+  }
+
+  private async readSamples(tag: string): Promise<SampleListJson | undefined> {
+    const file = this.layout.samples(tag);
+    const value = await readRecordFile(file, this.layout.current.relative(file));
+    return value === undefined ? undefined : checkSampleList(value, this.layout.current.relative(file), tag);
   }
 
   private async requireSamples(tag: string): Promise<SampleListJson> {
@@ -414,7 +482,7 @@ export class TagsmithEngine {
   private async tagNames(): Promise<string[]> {
     const entries = await fs.readdir(this.layout.tagsDir(), { withFileTypes: true });
     const names = [];
-    for (const e of entries) if (e.isDirectory() && (await exists(this.layout.samples(e.name)))) names.push(e.name);
+    for (const e of entries) if (e.isDirectory() && isValidTag(e.name) && (await exists(this.layout.samples(e.name)))) names.push(e.name);
     return names.sort((a, b) => a.localeCompare(b));
   }
 
@@ -435,8 +503,7 @@ export class TagsmithEngine {
   }
 
   private async trainingData(tag: string, options: TrainOptions, onProgress: (stage: string, progress: number) => void = () => {}): Promise<TrainingData> {
-    const list = await this.requireSamples(tag);
-    const records = await this.storedEmbeddings(list.samples.map((s) => s.id), (done, total) => onProgress(`embedding samples for ${this.backbone}`, done / total));
+    const { list, records } = await this.storedEmbeddings(tag, (done, total) => onProgress(`embedding samples for ${this.backbone}`, done / total));
     const inputs = records.map((record) => ({ features: decodeFeatures(record.features), aesthetic: record.aesthetic.score, stock: record.stock.score }));
     const positives = inputs.filter((_, i) => list.samples[i].type === 'positive');
     const negatives = inputs.filter((_, i) => list.samples[i].type === 'negative');
@@ -445,7 +512,8 @@ export class TagsmithEngine {
   }
 
   private async saveModel(tag: string, json: TagModelJson): Promise<void> {
-    const model = TagModel.fromJSON(json);
+    // The worker's output is checked with the schema every reader of model.json uses.
+    const model = TagModel.fromJSON(asWritable(() => checkTagModel(json, `tags/${tag}/model.json`, { tag, ...this.running })));
     await this.tagLocks.run(tag, async () => {
       if (!(await this.readSamples(tag))) throw new TagsmithError('unknown_tag', `Tag "${tag}" was removed while it trained.`);
       await writeJsonAtomic(this.layout.model(tag), json);
@@ -461,70 +529,59 @@ export class TagsmithEngine {
     return Object.fromEntries(tags.sort((a, b) => a.localeCompare(b)).map((tag) => [tag, this.models.get(tag)!.score(input, prepared)]));
   }
 
+  private get running(): { backbone: string; featureLength: number } {
+    return { backbone: this.backbone, featureLength: this.featureLength };
+  }
+
+  private async saveTask(task: TaskRecord): Promise<void> {
+    const file = this.layout.task(task.task_id);
+    // What is checked is what gets written: the record as JSON.
+    await writeJsonAtomic(file, asWritable(() => checkTask(JSON.parse(JSON.stringify(task)), this.layout.current.relative(file), { taskId: task.task_id })));
+  }
+
+  /** At start-up: the current generation, checked and settled like a restored one. */
   private async loadState(): Promise<void> {
-    const loaded = await this.readGeneration(this.layout.generation);
-    await this.installState(loaded);
+    const loaded = await this.prepareGeneration(this.layout.current);
+    this.installState(loaded);
+    await sweepThumbnails(this.layout.thumbnails, (id) => loaded.listed.has(id));
   }
 
-  /** Reads and checks every record of a generation folder (a restored archive is untrusted). */
-  private async readGeneration(dir: string): Promise<LoadedState> {
-    const tagsDir = path.join(dir, 'tags');
-    const lists: SampleListJson[] = [];
-    const models: TagModel[] = [];
-    const foreignModels = new Map<string, string>();
-    for (const entry of await fs.readdir(tagsDir, { withFileTypes: true })) {
-      if (!entry.isDirectory()) throw new TagsmithError('invalid_archive', `tags/${entry.name} is not a folder.`);
-      validateTag(entry.name);
-      const list = await readJson<unknown>(path.join(tagsDir, entry.name, 'samples.json')).catch(() => {
-        throw new TagsmithError('invalid_archive', `tags/${entry.name}/samples.json does not parse.`);
-      });
-      if (list !== undefined) {
-        const checked = checkSampleList(list, `tags/${entry.name}/samples.json`);
-        if (checked.tag !== entry.name) throw new TagsmithError('invalid_archive', `tags/${entry.name}/samples.json names tag ${checked.tag}.`);
-        for (const sample of checked.samples) {
-          if (!(await exists(path.join(dir, 'images', sample.id)))) throw new TagsmithError('invalid_archive', `Sample ${sample.id} of ${entry.name} has no image.`);
-          const features = path.join(dir, 'features', this.backbone, `${sample.id}.json`);
-          const record = await readJson<unknown>(features).catch(() => {
-            throw new TagsmithError('invalid_archive', `The features of sample ${sample.id} do not parse.`);
-          });
-          // Missing features (a state made with another backbone) are computed again from the image.
-          if (record !== undefined) checkEmbedding(record, `features/${this.backbone}/${sample.id}.json`, this.featureLength);
-        }
-        lists.push(checked);
-      }
-      const modelJson = await readJson<unknown>(path.join(tagsDir, entry.name, 'model.json')).catch(() => {
-        throw new TagsmithError('invalid_archive', `tags/${entry.name}/model.json does not parse.`);
-      });
-      if (modelJson !== undefined) {
-        const model = TagModel.fromJSON(modelJson, `tags/${entry.name}/model.json`);
-        // Its weights fit another backbone's vectors: not served until the tag is trained again.
-        if (model.backbone !== this.backbone) foreignModels.set(model.tag, model.backbone);
-        else models.push(model);
-      }
-    }
-    const tasks: TaskRecord[] = [];
-    for (const file of await fs.readdir(path.join(dir, 'tasks'))) {
-      if (file.includes(TEMP_MARKER)) continue;
-      const value = await readJson<unknown>(path.join(dir, 'tasks', file)).catch(() => undefined);
-      if (value !== undefined) tasks.push(checkTask(value, `tasks/${file}`));
-    }
-    return { lists, models, foreignModels, tasks };
+  /**
+   * Checks every file of a generation folder, then settles it in place: tasks a stopped
+   * engine left queued or running are saved as failed (interrupted), and files of samples no
+   * list names (what a crash between a list's write and the sweep leaves) are deleted.
+   */
+  private async prepareGeneration(gen: GenerationLayout, options: { verifyImages?: boolean } = {}): Promise<GenerationContents> {
+    const contents = await readGeneration(gen, this.running, options);
+    contents.tasks = await Promise.all(contents.tasks.map(async (task) => {
+      const settled = interruptedTask(task);
+      if (settled !== task) await writeJsonAtomic(gen.task(settled.task_id), settled);
+      return settled;
+    }));
+    await sweepGeneration(gen, contents);
+    return contents;
   }
 
-  private async installState(loaded: LoadedState): Promise<void> {
+  /** Makes checked contents the engine's: models served (or kept for another backbone), task history. */
+  private installState(loaded: GenerationContents): void {
     this.models.clear();
-    for (const model of loaded.models) this.models.set(model.tag, model);
     this.foreignModels.clear();
-    for (const [tag, backbone] of loaded.foreignModels) this.foreignModels.set(tag, backbone);
-    await this.tasks.restore(loaded.tasks);
+    for (const json of loaded.models) {
+      // Its weights fit another backbone's vectors: not served until the tag is trained again.
+      if (json.backbone !== this.backbone) this.foreignModels.set(json.tag, json.backbone);
+      else this.models.set(json.tag, TagModel.fromJSON(json));
+    }
+    this.tasks.restore(loaded.tasks);
   }
 }
 
-interface LoadedState {
-  lists: SampleListJson[];
-  models: TagModel[];
-  foreignModels: Map<string, string>;
-  tasks: TaskRecord[];
+/** A record the engine itself is about to write failed its schema: a bug, not the user's input. */
+function asWritable<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    throw new TagsmithError('internal', `Refusing to write an invalid record: ${(error as Error).message}`, { cause: error });
+  }
 }
 
 function retrainReason(trainedOn: string, runs: string): string {
@@ -552,6 +609,14 @@ export function samplesDigest(samples: SampleRecord[]): string {
 
 function baseScores(embedding: EmbeddingRecord): BaseScores {
   return { nsfw: embedding.nsfw, aesthetic: embedding.aesthetic, stock: embedding.stock };
+}
+
+async function readSampleImage(file: string, id: string): Promise<Buffer> {
+  try {
+    return await fs.readFile(file);
+  } catch {
+    throw new TagsmithError('unknown_sample', `There is no sample ${id}.`);
+  }
 }
 
 async function exists(file: string): Promise<boolean> {

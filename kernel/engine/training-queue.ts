@@ -8,7 +8,7 @@ import type { TrainingData } from '../training/train-tag';
 import type { TagModelJson } from '../training/tag-model';
 import type { TrainOptions } from '../training/train-options';
 import type { TrainingMessage, TrainingRequest } from '../training/training-worker';
-import type { TaskRecord } from '../state/stored-records';
+import { TASK_MESSAGE_MAX, type TaskRecord } from '../state/record-schemas';
 
 export interface TrainingHost {
   /**
@@ -40,20 +40,13 @@ export class TrainingQueue {
     this.threads = options.threads;
   }
 
-  /** Loads history; a task that was queued or running when the process died failed. */
-  async restore(records: TaskRecord[]): Promise<void> {
+  /**
+   * Loads history. Tasks that were queued or running when the process died must have been
+   * settled first (`interruptedTask`, saved by the caller where the history is stored).
+   */
+  restore(records: TaskRecord[]): void {
     this.tasks.clear();
-    for (const record of records) {
-      if (record.state === 'queued' || record.state === 'running') {
-        Object.assign(record, {
-          state: 'failed',
-          error: { code: 'interrupted', message: 'The engine stopped while this task was running; train again.' },
-          finishedAt: new Date().toISOString(),
-        } satisfies Partial<TaskRecord>);
-        await this.host.saveTask(record);
-      }
-      this.tasks.set(record.task_id, record);
-    }
+    for (const record of records) this.tasks.set(record.task_id, { ...record });
   }
 
   /** Queues a task; its record is on disk before this returns, so an answered task id survives a crash. */
@@ -153,7 +146,7 @@ export class TrainingQueue {
       outcome = { state: 'done', stage: 'done', progress: 1, metrics: model.metrics };
     } catch (error) {
       const e = asTagsmithError(error);
-      outcome = { state: 'failed', error: { code: e.code, message: e.message } };
+      outcome = { state: 'failed', error: { code: e.code, message: e.message.slice(0, TASK_MESSAGE_MAX) } };
     }
     // Idle before the outcome shows: a client that reads "done" may restore a state at once
     // (set_state refuses while busy).
@@ -226,4 +219,15 @@ export class TrainingQueue {
     this.idleWaiters = [];
     for (const wake of waiters) wake();
   }
+}
+
+/** A task that was queued or running when its engine stopped: it failed, and says so. */
+export function interruptedTask(record: TaskRecord): TaskRecord {
+  if (record.state !== 'queued' && record.state !== 'running') return record;
+  return {
+    ...record,
+    state: 'failed',
+    error: { code: 'interrupted', message: 'The engine stopped while this task was running; train again.' },
+    finishedAt: new Date().toISOString(),
+  };
 }

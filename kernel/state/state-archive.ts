@@ -1,7 +1,8 @@
 // The state as a tar archive. Writing is the `tar` package's; reading an upload is done entry
 // by entry here, because an archive is untrusted: only plain files and folders under the
-// state's own top-level names are written, links/devices/absolute or `..` paths refuse the
-// whole archive, and sizes and entry counts are capped so a bomb stops early.
+// state's own paths are written (each name in them passes the rule it has from a URL), links,
+// devices, absolute or `..` paths refuse the whole archive, and sizes and entry counts are
+// capped so a bomb stops early.
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -9,8 +10,9 @@ import { PassThrough, type Readable } from 'node:stream';
 import * as tar from 'tar';
 import { TagsmithError } from '../errors';
 import { syncDirectory, TEMP_MARKER } from './atomic-file';
+import { classifyStatePath, STATE_ROOTS } from './state-layout';
 
-export const ARCHIVE_ROOTS = ['manifest.json', 'images', 'features', 'tags', 'tasks'];
+export const ARCHIVE_ROOTS = STATE_ROOTS;
 
 export interface ArchiveLimits {
   maxEntries: number;
@@ -80,8 +82,14 @@ export async function restoreStateArchive(archive: Readable, target: string, spo
       await spool.close();
     }
     await readArchive(createReadStream(spoolFile), limits, undefined, async (relative, data) => {
-      if (data === undefined) await fs.mkdir(path.join(target, relative), { recursive: true });
-      else await writeNew(path.join(target, relative), data);
+      try {
+        if (data === undefined) await fs.mkdir(path.join(target, relative), { recursive: true });
+        else await writeNew(path.join(target, relative), data);
+      } catch (error) {
+        // Two names one file system takes for the same (case, Unicode forms), or a full disk.
+        const code = (error as NodeJS.ErrnoException).code ?? 'error';
+        throw new TagsmithError('invalid_archive', `The archive was refused: ${relative} could not be written (${code}). Nothing was changed.`, { cause: error });
+      }
     });
   } finally {
     await fs.rm(spoolFile, { force: true });
@@ -134,6 +142,8 @@ async function readArchive(
     const relative = checkEntryPath(entry.path);
     if (typeof relative !== 'string') return skip(relative.why);
     if (entry.type === 'Directory') {
+      const place = classifyStatePath(relative === '.' ? [] : relative.split('/'), true);
+      if ('why' in place) return skip(place.why);
       handle(relative, undefined);
       return skip();
     }
@@ -143,6 +153,8 @@ async function readArchive(
     if (entry.size > limits.maxFileBytes) return skip(`${entry.path} declares ${entry.size} bytes (limit ${limits.maxFileBytes})`);
     total += entry.size;
     if (total > limits.maxTotalBytes) return skip(`the files add up to more than ${limits.maxTotalBytes} bytes`);
+    const place = classifyStatePath(relative === '.' ? [] : relative.split('/'), false);
+    if ('why' in place) return skip(place.why);
     if (!onEntry) return skip();
     const chunks: Buffer[] = [];
     entry.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -208,7 +220,6 @@ function checkEntryPath(raw: string): string | { why: string } {
   if (parts.some((s) => s === '..')) return { why: `${raw} climbs out with ..` };
   if (parts.some((s) => s.includes('\0'))) return { why: `${raw} holds a NUL byte` };
   if (parts.length === 0) return '.';
-  if (!ARCHIVE_ROOTS.includes(parts[0])) return { why: `${raw} is not part of a Tagsmith state (${ARCHIVE_ROOTS.join(', ')})` };
   return parts.join('/');
 }
 

@@ -10,20 +10,78 @@
 //   <root>/<generation>/tags/<tag>/model.json               the trained tag model
 //   <root>/<generation>/tasks/<task id>.json                training task history
 //   <root>/tmp/                             uploads and folders being built
-//   <root>/cache/thumbnails/                derived thumbnails (not archived)
+//   <root>/cache/thumbnails/<sha256>-<side>.webp            derived thumbnails (not archived)
+//
+// Every path method checks the names it is given (path-names.ts) and throws for one that
+// breaks its rule, so no caller, whatever the name's source, can build a path out of the state.
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { TagsmithError } from '../errors';
-import { readJson, TEMP_MARKER, writeJsonAtomic } from './atomic-file';
+import { TEMP_MARKER, writeJsonAtomic } from './atomic-file';
+import {
+  isBackboneId, isSampleId, isTaskId, isValidTag, shownName, validateBackboneId, validateSampleId, validateTag, validateTaskId, validateThumbnailSide,
+} from './path-names';
+import { STATE_FORMAT, STATE_NAME, type StateManifest } from './record-schemas';
+import { checkCurrentPointer, checkManifest, invalidRecord, readRecordFile } from './stored-records';
 
-export const STATE_NAME = 'tagsmith-state';
-export const STATE_FORMAT = 1;
+export { STATE_FORMAT, STATE_NAME, type StateManifest };
 
-export interface StateManifest {
-  name: typeof STATE_NAME;
-  formatVersion: typeof STATE_FORMAT;
-  createdAt: string;
+/** The paths inside one generation folder (the current one, or one being built in tmp/). */
+export class GenerationLayout {
+  constructor(readonly dir: string) {}
+
+  get manifest(): string {
+    return path.join(this.dir, 'manifest.json');
+  }
+
+  get imagesDir(): string {
+    return path.join(this.dir, 'images');
+  }
+
+  image(id: string): string {
+    return path.join(this.imagesDir, validateSampleId(id));
+  }
+
+  get featuresRoot(): string {
+    return path.join(this.dir, 'features');
+  }
+
+  featuresDir(backbone: string): string {
+    return path.join(this.featuresRoot, validateBackboneId(backbone));
+  }
+
+  features(backbone: string, id: string): string {
+    return path.join(this.featuresDir(backbone), `${validateSampleId(id)}.json`);
+  }
+
+  get tagsDir(): string {
+    return path.join(this.dir, 'tags');
+  }
+
+  tagDir(tag: string): string {
+    return path.join(this.tagsDir, validateTag(tag));
+  }
+
+  samples(tag: string): string {
+    return path.join(this.tagDir(tag), 'samples.json');
+  }
+
+  model(tag: string): string {
+    return path.join(this.tagDir(tag), 'model.json');
+  }
+
+  get tasksDir(): string {
+    return path.join(this.dir, 'tasks');
+  }
+
+  task(id: string): string {
+    return path.join(this.tasksDir, `${validateTaskId(id)}.json`);
+  }
+
+  /** How messages name a file of this generation: relative, with forward slashes. */
+  relative(file: string): string {
+    return path.relative(this.dir, file).split(path.sep).join('/');
+  }
 }
 
 export class StateLayout {
@@ -32,14 +90,14 @@ export class StateLayout {
     private generationName: string,
   ) {}
 
-  /** Opens the folder, creating an empty state the first time. */
+  /** Opens the folder, creating an empty state the first time; a damaged pointer or manifest refuses to open. */
   static async open(root: string): Promise<StateLayout> {
     await fs.mkdir(root, { recursive: true });
     await fs.mkdir(path.join(root, 'tmp'), { recursive: true });
     await fs.mkdir(path.join(root, 'cache', 'thumbnails'), { recursive: true });
-    const pointer = await readJson<{ generation?: unknown }>(path.join(root, 'CURRENT'));
-    if (pointer && typeof pointer.generation === 'string' && /^g-[\w-]+$/.test(pointer.generation)) {
-      const layout = new StateLayout(root, pointer.generation);
+    const pointer = await readRecordFile(path.join(root, 'CURRENT'), 'CURRENT');
+    if (pointer !== undefined) {
+      const layout = new StateLayout(root, checkCurrentPointer(pointer).generation);
       await layout.checkManifest(layout.generation);
       return layout;
     }
@@ -71,6 +129,11 @@ export class StateLayout {
     return path.join(this.root, this.generationName);
   }
 
+  /** The current generation's paths. */
+  get current(): GenerationLayout {
+    return new GenerationLayout(this.generation);
+  }
+
   get tmp(): string {
     return path.join(this.root, 'tmp');
   }
@@ -79,40 +142,49 @@ export class StateLayout {
     return path.join(this.root, 'cache', 'thumbnails');
   }
 
+  /** Where a cleaned tag's folder is moved (one atomic rename) before it is deleted. */
+  trash(tag: string): string {
+    return path.join(this.tmp, `trash-${validateTag(tag)}-${Date.now()}-${crypto.randomBytes(2).toString('hex')}`);
+  }
+
+  thumbnail(id: string, side: number): string {
+    return path.join(this.thumbnails, `${validateSampleId(id)}-${validateThumbnailSide(side)}.webp`);
+  }
+
   image(hash: string): string {
-    return path.join(this.generation, 'images', hash);
+    return this.current.image(hash);
   }
 
   featuresDir(backbone: string): string {
-    return path.join(this.generation, 'features', backbone);
+    return this.current.featuresDir(backbone);
   }
 
   features(backbone: string, hash: string): string {
-    return path.join(this.featuresDir(backbone), `${hash}.json`);
+    return this.current.features(backbone, hash);
   }
 
   tagsDir(): string {
-    return path.join(this.generation, 'tags');
+    return this.current.tagsDir;
   }
 
   tagDir(tag: string): string {
-    return path.join(this.tagsDir(), tag);
+    return this.current.tagDir(tag);
   }
 
   samples(tag: string): string {
-    return path.join(this.tagDir(tag), 'samples.json');
+    return this.current.samples(tag);
   }
 
   model(tag: string): string {
-    return path.join(this.tagDir(tag), 'model.json');
+    return this.current.model(tag);
   }
 
   tasksDir(): string {
-    return path.join(this.generation, 'tasks');
+    return this.current.tasksDir;
   }
 
   task(id: string): string {
-    return path.join(this.tasksDir(), `${id}.json`);
+    return this.current.task(id);
   }
 
   /** Makes a fully built generation folder the current state: one atomic pointer rewrite. */
@@ -143,13 +215,61 @@ export class StateLayout {
     }
   }
 
-  async checkManifest(generationDir: string): Promise<void> {
-    const manifest = await readJson<Partial<StateManifest>>(path.join(generationDir, 'manifest.json')).catch(() => undefined);
-    if (!manifest || manifest.name !== STATE_NAME) {
-      throw new TagsmithError('invalid_archive', 'The state has no Tagsmith manifest.json.');
+  async checkManifest(generationDir: string): Promise<StateManifest> {
+    const manifest = await readRecordFile(path.join(generationDir, 'manifest.json'), 'manifest.json');
+    if (manifest === undefined) throw invalidRecord('manifest.json', 'missing: the state has no Tagsmith manifest.json');
+    return checkManifest(manifest);
+  }
+}
+
+/** What a path inside a generation folder is, by the layout above; anything else has no place in a state. */
+export type StatePath =
+  | { kind: 'folder' }
+  | { kind: 'manifest' }
+  | { kind: 'image'; id: string }
+  | { kind: 'embedding'; backbone: string; id: string }
+  | { kind: 'samples' | 'model'; tag: string }
+  | { kind: 'task'; id: string };
+
+/**
+ * Classifies a relative path inside a generation (its parts, no `.` or `..`), or says why it
+ * has no place there. Archive entries are held to this before anything is written.
+ */
+export function classifyStatePath(parts: string[], isFolder: boolean): StatePath | { why: string } {
+  const shown = parts.join('/');
+  const misplaced = { why: `${shown} ${isFolder ? 'is a folder where a Tagsmith state has a file' : 'is not a file a Tagsmith state has'}` };
+  const misnamed = (value: string, what: string) => ({ why: `${shown}: ${shownName(value)} is not ${what}` });
+  const [top, second, third, ...deeper] = parts;
+  if (top === undefined) return { kind: 'folder' };
+  if (!STATE_ROOTS.includes(top)) return { why: `${shown} is not part of a Tagsmith state (${STATE_ROOTS.join(', ')})` };
+  if (deeper.length > 0) return { why: `${shown} is nested deeper than a Tagsmith state's files` };
+  if (top === 'manifest.json') return second === undefined && !isFolder ? { kind: 'manifest' } : misplaced;
+  if (second === undefined) return isFolder ? { kind: 'folder' } : misplaced;
+  switch (top) {
+    case 'images':
+      if (third !== undefined || isFolder) return misplaced;
+      return isSampleId(second) ? { kind: 'image', id: second } : misnamed(second, 'a sample id (the sha256 of its image)');
+    case 'tasks': {
+      if (third !== undefined || isFolder) return misplaced;
+      const id = second.endsWith('.json') ? second.slice(0, -5) : '';
+      return isTaskId(id) ? { kind: 'task', id } : misnamed(second, 'a task record file (<task id>.json)');
     }
-    if (manifest.formatVersion !== STATE_FORMAT) {
-      throw new TagsmithError('invalid_archive', `The state has format version ${String(manifest.formatVersion)}; this Tagsmith reads version ${STATE_FORMAT}.`);
+    case 'features': {
+      if (!isBackboneId(second)) return misnamed(second, 'a backbone id');
+      if (third === undefined) return isFolder ? { kind: 'folder' } : misplaced;
+      if (isFolder) return misplaced;
+      const id = third.endsWith('.json') ? third.slice(0, -5) : '';
+      return isSampleId(id) ? { kind: 'embedding', backbone: second, id } : misnamed(third, 'an embedding file (<sample id>.json)');
+    }
+    default: {
+      // tags/
+      if (!isValidTag(second)) return misnamed(second, 'a tag name');
+      if (third === undefined) return isFolder ? { kind: 'folder' } : misplaced;
+      if (!isFolder && (third === 'samples.json' || third === 'model.json')) return { kind: third === 'samples.json' ? 'samples' : 'model', tag: second };
+      return misplaced;
     }
   }
 }
+
+/** The top-level names of a generation folder, as archives carry them. */
+export const STATE_ROOTS = ['manifest.json', 'images', 'features', 'tags', 'tasks'];

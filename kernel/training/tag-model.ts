@@ -2,7 +2,11 @@
 // (plus standardised base scores when asked), a threshold, and the metrics that chose it.
 import { TagsmithError } from '../errors';
 import { l2Normalised, sigmoid } from '../ml/vectors';
-import type { TrainOptions } from './train-options';
+// The record's shape is the state's schema (kernel/state/record-schemas.ts); only its type is
+// imported here, so training code stays free of the state's modules at run time.
+import type { ClusterWeights, FeatureTransform, TagMetrics, TagModelJson } from '../state/record-schemas';
+
+export type { ClusterWeights, FeatureTransform, TagMetrics, TagModelJson };
 
 export const TAG_MODEL_NAME = 'tagsmith-tag-model';
 export const TAG_MODEL_FORMAT = 1;
@@ -12,54 +16,6 @@ export interface ScoringInput {
   features: ArrayLike<number>;
   aesthetic?: number;
   stock?: number;
-}
-
-export interface ClusterWeights {
-  weights: number[];
-  bias: number;
-  size: number;
-}
-
-export interface TagMetrics {
-  folds: number;
-  positives: number;
-  negatives: number;
-  threshold: number;
-  precision: number;
-  recall: number;
-  f1: number;
-  accuracy: number;
-  rocAuc: number;
-  confusion: { truePositives: number; falsePositives: number; trueNegatives: number; falseNegatives: number };
-  /** Out-of-fold score counts in 20 bins over [0, 1]. */
-  histogram: { positives: number[]; negatives: number[] };
-  roc: { fpr: number; tpr: number }[];
-  clusterSizes: number[];
-  l2: number;
-}
-
-/**
- * How a backbone vector is prepared: `sqrt-l2` takes the signed square root of each component
- * (power normalisation, which tames a few dominant activations) and then L2-normalises.
- */
-export type FeatureTransform = 'l2' | 'sqrt-l2';
-
-export interface TagModelJson {
-  name: typeof TAG_MODEL_NAME;
-  formatVersion: typeof TAG_MODEL_FORMAT;
-  tag: string;
-  backbone: string;
-  featureLength: number;
-  featureTransform: FeatureTransform;
-  options: TrainOptions;
-  /** Mean and standard deviation of each appended base score, from the training samples. */
-  extras: { name: 'aesthetic' | 'stock'; mean: number; std: number }[];
-  clusters: ClusterWeights[];
-  threshold: number;
-  metrics: TagMetrics;
-  trainedAt: string;
-  /** Hash of the sample set it was trained on, so the gallery can tell when it is stale. */
-  samplesDigest: string;
 }
 
 export interface TagScore {
@@ -76,26 +32,13 @@ export class TagModel {
     this.vectors = json.clusters.map((c) => Float64Array.from(c.weights));
   }
 
-  static fromJSON(value: unknown, source = 'model'): TagModel {
-    const json = value as Partial<TagModelJson> | null;
-    const fail = (why: string): never => {
-      throw new TagsmithError('invalid_archive', `${source}: ${why}`);
-    };
-    if (!json || typeof json !== 'object') fail('not a JSON object');
-    if (json!.name !== TAG_MODEL_NAME) fail(`not a Tagsmith tag model (name ${String(json!.name)})`);
-    if (json!.formatVersion !== TAG_MODEL_FORMAT) fail(`unknown tag model format ${String(json!.formatVersion)}`);
-    const m = json as TagModelJson;
-    if (typeof m.tag !== 'string' || typeof m.backbone !== 'string' || !Number.isInteger(m.featureLength)) fail('missing tag, backbone or featureLength');
-    if (!Array.isArray(m.clusters) || m.clusters.length === 0) fail('no clusters');
-    const width = m.featureLength + (m.extras?.length ?? 0);
-    for (const c of m.clusters) {
-      if (!Array.isArray(c.weights) || c.weights.length !== width || !c.weights.every(Number.isFinite) || !Number.isFinite(c.bias)) {
-        fail('cluster weights of the wrong length or not finite');
-      }
-    }
-    if (!Number.isFinite(m.threshold)) fail('threshold is not a number');
-    if (m.featureTransform !== 'l2' && m.featureTransform !== 'sqrt-l2') fail(`unknown feature transform ${String(m.featureTransform)}`);
-    return new TagModel(m);
+  /**
+   * A model from its record. The record must have been checked (kernel/state/stored-records.ts
+   * `checkTagModel`, which every reader of model.json and of a training worker's output uses);
+   * a trained one comes straight from trainTag.
+   */
+  static fromJSON(json: TagModelJson): TagModel {
+    return new TagModel(json);
   }
 
   toJSON(): TagModelJson {

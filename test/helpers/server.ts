@@ -13,11 +13,13 @@ export interface TestServer {
   engine: TagsmithEngine;
   client: TagsmithClient;
   log: string[];
-  close(): Promise<void>;
+  /** Stops the server and the engine; the state folder is removed unless `keepState`. */
+  close(options?: { keepState?: boolean }): Promise<void>;
 }
 
-export async function startTestServer(options: Partial<ServerOptions> = {}): Promise<TestServer> {
-  const { engine, stateDir } = await openTestEngine();
+/** `stateDir`: a folder of the test's (removed on close like a fresh one). */
+export async function startTestServer(options: Partial<ServerOptions> = {}, stateDir?: string): Promise<TestServer> {
+  const { engine } = await openTestEngine(stateDir);
   const log: string[] = [];
   const app: FastifyInstance = await createServer(engine, {
     allowedOrigins: [],
@@ -33,10 +35,10 @@ export async function startTestServer(options: Partial<ServerOptions> = {}): Pro
   return {
     url, port, engine, log,
     client: new TagsmithClient({ url, token: options.token }),
-    async close() {
+    async close({ keepState = false } = {}) {
       await app.close();
       await engine.close();
-      await fs.rm(stateDir, { recursive: true, force: true });
+      if (!keepState) await fs.rm(engine.stateDir, { recursive: true, force: true });
     },
   };
 }

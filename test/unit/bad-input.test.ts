@@ -1,9 +1,11 @@
 // Issue 9's bad-input list against the HTTP API: each case gets its JSON error code (or is
 // accepted, for odd but real images) and leaves the state exactly as it was.
 import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
-import { blobImages, stripedImages } from '../helpers/engine';
+import { blobImages, stripedImages, tempDir } from '../helpers/engine';
 import { blobs, pngHeaderOnly } from '../helpers/images';
 import { multipartBody, rawRequest, startTestServer, type TestServer } from '../helpers/server';
 
@@ -75,6 +77,50 @@ describe('bad input leaves the state as it was', () => {
     ];
   });
   after(() => server.close());
+
+  it('reads and writes nothing outside the state folder for a path-like id on any route, and no stale cache', async () => {
+    // Files a traversal from the state folder would reach: <state>/../<outside>/secret…
+    const outside = await tempDir('tagsmith-outside-');
+    const secret = Buffer.from('SECRET, outside the state folder');
+    try {
+      for (const name of ['secret', 'secret-256.webp', 'secret.json']) await fs.writeFile(path.join(outside, name), secret);
+      const climb = `../../../${path.basename(outside)}/secret`;
+      assert.equal(path.resolve(server.engine.stateDir, 'cache', 'thumbnails', `${climb}-256.webp`), path.join(outside, 'secret-256.webp'), 'the id reaches the planted file');
+      // A thumbnail cached for a sample this state does not have (another state's, restored over).
+      const stranger = 'a'.repeat(64);
+      await fs.writeFile(path.join(server.engine.stateDir, 'cache', 'thumbnails', `${stranger}-256.webp`), secret);
+      const { positives } = await server.client.samples('stripes');
+      const routes: Case[] = [
+        ...[climb, '..', `${climb}%00`, 'x'.repeat(200)].flatMap((raw) => {
+          const id = encodeURIComponent(raw);
+          return [
+            { name: `thumbnail of ${raw}`, path: `/samples/${id}/thumbnail`, expect: 'unknown_sample' },
+            { name: `image of ${raw}`, path: `/samples/${id}/image`, expect: 'unknown_sample' },
+            { name: `remove ${raw}`, method: 'DELETE', path: `/tags/stripes/samples/${id}`, expect: 'unknown_sample' },
+            { name: `move ${raw}`, method: 'POST', path: `/tags/stripes/samples/${id}/move?to=negative`, expect: 'unknown_sample' },
+            { name: `status of ${raw}`, path: `/status/${id}`, expect: 'unknown_task' },
+            { name: `cancel ${raw}`, method: 'POST', path: `/tasks/${id}/cancel`, expect: 'unknown_task' },
+          ];
+        }),
+        { name: 'a cached thumbnail of a sample this state does not have', path: `/samples/${stranger}/thumbnail`, expect: 'unknown_sample' },
+        { name: 'thumbnail size abc', path: `/samples/${positives[0].id}/thumbnail?size=abc`, expect: 'bad_request' },
+        { name: 'thumbnail size 0 (the smallest is made)', path: `/samples/${positives[0].id}/thumbnail?size=0`, expect: 200 },
+      ];
+      const before = JSON.stringify({ tags: await server.client.tags(), samples: await server.client.samples('stripes') });
+      const failures: string[] = [];
+      for (const c of routes) {
+        const reply = await rawRequest(server.port, { method: c.method ?? 'GET', path: c.path });
+        const got = reply.status >= 400 ? reply.json?.error?.code : reply.status;
+        if (got !== c.expect) failures.push(`${c.name}: expected ${c.expect}, got ${reply.status} ${JSON.stringify(reply.json).slice(0, 160)}`);
+        if (JSON.stringify(reply.json).includes('SECRET')) failures.push(`${c.name}: served the file outside`);
+      }
+      assert.deepEqual(failures, []);
+      assert.deepEqual((await fs.readdir(outside)).sort(), ['secret', 'secret-256.webp', 'secret.json'], 'nothing written outside');
+      assert.equal(JSON.stringify({ tags: await server.client.tags(), samples: await server.client.samples('stripes') }), before, 'the state is unchanged');
+    } finally {
+      await fs.rm(outside, { recursive: true, force: true });
+    }
+  });
 
   it('answers each case with its code and changes nothing', async () => {
     const snapshot = async () => JSON.stringify({ health: await server.client.health(), tags: await server.client.tags(), samples: await server.client.samples('stripes') });

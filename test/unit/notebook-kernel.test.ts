@@ -2,6 +2,7 @@
 // cells, top-level await, streamed console output, TypeScript errors with their line,
 // interrupting a busy loop and a pending await, rich displays, and `tagsmith` bound to an engine.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { KernelProcess, type CellOutput } from '../../extension/notebook/kernel-process';
@@ -19,21 +20,27 @@ async function run(kernel: KernelProcess, code: string): Promise<{ ok: boolean; 
 
 describe('notebook kernel process', { timeout: 120_000 }, () => {
   let kernel: KernelProcess;
+  let cwd: string;
   before(async () => {
-    kernel = await KernelProcess.start({ scriptPath: SCRIPT, cwd: await tempDir('tagsmith-nb-') });
+    cwd = await tempDir('tagsmith-nb-');
+    kernel = await KernelProcess.start({ scriptPath: SCRIPT, cwd });
   });
   after(() => kernel?.dispose());
 
   it('keeps state between cells, awaits at top level and streams console output', async () => {
     assert.equal((await run(kernel, 'let count: number = 41;')).ok, true);
+    // The cell waits, after its first line, until the test has received that line: the cell
+    // can only finish if output is streamed while it runs, not collected at its end.
+    const seen = path.join(cwd, 'first-seen');
     const streamed: string[] = [];
-    const started = Date.now();
-    const ok = await kernel.execute('console.log("first"); await new Promise((r) => setTimeout(r, 300)); console.log("second", count + 1);', (o) => {
-      if (o.kind === 'stdout') streamed.push(`${o.text.trim()}@${Date.now() - started >= 250 ? 'late' : 'early'}`);
+    const waitForTest = `await new Promise<void>((resolve) => { const poll = setInterval(() => { if (require("node:fs").existsSync(${JSON.stringify(seen)})) { clearInterval(poll); resolve(); } }, 5); });`;
+    const ok = await kernel.execute(`console.log("first"); ${waitForTest} console.log("second", count + 1);`, (o) => {
+      if (o.kind !== 'stdout') return;
+      streamed.push(o.text.trim());
+      if (o.text.includes('first')) fs.writeFileSync(seen, '');
     });
     assert.equal(ok, true);
-    // "first" arrived before the await finished: output is streamed, not collected at the end.
-    assert.deepEqual(streamed, ['first@early', 'second 42@late']);
+    assert.deepEqual(streamed, ['first', 'second 42']);
     assert.equal((await run(kernel, 'count * 2')).stdout, '82\n');
   });
 

@@ -27,7 +27,7 @@ describe('scanImages', () => {
     state = await tempDir('tagsmith-scan-state-');
     photos = await tempDir('tagsmith-scan-photos-');
     const embedder = new Embedder(extractor);
-    const cache = await FeatureCache.open<EmbeddingRecord>(path.join(state, 'cache'), { maxBytes: 1e9, check: (v) => checkEmbedding(v, 'cache', extractor.featureLength) });
+    const cache = await FeatureCache.open<EmbeddingRecord>(path.join(state, 'cache'), { maxBytes: 1e9, check: (v) => checkEmbedding(v, 'cache', { backbone: extractor.backboneId, featureLength: extractor.featureLength }) });
     embeddings = {
       backbone: extractor.backboneId,
       featureLength: extractor.featureLength,
