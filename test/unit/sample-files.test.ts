@@ -19,8 +19,15 @@ const gone = (promise: Promise<unknown>) =>
 
 /** Every file of the current generation and the thumbnail cache that names `id`. */
 async function filesOf(stateDir: string, id: string): Promise<string[]> {
-  const all = await fs.readdir(stateDir, { recursive: true });
-  return all.filter((f) => f.includes(id) && !f.startsWith('tmp')).sort();
+  // Not tmp/: a finished download's snapshot is removed there while this walks.
+  const all: string[] = [];
+  for (const top of await fs.readdir(stateDir)) {
+    if (top === 'tmp') continue;
+    const stat = await fs.stat(path.join(stateDir, top));
+    if (!stat.isDirectory()) all.push(top);
+    else for (const f of await fs.readdir(path.join(stateDir, top), { recursive: true })) all.push(path.join(top, f));
+  }
+  return all.filter((f) => f.includes(id)).sort();
 }
 
 describe('removed samples\' files', () => {
