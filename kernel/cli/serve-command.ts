@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { TagsmithEngine } from '../engine/tagsmith-engine';
 import { isLoopbackHostname } from '../http/request-guard';
-import { createServer, DEFAULT_MAX_ARCHIVE, DEFAULT_MAX_UPLOAD } from '../http/server';
+import { createServer, DEFAULT_MAX_ARCHIVE, DEFAULT_MAX_UPLOAD, MAX_UPLOAD } from '../http/server';
 
 export interface ServeOptions {
   host: string;
@@ -68,4 +68,4 @@ export async function runServeCommand(options: ServeOptions): Promise<number> {
   });
 }
 
-export { DEFAULT_MAX_UPLOAD };
+export { DEFAULT_MAX_UPLOAD, MAX_UPLOAD };
