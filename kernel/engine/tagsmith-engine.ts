@@ -277,27 +277,34 @@ export class TagsmithEngine {
     return stream;
   }
 
-  /** Validates a tar (or tar.gz) into a fresh folder, then swaps it in; a rejected one changes nothing. */
+  /**
+   * Validates a tar (or tar.gz) into a fresh folder, then swaps it in; a rejected one changes
+   * nothing. Receiving, unpacking and checking the upload touch only that private folder, so
+   * they run without the state lock (a slow upload holds up nobody); the lock is taken for the
+   * swap alone.
+   */
   async setState(archive: Readable): Promise<{ tags: number; samples: number }> {
-    if (this.tasks.busy) throw new TagsmithError('busy', 'A training task is running; restore the state when it has finished.');
-    return this.stateLock.write(async () => {
-      if (this.tasks.busy) throw new TagsmithError('busy', 'A training task is running; restore the state when it has finished.');
-      const generation = await StateLayout.createGeneration(this.layout.tmp, true);
-      try {
-        await restoreStateArchive(archive, generation, `${generation}.upload.tar`);
-        await this.layout.checkManifest(generation);
-        await StateLayout.ensureFolders(generation);
-        const loaded = await this.readGeneration(generation);
-        await syncTree(generation);
+    const busy = () => new TagsmithError('busy', 'A training task is running; restore the state when it has finished.');
+    if (this.tasks.busy) throw busy();
+    const generation = await StateLayout.createGeneration(this.layout.tmp, true);
+    try {
+      await restoreStateArchive(archive, generation, `${generation}.upload.tar`);
+      await this.layout.checkManifest(generation);
+      await StateLayout.ensureFolders(generation);
+      const loaded = await this.readGeneration(generation);
+      await syncTree(generation);
+      return await this.stateLock.write(async () => {
+        // A task may have started while the upload came in.
+        if (this.tasks.busy) throw busy();
         await this.layout.activate(generation);
         await this.installState(loaded);
         const samples = loaded.lists.reduce((n, l) => n + l.samples.length, 0);
         return { tags: loaded.lists.length, samples };
-      } catch (error) {
-        await fs.rm(generation, { recursive: true, force: true });
-        throw error;
-      }
-    });
+      });
+    } catch (error) {
+      await fs.rm(generation, { recursive: true, force: true });
+      throw error;
+    }
   }
 
   // ── health ─────────────────────────────────────────────────────────────────────────

@@ -4,6 +4,7 @@
 // counted as they arrive, whatever the framing (Content-Length or chunked), and reading stops
 // at the limit; the request is then answered 413 and its connection closed.
 import type { IncomingMessage, IncomingHttpHeaders } from 'node:http';
+import type { Socket } from 'node:net';
 import { Transform, type Readable } from 'node:stream';
 import { BODY_MEDIA_TYPES, type RequestBody } from '../api/endpoints';
 import { TagsmithError } from '../errors';
@@ -171,6 +172,57 @@ export async function withByteBudget<T>(raw: IncomingMessage, limit: number, onL
   } finally {
     raw.off('data', onData);
   }
+}
+
+/** How long a connection closed on an unfinished upload keeps taking (and dropping) bytes. */
+export const LINGER_MS = 2_000;
+/** …and how many at most. */
+export const LINGER_BYTES = 16 * 1024 * 1024;
+
+const lingering = new WeakSet<Socket>();
+
+/**
+ * Closes a connection without losing the answer just written to it. Closed while the client
+ * is still sending, a socket with unread bytes is reset, and the reset makes the client's
+ * system drop the answer before the client reads it. So the connection is half-closed and
+ * what still arrives is read and dropped until the client closes its side (it has the answer)
+ * or LINGER_MS / LINGER_BYTES pass: nginx's lingering close. Node has none.
+ */
+export function lingeringClose(socket: Socket): void {
+  if (lingering.has(socket) || socket.destroyed) return;
+  lingering.add(socket);
+  let received = 0;
+  socket.on('data', (chunk: Buffer) => {
+    received += chunk.length;
+    if (received > LINGER_BYTES) socket.destroy();
+  });
+  // Not unref'd: a lingering connection ends within LINGER_MS, and is ended for sure.
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+  socket.once('close', () => clearTimeout(timer));
+  socket.end();
+  // The HTTP server stops reading a socket whose request body nobody consumes, in a way
+  // resume() does not undo (its parser owned the socket): restart reading as node's own
+  // onSocketResume does, to see the rest of the upload and the client's close.
+  const handle = (socket as Socket & { _handle?: { reading?: boolean; readStart?: () => number } })._handle;
+  if (handle?.readStart && !handle.reading) {
+    handle.reading = true;
+    handle.readStart();
+  }
+}
+
+/** Whether `lingeringClose` already took this connection (its answer is out). */
+export function isLingering(socket: Socket): boolean {
+  return lingering.has(socket);
+}
+
+/**
+ * Makes node close this request's connection by `lingeringClose` once the answer is out,
+ * instead of destroying it (what node does after a Connection: close answer).
+ */
+export function lingerAfterAnswer(raw: IncomingMessage): void {
+  const socket = raw.socket as Socket & { destroySoon?: () => void };
+  if (!socket || socket.destroyed) return;
+  socket.destroySoon = () => lingeringClose(socket);
 }
 
 /** The client went away before sending the whole request: its fault, and nobody hears the answer. */

@@ -20,7 +20,8 @@ import { parseBoolean, parseTrainQuery } from '../training/train-options';
 import { clientErrorOf, rawErrorResponse, toTagsmithError, type ErrorContext } from './error-reply';
 import { guardRequest, type GuardOptions } from './request-guard';
 import {
-  bodyLimit, checkMediaType, countedBody, declaredLength, formatBytes, FORM_LIMITS, MULTIPART_OVERHEAD, NO_BODY_LIMIT, parseMediaType, stopReading, tooLarge,
+  bodyLimit, checkMediaType, countedBody, declaredLength, formatBytes, FORM_LIMITS, isLingering, lingerAfterAnswer, lingeringClose, MULTIPART_OVERHEAD,
+  NO_BODY_LIMIT, parseMediaType, stopReading, tooLarge,
 } from './request-body';
 import { discardUpload, PART_BUFFER_BYTES, readUpload, withUploadStream } from './uploads';
 import { VERSION } from '../version';
@@ -68,15 +69,23 @@ export async function createServer(engine: TagsmithEngine, options: ServerOption
     // HEAD would run GET handlers that act (GET /train starts training): answered 405 instead.
     exposeHeadRoutes: false,
     requestTimeout: requestTimeoutMs,
-    http: { connectionsCheckingInterval: options.timeoutCheckIntervalMs ?? 30_000 },
+    // Node 20 arms its request timeout only from the options the server is created with;
+    // fastify's requestTimeout alone, set on the server afterwards, is not enforced.
+    http: {
+      requestTimeout: requestTimeoutMs,
+      headersTimeout: Math.min(60_000, requestTimeoutMs),
+      connectionsCheckingInterval: options.timeoutCheckIntervalMs ?? 30_000,
+    },
     // Malformed requests and timeouts, refused by node's HTTP parser before fastify sees them.
     clientErrorHandler: (error: NodeJS.ErrnoException, socket: Socket) => {
-      if (error.code === 'ECONNRESET' || socket.destroyed) return;
+      // Once answered, the parser's further complaints about the same connection are moot.
+      if (error.code === 'ECONNRESET' || socket.destroyed || isLingering(socket)) return;
       const e = clientErrorOf(error, requestTimeoutMs);
       options.log(`client error: ${e.status} ${e.code} (${error.code ?? error.message})`);
       const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-      if (socket.writable && !inFlight?.headersSent) socket.end(rawErrorResponse(e), () => socket.destroy());
-      else socket.destroy();
+      if (!socket.writable || inFlight?.headersSent) return void socket.destroy();
+      socket.write(rawErrorResponse(e));
+      lingeringClose(socket);
     },
     // Bad percent-encoding and over-long path parameters, refused by the router.
     frameworkErrors: (error, request, frameworkReply) => {
@@ -114,8 +123,13 @@ export async function createServer(engine: TagsmithEngine, options: ServerOption
   });
   app.addHook('onSend', async (request, sendReply) => {
     // A body not read to its end cannot stay on a kept-alive connection: the client's next
-    // request would start in the middle of it.
-    if (!request.raw.complete) sendReply.header('connection', 'close');
+    // request would start in the middle of it. Nothing more of it is parsed, and the
+    // connection closes without losing this answer.
+    if (!request.raw.complete) {
+      sendReply.header('connection', 'close');
+      stopReading(request.raw);
+      lingerAfterAnswer(request.raw);
+    }
   });
   app.addHook('onResponse', async (request, sendReply) => {
     options.log(`${request.method} ${request.url} ${sendReply.statusCode} ${sendReply.elapsedTime.toFixed(0)}ms`);
@@ -129,10 +143,6 @@ export async function createServer(engine: TagsmithEngine, options: ServerOption
     // would be taken for the client's next request, which then hangs (bench:reliability's
     // set_state race found this). Too large or too slow: stop reading at once.
     if (!request.raw.complete && e.status !== 413 && e.status !== 408) await discardBody(request.raw, DISCARD_LIMIT_BYTES, DISCARD_TIMEOUT_MS);
-    if (!request.raw.complete) {
-      errorReply.header('connection', 'close');
-      stopReading(request.raw);
-    }
     return errorReply.status(e.status).type('application/json').send(errorBody(e));
   });
   app.setNotFoundHandler(async (request, notFoundReply) => {

@@ -157,6 +157,15 @@ async function readArchive(
     failure ??= error;
   });
   const ended = new Promise<void>((resolve) => parser.on('end', resolve));
+  // The archive ends at its end-of-archive marker (two zero blocks). Past it, only a little
+  // more is read (record padding, a gzip trailer): tar's parser keeps whatever follows,
+  // growing its buffer chunk by chunk (quadratic time), so a marker followed by a gigabyte of
+  // anything would hold the upload for minutes.
+  let sawEnd = false;
+  let afterEnd = 0;
+  parser.on('eof', () => {
+    sawEnd = true;
+  });
 
   try {
     let received = 0;
@@ -167,6 +176,7 @@ async function readArchive(
       if (!parser.write(chunk)) await new Promise((resolve) => parser.once('drain', resolve));
       while (pending > 16) await handling;
       if (refusal || failure) break;
+      if (sawEnd && (afterEnd += chunk.length) > MAX_AFTER_END_BYTES) break;
     }
     if (received === 0) refuse('the upload is empty');
     if (!refusal && !failure) {
@@ -186,6 +196,9 @@ async function readArchive(
   }
   if (entries === 0) throw new TagsmithError('invalid_archive', 'The archive has no entries. Nothing was changed.');
 }
+
+/** What may follow an archive's end-of-archive marker and still be read. */
+const MAX_AFTER_END_BYTES = 1024 * 1024;
 
 /** fsyncs every file and folder under `dir`, so a state swapped in afterwards is on disk. */
 export async function syncTree(dir: string): Promise<void> {
