@@ -22,6 +22,7 @@ import type { BaseScores } from '../scores/base-scores';
 import { Embedder, featuresOf, sha256 } from './embedder';
 import { concurrencyLimit } from './concurrency-limit';
 import { parseFeaturesDocument, type FeaturesDocument } from './features-document';
+import { checkPrediction, checkTagScores } from './score-check';
 import { TrainingQueue } from './training-queue';
 import { makeThumbnail } from './thumbnails';
 
@@ -205,12 +206,12 @@ export class TagsmithEngine {
 
   async predict(bytes: Uint8Array): Promise<Prediction> {
     const embedding = await this.embedder.embed(bytes);
-    return { base: baseScores(embedding), custom: this.scoreTags(embedding, [...this.models.keys()]) };
+    return checkPrediction({ base: baseScores(embedding), custom: this.scoreTags(embedding, [...this.models.keys()]) });
   }
 
   async predictCustom(bytes: Uint8Array, tag?: string): Promise<Record<string, TagScore>> {
     const tags = tag === undefined ? [...this.models.keys()] : [this.requireModel(tag).tag];
-    return this.scoreTags(await this.embedder.embed(bytes), tags);
+    return checkTagScores(this.scoreTags(await this.embedder.embed(bytes), tags));
   }
 
   async getFeatures(bytes: Uint8Array): Promise<FeaturesDocument> {
@@ -236,7 +237,11 @@ export class TagsmithEngine {
       custom[tag] = model.score({ features: doc.features, aesthetic: doc.aesthetic?.score, stock: doc.stock?.score }, prepared);
     }
     const nsfw = this.head ? await this.head.score(doc.features) : {};
-    return { base: { nsfw, aesthetic: doc.aesthetic, stock: doc.stock } as BaseScores, custom };
+    // Float32 values large enough to overflow the head's arithmetic: no image gives such a vector.
+    if (!Object.values(nsfw).every(Number.isFinite)) {
+      throw new TagsmithError('invalid_features', 'The features document has values far beyond any the backbone gives (the nsfw head overflows); send what /get_features returned.');
+    }
+    return checkPrediction({ base: { nsfw, aesthetic: doc.aesthetic, stock: doc.stock } as BaseScores, custom });
   }
 
   // ── removal ────────────────────────────────────────────────────────────────────────
