@@ -275,11 +275,8 @@ export class TagsmithEngine {
   async getState(): Promise<Readable> {
     const snapshot = path.join(this.layout.tmp, `snapshot-${Date.now()}-${Math.random().toString(36).slice(2)}`);
     await this.stateLock.read(() => snapshotState(this.layout.generation, snapshot));
-    const stream = createStateArchive(snapshot);
-    const removeSnapshot = () => void fs.rm(snapshot, { recursive: true, force: true });
-    stream.once('close', removeSnapshot);
-    stream.once('error', removeSnapshot);
-    return stream;
+    // Removed once the archive has closed every file it opened: downloaded, aborted or failed.
+    return createStateArchive(snapshot, () => void fs.rm(snapshot, { recursive: true, force: true }));
   }
 
   /**

@@ -53,11 +53,31 @@ async function linkTree(from: string, to: string): Promise<void> {
   }
 }
 
-/** A tar stream of a snapshot folder (see snapshotState). */
-export function createStateArchive(snapshotDir: string): Readable {
+/**
+ * A tar stream of a snapshot folder (see snapshotState). `onReleased` runs once the packer has
+ * closed every file it opened: at the archive's end, on an error, or after the reader went
+ * away (a download cut off). tar's packer cannot be aborted, and left paused it would keep
+ * its current file open for good; so it is then run to its end with its output dropped.
+ */
+export function createStateArchive(snapshotDir: string, onReleased: () => void = () => {}): Readable {
   const out = new PassThrough();
   const pack = tar.create({ cwd: snapshotDir, portable: true }, ARCHIVE_ROOTS);
-  pack.on('error', (error: unknown) => out.destroy(error as Error));
+  let released = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    onReleased();
+  };
+  pack.on('end', release);
+  pack.on('error', (error: unknown) => {
+    out.destroy(error as Error);
+    release();
+  });
+  out.on('close', () => {
+    if (released) return;
+    pack.unpipe(out);
+    pack.resume();
+  });
   pack.pipe(out);
   return out;
 }
