@@ -127,10 +127,12 @@ export function stopReading(raw: IncomingMessage): void {
  */
 export function countedBody(raw: IncomingMessage, limit: number, onLimit: () => TagsmithError): Readable {
   let received = 0;
+  let refused = false;
   const counted = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       received += chunk.length;
       if (received <= limit) return callback(null, chunk);
+      refused = true;
       stopReading(raw);
       callback(onLimit());
     },
@@ -138,6 +140,11 @@ export function countedBody(raw: IncomingMessage, limit: number, onLimit: () => 
   raw.on('error', (error) => counted.destroy(error));
   raw.on('close', () => {
     if (!raw.complete) counted.destroy(clientGone());
+  });
+  // Unpiped before the end: the request was answered (stopReading) while its handler still
+  // reads; fail the handler's stream now rather than leave it waiting for the connection to go.
+  counted.on('unpipe', () => {
+    if (!raw.complete && !refused) counted.destroy(new TagsmithError('bad_request', 'The request was answered before its body was read to its end.'));
   });
   raw.pipe(counted);
   return counted;

@@ -4,7 +4,7 @@
 // Every answer, whoever produces it (a handler, a hook, the router, the body parsers, node's
 // HTTP parser), is {"error": {"code", "message"}} with the status of its code; see
 // error-reply.ts. Bodies are held to their endpoint's limit while they stream and must arrive
-// within the request timeout (request-body.ts).
+// within the request timeout (request-body.ts); `stopServer` bounds shutdown.
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
@@ -61,6 +61,8 @@ export async function createServer(engine: TagsmithEngine, options: ServerOption
   }
   const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const errorBody = (e: TagsmithError) => ({ error: e.toJSON() });
+  let closing = false;
+  const inFlight = new Set<FastifyReply>();
 
   const app = Fastify({
     logger: false,
@@ -68,6 +70,8 @@ export async function createServer(engine: TagsmithEngine, options: ServerOption
     routerOptions: { maxParamLength: 300 },
     // HEAD would run GET handlers that act (GET /train starts training): answered 405 instead.
     exposeHeadRoutes: false,
+    // Answered by the onRequest hook below, in the error contract.
+    return503OnClosing: false,
     requestTimeout: requestTimeoutMs,
     // Node 20 arms its request timeout only from the options the server is created with;
     // fastify's requestTimeout alone, set on the server afterwards, is not enforced.
@@ -82,8 +86,8 @@ export async function createServer(engine: TagsmithEngine, options: ServerOption
       if (error.code === 'ECONNRESET' || socket.destroyed || isLingering(socket)) return;
       const e = clientErrorOf(error, requestTimeoutMs);
       options.log(`client error: ${e.status} ${e.code} (${error.code ?? error.message})`);
-      const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-      if (!socket.writable || inFlight?.headersSent) return void socket.destroy();
+      const response = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+      if (!socket.writable || response?.headersSent) return void socket.destroy();
       socket.write(rawErrorResponse(e));
       lingeringClose(socket);
     },
@@ -95,6 +99,7 @@ export async function createServer(engine: TagsmithEngine, options: ServerOption
       void raw.code(e.status).header('content-type', 'application/json; charset=utf-8').send(errorBody(e));
     },
   });
+  IN_FLIGHT.set(app, inFlight);
   await app.register(multipart, { limits: { ...FORM_LIMITS, fileSize: options.maxUploadBytes, fieldSize: options.maxUploadBytes }, fileHwm: PART_BUFFER_BYTES });
 
   const routeBody = (request: FastifyRequest): RequestBody => (request.routeOptions.config as Partial<RouteConfig> | undefined)?.body ?? 'none';
@@ -110,7 +115,13 @@ export async function createServer(engine: TagsmithEngine, options: ServerOption
     done(null, countedBody(payload, limit, () => tooLarge(kind, limit)));
   });
 
-  app.addHook('onRequest', async (request) => {
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async (request, onRequestReply) => {
+    if (closing) throw shuttingDown();
+    inFlight.add(onRequestReply);
+    onRequestReply.raw.once('close', () => inFlight.delete(onRequestReply));
     guardRequest(request.headers, options);
     const kind = routeBody(request);
     const endpoint = `${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]}`;
@@ -246,6 +257,38 @@ export async function createServer(engine: TagsmithEngine, options: ServerOption
     response.writeHead(e.status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' }).end(body);
   });
   return app;
+}
+
+/**
+ * Stops taking connections and lets requests in flight finish for `graceMs`; then answers or
+ * cuts off what is left (a trickling upload, a long download), so shutdown is bounded: at
+ * most graceMs + answerMs. Requests that arrive meanwhile on open connections are answered
+ * 503 shutting_down.
+ */
+export async function stopServer(app: FastifyInstance, graceMs: number, answerMs = 1_000): Promise<void> {
+  const timers: NodeJS.Timeout[] = [];
+  timers.push(setTimeout(() => {
+    // Past the grace period: requests not yet answered (an upload still coming) are answered
+    // 503 and their connections closed; answers under way (a long download) are cut off.
+    for (const reply of IN_FLIGHT.get(app) ?? []) {
+      if (reply.raw.headersSent) reply.raw.destroy();
+      else void reply.code(503).header('content-type', 'application/json; charset=utf-8').send({ error: shuttingDown().toJSON() });
+    }
+    // Whoever has not gone once their answer had time to arrive is disconnected.
+    timers.push(setTimeout(() => app.server.closeAllConnections(), answerMs));
+  }, graceMs));
+  try {
+    await app.close();
+  } finally {
+    for (const timer of timers) clearTimeout(timer);
+  }
+}
+
+/** Each server's requests whose answer has not finished, for stopServer. */
+const IN_FLIGHT = new WeakMap<FastifyInstance, Set<FastifyReply>>();
+
+function shuttingDown(): TagsmithError {
+  return new TagsmithError('shutting_down', 'The engine is shutting down; try again when it has restarted.');
 }
 
 const ROUTE_PATTERNS = Object.values(ENDPOINTS).map((endpoint) => ({

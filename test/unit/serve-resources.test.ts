@@ -1,6 +1,6 @@
-// Issue 15, item 9 and item 3's limits, against `tagsmith serve` as a user runs it: what
-// clients leave behind (aborted downloads) is released, and no stored sample is too large for
-// an archive.
+// Issue 15, item 9, shutdown and item 3's limits, against `tagsmith serve` as a user runs it:
+// what clients leave behind (aborted downloads, unfinished uploads) is released, SIGTERM stops
+// the server promptly whatever is in flight, and no stored sample is too large for an archive.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -13,6 +13,7 @@ import { createServer, DEFAULT_MAX_ARCHIVE, DEFAULT_MAX_UPLOAD, MAX_UPLOAD } fro
 import { DEFAULT_ARCHIVE_LIMITS } from '../../kernel/state/state-archive';
 import { CLI, removeDir, startCliServer, type CliServer } from '../helpers/cli-server';
 import { blobImages } from '../helpers/engine';
+import { rawExchange, requestHead, trickle } from '../helpers/raw-http';
 
 /** Waits until `check` holds, re-checking on a short interval; fails after `guardMs` (a hang guard). */
 async function eventually(check: () => boolean, what: string, guardMs = 30_000): Promise<void> {
@@ -74,6 +75,33 @@ describe('tagsmith serve releases what clients leave behind', { skip: process.pl
     await eventually(() => openFiles(pid).length <= before, `open files back to ${before}`);
     // And a whole download still works.
     assert.ok((await client.getState()).length > 30 * 2 ** 20);
+  });
+
+  it('exits promptly on SIGTERM with an upload still trickling in', async () => {
+    const exchange = rawExchange(server.port, requestHead('POST', '/set_state', { 'content-type': 'application/x-tar', 'content-length': 100_000_000 }), { hangGuardMs: 120_000 });
+    // 1 KB every 100 ms: the upload would take more than two hours.
+    const slow = trickle(exchange.socket, () => Buffer.alloc(1024), 100, 100_000);
+    await eventually(() => fs.readdirSync(path.join(server.stateDir, 'tmp')).some((name) => name.endsWith('.upload.tar')), 'the upload is being received');
+    // A hang guard only: the server must exit long before the upload could finish.
+    const guard = setTimeout(() => server.process.kill('SIGKILL'), 60_000);
+    const code = await server.stop();
+    clearTimeout(guard);
+    assert.equal(slow.finished(), false, 'the server exited before the upload would have finished');
+    slow.stop();
+    assert.equal(code, 0);
+    assert.match(server.output(), /SIGTERM: finishing requests/);
+    // Told why, in the error contract, before the connection closed.
+    const reply = await exchange.response;
+    assert.deepEqual([reply.status, reply.json?.error?.code], [503, 'shutting_down'], reply.text);
+    await exchange.closed;
+    // The state is as it was: a server started on the folder again serves it, with nothing half-built left.
+    const again = await startCliServer([], server.stateDir);
+    try {
+      assert.deepEqual((await new TagsmithClient({ url: again.url }).tags()).map((t) => t.tag), ['large']);
+      assert.deepEqual(fs.readdirSync(path.join(server.stateDir, 'tmp')), []);
+    } finally {
+      await again.stop();
+    }
   });
 });
 
