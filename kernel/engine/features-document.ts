@@ -57,11 +57,11 @@ function parseBaseScore(value: unknown, key: string, bad: (why: string) => never
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return bad(`has a malformed ${key} score`);
   const { score, components } = value as { score?: unknown; components?: unknown };
   if (typeof score !== 'number' || !Number.isFinite(score)) return bad(`has a malformed ${key} score`);
-  if (!inUnit(score)) bad(`has a ${key} score of ${score}; scores are between 0 and 1`);
+  if (!inUnit(score)) bad(`gives ${score} as its ${key} score; scores are between 0 and 1`);
   if (components === undefined) return { score, components: {} };
   if (typeof components !== 'object' || components === null || Array.isArray(components)) return bad(`has malformed ${key} components`);
   const entries = Object.entries(components);
   if (entries.length > MAX_COMPONENTS) bad(`has more than ${MAX_COMPONENTS} ${key} components`);
-  for (const [name, v] of entries) if (!inUnit(v)) bad(`has a ${key} component ${JSON.stringify(name).slice(0, 60)} that is not a number between 0 and 1`);
+  for (const [name, v] of entries) if (!inUnit(v)) bad(`has ${key} component ${JSON.stringify(name).slice(0, 60)} outside 0 to 1`);
   return { score, components: Object.fromEntries(entries) as Record<string, number> };
 }

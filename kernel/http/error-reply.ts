@@ -111,6 +111,8 @@ export function clientErrorOf(error: NodeJS.ErrnoException & { reason?: string }
       return new TagsmithError('request_timeout', `The request did not arrive whole within ${Math.round(requestTimeoutMs / 1000)} s; send it faster or in smaller pieces.`, { cause: error });
     case 'HPE_HEADER_OVERFLOW':
       return new TagsmithError('headers_too_large', 'The request line and headers are larger than 16 KB.', { cause: error });
+    case 'HPE_INVALID_EOF_STATE':
+      return withCause(clientGone(), error);
     case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
       return new TagsmithError('bad_request', 'The chunked body carries chunk extensions larger than 16 KB.', { cause: error });
   }

@@ -82,10 +82,15 @@ function hasBody(headers: IncomingHttpHeaders): boolean {
 
 /**
  * Refuses, before a byte of it is read, a body the endpoint cannot take: 415 for a media type
- * it does not read (or none at all), 400 for multipart without a usable boundary.
+ * it does not read (or none at all) or a compressed body, 400 for multipart without a usable
+ * boundary.
  */
 export function checkMediaType(headers: IncomingHttpHeaders, kind: RequestBody, endpoint: string): void {
   if (kind === 'none') return;
+  const encoding = headers['content-encoding'];
+  if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
+    throw new TagsmithError('unsupported_media_type', `${endpoint} reads bodies as they are; Content-Encoding ${JSON.stringify(encoding.slice(0, 40))} is not supported.`);
+  }
   const header = headers['content-type'];
   if (header === undefined) {
     if (!hasBody(headers)) return; // no body at all: the handler says which field is missing

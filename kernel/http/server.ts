@@ -249,6 +249,13 @@ export async function createServer(engine: TagsmithEngine, options: ServerOption
       handler: handlers[name],
     });
   }
+  // CONNECT (a proxy tunnel) goes to node's 'connect' event, whose default is to drop the connection.
+  app.server.on('connect', (request: IncomingMessage, socket: Socket) => {
+    const e = new TagsmithError('method_not_allowed', 'CONNECT is not allowed: this engine is not a proxy.');
+    options.log(`${request.method} ${String(request.url).slice(0, 200)} ${e.status}`);
+    socket.write(rawErrorResponse(e));
+    lingeringClose(socket);
+  });
   // A `100-continue` is answered by node; any other expectation would get node's bare 417.
   app.server.on('checkExpectation', (request: IncomingMessage, response) => {
     const e = new TagsmithError('expectation_failed', `This engine meets no "Expect: ${String(request.headers.expect).slice(0, 100)}"; only 100-continue.`);

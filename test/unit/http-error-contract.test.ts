@@ -93,6 +93,8 @@ describe('every answer follows the error contract', () => {
       { name: 'a header name with a space', request: () => Buffer.from('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header: x\r\n\r\n'), status: 400, code: 'bad_request' },
       { name: 'Content-Length and Transfer-Encoding both', request: () => head('POST', '/predict', { 'content-type': 'image/jpeg', 'content-length': 5, 'transfer-encoding': 'chunked' }), status: 400, code: 'bad_request' },
       { name: 'a chunk size that is not hex', request: () => Buffer.concat([head('POST', '/predict', { 'content-type': 'image/jpeg', 'transfer-encoding': 'chunked' }), Buffer.from('zz\r\nabc\r\n0\r\n\r\n')]), status: 400, code: 'bad_request' },
+      { name: 'CONNECT (a proxy tunnel)', request: () => Buffer.from('CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'), status: 405, code: 'method_not_allowed' },
+      { name: 'an HTTP/2 preface', request: () => Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), status: 400, code: 'bad_request' },
       { name: 'Expect: something other than 100-continue', request: () => head('GET', '/health', { expect: 'the-unexpected' }), status: 417, code: 'expectation_failed' },
 
       // Item 8: media types, methods and paths.
@@ -102,6 +104,7 @@ describe('every answer follows the error contract', () => {
       { name: 'a body without Content-Type', request: () => withLength('POST', '/predict', undefined, jpeg), status: 415, code: 'unsupported_media_type' },
       { name: 'a Content-Type that is not a media type', request: () => withLength('POST', '/predict', ';;;', jpeg), status: 415, code: 'unsupported_media_type' },
       { name: 'a tar sent to /predict', request: () => withLength('POST', '/predict', 'application/x-tar', jpeg), status: 415, code: 'unsupported_media_type' },
+      { name: 'a gzip-encoded body', request: () => Buffer.concat([head('POST', '/predict_by_features', { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': 2 }), Buffer.from('{}')]), status: 415, code: 'unsupported_media_type', message: /Content-Encoding/ },
       { name: 'JSON that does not parse', request: () => withLength('POST', '/predict_by_features', 'application/json', Buffer.from('{"features": [1, 2')), status: 400, code: 'invalid_features' },
       { name: 'an empty JSON body', request: () => withLength('POST', '/predict_by_features', 'application/json', Buffer.alloc(0)), status: 400, code: 'invalid_features' },
       { name: 'JSON with __proto__', request: () => withLength('POST', '/predict_by_features', 'application/json', Buffer.from('{"__proto__": {"x": 1}}')), status: 400, code: 'invalid_features' },
