@@ -150,8 +150,8 @@ export async function createServer(engine: TagsmithEngine, options: ServerOption
     if (e.status >= 500) options.log(`error: ${e.message}${e.cause instanceof Error && e.cause.stack ? `\n${e.cause.stack}` : ''}`);
     // Refused before its body was read (busy, unauthorised, a bad tag): read and discard the
     // rest if it is not too big, so the client can finish sending and keep its connection;
-    // otherwise close the connection. Kept alive with bytes unread, the rest of the upload
-    // would be taken for the client's next request, which then hangs (bench:reliability's
+    // otherwise onSend closes the connection. Kept alive with bytes unread, the rest of the
+    // upload would be taken for the client's next request, which then hangs (bench:reliability's
     // set_state race found this). Too large or too slow: stop reading at once.
     if (!request.raw.complete && e.status !== 413 && e.status !== 408) await discardBody(request.raw, DISCARD_LIMIT_BYTES, DISCARD_TIMEOUT_MS);
     return errorReply.status(e.status).type('application/json').send(errorBody(e));
