@@ -4,7 +4,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runFeaturesCommand } from './cli/features-command';
-import { DEFAULT_MAX_UPLOAD, defaultStateDir, runServeCommand } from './cli/serve-command';
+import { DEFAULT_MAX_UPLOAD, defaultStateDir, MAX_UPLOAD, runServeCommand } from './cli/serve-command';
 
 const USAGE = `usage:
   tagsmith serve [--host 127.0.0.1] [--port 5000] [--state DIR] [--token T] [--threads N]
@@ -23,6 +23,18 @@ function positiveInteger(name: string, value: string | undefined, fallback: numb
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a whole number; got ${value}`);
   return n;
+}
+
+/**
+ * `--max-upload-mb`, 1 to the archive's per-file limit: a larger sample could be stored but
+ * would make /get_state archives that /set_state refuses.
+ */
+function maxUploadOption(value: string | undefined): number {
+  const mb = positiveInteger('max-upload-mb', value, DEFAULT_MAX_UPLOAD / 2 ** 20)!;
+  if (mb < 1 || mb > MAX_UPLOAD / 2 ** 20) {
+    throw new Error(`--max-upload-mb must be between 1 and ${MAX_UPLOAD / 2 ** 20} (a state archive holds files of at most ${MAX_UPLOAD / 2 ** 20} MB); got ${value}`);
+  }
+  return mb * 2 ** 20;
 }
 
 /** `--backbone`, else `$TAGSMITH_BACKBONE`, else the manifest's default (undefined). */
@@ -55,7 +67,7 @@ async function main(argv: string[]): Promise<number> {
         threads: positiveInteger('threads', values.threads, undefined),
         backbone: backboneOption(values.backbone),
         allowedOrigins: values['allow-origin']!,
-        maxUploadBytes: (positiveInteger('max-upload-mb', values['max-upload-mb'], undefined) ?? DEFAULT_MAX_UPLOAD / 2 ** 20) * 2 ** 20,
+        maxUploadBytes: maxUploadOption(values['max-upload-mb']),
       });
     }
     case 'features': {

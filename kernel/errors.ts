@@ -19,14 +19,19 @@ export const ERROR_STATUS = {
   unknown_scan: 404,
   not_found: 404,
   method_not_allowed: 405,
+  request_timeout: 408,
   conflicting_sample: 409,
   busy: 409,
   state_in_use: 409,
   image_too_large: 413,
   payload_too_large: 413,
+  uri_too_long: 414,
+  expectation_failed: 417,
+  headers_too_large: 431,
   interrupted: 500,
   cancelled: 409,
   internal: 500,
+  shutting_down: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

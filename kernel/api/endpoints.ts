@@ -5,6 +5,16 @@ export type HttpMethod = 'GET' | 'POST' | 'DELETE';
 /** What a request carries: an image (multipart field `data` or a raw image/* body), a tar, JSON, or nothing. */
 export type RequestBody = 'image' | 'archive' | 'features' | 'none';
 
+/**
+ * The media types a body of each kind may come as. Multipart carries it in the field `data`
+ * (as curl -F and Python requests send it); the others are the raw body.
+ */
+export const BODY_MEDIA_TYPES = {
+  image: ['multipart/form-data', 'image/*', 'application/octet-stream'],
+  features: ['multipart/form-data', 'application/json', 'application/octet-stream'],
+  archive: ['multipart/form-data', 'application/x-tar', 'application/gzip', 'application/x-gzip', 'application/octet-stream'],
+} as const satisfies Record<Exclude<RequestBody, 'none'>, readonly string[]>;
+
 export interface Endpoint {
   methods: HttpMethod[];
   /** Path with `{param}` placeholders. */

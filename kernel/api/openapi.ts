@@ -1,5 +1,5 @@
 // /openapi.json, generated from the endpoint table so it cannot drift from the routes.
-import { ENDPOINTS, type Endpoint } from './endpoints';
+import { BODY_MEDIA_TYPES, ENDPOINTS, type Endpoint } from './endpoints';
 
 export function openApiDocument(version: string): object {
   const paths: Record<string, Record<string, object>> = {};
@@ -40,8 +40,12 @@ export function openApiDocument(version: string): object {
 }
 
 function requestBody(endpoint: Endpoint): object {
-  const multipart = { 'multipart/form-data': { schema: { type: 'object', required: ['data'], properties: { data: { type: 'string', format: 'binary' } } } } };
-  if (endpoint.body === 'image') return { required: true, content: { ...multipart, 'image/*': { schema: { type: 'string', format: 'binary' } } } };
-  if (endpoint.body === 'archive') return { required: true, content: { ...multipart, 'application/x-tar': {}, 'application/gzip': {} } };
-  return { required: true, content: { ...multipart, 'application/json': {} } };
+  if (endpoint.body === 'none') return {};
+  const content: Record<string, object> = {};
+  for (const type of BODY_MEDIA_TYPES[endpoint.body]) {
+    if (type === 'multipart/form-data') content[type] = { schema: { type: 'object', required: ['data'], properties: { data: { type: 'string', format: 'binary' } } } };
+    else if (type === 'application/json') content[type] = {};
+    else content[type] = { schema: { type: 'string', format: 'binary' } };
+  }
+  return { required: true, content };
 }

@@ -22,6 +22,7 @@ import type { BaseScores } from '../scores/base-scores';
 import { Embedder, featuresOf, sha256 } from './embedder';
 import { concurrencyLimit } from './concurrency-limit';
 import { parseFeaturesDocument, type FeaturesDocument } from './features-document';
+import { checkPrediction, checkTagScores } from './score-check';
 import { interruptedTask, TrainingQueue } from './training-queue';
 import { makeThumbnail } from './thumbnails';
 
@@ -235,12 +236,12 @@ export class TagsmithEngine {
 
   async predict(bytes: Uint8Array): Promise<Prediction> {
     const embedding = await this.embedder.embed(bytes);
-    return { base: baseScores(embedding), custom: this.scoreTags(embedding, [...this.models.keys()]) };
+    return checkPrediction({ base: baseScores(embedding), custom: this.scoreTags(embedding, [...this.models.keys()]) });
   }
 
   async predictCustom(bytes: Uint8Array, tag?: string): Promise<Record<string, TagScore>> {
     const tags = tag === undefined ? [...this.models.keys()] : [this.requireModel(tag).tag];
-    return this.scoreTags(await this.embedder.embed(bytes), tags);
+    return checkTagScores(this.scoreTags(await this.embedder.embed(bytes), tags));
   }
 
   async getFeatures(bytes: Uint8Array): Promise<FeaturesDocument> {
@@ -266,7 +267,11 @@ export class TagsmithEngine {
       custom[tag] = model.score({ features: doc.features, aesthetic: doc.aesthetic?.score, stock: doc.stock?.score }, prepared);
     }
     const nsfw = this.head ? await this.head.score(doc.features) : {};
-    return { base: { nsfw, aesthetic: doc.aesthetic, stock: doc.stock } as BaseScores, custom };
+    // Float32 values large enough to overflow the head's arithmetic: no image gives such a vector.
+    if (!Object.values(nsfw).every(Number.isFinite)) {
+      throw new TagsmithError('invalid_features', 'The features document has values far beyond any the backbone gives (the nsfw head overflows); send what /get_features returned.');
+    }
+    return checkPrediction({ base: { nsfw, aesthetic: doc.aesthetic, stock: doc.stock } as BaseScores, custom });
   }
 
   // ── removal ────────────────────────────────────────────────────────────────────────
@@ -305,36 +310,40 @@ export class TagsmithEngine {
     const snapshot = path.join(this.layout.tmp, `snapshot-${Date.now()}-${Math.random().toString(36).slice(2)}`);
     // With the files lock, no sweep deletes an image between its list and itself being linked.
     await this.stateLock.read(() => this.filesLock.read(() => snapshotState(this.layout.generation, snapshot)));
-    const stream = createStateArchive(snapshot);
-    const removeSnapshot = () => void fs.rm(snapshot, { recursive: true, force: true });
-    stream.once('close', removeSnapshot);
-    stream.once('error', removeSnapshot);
-    return stream;
+    // Removed once the archive has closed every file it opened: downloaded, aborted or failed.
+    return createStateArchive(snapshot, () => void fs.rm(snapshot, { recursive: true, force: true }));
   }
 
-  /** Validates a tar (or tar.gz) into a fresh folder, then swaps it in; a rejected one changes nothing. */
+  /**
+   * Validates a tar (or tar.gz) into a fresh folder, then swaps it in; a rejected one changes
+   * nothing. Receiving, unpacking and checking the upload touch only that private folder, so
+   * they run without the state lock (a slow upload holds up nobody); the lock is taken for the
+   * swap alone.
+   */
   async setState(archive: Readable): Promise<{ tags: number; samples: number }> {
-    if (this.tasks.busy) throw new TagsmithError('busy', 'A training task is running; restore the state when it has finished.');
-    return this.stateLock.write(async () => {
-      if (this.tasks.busy) throw new TagsmithError('busy', 'A training task is running; restore the state when it has finished.');
-      const generation = await StateLayout.createGeneration(this.layout.tmp, true);
-      try {
-        await restoreStateArchive(archive, generation, `${generation}.upload.tar`);
-        await StateLayout.ensureFolders(generation);
-        // Every file is checked, and the new folder settled, before it may become the state.
-        const loaded = await this.prepareGeneration(new GenerationLayout(generation), { verifyImages: true });
-        await syncTree(generation);
+    const busy = () => new TagsmithError('busy', 'A training task is running; restore the state when it has finished.');
+    if (this.tasks.busy) throw busy();
+    const generation = await StateLayout.createGeneration(this.layout.tmp, true);
+    try {
+      await restoreStateArchive(archive, generation, `${generation}.upload.tar`);
+      await StateLayout.ensureFolders(generation);
+      // Every file is checked, and the new folder settled, before it may become the state.
+      const loaded = await this.prepareGeneration(new GenerationLayout(generation), { verifyImages: true });
+      await syncTree(generation);
+      return await this.stateLock.write(async () => {
+        // A task may have started while the upload came in.
+        if (this.tasks.busy) throw busy();
         await this.layout.activate(generation);
         this.installState(loaded);
         // The swap is done; the cache is only tidied (thumbnails are served only for samples anyway).
         await sweepThumbnails(this.layout.thumbnails, (id) => loaded.listed.has(id)).catch(() => undefined);
         const samples = loaded.lists.reduce((n, l) => n + l.samples.length, 0);
         return { tags: loaded.lists.length, samples };
-      } catch (error) {
-        await fs.rm(generation, { recursive: true, force: true });
-        throw error;
-      }
-    });
+      });
+    } catch (error) {
+      await fs.rm(generation, { recursive: true, force: true });
+      throw error;
+    }
   }
 
   // ── health ─────────────────────────────────────────────────────────────────────────

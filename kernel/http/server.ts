@@ -1,75 +1,178 @@
 // The engine's HTTP API: the SDK's endpoints exactly as its document shows them, plus what
 // the gallery, the dashboard and the notebook need. Routes come from api/endpoints.ts.
+//
+// Every answer, whoever produces it (a handler, a hook, the router, the body parsers, node's
+// HTTP parser), is {"error": {"code", "message"}} with the status of its code; see
+// error-reply.ts. Bodies are held to their endpoint's limit while they stream and must arrive
+// within the request timeout (request-body.ts); `stopServer` bounds shutdown.
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
-import { ENDPOINTS, routerPath, type EndpointName } from '../api/endpoints';
+import { ENDPOINTS, routerPath, type EndpointName, type HttpMethod, type RequestBody } from '../api/endpoints';
 import { openApiDocument } from '../api/openapi';
 import { TagsmithError } from '../errors';
 import type { TagsmithEngine } from '../engine/tagsmith-engine';
+import { DEFAULT_ARCHIVE_LIMITS } from '../state/state-archive';
 import type { SampleType } from '../state/stored-records';
 import { parseBoolean, parseTrainQuery } from '../training/train-options';
-import { toTagsmithError } from './error-reply';
+import { clientErrorOf, rawErrorResponse, toTagsmithError, type ErrorContext } from './error-reply';
 import { guardRequest, type GuardOptions } from './request-guard';
-import { readUpload, withUploadStream } from './uploads';
+import {
+  bodyLimit, checkMediaType, countedBody, declaredLength, formatBytes, FORM_LIMITS, isLingering, lingerAfterAnswer, lingeringClose, MULTIPART_OVERHEAD,
+  NO_BODY_LIMIT, parseMediaType, stopReading, tooLarge,
+} from './request-body';
+import { discardUpload, PART_BUFFER_BYTES, readUpload, withUploadStream } from './uploads';
 import { VERSION } from '../version';
 
 export interface ServerOptions extends GuardOptions {
-  /** Largest image or features upload, bytes (default 50 MB). */
+  /** Largest image or features upload, bytes (default 50 MB; at most MAX_UPLOAD). */
   maxUploadBytes: number;
   /** Largest state archive upload, bytes (default 4 GB). */
   maxArchiveBytes: number;
+  /** How long a client may take to send a whole request, headers and body (default 5 minutes); then 408. */
+  requestTimeoutMs?: number;
+  /** How often node looks for requests past that deadline (default 30 s; tests use less). */
+  timeoutCheckIntervalMs?: number;
   log: (line: string) => void;
 }
 
 export const DEFAULT_MAX_UPLOAD = 50 * 1024 * 1024;
+/**
+ * The largest upload limit a server may be given: an archive's per-file limit, so every
+ * sample the engine stores fits in the archive /get_state makes and /set_state accepts back.
+ */
+export const MAX_UPLOAD = DEFAULT_ARCHIVE_LIMITS.maxFileBytes;
 export const DEFAULT_MAX_ARCHIVE = 4 * 1024 * 1024 * 1024;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 5 * 60_000;
 
 type Params = Record<string, string>;
 type Query = Record<string, string | undefined>;
 type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 
+interface RouteConfig {
+  body: RequestBody;
+}
+
 export async function createServer(engine: TagsmithEngine, options: ServerOptions): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: options.maxUploadBytes, routerOptions: { maxParamLength: 300 } });
-  await app.register(multipart, { limits: { fileSize: options.maxArchiveBytes, files: 4, fields: 16, parts: 32 } });
+  if (options.maxUploadBytes > MAX_UPLOAD) {
+    throw new RangeError(`The upload limit (${formatBytes(options.maxUploadBytes)}) is above ${formatBytes(MAX_UPLOAD)}, the most a state archive takes for one file.`);
+  }
+  const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const errorBody = (e: TagsmithError) => ({ error: e.toJSON() });
+  let closing = false;
+  const inFlight = new Set<FastifyReply>();
 
-  // Raw bodies: images are buffered (bounded), archives and octet streams are passed on as streams.
-  app.addContentTypeParser(/^image\//, { parseAs: 'buffer', bodyLimit: options.maxUploadBytes }, (_req, body, done) => done(null, body));
-  app.addContentTypeParser(['application/x-tar', 'application/gzip', 'application/x-gzip', 'application/octet-stream'], (_req, payload, done) => done(null, payload));
+  const app = Fastify({
+    logger: false,
+    bodyLimit: NO_BODY_LIMIT,
+    routerOptions: { maxParamLength: 300 },
+    // HEAD would run GET handlers that act (GET /train starts training): answered 405 instead.
+    exposeHeadRoutes: false,
+    // Answered by the onRequest hook below, in the error contract.
+    return503OnClosing: false,
+    requestTimeout: requestTimeoutMs,
+    // Node 20 arms its request timeout only from the options the server is created with;
+    // fastify's requestTimeout alone, set on the server afterwards, is not enforced.
+    http: {
+      requestTimeout: requestTimeoutMs,
+      headersTimeout: Math.min(60_000, requestTimeoutMs),
+      connectionsCheckingInterval: options.timeoutCheckIntervalMs ?? 30_000,
+    },
+    // Malformed requests and timeouts, refused by node's HTTP parser before fastify sees them.
+    clientErrorHandler: (error: NodeJS.ErrnoException, socket: Socket) => {
+      // Once answered, the parser's further complaints about the same connection are moot.
+      if (error.code === 'ECONNRESET' || socket.destroyed || isLingering(socket)) return;
+      const e = clientErrorOf(error, requestTimeoutMs);
+      options.log(`client error: ${e.status} ${e.code} (${error.code ?? error.message})`);
+      const response = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+      if (!socket.writable || response?.headersSent) return void socket.destroy();
+      socket.write(rawErrorResponse(e));
+      lingeringClose(socket);
+    },
+    // Bad percent-encoding and over-long path parameters, refused by the router.
+    frameworkErrors: (error, request, frameworkReply) => {
+      const e = toTagsmithError(error, { body: 'none', limit: NO_BODY_LIMIT });
+      options.log(`${request.method} ${request.url.slice(0, 200)} ${e.status}`);
+      const raw = frameworkReply as unknown as FastifyReply;
+      void raw.code(e.status).header('content-type', 'application/json; charset=utf-8').send(errorBody(e));
+    },
+  });
+  IN_FLIGHT.set(app, inFlight);
+  await app.register(multipart, { limits: { ...FORM_LIMITS, fileSize: options.maxUploadBytes, fieldSize: options.maxUploadBytes }, fileHwm: PART_BUFFER_BYTES });
 
-  app.addHook('onRequest', async (request) => {
+  const routeBody = (request: FastifyRequest): RequestBody => (request.routeOptions.config as Partial<RouteConfig> | undefined)?.body ?? 'none';
+  const routeLimit = (request: FastifyRequest): number => request.routeOptions.bodyLimit ?? NO_BODY_LIMIT;
+  const context = (request: FastifyRequest): ErrorContext => ({ body: routeBody(request), limit: routeLimit(request) });
+
+  // Raw bodies: images (and JSON) are buffered by fastify within the route's bodyLimit;
+  // archives and octet streams are passed on as streams, counted against it as they arrive.
+  app.addContentTypeParser(/^image\//, { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  app.addContentTypeParser(['application/x-tar', 'application/gzip', 'application/x-gzip', 'application/octet-stream'], (request, payload, done) => {
+    const kind = routeBody(request);
+    const limit = routeLimit(request);
+    done(null, countedBody(payload, limit, () => tooLarge(kind, limit)));
+  });
+
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async (request, onRequestReply) => {
+    if (closing) throw shuttingDown();
+    inFlight.add(onRequestReply);
+    onRequestReply.raw.once('close', () => inFlight.delete(onRequestReply));
     guardRequest(request.headers, options);
-    // Refuse an oversized upload before reading a byte of it.
-    const length = Number(request.headers['content-length'] ?? 0);
-    const limit = request.url.startsWith(ENDPOINTS.setState.path) ? options.maxArchiveBytes : options.maxUploadBytes + 64 * 1024;
-    if (length > limit) throw new TagsmithError('payload_too_large', `The upload is ${length} bytes; this endpoint accepts at most ${limit}.`);
+    const kind = routeBody(request);
+    const endpoint = `${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]}`;
+    checkMediaType(request.headers, kind, endpoint);
+    // Refuse an upload that says it is too large before reading a byte of it.
+    const length = declaredLength(request.headers);
+    const limit = routeLimit(request);
+    const multipartBody = parseMediaType(request.headers['content-type'] ?? '')?.type === 'multipart/form-data';
+    if (length !== undefined && length > limit + (multipartBody ? MULTIPART_OVERHEAD : 0)) throw tooLarge(kind, limit);
   });
-  app.addHook('onResponse', async (request, reply) => {
-    options.log(`${request.method} ${request.url} ${reply.statusCode} ${reply.elapsedTime.toFixed(0)}ms`);
+  app.addHook('onSend', async (request, sendReply) => {
+    // A body not read to its end cannot stay on a kept-alive connection: the client's next
+    // request would start in the middle of it. Nothing more of it is parsed, and the
+    // connection closes without losing this answer.
+    if (!request.raw.complete) {
+      sendReply.header('connection', 'close');
+      stopReading(request.raw);
+      lingerAfterAnswer(request.raw);
+    }
   });
-  app.setErrorHandler(async (error, request, reply) => {
-    const e = toTagsmithError(error);
+  app.addHook('onResponse', async (request, sendReply) => {
+    options.log(`${request.method} ${request.url} ${sendReply.statusCode} ${sendReply.elapsedTime.toFixed(0)}ms`);
+  });
+  app.setErrorHandler(async (error, request, errorReply) => {
+    const e = toTagsmithError(error, context(request));
     if (e.status >= 500) options.log(`error: ${e.message}${e.cause instanceof Error && e.cause.stack ? `\n${e.cause.stack}` : ''}`);
     // Refused before its body was read (busy, unauthorised, a bad tag): read and discard the
     // rest if it is not too big, so the client can finish sending and keep its connection;
-    // otherwise close the connection. Kept alive with bytes unread, the rest of the upload
-    // would be taken for the client's next request, which then hangs (bench:reliability's
-    // set_state race found this).
-    if (!request.raw.complete && e.status !== 413) await discardBody(request.raw, DISCARD_LIMIT_BYTES, DISCARD_TIMEOUT_MS);
-    if (!request.raw.complete) reply.header('connection', 'close');
-    return reply.status(e.status).type('application/json').send({ error: e.toJSON() });
+    // otherwise onSend closes the connection. Kept alive with bytes unread, the rest of the
+    // upload would be taken for the client's next request, which then hangs (bench:reliability's
+    // set_state race found this). Too large or too slow: stop reading at once.
+    if (!request.raw.complete && e.status !== 413 && e.status !== 408) await discardBody(request.raw, DISCARD_LIMIT_BYTES, DISCARD_TIMEOUT_MS);
+    return errorReply.status(e.status).type('application/json').send(errorBody(e));
   });
-  app.setNotFoundHandler(async (request, reply) =>
-    reply.status(404).send({ error: { code: 'not_found', message: `No endpoint ${request.method} ${request.url.split('?')[0]}; see /openapi.json.` } }),
-  );
+  app.setNotFoundHandler(async (request, notFoundReply) => {
+    const path = request.url.split('?')[0];
+    const allowed = allowedMethods(path);
+    if (allowed.length > 0) {
+      notFoundReply.header('allow', allowed.join(', '));
+      throw new TagsmithError('method_not_allowed', `${request.method} is not allowed on ${path.slice(0, 200)}; use ${allowed.join(' or ')} (see /openapi.json).`);
+    }
+    throw new TagsmithError('not_found', `No endpoint ${request.method} ${path.slice(0, 200)}; see /openapi.json.`);
+  });
 
-  const image = async (request: FastifyRequest) => (await readUpload(request, options.maxUploadBytes)).bytes;
+  const upload = (request: FastifyRequest, kind: 'image' | 'features') => readUpload(request, kind, routeLimit(request));
+  const image = async (request: FastifyRequest) => (await upload(request, 'image')).bytes;
   const handlers: Record<EndpointName, Handler> = {
     addSample: async (request) => {
       const { type, tag } = request.params as Params;
-      const upload = await readUpload(request, options.maxUploadBytes);
-      return engine.addSample(type as SampleType, tag, upload.bytes, { fileName: upload.fileName });
+      const { bytes, fileName } = await upload(request, 'image');
+      return engine.addSample(type as SampleType, tag, bytes, { fileName });
     },
     train: async (request) => {
       const { tag } = request.params as Params;
@@ -82,9 +185,9 @@ export async function createServer(engine: TagsmithEngine, options: ServerOption
     predictCustomTag: async (request) => engine.predictCustom(await image(request), (request.params as Params).tag),
     getFeatures: async (request) => engine.getFeatures(await image(request)),
     predictByFeatures: async (request) => {
-      const body = request.body;
-      if (body !== null && typeof body === 'object' && !Buffer.isBuffer(body) && !(body instanceof Readable)) return engine.predictByFeatures(body);
-      const { bytes } = await readUpload(request, options.maxUploadBytes);
+      // A JSON body arrives parsed; multipart and octet streams are read here.
+      if (!request.isMultipart() && !(request.body instanceof Readable) && request.body !== undefined) return engine.predictByFeatures(request.body);
+      const { bytes } = await upload(request, 'features');
       let doc: unknown;
       try {
         doc = JSON.parse(bytes.toString('utf8'));
@@ -97,14 +200,14 @@ export async function createServer(engine: TagsmithEngine, options: ServerOption
       const keep = (request.query as Query).keep_samples;
       return engine.clean((request.params as Params).tag, { keepSamples: keep === undefined ? false : parseBoolean('keep_samples', keep) });
     },
-    getState: async (_request, reply) => {
+    getState: async (_request, stateReply) => {
       const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-      return reply
+      return stateReply
         .type('application/x-tar')
         .header('content-disposition', `attachment; filename="tagsmith-state-${stamp}.tar"`)
         .send(await engine.getState());
     },
-    setState: async (request) => withUploadStream(request, (stream) => engine.setState(stream)),
+    setState: async (request) => withUploadStream(request, routeLimit(request), (stream) => engine.setState(stream)),
     tags: async () => ({ tags: await engine.listTags() }),
     samples: async (request) => engine.listSamples((request.params as Params).tag),
     removeSample: async (request) => {
@@ -117,11 +220,11 @@ export async function createServer(engine: TagsmithEngine, options: ServerOption
       const to = (request.query as Query).to;
       return engine.moveSample(tag, sample_id, to as SampleType);
     },
-    sampleImage: async (request, reply) => reply.type('application/octet-stream').send(await engine.sampleImage((request.params as Params).sample_id)),
-    thumbnail: async (request, reply) => {
+    sampleImage: async (request, imageReply) => imageReply.type('application/octet-stream').send(await engine.sampleImage((request.params as Params).sample_id)),
+    thumbnail: async (request, thumbnailReply) => {
       const size = Number((request.query as Query).size ?? 256);
       if (!Number.isFinite(size)) throw new TagsmithError('bad_request', 'size must be a number of pixels.');
-      return reply.type('image/webp').header('cache-control', 'private, max-age=86400').send(await engine.thumbnail((request.params as Params).sample_id, size));
+      return thumbnailReply.type('image/webp').header('cache-control', 'private, max-age=86400').send(await engine.thumbnail((request.params as Params).sample_id, size));
     },
     tasks: async (request) => ({ tasks: engine.tasks.list((request.query as Query).tag) }),
     cancelTask: async (request) => engine.tasks.cancel((request.params as Params).task_id),
@@ -137,10 +240,74 @@ export async function createServer(engine: TagsmithEngine, options: ServerOption
   };
 
   for (const [name, endpoint] of Object.entries(ENDPOINTS) as [EndpointName, (typeof ENDPOINTS)[EndpointName]][]) {
-    const bodyLimit = endpoint.body === 'archive' ? options.maxArchiveBytes : options.maxUploadBytes;
-    app.route({ method: [...endpoint.methods], url: routerPath(endpoint.path), bodyLimit, handler: handlers[name] });
+    app.route({
+      method: [...endpoint.methods],
+      url: routerPath(endpoint.path),
+      bodyLimit: bodyLimit(endpoint.body, options),
+      config: { body: endpoint.body } satisfies RouteConfig as object,
+      ...(endpoint.body === 'none' ? { preHandler: async (request: FastifyRequest) => discardUpload(request, NO_BODY_LIMIT) } : {}),
+      handler: handlers[name],
+    });
   }
+  // CONNECT (a proxy tunnel) goes to node's 'connect' event, whose default is to drop the connection.
+  app.server.on('connect', (request: IncomingMessage, socket: Socket) => {
+    const e = new TagsmithError('method_not_allowed', 'CONNECT is not allowed: this engine is not a proxy.');
+    options.log(`${request.method} ${String(request.url).slice(0, 200)} ${e.status}`);
+    socket.write(rawErrorResponse(e));
+    lingeringClose(socket);
+  });
+  // A `100-continue` is answered by node; any other expectation would get node's bare 417.
+  app.server.on('checkExpectation', (request: IncomingMessage, response) => {
+    const e = new TagsmithError('expectation_failed', `This engine meets no "Expect: ${String(request.headers.expect).slice(0, 100)}"; only 100-continue.`);
+    const body = JSON.stringify(errorBody(e));
+    options.log(`${request.method} ${request.url} ${e.status}`);
+    response.writeHead(e.status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' }).end(body);
+  });
   return app;
+}
+
+/**
+ * Stops taking connections and lets requests in flight finish for `graceMs`; then answers or
+ * cuts off what is left (a trickling upload, a long download), so shutdown is bounded: at
+ * most graceMs + answerMs. Requests that arrive meanwhile on open connections are answered
+ * 503 shutting_down.
+ */
+export async function stopServer(app: FastifyInstance, graceMs: number, answerMs = 1_000): Promise<void> {
+  const timers: NodeJS.Timeout[] = [];
+  timers.push(setTimeout(() => {
+    // Past the grace period: requests not yet answered (an upload still coming) are answered
+    // 503 and their connections closed; answers under way (a long download) are cut off.
+    for (const reply of IN_FLIGHT.get(app) ?? []) {
+      if (reply.raw.headersSent) reply.raw.destroy();
+      else void reply.code(503).header('content-type', 'application/json; charset=utf-8').send({ error: shuttingDown().toJSON() });
+    }
+    // Whoever has not gone once their answer had time to arrive is disconnected.
+    timers.push(setTimeout(() => app.server.closeAllConnections(), answerMs));
+  }, graceMs));
+  try {
+    await app.close();
+  } finally {
+    for (const timer of timers) clearTimeout(timer);
+  }
+}
+
+/** Each server's requests whose answer has not finished, for stopServer. */
+const IN_FLIGHT = new WeakMap<FastifyInstance, Set<FastifyReply>>();
+
+function shuttingDown(): TagsmithError {
+  return new TagsmithError('shutting_down', 'The engine is shutting down; try again when it has restarted.');
+}
+
+const ROUTE_PATTERNS = Object.values(ENDPOINTS).map((endpoint) => ({
+  pattern: new RegExp(`^${endpoint.path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{\w+\}/g, '[^/]+')}$`),
+  methods: endpoint.methods as readonly HttpMethod[],
+}));
+
+/** The methods some endpoint takes at this path (none: the path is unknown). */
+function allowedMethods(path: string): HttpMethod[] {
+  const methods = new Set<HttpMethod>();
+  for (const route of ROUTE_PATTERNS) if (route.pattern.test(path)) for (const m of route.methods) methods.add(m);
+  return [...methods];
 }
 
 /** Bodies up to this size are read to their end after an early error; bigger ones close the connection. */
@@ -151,6 +318,8 @@ const DISCARD_TIMEOUT_MS = 10_000;
 function discardBody(body: IncomingMessage, limitBytes: number, timeoutMs: number): Promise<void> {
   const declared = Number(body.headers['content-length']);
   if (!Number.isFinite(declared) || declared > limitBytes) return Promise.resolve();
+  // Whatever parser it was piped to is done with it.
+  body.unpipe();
   return new Promise((resolve) => {
     const done = () => {
       clearTimeout(timer);

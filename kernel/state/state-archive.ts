@@ -55,11 +55,31 @@ async function linkTree(from: string, to: string): Promise<void> {
   }
 }
 
-/** A tar stream of a snapshot folder (see snapshotState). */
-export function createStateArchive(snapshotDir: string): Readable {
+/**
+ * A tar stream of a snapshot folder (see snapshotState). `onReleased` runs once the packer has
+ * closed every file it opened: at the archive's end, on an error, or after the reader went
+ * away (a download cut off). tar's packer cannot be aborted, and left paused it would keep
+ * its current file open for good; so it is then run to its end with its output dropped.
+ */
+export function createStateArchive(snapshotDir: string, onReleased: () => void = () => {}): Readable {
   const out = new PassThrough();
   const pack = tar.create({ cwd: snapshotDir, portable: true }, ARCHIVE_ROOTS);
-  pack.on('error', (error: unknown) => out.destroy(error as Error));
+  let released = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    onReleased();
+  };
+  pack.on('end', release);
+  pack.on('error', (error: unknown) => {
+    out.destroy(error as Error);
+    release();
+  });
+  out.on('close', () => {
+    if (released) return;
+    pack.unpipe(out);
+    pack.resume();
+  });
   pack.pipe(out);
   return out;
 }
@@ -169,6 +189,15 @@ async function readArchive(
     failure ??= error;
   });
   const ended = new Promise<void>((resolve) => parser.on('end', resolve));
+  // The archive ends at its end-of-archive marker (two zero blocks). Past it, only a little
+  // more is read (record padding, a gzip trailer): tar's parser keeps whatever follows,
+  // growing its buffer chunk by chunk (quadratic time), so a marker followed by a gigabyte of
+  // anything would hold the upload for minutes.
+  let sawEnd = false;
+  let afterEnd = 0;
+  parser.on('eof', () => {
+    sawEnd = true;
+  });
 
   try {
     let received = 0;
@@ -179,6 +208,7 @@ async function readArchive(
       if (!parser.write(chunk)) await new Promise((resolve) => parser.once('drain', resolve));
       while (pending > 16) await handling;
       if (refusal || failure) break;
+      if (sawEnd && (afterEnd += chunk.length) > MAX_AFTER_END_BYTES) break;
     }
     if (received === 0) refuse('the upload is empty');
     if (!refusal && !failure) {
@@ -198,6 +228,9 @@ async function readArchive(
   }
   if (entries === 0) throw new TagsmithError('invalid_archive', 'The archive has no entries. Nothing was changed.');
 }
+
+/** What may follow an archive's end-of-archive marker and still be read. */
+const MAX_AFTER_END_BYTES = 1024 * 1024;
 
 /** fsyncs every file and folder under `dir`, so a state swapped in afterwards is on disk. */
 export async function syncTree(dir: string): Promise<void> {

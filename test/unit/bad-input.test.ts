@@ -5,6 +5,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
+import { checkPrediction, checkTagScores } from '../../kernel/engine/score-check';
+import { TagsmithError } from '../../kernel/errors';
 import { blobImages, stripedImages, tempDir } from '../helpers/engine';
 import { blobs, pngHeaderOnly } from '../helpers/images';
 import { multipartBody, rawRequest, startTestServer, type TestServer } from '../helpers/server';
@@ -70,6 +72,14 @@ describe('bad input leaves the state as it was', () => {
       { name: 'features: NaN', method: 'POST', path: '/predict_by_features', body: features(JSON.stringify(doc).replace(/"features":\[[^,]+/, '"features":[NaN')), expect: 'invalid_features' },
       { name: 'features: strings', method: 'POST', path: '/predict_by_features', body: features({ ...doc, features: doc.features.map(String) }), expect: 'invalid_features' },
       { name: 'features: nested junk', method: 'POST', path: '/predict_by_features', body: features({ features: [[1, 2], { a: 1 }], backbone: { x: 1 } }), expect: 'invalid_features' },
+      // Issue 15, item 7: finite in JSON but not as float32, or base scores outside [0, 1].
+      ...[1e39, -1e39, Number.MAX_VALUE].map((v) => ({ name: `features: ${v}`, method: 'POST', path: '/predict_by_features', body: features({ ...doc, features: doc.features.map((x, i) => (i === 7 ? v : x)) }), expect: 'invalid_features' })),
+      { name: 'features: 3e38 everywhere (the nsfw head overflows)', method: 'POST', path: '/predict_by_features', body: features({ ...doc, features: doc.features.map(() => 3e38) }), expect: 'invalid_features' },
+      { name: 'features: aesthetic score 5', method: 'POST', path: '/predict_by_features', body: features({ ...doc, aesthetic: { ...doc.aesthetic, score: 5 } }), expect: 'invalid_features' },
+      { name: 'features: stock score -0.1', method: 'POST', path: '/predict_by_features', body: features({ ...doc, stock: { ...doc.stock, score: -0.1 } }), expect: 'invalid_features' },
+      { name: 'features: aesthetic score 1e39', method: 'POST', path: '/predict_by_features', body: features(JSON.stringify({ ...doc, aesthetic: { ...doc.aesthetic, score: 0.5 } }).replace('"score":0.5', '"score":1e39')), expect: 'invalid_features' },
+      { name: 'features: a stock component of 7', method: 'POST', path: '/predict_by_features', body: features({ ...doc, stock: { ...doc.stock, components: { ...doc.stock.components, safety: 7 } } }), expect: 'invalid_features' },
+      { name: 'features: aesthetic as a string', method: 'POST', path: '/predict_by_features', body: features({ ...doc, aesthetic: '0.5' }), expect: 'invalid_features' },
       { name: 'features: 50 MB', method: 'POST', path: '/predict_by_features', body: Buffer.alloc(51 * 1024 * 1024, 0x20), expect: 'payload_too_large' },
       { name: 'unknown task', path: '/status/3f9a', expect: 'unknown_task' },
       { name: 'unknown tag', method: 'POST', path: '/predict/custom/nope', body: jpeg, expect: 'unknown_tag' },
@@ -135,5 +145,37 @@ describe('bad input leaves the state as it was', () => {
     }
     assert.deepEqual(failures, []);
     assert.equal(await snapshot(), before, 'the state is unchanged');
+  });
+
+  it('never answers a score outside [0, 1]: an extreme feature document is refused or scored within range', async () => {
+    const [image] = await blobImages(1, 60);
+    const doc = await server.client.getFeatures(image);
+    const failures: string[] = [];
+    for (const v of [3.4e38, 1e38, 1e30, -1e30, 1e-45, 0, -1]) {
+      for (const pattern of ['all', 'alternate'] as const) {
+        const extreme = { ...doc, features: doc.features.map((x, i) => (pattern === 'all' || i % 2 ? v : x)) };
+        const reply = await rawRequest(server.port, { method: 'POST', path: '/predict_by_features', headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(extreme)) });
+        const name = `${pattern} ${v}`;
+        if (reply.status === 400 && reply.json?.error?.code === 'invalid_features') continue;
+        if (reply.status !== 200) {
+          failures.push(`${name}: ${reply.status} ${JSON.stringify(reply.json).slice(0, 160)}`);
+          continue;
+        }
+        const scores = [...Object.values(reply.json.base.nsfw), reply.json.base.aesthetic.score, reply.json.base.stock.score, ...Object.values(reply.json.custom).map((t: any) => t.score)];
+        if (!scores.every((s) => typeof s === 'number' && s >= 0 && s <= 1)) failures.push(`${name}: ${JSON.stringify(scores)}`);
+      }
+    }
+    assert.deepEqual(failures, []);
+  });
+
+  it('turns a score the engine got wrong into a 500 bug report, never an answer', () => {
+    const isBug = (e: unknown) => e instanceof TagsmithError && e.code === 'internal' && /outside \[0, 1\].*bug/.test(e.message);
+    const base = { nsfw: { porn: 0.1 }, aesthetic: { score: 0.5, components: {} }, stock: { score: 0.5, components: {} } };
+    const tag = (score: number) => ({ score, label: false, threshold: 0.5, cluster: 0 });
+    assert.throws(() => checkPrediction({ base: { ...base, nsfw: { porn: Number.NaN } }, custom: {} }), isBug);
+    assert.throws(() => checkPrediction({ base, custom: { stripes: tag(-1) } }), isBug);
+    assert.throws(() => checkPrediction({ base: { ...base, nsfw: { porn: null as unknown as number } }, custom: {} }), isBug);
+    assert.throws(() => checkTagScores({ stripes: tag(1.5) }), isBug);
+    assert.doesNotThrow(() => checkPrediction({ base, custom: { stripes: tag(0), blobs: tag(1) } }));
   });
 });
