@@ -2,9 +2,9 @@
 // Both sides import this file (it has no DOM and no `vscode` import). A message is an envelope
 // with the protocol version; requests carry an id and get exactly one response; notifications
 // get none. Everything arriving is checked by the guards below before it is used.
-import type { Prediction, SampleRecord, SampleType, TagSummary, TaskRecord, TrainOptions } from '../kernel/client/tagsmith-client';
+import type { Prediction, SampleRecord, SampleType, TagSummary, TaskView, TrainOptions } from '../kernel/client/tagsmith-client';
 
-export type { Prediction, SampleRecord, SampleType, TagSummary, TaskRecord, TrainOptions };
+export type { Prediction, SampleRecord, SampleType, TagSummary, TaskView, TrainOptions };
 
 export const PROTOCOL_VERSION = 1;
 
@@ -19,7 +19,7 @@ export interface DroppedFile {
 /** What the engine looks like now; the host pushes it whenever it changes (frozen: read, never change). */
 export interface EngineSnapshot {
   readonly tags: readonly TagSummary[];
-  readonly tasks: readonly TaskRecord[];
+  readonly tasks: readonly TaskView[];
 }
 
 /** Requests a webview sends to the host, with their parameters and results. */

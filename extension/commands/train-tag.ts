@@ -2,7 +2,7 @@
 // progress notification while it trains (followed through the engine's watcher, as the status
 // bar is), and the finished task for the metrics in words.
 import * as vscode from 'vscode';
-import type { TagsmithClient, TaskRecord, TrainOptions } from '../../kernel/client/tagsmith-client';
+import type { TagsmithClient, TaskView, TrainOptions } from '../../kernel/client/tagsmith-client';
 import type { EngineWatcher } from '../engine/engine-watcher';
 import { followTask } from '../engine/follow-task';
 import { CLUSTER_CHOICES, optionsFrom } from '../logic/train-choices';
@@ -10,7 +10,7 @@ import { pickTag } from '../ui/tag-picker';
 
 const REMEMBERED = 'tagsmith.trainOptions';
 
-export async function trainTag(client: TagsmithClient, watcher: EngineWatcher, memento: vscode.Memento, tagArgument?: string): Promise<TaskRecord | undefined> {
+export async function trainTag(client: TagsmithClient, watcher: EngineWatcher, memento: vscode.Memento, tagArgument?: string): Promise<TaskView | undefined> {
   const tags = await client.tags();
   const tag = tagArgument ?? (await pickTag(tags, { title: 'Train which tag?', allowNew: false }));
   if (!tag) return undefined;

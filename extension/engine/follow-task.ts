@@ -1,10 +1,10 @@
 // Follows one training task through the watcher's views (no polling of its own) until it ends:
 // every change of state, stage or progress to `onUpdate`, then the final record; a failed task
 // rejects with its error code, as the client's TrainingTask does. No `vscode` here.
-import { TagsmithApiError, type TaskRecord } from '../../kernel/client/tagsmith-client';
+import { TagsmithApiError, type TaskView } from '../../kernel/client/tagsmith-client';
 import type { EngineView, EngineWatcher } from './engine-watcher';
 
-export function followTask(watcher: Pick<EngineWatcher, 'view' | 'onDidChange'>, taskId: string, onUpdate?: (task: TaskRecord) => void): Promise<TaskRecord> {
+export function followTask(watcher: Pick<EngineWatcher, 'view' | 'onDidChange'>, taskId: string, onUpdate?: (task: TaskView) => void): Promise<TaskView> {
   return new Promise((resolve, reject) => {
     let seen = false;
     let shown = '';

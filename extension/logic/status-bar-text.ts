@@ -1,6 +1,6 @@
 // What the status-bar item says for a view of the engine: its health, its tags, and the task
 // training now, whoever started it. No `vscode` here, so it is unit-tested directly.
-import type { TaskRecord } from '../../kernel/client/tagsmith-client';
+import type { TaskView } from '../../kernel/client/tagsmith-client';
 import type { EngineView } from '../engine/engine-watcher';
 
 export interface StatusBarText {
@@ -42,7 +42,7 @@ export function statusBarText(view: EngineView): StatusBarText {
 }
 
 /** The task to show: the one running, else the next queued. */
-function activeTask(tasks: readonly TaskRecord[]): TaskRecord | undefined {
+function activeTask(tasks: readonly TaskView[]): TaskView | undefined {
   return tasks.find((t) => t.state === 'running') ?? tasks.find((t) => t.state === 'queued');
 }
 

@@ -2,12 +2,12 @@
 // it failed. The panels' tasks are followed through the watcher (the status bar shows their
 // progress); the Train Tag command follows its own with a progress notification.
 import * as vscode from 'vscode';
-import type { TaskRecord } from '../../kernel/client/tagsmith-client';
+import type { TaskView } from '../../kernel/client/tagsmith-client';
 import { describeMetrics } from '../../kernel/training/describe-metrics';
 import type { EngineWatcher } from '../engine/engine-watcher';
 import { followTask } from '../engine/follow-task';
 
-export async function offerDashboard(done: TaskRecord): Promise<void> {
+export async function offerDashboard(done: TaskView): Promise<void> {
   const choice = await vscode.window.showInformationMessage(describeMetrics(done.tag, done.metrics), 'Open Dashboard');
   if (choice === 'Open Dashboard') await vscode.commands.executeCommand('tagsmith.showDashboard', done.tag);
 }

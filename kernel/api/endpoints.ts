@@ -1,5 +1,11 @@
-// Every HTTP endpoint of the engine, declared once. The server registers its routes from this
-// table, the typed client builds its requests from it, and /openapi.json is generated from it.
+// Every HTTP endpoint of the engine, declared once with its types. The server registers its
+// routes from this table and types its handlers by it, the typed client builds its requests
+// from it, and /openapi.json is generated from it.
+import type {
+  AddSampleResult, CleanResult, FeaturesDocument, FeaturesPrediction, Health, Prediction, RestoreResult, SampleListing, SampleRecord, SampleType, TagScore,
+  TagSummary, TaskView, TrainOptions, TrainStarted,
+} from './wire-types';
+
 export type HttpMethod = 'GET' | 'POST' | 'DELETE';
 
 /** What a request carries: an image (multipart field `data` or a raw image/* body), a tar, JSON, or nothing. */
@@ -15,43 +21,108 @@ export const BODY_MEDIA_TYPES = {
   archive: ['multipart/form-data', 'application/x-tar', 'application/gzip', 'application/x-gzip', 'application/octet-stream'],
 } as const satisfies Record<Exclude<RequestBody, 'none'>, readonly string[]>;
 
-export interface Endpoint {
-  methods: HttpMethod[];
+/** A reply that is not JSON: bytes the client reads as they are. */
+export type BinaryReply = Uint8Array;
+
+export interface Endpoint<Params = unknown, Query = unknown, Result = unknown> {
+  methods: readonly HttpMethod[];
   /** Path with `{param}` placeholders. */
   path: string;
   summary: string;
   body: RequestBody;
+  /** Each query parameter with its description (for /openapi.json). */
   query?: Record<string, string>;
   /** The media type of a successful reply. */
   produces: 'application/json' | 'application/x-tar' | 'image/webp' | 'application/octet-stream';
+  /**
+   * Types only, never a value: the path parameters, the query (as a client passes it; the
+   * server receives strings) and the reply. The server's handlers and the client's calls are
+   * typed from these, so an endpoint's shape is written once.
+   */
+  readonly types?: { params: Params; query: Query; result: Result };
 }
 
+/** Declares an endpoint with its types (see Endpoint.types). */
+function endpoint<Params extends Record<string, string> = Record<never, string>, Query = Record<never, never>, Result = unknown>(
+  spec: Omit<Endpoint<Params, Query, Result>, 'types'>,
+): Endpoint<Params, Query, Result> {
+  return spec;
+}
+
+export type ParamsOf<E> = E extends Endpoint<infer P, unknown, unknown> ? P : never;
+export type QueryOf<E> = E extends Endpoint<unknown, infer Q, unknown> ? Q : never;
+export type ResultOf<E> = E extends Endpoint<unknown, unknown, infer R> ? R : never;
+
+type Tag = { tag: string };
+type TaskId = { task_id: string };
+type SampleId = { sample_id: string };
+
 export const ENDPOINTS = {
-  addSample: { methods: ['POST'], path: '/add/{type}/{tag}', body: 'image', produces: 'application/json', summary: 'Add an image as a positive or negative sample of a tag (creates the tag).' },
-  train: {
+  addSample: endpoint<{ type: SampleType } & Tag, Record<never, never>, AddSampleResult>({
+    methods: ['POST'], path: '/add/{type}/{tag}', body: 'image', produces: 'application/json', summary: 'Add an image as a positive or negative sample of a tag (creates the tag).',
+  }),
+  train: endpoint<Tag, Partial<TrainOptions>, TrainStarted>({
     methods: ['GET', 'POST'], path: '/train/{tag}', body: 'none', produces: 'application/json', summary: 'Start training a tag; returns {"task_id"} at once.',
     query: { num_clusters: 'Number of k-means clusters of the positives (1 by default).', apply_aesthetic_score: 'true/false/1/0: use the aesthetic score as an input.', apply_stock_score: 'true/false/1/0: use the stock score as an input.' },
-  },
-  status: { methods: ['GET'], path: '/status/{task_id}', body: 'none', produces: 'application/json', summary: 'State, stage, progress and (when done) metrics of a training task.' },
-  predict: { methods: ['POST'], path: '/predict', body: 'image', produces: 'application/json', summary: 'Base scores (nsfw, aesthetic, stock) and every custom tag for an image.' },
-  predictCustom: { methods: ['POST'], path: '/predict/custom', body: 'image', produces: 'application/json', summary: 'Every custom tag for an image.' },
-  predictCustomTag: { methods: ['POST'], path: '/predict/custom/{tag}', body: 'image', produces: 'application/json', summary: 'One custom tag for an image.' },
-  getFeatures: { methods: ['POST'], path: '/get_features', body: 'image', produces: 'application/json', summary: 'The feature document of an image, to save and score later without the image.' },
-  predictByFeatures: { methods: ['POST'], path: '/predict_by_features', body: 'features', produces: 'application/json', summary: 'Scores a saved feature document (multipart field `data` or a JSON body).' },
-  clean: { methods: ['GET', 'POST'], path: '/clean/{tag}', body: 'none', produces: 'application/json', summary: 'Remove a tag: its model and its samples.', query: { keep_samples: 'true/false/1/0: remove only the trained model.' } },
-  getState: { methods: ['GET'], path: '/get_state', body: 'none', produces: 'application/x-tar', summary: 'The whole state as a tar archive.' },
-  setState: { methods: ['POST'], path: '/set_state', body: 'archive', produces: 'application/json', summary: 'Replace the whole state with an archive from /get_state (tar or tar.gz); a rejected archive changes nothing.' },
-  tags: { methods: ['GET'], path: '/tags', body: 'none', produces: 'application/json', summary: 'Every tag with its sample counts, training state and last metrics.' },
-  samples: { methods: ['GET'], path: '/tags/{tag}/samples', body: 'none', produces: 'application/json', summary: 'The positive and negative samples of a tag.' },
-  removeSample: { methods: ['DELETE'], path: '/tags/{tag}/samples/{sample_id}', body: 'none', produces: 'application/json', summary: 'Remove one sample from a tag.' },
-  moveSample: { methods: ['POST'], path: '/tags/{tag}/samples/{sample_id}/move', body: 'none', produces: 'application/json', summary: 'Move a sample to the other side.', query: { to: 'positive or negative' } },
-  sampleImage: { methods: ['GET'], path: '/samples/{sample_id}/image', body: 'none', produces: 'application/octet-stream', summary: 'The original image of a sample.' },
-  thumbnail: { methods: ['GET'], path: '/samples/{sample_id}/thumbnail', body: 'none', produces: 'image/webp', summary: 'A small WebP of a sample.', query: { size: 'Longest side in pixels (32–1024, default 256).' } },
-  tasks: { methods: ['GET'], path: '/tasks', body: 'none', produces: 'application/json', summary: 'Training tasks, oldest first.', query: { tag: 'Only the tasks of this tag.' } },
-  cancelTask: { methods: ['POST'], path: '/tasks/{task_id}/cancel', body: 'none', produces: 'application/json', summary: 'Cancel a queued or running task.' },
-  health: { methods: ['GET'], path: '/health', body: 'none', produces: 'application/json', summary: 'Version, models, state folder and counts.' },
-  openapi: { methods: ['GET'], path: '/openapi.json', body: 'none', produces: 'application/json', summary: 'This API as an OpenAPI 3.1 document.' },
-} as const satisfies Record<string, Endpoint>;
+  }),
+  status: endpoint<TaskId, Record<never, never>, TaskView>({
+    methods: ['GET'], path: '/status/{task_id}', body: 'none', produces: 'application/json', summary: 'State, stage, progress and (when done) metrics of a training task.',
+  }),
+  predict: endpoint<Record<never, string>, Record<never, never>, Prediction>({
+    methods: ['POST'], path: '/predict', body: 'image', produces: 'application/json', summary: 'Base scores (nsfw, aesthetic, stock) and every custom tag for an image.',
+  }),
+  predictCustom: endpoint<Record<never, string>, Record<never, never>, Record<string, TagScore>>({
+    methods: ['POST'], path: '/predict/custom', body: 'image', produces: 'application/json', summary: 'Every custom tag for an image.',
+  }),
+  predictCustomTag: endpoint<Tag, Record<never, never>, Record<string, TagScore>>({
+    methods: ['POST'], path: '/predict/custom/{tag}', body: 'image', produces: 'application/json', summary: 'One custom tag for an image.',
+  }),
+  getFeatures: endpoint<Record<never, string>, Record<never, never>, FeaturesDocument>({
+    methods: ['POST'], path: '/get_features', body: 'image', produces: 'application/json', summary: 'The feature document of an image, to save and score later without the image.',
+  }),
+  predictByFeatures: endpoint<Record<never, string>, Record<never, never>, FeaturesPrediction>({
+    methods: ['POST'], path: '/predict_by_features', body: 'features', produces: 'application/json', summary: 'Scores a saved feature document (multipart field `data` or a JSON body).',
+  }),
+  clean: endpoint<Tag, { keep_samples?: boolean }, CleanResult>({
+    methods: ['GET', 'POST'], path: '/clean/{tag}', body: 'none', produces: 'application/json', summary: 'Remove a tag: its model and its samples.', query: { keep_samples: 'true/false/1/0: remove only the trained model.' },
+  }),
+  getState: endpoint<Record<never, string>, Record<never, never>, BinaryReply>({
+    methods: ['GET'], path: '/get_state', body: 'none', produces: 'application/x-tar', summary: 'The whole state as a tar archive.',
+  }),
+  setState: endpoint<Record<never, string>, Record<never, never>, RestoreResult>({
+    methods: ['POST'], path: '/set_state', body: 'archive', produces: 'application/json', summary: 'Replace the whole state with an archive from /get_state (tar or tar.gz); a rejected archive changes nothing.',
+  }),
+  tags: endpoint<Record<never, string>, Record<never, never>, { tags: TagSummary[] }>({
+    methods: ['GET'], path: '/tags', body: 'none', produces: 'application/json', summary: 'Every tag with its sample counts, training state and last metrics.',
+  }),
+  samples: endpoint<Tag, Record<never, never>, SampleListing>({
+    methods: ['GET'], path: '/tags/{tag}/samples', body: 'none', produces: 'application/json', summary: 'The positive and negative samples of a tag.',
+  }),
+  removeSample: endpoint<Tag & SampleId, Record<never, never>, { removed: string }>({
+    methods: ['DELETE'], path: '/tags/{tag}/samples/{sample_id}', body: 'none', produces: 'application/json', summary: 'Remove one sample from a tag.',
+  }),
+  moveSample: endpoint<Tag & SampleId, { to: SampleType }, SampleRecord>({
+    methods: ['POST'], path: '/tags/{tag}/samples/{sample_id}/move', body: 'none', produces: 'application/json', summary: 'Move a sample to the other side.', query: { to: 'positive or negative' },
+  }),
+  sampleImage: endpoint<SampleId, Record<never, never>, BinaryReply>({
+    methods: ['GET'], path: '/samples/{sample_id}/image', body: 'none', produces: 'application/octet-stream', summary: 'The original image of a sample.',
+  }),
+  thumbnail: endpoint<SampleId, { size?: number }, BinaryReply>({
+    methods: ['GET'], path: '/samples/{sample_id}/thumbnail', body: 'none', produces: 'image/webp', summary: 'A small WebP of a sample.', query: { size: 'Longest side in pixels (32–1024, default 256).' },
+  }),
+  tasks: endpoint<Record<never, string>, { tag?: string }, { tasks: TaskView[] }>({
+    methods: ['GET'], path: '/tasks', body: 'none', produces: 'application/json', summary: 'Training tasks, oldest first.', query: { tag: 'Only the tasks of this tag.' },
+  }),
+  cancelTask: endpoint<TaskId, Record<never, never>, TaskView>({
+    methods: ['POST'], path: '/tasks/{task_id}/cancel', body: 'none', produces: 'application/json', summary: 'Cancel a queued or running task.',
+  }),
+  health: endpoint<Record<never, string>, Record<never, never>, Health>({
+    methods: ['GET'], path: '/health', body: 'none', produces: 'application/json', summary: 'Version, models, state folder and counts.',
+  }),
+  openapi: endpoint<Record<never, string>, Record<never, never>, object>({
+    methods: ['GET'], path: '/openapi.json', body: 'none', produces: 'application/json', summary: 'This API as an OpenAPI 3.1 document.',
+  }),
+} as const;
 
 export type EndpointName = keyof typeof ENDPOINTS;
 

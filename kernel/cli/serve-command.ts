@@ -40,9 +40,8 @@ export async function runServeCommand(options: ServeOptions): Promise<number> {
     return 2;
   }
   const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+  // Training takes the same thread count as inference (none: every core).
   const engine = await TagsmithEngine.open({ stateDir: options.stateDir, threads: options.threads, backbone: options.backbone });
-  // Training takes the same count as inference (none: every core).
-  engine.tasks.threads = options.threads;
   const server = await createServer(engine, {
     token: options.token,
     allowedOrigins: options.allowedOrigins,

@@ -1,13 +1,16 @@
 // The one typed client of the engine's HTTP API, used by the extension, notebooks and tests.
-// It imports types only from the engine, so bundling it pulls in no native code.
-import { ENDPOINTS, endpointPath, type Endpoint } from '../api/endpoints';
-import type { AddSampleResult, Prediction, TagSummary } from '../engine/tagsmith-engine';
-import type { FeaturesDocument } from '../engine/features-document';
-import type { SampleRecord, SampleType, TaskRecord } from '../state/record-schemas';
-import type { TagScore } from '../training/tag-model';
-import type { TrainOptions } from '../training/train-options';
+// Every call is typed by its entry in the endpoint table (parameters, query, reply); it imports
+// no engine code, so bundling it pulls in no native code.
+import { ENDPOINTS, endpointPath, type Endpoint, type HttpMethod, type ParamsOf, type QueryOf, type ResultOf } from '../api/endpoints';
+import type {
+  AddSampleResult, CleanResult, FeaturesDocument, FeaturesPrediction, Health, Prediction, RestoreResult, SampleListing, SampleRecord, SampleType, TagScore,
+  TagSummary, TaskView, TrainOptions,
+} from '../api/wire-types';
 
-export type { AddSampleResult, FeaturesDocument, Prediction, SampleRecord, SampleType, TagScore, TagSummary, TaskRecord, TrainOptions };
+export type {
+  AddSampleResult, CleanResult, FeaturesDocument, FeaturesPrediction, Health, Prediction, RestoreResult, SampleListing, SampleRecord, SampleType, TagScore,
+  TagSummary, TaskView, TrainOptions,
+};
 
 export interface ClientOptions {
   url: string;
@@ -31,20 +34,17 @@ export class TagsmithApiError extends Error {
 
 export type ImageInput = Uint8Array | Blob;
 
-export interface Health {
-  status: 'ok';
-  version: string;
-  backbone: string;
-  featureLength: number;
-  stateDir: string;
-  tags: number;
-  trainedTags: number;
-  samples: number;
-  images: number;
-  tasksRunning: boolean;
-}
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any endpoint's types
+type AnyEndpoint = Endpoint<any, any, any>;
 
-type Call = { params?: Record<string, string>; query?: Record<string, string | number | boolean | undefined>; body?: FormData; method?: string; long?: boolean };
+interface Call<E extends AnyEndpoint> {
+  params?: ParamsOf<E>;
+  query?: QueryOf<E>;
+  body?: FormData;
+  method?: HttpMethod;
+  /** An upload or a download: ten times the timeout. */
+  long?: boolean;
+}
 
 export class TagsmithClient {
   readonly url: string;
@@ -70,11 +70,11 @@ export class TagsmithClient {
    * end of training), so `client.train(tag).onProgress(show)` reads naturally.
    */
   train(tag: string, options: Partial<TrainOptions> = {}): TrainingTask {
-    const started = this.json<{ task_id: string }>(ENDPOINTS.train, { params: { tag }, query: { ...options }, method: 'POST' });
+    const started = this.json(ENDPOINTS.train, { params: { tag }, query: { ...options }, method: 'POST' });
     return new TrainingTask(this, started.then((s) => s.task_id));
   }
 
-  status(taskId: string): Promise<TaskRecord> {
+  status(taskId: string): Promise<TaskView> {
     return this.json(ENDPOINTS.status, { params: { task_id: taskId } });
   }
 
@@ -92,21 +92,21 @@ export class TagsmithClient {
     return this.json(ENDPOINTS.getFeatures, { body: upload(image), long: true });
   }
 
-  predictByFeatures(doc: FeaturesDocument): Promise<Prediction> {
+  predictByFeatures(doc: FeaturesDocument): Promise<FeaturesPrediction> {
     const body = new FormData();
     body.append('data', new Blob([JSON.stringify(doc)], { type: 'application/json' }), 'features.json');
     return this.json(ENDPOINTS.predictByFeatures, { body });
   }
 
-  clean(tag: string, options: { keepSamples?: boolean } = {}): Promise<{ tag: string; removedSamples: number; removedModel: boolean }> {
+  clean(tag: string, options: { keepSamples?: boolean } = {}): Promise<CleanResult> {
     return this.json(ENDPOINTS.clean, { params: { tag }, query: { keep_samples: options.keepSamples }, method: 'POST' });
   }
 
   async tags(): Promise<TagSummary[]> {
-    return (await this.json<{ tags: TagSummary[] }>(ENDPOINTS.tags)).tags;
+    return (await this.json(ENDPOINTS.tags)).tags;
   }
 
-  samples(tag: string): Promise<{ tag: string; positives: SampleRecord[]; negatives: SampleRecord[] }> {
+  samples(tag: string): Promise<SampleListing> {
     return this.json(ENDPOINTS.samples, { params: { tag } });
   }
 
@@ -126,11 +126,11 @@ export class TagsmithClient {
     return new Uint8Array(await (await this.request(ENDPOINTS.sampleImage, { params: { sample_id: sampleId }, long: true })).arrayBuffer());
   }
 
-  async tasks(tag?: string): Promise<TaskRecord[]> {
-    return (await this.json<{ tasks: TaskRecord[] }>(ENDPOINTS.tasks, { query: { tag } })).tasks;
+  async tasks(tag?: string): Promise<TaskView[]> {
+    return (await this.json(ENDPOINTS.tasks, { query: { tag } })).tasks;
   }
 
-  cancelTask(taskId: string): Promise<TaskRecord> {
+  cancelTask(taskId: string): Promise<TaskView> {
     return this.json(ENDPOINTS.cancelTask, { params: { task_id: taskId } });
   }
 
@@ -145,18 +145,21 @@ export class TagsmithClient {
     return response.body;
   }
 
-  setState(archive: Uint8Array | Blob): Promise<{ tags: number; samples: number }> {
+  setState(archive: Uint8Array | Blob): Promise<RestoreResult> {
     const body = new FormData();
     body.append('data', archive instanceof Blob ? archive : new Blob([blobPart(archive)], { type: 'application/x-tar' }), 'state.tar');
     return this.json(ENDPOINTS.setState, { body, long: true });
   }
 
-  private async json<T>(endpoint: Endpoint, call: Call = {}): Promise<T> {
-    return (await (await this.request(endpoint, call)).json()) as T;
+  /** The JSON reply of an endpoint, of the type its table entry declares. */
+  private async json<E extends AnyEndpoint>(endpoint: E, call: Call<E> = {}): Promise<ResultOf<E>> {
+    // The one place a reply is taken to be what the endpoint declares: the engine's handlers
+    // are typed by the same entry.
+    return (await (await this.request(endpoint, call)).json()) as ResultOf<E>;
   }
 
-  private async request(endpoint: Endpoint, call: Call = {}): Promise<Response> {
-    const url = new URL(this.url + endpointPath(endpoint.path, call.params));
+  private async request<E extends AnyEndpoint>(endpoint: E, call: Call<E> = {}): Promise<Response> {
+    const url = new URL(this.url + endpointPath(endpoint.path, call.params as Record<string, string> | undefined));
     for (const [k, v] of Object.entries(call.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const method = call.method ?? (call.body ? 'POST' : endpoint.methods[0]);
     let response: Response;
@@ -191,10 +194,10 @@ function blobPart(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
   return bytes as Uint8Array<ArrayBuffer>;
 }
 
-/** A training run: `await task` resolves with the finished record, or rejects with its error. */
-export class TrainingTask implements PromiseLike<TaskRecord> {
-  private readonly listeners = new Set<(task: TaskRecord) => void>();
-  private finished?: Promise<TaskRecord>;
+/** A training run: `await task` resolves with the finished task, or rejects with its error. */
+export class TrainingTask implements PromiseLike<TaskView> {
+  private readonly listeners = new Set<(task: TaskView) => void>();
+  private finished?: Promise<TaskView>;
 
   constructor(
     private readonly client: TagsmithClient,
@@ -205,21 +208,21 @@ export class TrainingTask implements PromiseLike<TaskRecord> {
     taskId.catch(() => undefined); // the rejection surfaces where the task is awaited
   }
 
-  onProgress(listener: (task: TaskRecord) => void): this {
+  onProgress(listener: (task: TaskView) => void): this {
     this.listeners.add(listener);
     return this;
   }
 
-  async cancel(): Promise<TaskRecord> {
+  async cancel(): Promise<TaskView> {
     return this.client.cancelTask(await this.taskId);
   }
 
-  then<A = TaskRecord, B = never>(onDone?: ((task: TaskRecord) => A | PromiseLike<A>) | null, onError?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<A | B> {
+  then<A = TaskView, B = never>(onDone?: ((task: TaskView) => A | PromiseLike<A>) | null, onError?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<A | B> {
     this.finished ??= this.poll();
     return this.finished.then(onDone, onError);
   }
 
-  private async poll(): Promise<TaskRecord> {
+  private async poll(): Promise<TaskView> {
     const id = await this.taskId;
     let last = '';
     for (;;) {

@@ -1,19 +1,10 @@
 // The document `/get_features` returns and `/predict_by_features` accepts: plain JSON a user
 // can save, with the backbone's id so a vector is never scored by the wrong network.
+import type { FeaturesDocument, ReceivedFeatures } from '../api/wire-types';
 import { TagsmithError } from '../errors';
 import type { ScoreWithComponents } from '../scores/base-scores';
 
-export interface FeaturesDocument {
-  name: 'tagsmith-features';
-  formatVersion: 1;
-  backbone: string;
-  features: number[];
-  aesthetic: ScoreWithComponents;
-  stock: ScoreWithComponents;
-}
-
-/** A document as received: its base scores may be left out (tags that use them then refuse it). */
-export type ReceivedFeatures = Omit<FeaturesDocument, 'aesthetic' | 'stock'> & { aesthetic?: ScoreWithComponents; stock?: ScoreWithComponents };
+export type { FeaturesDocument, ReceivedFeatures };
 
 /** The largest magnitude a float32 holds: the backbone's vectors and the nsfw head are float32. */
 const FLOAT32_MAX = 3.4028234663852886e38;

@@ -42,7 +42,7 @@ export class TrainingQueue {
 
   /**
    * Loads history. Tasks that were queued or running when the process died must have been
-   * settled first (`interruptedTask`, saved by the caller where the history is stored).
+   * settled first (state/generation-loader.ts saves them as interrupted).
    */
   restore(records: TaskRecord[]): void {
     this.tasks.clear();
@@ -219,15 +219,4 @@ export class TrainingQueue {
     this.idleWaiters = [];
     for (const wake of waiters) wake();
   }
-}
-
-/** A task that was queued or running when its engine stopped: it failed, and says so. */
-export function interruptedTask(record: TaskRecord): TaskRecord {
-  if (record.state !== 'queued' && record.state !== 'running') return record;
-  return {
-    ...record,
-    state: 'failed',
-    error: { code: 'interrupted', message: 'The engine stopped while this task was running; train again.' },
-    finishedAt: new Date().toISOString(),
-  };
 }

@@ -8,23 +8,20 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteHandlerMethod } from 'fastify';
 import multipart from '@fastify/multipart';
 import { ENDPOINTS, routerPath, type EndpointName, type HttpMethod, type RequestBody } from '../api/endpoints';
-import { openApiDocument } from '../api/openapi';
 import { TagsmithError } from '../errors';
 import type { TagsmithEngine } from '../engine/tagsmith-engine';
 import { DEFAULT_ARCHIVE_LIMITS } from '../state/state-archive';
-import type { SampleType } from '../state/stored-records';
-import { parseBoolean, parseTrainQuery } from '../training/train-options';
 import { clientErrorOf, rawErrorResponse, toTagsmithError, type ErrorContext } from './error-reply';
 import { guardRequest, type GuardOptions } from './request-guard';
 import {
   bodyLimit, checkMediaType, countedBody, declaredLength, formatBytes, FORM_LIMITS, isLingering, lingerAfterAnswer, lingeringClose, MULTIPART_OVERHEAD,
   NO_BODY_LIMIT, parseMediaType, stopReading, tooLarge,
 } from './request-body';
-import { discardUpload, PART_BUFFER_BYTES, readUpload, withUploadStream } from './uploads';
-import { VERSION } from '../version';
+import { endpointHandlers } from './handlers';
+import { discardUpload, PART_BUFFER_BYTES, readUpload } from './uploads';
 
 export interface ServerOptions extends GuardOptions {
   /** Largest image or features upload, bytes (default 50 MB; at most MAX_UPLOAD). */
@@ -46,10 +43,6 @@ export const DEFAULT_MAX_UPLOAD = 50 * 1024 * 1024;
 export const MAX_UPLOAD = DEFAULT_ARCHIVE_LIMITS.maxFileBytes;
 export const DEFAULT_MAX_ARCHIVE = 4 * 1024 * 1024 * 1024;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 5 * 60_000;
-
-type Params = Record<string, string>;
-type Query = Record<string, string | undefined>;
-type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 
 interface RouteConfig {
   body: RequestBody;
@@ -166,78 +159,7 @@ export async function createServer(engine: TagsmithEngine, options: ServerOption
     throw new TagsmithError('not_found', `No endpoint ${request.method} ${path.slice(0, 200)}; see /openapi.json.`);
   });
 
-  const upload = (request: FastifyRequest, kind: 'image' | 'features') => readUpload(request, kind, routeLimit(request));
-  const image = async (request: FastifyRequest) => (await upload(request, 'image')).bytes;
-  const handlers: Record<EndpointName, Handler> = {
-    addSample: async (request) => {
-      const { type, tag } = request.params as Params;
-      const { bytes, fileName } = await upload(request, 'image');
-      return engine.addSample(type as SampleType, tag, bytes, { fileName });
-    },
-    train: async (request) => {
-      const { tag } = request.params as Params;
-      const task = await engine.train(tag, parseTrainQuery(new URLSearchParams(request.query as Record<string, string>)));
-      return { task_id: task.task_id, tag: task.tag, state: task.state, options: task.options };
-    },
-    status: async (request) => engine.status((request.params as Params).task_id),
-    predict: async (request) => engine.predict(await image(request)),
-    predictCustom: async (request) => engine.predictCustom(await image(request)),
-    predictCustomTag: async (request) => engine.predictCustom(await image(request), (request.params as Params).tag),
-    getFeatures: async (request) => engine.getFeatures(await image(request)),
-    predictByFeatures: async (request) => {
-      // A JSON body arrives parsed; multipart and octet streams are read here.
-      if (!request.isMultipart() && !(request.body instanceof Readable) && request.body !== undefined) return engine.predictByFeatures(request.body);
-      const { bytes } = await upload(request, 'features');
-      let doc: unknown;
-      try {
-        doc = JSON.parse(bytes.toString('utf8'));
-      } catch {
-        throw new TagsmithError('invalid_features', 'The features document is not JSON; send what /get_features returned.');
-      }
-      return engine.predictByFeatures(doc);
-    },
-    clean: async (request) => {
-      const keep = (request.query as Query).keep_samples;
-      return engine.clean((request.params as Params).tag, { keepSamples: keep === undefined ? false : parseBoolean('keep_samples', keep) });
-    },
-    getState: async (_request, stateReply) => {
-      const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-      return stateReply
-        .type('application/x-tar')
-        .header('content-disposition', `attachment; filename="tagsmith-state-${stamp}.tar"`)
-        .send(await engine.getState());
-    },
-    setState: async (request) => withUploadStream(request, routeLimit(request), (stream) => engine.setState(stream)),
-    tags: async () => ({ tags: await engine.listTags() }),
-    samples: async (request) => engine.listSamples((request.params as Params).tag),
-    removeSample: async (request) => {
-      const { tag, sample_id } = request.params as Params;
-      await engine.removeSample(tag, sample_id);
-      return { removed: sample_id };
-    },
-    moveSample: async (request) => {
-      const { tag, sample_id } = request.params as Params;
-      const to = (request.query as Query).to;
-      return engine.moveSample(tag, sample_id, to as SampleType);
-    },
-    sampleImage: async (request, imageReply) => imageReply.type('application/octet-stream').send(await engine.sampleImage((request.params as Params).sample_id)),
-    thumbnail: async (request, thumbnailReply) => {
-      const size = Number((request.query as Query).size ?? 256);
-      if (!Number.isFinite(size)) throw new TagsmithError('bad_request', 'size must be a number of pixels.');
-      return thumbnailReply.type('image/webp').header('cache-control', 'private, max-age=86400').send(await engine.thumbnail((request.params as Params).sample_id, size));
-    },
-    tasks: async (request) => ({ tasks: engine.tasks.list((request.query as Query).tag) }),
-    cancelTask: async (request) => engine.tasks.cancel((request.params as Params).task_id),
-    health: async () => ({
-      status: 'ok',
-      version: VERSION,
-      backbone: engine.backbone,
-      featureLength: engine.featureLength,
-      stateDir: engine.stateDir,
-      ...(await engine.health()),
-    }),
-    openapi: async () => openApiDocument(VERSION),
-  };
+  const handlers = endpointHandlers(engine, (request: FastifyRequest, kind: 'image' | 'features') => readUpload(request, kind, routeLimit(request)), routeLimit);
 
   for (const [name, endpoint] of Object.entries(ENDPOINTS) as [EndpointName, (typeof ENDPOINTS)[EndpointName]][]) {
     app.route({
@@ -246,7 +168,8 @@ export async function createServer(engine: TagsmithEngine, options: ServerOption
       bodyLimit: bodyLimit(endpoint.body, options),
       config: { body: endpoint.body } satisfies RouteConfig as object,
       ...(endpoint.body === 'none' ? { preHandler: async (request: FastifyRequest) => discardUpload(request, NO_BODY_LIMIT) } : {}),
-      handler: handlers[name],
+      // The one place the table's types meet fastify's untyped route: handlers are typed per endpoint.
+      handler: handlers[name] as RouteHandlerMethod,
     });
   }
   // CONNECT (a proxy tunnel) goes to node's 'connect' event, whose default is to drop the connection.

@@ -2,7 +2,7 @@
 // browser needed). Under tslab they are displayed at once; elsewhere they are returned.
 import { describeOutcome } from '../training/describe-metrics';
 import type { TagMetrics } from '../training/tag-model';
-import type { Prediction } from '../engine/tagsmith-engine';
+import type { Prediction } from '../api/wire-types';
 
 export interface RichOutput {
   mime: 'text/html' | 'image/svg+xml';

@@ -4,7 +4,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import {
-  TagsmithApiError, TagsmithClient, type FeaturesDocument, type Prediction, type SampleRecord, type SampleType,
+  TagsmithApiError, TagsmithClient, type FeaturesDocument, type FeaturesPrediction, type Prediction, type SampleRecord, type SampleType,
   type TagScore, type TagSummary, type TrainingTask, type TrainOptions,
 } from '../client/tagsmith-client';
 import { addImages, type AddManyResult } from '../client/add-many';
@@ -12,7 +12,7 @@ import { expandImageSources, type ImageSource } from './expand-inputs';
 import { display, metricsChart, predictionsTable, sampleGrid, type RichOutput } from './rich-display';
 
 export { TagsmithApiError };
-export type { FeaturesDocument, ImageSource, Prediction, RichOutput, SampleRecord, SampleType, TagScore, TagSummary, TrainingTask, TrainOptions };
+export type { FeaturesDocument, FeaturesPrediction, ImageSource, Prediction, RichOutput, SampleRecord, SampleType, TagScore, TagSummary, TrainingTask, TrainOptions };
 
 export interface ConnectOptions {
   /** The engine's URL. Default: `$TAGSMITH_URL` (set for the VS Code kernel), else http://127.0.0.1:5000. */
@@ -72,7 +72,7 @@ export class Tagsmith {
     return this.client.getFeatures(await this.read(image));
   }
 
-  predictByFeatures(doc: FeaturesDocument): Promise<Prediction> {
+  predictByFeatures(doc: FeaturesDocument): Promise<FeaturesPrediction> {
     return this.client.predictByFeatures(doc);
   }
 

@@ -11,6 +11,10 @@
 //   <root>/<generation>/tasks/<task id>.json                training task history
 //   <root>/tmp/                             uploads and folders being built
 //   <root>/cache/thumbnails/<sha256>-<side>.webp            derived thumbnails (not archived)
+//   <root>/cache/features/<backbone>/…      embeddings of scanned images (not archived; feature-cache.ts)
+//   <root>/cache/scan-index.json            scanned files' size, mtime and sha256 (not archived)
+//   <root>/scans/<scan id>/                 finished scans (not archived; scan-store.ts)
+//   <root>/engine.lock                      the engine writing this folder (engine-lock.ts)
 //
 // Every path method checks the names it is given (path-names.ts) and throws for one that
 // breaks its rule, so no caller, whatever the name's source, can build a path out of the state.
@@ -140,6 +144,18 @@ export class StateLayout {
 
   get thumbnails(): string {
     return path.join(this.root, 'cache', 'thumbnails');
+  }
+
+  get featureCache(): string {
+    return path.join(this.root, 'cache', 'features');
+  }
+
+  get scanIndex(): string {
+    return path.join(this.root, 'cache', 'scan-index.json');
+  }
+
+  get scans(): string {
+    return path.join(this.root, 'scans');
   }
 
   /** Where a cleaned tag's folder is moved (one atomic rename) before it is deleted. */

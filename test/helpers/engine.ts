@@ -2,16 +2,16 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { TagsmithEngine } from '../../kernel/engine/tagsmith-engine';
+import { TagsmithEngine, type EngineOptions } from '../../kernel/engine/tagsmith-engine';
 import { blobPicture, stripedPicture } from '../../kernel/notebook/demo-images';
 
 export async function tempDir(prefix = 'tagsmith-test-'): Promise<string> {
   return fs.mkdtemp(path.join(os.tmpdir(), prefix));
 }
 
-export async function openTestEngine(stateDir?: string): Promise<{ engine: TagsmithEngine; stateDir: string }> {
+export async function openTestEngine(stateDir?: string, options: Partial<EngineOptions> = {}): Promise<{ engine: TagsmithEngine; stateDir: string }> {
   const dir = stateDir ?? (await tempDir());
-  return { engine: await TagsmithEngine.open({ stateDir: dir, threads: 2 }), stateDir: dir };
+  return { engine: await TagsmithEngine.open({ stateDir: dir, threads: 2, ...options }), stateDir: dir };
 }
 
 /** Striped pictures (the "positive" kind) with varied colours and periods. */
@@ -31,7 +31,7 @@ export async function waitForTask(engine: TagsmithEngine, taskId: string, timeou
     if (status.state === 'done' || status.state === 'failed') return status;
     if (Date.now() > deadline) throw new Error(`task ${taskId} still ${status.state} after ${timeoutMs} ms`);
     await new Promise<void>((resolve) => {
-      const off = engine.tasks.onChange((t) => {
+      const off = engine.onTaskChange((t) => {
         if (t.task_id === taskId && (t.state === 'done' || t.state === 'failed')) {
           off();
           resolve();

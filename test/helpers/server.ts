@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import http from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { TagsmithClient } from '../../kernel/client/tagsmith-client';
-import type { TagsmithEngine } from '../../kernel/engine/tagsmith-engine';
+import type { EngineOptions, TagsmithEngine } from '../../kernel/engine/tagsmith-engine';
 import { createServer, DEFAULT_MAX_ARCHIVE, type ServerOptions } from '../../kernel/http/server';
 import { openTestEngine } from './engine';
 
@@ -18,8 +18,8 @@ export interface TestServer {
 }
 
 /** `stateDir`: a folder of the test's (removed on close like a fresh one). */
-export async function startTestServer(options: Partial<ServerOptions> = {}, stateDir?: string): Promise<TestServer> {
-  const { engine } = await openTestEngine(stateDir);
+export async function startTestServer(options: Partial<ServerOptions> = {}, stateDir?: string, engineOptions: Partial<EngineOptions> = {}): Promise<TestServer> {
+  const { engine } = await openTestEngine(stateDir, engineOptions);
   const log: string[] = [];
   const app: FastifyInstance = await createServer(engine, {
     allowedOrigins: [],

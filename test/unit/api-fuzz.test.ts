@@ -73,7 +73,7 @@ describe('API fuzzer', () => {
             // Errors a user can cause are fine; a bug (5xx, or anything untyped) is not.
             if (!(error instanceof TagsmithApiError) || error.status >= 500) throw new Error(`${JSON.stringify(c)} → ${String(error)}`);
           }
-          await server.engine.tasks.whenIdle();
+          await server.engine.whenIdle();
           const report = await inspectState(server.engine.stateDir);
           assert.deepEqual(report.problems, [], JSON.stringify(c));
           const health = await server.client.health();

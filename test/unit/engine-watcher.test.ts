@@ -4,8 +4,7 @@
 // watcher's events, never on the clock.
 import assert from 'node:assert/strict';
 import { after, before, describe, it, mock } from 'node:test';
-import { TagsmithClient, type TaskRecord } from '../../kernel/client/tagsmith-client';
-import type { TrainingHost } from '../../kernel/engine/training-queue';
+import { TagsmithClient, type TaskView } from '../../kernel/client/tagsmith-client';
 import { EngineWatcher, type EngineView } from '../../extension/engine/engine-watcher';
 import { followTask } from '../../extension/engine/follow-task';
 import { statusBarText } from '../../extension/logic/status-bar-text';
@@ -34,23 +33,27 @@ const statusWhere = (watcher: EngineWatcher, holds: (text: string, tooltip: stri
     return holds(text, tooltip);
   }).then(statusBarText);
 
-/** Holds the engine's next training task at "loading samples" until released, so a test sees it run however fast it trains. */
-function holdNextTraining(server: TestServer): () => void {
-  // The queue's host is the engine's own; the test wraps its first step.
-  const host = (server.engine.tasks as unknown as { host: TrainingHost }).host;
-  const load = host.loadTrainingData;
-  let release!: () => void;
-  const released = new Promise<void>((resolve) => (release = resolve));
-  host.loadTrainingData = async (...args) => {
-    host.loadTrainingData = load;
-    await released;
-    return load(...args);
-  };
-  return release;
+/**
+ * Holds the engine's next training task at "loading samples" until released, so a test sees it
+ * run however fast it trains (the engine's beforeTraining hook).
+ */
+class TrainingGate {
+  private held: Promise<void> | undefined;
+  readonly beforeTraining = () => this.held;
+
+  holdNext(): () => void {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    this.held = held.then(() => {
+      this.held = undefined;
+    });
+    return release;
+  }
 }
 
 describe('the engine as the editor sees it, changed by another client', { timeout: 180_000 }, () => {
   let server: TestServer;
+  const gate = new TrainingGate();
   let other: TagsmithClient;
   let watcher: EngineWatcher;
   let requests: PanelRequests;
@@ -59,7 +62,7 @@ describe('the engine as the editor sees it, changed by another client', { timeou
   const posted: EngineSnapshot[] = [];
 
   before(async () => {
-    server = await startTestServer();
+    server = await startTestServer({}, undefined, { hooks: { beforeTraining: () => gate.beforeTraining() } });
     other = new TagsmithClient({ url: server.url });
     watcher = new EngineWatcher({ busyMs: 20, idleMs: 50 }, (error) => subscriberErrors.push(error));
     watcher.onDidChange(() => {
@@ -97,9 +100,9 @@ describe('the engine as the editor sees it, changed by another client', { timeou
   });
 
   it('turns the status bar to training while another client trains, and back, and the follower gets the metrics', async () => {
-    const release = holdNextTraining(server);
+    const release = gate.holdNext();
     const taskId = await other.train('bees', OPTIONS).taskId;
-    const updates: TaskRecord[] = [];
+    const updates: TaskView[] = [];
     const followed = followTask(watcher, taskId, (task) => updates.push(task));
     const training = await statusWhere(watcher, (text) => text.startsWith('$(sync~spin) Tagsmith: training bees'));
     assert.match(training.text, /^\$\(sync~spin\) Tagsmith: training bees \d+%$/);
@@ -119,7 +122,7 @@ describe('the engine as the editor sees it, changed by another client', { timeou
   });
 
   it('rejects the follower of a task that failed, with its code', async () => {
-    const release = holdNextTraining(server);
+    const release = gate.holdNext();
     const taskId = await other.train('bees', OPTIONS).taskId;
     const followed = followTask(watcher, taskId);
     await statusWhere(watcher, (text) => text.startsWith('$(sync~spin) Tagsmith: training bees'));
@@ -129,7 +132,7 @@ describe('the engine as the editor sees it, changed by another client', { timeou
   });
 
   it('shows the engine going away, never throwing at its subscribers', async () => {
-    const release = holdNextTraining(server);
+    const release = gate.holdNext();
     const taskId = await other.train('bees', OPTIONS).taskId;
     const followed = followTask(watcher, taskId);
     followed.catch(() => undefined);
@@ -207,7 +210,7 @@ describe('the watcher\'s reading', () => {
 });
 
 describe('the status bar\'s words', () => {
-  const task = (state: TaskRecord['state'], tag: string, progress = 0.5) => ({ state, tag, progress, stage: 'cross-validation', task_id: tag }) as TaskRecord;
+  const task = (state: TaskView['state'], tag: string, progress = 0.5) => ({ state, tag, progress, stage: 'cross-validation', task_id: tag }) as TaskView;
   const tagSummary = (tag: string, trained: boolean) => ({ tag, trained, positives: 2, negatives: 2, stale: false });
 
   it('names the engine\'s state, its tags, and the task training now', () => {

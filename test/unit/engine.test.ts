@@ -133,7 +133,7 @@ describe('TagsmithEngine', () => {
   it('keeps task history across a crash; the task cut off reads failed: interrupted', async () => {
     const task = await engine.train('stripes');
     await new Promise<void>((resolve) => {
-      const off = engine.tasks.onChange((t) => t.task_id === task.task_id && t.state === 'running' && (off(), resolve()));
+      const off = engine.onTaskChange((t) => t.task_id === task.task_id && t.state === 'running' && (off(), resolve()));
     });
     // What a crash leaves on disk: the state folder as it is while the task runs.
     const crashed = `${stateDir}-crashed`;
@@ -143,7 +143,7 @@ describe('TagsmithEngine', () => {
       const status = reopened.status(task.task_id);
       assert.equal(status.state, 'failed');
       assert.equal(status.error?.code, 'interrupted');
-      assert.ok(reopened.tasks.list('stripes').some((t) => t.state === 'done'), 'the earlier finished run is still in the history');
+      assert.ok(reopened.listTasks('stripes').some((t) => t.state === 'done'), 'the earlier finished run is still in the history');
       assert.equal((await reopened.listTags())[0].trained, true, 'the previous model still serves');
     } finally {
       await reopened.close();

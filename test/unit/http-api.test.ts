@@ -57,7 +57,7 @@ describe('HTTP API', () => {
     assert.ok(raw.json.base.aesthetic.score >= 0);
     assert.equal((await rawRequest(server.port, { path: '/train/stripes' })).status, 200);
     assert.equal((await rawRequest(server.port, { method: 'POST', path: '/train/stripes' })).status, 200);
-    await server.engine.tasks.whenIdle();
+    await server.engine.whenIdle();
   });
 
   it('answers every error as JSON with a code and a fitting status', async () => {

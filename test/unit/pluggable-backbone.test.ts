@@ -124,7 +124,7 @@ describe('switching a state folder to another backbone', () => {
         assert.deepEqual((await after.predict(unseen)).custom, {}, 'a model of another backbone is not applied to this one\'s vectors');
 
         const stages: string[] = [];
-        const unsubscribe = after.tasks.onChange((task) => stages.push(`${task.stage} ${task.progress?.toFixed(1)}`));
+        const unsubscribe = after.onTaskChange((task) => stages.push(`${task.stage} ${task.progress?.toFixed(1)}`));
         assert.equal((await waitForTask(after, (await after.train('warm')).task_id)).state, 'done');
         unsubscribe();
         // The ten samples are embedded again first, and the task says so while it happens.

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TagsmithApiError } from '../../kernel/client/tagsmith-client';
 import { sha256 } from '../../kernel/engine/embedder';
-import { TagsmithEngine, type SampleFilesHooks } from '../../kernel/engine/tagsmith-engine';
+import { TagsmithEngine, type EngineHooks } from '../../kernel/engine/tagsmith-engine';
 import { findFile, json, packArchive, unpackArchive } from '../helpers/archive-edit';
 import { blobImages, openTestEngine, stripedImages, tempDir } from '../helpers/engine';
 import { startTestServer, type TestServer } from '../helpers/server';
@@ -123,7 +123,7 @@ describe('an add and a sweep of unlisted files at once', () => {
   let stateDir: string;
   let engine: TagsmithEngine;
   let events: string[];
-  let hooks: Required<SampleFilesHooks>;
+  let hooks: Required<Pick<EngineHooks, "waiting" | "holding">>;
   let image: Buffer;
   let id: string;
   /** What the test does at each hook, once armed. */

@@ -223,7 +223,7 @@ describe('restoring an edited backup', () => {
     const { engine } = await openTestEngine(stateDir);
     try {
       assert.deepEqual((await engine.listTags()).map((t) => [t.tag, t.trained]), [['stripes', true]]);
-      assert.deepEqual(engine.tasks.list().map((t) => [t.state, t.error?.code]), [['failed', 'interrupted']]);
+      assert.deepEqual(engine.listTasks().map((t) => [t.state, t.error?.code]), [['failed', 'interrupted']]);
     } finally {
       await engine.close();
     }

@@ -4,7 +4,7 @@ import {
   BarController, BarElement, CategoryScale, Chart, Filler, Legend, LinearScale, LineController, LineElement,
   PointElement, ScatterController, Tooltip, type Plugin,
 } from 'chart.js';
-import type { TaskRecord } from '../protocol';
+import type { TaskView } from '../protocol';
 import type { TagSummary } from '../protocol';
 import { themeColours, translucent, type ChartColours } from './theme-colors';
 
@@ -41,7 +41,7 @@ export class MetricCharts {
 
   constructor(private readonly canvases: { histogram: HTMLCanvasElement; roc: HTMLCanvasElement; clusters: HTMLCanvasElement; history: HTMLCanvasElement }) {}
 
-  render(metrics: Metrics | undefined, runs: TaskRecord[]): void {
+  render(metrics: Metrics | undefined, runs: TaskView[]): void {
     for (const chart of this.charts) chart.destroy();
     this.charts = [];
     const colours = themeColours();
@@ -101,7 +101,7 @@ export class MetricCharts {
     });
   }
 
-  private history(runs: TaskRecord[], c: ChartColours): Chart {
+  private history(runs: TaskView[], c: ChartColours): Chart {
     const done = runs.filter((r) => r.state === 'done' && r.metrics);
     const labels = done.map((r, i) => `#${i + 1}`);
     return new Chart(this.canvases.history, {

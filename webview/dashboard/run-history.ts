@@ -1,9 +1,9 @@
 // Running tasks with their stage and progress, and the history of runs of the selected tag,
 // as a toolkit data grid.
-import type { TaskRecord } from '../protocol';
+import type { TaskView } from '../protocol';
 import { clear, h, percent } from '../lib/dom';
 
-export function runningTasks(tasks: readonly TaskRecord[]): HTMLElement[] {
+export function runningTasks(tasks: readonly TaskView[]): HTMLElement[] {
   return tasks.filter((t) => t.state === 'queued' || t.state === 'running').map((t) =>
     h('div', { className: 'running-task', role: 'status', 'aria-label': `Training ${t.tag}` },
       h('vscode-progress-ring', { 'aria-hidden': 'true' }),
@@ -11,7 +11,7 @@ export function runningTasks(tasks: readonly TaskRecord[]): HTMLElement[] {
       h('progress', { max: 1, value: t.progress, 'aria-label': `Progress of ${t.tag}` })));
 }
 
-export function renderHistory(grid: HTMLElement, runs: TaskRecord[]): void {
+export function renderHistory(grid: HTMLElement, runs: TaskView[]): void {
   const cell = (text: string, column: number, header = false) =>
     h('vscode-data-grid-cell', { 'grid-column': column, ...(header ? { 'cell-type': 'columnheader' } : {}) }, text);
   const header = h('vscode-data-grid-row', { 'row-type': 'header' }, ['When', 'Options', 'Result', 'F1', 'ROC AUC', 'Threshold'].map((t, i) => cell(t, i + 1, true)));

@@ -1,6 +1,6 @@
 // The "Train" controls, shared by the gallery and the dashboard: clusters, the two score
 // options, a button, and a progress ring with the stage while the tag trains.
-import type { TaskRecord, TrainOptions } from '../protocol';
+import type { TaskView, TrainOptions } from '../protocol';
 import { h, percent } from './dom';
 
 export class TrainForm {
@@ -27,7 +27,7 @@ export class TrainForm {
   }
 
   /** Shows the tag's current options and whether a task of it runs. */
-  update(options: TrainOptions | undefined, running: TaskRecord | undefined, canTrain: boolean): void {
+  update(options: TrainOptions | undefined, running: TaskView | undefined, canTrain: boolean): void {
     if (options && !this.element.matches(':focus-within')) {
       (this.clusters as HTMLElement & { value: string }).value = String(options.num_clusters);
       (this.aesthetic as HTMLElement & { checked: boolean }).checked = options.apply_aesthetic_score;
