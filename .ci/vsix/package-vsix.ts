@@ -32,8 +32,9 @@ interface Manifest {
   repository?: { url: string };
 }
 
+const started = Date.now();
 function log(target: string, message: string): void {
-  console.log(`[${target}] ${message}`);
+  console.log(`${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s [${target}] ${message}`);
 }
 
 /** npm as the user runs it, without what `npm run` put into our environment for our own script. */
@@ -157,9 +158,11 @@ async function packageTarget(target: VsixTarget, manifest: Manifest, lock: strin
   fs.rmSync(path.join(dir, NOTICES), { force: true });
   const files = await listFiles({ cwd: dir });
   writeNotices(target, dir, manifest, files);
+  log(target.name, `${NOTICES} written`);
   const file = path.join(OUT, vsixFileName(target.name, manifest.version));
   log(target.name, `packing ${files.length + 1} files`);
   await createVSIX({ cwd: dir, target: target.name, packagePath: file, dependencies: true, ...readmeLinks(manifest) });
+  log(target.name, `${path.relative(ROOT, file)} written`);
   return { file, bytes: fs.statSync(file).size, seconds: (Date.now() - started) / 1000 };
 }
 
@@ -177,10 +180,9 @@ async function main(): Promise<void> {
   } else {
     targets = [...TARGETS];
   }
-  const started = Date.now();
   const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as Manifest;
   const lock = fs.readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8');
-  console.log('building the production bundles (npm run vscode:prepublish)');
+  log('all', 'building the production bundles (npm run vscode:prepublish)');
   await run('npm', ['run', 'vscode:prepublish'], ROOT, 'build');
   fs.mkdirSync(OUT, { recursive: true });
   for (const t of targets) fs.rmSync(path.join(OUT, vsixFileName(t.name, manifest.version)), { force: true });
