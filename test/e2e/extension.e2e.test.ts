@@ -8,7 +8,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { blobImages, stripedImages, tempDir } from '../helpers/engine';
-import { contextMenuToPicker, installExtension, notification, openVsCode, pick, runCommand, waitForCommand, webviewFrame, type VsCode } from './code-server';
+import { contextMenuToPicker, hostVsix, installExtension, notification, openVsCode, pick, runCommand, waitForCommand, webviewFrame, type VsCode } from './code-server';
 
 const ARTIFACTS = path.resolve(__dirname, '../../test-artifacts/e2e');
 
@@ -19,13 +19,6 @@ async function waitUntil(condition: () => Promise<boolean>, what: string, timeou
     if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-}
-
-async function findVsix(): Promise<string> {
-  const dir = path.resolve(__dirname, '../../dist-vsix');
-  const vsix = (await fs.readdir(dir)).find((f) => f.endsWith('.vsix'));
-  assert.ok(vsix, 'run `npm run package` first');
-  return path.join(dir, vsix!);
 }
 
 describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
@@ -48,7 +41,7 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
     await fs.writeFile(path.join(workspace, 'unseen.jpg'), (await stripedImages(1, 99))[0]);
     await fs.writeFile(path.join(workspace, 'first.jpg'), (await stripedImages(1, 60))[0]);
     await fs.copyFile(path.resolve(__dirname, '../../examples/getting-started.ipynb'), path.join(workspace, 'getting-started.ipynb'));
-    installExtension(await findVsix(), path.join(root, 'user'), path.join(root, 'extensions'));
+    installExtension(hostVsix(), path.join(root, 'user'), path.join(root, 'extensions'));
     vscode = await openVsCode(workspace, root);
     await waitForCommand(vscode.page, 'Tagsmith: Train Tag');
   });
