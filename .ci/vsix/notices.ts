@@ -17,7 +17,7 @@ export interface NoticeEntry {
   dir: string;
 }
 
-/** The heading of each entry: `name@version  (license)  where`; test/vsix/check-vsix.ts reads it back. */
+/** The heading of each entry: `name@version  (license)  where`; test/vsix/vsix.test.ts reads it back. */
 export const ENTRY_HEADING = /^(@?[^@\s]+)@(\S+) {2}\((.+)\) {2}(.+)$/;
 const RULE = '='.repeat(96);
 
@@ -27,6 +27,7 @@ interface PackageJson {
   license?: string | { type: string };
   licenses?: { type: string }[];
   author?: string | { name: string };
+  contributors?: (string | { name: string })[];
   repository?: string | { url: string };
   homepage?: string;
 }
@@ -131,9 +132,19 @@ function copyrightLines(dir: string): string[] {
   return [...lines].sort();
 }
 
-function authorOf(pkg: PackageJson): string | undefined {
-  const author = typeof pkg.author === 'string' ? pkg.author : pkg.author?.name;
-  return author?.replace(/\s*[<(].*$/, '');
+/** The package.json's author, else its contributors: the holders a package without a licence file names. */
+function holdersOf(pkg: PackageJson): string | undefined {
+  const name = (person: string | { name: string }) => (typeof person === 'string' ? person : person.name).replace(/\s*[<(].*$/, '');
+  if (pkg.author) return name(pkg.author);
+  if (pkg.contributors?.length) return `${pkg.contributors.map(name).join(', ')} (its contributors)`;
+  return undefined;
+}
+
+/** A licence file's text: UTF-8, or Latin-1 for the few older files written in it (a © that is not UTF-8). */
+function readText(file: string): string {
+  const bytes = fs.readFileSync(file);
+  const utf8 = bytes.toString('utf8');
+  return utf8.includes('\uFFFD') ? bytes.toString('latin1') : utf8;
 }
 
 function sourceOf(pkg: PackageJson): string | undefined {
@@ -153,16 +164,17 @@ function noticeText(entry: NoticeEntry, standardTexts: { mit: string; lgpl3: str
   const pkg = readJson<PackageJson>(path.join(entry.dir, 'package.json'));
   const parts: string[] = [];
   const files = licenceFiles(entry.dir);
-  for (const file of files) parts.push(`--- ${file} ---\n${fs.readFileSync(path.join(entry.dir, file), 'utf8').trim()}`);
+  for (const file of files) parts.push(`--- ${file} ---\n${readText(path.join(entry.dir, file)).trim()}`);
   const ids = entry.license.split(/\s+(?:AND|OR|WITH)\s+|[()]/).map((s) => s.trim()).filter(Boolean);
   const carried = parts.join('\n');
   if (files.length === 0) {
     for (const id of ids) {
       if (id === 'MIT') {
-        const holders = copyrightLines(entry.dir);
-        const author = authorOf(pkg);
-        const header = holders.length ? holders.join('\n') : author ? `Copyright (c) ${author}` : 'Copyright (c) its authors';
-        parts.push(`--- The package carries no licence file; its package.json says MIT. The MIT License, with the holders ${holders.length ? 'its source files name' : 'its package.json names'}: ---\n${header}\n\n${standardTexts.mit}`);
+        const lines = copyrightLines(entry.dir);
+        const holders = holdersOf(pkg);
+        if (!lines.length && !holders) throw new Error(`${entry.name}@${entry.version} carries no licence file and names no copyright holder: decide its notice by hand`);
+        const header = lines.length ? lines.join('\n') : `Copyright (c) ${holders}`;
+        parts.push(`--- The package carries no licence file; its package.json says MIT. The MIT License, with the holders ${lines.length ? 'its source files name' : 'its package.json names'}: ---\n${header}\n\n${standardTexts.mit}`);
       } else if (!/^LGPL-/.test(id)) {
         throw new Error(`${entry.name}@${entry.version} (${entry.license}) carries no licence file and there is no standard text for ${id} in .ci/vsix/licenses/`);
       }
@@ -210,7 +222,7 @@ export function renderNotices(input: NoticeInput): string {
     '',
     'Tagsmith itself is under the MIT License (LICENSE). This package also holds the software',
     'below, each under its own licence; their notices follow, one section each. The list is',
-    'generated from the package itself (.ci/vsix/notices.ts) and checked by test/vsix/check-vsix.ts.',
+    'generated from the package itself (.ci/vsix/notices.ts) and checked by test/vsix/vsix.test.ts.',
     '',
     ...list('Model weights (converted to ONNX when Tagsmith is built):', input.models),
     ...list('Packages in node_modules/:', input.installed),
