@@ -71,7 +71,7 @@ async function install(target: VsixTarget, dir: string, manifest: Manifest, lock
   const ortVersion = target.onnxruntime.version;
   if (ortVersion) staged.dependencies = { ...staged.dependencies, 'onnxruntime-node': ortVersion };
   const packageJson = `${JSON.stringify(staged, null, 2)}\n`;
-  const stamp = sha256(packageJson, lock, JSON.stringify(target));
+  const stamp = sha256(packageJson, lock, JSON.stringify([target.os, target.cpu, target.libc, target.onnxruntime.version, target.onnxruntime.files]));
   const stampFile = path.join(dir, 'node_modules', '.tagsmith-stamp');
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'package.json'), packageJson);

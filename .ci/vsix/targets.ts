@@ -1,5 +1,5 @@
 // The platforms a .vsix is built for, and what each one's native parts are. One table for the
-// packaging script (what to fetch and keep) and for test/vsix/check-vsix.ts (what to expect).
+// packaging script (what to fetch and keep) and for test/vsix/vsix.test.ts (what to expect).
 //
 // The native parts: sharp (its prebuilt @img/sharp-<platform> package and the libvips package it
 // links), and onnxruntime-node (one folder per platform inside its own npm package). tslab, the
@@ -39,18 +39,18 @@ export const TARGETS: readonly VsixTarget[] = [
   {
     name: 'linux-x64', os: 'linux', cpu: 'x64', libc: 'glibc', format: 'elf',
     onnxruntime: { files: ['onnxruntime_binding.node', 'libonnxruntime.so.1'] },
-    requirements: 'glibc 2.28 or later and libstdc++ with GLIBCXX_3.4.22 (Debian 10, Ubuntu 18.10, RHEL 8 and later)',
+    requirements: 'glibc 2.28 or later and libstdc++ with GLIBCXX_3.4.22 (Debian 10, Ubuntu 20.04, RHEL 8 or newer)',
   },
   {
     name: 'linux-arm64', os: 'linux', cpu: 'arm64', libc: 'glibc', format: 'elf',
     onnxruntime: { files: ['onnxruntime_binding.node', 'libonnxruntime.so.1'] },
-    requirements: 'glibc 2.28 or later and libstdc++ with GLIBCXX_3.4.22 (Debian 10, Ubuntu 18.10, RHEL 8 and later)',
+    requirements: 'glibc 2.28 or later and libstdc++ with GLIBCXX_3.4.22 (Debian 10, Ubuntu 20.04, RHEL 8 or newer)',
   },
   {
     name: 'darwin-x64', os: 'darwin', cpu: 'x64', format: 'macho',
     onnxruntime: {
       version: '1.23.2',
-      why: 'onnxruntime-node publishes no macOS x64 build from 1.24 on; 1.23.2 is the last, and gives the same features bit for bit on linux-x64 (test/vsix/check-vsix.ts runs it)',
+      why: 'onnxruntime-node publishes no macOS x64 build from 1.24 on; 1.23.2 is the last, and gives the same features bit for bit on linux-x64 (test/vsix/vsix.test.ts runs it)',
       // The binding asks for @rpath/libonnxruntime.1.23.2.dylib, @rpath being its own folder.
       files: ['onnxruntime_binding.node', 'libonnxruntime.1.23.2.dylib'],
     },
@@ -68,12 +68,12 @@ export const TARGETS: readonly VsixTarget[] = [
     // DirectML.dll is delay-loaded by onnxruntime.dll, only for the DirectML execution provider,
     // which the engine never asks for (CPU only); dxcompiler.dll and dxil.dll are DirectML's.
     onnxruntime: { files: ['onnxruntime_binding.node', 'onnxruntime.dll'] },
-    requirements: `Windows 10 or later with ${MSVC_RUNTIME}`,
+    requirements: `Windows 10 or 11 with ${MSVC_RUNTIME}`,
   },
   {
     name: 'win32-arm64', os: 'win32', cpu: 'arm64', format: 'pe',
     onnxruntime: { files: ['onnxruntime_binding.node', 'onnxruntime.dll'] },
-    requirements: `Windows 11 on Arm with ${MSVC_RUNTIME}`,
+    requirements: `Windows 10 or 11 on Arm with ${MSVC_RUNTIME}`,
   },
 ];
 

@@ -91,6 +91,7 @@ for (const target of targets) {
       for (const n of inspection.natives) t.diagnostic(`${n.path.replace('extension/node_modules/', '')}: ${describeBinary(n.binary)}`);
       t.diagnostic(`from the system: ${[...inspection.fromSystem.keys()].filter((l) => !/^(api|ext)-ms-win-/i.test(l)).sort().join(', ')}`);
       if (inspection.minimums.length) t.diagnostic(`newest needed: ${inspection.minimums.join(', ')}`);
+      t.diagnostic(`users need (targets.ts, README): ${target.requirements}`);
       for (const [library, by] of inspection.optionalAbsent) t.diagnostic(`absent but only loaded on demand: ${library} (by ${by.map((f) => path.basename(f)).join(', ')})`);
       assert.ok(inspection.natives.length >= 4, 'sharp, libvips and onnxruntime must be there');
       assert.deepEqual(inspection.problems, []);
