@@ -214,7 +214,8 @@ export function renderNotices(input: NoticeInput): string {
     lgpl3: fs.readFileSync(path.join(input.licensesDir, 'LGPL-3.0.txt'), 'utf8').trim(),
     gpl3: fs.readFileSync(path.join(input.licensesDir, 'GPL-3.0.txt'), 'utf8').trim(),
   };
-  const list = (title: string, entries: NoticeEntry[]) => [title, ...entries.map((e) => `  ${e.name}@${e.version} (${e.license})`), ''];
+  // A package nested in another's node_modules is listed with its folder, so two versions of one package tell apart.
+  const list = (title: string, entries: NoticeEntry[]) => [title, ...entries.map((e) => `  ${e.name}@${e.version} (${e.license})${/node_modules\/.*node_modules\//.test(e.where) ? `  in ${e.where}` : ''}`), ''];
   const all = [...input.models, ...input.installed, ...input.bundled];
   return [
     'THIRD-PARTY SOFTWARE NOTICES AND INFORMATION',

@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createVSIX, listFiles } from '@vscode/vsce';
 import { bundledPackages, installedPackages, modelSources, renderNotices } from './notices';
-import { hostTarget, TARGETS, vsixFileName, type VsixTarget } from './targets';
+import { hostTarget, LEFT_OUT, TARGETS, vsixFileName, type VsixTarget } from './targets';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const CACHE = path.join(ROOT, '.cache');
@@ -204,6 +204,7 @@ async function main(): Promise<void> {
     if (r) console.log(`${path.relative(ROOT, r.file).padEnd(45)} ${(r.bytes / 1e6).toFixed(1).padStart(5)} MB  ${r.seconds.toFixed(0)} s`);
   }
   console.log(`${results.size} of ${targets.length} packages in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  if (targets.length === TARGETS.length) for (const { name, why } of LEFT_OUT) console.log(`no package for ${name}: ${why}`);
   if (failures.length) {
     for (const f of failures) console.error(f.message);
     process.exit(1);
