@@ -231,9 +231,12 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
       await toolbar.getByText('Tagsmith TypeScript').waitFor();
       await toolbar.getByText('Run All').click();
       // Outputs render in the notebook's output webview, only for cells near the viewport:
-      // scroll through the notebook and note what has been seen, until everything has.
+      // move through the notebook and note what has been seen, until everything has. The
+      // keyboard moves it (command mode: ArrowDown reveals the next cell, Ctrl+Home the first);
+      // the mouse wheel over the output webview did not, here (460 steps, never past the cell running).
       const seen = { metrics: false, chart: false, table: false, prediction: false, restored: false };
-      const notebookList = page.locator('.notebook-editor:visible .monaco-list').first();
+      await page.locator('.notebook-editor:visible .code-cell-row .monaco-editor').first().click();
+      await page.keyboard.press('Escape');
       const deadline = Date.now() + 240_000;
       for (let step = 1; !Object.values(seen).every(Boolean); step++) {
         assert.ok(Date.now() < deadline, `not all outputs appeared: ${JSON.stringify(seen)}`);
@@ -245,9 +248,8 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
           if (await frame.locator('table.tagsmith-predictions').count().catch(() => 0)) seen.table = true;
           if (await frame.locator('svg text, img[src^="data:image/svg"]').count().catch(() => 0)) seen.chart = true;
         }
-        await notebookList.hover();
         // Down through the notebook, and back to the top now and then for outputs that came late.
-        await page.mouse.wheel(0, step % 25 === 0 ? -100_000 : 500);
+        await page.keyboard.press(step % 25 === 0 ? 'Control+Home' : 'ArrowDown');
         await page.waitForTimeout(300); // let the output webview render what scrolled in
       }
       assert.equal(await page.locator('.notebook-editor:visible .codicon-error').count(), 0, 'no cell failed');
