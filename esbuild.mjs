@@ -25,8 +25,12 @@ function entries(dir, names) {
   return Object.fromEntries(present.map((name) => [`${dir}/${name}`, `${dir}/${name}.ts`]));
 }
 
+// A production build also records which source files went into each bundle
+// (dist/metafile.json), so the .vsix's third-party notices name every package bundled in it.
+const outputs = {};
 for (const options of targets) {
-  const config = { ...options, outdir: 'dist' };
+  const config = { ...options, outdir: 'dist', metafile: production };
   if (watch) await (await esbuild.context(config)).watch();
-  else await esbuild.build(config);
+  else Object.assign(outputs, (await esbuild.build(config)).metafile?.outputs);
 }
+if (production) fs.writeFileSync('dist/metafile.json', JSON.stringify({ outputs }));

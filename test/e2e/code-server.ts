@@ -1,8 +1,10 @@
 // code-server (a real VS Code) with the packaged extension, driven in Debian's Chromium.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
+import { hostTarget, vsixFileName } from '../../.ci/vsix/targets';
 import { freePort } from '../helpers/cli-server';
 
 export const CODE_SERVER = path.resolve(__dirname, '../../.cache/code-server/node_modules/.bin/code-server');
@@ -14,6 +16,16 @@ export interface VsCode {
   server: ChildProcess;
   userDir: string;
   close(): Promise<void>;
+}
+
+/** This machine's package in dist-vsix/ (`npm run package`; `package:all` writes the other platforms' beside it). */
+export function hostVsix(): string {
+  const target = hostTarget();
+  if (!target) throw new Error(`no .vsix target for ${process.platform}-${process.arch}`);
+  const { version } = JSON.parse(readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8')) as { version: string };
+  const vsix = path.resolve(__dirname, '../../dist-vsix', vsixFileName(target.name, version));
+  if (!existsSync(vsix)) throw new Error(`${vsix} is missing: run \`npm run package\` first`);
+  return vsix;
 }
 
 export function installExtension(vsix: string, userDir: string, extensionsDir: string): void {

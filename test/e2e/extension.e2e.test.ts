@@ -8,7 +8,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { blobImages, stripedImages, tempDir } from '../helpers/engine';
-import { contextMenuToPicker, installExtension, notification, openVsCode, pick, runCommand, waitForCommand, webviewFrame, type VsCode } from './code-server';
+import { contextMenuToPicker, hostVsix, installExtension, notification, openVsCode, pick, runCommand, waitForCommand, webviewFrame, type VsCode } from './code-server';
 
 const ARTIFACTS = path.resolve(__dirname, '../../test-artifacts/e2e');
 
@@ -19,13 +19,6 @@ async function waitUntil(condition: () => Promise<boolean>, what: string, timeou
     if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-}
-
-async function findVsix(): Promise<string> {
-  const dir = path.resolve(__dirname, '../../dist-vsix');
-  const vsix = (await fs.readdir(dir)).find((f) => f.endsWith('.vsix'));
-  assert.ok(vsix, 'run `npm run package` first');
-  return path.join(dir, vsix!);
 }
 
 describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
@@ -48,7 +41,7 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
     await fs.writeFile(path.join(workspace, 'unseen.jpg'), (await stripedImages(1, 99))[0]);
     await fs.writeFile(path.join(workspace, 'first.jpg'), (await stripedImages(1, 60))[0]);
     await fs.copyFile(path.resolve(__dirname, '../../examples/getting-started.ipynb'), path.join(workspace, 'getting-started.ipynb'));
-    installExtension(await findVsix(), path.join(root, 'user'), path.join(root, 'extensions'));
+    installExtension(hostVsix(), path.join(root, 'user'), path.join(root, 'extensions'));
     vscode = await openVsCode(workspace, root);
     await waitForCommand(vscode.page, 'Tagsmith: Train Tag');
   });
@@ -279,9 +272,12 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
       await toolbar.getByText('Tagsmith TypeScript').waitFor();
       await toolbar.getByText('Run All').click();
       // Outputs render in the notebook's output webview, only for cells near the viewport:
-      // scroll through the notebook and note what has been seen, until everything has.
+      // move through the notebook and note what has been seen, until everything has. The
+      // keyboard moves it (command mode: ArrowDown reveals the next cell, Ctrl+Home the first);
+      // the mouse wheel over the output webview did not, here (460 steps, never past the cell running).
       const seen = { metrics: false, chart: false, table: false, prediction: false, restored: false };
-      const notebookList = page.locator('.notebook-editor:visible .monaco-list').first();
+      await page.locator('.notebook-editor:visible .code-cell-row .monaco-editor').first().click();
+      await page.keyboard.press('Escape');
       const deadline = Date.now() + 240_000;
       for (let step = 1; !Object.values(seen).every(Boolean); step++) {
         assert.ok(Date.now() < deadline, `not all outputs appeared: ${JSON.stringify(seen)}`);
@@ -293,9 +289,8 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
           if (await frame.locator('table.tagsmith-predictions').count().catch(() => 0)) seen.table = true;
           if (await frame.locator('svg text, img[src^="data:image/svg"]').count().catch(() => 0)) seen.chart = true;
         }
-        await notebookList.hover();
         // Down through the notebook, and back to the top now and then for outputs that came late.
-        await page.mouse.wheel(0, step % 25 === 0 ? -100_000 : 500);
+        await page.keyboard.press(step % 25 === 0 ? 'Control+Home' : 'ArrowDown');
         await page.waitForTimeout(300); // let the output webview render what scrolled in
       }
       assert.equal(await page.locator('.notebook-editor:visible .codicon-error').count(), 0, 'no cell failed');

@@ -5,7 +5,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { blobImages, stripedImages, tempDir } from '../helpers/engine';
-import { contextMenuToPicker, installExtension, notification, openVsCode, pick, waitForCommand, type VsCode } from './code-server';
+import { contextMenuToPicker, hostVsix, installExtension, notification, openVsCode, pick, waitForCommand, type VsCode } from './code-server';
 
 const ARTIFACTS = path.resolve(__dirname, '../../test-artifacts/e2e');
 
@@ -25,8 +25,7 @@ describe('Tagsmith in a multi-root workspace', { timeout: 300_000 }, () => {
     await fs.writeFile(path.join(first, 'question.jpg'), (await stripedImages(1, 70))[0]);
     const workspaceFile = path.join(root, 'two-roots.code-workspace');
     await fs.writeFile(workspaceFile, JSON.stringify({ folders: [{ path: 'first-root' }, { path: 'second-root' }] }));
-    const vsix = path.join(path.resolve(__dirname, '../../dist-vsix'), (await fs.readdir(path.resolve(__dirname, '../../dist-vsix'))).find((f) => f.endsWith('.vsix'))!);
-    installExtension(vsix, path.join(root, 'user'), path.join(root, 'extensions'));
+    installExtension(hostVsix(), path.join(root, 'user'), path.join(root, 'extensions'));
     vscode = await openVsCode(workspaceFile, root);
     await waitForCommand(vscode.page, 'Tagsmith: Train Tag');
   });
