@@ -4,12 +4,17 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runFeaturesCommand } from './cli/features-command';
+import { runPredictCommand } from './cli/predict-command';
 import { DEFAULT_MAX_UPLOAD, defaultStateDir, MAX_UPLOAD, runServeCommand } from './cli/serve-command';
 
 const USAGE = `usage:
   tagsmith serve [--host 127.0.0.1] [--port 5000] [--state DIR] [--token T] [--threads N]
-                 [--allow-origin URL]... [--max-upload-mb 50] [--backbone ID]
-      serve the HTTP API (state: $TAGSMITH_STATE or ~/.tagsmith/state; token also from $TAGSMITH_TOKEN)
+                 [--allow-origin URL]... [--max-upload-mb 50] [--backbone ID] [--scan-root DIR]...
+      serve the HTTP API (state: $TAGSMITH_STATE or ~/.tagsmith/state; token also from $TAGSMITH_TOKEN);
+      POST /scans reads folders under the --scan-root folders only
+  tagsmith predict [--state DIR] [--tag T]... [--format jsonl|csv] [--applies-only] <image or folder>...
+      apply the trained tags to images: one record per image (path, each tag's score, threshold,
+      whether it applies) as each is done; works beside a running \`tagsmith serve\` on the same state
   tagsmith features [--threads N] [--backbone ID] <image or folder>...
       print features and nsfw scores as JSON lines
 
@@ -57,9 +62,11 @@ async function main(argv: string[]): Promise<number> {
           'allow-origin': { type: 'string', multiple: true, default: [] },
           'max-upload-mb': { type: 'string' },
           backbone: { type: 'string' },
+          'scan-root': { type: 'string', multiple: true, default: [] },
         },
       });
       return runServeCommand({
+        scanRoots: values['scan-root']!.map((root) => path.resolve(root)),
         host: values.host!,
         port: positiveInteger('port', values.port, 5000)!,
         stateDir: values.state ? path.resolve(values.state) : defaultStateDir(),
@@ -68,6 +75,29 @@ async function main(argv: string[]): Promise<number> {
         backbone: backboneOption(values.backbone),
         allowedOrigins: values['allow-origin']!,
         maxUploadBytes: maxUploadOption(values['max-upload-mb']),
+      });
+    }
+    case 'predict': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: {
+          state: { type: 'string' },
+          tag: { type: 'string', multiple: true, default: [] },
+          format: { type: 'string', default: 'jsonl' },
+          'applies-only': { type: 'boolean', default: false },
+          threads: { type: 'string' },
+          backbone: { type: 'string' },
+        },
+      });
+      if (values.format !== 'jsonl' && values.format !== 'csv') throw new Error(`--format must be jsonl or csv; got ${values.format}`);
+      return runPredictCommand(positionals, {
+        stateDir: values.state ? path.resolve(values.state) : defaultStateDir(),
+        tags: values.tag!,
+        format: values.format,
+        appliesOnly: values['applies-only']!,
+        threads: positiveInteger('threads', values.threads, undefined),
+        backbone: backboneOption(values.backbone),
       });
     }
     case 'features': {

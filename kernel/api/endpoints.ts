@@ -1,7 +1,9 @@
 // Every HTTP endpoint of the engine, declared once with its types. The server registers its
 // routes from this table and types its handlers by it, the typed client builds its requests
 // from it, and /openapi.json is generated from it.
+import type { TableFormat } from '../export/scan-table';
 import type {
+  ScanPage, ScanQuery, ScanView, SidecarReport,
   AddSampleResult, CleanResult, FeaturesDocument, FeaturesPrediction, Health, Prediction, RestoreResult, SampleListing, SampleRecord, SampleType, TagScore,
   TagSummary, TaskView, TrainOptions, TrainStarted,
 } from './wire-types';
@@ -9,7 +11,7 @@ import type {
 export type HttpMethod = 'GET' | 'POST' | 'DELETE';
 
 /** What a request carries: an image (multipart field `data` or a raw image/* body), a tar, JSON, or nothing. */
-export type RequestBody = 'image' | 'archive' | 'features' | 'none';
+export type RequestBody = 'image' | 'archive' | 'features' | 'json' | 'none';
 
 /**
  * The media types a body of each kind may come as. Multipart carries it in the field `data`
@@ -18,6 +20,7 @@ export type RequestBody = 'image' | 'archive' | 'features' | 'none';
 export const BODY_MEDIA_TYPES = {
   image: ['multipart/form-data', 'image/*', 'application/octet-stream'],
   features: ['multipart/form-data', 'application/json', 'application/octet-stream'],
+  json: ['application/json'],
   archive: ['multipart/form-data', 'application/x-tar', 'application/gzip', 'application/x-gzip', 'application/octet-stream'],
 } as const satisfies Record<Exclude<RequestBody, 'none'>, readonly string[]>;
 
@@ -56,6 +59,7 @@ export type ResultOf<E> = E extends Endpoint<unknown, unknown, infer R> ? R : ne
 type Tag = { tag: string };
 type TaskId = { task_id: string };
 type SampleId = { sample_id: string };
+type ScanId = { scan_id: string };
 
 export const ENDPOINTS = {
   addSample: endpoint<{ type: SampleType } & Tag, Record<never, never>, AddSampleResult>({
@@ -118,6 +122,37 @@ export const ENDPOINTS = {
   }),
   health: endpoint<Record<never, string>, Record<never, never>, Health>({
     methods: ['GET'], path: '/health', body: 'none', produces: 'application/json', summary: 'Version, models, state folder and counts.',
+  }),
+  startScan: endpoint<Record<never, string>, Record<never, never>, ScanView>({
+    methods: ['POST'], path: '/scans', body: 'json', produces: 'application/json',
+    summary: 'Scan image files and folders on the engine\'s machine (JSON {"paths": [absolute paths]}, under its --scan-root folders): a task that embeds each new image once and scores every trained tag.',
+  }),
+  scans: endpoint<Record<never, string>, Record<never, never>, { scans: ScanView[] }>({
+    methods: ['GET'], path: '/scans', body: 'none', produces: 'application/json', summary: 'Scans running and finished, newest first.',
+  }),
+  scan: endpoint<ScanId, Record<never, never>, ScanView>({
+    methods: ['GET'], path: '/scans/{scan_id}', body: 'none', produces: 'application/json', summary: 'A scan\'s state and progress; once finished, how many images each tag applies to and the files skipped.',
+  }),
+  cancelScan: endpoint<ScanId, Record<never, never>, ScanView>({
+    methods: ['POST'], path: '/scans/{scan_id}/cancel', body: 'none', produces: 'application/json', summary: 'Stop a scan; what it embedded stays in the feature cache.',
+  }),
+  scanResults: endpoint<ScanId, ScanQuery, ScanPage>({
+    methods: ['GET'], path: '/scans/{scan_id}/results', body: 'none', produces: 'application/json', summary: 'A page of a finished scan\'s images with every tag\'s score and call.',
+    query: {
+      offset: 'First image of the page (default 0).', limit: 'Images per page (1–1000, default 100).', tag: 'Sort and filter by this tag.',
+      applies: 'true/false: only images the tag applies to, or does not.', order: 'path (default), score (highest first) or informative (nearest the tag\'s threshold first, its samples left out).',
+    },
+  }),
+  exportScan: endpoint<ScanId, { format?: TableFormat; applies_only?: boolean }, BinaryReply>({
+    methods: ['GET'], path: '/scans/{scan_id}/export', body: 'none', produces: 'application/octet-stream', summary: 'A finished scan as CSV or JSON Lines: one record per image with every tag\'s score, threshold and call.',
+    query: { format: 'jsonl (default) or csv.', applies_only: 'true: only images some tag applies to.' },
+  }),
+  scanSidecars: endpoint<ScanId, Record<never, never>, SidecarReport>({
+    methods: ['POST'], path: '/scans/{scan_id}/sidecars', body: 'json', produces: 'application/json',
+    summary: 'Keywords in XMP sidecars beside a finished scan\'s images (dc:subject; images are never touched): JSON {"action": "preview"|"write"|"remove", "tags"?: [...], "naming"?: "image-name.ext.xmp"|"image-name.xmp"}.',
+  }),
+  clearFeatureCache: endpoint<Record<never, string>, Record<never, never>, { entries: number; bytes: number }>({
+    methods: ['POST'], path: '/cache/clear', body: 'none', produces: 'application/json', summary: 'Empty the scans\' feature cache (it is rebuilt as folders are scanned again).',
   }),
   openapi: endpoint<Record<never, string>, Record<never, never>, object>({
     methods: ['GET'], path: '/openapi.json', body: 'none', produces: 'application/json', summary: 'This API as an OpenAPI 3.1 document.',

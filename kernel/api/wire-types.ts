@@ -105,3 +105,112 @@ export interface Health extends EngineCounts {
   featureLength: number;
   stateDir: string;
 }
+
+// ── scans ──────────────────────────────────────────────────────────────────────────────
+
+export type ScanState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+
+export interface ScanProgressView {
+  /** Image files found. */
+  total: number;
+  done: number;
+  /** Embedded by the network in this scan. */
+  embedded: number;
+  /** Taken from a sample or the feature cache. */
+  known: number;
+  skipped: number;
+  imagesPerSecond: number;
+}
+
+export interface SkippedFile {
+  path: string;
+  reason: string;
+}
+
+export interface ScanView {
+  scan_id: string;
+  state: ScanState;
+  inputs: string[];
+  progress: ScanProgressView;
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  error?: { code: string; message: string };
+  /** Once finished (or cancelled: what it did until then). */
+  result?: {
+    images: number;
+    /** Files skipped, and why (the first 200; `skipped` counts them all). */
+    skipped: SkippedFile[];
+    /** Images each trained tag applies to, as scored now. */
+    applies: Record<string, number>;
+    /** Calls (applies or not) that changed when a tag was trained again and the scan re-scored. */
+    changedCalls: Record<string, number>;
+  };
+}
+
+export interface ScannedImageView {
+  /** Position in the scan (stable: paths in walk order). */
+  index: number;
+  path: string;
+  sha256: string;
+  width: number;
+  height: number;
+  tags: Record<string, { score: number; threshold: number; applies: boolean }>;
+  aesthetic: number;
+  stock: number;
+  nsfw: Record<string, number>;
+  /** With `tag`: the image is already a sample of it, and which kind. */
+  sample?: SampleType;
+  /** With `tag`: the call changed at the tag's last re-scoring. */
+  changed?: boolean;
+}
+
+export interface ScanPage {
+  scan_id: string;
+  /** Images matching the query, before paging. */
+  total: number;
+  offset: number;
+  images: ScannedImageView[];
+}
+
+export type ScanOrder = 'path' | 'score' | 'informative';
+
+export interface ScanQuery {
+  offset?: number;
+  limit?: number;
+  /** Sort and filter by this tag's calls. */
+  tag?: string;
+  /** Only images the tag applies to (true) or not (false). */
+  applies?: boolean;
+  /** path (default), score (highest first), informative (nearest the tag's threshold first, samples left out). */
+  order?: ScanOrder;
+}
+
+export type SidecarAction = 'preview' | 'write' | 'remove';
+export type SidecarNaming = 'image-name.ext.xmp' | 'image-name.xmp';
+
+export interface SidecarRequest {
+  action: SidecarAction;
+  /** Tags whose keyword is written where they apply (default: every trained tag); for remove, the keywords taken out (default: every one Tagsmith added). */
+  tags?: string[];
+  naming?: SidecarNaming;
+}
+
+export interface SidecarChange {
+  image: string;
+  sidecar: string;
+  /** The sidecar is new (nothing was there). */
+  creates: boolean;
+  add: string[];
+  remove: string[];
+}
+
+export interface SidecarReport {
+  action: SidecarAction;
+  /** Sidecars that change (or would, for a preview); unchanged ones are left out. */
+  changes: SidecarChange[];
+  /** Images whose sidecar could not be read or written, and why; nothing of theirs was changed. */
+  failed: { image: string; reason: string }[];
+  /** Whether `changes` were written. */
+  written: boolean;
+}

@@ -16,6 +16,8 @@ export interface ServeOptions {
   backbone?: string;
   allowedOrigins: string[];
   maxUploadBytes: number;
+  /** Folders scans may read; none: the engine reads no folders of its own. */
+  scanRoots: string[];
 }
 
 /**
@@ -41,7 +43,7 @@ export async function runServeCommand(options: ServeOptions): Promise<number> {
   }
   const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
   // Training takes the same thread count as inference (none: every core).
-  const engine = await TagsmithEngine.open({ stateDir: options.stateDir, threads: options.threads, backbone: options.backbone });
+  const engine = await TagsmithEngine.open({ stateDir: options.stateDir, threads: options.threads, backbone: options.backbone, scanRoots: options.scanRoots });
   const server = await createServer(engine, {
     token: options.token,
     allowedOrigins: options.allowedOrigins,

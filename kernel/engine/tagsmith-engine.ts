@@ -14,7 +14,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import {
   taskView, type AddSampleResult, type CleanResult, type EngineCounts, type FeaturesDocument, type FeaturesPrediction, type Prediction, type RestoreResult,
-  type SampleListing, type TagSummary, type TaskView,
+  type SampleListing, type ScanPage, type ScanQuery, type ScanView, type SidecarReport, type TagSummary, type TaskView,
 } from '../api/wire-types';
 import { TagsmithError } from '../errors';
 import { FeatureExtractor, type FeatureExtractorOptions } from '../features/feature-extractor';
@@ -25,12 +25,18 @@ import { FeatureCache } from '../state/feature-cache';
 import { loadGeneration, type GenerationContents } from '../state/generation-loader';
 import { KeyedMutex, ReadWriteLock } from '../state/keyed-lock';
 import { THUMBNAIL_MAX, THUMBNAIL_MIN, validateBackboneId, validateTag } from '../state/path-names';
+import { isWithin } from '../images/image-files';
 import type { RunningBackbone } from '../state/read-generation';
 import type { EmbeddingRecord, SampleRecord, SampleType, TagModelJson, TaskRecord } from '../state/record-schemas';
 import { sweepThumbnails } from '../state/sample-files';
 import { GenerationLayout, StateLayout } from '../state/state-layout';
 import { createStateArchive, restoreStateArchive, snapshotState, syncTree } from '../state/state-archive';
 import { checkEmbedding, checkTagModel, checkTask, decodeFeatures } from '../state/stored-records';
+import { ScanIndex } from '../scan/scan-index';
+import { ScanResults } from '../scan/scan-results';
+import { ScanStore } from '../scan/scan-store';
+import type { ImageCalls } from '../export/scan-table';
+import { parseSidecarRequest, sidecarReport } from '../export/sidecar-batch';
 import { TagModel, type TagScore } from '../training/tag-model';
 import { checkEnoughSamples, type TrainingData } from '../training/train-tag';
 import { validateTrainOptions, type TrainOptions } from '../training/train-options';
@@ -38,6 +44,7 @@ import { EmbeddingCache } from './embedding-cache';
 import { Embedder, featuresOf, sha256 } from './embedder';
 import { parseFeaturesDocument } from './features-document';
 import { ModelRegistry } from './model-registry';
+import { ScanQueue } from './scan-queue';
 import { checkSampleType, newSample, newSampleList, SampleStore, samplesDigest } from './sample-store';
 import { checkPrediction, checkTagScores } from './score-check';
 import { TrainingQueue } from './training-queue';
@@ -52,6 +59,11 @@ export interface EngineOptions extends FeatureExtractorOptions {
   stateDir: string;
   /** Largest size of the scans' feature cache (default DEFAULT_FEATURE_CACHE_BYTES). */
   featureCacheBytes?: number;
+  /**
+   * Folders scans may read (a server's --scan-root): paths outside them, and links inside them
+   * that lead out, are refused. Undefined: anywhere (the engine of a local CLI run).
+   */
+  scanRoots?: readonly string[];
   /** Test seams (see EngineHooks). */
   hooks?: EngineHooks;
 }
@@ -78,6 +90,11 @@ export class TagsmithEngine {
   private readonly embeddings: EmbeddingCache;
   private readonly models: ModelRegistry;
   private readonly tasks: TrainingQueue;
+  private readonly scans: ScanQueue;
+  private readonly scanStore: ScanStore;
+  /** The scan whose results were asked for last, kept with its scores (one at a time: a matrix of features each). */
+  private loadedScan: ScanResults | undefined;
+  private scanIndex: Promise<ScanIndex> | undefined;
 
   private constructor(
     private readonly layout: StateLayout,
@@ -85,6 +102,7 @@ export class TagsmithEngine {
     private readonly embedder: Embedder,
     private readonly head: NsfwHead | undefined,
     featureCache: FeatureCache<EmbeddingRecord>,
+    private readonly scanRoots: readonly string[] | undefined,
     options: EngineOptions,
     private readonly hooks: EngineHooks = options.hooks ?? {},
   ) {
@@ -99,6 +117,18 @@ export class TagsmithEngine {
       },
       { threads: options.threads },
     );
+    this.scanStore = new ScanStore(layout.scans);
+    this.scans = new ScanQueue({
+      embeddings: {
+        backbone: embedder.backbone,
+        featureLength: embedder.extractor.featureLength,
+        known: (id) => this.embeddings.known(id),
+        embed: (bytes, id) => this.embeddings.embedForScan(bytes, id),
+      },
+      index: () => (this.scanIndex ??= ScanIndex.open(layout.scanIndex)),
+      store: this.scanStore,
+      within: scanRoots,
+    });
   }
 
   /** Opens a state folder (creating it), taking its lock: a second engine on the same folder is refused. */
@@ -117,7 +147,8 @@ export class TagsmithEngine {
         check: (value) => checkEmbedding(value, 'feature cache entry', running),
       });
       const head = await NsfwHead.create(options.modelsDir, options.backbone);
-      const engine = new TagsmithEngine(layout, lock, new Embedder(extractor), head, featureCache, options);
+      const scanRoots = options.scanRoots && (await Promise.all(options.scanRoots.map(realFolder)));
+      const engine = new TagsmithEngine(layout, lock, new Embedder(extractor), head, featureCache, scanRoots, options);
       await engine.loadState();
       return engine;
     } catch (error) {
@@ -370,6 +401,91 @@ export class TagsmithEngine {
     }
   }
 
+  // ── scans ──────────────────────────────────────────────────────────────────────────
+
+  /** Queues a scan of image files and folders on this machine (absolute paths) and returns it at once. */
+  async startScan(paths: unknown): Promise<ScanView> {
+    if (!Array.isArray(paths) || paths.length === 0 || paths.length > MAX_SCAN_INPUTS || !paths.every((p) => typeof p === 'string' && p.length > 0 && p.length <= 4096)) {
+      throw new TagsmithError('invalid_option', `paths must be a list of 1 to ${MAX_SCAN_INPUTS} file or folder paths.`);
+    }
+    for (const p of paths as string[]) {
+      if (!path.isAbsolute(p) || p.includes('\0')) throw new TagsmithError('invalid_option', `${JSON.stringify(p.slice(0, 200))} is not an absolute path; the engine reads paths on its own machine.`);
+    }
+    if (this.scanRoots) {
+      if (this.scanRoots.length === 0) {
+        throw new TagsmithError('forbidden', 'This engine reads no folders: it was started without --scan-root. Start it with --scan-root <folder> for each folder it may scan.');
+      }
+      for (const p of paths as string[]) {
+        const real = await fs.realpath(p).catch(() => undefined);
+        if (real !== undefined && !isWithin(real, this.scanRoots)) {
+          throw new TagsmithError('forbidden', `${p} is outside the folders this engine may read (${this.scanRoots.join(', ')}); start it with --scan-root for that folder.`);
+        }
+      }
+    }
+    return this.scans.start(paths as string[]);
+  }
+
+  /** A scan's state and progress; once finished, how many images each tag applies to, as scored now. */
+  async scanStatus(id: string): Promise<ScanView> {
+    const view = await this.scans.status(id);
+    if (view.result && (view.state === 'done' || view.state === 'cancelled')) {
+      const results = await this.scanResults(id);
+      view.result.applies = results.appliesCounts();
+      view.result.changedCalls = results.changedCounts();
+    }
+    return view;
+  }
+
+  listScans(): Promise<ScanView[]> {
+    return this.scans.list();
+  }
+
+  cancelScan(id: string): Promise<ScanView> {
+    return this.scans.cancel(id);
+  }
+
+  /** A page of a finished scan's images with every tag's call, in the order asked for. */
+  async scanPage(id: string, query: ScanQuery): Promise<ScanPage> {
+    const results = await this.scanResults(id);
+    const samples = new Map<string, SampleType>();
+    if (query.tag !== undefined) {
+      validateTag(query.tag);
+      const list = await this.stateLock.read(() => this.samples.readList(query.tag!));
+      for (const s of list?.samples ?? []) samples.set(s.id, s.type);
+    }
+    return results.page(query, samples);
+  }
+
+  /** Every image of a finished scan with its calls, for export; the tags and nsfw labels name the columns. */
+  async scanRows(id: string): Promise<{ tags: string[]; nsfwLabels: string[]; rows: Iterable<ImageCalls> }> {
+    const results = await this.scanResults(id);
+    return { tags: results.tags, nsfwLabels: this.embedder.extractor.labels, rows: results.rows() };
+  }
+
+  /** Keywords in XMP sidecars beside a finished scan's images: a preview, writing, or taking out what Tagsmith added. */
+  async scanSidecars(id: string, request: unknown): Promise<SidecarReport> {
+    const parsed = parseSidecarRequest(request);
+    const results = await this.scanResults(id);
+    return sidecarReport(results.rows(), parsed);
+  }
+
+  /** Empties the scans' feature cache (it fills again as folders are scanned). */
+  clearFeatureCache(): Promise<{ entries: number; bytes: number }> {
+    return this.embeddings.clearCache();
+  }
+
+  private async scanResults(id: string): Promise<ScanResults> {
+    if (this.loadedScan?.id !== id) {
+      const stored = await this.scanStore.load(id);
+      if (stored.record.backbone !== this.backbone) {
+        throw new TagsmithError('unknown_scan', `Scan ${id} was made with backbone ${stored.record.backbone}; this engine runs ${this.backbone}: scan the folder again.`);
+      }
+      this.loadedScan = new ScanResults(stored);
+    }
+    this.loadedScan.refresh(this.models.all());
+    return this.loadedScan;
+  }
+
   // ── health ─────────────────────────────────────────────────────────────────────────
 
   async counts(): Promise<EngineCounts> {
@@ -387,6 +503,7 @@ export class TagsmithEngine {
 
   async close(): Promise<void> {
     try {
+      await this.scans.stop();
       await this.tasks.stop();
       await this.embedder.extractor.release();
       await this.head?.release();
@@ -465,6 +582,16 @@ function asWritable<T>(check: () => T): T {
   } catch (error) {
     throw new TagsmithError('internal', `Refusing to write an invalid record: ${(error as Error).message}`, { cause: error });
   }
+}
+
+/** Paths one scan request may name (each may be a folder of any size). */
+const MAX_SCAN_INPUTS = 1000;
+
+/** A scan root as its real path; a root that is not a folder refuses the engine's start. */
+async function realFolder(root: string): Promise<string> {
+  const real = await fs.realpath(path.resolve(root)).catch(() => undefined);
+  if (!real || !(await fs.stat(real)).isDirectory()) throw new TagsmithError('invalid_option', `--scan-root ${root} is not a folder.`);
+  return real;
 }
 
 function scoringInput(record: EmbeddingRecord): { features: Float32Array; aesthetic: number; stock: number } {

@@ -84,8 +84,28 @@ export async function applyPlan(plan: SidecarPlan): Promise<void> {
     removeItem(subject, keyword);
     removeItem(added, keyword);
   }
-  if (items(added).length === 0) added.parentNode?.parentNode?.removeChild(added.parentNode);
-  await writeFileAtomic(plan.sidecar, new XMLSerializer().serializeToString(doc));
+  for (const bag of [subject, added]) if (items(bag).length === 0) removeProperty(bag);
+  // A sidecar left with nothing in it was Tagsmith's own: take it away rather than leave an empty file.
+  if (plan.remove.length > 0 && isEmptyPacket(doc)) await fs.rm(plan.sidecar, { force: true });
+  else await writeFileAtomic(plan.sidecar, new XMLSerializer().serializeToString(doc));
+}
+
+/** Removes the property holding an (empty) bag, with its line's indentation. */
+function removeProperty(bag: Element): void {
+  const property = bag.parentNode as Element | null;
+  const description = property?.parentNode;
+  if (!property || !description) return;
+  const before = property.previousSibling;
+  if (before?.nodeType === 3 && !before.nodeValue!.trim()) description.removeChild(before);
+  description.removeChild(property);
+}
+
+/** No property in any rdf:Description, as element or attribute (rdf:about and namespaces aside). */
+function isEmptyPacket(doc: Document): boolean {
+  return descriptions(doc).every((d) => {
+    for (let node = d.firstChild; node; node = node.nextSibling) if (node.nodeType === 1) return false;
+    return Array.from(d.attributes).every((a) => a.name === 'rdf:about' || a.name === 'xmlns' || a.name.startsWith('xmlns:'));
+  });
 }
 
 // ── reading ─────────────────────────────────────────────────────────────────────────────

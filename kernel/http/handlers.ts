@@ -7,6 +7,8 @@ import type { ENDPOINTS, EndpointName, ParamsOf, QueryOf, ResultOf } from '../ap
 import { openApiDocument } from '../api/openapi';
 import type { TagsmithEngine } from '../engine/tagsmith-engine';
 import { TagsmithError } from '../errors';
+import { csvHeader, csvRow, jsonLine, type ImageCalls, type TableFormat } from '../export/scan-table';
+import type { ScanQuery } from '../api/wire-types';
 import { parseBoolean, parseTrainQuery } from '../training/train-options';
 import type { Upload } from './uploads';
 import { withUploadStream } from './uploads';
@@ -79,6 +81,53 @@ export function endpointHandlers(engine: TagsmithEngine, upload: ReadUpload, rou
       stateDir: engine.stateDir,
       ...(await engine.counts()),
     }),
+    startScan: async (request) => engine.startScan((request.body as { paths?: unknown } | undefined)?.paths),
+    scans: async () => ({ scans: await engine.listScans() }),
+    scan: async (request) => engine.scanStatus(request.params.scan_id),
+    cancelScan: async (request) => engine.cancelScan(request.params.scan_id),
+    scanResults: async (request) => engine.scanPage(request.params.scan_id, parseScanQuery(request.query)),
+    exportScan: async (request, reply) => {
+      const format = request.query.format ?? 'jsonl';
+      if (format !== 'jsonl' && format !== 'csv') throw new TagsmithError('invalid_option', `format must be jsonl or csv; got ${JSON.stringify(format.slice(0, 40))}.`);
+      const appliesOnly = request.query.applies_only === undefined ? false : parseBoolean('applies_only', request.query.applies_only);
+      const table = await engine.scanRows(request.params.scan_id);
+      const name = `tagsmith-scan-${request.params.scan_id}.${format}`;
+      return reply
+        .type(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8')
+        .header('content-disposition', `attachment; filename="${name}"`)
+        .send(Readable.from(tableLines(table, format, appliesOnly)));
+    },
+    scanSidecars: async (request) => engine.scanSidecars(request.params.scan_id, request.body),
+    clearFeatureCache: async () => engine.clearFeatureCache(),
     openapi: async () => openApiDocument(VERSION),
   };
+}
+
+/** A results query's strings as numbers, booleans and the order names. */
+function parseScanQuery(query: { [K in keyof ScanQuery]?: string }): ScanQuery {
+  const count = (name: string, value: string | undefined) => {
+    if (value === undefined) return undefined;
+    if (!/^\d{1,9}$/.test(value)) throw new TagsmithError('invalid_option', `${name} must be a whole number; got ${JSON.stringify(value.slice(0, 40))}.`);
+    return Number(value);
+  };
+  const order = query.order;
+  if (order !== undefined && order !== 'path' && order !== 'score' && order !== 'informative') {
+    throw new TagsmithError('invalid_option', `order must be path, score or informative; got ${JSON.stringify(order.slice(0, 40))}.`);
+  }
+  return {
+    offset: count('offset', query.offset),
+    limit: count('limit', query.limit),
+    tag: query.tag,
+    applies: query.applies === undefined ? undefined : parseBoolean('applies', query.applies),
+    order,
+  };
+}
+
+/** The export's lines, one record per image (only those some tag applies to, if asked). */
+function* tableLines(table: { tags: string[]; nsfwLabels: string[]; rows: Iterable<ImageCalls> }, format: TableFormat, appliesOnly: boolean): Generator<string> {
+  if (format === 'csv') yield csvHeader(table.tags, table.nsfwLabels);
+  for (const row of table.rows) {
+    if (appliesOnly && !Object.values(row.tags).some((call) => call.applies)) continue;
+    yield format === 'csv' ? csvRow(row, table.tags, table.nsfwLabels) : jsonLine(row);
+  }
 }

@@ -18,6 +18,8 @@ export interface BodyLimits {
 
 /** A body sent to an endpoint that takes none is ignored, up to this size. */
 export const NO_BODY_LIMIT = 64 * 1024;
+/** A JSON request (a scan's paths, a sidecar action): a thousand long paths fit. */
+export const JSON_BODY_LIMIT = 1024 * 1024;
 
 /** How many parts a form may have: the SDK sends one; a few more are tolerated and skipped. */
 export const FORM_LIMITS = { files: 4, fields: 16, parts: 32 };
@@ -28,6 +30,7 @@ export const MULTIPART_OVERHEAD = 64 * 1024;
 export function bodyLimit(kind: RequestBody, limits: BodyLimits): number {
   if (kind === 'archive') return limits.maxArchiveBytes;
   if (kind === 'none') return NO_BODY_LIMIT;
+  if (kind === 'json') return JSON_BODY_LIMIT;
   return limits.maxUploadBytes;
 }
 
@@ -41,6 +44,7 @@ export function formatBytes(bytes: number): string {
 const NOUNS: Record<RequestBody, string> = {
   image: 'an image',
   features: 'a features document',
+  json: 'a JSON request',
   archive: 'a state archive',
   none: 'a request to this endpoint, which takes no body',
 };
@@ -54,6 +58,7 @@ const HOW_TO_SEND: Record<Exclude<RequestBody, 'none'>, string> = {
   image: 'an image: the multipart form field "data" (curl -F "data=@photo.jpg") or a raw image/* or application/octet-stream body',
   features: 'a features document: the multipart form field "data" (curl -F "data=@features.json") or a raw application/json body',
   archive: 'a state archive: the multipart form field "data" (curl -F "data=@state.tar") or a raw application/x-tar or application/gzip body',
+  json: 'a JSON body (Content-Type: application/json)',
 };
 
 interface MediaType {

@@ -1,5 +1,6 @@
 // Which files count as images when a user points at files and folders: one walker for the
 // CLI, the notebook, the explorer's selection and folder scans, so they all agree.
+import type { Dirent } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { TagsmithError } from '../errors';
@@ -27,6 +28,16 @@ export interface SkippedPath {
 export interface FindOptions {
   /** How many folder levels below a given folder to enter (default: all). */
   maxDepth?: number;
+  /**
+   * Folders (real paths) that every file and folder must really lie in: a path, or a link
+   * inside them, that leads elsewhere is skipped. Unset: anywhere.
+   */
+  within?: readonly string[];
+}
+
+/** Whether `real` (a real path) is one of `roots` or lies inside one. */
+export function isWithin(real: string, roots: readonly string[]): boolean {
+  return roots.some((root) => real === root || real.startsWith(root.endsWith(path.sep) ? root : root + path.sep));
 }
 
 /**
@@ -50,6 +61,14 @@ export async function findImageFiles(inputs: string[], options: FindOptions = {}
     files.push({ path: file, size: stat.size, mtimeMs: stat.mtimeMs, explicit });
   };
 
+  const outside = async (entry: string): Promise<boolean> => {
+    if (!options.within) return false;
+    const real = await fs.realpath(entry).catch(() => undefined);
+    if (real !== undefined && isWithin(real, options.within)) return false;
+    skipped.push({ path: entry, reason: 'outside the folders this engine may read (tagsmith serve --scan-root)' });
+    return true;
+  };
+
   const walk = async (folder: string, depth: number): Promise<void> => {
     const real = await fs.realpath(folder).catch(() => folder);
     if (enteredFolders.has(real)) {
@@ -57,14 +76,15 @@ export async function findImageFiles(inputs: string[], options: FindOptions = {}
       return;
     }
     enteredFolders.add(real);
-    let names: string[];
+    let entries: Dirent[];
     try {
-      names = (await fs.readdir(folder)).filter((name) => !name.startsWith('.')).sort();
+      entries = (await fs.readdir(folder, { withFileTypes: true })).filter((e) => !e.name.startsWith('.')).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     } catch (error) {
       skipped.push({ path: folder, reason: `the folder cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})` });
       return;
     }
-    for (const name of names) {
+    for (const dirent of entries) {
+      const name = dirent.name;
       const entry = path.join(folder, name);
       const stat = await fs.stat(entry).catch((error: NodeJS.ErrnoException) => error);
       if (stat instanceof Error) {
@@ -72,10 +92,12 @@ export async function findImageFiles(inputs: string[], options: FindOptions = {}
         if (hasImageExtension(name) || stat.code === 'ELOOP') skipped.push({ path: entry, reason: unreadableReason(stat) });
         continue;
       }
+      // Only a link can lead out of a folder that is itself inside the allowed ones.
+      const leadsOut = () => dirent.isSymbolicLink() && outside(entry);
       if (stat.isDirectory()) {
-        if (depth < maxDepth) await walk(entry, depth + 1);
+        if (depth < maxDepth && !(await leadsOut())) await walk(entry, depth + 1);
       } else if (stat.isFile() && hasImageExtension(name)) {
-        add(entry, stat, false);
+        if (!(await leadsOut())) add(entry, stat, false);
       }
     }
   };
@@ -83,6 +105,7 @@ export async function findImageFiles(inputs: string[], options: FindOptions = {}
   for (const input of inputs) {
     const stat = await fs.stat(input).catch((error: NodeJS.ErrnoException) => error);
     if (stat instanceof Error) skipped.push({ path: input, reason: unreadableReason(stat) });
+    else if (await outside(input)) continue;
     else if (stat.isDirectory()) await walk(input, 0);
     else if (stat.isFile()) add(input, stat, true);
     else skipped.push({ path: input, reason: 'not a file or folder' });

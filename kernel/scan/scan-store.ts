@@ -78,14 +78,14 @@ export class ScanStore {
     const records: ScanRecord[] = [];
     for (const id of await fs.readdir(this.dir).catch(() => [])) {
       if (!isScanId(id)) continue;
-      const record = await this.readRecord(id).catch(() => undefined);
+      const record = await this.record(id).catch(() => undefined);
       if (record) records.push(record);
     }
     return records.sort((a, b) => b.finishedAt.localeCompare(a.finishedAt));
   }
 
   async load(id: string): Promise<StoredScan> {
-    const record = await this.readRecord(id);
+    const record = await this.record(id);
     const folder = this.folder(id);
     const images = await readJson<ScannedImage[]>(path.join(folder, 'images.json'));
     const bytes = await fs.readFile(path.join(folder, 'features.f32'));
@@ -99,7 +99,8 @@ export class ScanStore {
     await fs.rm(this.folder(id), { recursive: true, force: true });
   }
 
-  private async readRecord(id: string): Promise<ScanRecord> {
+  /** A finished scan's record; `unknown_scan` if there is none. */
+  async record(id: string): Promise<ScanRecord> {
     const record = await readJson<ScanRecord>(path.join(this.folder(id), 'scan.json')).catch(() => undefined);
     if (!record || record.name !== 'tagsmith-scan' || record.formatVersion !== 1 || record.id !== id) {
       throw new TagsmithError('unknown_scan', `There is no scan ${JSON.stringify(id)}.`);

@@ -43,7 +43,7 @@ export interface ScanProgress {
 
 export interface ScanOutcome {
   images: ScannedImage[];
-  /** images.length rows of featureLength floats; row i belongs to images[i]. */
+  /** images.length rows of featureLength floats; row i belongs to images[i] (none with keepFeatures false). */
   features: Float32Array;
   skipped: SkippedPath[];
   embedded: number;
@@ -58,13 +58,23 @@ export interface ScanOptions {
   maxImageBytes?: number;
   /** Files read and decoded at once; the extractor batches whatever is in flight. */
   concurrency?: number;
+  /** Real paths of the folders a scan may read (a server's --scan-root); unset: anywhere. */
+  within?: readonly string[];
+  /** Each image as it is done, in order (a CLI streams its lines from here). */
+  onImage?: (image: ScannedImage, features: Float32Array) => void;
+  /** Each file skipped, as it is. */
+  onSkipped?: (skipped: SkippedPath) => void;
+  /** Build the outcome's feature matrix (default true; a stream that has used each row says false). */
+  keepFeatures?: boolean;
 }
 
 export async function scanImages(inputs: string[], embeddings: ScanEmbeddings, index: ScanIndex, options: ScanOptions = {}): Promise<ScanOutcome> {
   const started = performance.now();
   const maxBytes = options.maxImageBytes ?? 50 * 1024 * 1024;
-  const found = await findImageFiles(inputs);
+  const found = await findImageFiles(inputs, { within: options.within });
   const skipped: SkippedPath[] = [...found.skipped];
+  for (const s of found.skipped) options.onSkipped?.(s);
+  const keepFeatures = options.keepFeatures ?? true;
   const images: ScannedImage[] = [];
   const rows: Float32Array[] = [];
   const progress: ScanProgress = { total: found.files.length, done: 0, embedded: 0, known: 0, skipped: skipped.length, imagesPerSecond: 0 };
@@ -122,10 +132,14 @@ export async function scanImages(inputs: string[], embeddings: ScanEmbeddings, i
     progress.done++;
     if (outcome.ok) {
       const { record, ...image } = outcome.value;
+      const row = decodeFeatures(record.features);
       images.push(image);
-      rows.push(decodeFeatures(record.features));
+      if (keepFeatures) rows.push(row);
+      options.onImage?.(image, row);
     } else {
-      skipped.push({ path: found.files[i].path, reason: reasonOf(outcome.error) });
+      const skip = { path: found.files[i].path, reason: reasonOf(outcome.error) };
+      skipped.push(skip);
+      options.onSkipped?.(skip);
       progress.skipped++;
     }
     progress.imagesPerSecond = progress.done / ((performance.now() - started) / 1000);
@@ -138,7 +152,7 @@ export async function scanImages(inputs: string[], embeddings: ScanEmbeddings, i
   }
   await index.save();
 
-  const features = new Float32Array(images.length * embeddings.featureLength);
+  const features = new Float32Array(rows.length * embeddings.featureLength);
   rows.forEach((row, i) => features.set(row, i * embeddings.featureLength));
   return { images, features, skipped, embedded: progress.embedded, known: progress.known, cancelled };
 }

@@ -147,15 +147,15 @@ export class StateLayout {
   }
 
   get featureCache(): string {
-    return path.join(this.root, 'cache', 'features');
+    return derivedPaths(this.root).featureCache;
   }
 
   get scanIndex(): string {
-    return path.join(this.root, 'cache', 'scan-index.json');
+    return derivedPaths(this.root).scanIndex;
   }
 
   get scans(): string {
-    return path.join(this.root, 'scans');
+    return derivedPaths(this.root).scans;
   }
 
   /** Where a cleaned tag's folder is moved (one atomic rename) before it is deleted. */
@@ -236,6 +236,14 @@ export class StateLayout {
     if (manifest === undefined) throw invalidRecord('manifest.json', 'missing: the state has no Tagsmith manifest.json');
     return checkManifest(manifest);
   }
+}
+
+/**
+ * The state's derived data beside its generations: rebuildable, never archived, and safe to
+ * share with another process that only predicts (see feature-cache.ts, scan-index.ts).
+ */
+export function derivedPaths(root: string): { featureCache: string; scanIndex: string; scans: string } {
+  return { featureCache: path.join(root, 'cache', 'features'), scanIndex: path.join(root, 'cache', 'scan-index.json'), scans: path.join(root, 'scans') };
 }
 
 /** What a path inside a generation folder is, by the layout above; anything else has no place in a state. */

@@ -55,4 +55,17 @@ describe('findImageFiles', () => {
     assert.equal(files.length, 2099);
     assert.deepEqual(skipped.map((s) => path.relative(big, s.path)), ['links/up']);
   });
+
+  it('keeps to the allowed folders: a link leading out and a path outside are named, not followed', async () => {
+    const allowed = await fs.realpath(await tempDir('tagsmith-walk-allowed-'));
+    const elsewhere = await fs.realpath(await tempDir('tagsmith-walk-elsewhere-'));
+    await fs.writeFile(path.join(allowed, 'in.jpg'), 'x');
+    await fs.writeFile(path.join(elsewhere, 'secret.jpg'), 'x');
+    await fs.symlink(elsewhere, path.join(allowed, 'escape'));
+    await fs.symlink(path.join(elsewhere, 'secret.jpg'), path.join(allowed, 'secret-link.jpg'));
+    const { files, skipped } = await findImageFiles([allowed, path.join(elsewhere, 'secret.jpg')], { within: [allowed] });
+    assert.deepEqual(files.map((f) => path.relative(allowed, f.path)), ['in.jpg']);
+    assert.deepEqual(skipped.map((s) => path.basename(s.path)).sort(), ['escape', 'secret-link.jpg', 'secret.jpg']);
+    assert.ok(skipped.every((s) => /outside the folders this engine may read/.test(s.reason)));
+  });
 });

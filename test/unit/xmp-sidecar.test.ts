@@ -94,6 +94,9 @@ describe('XMP sidecar keywords', () => {
     const written = await fs.readFile(`${imagePath}.xmp`, 'utf8');
     assert.match(written, /^<\?xpacket begin=/);
     assert.deepEqual(subjectOf(written), ['bees']);
+    // Undone, a sidecar Tagsmith made holds nothing more: it goes, rather than stay empty.
+    await applyPlan((await planRemoval(imagePath))!);
+    await assert.rejects(fs.access(`${imagePath}.xmp`));
   });
 
   it('writes photo.xmp for the Lightroom convention, and adding twice adds nothing', async () => {

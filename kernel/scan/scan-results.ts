@@ -1,0 +1,132 @@
+// A finished scan as the engine serves it: every trained tag's scores, kept current with the
+// models (a tag trained again is re-scored from the feature matrix, and the calls that changed
+// are remembered), pages of images in the order a user asked for, and rows to export.
+import { TagsmithError } from '../errors';
+import type { ScanPage, ScannedImageView, ScanQuery, SampleType } from '../api/wire-types';
+import type { ImageCalls } from '../export/scan-table';
+import type { TagModel } from '../training/tag-model';
+import { mostInformativeFirst } from '../training/review-order';
+import { applies, changedCalls, scoreScan, type TagColumn } from './scan-scores';
+import type { StoredScan } from './scan-store';
+
+export const MAX_PAGE = 1000;
+
+export class ScanResults {
+  private readonly columns = new Map<string, TagColumn>();
+  /** Per tag, the images whose call changed when it was last re-scored. */
+  private readonly changed = new Map<string, Set<number>>();
+
+  constructor(readonly scan: StoredScan) {}
+
+  get id(): string {
+    return this.scan.record.id;
+  }
+
+  /**
+   * Brings the scores up to date with `models`: a new or retrained tag is scored (its change
+   * of calls remembered), a removed one dropped. Cheap when nothing changed.
+   */
+  refresh(models: readonly TagModel[]): void {
+    const { images, features, record } = this.scan;
+    const stale = models.filter((m) => this.columns.get(m.tag)?.trainedAt !== m.json.trainedAt);
+    if (stale.length > 0) {
+      const fresh = scoreScan(images, features, record.featureLength, stale);
+      for (const [tag, column] of fresh) {
+        const before = this.columns.get(tag);
+        if (before) this.changed.set(tag, new Set(changedCalls(before, column)));
+        this.columns.set(tag, column);
+      }
+    }
+    const current = new Set(models.map((m) => m.tag));
+    for (const tag of [...this.columns.keys()]) {
+      if (!current.has(tag)) {
+        this.columns.delete(tag);
+        this.changed.delete(tag);
+      }
+    }
+  }
+
+  /** Images each tag applies to. */
+  appliesCounts(): Record<string, number> {
+    return Object.fromEntries([...this.columns].sort(([a], [b]) => a.localeCompare(b)).map(([tag, column]) => [tag, column.scores.filter((s) => s >= column.threshold).length]));
+  }
+
+  /** Calls that changed at each tag's last re-scoring (tags never re-scored are left out). */
+  changedCounts(): Record<string, number> {
+    return Object.fromEntries([...this.changed].map(([tag, set]) => [tag, set.size]));
+  }
+
+  /** A page of images; `samples` says which images are already samples of `query.tag`. */
+  page(query: ScanQuery, samples: ReadonlyMap<string, SampleType> = new Map()): ScanPage {
+    const limit = Math.min(MAX_PAGE, Math.max(1, Math.floor(query.limit ?? 100)));
+    const offset = Math.max(0, Math.floor(query.offset ?? 0));
+    const order = this.order(query, samples);
+    return {
+      scan_id: this.id,
+      total: order.length,
+      offset,
+      images: order.slice(offset, offset + limit).map((i) => this.view(i, query.tag, samples)),
+    };
+  }
+
+  /** Every image's calls, in scan order, for CSV, JSON Lines and sidecars. */
+  *rows(): Generator<ImageCalls> {
+    for (let i = 0; i < this.scan.images.length; i++) {
+      const { path, sha256, aesthetic, stock, nsfw } = this.scan.images[i];
+      yield { path, sha256, tags: this.calls(i), aesthetic, stock, nsfw };
+    }
+  }
+
+  get tags(): string[] {
+    return [...this.columns.keys()].sort((a, b) => a.localeCompare(b));
+  }
+
+  private order(query: ScanQuery, samples: ReadonlyMap<string, SampleType>): number[] {
+    const all = this.scan.images.map((_, i) => i);
+    const column = query.tag === undefined ? undefined : this.column(query.tag);
+    if (!column) {
+      if (query.applies !== undefined || (query.order ?? 'path') !== 'path') throw new TagsmithError('invalid_option', 'applies and order need a tag.');
+      return all;
+    }
+    let order: number[];
+    switch (query.order ?? 'path') {
+      case 'informative': {
+        // What is already a sample of the tag teaches it nothing new.
+        const labelled = new Set(all.filter((i) => samples.has(this.scan.images[i].sha256)));
+        order = mostInformativeFirst(column.scores, column.threshold, labelled);
+        break;
+      }
+      case 'score':
+        order = all.sort((a, b) => column.scores[b] - column.scores[a] || a - b);
+        break;
+      default:
+        order = all;
+    }
+    return query.applies === undefined ? order : order.filter((i) => applies(column, i) === query.applies);
+  }
+
+  private column(tag: string): TagColumn {
+    const column = this.columns.get(tag);
+    if (!column) throw new TagsmithError('unknown_tag', `There is no trained tag "${tag}" to sort this scan by.`);
+    return column;
+  }
+
+  private calls(i: number): ImageCalls['tags'] {
+    return Object.fromEntries(this.tags.map((tag) => {
+      const column = this.columns.get(tag)!;
+      return [tag, { score: column.scores[i], threshold: column.threshold, applies: applies(column, i) }];
+    }));
+  }
+
+  private view(i: number, tag: string | undefined, samples: ReadonlyMap<string, SampleType>): ScannedImageView {
+    const image = this.scan.images[i];
+    const sample = tag === undefined ? undefined : samples.get(image.sha256);
+    return {
+      index: i,
+      ...image,
+      tags: this.calls(i),
+      ...(sample ? { sample } : {}),
+      ...(tag !== undefined && this.changed.get(tag)?.has(i) ? { changed: true } : {}),
+    };
+  }
+}
