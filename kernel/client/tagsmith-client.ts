@@ -2,14 +2,15 @@
 // Every call is typed by its entry in the endpoint table (parameters, query, reply); it imports
 // no engine code, so bundling it pulls in no native code.
 import { ENDPOINTS, endpointPath, type Endpoint, type HttpMethod, type ParamsOf, type QueryOf, type ResultOf } from '../api/endpoints';
+import type { TableFormat } from '../export/scan-table';
 import type {
-  AddSampleResult, CleanResult, FeaturesDocument, FeaturesPrediction, Health, Prediction, RestoreResult, SampleListing, SampleRecord, SampleType, TagScore,
-  TagSummary, TaskView, TrainOptions,
+  AddSampleResult, CleanResult, FeaturesDocument, FeaturesPrediction, Health, Prediction, RestoreResult, SampleListing, SampleRecord, SampleType, ScannedImageView,
+  ScanPage, ScanQuery, ScanView, SidecarReport, SidecarRequest, TagScore, TagSummary, TaskView, TrainOptions,
 } from '../api/wire-types';
 
 export type {
-  AddSampleResult, CleanResult, FeaturesDocument, FeaturesPrediction, Health, Prediction, RestoreResult, SampleListing, SampleRecord, SampleType, TagScore,
-  TagSummary, TaskView, TrainOptions,
+  AddSampleResult, CleanResult, FeaturesDocument, FeaturesPrediction, Health, Prediction, RestoreResult, SampleListing, SampleRecord, SampleType, ScannedImageView,
+  ScanPage, ScanQuery, ScanView, SidecarReport, SidecarRequest, TableFormat, TagScore, TagSummary, TaskView, TrainOptions,
 };
 
 export interface ClientOptions {
@@ -40,7 +41,7 @@ type AnyEndpoint = Endpoint<any, any, any>;
 interface Call<E extends AnyEndpoint> {
   params?: ParamsOf<E>;
   query?: QueryOf<E>;
-  body?: FormData;
+  body?: FormData | JsonBody;
   method?: HttpMethod;
   /** An upload or a download: ten times the timeout. */
   long?: boolean;
@@ -134,6 +135,48 @@ export class TagsmithClient {
     return this.json(ENDPOINTS.cancelTask, { params: { task_id: taskId } });
   }
 
+  // ── scans ──────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Starts a scan of image files and folders on the engine's machine (absolute paths; a
+   * server reads only under its --scan-root folders). The scan is returned at once (not a
+   * promise: awaiting it waits for its end), so `client.scan(paths).onProgress(show)` reads naturally.
+   */
+  scan(paths: string[]): ScanTask {
+    const started = this.json(ENDPOINTS.startScan, { body: jsonBody({ paths }) });
+    return new ScanTask(this, started.then((s) => s.scan_id));
+  }
+
+  scanStatus(scanId: string): Promise<ScanView> {
+    return this.json(ENDPOINTS.scan, { params: { scan_id: scanId } });
+  }
+
+  async scans(): Promise<ScanView[]> {
+    return (await this.json(ENDPOINTS.scans)).scans;
+  }
+
+  cancelScan(scanId: string): Promise<ScanView> {
+    return this.json(ENDPOINTS.cancelScan, { params: { scan_id: scanId } });
+  }
+
+  scanResults(scanId: string, query: ScanQuery = {}): Promise<ScanPage> {
+    return this.json(ENDPOINTS.scanResults, { params: { scan_id: scanId }, query });
+  }
+
+  /** A finished scan as CSV or JSON Lines text. */
+  async exportScan(scanId: string, format: TableFormat = 'jsonl', options: { appliesOnly?: boolean } = {}): Promise<string> {
+    return (await this.request(ENDPOINTS.exportScan, { params: { scan_id: scanId }, query: { format, applies_only: options.appliesOnly }, long: true })).text();
+  }
+
+  /** XMP sidecar keywords for a finished scan's images: preview, write, or remove what Tagsmith added. */
+  scanSidecars(scanId: string, request: SidecarRequest): Promise<SidecarReport> {
+    return this.json(ENDPOINTS.scanSidecars, { params: { scan_id: scanId }, body: jsonBody(request), long: true });
+  }
+
+  clearFeatureCache(): Promise<{ entries: number; bytes: number }> {
+    return this.json(ENDPOINTS.clearFeatureCache, { method: 'POST' });
+  }
+
   /** The state as tar bytes (see getStateStream for large states). */
   async getState(): Promise<Uint8Array> {
     return new Uint8Array(await (await this.request(ENDPOINTS.getState, { long: true })).arrayBuffer());
@@ -164,10 +207,11 @@ export class TagsmithClient {
     const method = call.method ?? (call.body ? 'POST' : endpoint.methods[0]);
     let response: Response;
     try {
+      const json = call.body instanceof JsonBody;
       response = await fetch(url, {
         method,
-        body: call.body,
-        headers: this.token ? { authorization: `Bearer ${this.token}` } : {},
+        body: json ? (call.body as JsonBody).text : (call.body as FormData | undefined),
+        headers: { ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...(json ? { 'content-type': 'application/json' } : {}) },
         signal: AbortSignal.timeout(this.timeoutMs * (call.long ? 10 : 1)),
       });
     } catch (error) {
@@ -183,6 +227,15 @@ export class TagsmithClient {
   }
 }
 
+/** A JSON request body (sent as application/json). */
+class JsonBody {
+  constructor(readonly text: string) {}
+}
+
+function jsonBody(value: unknown): JsonBody {
+  return new JsonBody(JSON.stringify(value));
+}
+
 function upload(image: ImageInput, fileName = 'image'): FormData {
   const body = new FormData();
   body.append('data', image instanceof Blob ? image : new Blob([blobPart(image)]), fileName);
@@ -192,6 +245,51 @@ function upload(image: ImageInput, fileName = 'image'): FormData {
 /** Bytes read from files or sockets never sit on a SharedArrayBuffer, which is all the DOM typing rules out. */
 function blobPart(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
   return bytes as Uint8Array<ArrayBuffer>;
+}
+
+/** A scan: `await scan` resolves with the finished scan (cancelled ones too), or rejects if it failed. */
+export class ScanTask implements PromiseLike<ScanView> {
+  private readonly listeners = new Set<(scan: ScanView) => void>();
+  private finished?: Promise<ScanView>;
+
+  constructor(
+    private readonly client: TagsmithClient,
+    /** Resolves once the engine has queued the scan (rejects if it refused, e.g. a path outside its roots). */
+    readonly scanId: Promise<string>,
+    private readonly pollMs = 250,
+  ) {
+    scanId.catch(() => undefined); // the rejection surfaces where the scan is awaited
+  }
+
+  onProgress(listener: (scan: ScanView) => void): this {
+    this.listeners.add(listener);
+    return this;
+  }
+
+  async cancel(): Promise<ScanView> {
+    return this.client.cancelScan(await this.scanId);
+  }
+
+  then<A = ScanView, B = never>(onDone?: ((scan: ScanView) => A | PromiseLike<A>) | null, onError?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<A | B> {
+    this.finished ??= this.poll();
+    return this.finished.then(onDone, onError);
+  }
+
+  private async poll(): Promise<ScanView> {
+    const id = await this.scanId;
+    let last = '';
+    for (;;) {
+      const scan = await this.client.scanStatus(id);
+      const key = `${scan.state}:${scan.progress.done}/${scan.progress.total}`;
+      if (key !== last) {
+        last = key;
+        for (const listener of this.listeners) listener(scan);
+      }
+      if (scan.state === 'done' || scan.state === 'cancelled') return scan;
+      if (scan.state === 'failed') throw new TagsmithApiError(scan.error?.code ?? 'internal', scan.error?.message ?? 'The scan failed.', 200);
+      await new Promise((resolve) => setTimeout(resolve, this.pollMs));
+    }
+  }
 }
 
 /** A training run: `await task` resolves with the finished task, or rejects with its error. */

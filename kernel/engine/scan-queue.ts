@@ -139,6 +139,7 @@ export class ScanQueue {
 
 /** The view of a stored scan: applies counts are the engine's to fill in, from current models. */
 export function finishedView(record: ScanRecord): ScanView {
+  const seconds = (Date.parse(record.finishedAt) - Date.parse(record.startedAt)) / 1000;
   return {
     scan_id: record.id,
     state: record.cancelled ? 'cancelled' : 'done',
@@ -149,7 +150,7 @@ export function finishedView(record: ScanRecord): ScanView {
       embedded: record.embedded,
       known: record.known,
       skipped: record.skipped.length,
-      imagesPerSecond: 0,
+      imagesPerSecond: seconds > 0 ? (record.images + record.skipped.length) / seconds : 0,
     },
     createdAt: record.startedAt,
     startedAt: record.startedAt,
