@@ -5,12 +5,12 @@ import { ENDPOINTS, endpointPath, type Endpoint, type HttpMethod, type ParamsOf,
 import type { TableFormat } from '../export/scan-table';
 import type {
   AddSampleResult, CleanResult, FeaturesDocument, FeaturesPrediction, Health, Prediction, RestoreResult, SampleListing, SampleRecord, SampleType, ScannedImageView,
-  ScanPage, ScanQuery, ScanView, SidecarReport, SidecarRequest, TagScore, TagSummary, TaskView, TrainOptions,
+  ScanPage, ScanProgressView, ScanQuery, ScanView, SidecarReport, SidecarRequest, TagScore, TagSummary, TaskView, TrainOptions,
 } from '../api/wire-types';
 
 export type {
   AddSampleResult, CleanResult, FeaturesDocument, FeaturesPrediction, Health, Prediction, RestoreResult, SampleListing, SampleRecord, SampleType, ScannedImageView,
-  ScanPage, ScanQuery, ScanView, SidecarReport, SidecarRequest, TableFormat, TagScore, TagSummary, TaskView, TrainOptions,
+  ScanPage, ScanProgressView, ScanQuery, ScanView, SidecarReport, SidecarRequest, TableFormat, TagScore, TagSummary, TaskView, TrainOptions,
 };
 
 export interface ClientOptions {

@@ -584,8 +584,8 @@ function asWritable<T>(check: () => T): T {
   }
 }
 
-/** Paths one scan request may name (each may be a folder of any size). */
-const MAX_SCAN_INPUTS = 1000;
+/** Paths one scan request may name (each may be a folder of any size; a notebook's glob sends its files). */
+const MAX_SCAN_INPUTS = 20_000;
 
 /** A scan root as its real path; a root that is not a folder refuses the engine's start. */
 async function realFolder(root: string): Promise<string> {

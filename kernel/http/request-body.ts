@@ -18,8 +18,8 @@ export interface BodyLimits {
 
 /** A body sent to an endpoint that takes none is ignored, up to this size. */
 export const NO_BODY_LIMIT = 64 * 1024;
-/** A JSON request (a scan's paths, a sidecar action): a thousand long paths fit. */
-export const JSON_BODY_LIMIT = 1024 * 1024;
+/** A JSON request (a scan's paths, a sidecar action): twenty thousand long paths fit. */
+export const JSON_BODY_LIMIT = 4 * 1024 * 1024;
 
 /** How many parts a form may have: the SDK sends one; a few more are tolerated and skipped. */
 export const FORM_LIMITS = { files: 4, fields: 16, parts: 32 };

@@ -53,11 +53,24 @@ function scoreBar(score: number, threshold: number | undefined, label: boolean |
 }
 
 /** One row per image: its thumbnail, every custom tag's score against its threshold, and the base scores. */
-export function predictionsTable(rows: { name: string; thumbnail?: string; prediction: Prediction }[]): RichOutput {
-  const body = rows.map(({ name, thumbnail, prediction }) => {
-    const tags = Object.entries(prediction.custom).sort((a, b) => b[1].score - a[1].score)
+/** One image's row: every tag's call, and the base scores. */
+export interface PredictionRow {
+  name: string;
+  thumbnail?: string;
+  custom: Record<string, { score: number; threshold: number; label: boolean }>;
+  aesthetic: number;
+  stock: number;
+}
+
+export function predictionRow(name: string, thumbnail: string | undefined, prediction: Prediction): PredictionRow {
+  return { name, thumbnail, custom: prediction.custom, aesthetic: prediction.base.aesthetic.score, stock: prediction.base.stock.score };
+}
+
+export function predictionsTable(rows: PredictionRow[]): RichOutput {
+  const body = rows.map(({ name, thumbnail, custom, aesthetic, stock }) => {
+    const tags = Object.entries(custom).sort((a, b) => b[1].score - a[1].score)
       .map(([tag, s]) => `<div>${scoreBar(s.score, s.threshold, s.label)} <b>${escapeHtml(tag)}</b> ${s.score.toFixed(2)}${s.label ? ' ✓' : ''}</div>`).join('') || '<i>no trained tags</i>';
-    const base = `aesthetic ${prediction.base.aesthetic.score.toFixed(2)} · stock ${prediction.base.stock.score.toFixed(2)}`;
+    const base = `aesthetic ${aesthetic.toFixed(2)} · stock ${stock.toFixed(2)}`;
     const image = thumbnail ? `<img src="${thumbnail}" alt="${escapeHtml(name)}" style="max-width:96px;max-height:96px;border-radius:3px">` : '';
     return `<tr><td style="${CELL}">${image}<div>${escapeHtml(name)}</div></td><td style="${CELL}">${tags}</td><td style="${CELL}">${base}</td></tr>`;
   }).join('');

@@ -5,13 +5,15 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import {
   TagsmithApiError, TagsmithClient, type FeaturesDocument, type FeaturesPrediction, type Prediction, type SampleRecord, type SampleType,
+  type ScanPage, type ScanProgressView, type ScanQuery, type ScanView,
   type TagScore, type TagSummary, type TrainingTask, type TrainOptions,
 } from '../client/tagsmith-client';
 import { addImages, type AddManyResult } from '../client/add-many';
 import { expandImageSources, type ImageSource } from './expand-inputs';
-import { display, metricsChart, predictionsTable, sampleGrid, type RichOutput } from './rich-display';
+import { display, metricsChart, predictionRow, predictionsTable, sampleGrid, type PredictionRow, type RichOutput } from './rich-display';
 
 export { TagsmithApiError };
+export type { ScanPage, ScanProgressView, ScanQuery, ScanView };
 export type { FeaturesDocument, FeaturesPrediction, ImageSource, Prediction, RichOutput, SampleRecord, SampleType, TagScore, TagSummary, TrainingTask, TrainOptions };
 
 export interface ConnectOptions {
@@ -103,13 +105,44 @@ export class Tagsmith {
 
   // ---- rich displays: shown in the notebook (and undefined returned), or returned outside one ----
 
-  /** Predicts each image and shows a table: thumbnail, custom tag scores against thresholds, base scores. */
-  async showPredictions(images: ImageSource | ImageSource[]): Promise<RichOutput | undefined> {
+  /**
+   * Applies every trained tag to images on the engine's machine — paths, folders or globs,
+   * relative to the notebook — as one scan: each image is embedded once (an unchanged one
+   * not even read again), and `showPredictions(scan)` or `scanResults` show what it found.
+   * The engine reads only under the folders it may (`tagsmith serve --scan-root`; in VS Code,
+   * the workspace folders).
+   */
+  async scan(images: string | string[], options: { onProgress?: (progress: ScanProgressView) => void } = {}): Promise<ScanView> {
+    const paths = await this.scanPaths(Array.isArray(images) ? images : [images]);
+    return this.client.scan(paths).onProgress((scan) => options.onProgress?.(scan.progress));
+  }
+
+  /** A page of a scan's images with every tag's call (see ScanQuery for order and filters). */
+  scanResults(scan: ScanView | string, query: ScanQuery = {}): Promise<ScanPage> {
+    return this.client.scanResults(typeof scan === 'string' ? scan : scan.scan_id, query);
+  }
+
+  /**
+   * Shows a table: thumbnail, custom tag scores against thresholds, base scores. For images
+   * (predicted one by one) or for a finished scan (its first `limit` images in `order`, from
+   * the scan's results: nothing is embedded again).
+   */
+  async showPredictions(images: ImageSource | ImageSource[] | ScanView, options: ScanQuery = {}): Promise<RichOutput | undefined> {
+    if (isScanView(images)) {
+      const page = await this.client.scanResults(images.scan_id, { limit: 24, ...options });
+      const rows: PredictionRow[] = [];
+      for (const image of page.images) {
+        const bytes = await fs.readFile(image.path).catch(() => undefined); // an engine on another machine: no thumbnail
+        const custom = Object.fromEntries(Object.entries(image.tags).map(([tag, call]) => [tag, { score: call.score, threshold: call.threshold, label: call.applies }]));
+        rows.push({ name: path.relative(this.baseDir, image.path), thumbnail: bytes && (await thumbnailDataUrl(bytes)), custom, aesthetic: image.aesthetic, stock: image.stock });
+      }
+      return display(predictionsTable(rows));
+    }
     const files = await expandImageSources(images, this.baseDir);
     const rows = [];
     for (const file of files) {
       const bytes = await file.read();
-      rows.push({ name: file.name, thumbnail: await thumbnailDataUrl(bytes), prediction: await this.client.predict(bytes) });
+      rows.push(predictionRow(file.name, await thumbnailDataUrl(bytes), await this.client.predict(bytes)));
     }
     return display(predictionsTable(rows));
   }
@@ -135,6 +168,17 @@ export class Tagsmith {
     return display(sampleGrid(tag, [await side('positive', positives), await side('negative', negatives)]));
   }
 
+  /** Folders and files as absolute paths; globs expanded here (the engine takes no patterns). */
+  private async scanPaths(sources: string[]): Promise<string[]> {
+    const paths: string[] = [];
+    for (const source of sources) {
+      if (/[*?[]/.test(source)) paths.push(...(await expandImageSources(source, this.baseDir)).map((f) => path.resolve(this.baseDir, f.name)));
+      else paths.push(path.resolve(this.baseDir, source));
+    }
+    if (paths.length === 0) throw new TagsmithApiError('not_found', `No images match ${sources.join(', ')}.`, 404);
+    return paths;
+  }
+
   private async read(image: ImageSource): Promise<Uint8Array> {
     return typeof image === 'string' ? fs.readFile(path.resolve(this.baseDir, image)) : image;
   }
@@ -149,4 +193,8 @@ async function thumbnailDataUrl(bytes: Uint8Array): Promise<string | undefined> 
   } catch {
     return undefined; // the engine will say why the image is unusable
   }
+}
+
+function isScanView(value: unknown): value is ScanView {
+  return typeof value === 'object' && value !== null && !(value instanceof Uint8Array) && !Array.isArray(value) && typeof (value as ScanView).scan_id === 'string';
 }
