@@ -58,6 +58,7 @@ export async function runServeCommand(options: ServeOptions): Promise<number> {
   const shownHost = options.host.includes(':') ? `[${options.host}]` : options.host;
   const url = `http://${shownHost}:${port}`;
   process.stdout.write(`Tagsmith engine ready at ${url} (state: ${engine.stateDir}, backbone: ${engine.backbone}${options.token ? ', token required' : ''})\n`);
+  await engine.announceUrl(url);
   process.stdout.write(`${formatReadyLine({ url, port, pid: process.pid, stateDir: engine.stateDir })}\n`);
 
   return new Promise<number>((resolve) => {
