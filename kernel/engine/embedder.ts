@@ -45,6 +45,11 @@ export class Embedder {
     return record;
   }
 
+  /** Forgets recent images (a benchmark measuring embedding, not remembering). */
+  forget(): void {
+    this.recent.clear();
+  }
+
   remember(hash: string, record: EmbeddingRecord): void {
     this.recent.delete(hash);
     this.recent.set(hash, record);

@@ -1,0 +1,152 @@
+// npm run bench:scan -- [folder] [--copies 25] [--backbone ID]
+// Folder scans against their targets, side by side in one run:
+//   1. a scan of new photos (empty cache) against the bare pipeline bench:features measures
+//      end to end (read, decode, embed; no index, cache or scoring), same backbone and photos;
+//   2. a folder of 10,000 files (the photos, `copies` times over under new names): the first
+//      scan hashes every file and embeds each distinct photo once, a rescan only stats them;
+//   3. re-scoring those 10,000 images for 10 tags from the scan's feature matrix (what a
+//      retrain does), against scoring them image by image as /predict_by_features would;
+//   and the peak RSS of this process.
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { settledInOrder } from '../../kernel/engine/concurrency-limit';
+import { Embedder } from '../../kernel/engine/embedder';
+import { FeatureExtractor } from '../../kernel/features/feature-extractor';
+import { listImageFiles } from '../../kernel/images/image-files';
+import { ScanIndex } from '../../kernel/scan/scan-index';
+import { ScanResults } from '../../kernel/scan/scan-results';
+import { scanImages, type ScanEmbeddings } from '../../kernel/scan/scanner';
+import { FeatureCache } from '../../kernel/state/feature-cache';
+import { checkEmbedding, type EmbeddingRecord } from '../../kernel/state/stored-records';
+import { seededRandom, shuffled } from '../../kernel/ml/random';
+import { trainTag } from '../../kernel/training/train-tag';
+import { DEFAULT_TRAIN_OPTIONS } from '../../kernel/training/train-options';
+import type { TagModel } from '../../kernel/training/tag-model';
+import { median, rssMb, table } from './stats';
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({ allowPositionals: true, options: { copies: { type: 'string', default: '25' }, backbone: { type: 'string' }, runs: { type: 'string', default: '3' } } });
+  const source = positionals[0] ?? path.resolve(__dirname, '../../../shared/data/hymenoptera');
+  const copies = Number(values.copies);
+  const runs = Number(values.runs);
+  const photos = await listImageFiles([source]);
+  const work = await fs.mkdtemp(path.join(os.tmpdir(), 'tagsmith-bench-scan-'));
+  let peak = rssMb(process.pid);
+  const sample = () => (peak = Math.max(peak, rssMb(process.pid)));
+  const timer = setInterval(sample, 200);
+
+  const extractor = await FeatureExtractor.create({ backbone: values.backbone });
+  const running = { backbone: extractor.backboneId, featureLength: extractor.featureLength };
+  const embedder = new Embedder(extractor);
+  console.log(`bench:scan — ${photos.length} photos from ${source}, backbone ${running.backbone}, ${os.cpus().length} cores, ${runs} runs each`);
+
+  // 1. New photos: the scan against the bare pipeline, alternating, each with a cold cache.
+  const bare: number[] = [];
+  const scanned: number[] = [];
+  for (let run = 0; run < runs; run++) {
+    let t = performance.now();
+    let ok = 0;
+    for await (const outcome of settledInOrder(photos, 4, async (file) => extractor.embed(await fs.readFile(file)))) if (outcome.ok) ok++;
+    bare.push(ok / ((performance.now() - t) / 1000));
+    embedder.forget();
+    const { embeddings } = await scanSetup(path.join(work, `cold-${run}`), embedder, running);
+    t = performance.now();
+    const outcome = await scanImages([source], embeddings, await ScanIndex.open(path.join(work, `cold-${run}`, 'index.json')));
+    scanned.push(outcome.images.length / ((performance.now() - t) / 1000));
+    embedder.forget();
+    sample();
+  }
+  console.log(table(['pipeline', 'images/s (median)', 'runs'], [
+    ['bare: read, decode, embed (bench:features\' end to end)', median(bare).toFixed(1), bare.map((v) => v.toFixed(1)).join(', ')],
+    ['scan of new photos: walk, hash, index, embed, cache', median(scanned).toFixed(1), scanned.map((v) => v.toFixed(1)).join(', ')],
+  ]));
+  console.log(`scan / bare: ${(median(scanned) / median(bare)).toFixed(2)} (target ≥ 0.90)\n`);
+
+  // 2. Ten thousand files: the photos under new names.
+  const big = path.join(work, 'big');
+  for (let c = 0; c < copies; c++) {
+    const dir = path.join(big, `copy-${String(c).padStart(3, '0')}`);
+    await fs.mkdir(dir, { recursive: true });
+    for (const [i, photo] of photos.entries()) await fs.copyFile(photo, path.join(dir, `${i}${path.extname(photo)}`));
+  }
+  const files = photos.length * copies;
+  const { embeddings, counter } = await scanSetup(path.join(work, 'warm'), embedder, running);
+  const index = path.join(work, 'warm', 'index.json');
+  let t = performance.now();
+  const first = await scanImages([big], embeddings, await ScanIndex.open(index));
+  const firstSeconds = (performance.now() - t) / 1000;
+  sample();
+  const rescans: number[] = [];
+  for (let run = 0; run < runs; run++) {
+    const before = counter.embedded;
+    t = performance.now();
+    const again = await scanImages([big], embeddings, await ScanIndex.open(index));
+    rescans.push((performance.now() - t) / 1000);
+    if (counter.embedded !== before || again.images.length !== first.images.length) throw new Error('a rescan embedded something');
+    sample();
+  }
+  console.log(table(['scan of a folder', 'files', 'images', 'embedded', 'seconds (median)'], [
+    [`first: ${copies} copies of each photo under new names`, String(files), String(first.images.length), String(first.embedded), firstSeconds.toFixed(1)],
+    ['rescan, unchanged (restarted: the index read from disk)', String(files), String(first.images.length), '0', `${median(rescans).toFixed(2)} (${rescans.map((v) => v.toFixed(2)).join(', ')})`],
+  ]));
+  console.log(`rescan of ${files} files: ${median(rescans).toFixed(2)} s (target < 5 s)\n`);
+
+  // 3. Ten tags re-scored over the scan's feature matrix.
+  const dim = running.featureLength;
+  const random = seededRandom(7);
+  const models: TagModel[] = [];
+  for (let k = 0; k < 10; k++) {
+    const order = shuffled(first.images.map((_, i) => i), random).slice(0, 60);
+    const rows = order.map((i) => ({ features: first.features.subarray(i * dim, (i + 1) * dim), aesthetic: first.images[i].aesthetic, stock: first.images[i].stock }));
+    models.push(await trainTag({ tag: `tag-${k}`, ...running, positives: rows.slice(0, 30), negatives: rows.slice(30), samplesDigest: '' }, DEFAULT_TRAIN_OPTIONS));
+  }
+  const stored = { record: { id: 's-bench-00000000', featureLength: dim } as never, images: first.images, features: first.features };
+  const rescore: number[] = [];
+  const oneByOne: number[] = [];
+  for (let run = 0; run < runs; run++) {
+    const results = new ScanResults(stored);
+    t = performance.now();
+    results.refresh(models);
+    rescore.push((performance.now() - t) / 1000);
+    t = performance.now();
+    for (let i = 0; i < first.images.length; i++) {
+      const input = { features: Array.from(first.features.subarray(i * dim, (i + 1) * dim)), aesthetic: first.images[i].aesthetic, stock: first.images[i].stock };
+      for (const model of models) model.score(input);
+    }
+    oneByOne.push((performance.now() - t) / 1000);
+    sample();
+  }
+  console.log(table(['re-score 10 tags', 'images', 'seconds (median)'], [
+    ['from the scan\'s feature matrix (a retrain)', String(first.images.length), median(rescore).toFixed(3)],
+    ['baseline: image by image, as /predict_by_features', String(first.images.length), median(oneByOne).toFixed(3)],
+  ]));
+  console.log(`re-scoring ${first.images.length} images for 10 tags: ${median(rescore).toFixed(3)} s (target < 1 s)\n`);
+
+  clearInterval(timer);
+  console.log(`peak RSS of this process: ${sample().toFixed(0)} MB (target < 1024 MB)`);
+  await extractor.release();
+  await fs.rm(work, { recursive: true, force: true });
+}
+
+/** A scan's embeddings the engine's way: a sample store-less cache in `dir`, counting what the network embeds. */
+async function scanSetup(dir: string, embedder: Embedder, running: { backbone: string; featureLength: number }): Promise<{ embeddings: ScanEmbeddings; counter: { embedded: number } }> {
+  const cache = await FeatureCache.open<EmbeddingRecord>(path.join(dir, 'cache'), { maxBytes: 4 * 1024 ** 3, check: (v) => checkEmbedding(v, 'cache', running) });
+  const counter = { embedded: 0 };
+  return {
+    counter,
+    embeddings: {
+      ...running,
+      known: (id) => cache.get(running.backbone, id),
+      embed: async (bytes, id) => {
+        counter.embedded++;
+        const record = await embedder.embed(bytes, id);
+        await cache.put(running.backbone, id, record);
+        return record;
+      },
+    },
+  };
+}
+
+void main();
