@@ -3,7 +3,7 @@
 // from it, and /openapi.json is generated from it.
 import type { TableFormat } from '../export/scan-table';
 import type {
-  ScanPage, ScanQuery, ScanView, SidecarReport,
+  ReviewQueue, ReviewView, ScanPage, ScanQuery, ScanView, SidecarReport, SimilarImages,
   AddSampleResult, CleanResult, FeaturesDocument, FeaturesPrediction, Health, Prediction, RestoreResult, SampleListing, SampleRecord, SampleType, TagScore,
   TagSummary, TaskView, TrainOptions, TrainStarted,
 } from './wire-types';
@@ -150,6 +150,23 @@ export const ENDPOINTS = {
   scanSidecars: endpoint<ScanId, Record<never, never>, SidecarReport>({
     methods: ['POST'], path: '/scans/{scan_id}/sidecars', body: 'json', produces: 'application/json',
     summary: 'Keywords in XMP sidecars beside a finished scan\'s images (dc:subject; images are never touched): JSON {"action": "preview"|"write"|"remove", "tags"?: [...], "naming"?: "image-name.ext.xmp"|"image-name.xmp"}.',
+  }),
+  reviewQueue: endpoint<Tag, { view?: ReviewView; scan_id?: string; offset?: number; limit?: number }, ReviewQueue>({
+    methods: ['GET'], path: '/tags/{tag}/review', body: 'none', produces: 'application/json',
+    summary: 'A tag\'s review queue over a scan (default the newest): the images that would teach it most first, or its calls either way, least sure first; its samples left out.',
+    query: { view: 'informative (default), applies or not-applies.', scan_id: 'The scan to review (default: the newest finished one).', offset: 'First image of the page.', limit: 'Images per page (1–1000, default 100).' },
+  }),
+  similarToScanned: endpoint<ScanId & { index: string }, { limit?: number }, SimilarImages>({
+    methods: ['GET'], path: '/scans/{scan_id}/images/{index}/similar', body: 'none', produces: 'application/json', summary: 'More like this: the scanned images and samples most like one of a scan\'s images.',
+    query: { limit: 'How many of each (1–200, default 24).' },
+  }),
+  similarToSample: endpoint<SampleId, { limit?: number }, SimilarImages>({
+    methods: ['GET'], path: '/samples/{sample_id}/similar', body: 'none', produces: 'application/json', summary: 'More like this: the scanned images (newest scan) and samples most like a sample.',
+    query: { limit: 'How many of each (1–200, default 24).' },
+  }),
+  similarToImage: endpoint<Record<never, string>, { limit?: number }, SimilarImages>({
+    methods: ['POST'], path: '/similar', body: 'image', produces: 'application/json', summary: 'More like this: the scanned images (newest scan) and samples most like an uploaded image.',
+    query: { limit: 'How many of each (1–200, default 24).' },
   }),
   clearFeatureCache: endpoint<Record<never, string>, Record<never, never>, { entries: number; bytes: number }>({
     methods: ['POST'], path: '/cache/clear', body: 'none', produces: 'application/json', summary: 'Empty the scans\' feature cache (it is rebuilt as folders are scanned again).',

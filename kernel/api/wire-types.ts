@@ -214,3 +214,36 @@ export interface SidecarReport {
   /** Whether `changes` were written. */
   written: boolean;
 }
+
+// ── review and similarity ──────────────────────────────────────────────────────────────
+
+/** informative: nearest the threshold first, samples left out; applies / not-applies: the tag's calls, least sure first. */
+export type ReviewView = 'informative' | 'applies' | 'not-applies';
+
+export interface ReviewQueue {
+  tag: string;
+  scan_id: string;
+  view: ReviewView;
+  /** Samples added to the tag since it was last trained: the reviews a retrain would learn from. */
+  reviewedSinceTraining: number;
+  /** The scan's calls that changed when the tag was last trained again. */
+  changedCalls: number;
+  total: number;
+  offset: number;
+  images: ScannedImageView[];
+}
+
+export interface SimilarSample {
+  id: string;
+  /** Every tag that has this image as a sample, and as which kind. */
+  tags: { tag: string; type: SampleType }[];
+  fileName?: string;
+  similarity: number;
+}
+
+export interface SimilarImages {
+  /** The scan searched (the newest finished one, unless asked for another); none if no scan. */
+  scan_id?: string;
+  images: (ScannedImageView & { similarity: number })[];
+  samples: SimilarSample[];
+}

@@ -5,12 +5,12 @@ import { ENDPOINTS, endpointPath, type Endpoint, type HttpMethod, type ParamsOf,
 import type { TableFormat } from '../export/scan-table';
 import type {
   AddSampleResult, CleanResult, FeaturesDocument, FeaturesPrediction, Health, Prediction, RestoreResult, SampleListing, SampleRecord, SampleType, ScannedImageView,
-  ScanPage, ScanProgressView, ScanQuery, ScanView, SidecarReport, SidecarRequest, TagScore, TagSummary, TaskView, TrainOptions,
+  ReviewQueue, ReviewView, ScanPage, ScanProgressView, ScanQuery, ScanView, SidecarReport, SidecarRequest, SimilarImages, TagScore, TagSummary, TaskView, TrainOptions,
 } from '../api/wire-types';
 
 export type {
   AddSampleResult, CleanResult, FeaturesDocument, FeaturesPrediction, Health, Prediction, RestoreResult, SampleListing, SampleRecord, SampleType, ScannedImageView,
-  ScanPage, ScanProgressView, ScanQuery, ScanView, SidecarReport, SidecarRequest, TableFormat, TagScore, TagSummary, TaskView, TrainOptions,
+  ReviewQueue, ReviewView, ScanPage, ScanProgressView, ScanQuery, ScanView, SidecarReport, SidecarRequest, SimilarImages, TableFormat, TagScore, TagSummary, TaskView, TrainOptions,
 };
 
 export interface ClientOptions {
@@ -171,6 +171,18 @@ export class TagsmithClient {
   /** XMP sidecar keywords for a finished scan's images: preview, write, or remove what Tagsmith added. */
   scanSidecars(scanId: string, request: SidecarRequest): Promise<SidecarReport> {
     return this.json(ENDPOINTS.scanSidecars, { params: { scan_id: scanId }, body: jsonBody(request), long: true });
+  }
+
+  /** A tag's review queue over a scan (default the newest): the images that would teach it most first. */
+  reviewQueue(tag: string, options: { view?: ReviewView; scanId?: string; offset?: number; limit?: number } = {}): Promise<ReviewQueue> {
+    return this.json(ENDPOINTS.reviewQueue, { params: { tag }, query: { view: options.view, scan_id: options.scanId, offset: options.offset, limit: options.limit } });
+  }
+
+  /** More like this: for one of a scan's images, a sample, or any image's bytes. */
+  similar(target: { scanId: string; index: number } | { sampleId: string } | { image: ImageInput }, limit?: number): Promise<SimilarImages> {
+    if ('scanId' in target) return this.json(ENDPOINTS.similarToScanned, { params: { scan_id: target.scanId, index: String(target.index) }, query: { limit } });
+    if ('sampleId' in target) return this.json(ENDPOINTS.similarToSample, { params: { sample_id: target.sampleId }, query: { limit } });
+    return this.json(ENDPOINTS.similarToImage, { body: upload(target.image), query: { limit }, long: true });
   }
 
   clearFeatureCache(): Promise<{ entries: number; bytes: number }> {

@@ -14,7 +14,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import {
   taskView, type AddSampleResult, type CleanResult, type EngineCounts, type FeaturesDocument, type FeaturesPrediction, type Prediction, type RestoreResult,
-  type SampleListing, type ScanPage, type ScanQuery, type ScanView, type SidecarReport, type TagSummary, type TaskView,
+  type ReviewQueue, type SampleListing, type ScanPage, type ScanQuery, type ScanView, type SidecarReport, type SimilarImages, type TagSummary, type TaskView,
 } from '../api/wire-types';
 import { TagsmithError } from '../errors';
 import { FeatureExtractor, type FeatureExtractorOptions } from '../features/feature-extractor';
@@ -24,7 +24,7 @@ import { EngineLock } from '../state/engine-lock';
 import { FeatureCache } from '../state/feature-cache';
 import { loadGeneration, type GenerationContents } from '../state/generation-loader';
 import { KeyedMutex, ReadWriteLock } from '../state/keyed-lock';
-import { THUMBNAIL_MAX, THUMBNAIL_MIN, validateBackboneId, validateTag } from '../state/path-names';
+import { THUMBNAIL_MAX, THUMBNAIL_MIN, validateBackboneId, validateSampleId, validateTag } from '../state/path-names';
 import { isWithin } from '../images/image-files';
 import type { RunningBackbone } from '../state/read-generation';
 import type { EmbeddingRecord, SampleRecord, SampleType, TagModelJson, TaskRecord } from '../state/record-schemas';
@@ -34,7 +34,8 @@ import { createStateArchive, restoreStateArchive, snapshotState, syncTree } from
 import { checkEmbedding, checkTagModel, checkTask, decodeFeatures } from '../state/stored-records';
 import { ScanIndex } from '../scan/scan-index';
 import { ScanResults } from '../scan/scan-results';
-import { ScanStore } from '../scan/scan-store';
+import { ScanStore, type ScanRecord } from '../scan/scan-store';
+import { prepareRows } from '../ml/similarity';
 import type { ImageCalls } from '../export/scan-table';
 import { parseSidecarRequest, sidecarReport } from '../export/sidecar-batch';
 import { TagModel, type TagScore } from '../training/tag-model';
@@ -44,6 +45,7 @@ import { EmbeddingCache } from './embedding-cache';
 import { Embedder, featuresOf, sha256 } from './embedder';
 import { parseFeaturesDocument } from './features-document';
 import { ModelRegistry } from './model-registry';
+import { SampleSimilarity } from './sample-similarity';
 import { ScanQueue } from './scan-queue';
 import { checkSampleType, newSample, newSampleList, SampleStore, samplesDigest } from './sample-store';
 import { checkPrediction, checkTagScores } from './score-check';
@@ -92,6 +94,7 @@ export class TagsmithEngine {
   private readonly tasks: TrainingQueue;
   private readonly scans: ScanQueue;
   private readonly scanStore: ScanStore;
+  private readonly similarSamples: SampleSimilarity;
   /** The scan whose results were asked for last, kept with its scores (one at a time: a matrix of features each). */
   private loadedScan: ScanResults | undefined;
   private scanIndex: Promise<ScanIndex> | undefined;
@@ -118,6 +121,7 @@ export class TagsmithEngine {
       { threads: options.threads },
     );
     this.scanStore = new ScanStore(layout.scans);
+    this.similarSamples = new SampleSimilarity(this.samples);
     this.scans = new ScanQueue({
       embeddings: {
         backbone: embedder.backbone,
@@ -469,9 +473,77 @@ export class TagsmithEngine {
     return sidecarReport(results.rows(), parsed);
   }
 
+  /**
+   * The review queue of a tag over a scan (default: the newest finished one): the images that
+   * would teach it most first, or its calls either way, least sure first.
+   */
+  async reviewQueue(tag: string, options: { view?: string; scanId?: string; offset?: number; limit?: number } = {}): Promise<ReviewQueue> {
+    validateTag(tag);
+    const view = options.view ?? 'informative';
+    if (view !== 'informative' && view !== 'applies' && view !== 'not-applies') throw new TagsmithError('invalid_option', `view must be informative, applies or not-applies; got ${JSON.stringify(view.slice(0, 40))}.`);
+    const scanId = options.scanId ?? (await this.newestScan())?.id;
+    if (!scanId) throw new TagsmithError('unknown_scan', 'There is no finished scan to review: tag a folder first (POST /scans).');
+    const model = this.models.require(tag);
+    const list = await this.stateLock.read(() => this.samples.requireList(tag));
+    // Each view leaves out the tag's samples (labelled already) and shows the least sure first.
+    const page = await this.scanPage(scanId, {
+      tag,
+      order: 'informative',
+      applies: view === 'informative' ? undefined : view === 'applies',
+      offset: options.offset,
+      limit: options.limit,
+    });
+    const results = await this.scanResults(scanId);
+    return {
+      tag,
+      scan_id: scanId,
+      view,
+      reviewedSinceTraining: list.samples.filter((s) => s.addedAt > model.json.trainedAt).length,
+      changedCalls: results.changedCounts()[tag] ?? 0,
+      total: page.total,
+      offset: page.offset,
+      images: page.images,
+    };
+  }
+
+  /** "More like this": the scanned images (of `scanId`, default the newest scan) and samples most like one of a scan's images. */
+  async similarToScanned(scanId: string, index: number, limit?: number): Promise<SimilarImages> {
+    const results = await this.scanResults(scanId);
+    return this.similar(results.preparedRow(index), limit, { scan: results, excludeIndex: index });
+  }
+
+  /** "More like this" for a sample (the gallery's). */
+  async similarToSample(id: string, limit?: number): Promise<SimilarImages> {
+    validateSampleId(id);
+    const record = await this.stateLock.read(() => this.samples.readEmbedding(id, this.running));
+    if (!record) throw new TagsmithError('unknown_sample', `There is no sample ${id} embedded for ${this.backbone}; train its tag first.`);
+    const newest = await this.newestScan();
+    return this.similar(preparedQuery(record, this.featureLength), limit, { scan: newest && (await this.scanResults(newest.id)), excludeSample: id });
+  }
+
+  /** "More like this" for any image (the explorer's): it is embedded, then searched for. */
+  async similarToImage(bytes: Uint8Array, limit?: number): Promise<SimilarImages> {
+    const record = await this.embeddings.forPrediction(bytes);
+    const newest = await this.newestScan();
+    return this.similar(preparedQuery(record, this.featureLength), limit, { scan: newest && (await this.scanResults(newest.id)), excludeSample: sha256(bytes) });
+  }
+
   /** Empties the scans' feature cache (it fills again as folders are scanned). */
   clearFeatureCache(): Promise<{ entries: number; bytes: number }> {
     return this.embeddings.clearCache();
+  }
+
+  private async similar(query: Float32Array, limit = 24, where: { scan?: ScanResults; excludeIndex?: number; excludeSample?: string }): Promise<SimilarImages> {
+    const k = Math.min(200, Math.max(1, Math.floor(limit)));
+    const lists = await this.stateLock.read(() => this.samples.allLists());
+    const samples = await this.similarSamples.nearest(query, k, lists, this.running, where.excludeSample);
+    const images = where.scan ? where.scan.similar(query, k, where.excludeIndex).map((n) => ({ ...n.image, similarity: n.similarity })) : [];
+    return { ...(where.scan ? { scan_id: where.scan.id } : {}), images, samples };
+  }
+
+  /** The newest finished scan made with this engine's backbone, if any. */
+  private async newestScan(): Promise<ScanRecord | undefined> {
+    return (await this.scanStore.list()).find((r) => r.backbone === this.backbone);
   }
 
   private async scanResults(id: string): Promise<ScanResults> {
@@ -592,6 +664,11 @@ async function realFolder(root: string): Promise<string> {
   const real = await fs.realpath(path.resolve(root)).catch(() => undefined);
   if (!real || !(await fs.stat(real)).isDirectory()) throw new TagsmithError('invalid_option', `--scan-root ${root} is not a folder.`);
   return real;
+}
+
+/** An embedding's features prepared for cosine search (as scans' and samples' rows are). */
+function preparedQuery(record: EmbeddingRecord, featureLength: number): Float32Array {
+  return prepareRows(decodeFeatures(record.features), featureLength);
 }
 
 function scoringInput(record: EmbeddingRecord): { features: Float32Array; aesthetic: number; stock: number } {

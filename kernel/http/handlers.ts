@@ -98,18 +98,31 @@ export function endpointHandlers(engine: TagsmithEngine, upload: ReadUpload, rou
         .send(Readable.from(tableLines(table, format, appliesOnly)));
     },
     scanSidecars: async (request) => engine.scanSidecars(request.params.scan_id, request.body),
+    reviewQueue: async (request) => {
+      const { view, scan_id: scanId, offset, limit } = parseReviewQuery(request.query);
+      return engine.reviewQueue(request.params.tag, { view, scanId, offset, limit });
+    },
+    similarToScanned: async (request) => engine.similarToScanned(request.params.scan_id, wholeNumber('index', request.params.index)!, wholeNumber('limit', request.query.limit)),
+    similarToSample: async (request) => engine.similarToSample(request.params.sample_id, wholeNumber('limit', request.query.limit)),
+    similarToImage: async (request) => engine.similarToImage(await image(request), wholeNumber('limit', request.query.limit)),
     clearFeatureCache: async () => engine.clearFeatureCache(),
     openapi: async () => openApiDocument(VERSION),
   };
 }
 
+function wholeNumber(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d{1,9}$/.test(value)) throw new TagsmithError('invalid_option', `${name} must be a whole number; got ${JSON.stringify(value.slice(0, 40))}.`);
+  return Number(value);
+}
+
+function parseReviewQuery(query: { view?: string; scan_id?: string; offset?: string; limit?: string }): { view?: string; scan_id?: string; offset?: number; limit?: number } {
+  return { view: query.view, scan_id: query.scan_id, offset: wholeNumber('offset', query.offset), limit: wholeNumber('limit', query.limit) };
+}
+
 /** A results query's strings as numbers, booleans and the order names. */
 function parseScanQuery(query: { [K in keyof ScanQuery]?: string }): ScanQuery {
-  const count = (name: string, value: string | undefined) => {
-    if (value === undefined) return undefined;
-    if (!/^\d{1,9}$/.test(value)) throw new TagsmithError('invalid_option', `${name} must be a whole number; got ${JSON.stringify(value.slice(0, 40))}.`);
-    return Number(value);
-  };
+  const count = wholeNumber;
   const order = query.order;
   if (order !== undefined && order !== 'path' && order !== 'score' && order !== 'informative') {
     throw new TagsmithError('invalid_option', `order must be path, score or informative; got ${JSON.stringify(order.slice(0, 40))}.`);

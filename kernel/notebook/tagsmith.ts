@@ -5,7 +5,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import {
   TagsmithApiError, TagsmithClient, type FeaturesDocument, type FeaturesPrediction, type Prediction, type SampleRecord, type SampleType,
-  type ScanPage, type ScanProgressView, type ScanQuery, type ScanView,
+  type ReviewQueue, type ReviewView, type ScanPage, type ScanProgressView, type ScanQuery, type ScanView,
   type TagScore, type TagSummary, type TrainingTask, type TrainOptions,
 } from '../client/tagsmith-client';
 import { addImages, type AddManyResult } from '../client/add-many';
@@ -13,7 +13,7 @@ import { expandImageSources, type ImageSource } from './expand-inputs';
 import { display, metricsChart, predictionRow, predictionsTable, sampleGrid, type PredictionRow, type RichOutput } from './rich-display';
 
 export { TagsmithApiError };
-export type { ScanPage, ScanProgressView, ScanQuery, ScanView };
+export type { ReviewQueue, ReviewView, ScanPage, ScanProgressView, ScanQuery, ScanView };
 export type { FeaturesDocument, FeaturesPrediction, ImageSource, Prediction, RichOutput, SampleRecord, SampleType, TagScore, TagSummary, TrainingTask, TrainOptions };
 
 export interface ConnectOptions {
@@ -123,13 +123,21 @@ export class Tagsmith {
   }
 
   /**
+   * The images of the newest scan that would teach `tag` most, nearest its threshold first (its
+   * samples left out): label some with addSamples, train again, and ask again.
+   */
+  reviewQueue(tag: string, options: { limit?: number; view?: ReviewView; scan?: ScanView } = {}): Promise<ReviewQueue> {
+    return this.client.reviewQueue(tag, { limit: options.limit ?? 20, view: options.view, scanId: options.scan?.scan_id });
+  }
+
+  /**
    * Shows a table: thumbnail, custom tag scores against thresholds, base scores. For images
    * (predicted one by one) or for a finished scan (its first `limit` images in `order`, from
    * the scan's results: nothing is embedded again).
    */
-  async showPredictions(images: ImageSource | ImageSource[] | ScanView, options: ScanQuery = {}): Promise<RichOutput | undefined> {
-    if (isScanView(images)) {
-      const page = await this.client.scanResults(images.scan_id, { limit: 24, ...options });
+  async showPredictions(images: ImageSource | ImageSource[] | ScanView | ScanPage | ReviewQueue, options: ScanQuery = {}): Promise<RichOutput | undefined> {
+    if (isScanShaped(images)) {
+      const page = 'images' in images ? images : await this.client.scanResults(images.scan_id, { limit: 24, ...options });
       const rows: PredictionRow[] = [];
       for (const image of page.images) {
         const bytes = await fs.readFile(image.path).catch(() => undefined); // an engine on another machine: no thumbnail
@@ -195,6 +203,7 @@ async function thumbnailDataUrl(bytes: Uint8Array): Promise<string | undefined> 
   }
 }
 
-function isScanView(value: unknown): value is ScanView {
+/** A scan, a page of its results or a review queue (all carry a scan_id), as opposed to images. */
+function isScanShaped(value: unknown): value is ScanView | ScanPage | ReviewQueue {
   return typeof value === 'object' && value !== null && !(value instanceof Uint8Array) && !Array.isArray(value) && typeof (value as ScanView).scan_id === 'string';
 }

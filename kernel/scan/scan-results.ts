@@ -6,6 +6,7 @@ import type { ScanPage, ScannedImageView, ScanQuery, SampleType } from '../api/w
 import type { ImageCalls } from '../export/scan-table';
 import type { TagModel } from '../training/tag-model';
 import { mostInformativeFirst } from '../training/review-order';
+import { nearestRows, prepareRows, row, type Neighbour } from '../ml/similarity';
 import { applies, changedCalls, scoreScan, type TagColumn } from './scan-scores';
 import type { StoredScan } from './scan-store';
 
@@ -15,6 +16,8 @@ export class ScanResults {
   private readonly columns = new Map<string, TagColumn>();
   /** Per tag, the images whose call changed when it was last re-scored. */
   private readonly changed = new Map<string, Set<number>>();
+  /** The feature matrix prepared for cosine search, made on the first search. */
+  private prepared: Float32Array | undefined;
 
   constructor(readonly scan: StoredScan) {}
 
@@ -77,8 +80,25 @@ export class ScanResults {
     }
   }
 
+  /** A scanned image's prepared feature row (for "more like this"). */
+  preparedRow(index: number): Float32Array {
+    if (!Number.isInteger(index) || index < 0 || index >= this.scan.images.length) throw new TagsmithError('unknown_scan', `Scan ${this.id} has no image ${index}.`);
+    return row(this.preparedMatrix(), this.scan.record.featureLength, index);
+  }
+
+  /** The `k` scanned images most like a prepared row, best first (leaving out `exclude`). */
+  similar(query: Float32Array, k: number, exclude?: number): (Neighbour & { image: ScannedImageView })[] {
+    const dim = this.scan.record.featureLength;
+    return nearestRows(query, this.preparedMatrix(), dim, k, (i) => i === exclude).map((n) => ({ ...n, image: this.view(n.index, undefined, new Map()) }));
+  }
+
   get tags(): string[] {
     return [...this.columns.keys()].sort((a, b) => a.localeCompare(b));
+  }
+
+  private preparedMatrix(): Float32Array {
+    this.prepared ??= prepareRows(this.scan.features, this.scan.record.featureLength);
+    return this.prepared;
   }
 
   private order(query: ScanQuery, samples: ReadonlyMap<string, SampleType>): number[] {

@@ -1,0 +1,98 @@
+// Improving a tag where it is wrong, over HTTP: the review queue of a scan (the least certain
+// images first, samples left out), its counter of reviews since training, the calls that
+// change after training again, and "more like this" from a scanned image, a sample or a file.
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { TagsmithApiError, type ScanView } from '../../kernel/client/tagsmith-client';
+import { blobImages, stripedImages, tempDir } from '../helpers/engine';
+import { startTestServer, type TestServer } from '../helpers/server';
+
+const TAG = 'stripes';
+
+describe('the review queue and more like this', { timeout: 300_000 }, () => {
+  let server: TestServer;
+  let photos: string;
+  let scan: ScanView;
+  let stripedCopy: Buffer;
+
+  before(async () => {
+    photos = await fs.realpath(await tempDir('tagsmith-review-'));
+    server = await startTestServer({}, undefined, { scanRoots: [photos] });
+    const client = server.client;
+    for (const bytes of await stripedImages(4)) await client.addSample('positive', TAG, bytes);
+    for (const bytes of await blobImages(4)) await client.addSample('negative', TAG, bytes);
+    await client.train(TAG);
+    const striped = await stripedImages(6, 40);
+    const blobs = await blobImages(6, 40);
+    for (const [i, bytes] of striped.entries()) await fs.writeFile(path.join(photos, `s${i}.jpg`), bytes);
+    for (const [i, bytes] of blobs.entries()) await fs.writeFile(path.join(photos, `b${i}.jpg`), bytes);
+    stripedCopy = striped[2];
+    scan = await client.scan([photos]);
+  });
+  after(() => server?.close());
+
+  it('offers the images nearest the threshold first, and the tag\'s calls either way', async () => {
+    const client = server.client;
+    const queue = await client.reviewQueue(TAG, { limit: 5 });
+    assert.equal(queue.scan_id, scan.scan_id, 'the newest scan by default');
+    assert.equal(queue.total, 12);
+    assert.equal(queue.images.length, 5);
+    assert.equal(queue.reviewedSinceTraining, 0);
+    const threshold = queue.images[0].tags[TAG].threshold;
+    const logit = (p: number) => Math.log(p / (1 - p));
+    const distances = queue.images.map((i) => Math.abs(logit(i.tags[TAG].score) - logit(threshold)));
+    assert.deepEqual(distances, [...distances].sort((a, b) => a - b));
+    const applies = await client.reviewQueue(TAG, { view: 'applies', limit: 100 });
+    const rejects = await client.reviewQueue(TAG, { view: 'not-applies', limit: 100 });
+    assert.equal(applies.total + rejects.total, 12);
+    assert.ok(applies.images.every((i) => i.tags[TAG].applies) && rejects.images.every((i) => !i.tags[TAG].applies));
+  });
+
+  it('counts the reviews since training, leaves reviewed images out, and reports the calls a retrain changed', async () => {
+    const client = server.client;
+    const queue = await client.reviewQueue(TAG, { limit: 4 });
+    // Each decision as the panel makes it: the image added as a sample of the kind the reviewer says.
+    for (const image of queue.images) await client.addSample(path.basename(image.path).startsWith('s') ? 'positive' : 'negative', TAG, await fs.readFile(image.path));
+    const after = await client.reviewQueue(TAG, { limit: 100 });
+    assert.equal(after.reviewedSinceTraining, 4);
+    assert.equal(after.total, 8, 'reviewed images are samples now, and left out');
+    assert.ok(after.images.every((i) => !queue.images.some((q) => q.index === i.index)));
+    await client.train(TAG);
+    const retrained = await client.reviewQueue(TAG, { limit: 100 });
+    assert.equal(retrained.reviewedSinceTraining, 0, 'the counter starts again after training');
+    const changedNow = (await client.scanResults(scan.scan_id, { tag: TAG, limit: 100 })).images.filter((i) => i.changed).length;
+    assert.equal(retrained.changedCalls, changedNow);
+  });
+
+  it('finds more like a scanned image, a sample, or a file: the same picture first', async () => {
+    const client = server.client;
+    const page = await client.scanResults(scan.scan_id, { limit: 100 });
+    const s2 = page.images.find((i) => path.basename(i.path) === 's2.jpg')!;
+    const fromScan = await client.similar({ scanId: scan.scan_id, index: s2.index }, 5);
+    assert.equal(fromScan.images.length, 5);
+    assert.ok(fromScan.images.every((i) => i.index !== s2.index), 'not itself');
+    assert.ok(fromScan.images.filter((i) => path.basename(i.path).startsWith('s')).length >= 3, `mostly striped: ${fromScan.images.map((i) => path.basename(i.path)).join(', ')}`);
+    const sims = fromScan.images.map((i) => i.similarity);
+    assert.deepEqual(sims, [...sims].sort((a, b) => b - a));
+    assert.ok(fromScan.samples.length > 0 && fromScan.samples[0].tags.some((t) => t.tag === TAG));
+
+    const fromFile = await client.similar({ image: stripedCopy }, 3);
+    assert.equal(path.basename(fromFile.images[0].path), 's2.jpg');
+    assert.ok(fromFile.images[0].similarity > 0.999);
+
+    const { positives } = await client.samples(TAG);
+    const fromSample = await client.similar({ sampleId: positives[0].id }, 3);
+    assert.ok(fromSample.samples.every((s) => s.id !== positives[0].id), 'not itself');
+    assert.equal(fromSample.scan_id, scan.scan_id);
+  });
+
+  it('refuses what cannot be reviewed, with the error contract', async () => {
+    const client = server.client;
+    await assert.rejects(client.reviewQueue('nothing-here'), (e: unknown) => e instanceof TagsmithApiError && e.status === 404 && e.code === 'unknown_tag');
+    await assert.rejects(client.reviewQueue(TAG, { view: 'sideways' as 'applies' }), (e: unknown) => e instanceof TagsmithApiError && e.status === 400);
+    await assert.rejects(client.similar({ scanId: scan.scan_id, index: 999 }), (e: unknown) => e instanceof TagsmithApiError && e.status === 404);
+    await assert.rejects(client.similar({ sampleId: '../../etc/passwd' }), (e: unknown) => e instanceof TagsmithApiError && e.status === 404);
+  });
+});
