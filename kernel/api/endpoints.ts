@@ -3,7 +3,7 @@
 // from it, and /openapi.json is generated from it.
 import type { TableFormat } from '../export/scan-table';
 import type {
-  ReviewQueue, ReviewView, ScanPage, ScanQuery, ScanView, SidecarReport, SimilarImages,
+  ReviewQueue, ReviewView, SampleOrder, ScanPage, ScanQuery, ScanView, SidecarReport, SimilarImages,
   AddSampleResult, CleanResult, FeaturesDocument, FeaturesPrediction, Health, Prediction, RestoreResult, SampleListing, SampleRecord, SampleType, TagScore,
   TagSummary, TaskView, TrainOptions, TrainStarted,
 } from './wire-types';
@@ -99,8 +99,10 @@ export const ENDPOINTS = {
   tags: endpoint<Record<never, string>, Record<never, never>, { tags: TagSummary[] }>({
     methods: ['GET'], path: '/tags', body: 'none', produces: 'application/json', summary: 'Every tag with its sample counts, training state and last metrics.',
   }),
-  samples: endpoint<Tag, Record<never, never>, SampleListing>({
-    methods: ['GET'], path: '/tags/{tag}/samples', body: 'none', produces: 'application/json', summary: 'The positive and negative samples of a tag.',
+  samples: endpoint<Tag, { order?: SampleOrder }, SampleListing>({
+    methods: ['GET'], path: '/tags/{tag}/samples', body: 'none', produces: 'application/json',
+    summary: 'The positive and negative samples of a tag, each flagged when its label looks wrong (its held-out score contradicts it, or a sample of the other kind is nearly the same picture).',
+    query: { order: 'added (default) or suspicious (the most suspicious first).' },
   }),
   removeSample: endpoint<Tag & SampleId, Record<never, never>, { removed: string }>({
     methods: ['DELETE'], path: '/tags/{tag}/samples/{sample_id}', body: 'none', produces: 'application/json', summary: 'Remove one sample from a tag.',

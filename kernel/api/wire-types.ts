@@ -32,11 +32,27 @@ export interface AddSampleResult {
   added: boolean;
 }
 
+/** Why a sample's label looks wrong; nothing is relabelled by itself, the user decides. */
+export interface SampleSuspicion {
+  /** The score the tag gave this sample while it was held out of training (cross-validation). */
+  heldOutScore?: number;
+  /** How strongly that contradicts its label, 0–1: the probability it gave the other label. */
+  disagreement?: number;
+  /** A sample of the other kind that is nearly the same picture: one of the two labels is probably wrong. */
+  duplicateOf?: string;
+}
+
+export type SampleView = SampleRecord & { suspicion?: SampleSuspicion };
+
 export interface SampleListing {
   tag: string;
-  positives: SampleRecord[];
-  negatives: SampleRecord[];
+  positives: SampleView[];
+  negatives: SampleView[];
+  /** Samples flagged as suspicious. */
+  suspicious: number;
 }
+
+export type SampleOrder = 'added' | 'suspicious';
 
 export interface Prediction {
   base: BaseScores;

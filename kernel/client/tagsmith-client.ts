@@ -5,12 +5,12 @@ import { ENDPOINTS, endpointPath, type Endpoint, type HttpMethod, type ParamsOf,
 import type { TableFormat } from '../export/scan-table';
 import type {
   AddSampleResult, CleanResult, FeaturesDocument, FeaturesPrediction, Health, Prediction, RestoreResult, SampleListing, SampleRecord, SampleType, ScannedImageView,
-  ReviewQueue, ReviewView, ScanPage, ScanProgressView, ScanQuery, ScanView, SidecarReport, SidecarRequest, SimilarImages, TagScore, TagSummary, TaskView, TrainOptions,
+  ReviewQueue, ReviewView, SampleOrder, SampleSuspicion, SampleView, ScanPage, ScanProgressView, ScanQuery, ScanView, SidecarReport, SidecarRequest, SimilarImages, TagScore, TagSummary, TaskView, TrainOptions,
 } from '../api/wire-types';
 
 export type {
   AddSampleResult, CleanResult, FeaturesDocument, FeaturesPrediction, Health, Prediction, RestoreResult, SampleListing, SampleRecord, SampleType, ScannedImageView,
-  ReviewQueue, ReviewView, ScanPage, ScanProgressView, ScanQuery, ScanView, SidecarReport, SidecarRequest, SimilarImages, TableFormat, TagScore, TagSummary, TaskView, TrainOptions,
+  ReviewQueue, ReviewView, SampleOrder, SampleSuspicion, SampleView, ScanPage, ScanProgressView, ScanQuery, ScanView, SidecarReport, SidecarRequest, SimilarImages, TableFormat, TagScore, TagSummary, TaskView, TrainOptions,
 };
 
 export interface ClientOptions {
@@ -107,8 +107,8 @@ export class TagsmithClient {
     return (await this.json(ENDPOINTS.tags)).tags;
   }
 
-  samples(tag: string): Promise<SampleListing> {
-    return this.json(ENDPOINTS.samples, { params: { tag } });
+  samples(tag: string, options: { order?: SampleOrder } = {}): Promise<SampleListing> {
+    return this.json(ENDPOINTS.samples, { params: { tag }, query: { order: options.order } });
   }
 
   async removeSample(tag: string, sampleId: string): Promise<void> {

@@ -14,7 +14,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import {
   taskView, type AddSampleResult, type CleanResult, type EngineCounts, type FeaturesDocument, type FeaturesPrediction, type Prediction, type RestoreResult,
-  type ReviewQueue, type SampleListing, type ScanPage, type ScanQuery, type ScanView, type SidecarReport, type SimilarImages, type TagSummary, type TaskView,
+  type ReviewQueue, type SampleListing, type SampleOrder, type SampleView, type ScanPage, type ScanQuery, type ScanView, type SidecarReport, type SimilarImages, type TagSummary, type TaskView,
 } from '../api/wire-types';
 import { TagsmithError } from '../errors';
 import { FeatureExtractor, type FeatureExtractorOptions } from '../features/feature-extractor';
@@ -46,6 +46,7 @@ import { Embedder, featuresOf, sha256 } from './embedder';
 import { parseFeaturesDocument } from './features-document';
 import { ModelRegistry } from './model-registry';
 import { SampleSimilarity } from './sample-similarity';
+import { DuplicateFinder, heldOutSuspicions } from './sample-suspicion';
 import { ScanQueue } from './scan-queue';
 import { checkSampleType, newSample, newSampleList, SampleStore, samplesDigest } from './sample-store';
 import { checkPrediction, checkTagScores } from './score-check';
@@ -95,6 +96,7 @@ export class TagsmithEngine {
   private readonly scans: ScanQueue;
   private readonly scanStore: ScanStore;
   private readonly similarSamples: SampleSimilarity;
+  private readonly duplicates: DuplicateFinder;
   /** The scan whose results were asked for last, kept with its scores (one at a time: a matrix of features each). */
   private loadedScan: ScanResults | undefined;
   private scanIndex: Promise<ScanIndex> | undefined;
@@ -122,6 +124,10 @@ export class TagsmithEngine {
     );
     this.scanStore = new ScanStore(layout.scans);
     this.similarSamples = new SampleSimilarity(this.samples);
+    this.duplicates = new DuplicateFinder(async (id) => {
+      const record = await this.samples.readEmbedding(id, this.running).catch(() => undefined);
+      return record && decodeFeatures(record.features);
+    }, embedder.extractor.featureLength);
     this.scans = new ScanQueue({
       embeddings: {
         backbone: embedder.backbone,
@@ -243,11 +249,28 @@ export class TagsmithEngine {
     );
   }
 
-  async listSamples(tag: string): Promise<SampleListing> {
+  /**
+   * A tag's samples, each flagged if its label looks wrong (see sample-suspicion.ts); with
+   * order `suspicious`, the most suspicious first.
+   */
+  async listSamples(tag: string, order: SampleOrder | string = 'added'): Promise<SampleListing> {
     validateTag(tag);
+    if (order !== 'added' && order !== 'suspicious') throw new TagsmithError('invalid_option', `order must be added or suspicious; got ${JSON.stringify(order.slice(0, 40))}.`);
     return this.stateLock.read(async () => {
       const list = await this.samples.requireList(tag);
-      return { tag, positives: list.samples.filter((s) => s.type === 'positive'), negatives: list.samples.filter((s) => s.type === 'negative') };
+      const heldOut = heldOutSuspicions(list, this.models.get(tag)?.json);
+      const duplicates = await this.duplicates.pairs(list);
+      const views: SampleView[] = list.samples.map((s) => {
+        const suspicion = { ...heldOut.get(s.id), ...(duplicates.has(s.id) ? { duplicateOf: duplicates.get(s.id) } : {}) };
+        return Object.keys(suspicion).length > 0 ? { ...s, suspicion } : s;
+      });
+      if (order === 'suspicious') views.sort((a, b) => suspicionRank(b) - suspicionRank(a));
+      return {
+        tag,
+        positives: views.filter((s) => s.type === 'positive'),
+        negatives: views.filter((s) => s.type === 'negative'),
+        suspicious: views.filter((s) => s.suspicion).length,
+      };
     });
   }
 
@@ -611,10 +634,12 @@ export class TagsmithEngine {
     const list = await this.filesLock.read(() => this.samples.requireList(tag));
     const records = await this.embeddings.forSamples(list, (done, total) => onProgress(`embedding samples for ${this.backbone}`, done / total));
     const inputs = records.map(scoringInput);
-    const positives = inputs.filter((_, i) => list.samples[i].type === 'positive');
-    const negatives = inputs.filter((_, i) => list.samples[i].type === 'negative');
+    const isPositive = (i: number) => list.samples[i].type === 'positive';
+    const positives = inputs.filter((_, i) => isPositive(i));
+    const negatives = inputs.filter((_, i) => !isPositive(i));
     checkEnoughSamples(positives.length, negatives.length, options.num_clusters);
-    return { tag, ...this.running, positives, negatives, samplesDigest: samplesDigest(list.samples) };
+    const sampleIds = [...list.samples.filter((s) => s.type === 'positive'), ...list.samples.filter((s) => s.type === 'negative')].map((s) => s.id);
+    return { tag, ...this.running, positives, negatives, samplesDigest: samplesDigest(list.samples), sampleIds };
   }
 
   private async saveModel(tag: string, json: TagModelJson): Promise<void> {
@@ -669,6 +694,12 @@ async function realFolder(root: string): Promise<string> {
 /** An embedding's features prepared for cosine search (as scans' and samples' rows are). */
 function preparedQuery(record: EmbeddingRecord, featureLength: number): Float32Array {
   return prepareRows(decodeFeatures(record.features), featureLength);
+}
+
+/** A duplicate of the other kind is as suspect as a confident contradiction; then by disagreement. */
+function suspicionRank(sample: SampleView): number {
+  if (!sample.suspicion) return -1;
+  return Math.max(sample.suspicion.disagreement ?? 0, sample.suspicion.duplicateOf ? 1 : 0);
 }
 
 function scoringInput(record: EmbeddingRecord): { features: Float32Array; aesthetic: number; stock: number } {

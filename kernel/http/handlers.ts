@@ -59,7 +59,7 @@ export function endpointHandlers(engine: TagsmithEngine, upload: ReadUpload, rou
     },
     setState: async (request) => withUploadStream(request, routeLimit(request), (stream) => engine.setState(stream)),
     tags: async () => ({ tags: await engine.listTags() }),
-    samples: async (request) => engine.listSamples(request.params.tag),
+    samples: async (request) => engine.listSamples(request.params.tag, request.query.order),
     removeSample: async (request) => {
       await engine.removeSample(request.params.tag, request.params.sample_id);
       return { removed: request.params.sample_id };

@@ -5,7 +5,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import {
   TagsmithApiError, TagsmithClient, type FeaturesDocument, type FeaturesPrediction, type Prediction, type SampleRecord, type SampleType,
-  type ReviewQueue, type ReviewView, type ScanPage, type ScanProgressView, type ScanQuery, type ScanView,
+  type ReviewQueue, type ReviewView, type SampleView, type ScanPage, type ScanProgressView, type ScanQuery, type ScanView,
   type TagScore, type TagSummary, type TrainingTask, type TrainOptions,
 } from '../client/tagsmith-client';
 import { addImages, type AddManyResult } from '../client/add-many';
@@ -13,7 +13,7 @@ import { expandImageSources, type ImageSource } from './expand-inputs';
 import { display, metricsChart, predictionRow, predictionsTable, sampleGrid, type PredictionRow, type RichOutput } from './rich-display';
 
 export { TagsmithApiError };
-export type { ReviewQueue, ReviewView, ScanPage, ScanProgressView, ScanQuery, ScanView };
+export type { ReviewQueue, ReviewView, SampleView, ScanPage, ScanProgressView, ScanQuery, ScanView };
 export type { FeaturesDocument, FeaturesPrediction, ImageSource, Prediction, RichOutput, SampleRecord, SampleType, TagScore, TagSummary, TrainingTask, TrainOptions };
 
 export interface ConnectOptions {
@@ -84,6 +84,12 @@ export class Tagsmith {
 
   samples(tag: string): Promise<{ tag: string; positives: SampleRecord[]; negatives: SampleRecord[] }> {
     return this.client.samples(tag);
+  }
+
+  /** Samples whose label looks wrong, the most suspicious first (see SampleSuspicion): move or remove them, then train again. */
+  async suspiciousSamples(tag: string): Promise<SampleView[]> {
+    const listing = await this.client.samples(tag, { order: 'suspicious' });
+    return [...listing.positives, ...listing.negatives].filter((s) => s.suspicion).sort((a, b) => rank(b) - rank(a));
   }
 
   clean(tag: string): Promise<{ tag: string; removedSamples: number; removedModel: boolean }> {
@@ -201,6 +207,10 @@ async function thumbnailDataUrl(bytes: Uint8Array): Promise<string | undefined> 
   } catch {
     return undefined; // the engine will say why the image is unusable
   }
+}
+
+function rank(sample: SampleView): number {
+  return Math.max(sample.suspicion?.disagreement ?? 0, sample.suspicion?.duplicateOf ? 1 : 0);
 }
 
 /** A scan, a page of its results or a review queue (all carry a scan_id), as opposed to images. */

@@ -146,6 +146,11 @@ export const TagModelSchema = Type.Object({
   trainedAt: Timestamp,
   /** Hash of the sample set it was trained on, so the gallery can tell when it is stale. */
   samplesDigest: Sha256,
+  /**
+   * Each sample's cross-validated score: from the model of the fold that held it out. A label
+   * this contradicts is suspect (the gallery's "suspicious samples").
+   */
+  outOfFold: Type.Optional(Type.Array(Type.Object({ id: SampleId, score: Probability }, closed), { maxItems: 1_000_000 })),
 }, closed);
 export type TagModelJson = Static<typeof TagModelSchema>;
 

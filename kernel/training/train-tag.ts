@@ -21,6 +21,8 @@ export interface TrainingData {
   positives: ScoringInput[];
   negatives: ScoringInput[];
   samplesDigest: string;
+  /** Each sample's id, positives then negatives: the model then keeps each one's out-of-fold score. */
+  sampleIds?: string[];
 }
 
 export interface TrainingProgress {
@@ -153,6 +155,7 @@ export async function trainTag(data: TrainingData, options: TrainOptions, onProg
     metrics,
     trainedAt: new Date().toISOString(),
     samplesDigest: data.samplesDigest,
+    ...(data.sampleIds?.length === x.length ? { outOfFold: data.sampleIds.map((id, i) => ({ id, score: scores[i] })) } : {}),
   };
   onProgress({ stage: 'fitting', progress: 1 });
   return TagModel.fromJSON(json);

@@ -96,3 +96,44 @@ describe('the review queue and more like this', { timeout: 300_000 }, () => {
     await assert.rejects(client.similar({ sampleId: '../../etc/passwd' }), (e: unknown) => e instanceof TagsmithApiError && e.status === 404);
   });
 });
+
+describe('suspicious samples', { timeout: 300_000 }, () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(() => server?.close());
+
+  it('flags labels the held-out model contradicts and near-duplicates across labels, most suspicious first', async () => {
+    const client = server.client;
+    const striped = await stripedImages(10);
+    const blobs = await blobImages(10);
+    // Two deliberate mistakes: a striped picture called negative, a blob called positive.
+    for (const bytes of striped.slice(0, 9)) await client.addSample('positive', TAG, bytes);
+    for (const bytes of blobs.slice(0, 9)) await client.addSample('negative', TAG, bytes);
+    const wrongNegative = await client.addSample('negative', TAG, striped[9]);
+    const wrongPositive = await client.addSample('positive', TAG, blobs[9]);
+    // And one picture on both sides: a copy, re-encoded, as the other kind.
+    const sharp = (await import('sharp')).default;
+    const recoded = await sharp(striped[3]).jpeg({ quality: 60 }).toBuffer();
+    const duplicate = await client.addSample('negative', TAG, recoded);
+    await client.train(TAG);
+
+    const listing = await client.samples(TAG, { order: 'suspicious' });
+    const flagged = [...listing.positives, ...listing.negatives].filter((s) => s.suspicion);
+    assert.equal(listing.suspicious, flagged.length);
+    const ids = new Set(flagged.map((s) => s.id));
+    for (const id of [wrongNegative.sample.id, wrongPositive.sample.id, duplicate.sample.id]) assert.ok(ids.has(id), `flagged: ${id.slice(0, 8)}`);
+    assert.ok(flagged.length <= 4, `few false alarms: ${flagged.length} flagged of 21: ${JSON.stringify(flagged.map((s) => [s.type, s.suspicion]))}`);
+    const dup = flagged.find((s) => s.id === duplicate.sample.id)!;
+    assert.ok(listing.positives.some((s) => s.id === dup.suspicion?.duplicateOf), 'the copy points at a positive it nearly is');
+    const wrong = flagged.find((s) => s.id === wrongNegative.sample.id)!;
+    assert.ok(wrong.suspicion!.disagreement! > 0.5 && wrong.suspicion!.heldOutScore! >= 0.5 - 1e-9 || wrong.suspicion!.duplicateOf !== undefined);
+    // Most suspicious first, within each side.
+    const rank = (s: (typeof flagged)[number]) => Math.max(s.suspicion?.disagreement ?? 0, s.suspicion?.duplicateOf ? 1 : 0);
+    for (const side of [listing.positives, listing.negatives]) {
+      const ranks = side.map((s) => (s.suspicion ? rank(s) : -1));
+      assert.deepEqual(ranks, [...ranks].sort((a, b) => b - a));
+    }
+  });
+});
