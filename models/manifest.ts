@@ -9,6 +9,17 @@ export interface ModelEntry {
   sha256: string;
   /** Where the pretrained weights come from; absent for a user's own ONNX encoder. */
   source?: { package: string; version: string; model: string; license: string };
+  /**
+   * An int8 graph made at install from the fp32 file `from` (an entry of the same source):
+   * activation ranges calibrated on `images` generated images of `size`² (seed `seed`).
+   */
+  quantization?: {
+    from: string;
+    calibration: { images: number; size: number; seed: number };
+    activations: 'u8' | 's8';
+    perChannel: boolean;
+    keepFp32: ('depthwise' | 'first' | 'last')[];
+  };
   input: {
     name: string;
     /** The square size Tagsmith feeds; may exceed `trainedSize` for fully convolutional models. */

@@ -106,11 +106,15 @@ class WorkerRunner implements Runner {
       if (!('id' in reply)) return;
       const waiting = this.pending.get(reply.id);
       this.pending.delete(reply.id);
+      if (this.pending.size === 0) worker.unref();
       if ('error' in reply) waiting?.reject(new Error(reply.error));
       else waiting?.resolve(reply);
     });
     worker.on('error', (error) => this.failAll(error));
     worker.on('exit', () => this.failAll(new Error('the inference worker exited')));
+    // An idle extractor nobody released must not keep the process alive; one with work in
+    // flight must (unref'd after the listeners: adding one refs the worker's port again).
+    worker.unref();
   }
 
   static create(spec: RunnerSpec): Promise<WorkerRunner> {
@@ -119,8 +123,6 @@ class WorkerRunner implements Runner {
     const worker = file.endsWith('.ts')
       ? new Worker(`require('tsx/cjs/api').register(); require(${JSON.stringify(file)});`, { eval: true, workerData: spec })
       : new Worker(file, { workerData: spec });
-    // An extractor nobody released must not keep the process alive.
-    worker.unref();
     return new Promise((resolve, reject) => {
       const onMessage = (reply: WorkerReply) => {
         if ('ready' in reply) resolve(new WorkerRunner(worker));
@@ -137,6 +139,7 @@ class WorkerRunner implements Runner {
   run(views: View[]): Promise<BatchOutput> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
+      if (this.pending.size === 0) this.worker.ref();
       this.pending.set(id, { resolve, reject });
       this.worker.postMessage({ id, views } satisfies WorkerRequest);
     });
@@ -149,6 +152,7 @@ class WorkerRunner implements Runner {
   private failAll(error: Error): void {
     for (const waiting of this.pending.values()) waiting.reject(error);
     this.pending.clear();
+    this.worker.unref();
   }
 }
 

@@ -86,3 +86,33 @@ describe('ONNX conversion of nsfwjs mobilenet_v2_mid', () => {
   });
 
 });
+
+describe('the int8 network made at install', () => {
+  const int8Id = 'mobilenet_v2_140_int8_flip320';
+  const int8 = readManifest(modelsDir, int8Id).models[int8Id];
+
+  it('is in the manifest as its own backbone, quantised from the fp32 file, and its file matches the recorded sha256', () => {
+    assert.equal(int8.quantization?.from, 'mobilenet_v2_140.onnx');
+    assert.equal(int8.input.type, 'uint8');
+    assert.notEqual(int8.file, manifest.models.mobilenet_v2_140_flip320.file);
+    const bytes = fs.readFileSync(path.join(modelsDir, int8.file));
+    assert.equal(crypto.createHash('sha256').update(bytes).digest('hex'), int8.sha256);
+  });
+
+  it('gives features within cosine 0.99 of the fp32 network on six kinds of image, and the same nsfw head', async () => {
+    const fp32 = await FeatureExtractor.create({ threads: 2, backbone: 'mobilenet_v2_140_flip320' });
+    const quantised = await FeatureExtractor.create({ threads: 2, backbone: int8Id });
+    try {
+      assert.equal(quantised.backboneId, int8Id);
+      for (const image of await testImages()) {
+        const [a, b] = await Promise.all([fp32.embed(image.bytes), quantised.embed(image.bytes)]);
+        const similarity = cosine(a.features, b.features);
+        assert.ok(similarity >= 0.99, `${image.name}: features cosine ${similarity}`);
+        const top = (e: typeof a) => Object.entries(e.nsfw).sort((x, y) => y[1] - x[1])[0][0];
+        assert.equal(top(b), top(a), `${image.name}: nsfw label`);
+      }
+    } finally {
+      await Promise.all([fp32.release(), quantised.release()]);
+    }
+  });
+});
