@@ -3,7 +3,8 @@
 // images' values (clipping a few outliers buys a finer step for everything else), found on
 // a histogram of every value each tensor took.
 import * as ort from 'onnxruntime-node';
-import { withActivationOutputs, type Ranges } from './quantize';
+import { onnx } from 'onnx-proto';
+import { convInputs, withActivationOutputs, type ChannelMeans, type Ranges } from './quantize';
 
 const BINS = 2048;
 const LEVELS = 255;
@@ -16,18 +17,32 @@ export interface CalibrationInput {
   size: number;
 }
 
-export async function calibrateRanges(fp32: Uint8Array, input: CalibrationInput): Promise<Ranges> {
-  const { bytes, tensors } = withActivationOutputs(fp32);
+export async function calibrateRanges(fp32: Uint8Array, input: CalibrationInput): Promise<{ ranges: Ranges; means: ChannelMeans }> {
+  const inputs = convInputs(onnx.ModelProto.decode(fp32));
+  const { bytes, tensors } = withActivationOutputs(fp32, inputs);
   // One thread: the same order of float sums on every run, whatever else the machine does.
   const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1 });
   try {
     const run = (image: Uint8Array) =>
-      session.run({ image: new ort.Tensor('float32', Float32Array.from(image, (v) => v / 255), [1, input.size, input.size, 3]) }, tensors);
+      session.run({ image: new ort.Tensor('float32', Float32Array.from(image, (v) => v / 255), [1, input.size, input.size, 3]) }, [...new Set([...tensors, ...inputs])]);
     // One run per image: each tensor's extent, and every SAMPLE_STEP-th value kept for its histogram.
     const extent = new Map(tensors.map((t) => [t, { min: 0, max: 0 }]));
     const samples = new Map<string, Float32Array[]>(tensors.map((t) => [t, []]));
+    const sums = new Map<string, Float64Array>();
     for (const image of input.images) {
       const out = await run(image);
+      for (const t of inputs) {
+        const data = out[t].data as Float32Array;
+        const [, channels, h, w] = out[t].dims;
+        const plane = h * w;
+        const sum = sums.get(t) ?? new Float64Array(channels);
+        for (let c = 0; c < channels; c++) {
+          let s = 0;
+          for (let i = c * plane; i < (c + 1) * plane; i++) s += data[i];
+          sum[c] += s / plane / input.images.length;
+        }
+        sums.set(t, sum);
+      }
       for (const t of tensors) {
         const data = out[t].data as Float32Array;
         const e = extent.get(t)!;
@@ -51,7 +66,7 @@ export async function calibrateRanges(fp32: Uint8Array, input: CalibrationInput)
       for (const kept of samples.get(t)!) for (let i = 0; i < kept.length; i++) h[Math.min(BINS - 1, Math.floor((kept[i] - min) * perBin))]++;
       return [t, h];
     }));
-    return new Map(tensors.map((t) => [t, bestRange(histograms.get(t)!, extent.get(t)!)]));
+    return { ranges: new Map(tensors.map((t) => [t, bestRange(histograms.get(t)!, extent.get(t)!)])), means: sums };
   } finally {
     await session.release();
   }

@@ -55,8 +55,8 @@ export async function quantizeEntry(entry: ModelEntry, dir: string): Promise<Uin
   const q = entry.quantization!;
   const fp32 = fs.readFileSync(path.join(dir, q.from));
   const { images, size, seed } = q.calibration;
-  const ranges = await calibrateRanges(fp32, { images: calibrationImages(images, size, seed), size });
-  return quantizeModel(fp32, ranges, { activations: q.activations, perChannel: q.perChannel, keepFp32: q.keepFp32, uint8Input: entry.input.type === 'uint8' });
+  const { ranges, means } = await calibrateRanges(fp32, { images: calibrationImages(images, size, seed), size });
+  return quantizeModel(fp32, ranges, { activations: q.activations, perChannel: q.perChannel, keepFp32: q.keepFp32, uint8Input: entry.input.type === 'uint8' }, q.biasCorrection ? means : undefined);
 }
 
 function isUpToDate(file: string, expected: string): boolean {

@@ -19,6 +19,8 @@ export interface ModelEntry {
     activations: 'u8' | 's8';
     perChannel: boolean;
     keepFp32: ('depthwise' | 'first' | 'last')[];
+    /** Correct each convolution's bias for the mean shift its rounded weights cause. */
+    biasCorrection?: boolean;
   };
   input: {
     name: string;

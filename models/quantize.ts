@@ -31,6 +31,14 @@ export const DEFAULT_QUANTIZE_OPTIONS: QuantizeOptions = { activations: 'u8', pe
 /** Float range of an activation tensor over the calibration images. */
 export type Ranges = Map<string, { min: number; max: number }>;
 
+/** Per-channel mean of each convolution's input over the calibration images (NCHW channel order). */
+export type ChannelMeans = Map<string, Float64Array>;
+
+/** The tensors every convolution reads, whose channel means bias correction needs. */
+export function convInputs(model: onnx.IModelProto): string[] {
+  return [...new Set(model.graph!.node!.filter((n) => n.opType === 'Conv').map((n) => n.input![0]))];
+}
+
 /**
  * The activation tensors to calibrate: what convolutions read and what they and residual Adds
  * write, except ReLU6 outputs, whose range is the clip's own [0, 6] (as TFLite quantises
@@ -57,11 +65,11 @@ function quantizedTensors(model: onnx.IModelProto): string[] {
 }
 
 /** The fp32 model with every tensor of `activationTensors` also a graph output, for calibration. */
-export function withActivationOutputs(fp32: Uint8Array): { bytes: Uint8Array; tensors: string[] } {
+export function withActivationOutputs(fp32: Uint8Array, alsoOutput: string[] = []): { bytes: Uint8Array; tensors: string[] } {
   const model = onnx.ModelProto.decode(fp32);
   const tensors = activationTensors(model);
   const existing = new Set(model.graph!.output!.map((o) => o.name));
-  for (const name of tensors) {
+  for (const name of new Set([...tensors, ...alsoOutput])) {
     if (!existing.has(name)) model.graph!.output!.push({ name, type: { tensorType: { elemType: DataType.FLOAT } } });
   }
   return { bytes: onnx.ModelProto.encode(model).finish(), tensors };
@@ -95,7 +103,12 @@ function activationParams(range: { min: number; max: number }, type: 'u8' | 's8'
   return { scale, zeroPoint };
 }
 
-export function quantizeModel(fp32: Uint8Array, ranges: Ranges, options: QuantizeOptions = DEFAULT_QUANTIZE_OPTIONS): Uint8Array {
+/**
+ * `means`: with them, each quantised convolution's bias is corrected for the mean shift its
+ * weights' rounding causes, ΔW·E[x] (Nagel et al., "Data-free quantization", 2019): rounding
+ * errors average out over a channel's many inputs, but not over a ReLU's all-positive ones.
+ */
+export function quantizeModel(fp32: Uint8Array, ranges: Ranges, options: QuantizeOptions = DEFAULT_QUANTIZE_OPTIONS, means?: ChannelMeans): Uint8Array {
   const model = onnx.ModelProto.decode(fp32);
   const graph = model.graph!;
   const initializers = new Map(graph.initializer!.map((t) => [t.name!, t]));
@@ -202,6 +215,22 @@ export function quantizeModel(fp32: Uint8Array, ranges: Ranges, options: Quantiz
         // Bias as int32 at scale = input scale × weight scale, which QLinearConv adds to its accumulator.
         const sx = paramsOf(x).scale;
         const bias = floatValues(initializers.get(b)!);
+        const mean = means?.get(x);
+        if (mean) {
+          const w32 = floatValues(weight);
+          const perOut = w32.length / channels;
+          const kernel = perOut / (isDepthwise(node, initializers) ? 1 : mean.length);
+          for (let c = 0; c < channels; c++) {
+            const scale = wq.scales[options.perChannel ? c : 0];
+            let shift = 0;
+            for (let i = 0; i < perOut; i++) {
+              const at = c * perOut + i;
+              const inputChannel = isDepthwise(node, initializers) ? c : Math.floor(i / kernel);
+              shift += (wq.values[at] * scale - w32[at]) * mean[inputChannel];
+            }
+            bias[c] -= shift;
+          }
+        }
         const bScales = Array.from({ length: channels }, (_, c) => sx * wq.scales[options.perChannel ? c : 0]);
         const bq = Int32Array.from(bias, (v, c) => Math.round(v / bScales[c]));
         newInitializers.push({ name: `${b}_int32`, dims: [channels], dataType: DataType.INT32, rawData: new Uint8Array(bq.buffer) });

@@ -119,7 +119,7 @@ async function main(): Promise<void> {
         const runs = shots === 0 ? [await tagsmith(split, cls, 1)] : await Promise.all(Array.from({ length: DRAWS }, (_, i) => tagsmith(split, cls, 1, shots, i + 1)));
         const med = (key: keyof Result) => runs.map((r) => r[key]).sort((a, b) => a - b)[Math.floor(runs.length / 2)];
         const meanAuc = runs.reduce((sum, r) => sum + r.auc, 0) / runs.length;
-        curve.push([policy.name, shots === 0 ? 'all' : String(shots), cls, ...fmt({ auc: med('auc'), accuracy: med('accuracy'), f1: med('f1') }), meanAuc.toFixed(3)]);
+        curve.push([policy.name, shots === 0 ? 'all' : String(shots), cls, ...fmt({ auc: med('auc'), accuracy: med('accuracy'), f1: med('f1') }), meanAuc.toFixed(4)]);
       }
     }
   }
