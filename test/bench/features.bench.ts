@@ -262,13 +262,15 @@ async function main(): Promise<void> {
       `${(throughput / baseline).toFixed(2)}×`,
       `${((100 * throughput) / roofImages).toFixed(0)}% of ${roofImages.toFixed(1)}`,
       median(runs.map((x) => x.cpuMsPerImage)).toFixed(1),
+      // CPU seconds per wall second: 2.0 is both cores busy the whole time.
+      median(runs.map((x) => (x.cpuMsPerImage * x.throughput) / 1000)).toFixed(2),
       `${median(decodeMs).toFixed(1)} / ${percentile(decodeMs, 95).toFixed(1)}`,
       `${median(inferMs).toFixed(1)} / ${percentile(inferMs, 95).toFixed(1)}`,
       median(runs.map((x) => x.peakRssMb)).toFixed(0),
     ];
   });
   console.log(`\npipelines, end to end from JPEG bytes (median of ${rounds} rounds; each round's figure in brackets)`);
-  console.log(table(['pipeline', 'images', 'images/s', 'vs baseline', 'share of the bare network (images/s)', 'CPU ms/image', 'decode ms p50 / p95', 'inference ms p50 / p95 (1 image)', 'peak RSS MB'], rows));
+  console.log(table(['pipeline', 'images', 'images/s', 'vs baseline', 'share of the bare network (images/s)', 'CPU ms/image', 'cores busy', 'decode ms p50 / p95', 'inference ms p50 / p95 (1 image)', 'peak RSS MB'], rows));
   const rate = (name: string) => median(reports.get(name)?.map((r) => r.throughput) ?? [Number.NaN]);
   const tf = rate('TF.js wasm 224, one view');
   if (!Number.isNaN(tf)) console.log(`ONNX / TF.js wasm at 224, end to end: fp32 ${(rate('fp32 224, one view') / tf).toFixed(1)}×, int8 ${(rate('int8 224, one view') / tf).toFixed(1)}×`);
