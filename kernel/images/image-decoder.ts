@@ -87,6 +87,8 @@ export async function decodeImage(bytes: Uint8Array, request: DecodeRequest, hea
   const scale = size / Math.min(info.width, info.height);
   const shared = policy === 'center-crop' && cueSide !== undefined && scale <= 1 && Math.max(info.width, info.height) * scale >= cueSide;
   const cuesApart = cueSide !== undefined && !shared ? decodeThumbnailRgb(bytes, cueSide, info) : undefined;
+  // Observed at once: should it fail while the model's decode is awaited, that is an outcome, not an unhandled rejection.
+  cuesApart?.catch(() => {});
   try {
     const { data, info: out } = await sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS, pages: 1, failOn: failOn(info.format) })
       .autoOrient()
@@ -106,7 +108,6 @@ export async function decodeImage(bytes: Uint8Array, request: DecodeRequest, hea
       .toBuffer({ resolveWithObject: true });
     return { model, cues: { pixels: thumbnail.data, width: thumbnail.info.width, height: thumbnail.info.height } };
   } catch (error) {
-    await cuesApart?.catch(() => {});
     throw new TagsmithError('not_an_image', `The ${info.format.toUpperCase()} image could not be decoded (truncated or corrupt?).`, { cause: error });
   }
 }
