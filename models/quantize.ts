@@ -219,13 +219,14 @@ export function quantizeModel(fp32: Uint8Array, ranges: Ranges, options: Quantiz
         if (mean) {
           const w32 = floatValues(weight);
           const perOut = w32.length / channels;
-          const kernel = perOut / (isDepthwise(node, initializers) ? 1 : mean.length);
+          const depthwise = isDepthwise(node, initializers);
+          const kernel = perOut / (depthwise ? 1 : mean.length);
           for (let c = 0; c < channels; c++) {
             const scale = wq.scales[options.perChannel ? c : 0];
             let shift = 0;
             for (let i = 0; i < perOut; i++) {
               const at = c * perOut + i;
-              const inputChannel = isDepthwise(node, initializers) ? c : Math.floor(i / kernel);
+              const inputChannel = depthwise ? c : Math.floor(i / kernel);
               shift += (wq.values[at] * scale - w32[at]) * mean[inputChannel];
             }
             bias[c] -= shift;
