@@ -19,8 +19,10 @@ const USAGE = `usage:
       print features and nsfw scores as JSON lines
 
   --backbone: one of models/models.json's models (also $TAGSMITH_BACKBONE):
-      mobilenet_v2_140_flip320 (default) 320-pixel crop and its mirror image: the more accurate
-      mobilenet_v2_140                   one 288-pixel crop: about 2.5× faster
+      mobilenet_v2_140_int8_flip320 (default) int8 network, 320-pixel crop and its mirror image
+      mobilenet_v2_140_int8                   int8 network, one 288-pixel crop: about 2× faster
+      mobilenet_v2_140_flip320                the fp32 network (the default before), same views
+      mobilenet_v2_140                        the fp32 network, one 288-pixel crop
 `;
 
 function positiveInteger(name: string, value: string | undefined, fallback: number | undefined): number | undefined {

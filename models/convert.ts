@@ -4,7 +4,10 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { calibrateRanges } from './calibrate';
+import { calibrationImages } from './calibration-images';
 import { readManifest, writeManifest, type ModelEntry } from './manifest';
+import { quantizeModel } from './quantize';
 import { convertGraph, convertHead } from './tf-to-onnx';
 import { loadNsfwjsGraphModel } from './tfjs-graph-model';
 
@@ -47,6 +50,15 @@ export function convertNsfwjsModel(entry: ModelEntry): { model: Uint8Array; head
   };
 }
 
+/** The int8 graph of an entry with `quantization`, from its fp32 file (converted first). */
+export async function quantizeEntry(entry: ModelEntry, dir: string): Promise<Uint8Array> {
+  const q = entry.quantization!;
+  const fp32 = fs.readFileSync(path.join(dir, q.from));
+  const { images, size, seed } = q.calibration;
+  const { ranges, means } = await calibrateRanges(fp32, { images: calibrationImages(images, size, seed), size });
+  return quantizeModel(fp32, ranges, { activations: q.activations, perChannel: q.perChannel, keepFp32: q.keepFp32, uint8Input: entry.input.type === 'uint8' }, q.biasCorrection ? means : undefined);
+}
+
 function isUpToDate(file: string, expected: string): boolean {
   return expected !== '' && fs.existsSync(file) && sha256(fs.readFileSync(file)) === expected;
 }
@@ -57,27 +69,49 @@ function writeAtomically(file: string, bytes: Uint8Array): void {
   fs.renameSync(temp, file);
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const dirFlag = args.indexOf('--models-dir');
   const dir = dirFlag >= 0 ? path.resolve(args[dirFlag + 1]) : path.resolve(__dirname, '..', '..', 'models');
   const updateManifest = args.includes('--update-manifest');
   const manifest = readManifest(dir);
   // Several entries may share a file (the same network, fed differently): the first converts
-  // it, the others take its hashes.
+  // it, the others take its hashes. Int8 graphs come after the fp32 files they are made from.
   const firstOfFile = new Map<string, ModelEntry>();
-  for (const [id, entry] of Object.entries(manifest.models)) {
+  const entries = Object.entries(manifest.models).sort(([, a], [, b]) => Number(!!a.quantization) - Number(!!b.quantization));
+  for (const [id, entry] of entries) {
     if (!entry.source) continue; // a user's own ONNX file: nothing to convert
+    const head = entry.outputs.nsfw;
+    if (!head) throw new Error(`${id}: an nsfwjs model has a head`);
     const first = firstOfFile.get(entry.file);
     if (first) {
-      if (entry.outputs.nsfw && first.outputs.nsfw) [entry.sha256, entry.outputs.nsfw.headSha256] = [first.sha256, first.outputs.nsfw.headSha256];
+      entry.sha256 = first.sha256;
+      head.headSha256 = first.outputs.nsfw!.headSha256;
       continue;
     }
     firstOfFile.set(entry.file, entry);
-    const head = entry.outputs.nsfw;
-    if (!head) throw new Error(`${id}: an nsfwjs model has a head`);
     const file = path.join(dir, entry.file);
     const headFile = path.join(dir, head.headFile);
+    if (entry.quantization) {
+      // The head scores saved feature vectors in fp32, whichever graph made them: the fp32 entry's head file.
+      const source = [...firstOfFile.values()].find((e) => e.file === entry.quantization!.from && !e.quantization);
+      if (!source || source.outputs.nsfw?.headFile !== head.headFile) throw new Error(`${id}: quantised from ${entry.quantization.from}, which no fp32 entry with the same head converts`);
+      head.headSha256 = source.outputs.nsfw.headSha256;
+      if (!updateManifest && isUpToDate(file, entry.sha256)) {
+        console.log(`tagsmith: ${entry.file} is up to date`);
+        continue;
+      }
+      const started = Date.now();
+      const model = await quantizeEntry(entry, dir);
+      const hash = sha256(model);
+      if (!updateManifest && hash !== entry.sha256) {
+        throw new Error(`${id}: the quantised file's sha256 (${hash}) differs from models.json. If the converter changed on purpose, run with --update-manifest.`);
+      }
+      writeAtomically(file, model);
+      entry.sha256 = hash;
+      console.log(`tagsmith: quantised ${entry.quantization.from} → ${entry.file} (int8, ${(model.length / 1e6).toFixed(1)} MB, ${Date.now() - started} ms)`);
+      continue;
+    }
     if (!updateManifest && isUpToDate(file, entry.sha256) && isUpToDate(headFile, head.headSha256)) {
       console.log(`tagsmith: ${entry.file} is up to date`);
       continue;
@@ -100,10 +134,8 @@ function main(): void {
 }
 
 if (require.main === module) {
-  try {
-    main();
-  } catch (error) {
+  main().catch((error: unknown) => {
     console.error(`tagsmith: model conversion failed: ${(error as Error).message}`);
     process.exit(1);
-  }
+  });
 }

@@ -9,6 +9,19 @@ export interface ModelEntry {
   sha256: string;
   /** Where the pretrained weights come from; absent for a user's own ONNX encoder. */
   source?: { package: string; version: string; model: string; license: string };
+  /**
+   * An int8 graph made at install from the fp32 file `from` (an entry of the same source):
+   * activation ranges calibrated on `images` generated images of `size`² (seed `seed`).
+   */
+  quantization?: {
+    from: string;
+    calibration: { images: number; size: number; seed: number };
+    activations: 'u8' | 's8';
+    perChannel: boolean;
+    keepFp32: ('depthwise' | 'first' | 'last')[];
+    /** Correct each convolution's bias for the mean shift its rounded weights cause. */
+    biasCorrection?: boolean;
+  };
   input: {
     name: string;
     /** The square size Tagsmith feeds; may exceed `trainedSize` for fully convolutional models. */
@@ -18,6 +31,12 @@ export interface ModelEntry {
     /** NHWC (TF-style) or NCHW (PyTorch-style exports). */
     layout: 'NHWC' | 'NCHW';
     channels: 'RGB';
+    /**
+     * The input's element type: `float32` (default), the pixels mapped by `range`, `mean` and
+     * `std`; or `uint8`, the decoded bytes 0–255 as they are (the graph scales them itself,
+     * as an int8 graph's first DequantizeLinear does).
+     */
+    type?: 'float32' | 'uint8';
     /** Pixels 0..255 are mapped linearly onto this range first… */
     range: [number, number];
     /** …then, per channel, (value − mean) / std, as CLIP and torchvision models expect. */
@@ -76,6 +95,7 @@ function checkEntry(entry: ModelEntry, where: string): void {
     if (v !== undefined && (!Array.isArray(v) || v.length !== 3 || !v.every(Number.isFinite))) fail(`input.${key} must be three numbers (R, G, B)`);
   }
   if (input.std?.some((x) => x === 0)) fail('input.std must not contain 0');
+  if (input.type !== undefined && input.type !== 'float32' && input.type !== 'uint8') fail('input.type must be "float32" or "uint8"');
   if (input.flipAverage !== undefined && typeof input.flipAverage !== 'boolean') fail('input.flipAverage must be true or false');
   if (!outputs?.features || !Number.isInteger(outputs.features.length) || outputs.features.length < 1) fail('outputs.features.length must be a positive integer');
 }

@@ -2,7 +2,7 @@
 // stored by sha256 in the state folder, recent predictions are remembered in memory.
 import crypto from 'node:crypto';
 import { FeatureExtractor } from '../features/feature-extractor';
-import { decodeThumbnailRgb, inspectImage } from '../images/image-decoder';
+import { inspectImage } from '../images/image-decoder';
 import { aestheticScore, stockScore } from '../scores/base-scores';
 import { measureCues } from '../scores/image-cues';
 import type { EmbeddingRecord } from '../state/record-schemas';
@@ -29,7 +29,8 @@ export class Embedder {
     const remembered = this.recent.get(hash);
     if (remembered) return remembered;
     const header = await inspectImage(bytes); // format and pixel limit, once, before any decoding
-    const [embedding, thumbnail] = await Promise.all([this.extractor.embed(bytes, header), decodeThumbnailRgb(bytes, CUE_SIDE, header)]);
+    // One decode gives the model's pixels and the cue thumbnail (two decodes of the file before).
+    const { embedding, thumbnail } = await this.extractor.embedWithThumbnail(bytes, CUE_SIDE, header);
     const aesthetic = aestheticScore(measureCues(thumbnail.pixels, thumbnail.width, thumbnail.height));
     const record: EmbeddingRecord = {
       name: 'tagsmith-embedding',

@@ -2,11 +2,13 @@
 // while a batch runs, new images queue up and go together in the next run, so a busy server
 // gets batching for free and an idle one adds no latency.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import * as ort from 'onnxruntime-node';
 import { readManifest, type ModelEntry } from '../../models/manifest';
 import { TagsmithError } from '../errors';
-import { decodeForModel, type DecodedImage, type ImageInfo, type ResizePolicy } from '../images/image-decoder';
+import { decodeImage, type DecodedImage, type ImageInfo, type ResizePolicy, type RgbImage } from '../images/image-decoder';
+import { InferencePool } from './inference-pool';
+import type { View } from './input-tensor';
 import { findModelsDir } from './models-dir';
 
 export interface Embedding {
@@ -21,9 +23,19 @@ export interface FeatureExtractorOptions {
   modelsDir?: string;
   /** Id of one of the manifest's models; default the manifest's `backbone`. */
   backbone?: string;
-  /** ONNX Runtime intra-op threads; default: every core. */
+  /** Cores inference may use; default (or 0): every core. */
   threads?: number;
-  /** Images per ONNX run. From 2 up the time per image stays the same on 2 cores (probe of 1–16), while memory grows with the batch. */
+  /**
+   * Inference runners, each a worker thread with its own session (0: one session on this
+   * thread, which it blocks while it runs); default one per thread, each with one intra-op
+   * thread: bench:features measured that ahead of one session with every thread.
+   */
+  workers?: number;
+  /** ONNX Runtime intra-op threads per runner; default `threads / workers`. */
+  intraOpThreads?: number;
+  /** Let ONNX Runtime's idle pool threads spin (default off: they would spin on the core sharp decodes on). */
+  spinning?: boolean;
+  /** Most views per ONNX run (bench:features: batches past 2 gain nothing on these cores and hold more memory). */
   maxBatch?: number;
   /** Default `center-crop`: it scored best in bench:accuracy (at 288 pixels; squash, crop and size compared there). */
   resize?: ResizePolicy;
@@ -33,21 +45,12 @@ export interface FeatureExtractorOptions {
   flipAverage?: boolean;
 }
 
-interface Pending {
-  pixels: Buffer;
-  resolve: (value: { features: Float32Array; nsfw: Float32Array }) => void;
-  reject: (error: unknown) => void;
-}
-
 export class FeatureExtractor {
-  private readonly queue: Pending[] = [];
-  private running = false;
-
   private constructor(
-    private readonly session: ort.InferenceSession,
+    private readonly pool: InferencePool,
     readonly backboneId: string,
     readonly model: ModelEntry,
-    private readonly options: Required<Omit<FeatureExtractorOptions, 'modelsDir' | 'threads' | 'backbone'>>,
+    private readonly options: { resize: ResizePolicy; inputSize: number; flipAverage: boolean },
   ) {}
 
   static async create(options: FeatureExtractorOptions = {}): Promise<FeatureExtractor> {
@@ -58,16 +61,25 @@ export class FeatureExtractor {
     if (!fs.existsSync(file)) {
       throw new Error(`${file} is missing: run \`npm run convert-models\` (npm install does it once)`);
     }
-    const session = await ort.InferenceSession.create(file, {
-      intraOpNumThreads: options.threads ?? 0,
-      interOpNumThreads: 1,
-      graphOptimizationLevel: 'all',
-      executionMode: 'sequential',
-    });
-    return new FeatureExtractor(session, manifest.backbone, entry, {
-      maxBatch: options.maxBatch ?? 2,
+    const threads = options.threads || os.availableParallelism();
+    const workers = options.workers ?? threads;
+    const inputSize = options.inputSize ?? entry.input.size;
+    const pool = await InferencePool.create(
+      {
+        file,
+        input: entry.input,
+        featuresOutput: entry.outputs.features.name ?? 'features',
+        featureLength: entry.outputs.features.length,
+        labels: entry.outputs.nsfw?.labels.length ?? 0,
+        size: inputSize,
+        intraOpThreads: options.intraOpThreads ?? Math.max(1, Math.floor(threads / Math.max(1, workers))),
+        spinning: options.spinning ?? false,
+      },
+      { workers, maxBatch: options.maxBatch ?? 2 },
+    );
+    return new FeatureExtractor(pool, manifest.backbone, entry, {
       resize: options.resize ?? 'center-crop',
-      inputSize: options.inputSize ?? entry.input.size,
+      inputSize,
       flipAverage: options.flipAverage ?? entry.input.flipAverage ?? false,
     });
   }
@@ -89,79 +101,40 @@ export class FeatureExtractor {
     return this.embedDecoded(await this.decode(bytes, header));
   }
 
+  /** `embed`, plus a thumbnail of the whole image (longer side ≤ `cueSide`) from the same decode where it can. */
+  async embedWithThumbnail(bytes: Uint8Array, cueSide: number, header?: ImageInfo): Promise<{ embedding: Embedding; thumbnail: RgbImage }> {
+    const { model, cues } = await decodeImage(bytes, { size: this.options.inputSize, policy: this.options.resize, cueSide }, header);
+    return { embedding: await this.embedDecoded(model), thumbnail: cues! };
+  }
+
   /** Decodes as this model wants (size, resize policy); the bytes-to-pixels half of `embed`. `header`: `inspectImage`'s answer, if known. */
-  decode(bytes: Uint8Array, header?: ImageInfo): Promise<DecodedImage> {
-    return decodeForModel(bytes, this.options.inputSize, this.options.resize, header);
+  async decode(bytes: Uint8Array, header?: ImageInfo): Promise<DecodedImage> {
+    return (await decodeImage(bytes, { size: this.options.inputSize, policy: this.options.resize }, header)).model;
   }
 
   /** The pixels-to-embedding half of `embed`, for callers that also use the pixels. */
   async embedDecoded(decoded: DecodedImage): Promise<Embedding> {
-    const size = decoded.size;
-    const views = this.options.flipAverage ? [decoded.pixels, mirror(decoded.pixels, size)] : [decoded.pixels];
-    const outputs = await Promise.all(views.map((pixels) => this.infer(pixels)));
+    if (decoded.pixels.length !== this.options.inputSize ** 2 * 3) throw new Error(`pixels are not ${this.options.inputSize}² RGB`);
+    // The mirror image is the same pixels read right to left, flipped while the tensor is filled.
+    const views: View[] = this.options.flipAverage ? [{ pixels: decoded.pixels, mirror: false }, { pixels: decoded.pixels, mirror: true }] : [{ pixels: decoded.pixels, mirror: false }];
+    let outputs;
+    try {
+      outputs = await Promise.all(views.map((view) => this.pool.infer(view)));
+    } catch (error) {
+      throw new TagsmithError('internal', `ONNX inference failed: ${(error as Error).message}`, { cause: error });
+    }
     const features = outputs[0].features;
-    for (let i = 0; i < features.length; i++) features[i] = outputs.reduce((sum, o) => sum + o.features[i], 0) / outputs.length;
+    if (outputs.length === 2) {
+      const other = outputs[1].features;
+      for (let i = 0; i < features.length; i++) features[i] = (features[i] + other[i]) / 2;
+    }
     const nsfw = outputs.length === 1 ? outputs[0].nsfw : headOfMean(outputs.map((o) => o.nsfw));
     const { pixels: _pixels, size: _size, ...image } = decoded;
     return { features, nsfw: Object.fromEntries(this.labels.map((label, i) => [label, nsfw[i]])), image };
   }
 
   async release(): Promise<void> {
-    await this.session.release();
-  }
-
-  private infer(pixels: Buffer): Promise<{ features: Float32Array; nsfw: Float32Array }> {
-    if (pixels.length !== this.options.inputSize ** 2 * 3) throw new Error(`pixels are not ${this.options.inputSize}² RGB`);
-    return new Promise((resolve, reject) => {
-      this.queue.push({ pixels, resolve, reject });
-      if (!this.running) void this.drain();
-    });
-  }
-
-  private async drain(): Promise<void> {
-    this.running = true;
-    while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.options.maxBatch);
-      try {
-        const results = await this.runBatch(batch.map((p) => p.pixels));
-        batch.forEach((p, i) => p.resolve(results[i]));
-      } catch (error) {
-        const wrapped = new TagsmithError('internal', `ONNX inference failed: ${(error as Error).message}`, { cause: error });
-        for (const p of batch) p.reject(wrapped);
-      }
-    }
-    this.running = false;
-  }
-
-  private async runBatch(images: Buffer[]): Promise<{ features: Float32Array; nsfw: Float32Array }[]> {
-    const input = this.model.input;
-    const size = this.options.inputSize;
-    const plane = size * size;
-    const tensor = new Float32Array(images.length * plane * 3);
-    // Per channel: 0..255 onto the manifest's range, then (value − mean) / std.
-    const [low, high] = input.range;
-    const scale = [0, 1, 2].map((c) => (high - low) / 255 / (input.std?.[c] ?? 1));
-    const offset = [0, 1, 2].map((c) => (low - (input.mean?.[c] ?? 0)) / (input.std?.[c] ?? 1));
-    const nchw = input.layout === 'NCHW';
-    images.forEach((pixels, n) => {
-      const base = n * plane * 3;
-      for (let p = 0; p < plane; p++) {
-        for (let c = 0; c < 3; c++) {
-          tensor[base + (nchw ? c * plane + p : p * 3 + c)] = pixels[p * 3 + c] * scale[c] + offset[c];
-        }
-      }
-    });
-    const dims = nchw ? [images.length, 3, size, size] : [images.length, size, size, 3];
-    const output = await this.session.run({ [input.name]: new ort.Tensor('float32', tensor, dims) });
-    const features = output[this.model.outputs.features.name ?? 'features'].data as Float32Array;
-    // A user's own encoder may have no nsfw head: its images get no nsfw scores.
-    const nsfw = this.model.outputs.nsfw ? (output.nsfw.data as Float32Array) : new Float32Array(0);
-    const f = this.featureLength;
-    const k = this.labels.length;
-    return images.map((_, n) => ({
-      features: features.slice(n * f, (n + 1) * f),
-      nsfw: nsfw.slice(n * k, (n + 1) * k),
-    }));
+    await this.pool.close();
   }
 }
 
@@ -177,18 +150,4 @@ function headOfMean(views: Float32Array[]): Float32Array {
   const exp = logits.map((z) => Math.exp(z - top));
   const total = exp.reduce((a, b) => a + b, 0);
   return exp.map((e) => e / total);
-}
-
-function mirror(pixels: Buffer, size: number): Buffer {
-  const out = Buffer.allocUnsafe(pixels.length);
-  for (let y = 0; y < size; y++) {
-    for (let x = 0; x < size; x++) {
-      const from = (y * size + x) * 3;
-      const to = (y * size + (size - 1 - x)) * 3;
-      out[to] = pixels[from];
-      out[to + 1] = pixels[from + 1];
-      out[to + 2] = pixels[from + 2];
-    }
-  }
-  return out;
 }

@@ -56,21 +56,70 @@ export async function inspectImage(bytes: Uint8Array): Promise<ImageInfo> {
 
 /** Decodes, rotates upright, flattens alpha onto white, converts to sRGB and resizes. `header`: what `inspectImage` said of these bytes, if the caller asked already. */
 export async function decodeForModel(bytes: Uint8Array, size: number, policy: ResizePolicy, header?: ImageInfo): Promise<DecodedImage> {
+  return (await decodeImage(bytes, { size, policy }, header)).model;
+}
+
+export interface DecodeRequest {
+  /** The model's square input. */
+  size: number;
+  policy: ResizePolicy;
+  /** Also a thumbnail of the whole image, its longer side at most this (for the photographic cues). */
+  cueSide?: number;
+}
+
+export interface RgbImage {
+  pixels: Buffer;
+  width: number;
+  height: number;
+}
+
+/**
+ * The model's pixels and, if asked, the cue thumbnail, from one decode where it can: a centre
+ * crop is the image scaled to cover the square (JPEG shrink-on-load does most of that inside
+ * the decoder) and cut in the middle, so that scaled image also gives the thumbnail by a
+ * cheap resize of raw pixels, instead of decoding the file a second time. The crop is where
+ * sharp's own `cover` takes it, so the pixels are the same bytes as before.
+ */
+export async function decodeImage(bytes: Uint8Array, request: DecodeRequest, header?: ImageInfo): Promise<{ model: DecodedImage; cues?: RgbImage }> {
   const info = header ?? (await inspectImage(bytes));
+  const { size, policy, cueSide } = request;
+  // The scaled image serves the thumbnail only when it is a reduction of the original that is still at least the thumbnail's size.
+  const scale = size / Math.min(info.width, info.height);
+  const shared = policy === 'center-crop' && cueSide !== undefined && scale <= 1 && Math.max(info.width, info.height) * scale >= cueSide;
+  const cuesApart = cueSide !== undefined && !shared ? decodeThumbnailRgb(bytes, cueSide, info) : undefined;
+  // Observed at once: should it fail while the model's decode is awaited, that is an outcome, not an unhandled rejection.
+  cuesApart?.catch(() => {});
   try {
-    const pixels = await sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS, pages: 1, failOn: failOn(info.format) })
+    const { data, info: out } = await sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS, pages: 1, failOn: failOn(info.format) })
       .autoOrient()
       .flatten({ background: '#ffffff' })
       .toColourspace('srgb')
-      .resize(size, size, { fit: policy === 'squash' ? 'fill' : 'cover', kernel: 'lanczos3' })
+      .resize(size, size, { fit: policy === 'squash' ? 'fill' : 'outside', kernel: 'lanczos3' })
       .removeAlpha()
       .raw({ depth: 'uchar' })
-      .toBuffer();
-    if (pixels.length !== size * size * 3) throw new Error(`decoded ${pixels.length} bytes, expected ${size * size * 3}`);
-    return { ...info, pixels, size };
+      .toBuffer({ resolveWithObject: true });
+    if (out.channels !== 3 || out.width < size || out.height < size) throw new Error(`decoded ${out.width}×${out.height}×${out.channels}, expected at least ${size}²×3`);
+    const pixels = centreCrop(data, out.width, out.height, size);
+    const model = { ...info, pixels, size };
+    if (!shared) return { model, cues: await cuesApart };
+    const thumbnail = await sharp(data, { raw: { width: out.width, height: out.height, channels: 3 } })
+      .resize(cueSide, cueSide, { fit: 'inside', withoutEnlargement: true })
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    return { model, cues: { pixels: thumbnail.data, width: thumbnail.info.width, height: thumbnail.info.height } };
   } catch (error) {
     throw new TagsmithError('not_an_image', `The ${info.format.toUpperCase()} image could not be decoded (truncated or corrupt?).`, { cause: error });
   }
+}
+
+/** The middle size² of an RGB image, where libvips' centre gravity puts it (odd margins: one more pixel left/top). */
+function centreCrop(rgb: Buffer, width: number, height: number, size: number): Buffer {
+  if (width === size && height === size) return rgb;
+  const left = Math.floor((width - size + 1) / 2);
+  const top = Math.floor((height - size + 1) / 2);
+  const out = Buffer.allocUnsafe(size * size * 3);
+  for (let y = 0; y < size; y++) rgb.copy(out, y * size * 3, ((top + y) * width + left) * 3, ((top + y) * width + left + size) * 3);
+  return out;
 }
 
 /** The upright image scaled so its longer side is at most `maxSide`, as RGB bytes. */

@@ -1,6 +1,6 @@
 // L2-regularised, sample-weighted logistic regression solved by L-BFGS.
 // Minimises (1/Σs) Σ s_i·logloss(y_i, σ(w·x_i + b)) + (λ/2)‖w‖²; the bias is not penalised.
-import { dot, sigmoid, type Vector } from './vectors';
+import { dot, dotFrom, sigmoid, type Vector } from './vectors';
 
 export interface LogisticOptions {
   /** λ, the L2 penalty on the weights. */
@@ -39,15 +39,22 @@ export function fitLogistic(x: Vector[], y: ArrayLike<number>, sampleWeight: Arr
     const b = theta[d];
     for (let i = 0; i < n; i++) {
       const xi = x[i];
-      let z = b;
-      for (let j = 0; j < d; j++) z += theta[j] * xi[j];
+      const z = b + dotFrom(theta, xi, 0, d);
       margins[i] = z;
       const s = sampleWeight[i] / totalWeight;
       // log(1 + e^z) - y·z, computed without overflow.
       loss += s * ((z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z))) - y[i] * z);
       const r = s * (sigmoid(z) - y[i]);
       if (r !== 0) {
-        for (let j = 0; j < d; j++) grad[j] += r * xi[j];
+        // Unrolled by four like dot(): fewer loop checks per multiply-add (each j is summed in the same order as before).
+        let j = 0;
+        for (const last = d - 3; j < last; j += 4) {
+          grad[j] += r * xi[j];
+          grad[j + 1] += r * xi[j + 1];
+          grad[j + 2] += r * xi[j + 2];
+          grad[j + 3] += r * xi[j + 3];
+        }
+        for (; j < d; j++) grad[j] += r * xi[j];
         grad[d] += r;
       }
     }

@@ -1,12 +1,14 @@
 // A trained tag: per-cluster logistic regressions over the backbone's L2-normalised features
 // (plus standardised base scores when asked), a threshold, and the metrics that chose it.
 import { TagsmithError } from '../errors';
-import { l2Normalised, sigmoid } from '../ml/vectors';
+import { dotFrom, l2Normalised, sigmoid } from '../ml/vectors';
 // The record's shape is the state's schema (kernel/state/record-schemas.ts); only its type is
 // imported here, so training code stays free of the state's modules at run time.
 import type { ClusterWeights, FeatureTransform, TagMetrics, TagModelJson } from '../state/record-schemas';
 
 export type { ClusterWeights, FeatureTransform, TagMetrics, TagModelJson };
+
+const NO_EXTRAS: number[] = [];
 
 export const TAG_MODEL_NAME = 'tagsmith-tag-model';
 export const TAG_MODEL_FORMAT = 1;
@@ -66,16 +68,17 @@ export class TagModel {
     // The same arithmetic as dot(w, modelInput(...)), without building the input vector:
     // this is the hot path of predict_by_features.
     const features = preparedFeatures(input, this.json, prepared);
-    const extras = extraInputs(input, this.json);
+    const clusters = this.json.clusters;
     const d = this.json.featureLength;
+    const extras = clusters[0].weights.length > d ? extraInputs(input, this.json) : NO_EXTRAS;
     let best = { score: -1, cluster: 0 };
-    this.vectors.forEach((w, cluster) => {
-      let z = this.json.clusters[cluster].bias;
-      for (let i = 0; i < d; i++) z += w[i] * features[i];
+    for (let cluster = 0; cluster < this.vectors.length; cluster++) {
+      const w = this.vectors[cluster];
+      let z = clusters[cluster].bias + dotFrom(w, features, 0, d);
       for (let k = 0; k < extras.length; k++) z += w[d + k] * extras[k];
       const score = sigmoid(z);
       if (score > best.score) best = { score, cluster };
-    });
+    }
     return { score: best.score, label: best.score >= this.json.threshold, threshold: this.json.threshold, cluster: best.cluster };
   }
 }

@@ -1,9 +1,10 @@
-// npm run bench:accuracy -- [folder]   (default ../shared/data/hymenoptera)
+// npm run bench:accuracy -- [folder] [--only TEXT]   (default ../shared/data/hymenoptera; --only: the policies whose name holds TEXT)
 // Each class folder of train/ becomes a tag (its images positive, the other classes'
 // negative); the val/ split is predicted. Prints, side by side in one run: a plain logistic
 // regression on raw vectors (the baseline), Tagsmith's trainer under each preprocessing
 // policy, 1 vs 3 clusters, and a few-shot curve.
 import fs from 'node:fs/promises';
+import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { FeatureExtractor, type FeatureExtractorOptions } from '../../kernel/features/feature-extractor';
 import { fitLogistic, predictLogistic } from '../../kernel/ml/logistic-regression';
@@ -72,27 +73,31 @@ async function tagsmith(split: Split, cls: string, clusters: number, shots?: num
 }
 
 const DRAWS = 20;
-const fmt = (r: Result) => [r.auc.toFixed(3), r.accuracy.toFixed(3), r.f1.toFixed(3)];
+const fmt = (r: Result) => [r.auc.toFixed(4), r.accuracy.toFixed(3), r.f1.toFixed(3)];
 
 async function main(): Promise<void> {
-  const root = process.argv[2] ?? path.resolve(__dirname, '../../../shared/data/hymenoptera');
-  const policies: { name: string; options: FeatureExtractorOptions; transform: FeatureTransform }[] = [
-    { name: '224 squash, l2', options: { inputSize: 224, resize: 'squash', flipAverage: false }, transform: 'l2' },
-    { name: '224 squash, sqrt-l2', options: { inputSize: 224, resize: 'squash', flipAverage: false }, transform: 'sqrt-l2' },
-    { name: '224 squash + flip, sqrt-l2', options: { inputSize: 224, resize: 'squash', flipAverage: true }, transform: 'sqrt-l2' },
-    { name: '288 squash, sqrt-l2', options: { inputSize: 288, resize: 'squash', flipAverage: false }, transform: 'sqrt-l2' },
-    { name: '288 center-crop, sqrt-l2', options: { inputSize: 288, resize: 'center-crop', flipAverage: false }, transform: 'sqrt-l2' },
-    { name: '288 center-crop + flip, sqrt-l2', options: { inputSize: 288, resize: 'center-crop', flipAverage: true }, transform: 'sqrt-l2' },
-    { name: '320 center-crop + flip, sqrt-l2 (default)', options: { inputSize: 320, resize: 'center-crop', flipAverage: true }, transform: 'sqrt-l2' },
-    { name: '352 squash, sqrt-l2', options: { inputSize: 352, resize: 'squash', flipAverage: false }, transform: 'sqrt-l2' },
+  const { values, positionals } = parseArgs({ allowPositionals: true, options: { only: { type: 'string', multiple: true } } });
+  const root = positionals[0] ?? path.resolve(__dirname, '../../../shared/data/hymenoptera');
+  const allPolicies: { name: string; options: FeatureExtractorOptions; transform: FeatureTransform; curve?: boolean }[] = [
+    { name: '224 squash, l2', options: { backbone: 'mobilenet_v2_140', inputSize: 224, resize: 'squash', flipAverage: false }, transform: 'l2' },
+    { name: '224 squash, sqrt-l2', options: { backbone: 'mobilenet_v2_140', inputSize: 224, resize: 'squash', flipAverage: false }, transform: 'sqrt-l2' },
+    { name: '224 squash + flip, sqrt-l2', options: { backbone: 'mobilenet_v2_140', inputSize: 224, resize: 'squash', flipAverage: true }, transform: 'sqrt-l2' },
+    { name: '288 squash, sqrt-l2', options: { backbone: 'mobilenet_v2_140', inputSize: 288, resize: 'squash', flipAverage: false }, transform: 'sqrt-l2' },
+    { name: '288 center-crop, sqrt-l2', options: { backbone: 'mobilenet_v2_140', inputSize: 288, resize: 'center-crop', flipAverage: false }, transform: 'sqrt-l2', curve: true },
+    { name: '288 center-crop + flip, sqrt-l2', options: { backbone: 'mobilenet_v2_140', inputSize: 288, resize: 'center-crop', flipAverage: true }, transform: 'sqrt-l2' },
+    { name: '320 center-crop + flip, sqrt-l2 (fp32)', options: { backbone: 'mobilenet_v2_140_flip320', inputSize: 320, resize: 'center-crop', flipAverage: true }, transform: 'sqrt-l2', curve: true },
+    { name: 'int8 320 center-crop + flip, sqrt-l2', options: { backbone: 'mobilenet_v2_140_int8_flip320' }, transform: 'sqrt-l2', curve: true },
+    { name: 'int8 288 center-crop, sqrt-l2', options: { backbone: 'mobilenet_v2_140_int8' }, transform: 'sqrt-l2', curve: true },
+    { name: '352 squash, sqrt-l2', options: { backbone: 'mobilenet_v2_140', inputSize: 352, resize: 'squash', flipAverage: false }, transform: 'sqrt-l2' },
   ];
+  const policies = values.only ? allPolicies.filter((p) => values.only!.some((text) => p.name.includes(text))) : allPolicies;
   const rows: string[][] = [];
   const embedded = new Map<string, { split: Split; classes: string[]; transform: FeatureTransform }>();
   for (const policy of policies) {
     const t = performance.now();
     const { split, classes, skipped } = await embedSplit(root, policy.options);
     embedded.set(policy.name, { split, classes, transform: policy.transform });
-    if (policy === policies[0]) {
+    if (policy === allPolicies[0]) {
       console.log(`bench:accuracy — ${root}: ${split.train.length} train, ${split.val.length} val images (${skipped} unreadable skipped), classes ${classes.join(', ')}`);
       for (const cls of classes) rows.push(['plain logistic regression (baseline)', 'squash', cls, '-', ...fmt(plainLogistic(split, cls))]);
     }
@@ -106,7 +111,7 @@ async function main(): Promise<void> {
   // The default against one view at 288 (the default before): the few-shot gain is why the
   // product pays a second inference per image.
   const curve: string[][] = [];
-  for (const policy of [policies[6], policies[5], policies[4]]) {
+  for (const policy of policies.filter((p) => p.curve)) {
     const { split, classes } = embedded.get(policy.name)!;
     for (const shots of [5, 10, 20, 0]) {
       for (const cls of classes) {
@@ -114,7 +119,7 @@ async function main(): Promise<void> {
         const runs = shots === 0 ? [await tagsmith(split, cls, 1)] : await Promise.all(Array.from({ length: DRAWS }, (_, i) => tagsmith(split, cls, 1, shots, i + 1)));
         const med = (key: keyof Result) => runs.map((r) => r[key]).sort((a, b) => a - b)[Math.floor(runs.length / 2)];
         const meanAuc = runs.reduce((sum, r) => sum + r.auc, 0) / runs.length;
-        curve.push([policy.name, shots === 0 ? 'all' : String(shots), cls, ...fmt({ auc: med('auc'), accuracy: med('accuracy'), f1: med('f1') }), meanAuc.toFixed(3)]);
+        curve.push([policy.name, shots === 0 ? 'all' : String(shots), cls, ...fmt({ auc: med('auc'), accuracy: med('accuracy'), f1: med('f1') }), meanAuc.toFixed(4)]);
       }
     }
   }

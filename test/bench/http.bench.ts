@@ -1,4 +1,4 @@
-// npm run bench:http -- [--duration 20] [--backbone ID]
+// npm run bench:http -- [--duration 20] [--backbone ID] [--against DIR]
 // `tagsmith serve` in its own process under autocannon, 8 connections per endpoint (and /predict
 // with 1, the latency of a single user):
 // GET /health (the framework's floor, for comparison), /predict_by_features and /predict with
@@ -6,6 +6,9 @@
 // Everything runs twice: the first pass from a cold server, the second warm. RSS growth over
 // the warm pass tells a leak from warm-up (V8's heap sizing itself to the load, ONNX Runtime's
 // arena growing to a batch's activations, one malloc arena per busy thread).
+// --against DIR: another checkout (built) served beside this one; one client alternates
+// /predict requests between the two, so both see the same load from the rest of the machine.
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { TagsmithClient } from '../../kernel/client/tagsmith-client';
@@ -13,7 +16,7 @@ import { blobImages, stripedImages } from '../helpers/engine';
 import { removeDir, startCliServer } from '../helpers/cli-server';
 import { scene } from '../helpers/images';
 import { multipartBody } from '../helpers/server';
-import { rssMb, table } from './stats';
+import { percentile, rssMb, table } from './stats';
 
 type Request = { method?: 'GET' | 'POST'; body?: Buffer; headers?: Record<string, string>; bodies?: () => { body: Buffer; headers: Record<string, string> }; connections?: number };
 
@@ -41,7 +44,8 @@ function uniqueJpegs(jpeg: Buffer): () => { body: Buffer; headers: Record<string
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { duration: { type: 'string', default: '20' }, backbone: { type: 'string' } } });
+  const { values } = parseArgs({ options: { duration: { type: 'string', default: '20' }, backbone: { type: 'string' }, against: { type: 'string' } } });
+  if (values.against) return sideBySide(Number(values.duration), values.against);
   const duration = Number(values.duration);
   const server = await startCliServer(values.backbone ? ['--backbone', values.backbone] : []);
   const client = new TagsmithClient({ url: server.url });
@@ -89,3 +93,32 @@ async function main(): Promise<void> {
 }
 
 void main();
+
+/** One client, /predict alternately to this build and another, each request a new 1-MP JPEG. */
+async function sideBySide(duration: number, otherRoot: string): Promise<void> {
+  const ours = await startCliServer();
+  const theirs = await startCliServer([], undefined, path.resolve(otherRoot, 'dist/kernel/cli.js'));
+  const photo = await scene(1155, 866, 5).jpeg({ quality: 90 }).toBuffer();
+  const next = uniqueJpegs(photo);
+  const servers = [
+    { name: `this build (${(await new TagsmithClient({ url: ours.url }).health()).backbone})`, server: ours, ms: [] as number[] },
+    { name: `${otherRoot} (${(await new TagsmithClient({ url: theirs.url }).health()).backbone})`, server: theirs, ms: [] as number[] },
+  ];
+  const post = async (url: string) => {
+    const { body, headers } = next();
+    const t = performance.now();
+    const response = await fetch(`${url}/predict`, { method: 'POST', body, headers: { 'content-type': headers['content-type'] } });
+    await response.arrayBuffer();
+    if (!response.ok) throw new Error(`/predict answered ${response.status}`);
+    return performance.now() - t;
+  };
+  for (const s of servers) for (let i = 0; i < 5; i++) await post(s.server.url); // warm-up
+  const end = performance.now() + duration * 1000;
+  while (performance.now() < end) for (const s of servers) s.ms.push(await post(s.server.url));
+  console.log(`bench:http --against: one client, /predict of a new 1-MP JPEG alternately to each server, ${duration} s`);
+  console.log(table(['server', 'requests', 'p50 ms', 'p95 ms', 'p99 ms'], servers.map((s) => [s.name, String(s.ms.length), percentile(s.ms, 50).toFixed(1), percentile(s.ms, 95).toFixed(1), percentile(s.ms, 99).toFixed(1)])));
+  for (const s of servers) {
+    await s.server.stop();
+    await removeDir(s.server.stateDir);
+  }
+}

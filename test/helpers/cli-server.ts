@@ -27,10 +27,10 @@ export async function freePort(): Promise<number> {
 
 export const CLI = path.resolve(__dirname, '../../dist/kernel/cli.js');
 
-export async function startCliServer(extraArgs: string[] = [], stateDir?: string): Promise<CliServer> {
+export async function startCliServer(extraArgs: string[] = [], stateDir?: string, cli = CLI): Promise<CliServer> {
   const dir = stateDir ?? (await tempDir('tagsmith-serve-'));
   const port = await freePort();
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', String(port), '--state', dir, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [cli, 'serve', '--port', String(port), '--state', dir, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));

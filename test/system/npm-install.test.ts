@@ -69,6 +69,7 @@ for (const version of NPM_VERSIONS) {
       assert.doesNotMatch(install.output, /nuget|CUDA/i);
       assert.equal(fs.existsSync(path.join(clone, CUDA_PROVIDER)), false, 'no CUDA provider was downloaded');
       assert.ok(fs.existsSync(path.join(clone, 'models', 'mobilenet_v2_140.onnx')), 'the model was converted');
+      assert.ok(fs.existsSync(path.join(clone, 'models', 'mobilenet_v2_140.int8.onnx')), 'the int8 model was made');
       assert.ok(fs.existsSync(path.join(clone, 'dist', 'kernel', 'cli.js')), 'the bundles were built');
     });
 

@@ -46,7 +46,7 @@ describe('HTTP API', () => {
     assert.deepEqual((await client.predictCustom(probe, 'stripes')).stripes, one.stripes);
     const health = await client.health();
     assert.equal(health.samples, 12);
-    assert.equal(health.backbone, 'mobilenet_v2_140_flip320');
+    assert.equal(health.backbone, 'mobilenet_v2_140_int8_flip320');
     assert.ok(server.log.some((line) => /^POST \/add\/positive\/stripes 200 \d+ms$/.test(line)), 'one log line per request');
   });
 

@@ -14,7 +14,9 @@ import { loadReferenceModel, runReference } from '../helpers/tfjs-reference';
 
 const modelsDir = findModelsDir();
 const manifest = readManifest(modelsDir);
-const entry = manifest.models[manifest.backbone];
+// The fp32 network is what converting the TF.js graph gives; the int8 default is made from it (below).
+const FP32 = 'mobilenet_v2_140_flip320';
+const entry = manifest.models[FP32];
 
 async function testImages(): Promise<{ name: string; bytes: Buffer }[]> {
   return [
@@ -36,7 +38,7 @@ describe('ONNX conversion of nsfwjs mobilenet_v2_mid', () => {
   before(async () => {
     reference = await loadReferenceModel('cpu');
     // TF.js can only run the graph at the size it was trained at; so does this comparison.
-    extractor = await FeatureExtractor.create({ threads: 2, inputSize: entry.input.trainedSize, flipAverage: false });
+    extractor = await FeatureExtractor.create({ threads: 2, backbone: FP32, inputSize: entry.input.trainedSize, flipAverage: false });
   });
 
   it('installed files match the sha256 recorded in models.json', () => {
@@ -65,8 +67,9 @@ describe('ONNX conversion of nsfwjs mobilenet_v2_mid', () => {
   it('the head model scores a saved feature vector as the full model does, one view or two', async () => {
     const head = await ort.InferenceSession.create(path.join(modelsDir, entry.outputs.nsfw!.headFile));
     const bytes = await blobs(200, 200, 5).jpeg().toBuffer();
+    // The default (int8) backbone: its graph's head reads int8-made features, the head file scores them in fp32.
     const flipping = await FeatureExtractor.create({ threads: 2 });
-    assert.equal(entry.input.flipAverage, true, 'the default backbone averages each image with its mirror image');
+    assert.equal(manifest.models[manifest.backbone].input.flipAverage, true, 'the default backbone averages each image with its mirror image');
     for (const model of [extractor, flipping]) {
       const full = await model.embed(bytes);
       const out = await head.run({ features: new ort.Tensor('float32', full.features, [1, 1792]) });
@@ -85,4 +88,34 @@ describe('ONNX conversion of nsfwjs mobilenet_v2_mid', () => {
     }
   });
 
+});
+
+describe('the int8 network made at install', () => {
+  const int8Id = 'mobilenet_v2_140_int8_flip320';
+  const int8 = readManifest(modelsDir, int8Id).models[int8Id];
+
+  it('is in the manifest as its own backbone, quantised from the fp32 file, and its file matches the recorded sha256', () => {
+    assert.equal(int8.quantization?.from, 'mobilenet_v2_140.onnx');
+    assert.equal(int8.input.type, 'uint8');
+    assert.notEqual(int8.file, manifest.models.mobilenet_v2_140_flip320.file);
+    const bytes = fs.readFileSync(path.join(modelsDir, int8.file));
+    assert.equal(crypto.createHash('sha256').update(bytes).digest('hex'), int8.sha256);
+  });
+
+  it('gives features within cosine 0.99 of the fp32 network on six kinds of image, and the same nsfw head', async () => {
+    const fp32 = await FeatureExtractor.create({ threads: 2, backbone: 'mobilenet_v2_140_flip320' });
+    const quantised = await FeatureExtractor.create({ threads: 2, backbone: int8Id });
+    try {
+      assert.equal(quantised.backboneId, int8Id);
+      for (const image of await testImages()) {
+        const [a, b] = await Promise.all([fp32.embed(image.bytes), quantised.embed(image.bytes)]);
+        const similarity = cosine(a.features, b.features);
+        assert.ok(similarity >= 0.99, `${image.name}: features cosine ${similarity}`);
+        const top = (e: typeof a) => Object.entries(e.nsfw).sort((x, y) => y[1] - x[1])[0][0];
+        assert.equal(top(b), top(a), `${image.name}: nsfw label`);
+      }
+    } finally {
+      await Promise.all([fp32.release(), quantised.release()]);
+    }
+  });
 });

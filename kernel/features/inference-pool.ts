@@ -1,0 +1,165 @@
+// Runs a model on as many cores as it is given: one runner per core, each an ONNX session with
+// one intra-op thread in a worker thread of its own, fed batches of views from one queue.
+// Runners share no barrier, so a core that sharp is decoding on slows one batch instead of
+// stalling every op of a parallel one, and the event loop stays free while they run.
+import fs from 'node:fs';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type * as ort from 'onnxruntime-node';
+import { createSession, runViews, type BatchOutput, type RunnerSpec, type View } from './input-tensor';
+import type { WorkerReply, WorkerRequest } from './inference-worker';
+
+interface Runner {
+  run(views: View[]): Promise<BatchOutput>;
+  close(): Promise<void>;
+}
+
+interface Pending {
+  view: View;
+  resolve: (value: { features: Float32Array; nsfw: Float32Array }) => void;
+  reject: (error: unknown) => void;
+}
+
+export interface PoolOptions {
+  /** Runners; 0 runs the session on this thread (blocking it while it runs). */
+  workers: number;
+  /** Most views one run takes. */
+  maxBatch: number;
+}
+
+export class InferencePool {
+  private readonly queue: Pending[] = [];
+  private readonly idle: Runner[];
+
+  private constructor(
+    private readonly runners: Runner[],
+    private readonly spec: RunnerSpec,
+    private readonly maxBatch: number,
+  ) {
+    this.idle = [...runners];
+  }
+
+  static async create(spec: RunnerSpec, options: PoolOptions): Promise<InferencePool> {
+    const runners = options.workers === 0 ? [await LocalRunner.create(spec)] : await Promise.all(Array.from({ length: options.workers }, () => WorkerRunner.create(spec)));
+    return new InferencePool(runners, spec, options.maxBatch);
+  }
+
+  /** The features and nsfw probabilities of one view. */
+  infer(view: View): Promise<{ features: Float32Array; nsfw: Float32Array }> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ view, resolve, reject });
+      queueMicrotask(() => this.dispatch());
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.runners.map((r) => r.close()));
+  }
+
+  /**
+   * Hands queued views to idle runners. Dispatch waits for a microtask, so the views of one
+   * image queued together go out together; they are shared fairly among idle runners (one
+   * image's two views run on two cores at once), up to `maxBatch` per run.
+   */
+  private dispatch(): void {
+    while (this.queue.length > 0 && this.idle.length > 0) {
+      const share = Math.min(this.maxBatch, Math.ceil(this.queue.length / this.idle.length));
+      const batch = this.queue.splice(0, share);
+      const runner = this.idle.pop()!;
+      runner.run(batch.map((p) => p.view)).then(
+        (out) => {
+          const f = this.spec.featureLength;
+          const k = this.spec.labels;
+          batch.forEach((p, i) => p.resolve({ features: out.features.slice(i * f, (i + 1) * f), nsfw: out.nsfw.slice(i * k, (i + 1) * k) }));
+        },
+        (error: unknown) => batch.forEach((p) => p.reject(error)),
+      ).finally(() => {
+        this.idle.push(runner);
+        this.dispatch();
+      });
+    }
+  }
+}
+
+class LocalRunner implements Runner {
+  private constructor(private readonly session: ort.InferenceSession, private readonly spec: RunnerSpec) {}
+
+  static async create(spec: RunnerSpec): Promise<LocalRunner> {
+    return new LocalRunner(await createSession(spec), spec);
+  }
+
+  run(views: View[]): Promise<BatchOutput> {
+    return runViews(this.session, this.spec, views);
+  }
+
+  async close(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+class WorkerRunner implements Runner {
+  private readonly pending = new Map<number, { resolve: (out: BatchOutput) => void; reject: (error: Error) => void }>();
+  private nextId = 1;
+
+  private constructor(private readonly worker: Worker) {
+    worker.on('message', (reply: WorkerReply) => {
+      if (!('id' in reply)) return;
+      const waiting = this.pending.get(reply.id);
+      this.pending.delete(reply.id);
+      if (this.pending.size === 0) worker.unref();
+      if ('error' in reply) waiting?.reject(new Error(reply.error));
+      else waiting?.resolve(reply);
+    });
+    worker.on('error', (error) => this.failAll(error));
+    worker.on('exit', () => this.failAll(new Error('the inference worker exited')));
+    // An idle extractor nobody released must not keep the process alive; one with work in
+    // flight must (unref'd after the listeners: adding one refs the worker's port again).
+    worker.unref();
+  }
+
+  static create(spec: RunnerSpec): Promise<WorkerRunner> {
+    const file = workerFile();
+    // Under tsx (tests, benchmarks) the worker must load TypeScript too.
+    const worker = file.endsWith('.ts')
+      ? new Worker(`require('tsx/cjs/api').register(); require(${JSON.stringify(file)});`, { eval: true, workerData: spec })
+      : new Worker(file, { workerData: spec });
+    return new Promise((resolve, reject) => {
+      const onMessage = (reply: WorkerReply) => {
+        if ('ready' in reply) resolve(new WorkerRunner(worker));
+        else if ('failed' in reply) reject(new Error(reply.failed));
+        else return;
+        worker.off('message', onMessage);
+        worker.off('error', reject);
+      };
+      worker.on('message', onMessage);
+      worker.once('error', reject);
+    });
+  }
+
+  run(views: View[]): Promise<BatchOutput> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      if (this.pending.size === 0) this.worker.ref();
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ id, views } satisfies WorkerRequest);
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.worker.terminate();
+  }
+
+  private failAll(error: Error): void {
+    for (const waiting of this.pending.values()) waiting.reject(error);
+    this.pending.clear();
+    this.worker.unref();
+  }
+}
+
+/** The worker's file: next to the bundle in dist/, or the TypeScript source under tsx. */
+function workerFile(): string {
+  const candidates = [path.join(__dirname, 'inference-worker.js'), path.join(__dirname, 'inference-worker.ts'), path.join(__dirname, '..', 'features', 'inference-worker.ts')];
+  const found = candidates.find((file) => fs.existsSync(file));
+  if (!found) throw new Error(`inference worker not found (looked for ${candidates.join(', ')})`);
+  return found;
+}
