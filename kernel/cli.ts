@@ -12,6 +12,9 @@ const USAGE = `usage:
                  [--allow-origin URL]... [--max-upload-mb 50] [--backbone ID] [--scan-root DIR]...
       serve the HTTP API (state: $TAGSMITH_STATE or ~/.tagsmith/state; token also from $TAGSMITH_TOKEN);
       POST /scans reads folders under the --scan-root folders only
+  tagsmith serve --read-only [--state-archive FILE | --state DIR] [--host …] [--port …] [--token T] …
+      a replica: serves every read (predictions, tags, samples, tasks) of an archive or a state folder,
+      refuses every write (read_only), takes no lock; POST /reload or SIGHUP reads the snapshot again
   tagsmith predict [--state DIR] [--tag T]... [--format jsonl|csv] [--applies-only] <image or folder>...
       apply the trained tags to images: one record per image (path, each tag's score, threshold,
       whether it applies) as each is done; works beside a running \`tagsmith serve\` on the same state
@@ -65,9 +68,13 @@ async function main(argv: string[]): Promise<number> {
           'max-upload-mb': { type: 'string' },
           backbone: { type: 'string' },
           'scan-root': { type: 'string', multiple: true, default: [] },
+          'read-only': { type: 'boolean', default: false },
+          'state-archive': { type: 'string' },
         },
       });
       return runServeCommand({
+        readOnly: values['read-only'],
+        stateArchive: values['state-archive'] && path.resolve(values['state-archive']),
         scanRoots: values['scan-root']!.map((root) => path.resolve(root)),
         host: values.host!,
         port: positiveInteger('port', values.port, 5000)!,

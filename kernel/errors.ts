@@ -13,6 +13,7 @@ export const ERROR_STATUS = {
   unsupported_media_type: 415,
   unauthorized: 401,
   forbidden: 403,
+  read_only: 403,
   unknown_tag: 404,
   unknown_task: 404,
   unknown_sample: 404,

@@ -4,7 +4,7 @@
 import type { TableFormat } from '../export/scan-table';
 import type {
   ReviewQueue, ReviewView, SampleOrder, ScanPage, ScanQuery, ScanView, SidecarReport, SimilarImages,
-  AddSampleResult, CleanResult, FeaturesDocument, FeaturesPrediction, Health, Prediction, RestoreResult, SampleListing, SampleRecord, SampleType, TagScore,
+  AddSampleResult, CleanResult, FeaturesDocument, FeaturesPrediction, Health, Prediction, ReloadResult, RestoreResult, SampleListing, SampleRecord, SampleType, TagScore,
   TagSummary, TaskView, TrainOptions, TrainStarted,
 } from './wire-types';
 
@@ -38,6 +38,14 @@ export interface Endpoint<Params = unknown, Query = unknown, Result = unknown> {
   /** The media type of a successful reply. */
   produces: 'application/json' | 'application/x-tar' | 'image/webp' | 'application/octet-stream';
   /**
+   * It changes the state, a scan, files beside scanned images or a cache: a read-only replica
+   * (`tagsmith serve --read-only`) answers it `read_only` before reading its body. The server
+   * refuses by this flag, in one place.
+   */
+  writes?: true;
+  /** Only a read-only replica takes it (reloading its snapshot); an engine that owns its state answers `forbidden`. */
+  replicaOnly?: true;
+  /**
    * Types only, never a value: the path parameters, the query (as a client passes it; the
    * server receives strings) and the reply. The server's handlers and the client's calls are
    * typed from these, so an endpoint's shape is written once.
@@ -63,10 +71,10 @@ type ScanId = { scan_id: string };
 
 export const ENDPOINTS = {
   addSample: endpoint<{ type: SampleType } & Tag, Record<never, never>, AddSampleResult>({
-    methods: ['POST'], path: '/add/{type}/{tag}', body: 'image', produces: 'application/json', summary: 'Add an image as a positive or negative sample of a tag (creates the tag).',
+    writes: true, methods: ['POST'], path: '/add/{type}/{tag}', body: 'image', produces: 'application/json', summary: 'Add an image as a positive or negative sample of a tag (creates the tag).',
   }),
   train: endpoint<Tag, Partial<TrainOptions>, TrainStarted>({
-    methods: ['GET', 'POST'], path: '/train/{tag}', body: 'none', produces: 'application/json', summary: 'Start training a tag; returns {"task_id"} at once.',
+    writes: true, methods: ['GET', 'POST'], path: '/train/{tag}', body: 'none', produces: 'application/json', summary: 'Start training a tag; returns {"task_id"} at once.',
     query: { num_clusters: 'Number of k-means clusters of the positives (1 by default).', apply_aesthetic_score: 'true/false/1/0: use the aesthetic score as an input.', apply_stock_score: 'true/false/1/0: use the stock score as an input.' },
   }),
   status: endpoint<TaskId, Record<never, never>, TaskView>({
@@ -88,13 +96,13 @@ export const ENDPOINTS = {
     methods: ['POST'], path: '/predict_by_features', body: 'features', produces: 'application/json', summary: 'Scores a saved feature document (multipart field `data` or a JSON body).',
   }),
   clean: endpoint<Tag, { keep_samples?: boolean }, CleanResult>({
-    methods: ['GET', 'POST'], path: '/clean/{tag}', body: 'none', produces: 'application/json', summary: 'Remove a tag: its model and its samples.', query: { keep_samples: 'true/false/1/0: remove only the trained model.' },
+    writes: true, methods: ['GET', 'POST'], path: '/clean/{tag}', body: 'none', produces: 'application/json', summary: 'Remove a tag: its model and its samples.', query: { keep_samples: 'true/false/1/0: remove only the trained model.' },
   }),
   getState: endpoint<Record<never, string>, Record<never, never>, BinaryReply>({
     methods: ['GET'], path: '/get_state', body: 'none', produces: 'application/x-tar', summary: 'The whole state as a tar archive.',
   }),
   setState: endpoint<Record<never, string>, Record<never, never>, RestoreResult>({
-    methods: ['POST'], path: '/set_state', body: 'archive', produces: 'application/json', summary: 'Replace the whole state with an archive from /get_state (tar or tar.gz); a rejected archive changes nothing.',
+    writes: true, methods: ['POST'], path: '/set_state', body: 'archive', produces: 'application/json', summary: 'Replace the whole state with an archive from /get_state (tar or tar.gz); a rejected archive changes nothing.',
   }),
   tags: endpoint<Record<never, string>, Record<never, never>, { tags: TagSummary[] }>({
     methods: ['GET'], path: '/tags', body: 'none', produces: 'application/json', summary: 'Every tag with its sample counts, training state and last metrics.',
@@ -105,10 +113,10 @@ export const ENDPOINTS = {
     query: { order: 'added (default) or suspicious (the most suspicious first).' },
   }),
   removeSample: endpoint<Tag & SampleId, Record<never, never>, { removed: string }>({
-    methods: ['DELETE'], path: '/tags/{tag}/samples/{sample_id}', body: 'none', produces: 'application/json', summary: 'Remove one sample from a tag.',
+    writes: true, methods: ['DELETE'], path: '/tags/{tag}/samples/{sample_id}', body: 'none', produces: 'application/json', summary: 'Remove one sample from a tag.',
   }),
   moveSample: endpoint<Tag & SampleId, { to: SampleType }, SampleRecord>({
-    methods: ['POST'], path: '/tags/{tag}/samples/{sample_id}/move', body: 'none', produces: 'application/json', summary: 'Move a sample to the other side.', query: { to: 'positive or negative' },
+    writes: true, methods: ['POST'], path: '/tags/{tag}/samples/{sample_id}/move', body: 'none', produces: 'application/json', summary: 'Move a sample to the other side.', query: { to: 'positive or negative' },
   }),
   sampleImage: endpoint<SampleId, Record<never, never>, BinaryReply>({
     methods: ['GET'], path: '/samples/{sample_id}/image', body: 'none', produces: 'application/octet-stream', summary: 'The original image of a sample.',
@@ -120,13 +128,13 @@ export const ENDPOINTS = {
     methods: ['GET'], path: '/tasks', body: 'none', produces: 'application/json', summary: 'Training tasks, oldest first.', query: { tag: 'Only the tasks of this tag.' },
   }),
   cancelTask: endpoint<TaskId, Record<never, never>, TaskView>({
-    methods: ['POST'], path: '/tasks/{task_id}/cancel', body: 'none', produces: 'application/json', summary: 'Cancel a queued or running task.',
+    writes: true, methods: ['POST'], path: '/tasks/{task_id}/cancel', body: 'none', produces: 'application/json', summary: 'Cancel a queued or running task.',
   }),
   health: endpoint<Record<never, string>, Record<never, never>, Health>({
     methods: ['GET'], path: '/health', body: 'none', produces: 'application/json', summary: 'Version, models, state folder and counts.',
   }),
   startScan: endpoint<Record<never, string>, Record<never, never>, ScanView>({
-    methods: ['POST'], path: '/scans', body: 'json', produces: 'application/json',
+    writes: true, methods: ['POST'], path: '/scans', body: 'json', produces: 'application/json',
     summary: 'Scan image files and folders on the engine\'s machine (JSON {"paths": [absolute paths]}, under its --scan-root folders): a task that embeds each new image once and scores every trained tag.',
   }),
   scans: endpoint<Record<never, string>, Record<never, never>, { scans: ScanView[] }>({
@@ -136,7 +144,7 @@ export const ENDPOINTS = {
     methods: ['GET'], path: '/scans/{scan_id}', body: 'none', produces: 'application/json', summary: 'A scan\'s state and progress; once finished, how many images each tag applies to and the files skipped.',
   }),
   cancelScan: endpoint<ScanId, Record<never, never>, ScanView>({
-    methods: ['POST'], path: '/scans/{scan_id}/cancel', body: 'none', produces: 'application/json', summary: 'Stop a scan; what it embedded stays in the feature cache.',
+    writes: true, methods: ['POST'], path: '/scans/{scan_id}/cancel', body: 'none', produces: 'application/json', summary: 'Stop a scan; what it embedded stays in the feature cache.',
   }),
   scanResults: endpoint<ScanId, ScanQuery, ScanPage>({
     methods: ['GET'], path: '/scans/{scan_id}/results', body: 'none', produces: 'application/json', summary: 'A page of a finished scan\'s images with every tag\'s score and call.',
@@ -150,7 +158,7 @@ export const ENDPOINTS = {
     query: { format: 'jsonl (default) or csv.', applies_only: 'true: only images some tag applies to.' },
   }),
   scanSidecars: endpoint<ScanId, Record<never, never>, SidecarReport>({
-    methods: ['POST'], path: '/scans/{scan_id}/sidecars', body: 'json', produces: 'application/json',
+    writes: true, methods: ['POST'], path: '/scans/{scan_id}/sidecars', body: 'json', produces: 'application/json',
     summary: 'Keywords in XMP sidecars beside a finished scan\'s images (dc:subject; images are never touched): JSON {"action": "preview"|"write"|"remove", "tags"?: [...], "naming"?: "image-name.ext.xmp"|"image-name.xmp"}.',
   }),
   reviewQueue: endpoint<Tag, { view?: ReviewView; scan_id?: string; offset?: number; limit?: number }, ReviewQueue>({
@@ -171,7 +179,11 @@ export const ENDPOINTS = {
     query: { limit: 'How many of each (1–200, default 24).' },
   }),
   clearFeatureCache: endpoint<Record<never, string>, Record<never, never>, { entries: number; bytes: number }>({
-    methods: ['POST'], path: '/cache/clear', body: 'none', produces: 'application/json', summary: 'Empty the scans\' feature cache (it is rebuilt as folders are scanned again).',
+    writes: true, methods: ['POST'], path: '/cache/clear', body: 'none', produces: 'application/json', summary: 'Empty the scans\' feature cache (it is rebuilt as folders are scanned again).',
+  }),
+  reload: endpoint<Record<never, string>, Record<never, never>, ReloadResult>({
+    replicaOnly: true, methods: ['POST'], path: '/reload', body: 'none', produces: 'application/json',
+    summary: 'A read-only replica reads its --state-archive (or --state folder) again and swaps the served state in once it is checked; requests in flight finish on the old one. A bad archive changes nothing.',
   }),
   openapi: endpoint<Record<never, string>, Record<never, never>, object>({
     methods: ['GET'], path: '/openapi.json', body: 'none', produces: 'application/json', summary: 'This API as an OpenAPI 3.1 document.',

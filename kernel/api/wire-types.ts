@@ -120,6 +120,29 @@ export interface Health extends EngineCounts {
   backbone: string;
   featureLength: number;
   stateDir: string;
+  /** A replica (`tagsmith serve --read-only`): it answers every write `read_only`. */
+  readOnly: boolean;
+  /** What a replica serves: absent on an engine that owns its state. */
+  snapshot?: SnapshotInfo;
+}
+
+/** The snapshot a read-only replica serves: replicas with the same `sha256` score alike. */
+export interface SnapshotInfo {
+  /** `--state-archive FILE` or a `--state DIR` read in place. */
+  source: 'archive' | 'state';
+  /** The archive file or the state folder, as given. */
+  path: string;
+  /** The archive's sha256 (source `archive`). */
+  sha256?: string;
+  /** The generation folder served (a `--state DIR` replica follows its CURRENT pointer on reload). */
+  generation: string;
+  loadedAt: string;
+}
+
+export interface ReloadResult extends RestoreResult {
+  snapshot: SnapshotInfo;
+  /** Whether what is served changed (another archive, or another generation of the folder). */
+  changed: boolean;
 }
 
 // ── scans ──────────────────────────────────────────────────────────────────────────────

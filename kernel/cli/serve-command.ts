@@ -18,6 +18,9 @@ export interface ServeOptions {
   maxUploadBytes: number;
   /** Folders scans may read; none: the engine reads no folders of its own. */
   scanRoots: string[];
+  /** A read-only replica of `stateDir`, or of `stateArchive` if given (see EngineOptions.readOnly). */
+  readOnly?: boolean;
+  stateArchive?: string;
 }
 
 /**
@@ -41,9 +44,24 @@ export async function runServeCommand(options: ServeOptions): Promise<number> {
     process.stderr.write(`tagsmith serve: refusing to listen on ${options.host} without a token; add --token (or TAGSMITH_TOKEN), or use 127.0.0.1.\n`);
     return 2;
   }
+  if (options.stateArchive && !options.readOnly) {
+    process.stderr.write('tagsmith serve: --state-archive is served read-only: add --read-only (or restore the archive with POST /set_state).\n');
+    return 2;
+  }
+  if (options.readOnly && options.scanRoots.length > 0) {
+    process.stderr.write('tagsmith serve: a read-only replica scans no folders; drop --scan-root.\n');
+    return 2;
+  }
   const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
   // Training takes the same thread count as inference (none: every core).
-  const engine = await TagsmithEngine.open({ stateDir: options.stateDir, threads: options.threads, backbone: options.backbone, scanRoots: options.scanRoots });
+  const engine = await TagsmithEngine.open({
+    stateDir: options.stateDir,
+    threads: options.threads,
+    backbone: options.backbone,
+    scanRoots: options.scanRoots,
+    readOnly: options.readOnly,
+    stateArchive: options.stateArchive,
+  });
   const server = await createServer(engine, {
     token: options.token,
     allowedOrigins: options.allowedOrigins,
@@ -57,7 +75,11 @@ export async function runServeCommand(options: ServeOptions): Promise<number> {
   const port = typeof address === 'object' && address ? address.port : options.port;
   const shownHost = options.host.includes(':') ? `[${options.host}]` : options.host;
   const url = `http://${shownHost}:${port}`;
-  process.stdout.write(`Tagsmith engine ready at ${url} (state: ${engine.stateDir}, backbone: ${engine.backbone}${options.token ? ', token required' : ''})\n`);
+  const snapshot = engine.snapshot;
+  const serving = snapshot
+    ? `read-only replica of ${snapshot.path}${snapshot.sha256 ? ` (sha256 ${snapshot.sha256})` : ` (generation ${snapshot.generation})`}`
+    : `state: ${engine.stateDir}`;
+  process.stdout.write(`Tagsmith engine ready at ${url} (${serving}, backbone: ${engine.backbone}${options.token ? ', token required' : ''})\n`);
   await engine.announceUrl(url);
   process.stdout.write(`${formatReadyLine({ url, port, pid: process.pid, stateDir: engine.stateDir })}\n`);
 
@@ -80,6 +102,17 @@ export async function runServeCommand(options: ServeOptions): Promise<number> {
     };
     process.once('SIGINT', () => void stop('SIGINT'));
     process.once('SIGTERM', () => void stop('SIGTERM'));
+    // A replica reloads its snapshot on SIGHUP, as on POST /reload (an engine that owns its state keeps SIGHUP's default).
+    if (engine.readOnly) {
+      process.on('SIGHUP', () => {
+        if (stopping) return;
+        log('SIGHUP: reloading the snapshot');
+        engine.reload().then(
+          (result) => log(`reloaded: ${result.tags} tags, ${result.samples} samples${result.snapshot.sha256 ? `, sha256 ${result.snapshot.sha256}` : `, generation ${result.snapshot.generation}`}${result.changed ? '' : ' (unchanged)'}`),
+          (error: unknown) => log(`reload failed, still serving the previous snapshot: ${(error as Error).message}`),
+        );
+      });
+    }
     // The extension closes the engine's stdin when it goes away: stop with it.
     const watchingStdin = process.env.TAGSMITH_EXIT_ON_STDIN_END === '1';
     if (watchingStdin) process.stdin.on('end', () => void stop('stdin closed')).resume();

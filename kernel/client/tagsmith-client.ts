@@ -4,12 +4,12 @@
 import { ENDPOINTS, endpointPath, type Endpoint, type HttpMethod, type ParamsOf, type QueryOf, type ResultOf } from '../api/endpoints';
 import type { TableFormat } from '../export/scan-table';
 import type {
-  AddSampleResult, CleanResult, FeaturesDocument, FeaturesPrediction, Health, Prediction, RestoreResult, SampleListing, SampleRecord, SampleType, ScannedImageView,
+  AddSampleResult, CleanResult, FeaturesDocument, FeaturesPrediction, Health, Prediction, ReloadResult, RestoreResult, SampleListing, SampleRecord, SampleType, ScannedImageView,
   ReviewQueue, ReviewView, SampleOrder, SampleSuspicion, SampleView, ScanPage, ScanProgressView, ScanQuery, ScanView, SidecarReport, SidecarRequest, SimilarImages, TagScore, TagSummary, TaskView, TrainOptions,
 } from '../api/wire-types';
 
 export type {
-  AddSampleResult, CleanResult, FeaturesDocument, FeaturesPrediction, Health, Prediction, RestoreResult, SampleListing, SampleRecord, SampleType, ScannedImageView,
+  AddSampleResult, CleanResult, FeaturesDocument, FeaturesPrediction, Health, Prediction, ReloadResult, RestoreResult, SampleListing, SampleRecord, SampleType, ScannedImageView,
   ReviewQueue, ReviewView, SampleOrder, SampleSuspicion, SampleView, ScanPage, ScanProgressView, ScanQuery, ScanView, SidecarReport, SidecarRequest, SimilarImages, TableFormat, TagScore, TagSummary, TaskView, TrainOptions,
 };
 
@@ -204,6 +204,11 @@ export class TagsmithClient {
     const body = new FormData();
     body.append('data', archive instanceof Blob ? archive : new Blob([blobPart(archive)], { type: 'application/x-tar' }), 'state.tar');
     return this.json(ENDPOINTS.setState, { body, long: true });
+  }
+
+  /** A read-only replica reads its archive (or state folder) again and serves it once checked. */
+  reload(): Promise<ReloadResult> {
+    return this.json(ENDPOINTS.reload, { long: true });
   }
 
   /** The JSON reply of an endpoint, of the type its table entry declares. */

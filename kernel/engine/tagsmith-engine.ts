@@ -10,15 +10,17 @@
 //                samples' files); a sweep of unlisted files holds it alone, so it never
 //                deletes what an add is about to list
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import {
-  taskView, type AddSampleResult, type CleanResult, type EngineCounts, type FeaturesDocument, type FeaturesPrediction, type Prediction, type RestoreResult,
+  taskView, type AddSampleResult, type CleanResult, type EngineCounts, type FeaturesDocument, type FeaturesPrediction, type Prediction, type ReloadResult, type RestoreResult, type SnapshotInfo,
   type ReviewQueue, type SampleListing, type SampleOrder, type SampleView, type ScanPage, type ScanQuery, type ScanView, type SidecarReport, type SimilarImages, type TagSummary, type TaskView,
 } from '../api/wire-types';
 import { TagsmithError } from '../errors';
 import { FeatureExtractor, type FeatureExtractorOptions } from '../features/feature-extractor';
 import { NsfwHead } from '../features/nsfw-head';
+import { unpackArchiveFile } from '../state/archive-file';
 import { writeJsonAtomic } from '../state/atomic-file';
 import { EngineLock } from '../state/engine-lock';
 import { FeatureCache } from '../state/feature-cache';
@@ -59,7 +61,16 @@ export { SAMPLE_TYPES, samplesDigest } from './sample-store';
 export const DEFAULT_FEATURE_CACHE_BYTES = 2 * 1024 ** 3;
 
 export interface EngineOptions extends FeatureExtractorOptions {
+  /** The state folder (ignored with `stateArchive`). */
   stateDir: string;
+  /**
+   * A read-only replica: it serves a snapshot and changes nothing in it: no lock, no clean-up,
+   * tasks settled in memory only, caches and temporary files in a private folder; every write
+   * is refused (`read_only`). The snapshot is `stateArchive`, else the state folder read in place.
+   */
+  readOnly?: boolean;
+  /** With `readOnly`: serve this archive (a /get_state tar), unpacked and checked into a private folder. */
+  stateArchive?: string;
   /** Largest size of the scans' feature cache (default DEFAULT_FEATURE_CACHE_BYTES). */
   featureCacheBytes?: number;
   /**
@@ -100,10 +111,14 @@ export class TagsmithEngine {
   /** The scan whose results were asked for last, kept with its scores (one at a time: a matrix of features each). */
   private loadedScan: ScanResults | undefined;
   private scanIndex: Promise<ScanIndex> | undefined;
+  /** A read-only replica's private folder and what it serves; undefined for an engine that owns its state. */
+  private replica: { scratch: string; snapshot: SnapshotInfo } | undefined;
+  /** Reloads of a replica, one at a time. */
+  private readonly reloads = new KeyedMutex();
 
   private constructor(
     private readonly layout: StateLayout,
-    private readonly lock: EngineLock,
+    private readonly lock: EngineLock | undefined,
     private readonly embedder: Embedder,
     private readonly head: NsfwHead | undefined,
     featureCache: FeatureCache<EmbeddingRecord>,
@@ -143,6 +158,8 @@ export class TagsmithEngine {
 
   /** Opens a state folder (creating it), taking its lock: a second engine on the same folder is refused. */
   static async open(options: EngineOptions): Promise<TagsmithEngine> {
+    if (options.readOnly) return TagsmithEngine.openReadOnly(options);
+    if (options.stateArchive) throw new TagsmithError('invalid_option', 'A state archive is served read-only: add --read-only (or restore it into a state folder with POST /set_state).');
     const root = path.resolve(options.stateDir);
     await fs.mkdir(root, { recursive: true });
     const lock = await EngineLock.acquire(root);
@@ -167,8 +184,110 @@ export class TagsmithEngine {
     }
   }
 
+  /**
+   * A read-only replica: the snapshot (an archive unpacked into a private folder, or a state
+   * folder read in place) is checked as a restore checks it, nothing is written to a state
+   * folder, and no lock is taken (any number of replicas may read one folder or archive).
+   */
+  private static async openReadOnly(options: EngineOptions): Promise<TagsmithEngine> {
+    const scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'tagsmith-replica-'));
+    let extractor: FeatureExtractor | undefined;
+    try {
+      extractor = await FeatureExtractor.create(options);
+      validateBackboneId(extractor.backboneId);
+      const running = { backbone: extractor.backboneId, featureLength: extractor.featureLength };
+      let layout: StateLayout;
+      let snapshot: SnapshotInfo;
+      let loaded: GenerationContents;
+      const loadedAt = new Date().toISOString();
+      if (options.stateArchive) {
+        const file = path.resolve(options.stateArchive);
+        const root = path.join(scratch, 'state');
+        await fs.mkdir(root);
+        const { sha256, generation } = await unpackArchiveFile(file, root);
+        await writeJsonAtomic(path.join(root, 'CURRENT'), { generation: path.basename(generation) });
+        layout = await StateLayout.openReadOnly(root, scratch);
+        loaded = await loadGeneration(layout.current, running, { verifyImages: true, readOnly: true });
+        snapshot = { source: 'archive', path: file, sha256, generation: path.basename(generation), loadedAt };
+      } else {
+        const root = path.resolve(options.stateDir);
+        layout = await StateLayout.openReadOnly(root, scratch);
+        loaded = await loadGeneration(layout.current, running, { readOnly: true });
+        snapshot = { source: 'state', path: root, generation: path.basename(layout.generation), loadedAt };
+      }
+      const featureCache = await FeatureCache.open<EmbeddingRecord>(layout.featureCache, {
+        maxBytes: options.featureCacheBytes ?? DEFAULT_FEATURE_CACHE_BYTES,
+        check: (value) => checkEmbedding(value, 'feature cache entry', running),
+      });
+      const head = await NsfwHead.create(options.modelsDir, options.backbone);
+      const engine = new TagsmithEngine(layout, undefined, new Embedder(extractor), head, featureCache, [], options);
+      engine.replica = { scratch, snapshot };
+      engine.install(loaded);
+      return engine;
+    } catch (error) {
+      await extractor?.release();
+      await fs.rm(scratch, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
   get stateDir(): string {
     return this.layout.root;
+  }
+
+  /** A read-only replica: every write is refused. */
+  get readOnly(): boolean {
+    return this.replica !== undefined;
+  }
+
+  /** What a replica serves (undefined for an engine that owns its state). */
+  get snapshot(): SnapshotInfo | undefined {
+    return this.replica && { ...this.replica.snapshot };
+  }
+
+  /**
+   * A replica reads its archive (or its folder's current generation) again. The new state is
+   * unpacked and checked aside while requests go on; then, once the requests holding the state
+   * have finished, it is swapped in at once (new requests wait for the swap, none is dropped).
+   * A bad archive throws and changes nothing.
+   */
+  async reload(): Promise<ReloadResult> {
+    const replica = this.replica;
+    if (!replica) throw new TagsmithError('forbidden', 'Only a read-only replica reloads its snapshot; this engine owns its state folder (restore an archive with POST /set_state).');
+    return this.reloads.run('reload', async () => {
+      const before = replica.snapshot;
+      const loadedAt = new Date().toISOString();
+      if (before.source === 'archive') {
+        const { sha256, generation } = await unpackArchiveFile(before.path, this.layout.tmp);
+        try {
+          const loaded = await loadGeneration(new GenerationLayout(generation), this.running, { verifyImages: true, readOnly: true });
+          await this.stateLock.write(async () => {
+            await this.layout.activate(generation);
+            this.install(loaded);
+            replica.snapshot = { ...before, sha256, generation: path.basename(generation), loadedAt };
+          });
+          return { ...countsOf(loaded), snapshot: { ...replica.snapshot }, changed: sha256 !== before.sha256 };
+        } catch (error) {
+          await fs.rm(generation, { recursive: true, force: true });
+          throw error;
+        }
+      }
+      const name = await StateLayout.readPointer(this.layout.root);
+      const gen = new GenerationLayout(path.join(this.layout.root, name));
+      await this.layout.checkManifest(gen.dir);
+      const loaded = await loadGeneration(gen, this.running, { readOnly: true });
+      await this.stateLock.write(async () => {
+        this.layout.follow(name);
+        this.install(loaded);
+        replica.snapshot = { ...before, generation: name, loadedAt };
+      });
+      return { ...countsOf(loaded), snapshot: { ...replica.snapshot }, changed: name !== before.generation };
+    });
+  }
+
+  /** Refuses a write on a replica (the HTTP server refuses first, by the endpoint table; this is for every other caller). */
+  private writable(): void {
+    if (this.replica) throw new TagsmithError('read_only', 'This engine is a read-only replica: it changes nothing in the state it serves.');
   }
 
   get backbone(): string {
@@ -179,14 +298,15 @@ export class TagsmithEngine {
     return this.embedder.extractor.featureLength;
   }
 
-  /** Tells a second engine that would open this folder where this one answers. */
-  announceUrl(url: string): Promise<void> {
-    return this.lock.setUrl(url);
+  /** Tells a second engine that would open this folder where this one answers (a replica holds no lock: nothing to tell). */
+  async announceUrl(url: string): Promise<void> {
+    await this.lock?.setUrl(url);
   }
 
   // ── samples ────────────────────────────────────────────────────────────────────────
 
   async addSample(type: SampleType | string, tag: string, bytes: Uint8Array, options: { fileName?: string } = {}): Promise<AddSampleResult> {
+    this.writable();
     checkSampleType(type);
     validateTag(tag);
     const id = sha256(bytes);
@@ -217,6 +337,7 @@ export class TagsmithEngine {
 
   /** Removes a sample from a tag; its files go too once no tag lists it. */
   async removeSample(tag: string, id: string): Promise<void> {
+    this.writable();
     validateTag(tag);
     await this.stateLock.read(async () => {
       await this.tagLocks.run(tag, () => this.samples.changeSample(tag, id, (list, index) => list.samples.splice(index, 1)));
@@ -225,6 +346,7 @@ export class TagsmithEngine {
   }
 
   async moveSample(tag: string, id: string, to: SampleType | string | undefined): Promise<SampleRecord> {
+    this.writable();
     checkSampleType(to);
     validateTag(tag);
     const type = to;
@@ -291,6 +413,7 @@ export class TagsmithEngine {
 
   /** Queues a training run and returns its task at once; `status` follows it. */
   async train(tag: string, partial: Partial<TrainOptions> = {}): Promise<TaskView> {
+    this.writable();
     validateTag(tag);
     const options = validateTrainOptions(partial);
     return this.stateLock.read(async () => {
@@ -311,6 +434,7 @@ export class TagsmithEngine {
   }
 
   async cancelTask(taskId: string): Promise<TaskView> {
+    this.writable();
     return taskView(await this.tasks.cancel(taskId));
   }
 
@@ -368,6 +492,7 @@ export class TagsmithEngine {
 
   /** Removes a tag's model and samples (or only the model with keepSamples); sample files no tag lists go too. */
   async clean(tag: string, options: { keepSamples?: boolean } = {}): Promise<CleanResult> {
+    this.writable();
     validateTag(tag);
     return this.stateLock.read(async () => {
       const { result, dropped } = await this.tagLocks.run(tag, async () => {
@@ -404,6 +529,7 @@ export class TagsmithEngine {
    * swap alone.
    */
   async setState(archive: Readable): Promise<RestoreResult> {
+    this.writable();
     const busy = () => new TagsmithError('busy', 'A training task is running; restore the state when it has finished.');
     if (this.tasks.busy) throw busy();
     const generation = await StateLayout.createGeneration(this.layout.tmp, true);
@@ -432,6 +558,7 @@ export class TagsmithEngine {
 
   /** Queues a scan of image files and folders on this machine (absolute paths) and returns it at once. */
   async startScan(paths: unknown): Promise<ScanView> {
+    this.writable();
     if (!Array.isArray(paths) || paths.length === 0 || paths.length > MAX_SCAN_INPUTS || !paths.every((p) => typeof p === 'string' && p.length > 0 && p.length <= 4096)) {
       throw new TagsmithError('invalid_option', `paths must be a list of 1 to ${MAX_SCAN_INPUTS} file or folder paths.`);
     }
@@ -467,7 +594,8 @@ export class TagsmithEngine {
     return this.scans.list();
   }
 
-  cancelScan(id: string): Promise<ScanView> {
+  async cancelScan(id: string): Promise<ScanView> {
+    this.writable();
     return this.scans.cancel(id);
   }
 
@@ -491,6 +619,7 @@ export class TagsmithEngine {
 
   /** Keywords in XMP sidecars beside a finished scan's images: a preview, writing, or taking out what Tagsmith added. */
   async scanSidecars(id: string, request: unknown): Promise<SidecarReport> {
+    this.writable();
     const parsed = parseSidecarRequest(request);
     const results = await this.scanResults(id);
     return sidecarReport(results.rows(), parsed);
@@ -552,7 +681,8 @@ export class TagsmithEngine {
   }
 
   /** Empties the scans' feature cache (it fills again as folders are scanned). */
-  clearFeatureCache(): Promise<{ entries: number; bytes: number }> {
+  async clearFeatureCache(): Promise<{ entries: number; bytes: number }> {
+    this.writable();
     return this.embeddings.clearCache();
   }
 
@@ -603,7 +733,8 @@ export class TagsmithEngine {
       await this.embedder.extractor.release();
       await this.head?.release();
     } finally {
-      await this.lock.release();
+      await this.lock?.release();
+      if (this.replica) await fs.rm(this.replica.scratch, { recursive: true, force: true });
     }
   }
 
@@ -670,6 +801,10 @@ export class TagsmithEngine {
     this.models.install(loaded.models);
     this.tasks.restore(loaded.tasks);
   }
+}
+
+function countsOf(loaded: GenerationContents): RestoreResult {
+  return { tags: loaded.lists.length, samples: loaded.lists.reduce((n, l) => n + l.samples.length, 0) };
 }
 
 /** A record the engine itself is about to write failed its schema: a bug, not the user's input. */

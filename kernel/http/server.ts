@@ -10,7 +10,7 @@ import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteHandlerMethod } from 'fastify';
 import multipart from '@fastify/multipart';
-import { ENDPOINTS, routerPath, type EndpointName, type HttpMethod, type RequestBody } from '../api/endpoints';
+import { ENDPOINTS, routerPath, type Endpoint, type EndpointName, type HttpMethod, type RequestBody } from '../api/endpoints';
 import { TagsmithError } from '../errors';
 import type { TagsmithEngine } from '../engine/tagsmith-engine';
 import { DEFAULT_ARCHIVE_LIMITS } from '../state/state-archive';
@@ -46,6 +46,8 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 5 * 60_000;
 
 interface RouteConfig {
   body: RequestBody;
+  /** Set when this engine refuses the endpoint whatever the request (see refusalOf). */
+  refusal?: () => TagsmithError;
 }
 
 export async function createServer(engine: TagsmithEngine, options: ServerOptions): Promise<FastifyInstance> {
@@ -116,6 +118,8 @@ export async function createServer(engine: TagsmithEngine, options: ServerOption
     inFlight.add(onRequestReply);
     onRequestReply.raw.once('close', () => inFlight.delete(onRequestReply));
     guardRequest(request.headers, options);
+    const refusal = (request.routeOptions.config as Partial<RouteConfig> | undefined)?.refusal;
+    if (refusal) throw refusal();
     const kind = routeBody(request);
     const endpoint = `${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]}`;
     checkMediaType(request.headers, kind, endpoint);
@@ -161,12 +165,15 @@ export async function createServer(engine: TagsmithEngine, options: ServerOption
 
   const handlers = endpointHandlers(engine, (request: FastifyRequest, kind: 'image' | 'features') => readUpload(request, kind, routeLimit(request)), routeLimit);
 
-  for (const [name, endpoint] of Object.entries(ENDPOINTS) as [EndpointName, (typeof ENDPOINTS)[EndpointName]][]) {
+  for (const [name, endpoint] of Object.entries(ENDPOINTS) as [EndpointName, Endpoint][]) {
+    // A replica refuses writes (and an owning engine a replica's reload) from the table's flags,
+    // in the onRequest hook above: before the body's type or size is looked at, or a byte read.
+    const refusal = refusalOf(endpoint, engine.readOnly);
     app.route({
       method: [...endpoint.methods],
       url: routerPath(endpoint.path),
       bodyLimit: bodyLimit(endpoint.body, options),
-      config: { body: endpoint.body } satisfies RouteConfig as object,
+      config: { body: endpoint.body, refusal } satisfies RouteConfig as object,
       ...(endpoint.body === 'none' ? { preHandler: async (request: FastifyRequest) => discardUpload(request, NO_BODY_LIMIT) } : {}),
       // The one place the table's types meet fastify's untyped route: handlers are typed per endpoint.
       handler: handlers[name] as RouteHandlerMethod,
@@ -212,6 +219,18 @@ export async function stopServer(app: FastifyInstance, graceMs: number, answerMs
   } finally {
     for (const timer of timers) clearTimeout(timer);
   }
+}
+
+/** Why an engine refuses an endpoint outright, if it does: writes on a read-only replica, a reload on an engine that owns its state. */
+function refusalOf(endpoint: Endpoint, readOnly: boolean): (() => TagsmithError) | undefined {
+  const name = `${endpoint.methods.join('|')} ${endpoint.path}`;
+  if (readOnly && endpoint.writes) {
+    return () => new TagsmithError('read_only', `This engine is a read-only replica (tagsmith serve --read-only): ${name} would change its state, so it is refused. Send writes to the engine that owns the state, then reload the replicas with its archive.`);
+  }
+  if (!readOnly && endpoint.replicaOnly) {
+    return () => new TagsmithError('forbidden', `${name} reloads a read-only replica's snapshot; this engine owns its state folder (restore an archive with POST /set_state).`);
+  }
+  return undefined;
 }
 
 /** Each server's requests whose answer has not finished, for stopServer. */

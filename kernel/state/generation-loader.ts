@@ -13,18 +13,19 @@ export type { GenerationContents, RunningBackbone };
  * Checks every file of `gen`, then settles it: tasks a stopped engine left queued or running
  * are saved as failed (interrupted), and files of samples no list names (what a crash between
  * a list's write and its sweep leaves) are deleted. Throws `invalid_archive` for the first
- * problem, before anything is changed.
+ * problem, before anything is changed. `readOnly` (a replica's snapshot): the same checks, the
+ * tasks settled in memory only, nothing written or deleted.
  */
-export async function loadGeneration(gen: GenerationLayout, running: RunningBackbone, options: { verifyImages?: boolean } = {}): Promise<GenerationContents> {
+export async function loadGeneration(gen: GenerationLayout, running: RunningBackbone, options: { verifyImages?: boolean; readOnly?: boolean } = {}): Promise<GenerationContents> {
   const contents = await readGeneration(gen, running, options);
   contents.tasks = await Promise.all(
     contents.tasks.map(async (task) => {
       const settled = interruptedTask(task);
-      if (settled !== task) await writeJsonAtomic(gen.task(settled.task_id), settled);
+      if (settled !== task && !options.readOnly) await writeJsonAtomic(gen.task(settled.task_id), settled);
       return settled;
     }),
   );
-  await sweepGeneration(gen, contents);
+  if (!options.readOnly) await sweepGeneration(gen, contents);
   return contents;
 }
 

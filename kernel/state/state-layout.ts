@@ -92,7 +92,34 @@ export class StateLayout {
   private constructor(
     readonly root: string,
     private generationName: string,
+    /** Where derived data and temporary folders go: the root, or a read-only replica's private folder. */
+    private readonly derivedRoot = root,
   ) {}
+
+  /**
+   * A state folder read in place, changing nothing in it (a read-only replica's): no folder is
+   * created, no pointer written; its tmp/, caches and scans live in `derivedRoot` instead.
+   * A folder that is not a state (no CURRENT) refuses to open.
+   */
+  static async openReadOnly(root: string, derivedRoot: string): Promise<StateLayout> {
+    const layout = new StateLayout(root, await StateLayout.readPointer(root), derivedRoot);
+    await layout.checkManifest(layout.generation);
+    await fs.mkdir(path.join(derivedRoot, 'tmp'), { recursive: true });
+    await fs.mkdir(path.join(derivedRoot, 'cache', 'thumbnails'), { recursive: true });
+    return layout;
+  }
+
+  /** The generation CURRENT names now (another engine may have swapped it since this one opened). */
+  static async readPointer(root: string): Promise<string> {
+    const pointer = await readRecordFile(path.join(root, 'CURRENT'), 'CURRENT');
+    if (pointer === undefined) throw invalidRecord('CURRENT', `missing: ${root} is not a Tagsmith state folder`);
+    return checkCurrentPointer(pointer).generation;
+  }
+
+  /** Serves another generation of the same root, already checked, without writing the pointer (a read-only replica following its folder). */
+  follow(generationName: string): void {
+    this.generationName = generationName;
+  }
 
   /** Opens the folder, creating an empty state the first time; a damaged pointer or manifest refuses to open. */
   static async open(root: string): Promise<StateLayout> {
@@ -139,23 +166,23 @@ export class StateLayout {
   }
 
   get tmp(): string {
-    return path.join(this.root, 'tmp');
+    return path.join(this.derivedRoot, 'tmp');
   }
 
   get thumbnails(): string {
-    return path.join(this.root, 'cache', 'thumbnails');
+    return path.join(this.derivedRoot, 'cache', 'thumbnails');
   }
 
   get featureCache(): string {
-    return derivedPaths(this.root).featureCache;
+    return derivedPaths(this.derivedRoot).featureCache;
   }
 
   get scanIndex(): string {
-    return derivedPaths(this.root).scanIndex;
+    return derivedPaths(this.derivedRoot).scanIndex;
   }
 
   get scans(): string {
-    return derivedPaths(this.root).scans;
+    return derivedPaths(this.derivedRoot).scans;
   }
 
   /** Where a cleaned tag's folder is moved (one atomic rename) before it is deleted. */
