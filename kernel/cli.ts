@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `tagsmith` command. `features` embeds images and prints one JSON line per file;
 // `serve` runs the HTTP API (see serve-command.ts).
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runFeaturesCommand } from './cli/features-command';
@@ -18,6 +19,15 @@ const USAGE = `usage:
   tagsmith predict [--state DIR] [--tag T]... [--format jsonl|csv] [--applies-only] <image or folder>...
       apply the trained tags to images: one record per image (path, each tag's score, threshold,
       whether it applies) as each is done; works beside a running \`tagsmith serve\` on the same state
+  tagsmith predict --redis URL --state-archive FILE [--tag T]... [--format jsonl|csv] [--applies-only]
+                   [--batch 32] [--runs-dir DIR] [--redis-timeout 60] <image or folder>...
+  tagsmith predict --redis URL --resume RUN_ID [--runs-dir DIR]
+      the same records, the images embedded and scored by \`tagsmith worker\`s (paths must read the same
+      on every machine); progress on stderr; a run whose coordinator stopped is resumed by its id
+      (runs: ~/.tagsmith/runs)
+  tagsmith worker --redis URL --state-archive FILE [--concurrency 2] [--threads N] [--backbone ID]
+                  [--cache DIR] [--lock-seconds 30] [--scan-root DIR]...
+      take scan batches of that archive from Redis (features cached in ~/.tagsmith/worker-cache)
   tagsmith features [--threads N] [--backbone ID] <image or folder>...
       print features and nsfw scores as JSON lines
 
@@ -45,6 +55,14 @@ function maxUploadOption(value: string | undefined): number {
     throw new Error(`--max-upload-mb must be between 1 and ${MAX_UPLOAD / 2 ** 20} (a state archive holds files of at most ${MAX_UPLOAD / 2 ** 20} MB); got ${value}`);
   }
   return mb * 2 ** 20;
+}
+
+/** A duration option in seconds (fractions allowed), as milliseconds. */
+function seconds(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a number of seconds; got ${value}`);
+  return Math.round(n * 1000);
 }
 
 /** `--backbone`, else `$TAGSMITH_BACKBONE`, else the manifest's default (undefined). */
@@ -97,9 +115,33 @@ async function main(argv: string[]): Promise<number> {
           'applies-only': { type: 'boolean', default: false },
           threads: { type: 'string' },
           backbone: { type: 'string' },
+          redis: { type: 'string' },
+          'state-archive': { type: 'string' },
+          resume: { type: 'string' },
+          'runs-dir': { type: 'string' },
+          batch: { type: 'string' },
+          'redis-timeout': { type: 'string' },
         },
       });
       if (values.format !== 'jsonl' && values.format !== 'csv') throw new Error(`--format must be jsonl or csv; got ${values.format}`);
+      const redis = values.redis ?? (process.env.TAGSMITH_REDIS || undefined);
+      if (redis) {
+        // BullMQ and its Redis client are loaded only by the commands that use them (not by `serve`).
+        const { DEFAULT_RUNS_DIR, runDistributedPredict } = await import('./cli/distributed-predict');
+        return runDistributedPredict(positionals, {
+          redisUrl: redis,
+          archive: values['state-archive'] && path.resolve(values['state-archive']),
+          resume: values.resume,
+          runsDir: values['runs-dir'] ? path.resolve(values['runs-dir']) : DEFAULT_RUNS_DIR,
+          tags: values.tag!,
+          format: values.format,
+          appliesOnly: values['applies-only']!,
+          batchSize: positiveInteger('batch', values.batch, undefined),
+          backbone: backboneOption(values.backbone),
+          redisTimeoutMs: seconds('redis-timeout', values['redis-timeout']),
+        });
+      }
+      if (values['state-archive'] || values.resume) throw new Error('--state-archive and --resume go with --redis (a distributed run); a local run reads --state DIR');
       return runPredictCommand(positionals, {
         stateDir: values.state ? path.resolve(values.state) : defaultStateDir(),
         tags: values.tag!,
@@ -107,6 +149,42 @@ async function main(argv: string[]): Promise<number> {
         appliesOnly: values['applies-only']!,
         threads: positiveInteger('threads', values.threads, undefined),
         backbone: backboneOption(values.backbone),
+      });
+    }
+    case 'worker': {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          redis: { type: 'string' },
+          'state-archive': { type: 'string' },
+          concurrency: { type: 'string' },
+          threads: { type: 'string' },
+          backbone: { type: 'string' },
+          cache: { type: 'string' },
+          'lock-seconds': { type: 'string' },
+          'scan-root': { type: 'string', multiple: true, default: [] },
+        },
+      });
+      const redis = values.redis ?? (process.env.TAGSMITH_REDIS || undefined);
+      const archive = values['state-archive'] ?? (process.env.TAGSMITH_STATE_ARCHIVE || undefined);
+      if (!redis || !archive) {
+        process.stderr.write('tagsmith worker: give --redis URL and --state-archive FILE (or $TAGSMITH_REDIS, $TAGSMITH_STATE_ARCHIVE): the queue to take batches from and the archive whose tags score them\n');
+        return 2;
+      }
+      const concurrency = positiveInteger('concurrency', values.concurrency, 2)!;
+      if (concurrency < 1) throw new Error('--concurrency must be at least 1');
+      const within = await Promise.all(values['scan-root']!.map((root) => fs.realpath(path.resolve(root))));
+      const { runWorkerCommand } = await import('./cli/worker-command');
+      const { DEFAULT_WORKER_CACHE } = await import('./cluster/scan-worker');
+      return runWorkerCommand({
+        redisUrl: redis,
+        archive: path.resolve(archive),
+        cacheDir: values.cache ? path.resolve(values.cache) : DEFAULT_WORKER_CACHE,
+        concurrency,
+        threads: positiveInteger('threads', values.threads, undefined),
+        backbone: backboneOption(values.backbone),
+        lockMs: seconds('lock-seconds', values['lock-seconds']),
+        within: within.length > 0 ? within : undefined,
       });
     }
     case 'features': {

@@ -33,6 +33,7 @@ export const ERROR_STATUS = {
   cancelled: 409,
   internal: 500,
   shutting_down: 503,
+  redis_unavailable: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

@@ -5,10 +5,11 @@
 // both safe beside a running engine), so it works next to `tagsmith serve` on the same folder.
 import path from 'node:path';
 import { TagsmithError, asTagsmithError } from '../errors';
-import { csvHeader, csvRow, jsonLine, type ImageCalls, type TableFormat } from '../export/scan-table';
+import { csvHeader, csvRow, jsonLine, type TableFormat } from '../export/scan-table';
 import { Embedder } from '../engine/embedder';
 import { FeatureExtractor } from '../features/feature-extractor';
 import { ScanIndex } from '../scan/scan-index';
+import { imageCalls } from '../scan/image-calls';
 import { scanImages } from '../scan/scanner';
 import { FeatureCache } from '../state/feature-cache';
 import type { EmbeddingRecord } from '../state/record-schemas';
@@ -61,19 +62,7 @@ export async function runPredictCommand(inputs: string[], options: PredictOption
       {
         keepFeatures: false,
         onImage: (image, features) => {
-          const input = { features, aesthetic: image.aesthetic, stock: image.stock };
-          const prepared = new Map();
-          const row: ImageCalls = {
-            path: path.relative(process.cwd(), image.path) || image.path,
-            sha256: image.sha256,
-            tags: Object.fromEntries(models.map((m) => {
-              const s = m.score(input, prepared);
-              return [m.tag, { score: s.score, threshold: s.threshold, applies: s.label }];
-            })),
-            aesthetic: image.aesthetic,
-            stock: image.stock,
-            nsfw: image.nsfw,
-          };
+          const row = imageCalls(image, features, models, path.relative(process.cwd(), image.path) || image.path);
           if (options.appliesOnly && !Object.values(row.tags).some((call) => call.applies)) return;
           process.stdout.write(options.format === 'csv' ? csvRow(row, tags, extractor.labels) : jsonLine(row));
         },

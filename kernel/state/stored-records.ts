@@ -31,6 +31,15 @@ function checker<S extends TSchema>(schema: S): (value: unknown, file: string) =
   };
 }
 
+/**
+ * A checker for messages that are not state records (a scan batch between processes): the
+ * value, typed, or the first problem in the words state records get.
+ */
+export function schemaChecker<S extends TSchema>(schema: S): (value: unknown) => { value: Static<S> } | { problem: string } {
+  const validator = Compile(schema);
+  return (value) => (validator.Check(value) ? { value: value as Static<S> } : { problem: describeProblem(validator.Errors(value), value) });
+}
+
 const manifestShape = checker(StateManifestSchema);
 const pointerShape = checker(CurrentPointerSchema);
 const sampleListShape = checker(SampleListSchema);
