@@ -211,10 +211,23 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   throw error;
 });
 
+let settled = false;
 main(process.argv.slice(2)).then(
-  (code) => { process.exitCode = code; },
+  (code) => {
+    settled = true;
+    process.exitCode = code;
+  },
   (error: unknown) => {
+    settled = true;
     process.stderr.write(`tagsmith: ${(error as Error).message}\n`);
     process.exitCode = 1;
   },
 );
+// Node exits when nothing is left to wait for, even if a command is still waiting on a promise
+// that can never settle (a client whose server went away): that must not read as success.
+// (beforeExit: only when the loop ran dry, not on an explicit process.exit.)
+process.once('beforeExit', () => {
+  if (settled) return;
+  process.stderr.write('tagsmith: stopped before the command finished (it was waiting on something that can no longer answer); this is a bug\n');
+  process.exitCode = 70;
+});

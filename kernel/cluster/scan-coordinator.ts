@@ -264,8 +264,10 @@ export async function coordinateRun(options: CoordinatorOptions): Promise<RunOut
     report();
     return { failed: [...failed].sort(([a], [b]) => a - b).map(([batch, reason]) => ({ batch, reason })), requeued };
   } finally {
+    // Each bounded: with Redis gone, close and disconnect can wait for a reply that never comes,
+    // and a wait with no timer left lets node exit as if the run had succeeded.
     await Promise.allSettled([timeout(events.close(), 2_000, 'closing'), timeout(queue.close(), 2_000, 'closing')]);
-    await Promise.allSettled([events.disconnect(), queue.disconnect()]);
+    await Promise.allSettled([timeout(events.disconnect(), 2_000, 'disconnecting'), timeout(queue.disconnect(), 2_000, 'disconnecting')]);
   }
 }
 
