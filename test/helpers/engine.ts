@@ -2,6 +2,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { afterEach } from 'node:test';
 import type { TaskView } from '../../kernel/api/wire-types';
 import { TagsmithEngine, type EngineOptions } from '../../kernel/engine/tagsmith-engine';
 import { blobPicture, stripedPicture } from '../../kernel/notebook/demo-images';
@@ -15,6 +16,26 @@ export async function tempDir(prefix = 'tagsmith-test-'): Promise<string> {
 export async function openTestEngine(stateDir?: string, options: Partial<EngineOptions> = {}): Promise<{ engine: TagsmithEngine; stateDir: string }> {
   const dir = stateDir ?? (await tempDir());
   return { engine: await TagsmithEngine.open({ stateDir: dir, threads: 2, ...options }), stateDir: dir };
+}
+
+/**
+ * For tests that change an engine's state: `const ownEngine = enginesPerTest()` in a describe
+ * (or at the top of a file), then `await ownEngine(…)` in a test opens one on a fresh folder that
+ * is closed and removed after that test.
+ */
+export function enginesPerTest(): (options?: Partial<EngineOptions>) => Promise<{ engine: TagsmithEngine; stateDir: string }> {
+  const opened: { engine: TagsmithEngine; stateDir: string }[] = [];
+  afterEach(async () => {
+    for (const { engine, stateDir } of opened.splice(0)) {
+      await engine.close();
+      await fs.rm(stateDir, { recursive: true, force: true });
+    }
+  });
+  return async (options = {}) => {
+    const made = await openTestEngine(undefined, options);
+    opened.push(made);
+    return made;
+  };
 }
 
 /** Striped pictures (the "positive" kind) with varied colours and periods. */

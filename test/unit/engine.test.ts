@@ -6,11 +6,11 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import type { TaskView } from '../../kernel/api/wire-types';
 import { TagsmithError } from '../../kernel/errors';
 import type { EngineOptions, TagsmithEngine } from '../../kernel/engine/tagsmith-engine';
-import { blobImages, openTestEngine, stateArchive, stripedImages, waitForTask } from '../helpers/engine';
+import { blobImages, enginesPerTest, openTestEngine, stateArchive, stripedImages, waitForTask } from '../helpers/engine';
 import { firstEvent, Gate } from '../helpers/wait';
 
 function code(c: string) {
@@ -20,19 +20,7 @@ function code(c: string) {
 /** Striped positives and blob negatives, made once: tests only read them. */
 const pictures = (async () => ({ positives: await stripedImages(8), negatives: await blobImages(8) }))();
 
-/** Engines the tests open, closed and removed after each test. */
-const opened: { engine: TagsmithEngine; stateDir: string }[] = [];
-async function freshEngine(options: Partial<EngineOptions> = {}): Promise<{ engine: TagsmithEngine; stateDir: string }> {
-  const made = await openTestEngine(undefined, options);
-  opened.push(made);
-  return made;
-}
-afterEach(async () => {
-  for (const { engine, stateDir } of opened.splice(0)) {
-    await engine.close();
-    await fs.rm(stateDir, { recursive: true, force: true });
-  }
-});
+const freshEngine = enginesPerTest();
 
 async function addAll(engine: TagsmithEngine, tag: string, counts = { positives: 8, negatives: 8 }): Promise<void> {
   const { positives, negatives } = await pictures;
