@@ -5,6 +5,9 @@ import path from 'node:path';
 import { findImageFiles, hasImageExtension } from '../../kernel/images/image-files';
 import { DEFAULT_MAX_UPLOAD, DEFAULT_MAX_UPLOAD_MB, IMAGE_KINDS } from '../../kernel/rules';
 
+/** Why a file is left out for its name: what a user reads, wherever the file came from. */
+export const NOT_AN_IMAGE_FILE = `not an image file (${IMAGE_KINDS})`;
+
 export interface Skipped {
   file: string;
   reason: string;
@@ -22,7 +25,7 @@ export async function selectImages(paths: string[]): Promise<ImageSelection> {
   const skipped: Skipped[] = found.skipped.map((s) => ({ file: s.path, reason: s.reason }));
   for (const file of found.files) {
     // Inside a folder only image names are taken; a file picked by hand is named if it is not one.
-    if (!hasImageExtension(file.path)) skipped.push({ file: file.path, reason: `not an image file (${IMAGE_KINDS})` });
+    if (!hasImageExtension(file.path)) skipped.push({ file: file.path, reason: NOT_AN_IMAGE_FILE });
     else if (file.size === 0) skipped.push({ file: file.path, reason: 'the file is empty' });
     // Larger than the engine's default upload limit: skipped before sending.
     else if (file.size > DEFAULT_MAX_UPLOAD) skipped.push({ file: file.path, reason: `larger than ${DEFAULT_MAX_UPLOAD_MB} MB` });
