@@ -6,6 +6,7 @@
 // tags and training from anywhere (the gallery, a notebook, curl) show up; a failed read is
 // published as the engine not answering, never thrown at a subscriber. No `vscode` here.
 import type { TagsmithClient } from '../../kernel/client/tagsmith-client';
+import { isActiveTask } from '../../kernel/rules';
 import type { EngineSnapshot } from '../../webview/protocol';
 import { EventSource, type Event } from '../logic/event-source';
 
@@ -138,7 +139,7 @@ export class EngineWatcher {
       if (run !== this.run) return;
       const tags = await client.tags();
       if (run !== this.run) return;
-      busy = tasks.some((t) => t.state === 'queued' || t.state === 'running');
+      busy = tasks.some(isActiveTask);
       const signature = JSON.stringify([tags, tasks]);
       const changed = forced || signature !== this.signature || !this.current.snapshot;
       this.signature = signature;

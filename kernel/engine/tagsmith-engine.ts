@@ -17,6 +17,7 @@ import {
   type ReviewQueue, type SampleListing, type SampleOrder, type SampleView, type ScanPage, type ScanQuery, type ScanView, type SidecarReport, type SimilarImages, type TagSummary, type TaskView,
 } from '../api/wire-types';
 import { TagsmithError } from '../errors';
+import { THUMBNAIL_DEFAULT, THUMBNAIL_MAX, THUMBNAIL_MIN } from '../rules';
 import { FeatureExtractor, type FeatureExtractorOptions } from '../features/feature-extractor';
 import { NsfwHead } from '../features/nsfw-head';
 import { writeJsonAtomic } from '../state/atomic-file';
@@ -24,7 +25,7 @@ import { EngineLock } from '../state/engine-lock';
 import { FeatureCache } from '../state/feature-cache';
 import { loadGeneration, type GenerationContents } from '../state/generation-loader';
 import { KeyedMutex, ReadWriteLock } from '../state/keyed-lock';
-import { THUMBNAIL_MAX, THUMBNAIL_MIN, validateBackboneId, validateSampleId, validateTag } from '../state/path-names';
+import { validateBackboneId, validateSampleId, validateTag } from '../state/path-names';
 import { isWithin } from '../images/image-files';
 import type { RunningBackbone } from '../state/read-generation';
 import type { EmbeddingRecord, SampleRecord, SampleType, TagModelJson, TaskRecord } from '../state/record-schemas';
@@ -53,7 +54,7 @@ import { checkPrediction, checkTagScores } from './score-check';
 import { TrainingQueue } from './training-queue';
 
 export type { AddSampleResult, Prediction, TagSummary };
-export { SAMPLE_TYPES, samplesDigest } from './sample-store';
+export { samplesDigest } from './sample-store';
 
 /** Default bound of the scans' feature cache: about 270,000 images' embeddings. */
 export const DEFAULT_FEATURE_CACHE_BYTES = 2 * 1024 ** 3;
@@ -280,8 +281,8 @@ export class TagsmithEngine {
     return this.stateLock.read(() => this.samples.readImage(id));
   }
 
-  /** A small WebP of a sample, its longest side `size` pixels (clamped to 32–1024). */
-  async thumbnail(id: string, size = 256): Promise<Buffer> {
+  /** A small WebP of a sample, its longest side `size` pixels (clamped to THUMBNAIL_MIN–THUMBNAIL_MAX). */
+  async thumbnail(id: string, size = THUMBNAIL_DEFAULT): Promise<Buffer> {
     const side = Math.min(THUMBNAIL_MAX, Math.max(THUMBNAIL_MIN, Math.round(size)));
     this.layout.thumbnail(id, side); // refuses a malformed id or size before any lock or file
     return this.stateLock.read(() => this.samples.thumbnail(id, side));

@@ -13,6 +13,7 @@ import multipart from '@fastify/multipart';
 import { ENDPOINTS, routerPath, type EndpointName, type HttpMethod, type RequestBody } from '../api/endpoints';
 import { TagsmithError } from '../errors';
 import type { TagsmithEngine } from '../engine/tagsmith-engine';
+import { DEFAULT_MAX_UPLOAD } from '../rules';
 import { DEFAULT_ARCHIVE_LIMITS } from '../state/state-archive';
 import { clientErrorOf, rawErrorResponse, toTagsmithError, type ErrorContext } from './error-reply';
 import { guardRequest, type GuardOptions } from './request-guard';
@@ -24,7 +25,7 @@ import { endpointHandlers } from './handlers';
 import { discardUpload, PART_BUFFER_BYTES, readUpload } from './uploads';
 
 export interface ServerOptions extends GuardOptions {
-  /** Largest image or features upload, bytes (default 50 MB; at most MAX_UPLOAD). */
+  /** Largest image or features upload, bytes (default DEFAULT_MAX_UPLOAD, 50 MB; at most MAX_UPLOAD). */
   maxUploadBytes: number;
   /** Largest state archive upload, bytes (default 4 GB). */
   maxArchiveBytes: number;
@@ -35,7 +36,6 @@ export interface ServerOptions extends GuardOptions {
   log: (line: string) => void;
 }
 
-export const DEFAULT_MAX_UPLOAD = 50 * 1024 * 1024;
 /**
  * The largest upload limit a server may be given: an archive's per-file limit, so every
  * sample the engine stores fits in the archive /get_state makes and /set_state accepts back.

@@ -1,6 +1,7 @@
 // Loads a generation folder as the engine's state: every file checked (readGeneration), then the
 // folder settled in place, so what it holds is what the engine will serve. Used at start-up for
 // the current generation and by a restore for the new one before it is swapped in.
+import { isActiveTask } from '../rules';
 import { writeJsonAtomic } from './atomic-file';
 import { readGeneration, type GenerationContents, type RunningBackbone } from './read-generation';
 import type { TaskRecord } from './record-schemas';
@@ -30,7 +31,7 @@ export async function loadGeneration(gen: GenerationLayout, running: RunningBack
 
 /** A task that was queued or running when its engine stopped: it failed, and says so. */
 export function interruptedTask(record: TaskRecord): TaskRecord {
-  if (record.state !== 'queued' && record.state !== 'running') return record;
+  if (!isActiveTask(record)) return record;
   return {
     ...record,
     state: 'failed',

@@ -7,6 +7,7 @@
 // is chosen by stratified cross-validation, whose out-of-fold scores also give the metrics and
 // the threshold (best F1).
 import { TagsmithError } from '../errors';
+import { hasEnoughSamples, samplesNeeded } from '../rules';
 import { kmeans } from '../ml/kmeans';
 import type { LogisticModel } from '../ml/logistic-regression';
 import { ParallelFits, SharedMatrix, type FitJob } from '../ml/parallel-fits';
@@ -48,11 +49,10 @@ const PATIENCE = 2;
 const FINAL_TOLERANCE = 1e-5;
 
 export function checkEnoughSamples(positives: number, negatives: number, clusters: number): void {
-  const needed = Math.max(2, clusters);
-  if (positives < needed || negatives < 2) {
+  if (!hasEnoughSamples({ positives, negatives }, clusters)) {
     throw new TagsmithError(
       'not_enough_samples',
-      `Training needs at least ${needed} positive and 2 negative samples` +
+      `Training needs ${samplesNeeded(clusters)}` +
         `${clusters > 1 ? ` (at least one positive per cluster for ${clusters} clusters)` : ''}; ` +
         `this tag has ${positives} positive and ${negatives} negative.`,
     );

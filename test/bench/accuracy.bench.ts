@@ -12,7 +12,7 @@ import { rocAuc, summarise, confusionAt } from '../../kernel/ml/metrics';
 import { seededRandom, shuffled } from '../../kernel/ml/random';
 import { trainTag } from '../../kernel/training/train-tag';
 import type { FeatureTransform } from '../../kernel/training/tag-model';
-import { DEFAULT_TRAIN_OPTIONS } from '../../kernel/training/train-options';
+import { DEFAULT_TRAIN_OPTIONS } from '../../kernel/rules';
 import { listImageFiles } from '../../kernel/images/image-files';
 import { table } from './stats';
 

@@ -22,7 +22,7 @@ import { FeatureCache } from '../../kernel/state/feature-cache';
 import { checkEmbedding, type EmbeddingRecord } from '../../kernel/state/stored-records';
 import { seededRandom, shuffled } from '../../kernel/ml/random';
 import { trainTag } from '../../kernel/training/train-tag';
-import { DEFAULT_TRAIN_OPTIONS } from '../../kernel/training/train-options';
+import { DEFAULT_TRAIN_OPTIONS } from '../../kernel/rules';
 import type { TagModel } from '../../kernel/training/tag-model';
 import { median, rssMb, table } from './stats';
 

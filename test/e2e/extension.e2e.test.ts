@@ -8,7 +8,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { blobImages, stripedImages, tempDir } from '../helpers/engine';
-import { contextMenuToPicker, hostVsix, installExtension, notification, openVsCode, pick, runCommand, waitForCommand, webviewFrame, type VsCode } from './code-server';
+import { contextMenuToPicker, hostVsix, installExtension, notification, openVsCode, pick, runCommand, screenshotOnFailure, waitForCommand, webviewFrame, type VsCode } from './code-server';
 
 const ARTIFACTS = path.resolve(__dirname, '../../test-artifacts/e2e');
 
@@ -45,6 +45,7 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
     vscode = await openVsCode(workspace, root);
     await waitForCommand(vscode.page, 'Tagsmith: Train Tag');
   });
+  screenshotOnFailure(() => vscode?.page, ARTIFACTS);
   afterEach(async () => {
     if (vscode.page.isClosed()) return;
     // Any error notification is a failure the steps above did not expect.
@@ -56,14 +57,7 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
     await fs.rm(root, { recursive: true, force: true });
   });
 
-  it('adds an image as a positive of a new tag, then a multi-selection with a folder, from the explorer', async () => {
-    try {
-      await addFromExplorer();
-    } catch (error) {
-      await shot('1-failed');
-      throw error;
-    }
-  });
+  it('adds an image as a positive of a new tag, then a multi-selection with a folder, from the explorer', () => addFromExplorer());
 
   async function addFromExplorer(): Promise<void> {
     const { page } = vscode;
@@ -101,44 +95,34 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
 
   it('opens the dashboard from the training message, with charts of the new model', async () => {
     const { page } = vscode;
-    try {
-      await page.locator('.notifications-toasts .notification-toast', { hasText: /Trained "stripes"/ }).getByRole('button', { name: 'Open Dashboard' }).click();
-      const dashboard = await webviewFrame(page, '.sentence');
-      await dashboard.locator('.sentence', { hasText: 'held-out positives found' }).waitFor();
-      assert.equal(await dashboard.locator('.charts canvas').count(), 4);
-      const model = await trainedModel('stripes');
-      assert.match(await dashboard.locator('.figures').innerText(), new RegExp(`F1\\s+${model.metrics.f1.toFixed(3)}\\s+ROC AUC\\s+${model.metrics.rocAuc.toFixed(3)}`));
-      await shot('3-dashboard');
-    } catch (error) {
-      await shot('3-failed');
-      throw error;
-    }
+    await page.locator('.notifications-toasts .notification-toast', { hasText: /Trained "stripes"/ }).getByRole('button', { name: 'Open Dashboard' }).click();
+    const dashboard = await webviewFrame(page, '.sentence');
+    await dashboard.locator('.sentence', { hasText: 'held-out positives found' }).waitFor();
+    assert.equal(await dashboard.locator('.charts canvas').count(), 4);
+    const model = await trainedModel('stripes');
+    assert.match(await dashboard.locator('.figures').innerText(), new RegExp(`F1\\s+${model.metrics.f1.toFixed(3)}\\s+ROC AUC\\s+${model.metrics.rocAuc.toFixed(3)}`));
+    await shot('3-dashboard');
   });
 
   it('opens the gallery from the status bar and shows every sample as a thumbnail', async () => {
     const { page } = vscode;
-    try {
-      await page.locator('.statusbar-item', { hasText: 'Tagsmith: 1 tag' }).click();
-      await pick(page, 'Open Sample Gallery');
-      const gallery = await webviewFrame(page, '.tag-list');
-      await gallery.locator('.tag-item[data-tag="stripes"]').waitFor();
-      await gallery.locator('.grid-section.positive h3', { hasText: 'Positives (9)' }).waitFor();
-      await gallery.locator('.grid-section.negative h3', { hasText: 'Negatives (8)' }).waitFor();
-      // notes.txt was skipped when the folder was added: no cell for it.
-      assert.equal(await gallery.locator('.sample[title="notes.txt"]').count(), 0);
-      await waitUntil(async () => (await gallery.locator('.sample img').evaluateAll((imgs) => imgs.filter((i) => (i as { naturalWidth: number }).naturalWidth > 0).length)) === 17, 'all 17 thumbnails are drawn');
-      // Move one positive to the negatives: both counts change, and the tag is marked stale.
-      const first = gallery.locator('.grid-section.positive .sample').first();
-      await first.hover();
-      await first.getByRole('button', { name: /^Move .* to negatives$/ }).click();
-      await gallery.locator('.grid-section.positive h3', { hasText: 'Positives (8)' }).waitFor();
-      await gallery.locator('.grid-section.negative h3', { hasText: 'Negatives (9)' }).waitFor();
-      await gallery.locator('.tag-item[data-tag="stripes"]', { hasText: 'samples changed' }).waitFor();
-      await shot('4-gallery');
-    } catch (error) {
-      await shot('4-failed');
-      throw error;
-    }
+    await page.locator('.statusbar-item', { hasText: 'Tagsmith: 1 tag' }).click();
+    await pick(page, 'Open Sample Gallery');
+    const gallery = await webviewFrame(page, '.tag-list');
+    await gallery.locator('.tag-item[data-tag="stripes"]').waitFor();
+    await gallery.locator('.grid-section.positive h3', { hasText: 'Positives (9)' }).waitFor();
+    await gallery.locator('.grid-section.negative h3', { hasText: 'Negatives (8)' }).waitFor();
+    // notes.txt was skipped when the folder was added: no cell for it.
+    assert.equal(await gallery.locator('.sample[title="notes.txt"]').count(), 0);
+    await waitUntil(async () => (await gallery.locator('.sample img').evaluateAll((imgs) => imgs.filter((i) => (i as { naturalWidth: number }).naturalWidth > 0).length)) === 17, 'all 17 thumbnails are drawn');
+    // Move one positive to the negatives: both counts change, and the tag is marked stale.
+    const first = gallery.locator('.grid-section.positive .sample').first();
+    await first.hover();
+    await first.getByRole('button', { name: /^Move .* to negatives$/ }).click();
+    await gallery.locator('.grid-section.positive h3', { hasText: 'Positives (8)' }).waitFor();
+    await gallery.locator('.grid-section.negative h3', { hasText: 'Negatives (9)' }).waitFor();
+    await gallery.locator('.tag-item[data-tag="stripes"]', { hasText: 'samples changed' }).waitFor();
+    await shot('4-gallery');
   });
 
   it('predicts an unseen striped image above the threshold', async () => {
@@ -149,22 +133,12 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
       await row.waitFor();
       assert.match(await row.innerText(), /stripes[\s\S]*above the threshold/);
       await shot('5-predicted');
-    } catch (error) {
-      await shot('5-failed');
-      throw error;
     } finally {
       await page.keyboard.press('Escape');
     }
   });
 
-  it('backs up the state, removes the tag, restores it, and sees the tag back', async () => {
-    try {
-      await backupRemoveRestore();
-    } catch (error) {
-      await shot('6-failed');
-      throw error;
-    }
-  });
+  it('backs up the state, removes the tag, restores it, and sees the tag back', () => backupRemoveRestore());
 
   async function backupRemoveRestore(): Promise<void> {
     const { page } = vscode;
@@ -202,28 +176,23 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
 
   it('shows a tag another client adds over HTTP in the status bar, and its removal', async () => {
     const { page } = vscode;
-    try {
-      // Where the engine listens, from the status bar's tooltip, and its token, from its
-      // environment: what a curl user would find.
-      const url = /running at (http:\/\/127\.0\.0\.1:\d+)/.exec(await statusTooltip('Tagsmith: 1 tag', 'running at'))?.[1];
-      assert.ok(url, 'the tooltip names the engine\'s address');
-      const [pid] = enginePids();
-      const token = (await fs.readFile(`/proc/${pid}/environ`, 'utf8')).split('\0').find((v) => v.startsWith('TAGSMITH_TOKEN='))!.slice('TAGSMITH_TOKEN='.length);
-      const headers = { authorization: `Bearer ${token}` };
-      const form = new FormData();
-      form.append('data', new Blob([await fs.readFile(path.join(workspace, 'unseen.jpg'))], { type: 'image/jpeg' }), 'unseen.jpg');
-      const added = await fetch(`${url}/add/positive/from-curl`, { method: 'POST', body: form, headers });
-      assert.ok(added.ok, await added.text());
-      await page.locator('.statusbar-item', { hasText: 'Tagsmith: 2 tags' }).waitFor();
-      assert.match(await statusTooltip('Tagsmith: 2 tags', 'from-curl'), /Tags: .*from-curl \(not trained\)/);
-      await shot('6b-tag-from-curl');
-      const cleaned = await fetch(`${url}/clean/from-curl`, { method: 'POST', headers });
-      assert.ok(cleaned.ok, await cleaned.text());
-      await page.locator('.statusbar-item', { hasText: 'Tagsmith: 1 tag' }).waitFor();
-    } catch (error) {
-      await shot('6b-failed');
-      throw error;
-    }
+    // Where the engine listens, from the status bar's tooltip, and its token, from its
+    // environment: what a curl user would find.
+    const url = /running at (http:\/\/127\.0\.0\.1:\d+)/.exec(await statusTooltip('Tagsmith: 1 tag', 'running at'))?.[1];
+    assert.ok(url, 'the tooltip names the engine\'s address');
+    const [pid] = enginePids();
+    const token = (await fs.readFile(`/proc/${pid}/environ`, 'utf8')).split('\0').find((v) => v.startsWith('TAGSMITH_TOKEN='))!.slice('TAGSMITH_TOKEN='.length);
+    const headers = { authorization: `Bearer ${token}` };
+    const form = new FormData();
+    form.append('data', new Blob([await fs.readFile(path.join(workspace, 'unseen.jpg'))], { type: 'image/jpeg' }), 'unseen.jpg');
+    const added = await fetch(`${url}/add/positive/from-curl`, { method: 'POST', body: form, headers });
+    assert.ok(added.ok, await added.text());
+    await page.locator('.statusbar-item', { hasText: 'Tagsmith: 2 tags' }).waitFor();
+    assert.match(await statusTooltip('Tagsmith: 2 tags', 'from-curl'), /Tags: .*from-curl \(not trained\)/);
+    await shot('6b-tag-from-curl');
+    const cleaned = await fetch(`${url}/clean/from-curl`, { method: 'POST', headers });
+    assert.ok(cleaned.ok, await cleaned.text());
+    await page.locator('.statusbar-item', { hasText: 'Tagsmith: 1 tag' }).waitFor();
   });
 
   /** The status-bar item's tooltip, as hovering it shows it. */
@@ -258,47 +227,42 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
 
   it('runs the example notebook with the Tagsmith TypeScript kernel', async () => {
     const { page } = vscode;
-    try {
-      await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'getting-started.ipynb' }).dblclick();
-      await page.locator('.notebook-editor:visible').waitFor();
-      // The only controller for .ipynb here may already be chosen; otherwise pick it.
-      const toolbar = page.locator('.notebook-editor:visible .notebook-toolbar-container');
-      const kernel = toolbar.getByText(/Tagsmith TypeScript|Select Kernel/).first();
-      await kernel.waitFor();
-      if (!(await kernel.innerText()).includes('Tagsmith TypeScript')) {
-        await kernel.click();
-        await pick(page, 'Tagsmith TypeScript');
-      }
-      await toolbar.getByText('Tagsmith TypeScript').waitFor();
-      await toolbar.getByText('Run All').click();
-      // Outputs render in the notebook's output webview, only for cells near the viewport:
-      // move through the notebook and note what has been seen, until everything has. The
-      // keyboard moves it (command mode: ArrowDown reveals the next cell, Ctrl+Home the first);
-      // the mouse wheel over the output webview did not, here (460 steps, never past the cell running).
-      const seen = { metrics: false, chart: false, table: false, prediction: false, restored: false };
-      await page.locator('.notebook-editor:visible .code-cell-row .monaco-editor').first().click();
-      await page.keyboard.press('Escape');
-      const deadline = Date.now() + 240_000;
-      for (let step = 1; !Object.values(seen).every(Boolean); step++) {
-        assert.ok(Date.now() < deadline, `not all outputs appeared: ${JSON.stringify(seen)}`);
-        for (const frame of page.frames()) {
-          const text = await frame.locator('body').innerText({ timeout: 1000 }).catch(() => '');
-          if (/F1 \d\.\d\d, ROC AUC \d\.\d\d, threshold/.test(text)) seen.metrics = true;
-          if (/unseen striped picture: demo-stripes [01]\.\d\d \(threshold [01]\.\d\d\) → yes/.test(text)) seen.prediction = true;
-          if (/restored \d+ tag\(s\) and \d+ samples .* "demo-stripes" trained again: true/.test(text)) seen.restored = true;
-          if (await frame.locator('table.tagsmith-predictions').count().catch(() => 0)) seen.table = true;
-          if (await frame.locator('svg text, img[src^="data:image/svg"]').count().catch(() => 0)) seen.chart = true;
-        }
-        // Down through the notebook, and back to the top now and then for outputs that came late.
-        await page.keyboard.press(step % 25 === 0 ? 'Control+Home' : 'ArrowDown');
-        await page.waitForTimeout(300); // let the output webview render what scrolled in
-      }
-      assert.equal(await page.locator('.notebook-editor:visible .codicon-error').count(), 0, 'no cell failed');
-      await shot('8-notebook');
-    } catch (error) {
-      await shot('8-failed');
-      throw error;
+    await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'getting-started.ipynb' }).dblclick();
+    await page.locator('.notebook-editor:visible').waitFor();
+    // The only controller for .ipynb here may already be chosen; otherwise pick it.
+    const toolbar = page.locator('.notebook-editor:visible .notebook-toolbar-container');
+    const kernel = toolbar.getByText(/Tagsmith TypeScript|Select Kernel/).first();
+    await kernel.waitFor();
+    if (!(await kernel.innerText()).includes('Tagsmith TypeScript')) {
+      await kernel.click();
+      await pick(page, 'Tagsmith TypeScript');
     }
+    await toolbar.getByText('Tagsmith TypeScript').waitFor();
+    await toolbar.getByText('Run All').click();
+    // Outputs render in the notebook's output webview, only for cells near the viewport:
+    // move through the notebook and note what has been seen, until everything has. The
+    // keyboard moves it (command mode: ArrowDown reveals the next cell, Ctrl+Home the first);
+    // the mouse wheel over the output webview did not, here (460 steps, never past the cell running).
+    const seen = { metrics: false, chart: false, table: false, prediction: false, restored: false };
+    await page.locator('.notebook-editor:visible .code-cell-row .monaco-editor').first().click();
+    await page.keyboard.press('Escape');
+    const deadline = Date.now() + 240_000;
+    for (let step = 1; !Object.values(seen).every(Boolean); step++) {
+      assert.ok(Date.now() < deadline, `not all outputs appeared: ${JSON.stringify(seen)}`);
+      for (const frame of page.frames()) {
+        const text = await frame.locator('body').innerText({ timeout: 1000 }).catch(() => '');
+        if (/F1 \d\.\d\d, ROC AUC \d\.\d\d, threshold/.test(text)) seen.metrics = true;
+        if (/unseen striped picture: demo-stripes [01]\.\d\d \(threshold [01]\.\d\d\) → yes/.test(text)) seen.prediction = true;
+        if (/restored \d+ tag\(s\) and \d+ samples .* "demo-stripes" trained again: true/.test(text)) seen.restored = true;
+        if (await frame.locator('table.tagsmith-predictions').count().catch(() => 0)) seen.table = true;
+        if (await frame.locator('svg text, img[src^="data:image/svg"]').count().catch(() => 0)) seen.chart = true;
+      }
+      // Down through the notebook, and back to the top now and then for outputs that came late.
+      await page.keyboard.press(step % 25 === 0 ? 'Control+Home' : 'ArrowDown');
+      await page.waitForTimeout(300); // let the output webview render what scrolled in
+    }
+    assert.equal(await page.locator('.notebook-editor:visible .codicon-error').count(), 0, 'no cell failed');
+    await shot('8-notebook');
   });
 
   it('stops the engine on window reload, and the open panel comes back', async () => {

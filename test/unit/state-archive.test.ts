@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import { TagsmithError } from '../../kernel/errors';
 import type { TagsmithEngine } from '../../kernel/engine/tagsmith-engine';
 import { restoreStateArchive } from '../../kernel/state/state-archive';
@@ -123,6 +123,7 @@ describe('restoring an edited backup', () => {
   let stateDir: string;
   let sentinel: string;
   let server: TestServer;
+  let archive: Buffer;
   let files: ArchiveFiles;
   let baseline: string;
   let pointer: string;
@@ -139,7 +140,8 @@ describe('restoring an edited backup', () => {
     for (const image of await blobImages(4)) await server.client.addSample('negative', 'stripes', image);
     await server.client.train('stripes');
     [probe] = await stripedImages(1, 80);
-    files = await unpackArchive(await server.client.getState());
+    archive = Buffer.from(await server.client.getState());
+    files = await unpackArchive(archive);
     baseline = await fingerprint(server.client);
     pointer = await fs.readFile(path.join(stateDir, 'CURRENT'), 'utf8');
     taskFile = findFile(files, /^tasks\/.+\.json$/);
@@ -148,6 +150,29 @@ describe('restoring an edited backup', () => {
   after(async () => {
     await server.close();
     await fs.rm(parent, { recursive: true, force: true });
+  });
+
+  /** A state of a test's own, the backup restored into it; `server` is what runs on it now (closed after the test). */
+  interface OwnState {
+    server: TestServer | undefined;
+    stateDir: string;
+    pointer: string;
+  }
+  const owned: OwnState[] = [];
+  async function ownState(): Promise<{ state: OwnState; server: TestServer }> {
+    const stateDir = path.join(await tempDir('tagsmith-edited-own-'), 'state');
+    const server = await startTestServer({}, stateDir);
+    const state: OwnState = { server, stateDir, pointer: '' };
+    owned.push(state);
+    assert.deepEqual(await server.client.setState(archive), { tags: 1, samples: 8 });
+    state.pointer = await fs.readFile(path.join(stateDir, 'CURRENT'), 'utf8');
+    return { state, server };
+  }
+  afterEach(async () => {
+    for (const state of owned.splice(0)) {
+      await state.server?.close();
+      await fs.rm(path.dirname(state.stateDir), { recursive: true, force: true });
+    }
   });
 
   const refused = async (name: string, edited: ArchiveFiles | Buffer, pattern: RegExp) => {
@@ -212,42 +237,43 @@ describe('restoring an edited backup', () => {
   });
 
   it('settles a task left queued inside the new state before it is swapped in, and starts again on it', async () => {
+    const { state, server } = await ownState();
+    const { client } = server;
     const queued = withRecord(files, taskFile, { ...task(), state: 'queued', stage: undefined, finishedAt: undefined, metrics: undefined });
-    assert.deepEqual(await postArchive(server.client, await packArchive(queued)), { status: 200 });
-    const [restored] = await server.client.tasks();
+    assert.deepEqual(await postArchive(client, await packArchive(queued)), { status: 200 });
+    const [restored] = await client.tasks();
     assert.deepEqual([restored.state, restored.error?.code], ['failed', 'interrupted']);
-    assert.deepEqual(await fs.readdir(sentinel), []);
-    assert.equal(json(await unpackArchive(await server.client.getState()), taskFile).state, 'failed', 'saved as failed in the state that was swapped in');
+    assert.equal(json(await unpackArchive(await client.getState()), taskFile).state, 'failed', 'saved as failed in the state that was swapped in');
 
     await server.close({ keepState: true });
-    const { engine } = await openTestEngine(stateDir);
+    state.server = undefined;
+    const { engine } = await openTestEngine(state.stateDir);
     try {
       assert.deepEqual((await engine.listTags()).map((t) => [t.tag, t.trained]), [['stripes', true]]);
       assert.deepEqual(engine.listTasks().map((t) => [t.state, t.error?.code]), [['failed', 'interrupted']]);
     } finally {
       await engine.close();
     }
-    server = await startTestServer({}, stateDir);
-    baseline = await fingerprint(server.client);
-    pointer = await fs.readFile(path.join(stateDir, 'CURRENT'), 'utf8');
   });
 
   it('starts on a folder whose records were damaged by hand only to say which file is wrong', async () => {
+    const { state, server } = await ownState();
+    const baseline = await fingerprint(server.client);
     await server.close({ keepState: true });
-    const generation = path.join(stateDir, JSON.parse(pointer).generation);
+    state.server = undefined;
+    const generation = path.join(state.stateDir, JSON.parse(state.pointer).generation);
     const modelFile = path.join(generation, 'tags', 'stripes', 'model.json');
     const good = await fs.readFile(modelFile);
-    try {
-      await fs.writeFile(modelFile, JSON.stringify(model10()));
-      await assert.rejects(openTestEngine(stateDir), /tags\/stripes\/model\.json: featureLength is 10/);
-      await fs.writeFile(path.join(stateDir, 'CURRENT'), JSON.stringify({ generation: '../../outside' }));
-      await assert.rejects(openTestEngine(stateDir), /CURRENT: generation: "\.\.\/\.\.\/outside" is not a generation folder name/);
-      assert.deepEqual((await fs.readdir(parent)).sort(), ['sentinel', 'state'], 'a damaged pointer is not replaced by a fresh state');
-    } finally {
-      await fs.writeFile(modelFile, good);
-      await fs.writeFile(path.join(stateDir, 'CURRENT'), pointer);
-      server = await startTestServer({}, stateDir);
-    }
-    assert.equal(await fingerprint(server.client), baseline, 'repaired, it serves the same state');
+    await fs.writeFile(modelFile, JSON.stringify(model10()));
+    await assert.rejects(openTestEngine(state.stateDir), /tags\/stripes\/model\.json: featureLength is 10/);
+    await fs.writeFile(path.join(state.stateDir, 'CURRENT'), JSON.stringify({ generation: '../../outside' }));
+    await assert.rejects(openTestEngine(state.stateDir), /CURRENT: generation: "\.\.\/\.\.\/outside" is not a generation folder name/);
+    assert.deepEqual(await fs.readdir(path.dirname(state.stateDir)), ['state'], 'a damaged pointer is not replaced by a fresh state');
+
+    await fs.writeFile(modelFile, good);
+    await fs.writeFile(path.join(state.stateDir, 'CURRENT'), state.pointer);
+    const repaired = await startTestServer({}, state.stateDir);
+    state.server = repaired;
+    assert.equal(await fingerprint(repaired.client), baseline, 'repaired, it serves the same state');
   });
 });

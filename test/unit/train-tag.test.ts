@@ -1,0 +1,30 @@
+// Training a tag (kernel/training/train-tag.ts) on constructed features whose right answer is
+// known: clusters of positives found and each scored by its own model, the same model on one
+// thread or two.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { seededRandom } from '../../kernel/ml/random';
+import { trainTag } from '../../kernel/training/train-tag';
+
+describe('clustered tag training', () => {
+  /** Points around `centre` in 8-D, as feature vectors. */
+  function blob(centre: number[], count: number, random: () => number) {
+    return Array.from({ length: count }, () => ({ features: Float32Array.from(centre, (c) => c + (random() - 0.5) * 0.2) }));
+  }
+  const e = (i: number) => Array.from({ length: 8 }, (_, j) => (j === i ? 1 : 0.05));
+
+  it('finds separable clusters of positives and scores each with its own cluster', async () => {
+    const random = seededRandom(3);
+    const positives = [...blob(e(0), 12, random), ...blob(e(1), 12, random), ...blob(e(2), 12, random)];
+    const negatives = [...blob(e(4), 15, random), ...blob(e(5), 15, random)];
+    const data = { tag: 't', backbone: 'test', featureLength: 8, positives, negatives, samplesDigest: '' };
+    const model = await trainTag(data, { num_clusters: 3, apply_aesthetic_score: false, apply_stock_score: false });
+    assert.deepEqual([...model.json.metrics.clusterSizes].sort(), [12, 12, 12]);
+    assert.ok(model.json.metrics.rocAuc > 0.99);
+    const clusters = [0, 1, 2].map((i) => model.score({ features: e(i) }).cluster);
+    assert.equal(new Set(clusters).size, 3, 'each positive blob has its own cluster');
+    assert.equal(model.score({ features: e(5) }).label, false);
+    const again = await trainTag(data, { num_clusters: 3, apply_aesthetic_score: false, apply_stock_score: false }, undefined, { threads: 2 });
+    assert.deepEqual(again.json.clusters, model.json.clusters, 'same data, same model, on one thread or two');
+  });
+});
