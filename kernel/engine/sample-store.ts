@@ -149,6 +149,7 @@ export function samplesDigest(samples: SampleRecord[]): string {
 
 /** Keeps only the base name, without control characters, at most 255 characters. */
 function cleanFileName(name: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are what is taken out
   return path.basename(name.replace(/\\/g, '/')).replace(/[\u0000-\u001f\u007f]/g, '').slice(0, 255);
 }
 

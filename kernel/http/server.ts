@@ -7,13 +7,11 @@
 // within the request timeout (request-body.ts); `stopServer` bounds shutdown.
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { Readable } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteHandlerMethod } from 'fastify';
 import multipart from '@fastify/multipart';
 import { ENDPOINTS, routerPath, type EndpointName, type HttpMethod, type RequestBody } from '../api/endpoints';
 import { TagsmithError } from '../errors';
 import type { TagsmithEngine } from '../engine/tagsmith-engine';
-import { DEFAULT_MAX_UPLOAD } from '../rules';
 import { DEFAULT_ARCHIVE_LIMITS } from '../state/state-archive';
 import { clientErrorOf, rawErrorResponse, toTagsmithError, type ErrorContext } from './error-reply';
 import { guardRequest, type GuardOptions } from './request-guard';
