@@ -141,6 +141,11 @@ export const TagModelSchema = Type.Object({
   /** Mean and standard deviation of each appended base score, from the training samples. */
   extras: Type.Array(Type.Object({ name: Type.Enum(['aesthetic', 'stock']), mean: Type.Number(), std: Type.Number({ exclusiveMinimum: 0 }) }, closed), { maxItems: 2 }),
   clusters: Type.Array(ClusterWeightsSchema, { minItems: 1, maxItems: MAX_CLUSTERS }),
+  /**
+   * With more than one cluster: the head of all positives against all negatives, and the share
+   * of it in the score (cross-validation chose it): score = share·shared + (1 − share)·max over clusters.
+   */
+  shared: Type.Optional(Type.Object({ weights: Type.Array(Type.Number(), { minItems: 1, maxItems: MAX_FEATURE_LENGTH + 2 }), bias: Type.Number(), share: Probability }, closed)),
   threshold: Probability,
   metrics: TagMetricsSchema,
   trainedAt: Timestamp,

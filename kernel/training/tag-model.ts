@@ -1,5 +1,6 @@
-// A trained tag: per-cluster logistic regressions over the backbone's L2-normalised features
-// (plus standardised base scores when asked), a threshold, and the metrics that chose it.
+// A trained tag: per-cluster logistic regressions over the backbone's power- and L2-normalised
+// features (plus standardised base scores when asked), with more than one cluster blended with
+// a shared head, a threshold, and the metrics that chose them.
 import { TagsmithError } from '../errors';
 import { dotFrom, l2Normalised, sigmoid } from '../ml/vectors';
 // The record's shape is the state's schema (kernel/state/record-schemas.ts); only its type is
@@ -29,9 +30,11 @@ export interface TagScore {
 
 export class TagModel {
   private readonly vectors: Float64Array[];
+  private readonly sharedVector: Float64Array | undefined;
 
   private constructor(readonly json: TagModelJson) {
     this.vectors = json.clusters.map((c) => Float64Array.from(c.weights));
+    this.sharedVector = json.shared && Float64Array.from(json.shared.weights);
   }
 
   /**
@@ -71,15 +74,19 @@ export class TagModel {
     const clusters = this.json.clusters;
     const d = this.json.featureLength;
     const extras = clusters[0].weights.length > d ? extraInputs(input, this.json) : NO_EXTRAS;
+    const head = (w: Float64Array, bias: number) => {
+      let z = bias + dotFrom(w, features, 0, d);
+      for (let k = 0; k < extras.length; k++) z += w[d + k] * extras[k];
+      return sigmoid(z);
+    };
     let best = { score: -1, cluster: 0 };
     for (let cluster = 0; cluster < this.vectors.length; cluster++) {
-      const w = this.vectors[cluster];
-      let z = clusters[cluster].bias + dotFrom(w, features, 0, d);
-      for (let k = 0; k < extras.length; k++) z += w[d + k] * extras[k];
-      const score = sigmoid(z);
+      const score = head(this.vectors[cluster], clusters[cluster].bias);
       if (score > best.score) best = { score, cluster };
     }
-    return { score: best.score, label: best.score >= this.json.threshold, threshold: this.json.threshold, cluster: best.cluster };
+    const shared = this.json.shared;
+    const score = shared && this.sharedVector ? shared.share * head(this.sharedVector, shared.bias) + (1 - shared.share) * best.score : best.score;
+    return { score, label: score >= this.json.threshold, threshold: this.json.threshold, cluster: best.cluster };
   }
 }
 
