@@ -13,6 +13,9 @@ import { offerDashboard } from './ui/training-messages';
 
 let controller: EngineController | undefined;
 
+/** Settings the engine is started with: changing one restarts a running engine. */
+const ENGINE_SETTINGS = ['tagsmith.stateDirectory', 'tagsmith.server.port', 'tagsmith.threads', 'tagsmith.backbone'];
+
 export function activate(context: vscode.ExtensionContext): void {
   const log = vscode.window.createOutputChannel('Tagsmith', { log: true });
   const engine = new EngineController(context, log);
@@ -66,8 +69,10 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand('tagsmith.showLog', () => log.show()),
     vscode.commands.registerCommand('tagsmith.restartEngine', () => engine.restart().catch((error: unknown) => showError(error, { showLog: () => log.show(), restartEngine: () => engine.restart(), addSamples: async () => undefined }))),
     vscode.workspace.onDidChangeConfiguration((e) => {
-      if (e.affectsConfiguration('tagsmith')) void engine.restartIfRunning().catch(() => undefined);
+      if (ENGINE_SETTINGS.some((setting) => e.affectsConfiguration(setting))) void engine.restartIfRunning().catch(() => undefined);
     }),
+    // The engine scans only under the workspace folders it was started with.
+    vscode.workspace.onDidChangeWorkspaceFolders(() => void engine.workspaceFoldersChanged().catch(() => undefined)),
   );
 }
 
