@@ -6,8 +6,11 @@ import { backUpState, removeTag, restoreState } from './commands/manage-state';
 import { predictTags } from './commands/predict-tags';
 import { trainTag } from './commands/train-tag';
 import { EngineController } from './engine/engine-controller';
+import { ScannedImages } from './engine/scanned-images';
+import { scanRootsOf } from './logic/scan-roots';
 import { TagsmithNotebookController } from './notebook/notebook-controller';
 import { TagsmithPanels } from './panels/tagsmith-panels';
+import { ScanBadgeProvider } from './ui/scan-badge-provider';
 import { showError } from './ui/show-error';
 import { offerDashboard } from './ui/training-messages';
 
@@ -27,6 +30,16 @@ export function activate(context: vscode.ExtensionContext): void {
   context.subscriptions.push(panels);
   const notebooks = new TagsmithNotebookController(context, () => engine.connection(), log);
   context.subscriptions.push(notebooks);
+  // The explorer's badges: the latest scan of each workspace folder, read again whenever the
+  // trained tags change (the engine re-scores its scans) or the engine starts.
+  const scanned = new ScannedImages(() => engine.client(), () => scanRootsOf(vscode.workspace.workspaceFolders), { onError: (message) => log.warn(message) });
+  const badges = new ScanBadgeProvider(scanned, watcher);
+  context.subscriptions.push(
+    { dispose: () => scanned.dispose() },
+    badges,
+    vscode.window.registerFileDecorationProvider(badges),
+    watcher.onDidChangeModels(() => void scanned.modelsChanged()),
+  );
 
   /** Runs a command with the engine's client; errors become messages, never stacks. */
   const withClient = (run: (client: TagsmithClient, ...args: unknown[]) => Promise<unknown>) => async (...args: unknown[]) => {
