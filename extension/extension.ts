@@ -4,6 +4,8 @@ import type { SampleType, TagsmithClient } from '../kernel/client/tagsmith-clien
 import { addSamples } from './commands/add-samples';
 import { backUpState, removeTag, restoreState } from './commands/manage-state';
 import { predictTags } from './commands/predict-tags';
+import { clearFeatureCache, removeSidecarKeywords } from './commands/scan-upkeep';
+import { tagFolders, tagWorkspace } from './commands/tag-folders';
 import { trainTag } from './commands/train-tag';
 import { EngineController } from './engine/engine-controller';
 import { ScannedImages } from './engine/scanned-images';
@@ -68,6 +70,10 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand('tagsmith.addPositive', add('positive')),
     vscode.commands.registerCommand('tagsmith.addNegative', add('negative')),
     vscode.commands.registerCommand('tagsmith.predict', withClient((client, ...args) => predictTags(client, selected(args)))),
+    vscode.commands.registerCommand('tagsmith.tagFolder', withClient((client, ...args) => tagFolders({ client, scanned, log: (line) => log.info(line) }, selected(args)))),
+    vscode.commands.registerCommand('tagsmith.tagWorkspace', withClient((client) => tagWorkspace({ client, scanned, log: (line) => log.info(line) }))),
+    vscode.commands.registerCommand('tagsmith.removeSidecarKeywords', withClient((client, ...args) => removeSidecarKeywords(client, selected(args)))),
+    vscode.commands.registerCommand('tagsmith.clearFeatureCache', withClient((client) => clearFeatureCache(client))),
     vscode.commands.registerCommand('tagsmith.train', withClient(async (client, tag) => {
       const done = await trainTag(client, watcher, context.globalState, typeof tag === 'string' ? tag : undefined);
       if (done) void offerDashboard(done);
@@ -95,6 +101,7 @@ async function showStatusMenu(): Promise<void> {
     { label: '$(files) Open Sample Gallery', command: 'tagsmith.showGallery' },
     { label: '$(graph) Open Training Dashboard', command: 'tagsmith.showDashboard' },
     { label: '$(play) Train Tag…', command: 'tagsmith.train' },
+    ...(vscode.workspace.workspaceFolders?.length ? [{ label: '$(tag) Tag Images in Workspace…', command: 'tagsmith.tagWorkspace' }] : []),
     { label: '$(output) Show Engine Log', command: 'tagsmith.showLog' },
     { label: '$(debug-restart) Restart Engine', command: 'tagsmith.restartEngine' },
   ];
