@@ -320,9 +320,9 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
   }
 
   /**
-   * Right-clicks an explorer row (by its exact name) and chooses a menu item. A tree that is
-   * redrawn just then (new files appearing) can take the click on another row, whose menu
-   * lacks the item: close it and try again.
+   * Right-clicks an explorer row (by its exact name) and chooses a menu item. A tree redrawn
+   * just then (files appearing or going) can take the click on another row: the menu is then
+   * that row's (the row right-clicked is the one focused), so close it and try again.
    */
   async function explorerMenu(name: string, item: string): Promise<void> {
     const { page } = vscode;
@@ -330,10 +330,12 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
     const entry = page.locator('.context-view .action-item', { hasText: item }).first();
     for (let attempt = 1; ; attempt++) {
       await explorerRow(name).click({ button: 'right' });
-      if (await entry.waitFor({ timeout: 5000 }).then(() => true, () => false)) break;
+      const shown = await entry.waitFor({ timeout: 5000 }).then(() => true, () => false);
+      const onRow = /\bfocused\b/.test((await explorerRow(name).getAttribute('class')) ?? '');
+      if (shown && onRow) break;
       await page.keyboard.press('Escape');
       await menu.waitFor({ state: 'hidden' });
-      assert.ok(attempt < 3, `the explorer's menu on ${name} has no "${item}"`);
+      assert.ok(attempt < 3, `the explorer's menu on ${name} ${onRow ? `has no "${item}"` : 'opened on another row'}`);
     }
     await entry.hover();
     await entry.click();
@@ -436,7 +438,9 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
   async function retrainAndSeeBadges(): Promise<void> {
     const { page } = vscode;
     await runCommand(page, 'Notifications: Clear All Notifications');
-    await contextMenuToPicker(page, 'p-green-0.jpg', 'Add as Positive Sample');
+    // The sidecars just taken out leave the tree: let it settle before clicking in it.
+    await explorerRow('p-stripes-0.jpg.xmp').waitFor({ state: 'detached' });
+    await explorerMenu('p-green-0.jpg', 'Add as Positive Sample');
     await pick(page, 'stripes');
     assert.match(await notification(page, /added as positive/), /1 added as positive of "stripes"/);
     await runCommand(page, 'Tagsmith: Train Tag');
