@@ -43,7 +43,7 @@ import { TagModel, type TagScore } from '../training/tag-model';
 import { checkEnoughSamples, type TrainingData } from '../training/train-tag';
 import { validateTrainOptions, type TrainOptions } from '../training/train-options';
 import { EmbeddingCache } from './embedding-cache';
-import { Embedder, featuresOf, sha256 } from './embedder';
+import { Embedder, sha256 } from './embedder';
 import { parseFeaturesDocument } from './features-document';
 import { ModelRegistry } from './model-registry';
 import { SampleSimilarity } from './sample-similarity';
@@ -355,7 +355,7 @@ export class TagsmithEngine {
       name: 'tagsmith-features',
       formatVersion: 1,
       backbone: embedding.backbone,
-      features: Array.from(featuresOf(embedding)),
+      features: Array.from(decodeFeatures(embedding.features)),
       aesthetic: embedding.aesthetic,
       stock: embedding.stock,
     };
