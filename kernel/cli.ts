@@ -6,11 +6,12 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runFeaturesCommand } from './cli/features-command';
 import { runPredictCommand } from './cli/predict-command';
-import { DEFAULT_MAX_UPLOAD, defaultStateDir, MAX_UPLOAD, runServeCommand } from './cli/serve-command';
+import { defaultStateDir, MAX_UPLOAD, runServeCommand } from './cli/serve-command';
+import { DEFAULT_HOST, DEFAULT_MAX_UPLOAD_MB, DEFAULT_PORT } from './rules';
 
 const USAGE = `usage:
-  tagsmith serve [--host 127.0.0.1] [--port 5000] [--state DIR] [--token T] [--threads N]
-                 [--allow-origin URL]... [--max-upload-mb 50] [--backbone ID] [--scan-root DIR]...
+  tagsmith serve [--host ${DEFAULT_HOST}] [--port ${DEFAULT_PORT}] [--state DIR] [--token T] [--threads N]
+                 [--allow-origin URL]... [--max-upload-mb ${DEFAULT_MAX_UPLOAD_MB}] [--backbone ID] [--scan-root DIR]...
       serve the HTTP API (state: $TAGSMITH_STATE or ~/.tagsmith/state; token also from $TAGSMITH_TOKEN);
       POST /scans reads folders under the --scan-root folders only
   tagsmith serve --read-only [--state-archive FILE | --state DIR] [--host …] [--port …] [--token T] …
@@ -50,7 +51,7 @@ function positiveInteger(name: string, value: string | undefined, fallback: numb
  * would make /get_state archives that /set_state refuses.
  */
 function maxUploadOption(value: string | undefined): number {
-  const mb = positiveInteger('max-upload-mb', value, DEFAULT_MAX_UPLOAD / 2 ** 20)!;
+  const mb = positiveInteger('max-upload-mb', value, DEFAULT_MAX_UPLOAD_MB)!;
   if (mb < 1 || mb > MAX_UPLOAD / 2 ** 20) {
     throw new Error(`--max-upload-mb must be between 1 and ${MAX_UPLOAD / 2 ** 20} (a state archive holds files of at most ${MAX_UPLOAD / 2 ** 20} MB); got ${value}`);
   }
@@ -77,8 +78,8 @@ async function main(argv: string[]): Promise<number> {
       const { values } = parseArgs({
         args: rest,
         options: {
-          host: { type: 'string', default: '127.0.0.1' },
-          port: { type: 'string', default: '5000' },
+          host: { type: 'string', default: DEFAULT_HOST },
+          port: { type: 'string', default: String(DEFAULT_PORT) },
           state: { type: 'string' },
           token: { type: 'string' },
           threads: { type: 'string' },
@@ -95,7 +96,7 @@ async function main(argv: string[]): Promise<number> {
         stateArchive: values['state-archive'] && path.resolve(values['state-archive']),
         scanRoots: values['scan-root']!.map((root) => path.resolve(root)),
         host: values.host!,
-        port: positiveInteger('port', values.port, 5000)!,
+        port: positiveInteger('port', values.port, DEFAULT_PORT)!,
         stateDir: values.state ? path.resolve(values.state) : defaultStateDir(),
         token: values.token ?? (process.env.TAGSMITH_TOKEN || undefined),
         threads: positiveInteger('threads', values.threads, undefined),

@@ -1,6 +1,7 @@
 // The training dashboard: live progress, the selected tag's cross-validated quality in charts
 // and in words, its run history, and a "Try it" area that scores a dropped image.
 import './panels.css';
+import { hasEnoughSamples, isActiveTask, samplesNeeded } from '../kernel/rules';
 import { describeOutcome } from '../kernel/training/describe-metrics';
 import { clear, h, percent, plural } from './lib/dom';
 import { readDroppedFile } from './lib/files';
@@ -89,15 +90,15 @@ function render(): void {
 
   const tag = snapshot.tags.find((t) => t.tag === selectedTag);
   const runs = snapshot.tasks.filter((t) => t.tag === selectedTag);
-  const active = runs.find((t) => t.state === 'queued' || t.state === 'running');
-  trainForm.update(tag?.options, active, Boolean(tag && tag.positives >= 2 && tag.negatives >= 2));
+  const active = runs.find(isActiveTask);
+  trainForm.update(tag?.options, active, Boolean(tag && hasEnoughSamples(tag)));
   title.textContent = tag ? `“${tag.tag}”` : 'No tags yet';
   const m = tag?.metrics;
   qualityCards.hidden = !m;
   notTrained.hidden = Boolean(m);
   notTrained.textContent = !tag
     ? 'Add positive and negative samples from the Explorer (right-click an image → Tagsmith), then train here.'
-    : `Not trained yet: ${plural(tag.positives, 'positive')} and ${plural(tag.negatives, 'negative')} so far. Training needs at least 2 of each.`;
+    : `Not trained yet: ${plural(tag.positives, 'positive')} and ${plural(tag.negatives, 'negative')} so far. Training needs ${samplesNeeded()}.`;
   if (m) {
     sentence.textContent = `${describeOutcome(m)}${tag!.stale ? ' Samples changed since this training: train again to use them.' : ''}`;
     clear(figures, [['F1', m.f1.toFixed(3)], ['ROC AUC', m.rocAuc.toFixed(3)], ['Precision', percent(m.precision)], ['Recall', percent(m.recall)], ['Threshold', m.threshold.toFixed(3)], ['Cross-validation', `${m.folds} folds`]]

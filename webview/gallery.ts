@@ -1,6 +1,7 @@
 // The sample gallery: tags on the left; the selected tag's positives and negatives on the
 // right, with training controls, multi-select, move/remove with undo, and drop-to-add.
 import './panels.css';
+import { hasEnoughSamples, isActiveTask } from '../kernel/rules';
 import { isValidTag, TAG_RULE } from '../kernel/state/path-names';
 import { clear, h, plural } from './lib/dom';
 import { readDrop } from './lib/files';
@@ -113,9 +114,9 @@ function render(): void {
   tagTitle.textContent = selectedTag!;
   tagSummary.textContent = !tag
     ? 'A new tag: drop images on Positives and Negatives below to start it.'
-    : `${plural(tag.positives, 'positive')}, ${plural(tag.negatives, 'negative')}. ${tag.trained ? `Trained ${new Date(tag.trainedAt!).toLocaleString()}; F1 ${tag.metrics!.f1.toFixed(2)}, ROC AUC ${tag.metrics!.rocAuc.toFixed(2)}.${tag.stale ? ' Samples changed since: train again to use them.' : ''}` : tag.retrain ?? 'Not trained yet.'}`;
-  const running = snapshot.tasks.find((t) => t.tag === selectedTag && (t.state === 'queued' || t.state === 'running'));
-  trainForm.update(tag?.options, running, Boolean(tag && tag.positives >= 2 && tag.negatives >= 2));
+    : `${plural(tag.positives, 'positive')}, ${plural(tag.negatives, 'negative')}. ${tag.trained ? `Trained ${new Date(tag.trainedAt!).toLocaleString()}; F1 ${tag.metrics!.f1.toFixed(2)}, ROC AUC ${tag.metrics!.rocAuc.toFixed(2)}.${tag.stale ? ' Samples changed since: train again to use them.' : ''}` : tag.retrainReason ?? 'Not trained yet.'}`;
+  const running = snapshot.tasks.find((t) => t.tag === selectedTag && isActiveTask(t));
+  trainForm.update(tag?.options, running, Boolean(tag && hasEnoughSamples(tag)));
 }
 
 async function reloadSamples(): Promise<void> {

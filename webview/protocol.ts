@@ -3,6 +3,7 @@
 // with the protocol version; requests carry an id and get exactly one response; notifications
 // get none. Everything arriving is checked by the guards below before it is used.
 import type { Prediction, SampleRecord, SampleType, TagSummary, TaskView, TrainOptions } from '../kernel/client/tagsmith-client';
+import { isClusterCount, SAMPLE_TYPES } from '../kernel/rules';
 
 export type { Prediction, SampleRecord, SampleType, TagSummary, TaskView, TrainOptions };
 
@@ -104,10 +105,10 @@ const isArrayOf = (check: Check, max = 100_000): Check => (v) => Array.isArray(v
 const isOneOf = (...values: string[]): Check => (v) => typeof v === 'string' && values.includes(v);
 const isShape = (shape: Record<string, Check>): Check => (v) => isObject(v) && Object.entries(shape).every(([key, check]) => check(v[key]));
 
-const isSampleType = isOneOf('positive', 'negative');
+const isSampleType = isOneOf(...SAMPLE_TYPES);
 const isDroppedFile = isShape({ name: isNonEmptyString, base64: isString });
 const isTrainOptions = isShape({
-  num_clusters: (v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 64,
+  num_clusters: isClusterCount,
   apply_aesthetic_score: (v) => typeof v === 'boolean',
   apply_stock_score: (v) => typeof v === 'boolean',
 });

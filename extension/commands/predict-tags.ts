@@ -3,11 +3,12 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import * as vscode from 'vscode';
 import type { Prediction, TagsmithClient } from '../../kernel/client/tagsmith-client';
+import { IMAGE_EXTENSIONS } from '../../kernel/rules';
 import { selectImages } from '../logic/image-selection';
 
 export async function predictTags(client: TagsmithClient, uris: vscode.Uri[]): Promise<void> {
   if (uris.length === 0) {
-    const picked = await vscode.window.showOpenDialog({ canSelectMany: true, filters: { Images: ['jpg', 'jpeg', 'png', 'webp', 'gif', 'tif', 'tiff', 'avif'] }, title: 'Predict tags for…' });
+    const picked = await vscode.window.showOpenDialog({ canSelectMany: true, filters: { Images: IMAGE_EXTENSIONS.map((e) => e.slice(1)) }, title: 'Predict tags for…' });
     if (!picked) return;
     uris = picked;
   }

@@ -5,7 +5,8 @@ import * as vscode from 'vscode';
 import type { TagsmithClient, TaskView, TrainOptions } from '../../kernel/client/tagsmith-client';
 import type { EngineWatcher } from '../engine/engine-watcher';
 import { followTask } from '../engine/follow-task';
-import { CLUSTER_CHOICES, optionsFrom } from '../logic/train-choices';
+import { clusterChoicesFor, DEFAULT_TRAIN_OPTIONS } from '../../kernel/rules';
+import { optionsFrom } from '../logic/train-choices';
 import { pickTag } from '../ui/tag-picker';
 
 const REMEMBERED = 'tagsmith.trainOptions';
@@ -14,20 +15,20 @@ export async function trainTag(client: TagsmithClient, watcher: EngineWatcher, m
   const tags = await client.tags();
   const tag = tagArgument ?? (await pickTag(tags, { title: 'Train which tag?', allowNew: false }));
   if (!tag) return undefined;
-  const remembered = memento.get<Record<string, TrainOptions>>(REMEMBERED, {})[tag];
+  const remembered = { ...DEFAULT_TRAIN_OPTIONS, ...memento.get<Record<string, TrainOptions>>(REMEMBERED, {})[tag] };
   const positives = tags.find((t) => t.tag === tag)?.positives ?? 0;
 
-  const clusterItems = CLUSTER_CHOICES.filter((k) => k <= Math.max(1, positives)).map((k) => ({
+  const clusterItems = clusterChoicesFor(positives).map((k) => ({
     label: String(k),
     description: k === 1 ? 'one kind of positive' : `${k} kinds of positive (clusters)`,
-    picked: k === (remembered?.num_clusters ?? 1),
+    picked: k === remembered.num_clusters,
   }));
-  const clusters = await vscode.window.showQuickPick(clusterItems, { title: `Train "${tag}": number of clusters`, placeHolder: `Last time: ${remembered?.num_clusters ?? 1}` });
+  const clusters = await vscode.window.showQuickPick(clusterItems, { title: `Train "${tag}": number of clusters`, placeHolder: `Last time: ${remembered.num_clusters}` });
   if (!clusters) return undefined;
   const scores = await vscode.window.showQuickPick(
     [
-      { label: 'aesthetic', description: 'use the aesthetic score as an input', picked: remembered?.apply_aesthetic_score ?? false },
-      { label: 'stock', description: 'use the stock-suitability score as an input', picked: remembered?.apply_stock_score ?? false },
+      { label: 'aesthetic', description: 'use the aesthetic score as an input', picked: remembered.apply_aesthetic_score },
+      { label: 'stock', description: 'use the stock-suitability score as an input', picked: remembered.apply_stock_score },
     ],
     { title: `Train "${tag}": extra inputs (optional)`, canPickMany: true },
   );

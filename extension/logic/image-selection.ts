@@ -3,9 +3,10 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { findImageFiles, hasImageExtension } from '../../kernel/images/image-files';
+import { DEFAULT_MAX_UPLOAD, DEFAULT_MAX_UPLOAD_MB, IMAGE_KINDS } from '../../kernel/rules';
 
-/** Files larger than the engine's default upload limit are skipped before sending. */
-export const MAX_IMAGE_BYTES = 50 * 1024 * 1024;
+/** Why a file is left out for its name: what a user reads, wherever the file came from. */
+export const NOT_AN_IMAGE_FILE = `not an image file (${IMAGE_KINDS})`;
 
 export interface Skipped {
   file: string;
@@ -24,9 +25,10 @@ export async function selectImages(paths: string[]): Promise<ImageSelection> {
   const skipped: Skipped[] = found.skipped.map((s) => ({ file: s.path, reason: s.reason }));
   for (const file of found.files) {
     // Inside a folder only image names are taken; a file picked by hand is named if it is not one.
-    if (!hasImageExtension(file.path)) skipped.push({ file: file.path, reason: 'not an image file (jpg, png, webp, gif, tiff or avif)' });
+    if (!hasImageExtension(file.path)) skipped.push({ file: file.path, reason: NOT_AN_IMAGE_FILE });
     else if (file.size === 0) skipped.push({ file: file.path, reason: 'the file is empty' });
-    else if (file.size > MAX_IMAGE_BYTES) skipped.push({ file: file.path, reason: `larger than ${MAX_IMAGE_BYTES / 2 ** 20} MB` });
+    // Larger than the engine's default upload limit: skipped before sending.
+    else if (file.size > DEFAULT_MAX_UPLOAD) skipped.push({ file: file.path, reason: `larger than ${DEFAULT_MAX_UPLOAD_MB} MB` });
     else images.push(path.resolve(file.path));
   }
   return { images, skipped };

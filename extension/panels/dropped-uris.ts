@@ -4,7 +4,7 @@
 import path from 'node:path';
 import * as vscode from 'vscode';
 import { hasImageExtension } from '../../kernel/images/image-files';
-import { imageFilesUnder } from '../logic/image-selection';
+import { imageFilesUnder, NOT_AN_IMAGE_FILE } from '../logic/image-selection';
 import type { DroppedImages } from './panel-requests';
 
 export async function readDroppedUris(uriStrings: string[]): Promise<DroppedImages> {
@@ -12,7 +12,7 @@ export async function readDroppedUris(uriStrings: string[]): Promise<DroppedImag
   const local = await imageFilesUnder(uris.filter((u) => u.scheme === 'file').map((u) => u.fsPath));
   for (const uri of uris.filter((u) => u.scheme !== 'file')) {
     const name = path.posix.basename(uri.path);
-    if (!hasImageExtension(name)) local.skipped.push({ name, reason: 'not an image file' });
+    if (!hasImageExtension(name)) local.skipped.push({ name, reason: NOT_AN_IMAGE_FILE });
     else local.files.push({ name, read: () => Promise.resolve(vscode.workspace.fs.readFile(uri)) });
   }
   return local;

@@ -4,6 +4,7 @@
 // this same code from a harness page.
 import { addImages } from '../../kernel/client/add-many';
 import type { SampleRecord, SampleType, TagsmithClient } from '../../kernel/client/tagsmith-client';
+import { THUMBNAIL_DEFAULT } from '../../kernel/rules';
 import type { PanelKind, Params, RequestMethod, Result } from '../../webview/protocol';
 import type { EngineWatcher } from '../engine/engine-watcher';
 
@@ -23,7 +24,6 @@ export interface PanelHostActions {
 
 type Handlers = { [M in RequestMethod]: (params: Params<M>) => Promise<Result<M>> };
 
-const THUMBNAIL_SIZE = 256;
 const THUMBNAILS_KEPT = 600;
 const UNDO_KEPT = 10;
 
@@ -60,7 +60,7 @@ export class PanelRequests {
     'samples/thumbnail': async ({ sampleId }) => {
       const cached = this.thumbnails.get(sampleId);
       if (cached) return { dataUrl: cached };
-      const bytes = await (await this.client()).thumbnail(sampleId, THUMBNAIL_SIZE);
+      const bytes = await (await this.client()).thumbnail(sampleId, THUMBNAIL_DEFAULT);
       const dataUrl = `data:image/webp;base64,${Buffer.from(bytes).toString('base64')}`;
       this.thumbnails.set(sampleId, dataUrl);
       if (this.thumbnails.size > THUMBNAILS_KEPT) this.thumbnails.delete(this.thumbnails.keys().next().value!);

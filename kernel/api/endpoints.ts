@@ -2,6 +2,7 @@
 // routes from this table and types its handlers by it, the typed client builds its requests
 // from it, and /openapi.json is generated from it.
 import type { TableFormat } from '../export/scan-table';
+import { DEFAULT_TRAIN_OPTIONS, MAX_CLUSTERS, MIN_CLUSTERS, THUMBNAIL_DEFAULT, THUMBNAIL_MAX, THUMBNAIL_MIN } from '../rules';
 import type {
   ReviewQueue, ReviewView, SampleOrder, ScanPage, ScanQuery, ScanView, SidecarReport, SimilarImages,
   AddSampleResult, CleanResult, FeaturesDocument, FeaturesPrediction, Health, Prediction, ReloadResult, RestoreResult, SampleListing, SampleRecord, SampleType, TagScore,
@@ -75,7 +76,7 @@ export const ENDPOINTS = {
   }),
   train: endpoint<Tag, Partial<TrainOptions>, TrainStarted>({
     writes: true, methods: ['GET', 'POST'], path: '/train/{tag}', body: 'none', produces: 'application/json', summary: 'Start training a tag; returns {"task_id"} at once.',
-    query: { num_clusters: 'Number of k-means clusters of the positives (1 by default).', apply_aesthetic_score: 'true/false/1/0: use the aesthetic score as an input.', apply_stock_score: 'true/false/1/0: use the stock score as an input.' },
+    query: { num_clusters: `Number of k-means clusters of the positives (${MIN_CLUSTERS}–${MAX_CLUSTERS}, ${DEFAULT_TRAIN_OPTIONS.num_clusters} by default).`, apply_aesthetic_score: 'true/false/1/0: use the aesthetic score as an input.', apply_stock_score: 'true/false/1/0: use the stock score as an input.' },
   }),
   status: endpoint<TaskId, Record<never, never>, TaskView>({
     methods: ['GET'], path: '/status/{task_id}', body: 'none', produces: 'application/json', summary: 'State, stage, progress and (when done) metrics of a training task.',
@@ -122,7 +123,7 @@ export const ENDPOINTS = {
     methods: ['GET'], path: '/samples/{sample_id}/image', body: 'none', produces: 'application/octet-stream', summary: 'The original image of a sample.',
   }),
   thumbnail: endpoint<SampleId, { size?: number }, BinaryReply>({
-    methods: ['GET'], path: '/samples/{sample_id}/thumbnail', body: 'none', produces: 'image/webp', summary: 'A small WebP of a sample.', query: { size: 'Longest side in pixels (32–1024, default 256).' },
+    methods: ['GET'], path: '/samples/{sample_id}/thumbnail', body: 'none', produces: 'image/webp', summary: 'A small WebP of a sample.', query: { size: `Longest side in pixels (${THUMBNAIL_MIN}–${THUMBNAIL_MAX}, default ${THUMBNAIL_DEFAULT}).` },
   }),
   tasks: endpoint<Record<never, string>, { tag?: string }, { tasks: TaskView[] }>({
     methods: ['GET'], path: '/tasks', body: 'none', produces: 'application/json', summary: 'Training tasks, oldest first.', query: { tag: 'Only the tasks of this tag.' },

@@ -1,4 +1,5 @@
 // /openapi.json, generated from the endpoint table so it cannot drift from the routes.
+import { DEFAULT_URL } from '../rules';
 import { BODY_MEDIA_TYPES, ENDPOINTS, type Endpoint } from './endpoints';
 
 export function openApiDocument(version: string): object {
@@ -25,7 +26,7 @@ export function openApiDocument(version: string): object {
   return {
     openapi: '3.1.0',
     info: { title: 'Tagsmith engine', version, description: 'Custom image tags trained from a few examples: the "customised training" SDK API.' },
-    servers: [{ url: 'http://127.0.0.1:5000' }],
+    servers: [{ url: DEFAULT_URL }],
     paths,
     components: {
       schemas: {

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { TagsmithEngine } from '../engine/tagsmith-engine';
 import { isLoopbackHostname } from '../http/request-guard';
-import { createServer, DEFAULT_MAX_ARCHIVE, DEFAULT_MAX_UPLOAD, MAX_UPLOAD, stopServer } from '../http/server';
+import { createServer, DEFAULT_MAX_ARCHIVE, MAX_UPLOAD, stopServer } from '../http/server';
 import { formatReadyLine } from './ready-line';
 
 export interface ServeOptions {
@@ -127,4 +127,4 @@ function withTimeout<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
-export { DEFAULT_MAX_UPLOAD, MAX_UPLOAD };
+export { MAX_UPLOAD };

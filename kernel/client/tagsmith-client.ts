@@ -3,6 +3,7 @@
 // no engine code, so bundling it pulls in no native code.
 import { ENDPOINTS, endpointPath, type Endpoint, type HttpMethod, type ParamsOf, type QueryOf, type ResultOf } from '../api/endpoints';
 import type { TableFormat } from '../export/scan-table';
+import { THUMBNAIL_DEFAULT } from '../rules';
 import type {
   AddSampleResult, CleanResult, FeaturesDocument, FeaturesPrediction, Health, Prediction, ReloadResult, RestoreResult, SampleListing, SampleRecord, SampleType, ScannedImageView,
   ReviewQueue, ReviewView, SampleOrder, SampleSuspicion, SampleView, ScanPage, ScanProgressView, ScanQuery, ScanView, SidecarReport, SidecarRequest, SimilarImages, TagScore, TagSummary, TaskView, TrainOptions,
@@ -119,7 +120,7 @@ export class TagsmithClient {
     return this.json(ENDPOINTS.moveSample, { params: { tag, sample_id: sampleId }, query: { to } });
   }
 
-  async thumbnail(sampleId: string, size = 256): Promise<Uint8Array> {
+  async thumbnail(sampleId: string, size = THUMBNAIL_DEFAULT): Promise<Uint8Array> {
     return new Uint8Array(await (await this.request(ENDPOINTS.thumbnail, { params: { sample_id: sampleId }, query: { size } })).arrayBuffer());
   }
 

@@ -4,6 +4,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { TagsmithError } from '../errors';
+import { SAMPLE_TYPES } from '../rules';
 import { syncDirectory, writeFileAtomic, writeJsonAtomic } from '../state/atomic-file';
 import { isValidTag, shownName } from '../state/path-names';
 import type { RunningBackbone } from '../state/read-generation';
@@ -13,8 +14,6 @@ import type { StateLayout } from '../state/state-layout';
 import { checkEmbedding, checkSampleList, readRecordFile } from '../state/stored-records';
 import { sha256 } from './embedder';
 import { makeThumbnail } from './thumbnails';
-
-export const SAMPLE_TYPES: readonly SampleType[] = ['positive', 'negative'];
 
 export class SampleStore {
   constructor(private readonly layout: StateLayout) {}
@@ -138,7 +137,7 @@ export function newSample(id: string, type: SampleType, fileName?: string): Samp
 }
 
 export function checkSampleType(type: string | undefined): asserts type is SampleType {
-  if (!SAMPLE_TYPES.includes(type as SampleType)) {
+  if (!(SAMPLE_TYPES as readonly string[]).includes(type as string)) {
     throw new TagsmithError('bad_request', `Sample type must be "positive" or "negative"; got ${JSON.stringify(type)}.`);
   }
 }
@@ -150,6 +149,7 @@ export function samplesDigest(samples: SampleRecord[]): string {
 
 /** Keeps only the base name, without control characters, at most 255 characters. */
 function cleanFileName(name: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are what is taken out
   return path.basename(name.replace(/\\/g, '/')).replace(/[\u0000-\u001f\u007f]/g, '').slice(0, 255);
 }
 

@@ -68,7 +68,9 @@ export class DuplicateFinder {
       const rows: Float32Array[] = [];
       for (const s of list.samples) {
         const features = await this.features(s.id);
-        if (features) (ids.push(s.id), rows.push(features));
+        if (!features) continue;
+        ids.push(s.id);
+        rows.push(features);
       }
       const matrix = new Float32Array(rows.length * this.featureLength);
       rows.forEach((r, i) => matrix.set(r, i * this.featureLength));

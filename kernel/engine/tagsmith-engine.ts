@@ -18,6 +18,7 @@ import {
   type ReviewQueue, type SampleListing, type SampleOrder, type SampleView, type ScanPage, type ScanQuery, type ScanView, type SidecarReport, type SimilarImages, type TagSummary, type TaskView,
 } from '../api/wire-types';
 import { TagsmithError } from '../errors';
+import { THUMBNAIL_DEFAULT, THUMBNAIL_MAX, THUMBNAIL_MIN } from '../rules';
 import { FeatureExtractor, type FeatureExtractorOptions } from '../features/feature-extractor';
 import { NsfwHead } from '../features/nsfw-head';
 import { unpackArchiveFile } from '../state/archive-file';
@@ -26,8 +27,8 @@ import { EngineLock } from '../state/engine-lock';
 import { FeatureCache } from '../state/feature-cache';
 import { loadGeneration, type GenerationContents } from '../state/generation-loader';
 import { KeyedMutex, ReadWriteLock } from '../state/keyed-lock';
-import { THUMBNAIL_MAX, THUMBNAIL_MIN, validateBackboneId, validateSampleId, validateTag } from '../state/path-names';
-import { isWithin } from '../images/image-files';
+import { tagFolderClash, tagFolderKey, validateBackboneId, validateSampleId, validateTag } from '../state/path-names';
+import { isFullPath, isWithin } from '../images/image-files';
 import type { RunningBackbone } from '../state/read-generation';
 import type { EmbeddingRecord, SampleRecord, SampleType, TagModelJson, TaskRecord } from '../state/record-schemas';
 import { sweepThumbnails } from '../state/sample-files';
@@ -44,7 +45,7 @@ import { TagModel, type TagScore } from '../training/tag-model';
 import { checkEnoughSamples, type TrainingData } from '../training/train-tag';
 import { validateTrainOptions, type TrainOptions } from '../training/train-options';
 import { EmbeddingCache } from './embedding-cache';
-import { Embedder, featuresOf, sha256 } from './embedder';
+import { Embedder, sha256 } from './embedder';
 import { parseFeaturesDocument } from './features-document';
 import { ModelRegistry } from './model-registry';
 import { SampleSimilarity } from './sample-similarity';
@@ -55,7 +56,7 @@ import { checkPrediction, checkTagScores } from './score-check';
 import { TrainingQueue } from './training-queue';
 
 export type { AddSampleResult, Prediction, TagSummary };
-export { SAMPLE_TYPES, samplesDigest } from './sample-store';
+export { samplesDigest } from './sample-store';
 
 /** Default bound of the scans' feature cache: about 270,000 images' embeddings. */
 export const DEFAULT_FEATURE_CACHE_BYTES = 2 * 1024 ** 3;
@@ -88,17 +89,20 @@ export interface EngineOptions extends FeatureExtractorOptions {
  * lock: `waiting` is called just before one asks for it (its request is queued when the call
  * returns); `holding` is awaited while it holds it: an add with the image and embedding stored
  * and its samples list not yet written, a sweep with the lists read and nothing deleted.
- * `beforeTraining` is awaited as a training task starts loading its samples.
+ * `beforeTraining` is awaited as a training task starts loading its samples. `beforeScanEmbed` is
+ * awaited before a scan hands an image's bytes to the network (files already known skip it).
  */
 export interface EngineHooks {
   waiting?(who: 'add' | 'sweep', ids: string[]): void;
   holding?(who: 'add' | 'sweep', ids: string[]): Promise<void> | void;
   beforeTraining?(tag: string): Promise<void> | void;
+  beforeScanEmbed?(sha256: string): Promise<void> | void;
 }
 
 export class TagsmithEngine {
   private readonly stateLock = new ReadWriteLock();
-  private readonly tagLocks = new KeyedMutex();
+  /** Keyed by the tag's folder on a case-insensitive file system: `Bees` and `bees` wait for each other. */
+  private readonly tagLocks = new KeyedMutex(tagFolderKey);
   private readonly filesLock = new ReadWriteLock();
   private readonly samples: SampleStore;
   private readonly embeddings: EmbeddingCache;
@@ -148,7 +152,10 @@ export class TagsmithEngine {
         backbone: embedder.backbone,
         featureLength: embedder.extractor.featureLength,
         known: (id) => this.embeddings.known(id),
-        embed: (bytes, id) => this.embeddings.embedForScan(bytes, id),
+        embed: async (bytes, id) => {
+          await this.hooks.beforeScanEmbed?.(id);
+          return this.embeddings.embedForScan(bytes, id);
+        },
       },
       index: () => (this.scanIndex ??= ScanIndex.open(layout.scanIndex)),
       store: this.scanStore,
@@ -316,6 +323,7 @@ export class TagsmithEngine {
       this.tagLocks.run(tag, async () => {
         this.hooks.waiting?.('add', [id]);
         return this.filesLock.read(async () => {
+          await this.refuseCaseTwin(tag);
           const list = (await this.samples.readList(tag)) ?? newSampleList(tag);
           const existing = list.samples.find((s) => s.id === id);
           if (existing && existing.type !== type) {
@@ -402,8 +410,8 @@ export class TagsmithEngine {
     return this.stateLock.read(() => this.samples.readImage(id));
   }
 
-  /** A small WebP of a sample, its longest side `size` pixels (clamped to 32–1024). */
-  async thumbnail(id: string, size = 256): Promise<Buffer> {
+  /** A small WebP of a sample, its longest side `size` pixels (clamped to THUMBNAIL_MIN–THUMBNAIL_MAX). */
+  async thumbnail(id: string, size = THUMBNAIL_DEFAULT): Promise<Buffer> {
     const side = Math.min(THUMBNAIL_MAX, Math.max(THUMBNAIL_MIN, Math.round(size)));
     this.layout.thumbnail(id, side); // refuses a malformed id or size before any lock or file
     return this.stateLock.read(() => this.samples.thumbnail(id, side));
@@ -471,7 +479,7 @@ export class TagsmithEngine {
       name: 'tagsmith-features',
       formatVersion: 1,
       backbone: embedding.backbone,
-      features: Array.from(featuresOf(embedding)),
+      features: Array.from(decodeFeatures(embedding.features)),
       aesthetic: embedding.aesthetic,
       stock: embedding.stock,
     };
@@ -537,7 +545,7 @@ export class TagsmithEngine {
       await restoreStateArchive(archive, generation, `${generation}.upload.tar`);
       await StateLayout.ensureFolders(generation);
       // Every file is checked, and the new folder settled, before it may become the state.
-      const loaded = await loadGeneration(new GenerationLayout(generation), this.running, { verifyImages: true });
+      const loaded = await loadGeneration(new GenerationLayout(generation), this.running, { verifyImages: true, portableTags: true });
       await syncTree(generation);
       return await this.stateLock.write(async () => {
         // A task may have started while the upload came in.
@@ -563,7 +571,7 @@ export class TagsmithEngine {
       throw new TagsmithError('invalid_option', `paths must be a list of 1 to ${MAX_SCAN_INPUTS} file or folder paths.`);
     }
     for (const p of paths as string[]) {
-      if (!path.isAbsolute(p) || p.includes('\0')) throw new TagsmithError('invalid_option', `${JSON.stringify(p.slice(0, 200))} is not an absolute path; the engine reads paths on its own machine.`);
+      if (!isFullPath(p)) throw new TagsmithError('invalid_option', `${JSON.stringify(p.slice(0, 200))} is not an absolute path; the engine reads paths on its own machine.`);
     }
     if (this.scanRoots) {
       if (this.scanRoots.length === 0) {
@@ -684,6 +692,20 @@ export class TagsmithEngine {
   async clearFeatureCache(): Promise<{ entries: number; bytes: number }> {
     this.writable();
     return this.embeddings.clearCache();
+  }
+
+  /**
+   * A new tag may not differ only in case from an existing one: on Windows and macOS both would
+   * be one folder (there, reading `Bees` would find the list of `bees`). Caller: the tag's lock,
+   * which both names share.
+   */
+  private async refuseCaseTwin(tag: string): Promise<void> {
+    const existing = await this.samples.tagNames();
+    if (existing.includes(tag)) return;
+    const clash = tagFolderClash([...existing, tag]);
+    if (clash) {
+      throw new TagsmithError('invalid_tag', `There is a tag "${clash[0]}" already; "${tag}" differs from it only in case, and on Windows and macOS the two would be one folder. Use "${clash[0]}", or another name.`);
+    }
   }
 
   private async similar(query: Float32Array, limit = 24, where: { scan?: ScanResults; excludeIndex?: number; excludeSample?: string }): Promise<SimilarImages> {

@@ -3,6 +3,7 @@
 import crypto from 'node:crypto';
 import type { Worker } from 'node:worker_threads';
 import { asTagsmithError, TagsmithError, type ErrorCode } from '../errors';
+import { isActiveTask } from '../rules';
 import { startWorker, threadCount } from '../threads';
 import type { TrainingData } from '../training/train-tag';
 import type { TagModelJson } from '../training/tag-model';
@@ -86,7 +87,7 @@ export class TrainingQueue {
   /** Stops a queued or running task; it ends as failed with code `cancelled`. */
   async cancel(taskId: string): Promise<TaskRecord> {
     const task = this.status(taskId);
-    if (task.state === 'done' || task.state === 'failed') return task;
+    if (!isActiveTask(task)) return task;
     const index = this.pending.indexOf(taskId);
     if (index >= 0) {
       this.pending.splice(index, 1);

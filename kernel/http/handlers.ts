@@ -9,6 +9,7 @@ import type { TagsmithEngine } from '../engine/tagsmith-engine';
 import { TagsmithError } from '../errors';
 import { csvHeader, csvRow, jsonLine, type ImageCalls, type TableFormat } from '../export/scan-table';
 import type { ScanQuery } from '../api/wire-types';
+import { THUMBNAIL_DEFAULT } from '../rules';
 import { parseBoolean, parseTrainQuery } from '../training/train-options';
 import type { Upload } from './uploads';
 import { withUploadStream } from './uploads';
@@ -67,7 +68,7 @@ export function endpointHandlers(engine: TagsmithEngine, upload: ReadUpload, rou
     moveSample: async (request) => engine.moveSample(request.params.tag, request.params.sample_id, request.query.to),
     sampleImage: async (request, reply) => reply.type('application/octet-stream').send(await engine.sampleImage(request.params.sample_id)),
     thumbnail: async (request, reply) => {
-      const size = Number(request.query.size ?? 256);
+      const size = Number(request.query.size ?? THUMBNAIL_DEFAULT);
       if (!Number.isFinite(size)) throw new TagsmithError('bad_request', 'size must be a number of pixels.');
       return reply.type('image/webp').header('cache-control', 'private, max-age=86400').send(await engine.thumbnail(request.params.sample_id, size));
     },

@@ -7,7 +7,6 @@
 // within the request timeout (request-body.ts); `stopServer` bounds shutdown.
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { Readable } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteHandlerMethod } from 'fastify';
 import multipart from '@fastify/multipart';
 import { ENDPOINTS, routerPath, type Endpoint, type EndpointName, type HttpMethod, type RequestBody } from '../api/endpoints';
@@ -24,7 +23,7 @@ import { endpointHandlers } from './handlers';
 import { discardUpload, PART_BUFFER_BYTES, readUpload } from './uploads';
 
 export interface ServerOptions extends GuardOptions {
-  /** Largest image or features upload, bytes (default 50 MB; at most MAX_UPLOAD). */
+  /** Largest image or features upload, bytes (default DEFAULT_MAX_UPLOAD, 50 MB; at most MAX_UPLOAD). */
   maxUploadBytes: number;
   /** Largest state archive upload, bytes (default 4 GB). */
   maxArchiveBytes: number;
@@ -35,7 +34,6 @@ export interface ServerOptions extends GuardOptions {
   log: (line: string) => void;
 }
 
-export const DEFAULT_MAX_UPLOAD = 50 * 1024 * 1024;
 /**
  * The largest upload limit a server may be given: an archive's per-file limit, so every
  * sample the engine stores fits in the archive /get_state makes and /set_state accepts back.

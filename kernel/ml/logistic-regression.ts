@@ -1,5 +1,7 @@
 // L2-regularised, sample-weighted logistic regression solved by L-BFGS.
-// Minimises (1/Σs) Σ s_i·logloss(y_i, σ(w·x_i + b)) + (λ/2)‖w‖²; the bias is not penalised.
+// Minimises (1/Σs) Σ s_i·logloss(y_i, σ(w·x_i + b)) + (λ/2)‖w − w₀‖²; the bias is not
+// penalised. w₀ (the prior) is 0 unless given: a cluster's head is pulled toward the tag's
+// shared head instead of toward zero, so a cluster with few positives stays near it.
 import { dot, dotFrom, sigmoid, type Vector } from './vectors';
 
 export interface LogisticOptions {
@@ -10,6 +12,8 @@ export interface LogisticOptions {
   tolerance?: number;
   /** Warm start (weights then bias), e.g. the solution for a nearby λ. */
   init?: LogisticModel;
+  /** The weights the penalty pulls toward (default: zero). */
+  prior?: ArrayLike<number>;
 }
 
 export interface LogisticModel {
@@ -27,7 +31,8 @@ export function fitLogistic(x: Vector[], y: ArrayLike<number>, sampleWeight: Arr
   if (n === 0) throw new Error('fitLogistic: no samples');
   const d = x[0].length;
   const totalWeight = Array.from(sampleWeight).reduce((a, b) => a + b, 0);
-  const { l2 } = options;
+  const { l2, prior } = options;
+  if (prior && prior.length !== d) throw new Error(`fitLogistic: prior has ${prior.length} weights, not ${d}`);
   const maxIterations = options.maxIterations ?? 300;
   const tolerance = options.tolerance ?? 1e-6;
   const dim = d + 1; // parameters: weights then bias
@@ -60,8 +65,9 @@ export function fitLogistic(x: Vector[], y: ArrayLike<number>, sampleWeight: Arr
     }
     let penalty = 0;
     for (let j = 0; j < d; j++) {
-      penalty += theta[j] * theta[j];
-      grad[j] += l2 * theta[j];
+      const offset = prior ? theta[j] - prior[j] : theta[j];
+      penalty += offset * offset;
+      grad[j] += l2 * offset;
     }
     return loss + (l2 / 2) * penalty;
   };

@@ -14,6 +14,8 @@ export interface FitJob {
   tolerance: number;
   maxIterations: number;
   init?: LogisticModel;
+  /** Weights the penalty pulls toward (a cluster head toward the shared head); default zero. */
+  prior?: Float64Array;
 }
 
 export interface FitRequest {
@@ -25,6 +27,7 @@ export interface FitRequest {
   tolerance: number;
   maxIterations: number;
   init?: { weights: Float64Array; bias: number };
+  prior?: Float64Array;
 }
 
 export type FitReply = { id: number; weights: Float64Array; bias: number } | { id: number; error: string };
@@ -50,9 +53,9 @@ export class SharedMatrix {
   }
 }
 
-export function runFit(rows: Float64Array[], job: Pick<FitJob, 'labels' | 'weights' | 'l2' | 'tolerance' | 'maxIterations' | 'init'> & { rows: ArrayLike<number> }): LogisticModel {
+export function runFit(rows: Float64Array[], job: Pick<FitJob, 'labels' | 'weights' | 'l2' | 'tolerance' | 'maxIterations' | 'init' | 'prior'> & { rows: ArrayLike<number> }): LogisticModel {
   const x = Array.from(job.rows, (r) => rows[r]);
-  const { weights, bias } = fitLogistic(x, job.labels, job.weights, { l2: job.l2, tolerance: job.tolerance, maxIterations: job.maxIterations, init: job.init });
+  const { weights, bias } = fitLogistic(x, job.labels, job.weights, { l2: job.l2, tolerance: job.tolerance, maxIterations: job.maxIterations, init: job.init, prior: job.prior });
   return { weights, bias };
 }
 
@@ -114,6 +117,7 @@ export class ParallelFits {
       tolerance: job.tolerance,
       maxIterations: job.maxIterations,
       init: job.init && { weights: Float64Array.from(job.init.weights), bias: job.init.bias },
+      prior: job.prior,
     };
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });

@@ -9,6 +9,7 @@ import {
   type TagScore, type TagSummary, type TrainingTask, type TrainOptions,
 } from '../client/tagsmith-client';
 import { addImages, type AddManyResult } from '../client/add-many';
+import { DEFAULT_URL } from '../rules';
 import { expandImageSources, type ImageSource } from './expand-inputs';
 import { display, metricsChart, predictionRow, predictionsTable, sampleGrid, type PredictionRow, type RichOutput } from './rich-display';
 
@@ -38,7 +39,7 @@ export class Tagsmith {
 
   /** Connects and checks that the engine answers, so a wrong URL fails here with a clear message. */
   static async connect(options: ConnectOptions = {}): Promise<Tagsmith> {
-    const url = options.url ?? process.env.TAGSMITH_URL ?? 'http://127.0.0.1:5000';
+    const url = options.url ?? process.env.TAGSMITH_URL ?? DEFAULT_URL;
     const client = new TagsmithClient({ url, token: options.token ?? process.env.TAGSMITH_TOKEN });
     const tagsmith = new Tagsmith(client, path.resolve(options.baseDir ?? process.cwd()));
     await client.health();

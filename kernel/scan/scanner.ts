@@ -7,6 +7,7 @@ import fs from 'node:fs/promises';
 import { asTagsmithError } from '../errors';
 import { settledInOrder } from '../engine/concurrency-limit';
 import { findImageFiles, type SkippedPath } from '../images/image-files';
+import { DEFAULT_MAX_UPLOAD } from '../rules';
 import { decodeFeatures, type EmbeddingRecord } from '../state/stored-records';
 import type { ScanIndex } from './scan-index';
 
@@ -70,7 +71,7 @@ export interface ScanOptions {
 
 export async function scanImages(inputs: string[], embeddings: ScanEmbeddings, index: ScanIndex, options: ScanOptions = {}): Promise<ScanOutcome> {
   const started = performance.now();
-  const maxBytes = options.maxImageBytes ?? 50 * 1024 * 1024;
+  const maxBytes = options.maxImageBytes ?? DEFAULT_MAX_UPLOAD;
   const found = await findImageFiles(inputs, { within: options.within });
   const skipped: SkippedPath[] = [...found.skipped];
   for (const s of found.skipped) options.onSkipped?.(s);

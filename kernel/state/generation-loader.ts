@@ -1,8 +1,9 @@
 // Loads a generation folder as the engine's state: every file checked (readGeneration), then the
 // folder settled in place, so what it holds is what the engine will serve. Used at start-up for
 // the current generation and by a restore for the new one before it is swapped in.
+import { isActiveTask } from '../rules';
 import { writeJsonAtomic } from './atomic-file';
-import { readGeneration, type GenerationContents, type RunningBackbone } from './read-generation';
+import { readGeneration, type GenerationContents, type ReadOptions, type RunningBackbone } from './read-generation';
 import type { TaskRecord } from './record-schemas';
 import { sweepGeneration } from './sample-files';
 import type { GenerationLayout } from './state-layout';
@@ -16,7 +17,7 @@ export type { GenerationContents, RunningBackbone };
  * problem, before anything is changed. `readOnly` (a replica's snapshot): the same checks, the
  * tasks settled in memory only, nothing written or deleted.
  */
-export async function loadGeneration(gen: GenerationLayout, running: RunningBackbone, options: { verifyImages?: boolean; readOnly?: boolean } = {}): Promise<GenerationContents> {
+export async function loadGeneration(gen: GenerationLayout, running: RunningBackbone, options: ReadOptions & { readOnly?: boolean } = {}): Promise<GenerationContents> {
   const contents = await readGeneration(gen, running, options);
   contents.tasks = await Promise.all(
     contents.tasks.map(async (task) => {
@@ -31,7 +32,7 @@ export async function loadGeneration(gen: GenerationLayout, running: RunningBack
 
 /** A task that was queued or running when its engine stopped: it failed, and says so. */
 export function interruptedTask(record: TaskRecord): TaskRecord {
-  if (record.state !== 'queued' && record.state !== 'running') return record;
+  if (!isActiveTask(record)) return record;
   return {
     ...record,
     state: 'failed',

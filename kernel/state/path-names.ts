@@ -8,6 +8,7 @@
 // so no name may be `..`, hold a separator or NUL, end with a dot, or be a Windows device name.
 // This module is imported by the webview too: no Node imports here.
 import { TagsmithError } from '../errors';
+import { THUMBNAIL_MAX, THUMBNAIL_MIN } from '../rules';
 
 const TAG_PATTERN = /^[\p{L}\p{N}][\p{L}\p{N}\p{M}_.-]{0,63}$/u;
 export const TAG_RULE = '1–64 letters or digits (any script) and - _ . , starting with a letter or digit, not ending with a dot, and not a Windows device name such as CON or NUL';
@@ -17,9 +18,6 @@ const TASK_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-
 const BACKBONE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 export const BACKBONE_RULE = '1–64 ASCII letters, digits and - _ . , starting with a letter or digit, not ending with a dot';
 const GENERATION_PATTERN = /^g-[0-9a-z]{1,16}-[0-9a-f]{8}$/;
-
-export const THUMBNAIL_MIN = 32;
-export const THUMBNAIL_MAX = 1024;
 
 /** Names Windows reserves for devices, with or without an extension (`con`, `NUL.json`, `com1.txt`). */
 const WINDOWS_DEVICE = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\.|$)/i;
@@ -37,6 +35,26 @@ export function shownName(value: unknown): string {
 
 export function isValidTag(tag: unknown): tag is string {
   return typeof tag === 'string' && TAG_PATTERN.test(tag) && [...tag].length <= 64 && isPortable(tag);
+}
+
+/**
+ * The folder a tag name becomes on a file system that ignores case and Unicode normalisation
+ * (Windows, macOS): `Bees` and `bees` are one folder there, so they may not be two tags.
+ * Upper-casing folds more than NTFS does (`ß` → `SS`); refusing a few extra names is harmless.
+ */
+export function tagFolderKey(tag: string): string {
+  return tag.normalize('NFC').toUpperCase();
+}
+
+/** Two of `tags` that would be one folder on Windows or macOS, if any. */
+export function tagFolderClash(tags: Iterable<string>): [string, string] | undefined {
+  const seen = new Map<string, string>();
+  for (const tag of tags) {
+    const earlier = seen.get(tagFolderKey(tag));
+    if (earlier !== undefined && earlier !== tag) return [earlier, tag];
+    seen.set(tagFolderKey(tag), tag);
+  }
+  return undefined;
 }
 
 export function validateTag(tag: unknown): string {

@@ -9,7 +9,7 @@
 import { Type, type Static } from 'typebox';
 import type { ScoreWithComponents } from '../scores/base-scores';
 import { TAG_MODEL_FORMAT, TAG_MODEL_NAME } from '../training/tag-model';
-import { MAX_CLUSTERS, type TrainOptions } from '../training/train-options';
+import { MAX_CLUSTERS, MIN_CLUSTERS, SAMPLE_TYPES, TASK_STATES, type SampleType as RuleSampleType, type TaskState as RuleTaskState, type TrainOptions } from '../rules';
 import { BACKBONE_RULE, isBackboneId, isGenerationName, isSampleId, isTaskId, isValidTag, shownName, TAG_RULE } from './path-names';
 
 const closed = { additionalProperties: false } as const;
@@ -46,7 +46,7 @@ export type CurrentPointer = Static<typeof CurrentPointerSchema>;
 
 // ── tags/<tag>/samples.json ───────────────────────────────────────────────────────────
 
-export const SampleTypeSchema = Type.Enum(['positive', 'negative']);
+export const SampleTypeSchema = Type.Enum(SAMPLE_TYPES);
 export type SampleType = Static<typeof SampleTypeSchema>;
 
 export const SampleRecordSchema = Type.Object({
@@ -89,7 +89,7 @@ export type EmbeddingRecord = Static<typeof EmbeddingSchema>;
 // ── tags/<tag>/model.json ─────────────────────────────────────────────────────────────
 
 export const TrainOptionsSchema = Type.Object({
-  num_clusters: Type.Integer({ minimum: 1, maximum: MAX_CLUSTERS }),
+  num_clusters: Type.Integer({ minimum: MIN_CLUSTERS, maximum: MAX_CLUSTERS }),
   apply_aesthetic_score: Type.Boolean(),
   apply_stock_score: Type.Boolean(),
 }, closed);
@@ -141,6 +141,11 @@ export const TagModelSchema = Type.Object({
   /** Mean and standard deviation of each appended base score, from the training samples. */
   extras: Type.Array(Type.Object({ name: Type.Enum(['aesthetic', 'stock']), mean: Type.Number(), std: Type.Number({ exclusiveMinimum: 0 }) }, closed), { maxItems: 2 }),
   clusters: Type.Array(ClusterWeightsSchema, { minItems: 1, maxItems: MAX_CLUSTERS }),
+  /**
+   * With more than one cluster: the head of all positives against all negatives, and the share
+   * of it in the score (cross-validation chose it): score = share·shared + (1 − share)·max over clusters.
+   */
+  shared: Type.Optional(Type.Object({ weights: Type.Array(Type.Number(), { minItems: 1, maxItems: MAX_FEATURE_LENGTH + 2 }), bias: Type.Number(), share: Probability }, closed)),
   threshold: Probability,
   metrics: TagMetricsSchema,
   trainedAt: Timestamp,
@@ -156,7 +161,7 @@ export type TagModelJson = Static<typeof TagModelSchema>;
 
 // ── tasks/<task id>.json ──────────────────────────────────────────────────────────────
 
-export const TaskStateSchema = Type.Enum(['queued', 'running', 'done', 'failed']);
+export const TaskStateSchema = Type.Enum(TASK_STATES);
 export type TaskState = Static<typeof TaskStateSchema>;
 
 /** Longest error message a task record keeps. */
@@ -179,11 +184,13 @@ export const TaskRecordSchema = Type.Object({
 }, closed);
 export type TaskRecord = Static<typeof TaskRecordSchema>;
 
-// Types owned by lower layers (training options are an API input, scores an API output) are
-// declared there; these lines stop the build if a schema and its type ever differ.
+// Types owned elsewhere (training options, task states and sample types are rules.ts's, scores
+// an API output) are declared there; these lines stop the build if a schema and its type differ.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 type Holds<T extends true> = T;
 export type SchemasMatchTheirTypes = [
   Holds<Same<Static<typeof TrainOptionsSchema>, TrainOptions>>,
   Holds<Same<Static<typeof ScoreSchema>, ScoreWithComponents>>,
+  Holds<Same<TaskState, RuleTaskState>>,
+  Holds<Same<SampleType, RuleSampleType>>,
 ];

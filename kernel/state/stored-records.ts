@@ -131,6 +131,9 @@ export function checkTagModel(value: unknown, file: string, expected: { tag: str
       throw invalidRecord(file, `clusters[${i}].weights has ${cluster.weights.length} numbers; featureLength ${model.featureLength} and ${model.extras.length} base scores need ${width}`);
     }
   });
+  if (model.shared && model.shared.weights.length !== width) {
+    throw invalidRecord(file, `shared.weights has ${model.shared.weights.length} numbers; featureLength ${model.featureLength} and ${model.extras.length} base scores need ${width}`);
+  }
   return model;
 }
 

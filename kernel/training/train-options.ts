@@ -1,20 +1,14 @@
 // The options of a training run, as the SDK names them, validated at the boundary.
 import { TagsmithError } from '../errors';
+import { DEFAULT_TRAIN_OPTIONS, isClusterCount, MAX_CLUSTERS, MIN_CLUSTERS, type TrainOptions } from '../rules';
 
-export interface TrainOptions {
-  num_clusters: number;
-  apply_aesthetic_score: boolean;
-  apply_stock_score: boolean;
-}
-
-export const DEFAULT_TRAIN_OPTIONS: TrainOptions = { num_clusters: 1, apply_aesthetic_score: false, apply_stock_score: false };
-export const MAX_CLUSTERS = 32;
+export type { TrainOptions };
 
 export function validateTrainOptions(partial: Partial<TrainOptions>): TrainOptions {
   const options = { ...DEFAULT_TRAIN_OPTIONS, ...partial };
   const k = options.num_clusters;
-  if (!Number.isInteger(k) || k < 1 || k > MAX_CLUSTERS) {
-    throw new TagsmithError('invalid_option', `num_clusters must be a whole number from 1 to ${MAX_CLUSTERS}; got ${String(k)}.`);
+  if (!isClusterCount(k)) {
+    throw new TagsmithError('invalid_option', `num_clusters must be a whole number from ${MIN_CLUSTERS} to ${MAX_CLUSTERS}; got ${String(k)}.`);
   }
   for (const key of ['apply_aesthetic_score', 'apply_stock_score'] as const) {
     if (typeof options[key] !== 'boolean') throw new TagsmithError('invalid_option', `${key} must be true or false.`);
@@ -27,7 +21,7 @@ export function parseTrainQuery(query: URLSearchParams): TrainOptions {
   const partial: Partial<TrainOptions> = {};
   const clusters = query.get('num_clusters');
   if (clusters !== null) {
-    if (!/^\d+$/.test(clusters.trim())) throw new TagsmithError('invalid_option', `num_clusters must be a whole number from 1 to ${MAX_CLUSTERS}; got "${clusters}".`);
+    if (!/^\d+$/.test(clusters.trim())) throw new TagsmithError('invalid_option', `num_clusters must be a whole number from ${MIN_CLUSTERS} to ${MAX_CLUSTERS}; got "${clusters}".`);
     partial.num_clusters = Number(clusters);
   }
   for (const key of ['apply_aesthetic_score', 'apply_stock_score'] as const) {

@@ -12,7 +12,7 @@ import { rocAuc, summarise, confusionAt } from '../../kernel/ml/metrics';
 import { seededRandom, shuffled } from '../../kernel/ml/random';
 import { trainTag } from '../../kernel/training/train-tag';
 import type { FeatureTransform } from '../../kernel/training/tag-model';
-import { DEFAULT_TRAIN_OPTIONS } from '../../kernel/training/train-options';
+import { DEFAULT_TRAIN_OPTIONS } from '../../kernel/rules';
 import { listImageFiles } from '../../kernel/images/image-files';
 import { table } from './stats';
 
@@ -56,7 +56,7 @@ function plainLogistic(split: Split, cls: string): Result {
   return evaluate(scores, split.val.map((s) => (s.cls === cls ? 1 : 0)), 0.5);
 }
 
-async function tagsmith(split: Split, cls: string, clusters: number, shots?: number, seed = 1, featureTransform: FeatureTransform = 'sqrt-l2'): Promise<Result> {
+async function tagsmith(split: Split, cls: string, clusters: number, shots?: number, seed = 1, featureTransform: FeatureTransform = 'sqrt-l2', clusterHeads: 'tied' | 'independent' = 'tied'): Promise<Result> {
   let positives = split.train.filter((s) => s.cls === cls);
   let negatives = split.train.filter((s) => s.cls !== cls);
   if (shots) {
@@ -67,6 +67,8 @@ async function tagsmith(split: Split, cls: string, clusters: number, shots?: num
   const model = await trainTag(
     { tag: cls, backbone: 'bench', featureLength: positives[0].features.length, featureTransform, positives, negatives, samplesDigest: '' },
     { ...DEFAULT_TRAIN_OPTIONS, num_clusters: clusters },
+    undefined,
+    { clusterHeads },
   );
   const scores = split.val.map((s) => model.score(s).score);
   return evaluate(scores, split.val.map((s) => (s.cls === cls ? 1 : 0)), model.json.threshold);
@@ -123,6 +125,24 @@ async function main(): Promise<void> {
       }
     }
   }
+  // Clusters: each cluster's head tied to a shared head (the product) against independent heads
+  // (before), 1 vs 2 vs 3 clusters, all data and 10-shot mean, for the default preprocessing.
+  const clusterRows: string[][] = [];
+  const defaultPolicy = policies.find((p) => p.options.backbone === 'mobilenet_v2_140_int8_flip320') ?? policies[0];
+  const { split: dSplit, classes: dClasses } = embedded.get(defaultPolicy.name)!;
+  for (const heads of ['tied', 'independent'] as const) {
+    for (const k of [1, 2, 3]) {
+      for (const cls of dClasses) {
+        const all = await tagsmith(dSplit, cls, k, undefined, 1, defaultPolicy.transform, heads);
+        const few = await Promise.all(Array.from({ length: DRAWS }, (_, i) => tagsmith(dSplit, cls, k, 10, i + 1, defaultPolicy.transform, heads)));
+        const fewMean = few.reduce((sum, r) => sum + r.auc, 0) / few.length;
+        clusterRows.push([heads === 'tied' ? 'tied to a shared head (default)' : 'independent (before)', String(k), cls, all.auc.toFixed(4), fewMean.toFixed(4)]);
+      }
+    }
+  }
+  console.log(`\nclusters (${defaultPolicy.name}): ROC AUC with all data, and the 10-shot mean of ${DRAWS} draws; 1 cluster is the same either way`);
+  console.log(table(['cluster heads', 'clusters', 'tag', 'ROC AUC all data', '10-shot mean ROC AUC'], clusterRows));
+
   console.log(`\nfew-shot curve (1 cluster; N positives and N negatives drawn from train; median of ${DRAWS} draws, and the mean ROC AUC):`);
   console.log(table(['preprocessing', 'positives', 'tag', 'ROC AUC', 'accuracy', 'F1', 'mean ROC AUC'], curve));
 }

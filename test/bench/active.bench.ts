@@ -22,7 +22,7 @@ import type { SampleListJson } from '../../kernel/state/record-schemas';
 import { mostInformativeFirst } from '../../kernel/training/review-order';
 import type { TagModel } from '../../kernel/training/tag-model';
 import { trainTag } from '../../kernel/training/train-tag';
-import { DEFAULT_TRAIN_OPTIONS } from '../../kernel/training/train-options';
+import { DEFAULT_TRAIN_OPTIONS } from '../../kernel/rules';
 import { table } from './stats';
 
 interface Photo {

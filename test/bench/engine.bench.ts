@@ -9,7 +9,7 @@ import { fitLogistic } from '../../kernel/ml/logistic-regression';
 import { seededRandom } from '../../kernel/ml/random';
 import { transformFeatures, type PreparedFeatures, type TagModel } from '../../kernel/training/tag-model';
 import { L2_GRID, trainTag } from '../../kernel/training/train-tag';
-import { DEFAULT_TRAIN_OPTIONS } from '../../kernel/training/train-options';
+import { DEFAULT_TRAIN_OPTIONS } from '../../kernel/rules';
 import { openTestEngine } from '../helpers/engine';
 import { blobs, stripes } from '../helpers/images';
 import { median, table } from './stats';

@@ -3,6 +3,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { afterEach } from 'node:test';
 import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
 import { hostTarget, vsixFileName } from '../../.ci/vsix/targets';
 import { freePort } from '../helpers/cli-server';
@@ -176,4 +177,20 @@ export async function webviewFrame(page: Page, selector: string, timeoutMs = 60_
     if (Date.now() > deadline) throw new Error(`no webview shows ${selector}`);
     await page.waitForTimeout(250);
   }
+}
+
+/**
+ * Called in a describe: after each of its tests that failed, a screenshot of the page as the
+ * failure left it, in `dir` as `<test name>-failed.png`. Register it before hooks that change
+ * the page, so it shows what the test saw.
+ */
+export function screenshotOnFailure(page: () => Page | undefined, dir: string): void {
+  afterEach(async (t) => {
+    const current = page();
+    // TestContext.passed (Node 20.12+, not yet in @types/node 20): false once the test has failed.
+    if ((t as { passed?: boolean }).passed !== false || !current || current.isClosed()) return;
+    const name = t.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 80);
+    await fs.mkdir(dir, { recursive: true });
+    await current.screenshot({ path: path.join(dir, `${name}-failed.png`) }).catch(() => undefined);
+  });
 }

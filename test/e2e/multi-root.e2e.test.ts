@@ -5,7 +5,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { blobImages, stripedImages, tempDir } from '../helpers/engine';
-import { contextMenuToPicker, hostVsix, installExtension, notification, openVsCode, pick, waitForCommand, type VsCode } from './code-server';
+import { contextMenuToPicker, hostVsix, installExtension, notification, openVsCode, pick, screenshotOnFailure, waitForCommand, type VsCode } from './code-server';
 
 const ARTIFACTS = path.resolve(__dirname, '../../test-artifacts/e2e');
 
@@ -29,6 +29,7 @@ describe('Tagsmith in a multi-root workspace', { timeout: 300_000 }, () => {
     vscode = await openVsCode(workspaceFile, root);
     await waitForCommand(vscode.page, 'Tagsmith: Train Tag');
   });
+  screenshotOnFailure(() => vscode?.page, ARTIFACTS);
   after(async () => {
     await vscode?.close();
     await fs.rm(root, { recursive: true, force: true });
@@ -36,28 +37,22 @@ describe('Tagsmith in a multi-root workspace', { timeout: 300_000 }, () => {
 
   it('adds folders of the second root and predicts an image of the first', async () => {
     const { page } = vscode;
-    try {
-      // Both roots are listed; open the second one's folders.
-      await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'second-root' }).first().waitFor();
-      await contextMenuToPicker(page, 'stripes', 'Add as Positive Sample');
-      await pick(page, 'New tag');
-      await page.locator('.quick-input-widget .quick-input-box input').fill('stripes');
-      await page.keyboard.press('Enter');
-      assert.match(await notification(page, /added as positive/), /4 added as positive of "stripes"/);
-      await contextMenuToPicker(page, 'blobs', 'Add as Negative Sample');
-      await pick(page, 'stripes');
-      assert.match(await notification(page, /added as negative/), /4 added as negative of "stripes"/);
-      await page.locator('.statusbar-item', { hasText: 'Tagsmith: 1 tag' }).waitFor();
-      await contextMenuToPicker(page, 'question.jpg', 'Predict Tags');
-      // Not trained yet: the prediction still answers, with the base scores.
-      const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: /aesthetic/ }).first();
-      await row.waitFor();
-      await page.screenshot({ path: path.join(ARTIFACTS, 'multi-root.png') });
-      await page.keyboard.press('Escape');
-    } catch (error) {
-      await fs.mkdir(ARTIFACTS, { recursive: true });
-      await page.screenshot({ path: path.join(ARTIFACTS, 'multi-root-failed.png') });
-      throw error;
-    }
+    // Both roots are listed; open the second one's folders.
+    await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'second-root' }).first().waitFor();
+    await contextMenuToPicker(page, 'stripes', 'Add as Positive Sample');
+    await pick(page, 'New tag');
+    await page.locator('.quick-input-widget .quick-input-box input').fill('stripes');
+    await page.keyboard.press('Enter');
+    assert.match(await notification(page, /added as positive/), /4 added as positive of "stripes"/);
+    await contextMenuToPicker(page, 'blobs', 'Add as Negative Sample');
+    await pick(page, 'stripes');
+    assert.match(await notification(page, /added as negative/), /4 added as negative of "stripes"/);
+    await page.locator('.statusbar-item', { hasText: 'Tagsmith: 1 tag' }).waitFor();
+    await contextMenuToPicker(page, 'question.jpg', 'Predict Tags');
+    // Not trained yet: the prediction still answers, with the base scores.
+    const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: /aesthetic/ }).first();
+    await row.waitFor();
+    await page.screenshot({ path: path.join(ARTIFACTS, 'multi-root.png') });
+    await page.keyboard.press('Escape');
   });
 });

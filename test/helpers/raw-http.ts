@@ -103,6 +103,7 @@ export const LAST_CHUNK = '0\r\n\r\n';
 export function trickle(socket: net.Socket, piece: () => Buffer, everyMs: number, times: number): { done: Promise<boolean>; finished: () => boolean; stop: () => void } {
   let sent = 0;
   let finished = false;
+  // eslint-disable-next-line prefer-const -- assigned below, after the promise that reads it
   let timer: NodeJS.Timeout;
   let resolveDone!: (completed: boolean) => void;
   const done = new Promise<boolean>((resolve) => {

@@ -1,6 +1,7 @@
 // A real engine behind a real HTTP server on a free loopback port.
 import fs from 'node:fs/promises';
 import http from 'node:http';
+import { afterEach } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { TagsmithClient } from '../../kernel/client/tagsmith-client';
 import type { EngineOptions, TagsmithEngine } from '../../kernel/engine/tagsmith-engine';
@@ -40,6 +41,23 @@ export async function startTestServer(options: Partial<ServerOptions> = {}, stat
       await engine.close();
       if (!keepState) await fs.rm(engine.stateDir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * For tests that change a server's state: `const ownServer = serversPerTest()` in a describe (or
+ * at the top of a file), then `await ownServer(…)` in a test starts one that is closed (and its
+ * state removed) after that test, whatever happened.
+ */
+export function serversPerTest(): typeof startTestServer {
+  const started: TestServer[] = [];
+  afterEach(async () => {
+    for (const server of started.splice(0)) await server.close();
+  });
+  return async (...args) => {
+    const server = await startTestServer(...args);
+    started.push(server);
+    return server;
   };
 }
 

@@ -50,6 +50,8 @@ for (const version of NPM_VERSIONS) {
     let work: string;
     let clone: string;
     let npm: string[];
+    /** `npm ci` in the clone, run once here: one test checks it, the other runs what it installed. */
+    let install: { status: number | null; output: string };
     before(async () => {
       work = await tempDir('tagsmith-clone-');
       emptyUserConfig = path.join(work, 'npmrc');
@@ -58,13 +60,13 @@ for (const version of NPM_VERSIONS) {
       assert.match(execFileSync(npm[0], [npm[1], '--version'], { encoding: 'utf8' }), new RegExp(`^${version.major}\\.`));
       clone = path.join(work, 'tagsmith');
       execFileSync('git', ['clone', '--quiet', ROOT, clone]);
+      install = run(npm, ['ci', '--prefer-offline'], clone, version.env?.());
     });
     after(async () => {
       if (work) await removeDir(work);
     });
 
     it('installs offline without fetching CUDA files, builds and converts the model', () => {
-      const install = run(npm, ['ci', '--prefer-offline'], clone, version.env?.());
       assert.equal(install.status, 0, install.output);
       assert.doesNotMatch(install.output, /nuget|CUDA/i);
       assert.equal(fs.existsSync(path.join(clone, CUDA_PROVIDER)), false, 'no CUDA provider was downloaded');
@@ -74,6 +76,7 @@ for (const version of NPM_VERSIONS) {
     });
 
     it('runs npm start, npm run and npx without a warning about the project config', () => {
+      assert.equal(install.status, 0, install.output);
       for (const args of [['exec', '--', 'tagsmith', '--help'], ['run', 'convert-models'], ['start', '--', '--port', 'not-a-port']]) {
         const { output } = run(npm, args, clone);
         assert.doesNotMatch(output, /npm warn/i, `npm ${args.join(' ')} warned:\n${output}`);

@@ -6,9 +6,11 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { blobImages, stripedImages, tempDir } from '../helpers/engine';
 import { removeDir, startCliServer, type CliServer } from '../helpers/cli-server';
+import { eventually } from '../helpers/wait';
+import { isActiveTask, type TaskState } from '../../kernel/rules';
 
 const SEED = path.resolve(__dirname, '../fixtures/sdk-customised-training.rst');
 
@@ -33,12 +35,19 @@ function shellWords(line: string): string[] {
 }
 
 describe('the SDK document, run as written', () => {
+  // The document and the pictures are read by both tests; each runs against a server of its own.
   let server: CliServer;
   let work: string;
   let curls: string[];
   let python: string[];
-  before(async () => {
+  beforeEach(async () => {
     server = await startCliServer();
+  });
+  afterEach(async () => {
+    assert.equal(await server.stop(), 0, 'serve exits cleanly on SIGTERM');
+    await removeDir(server.stateDir);
+  });
+  before(async () => {
     work = await tempDir('tagsmith-seed-');
     const blocks = await literalBlocks();
     curls = blocks.filter((b) => b.startsWith('curl '));
@@ -49,8 +58,6 @@ describe('the SDK document, run as written', () => {
     for (const [i, b] of negatives.entries()) await fs.writeFile(path.join(work, `neg${i}.jpg`), b);
   });
   after(async () => {
-    assert.equal(await server.stop(), 0, 'serve exits cleanly on SIGTERM');
-    await removeDir(server.stateDir);
     await removeDir(work);
   });
 
@@ -78,9 +85,11 @@ describe('the SDK document, run as written', () => {
     assert.match(task_id, /^[0-9a-f-]{36}$/);
     const options = JSON.parse(curl(find('num_clusters=3'), { tag: 'stripes' }));
     assert.deepEqual(options.options, { num_clusters: 3, apply_aesthetic_score: true, apply_stock_score: true });
-    let status;
-    do status = JSON.parse(curl(find('/status/<task_id>'), { task_id: options.task_id }));
-    while (status.state === 'queued' || status.state === 'running');
+    let status: { state: TaskState; error?: unknown } = { state: 'queued' };
+    await eventually(() => {
+      status = JSON.parse(curl(find('/status/<task_id>'), { task_id: options.task_id }));
+      return !isActiveTask(status);
+    }, 'the task trained with num_clusters=3 has finished', 120_000, 200);
     assert.equal(status.state, 'done', JSON.stringify(status.error));
 
     const predicted = JSON.parse(curl(find('/predict -X'), {}, 'pos1.jpg'));
@@ -114,10 +123,13 @@ for i in range(4):
     results.setdefault('add', []).append(add_sample('pos%d.jpg' % i, 'positive', 'py-tag'))
     add_sample('neg%d.jpg' % i, 'negative', 'py-tag')
 task = requests.get('http://127.0.0.1:${server.port}/train/py-tag').json()
+deadline = time.time() + 120
 while True:
     status = requests.get('http://127.0.0.1:${server.port}/status/%s' % task['task_id']).json()
     if status['state'] in ('done', 'failed'):
         break
+    if time.time() > deadline:
+        raise SystemExit('the task is still %s after 120 s' % status['state'])
     time.sleep(0.2)
 results['status'] = status['state']
 results['predictions'] = get_predictions('pos3.jpg')

@@ -1,11 +1,14 @@
 // The gallery and the dashboard, built as shipped, in Debian's Chromium, answered by the
 // extension's own request handler over a real engine. Asserts what a user sees and saves
-// screenshots of both panels in light and dark themes to test-artifacts/webviews/.
+// screenshots of both panels in light and dark themes to test-artifacts/webviews/. Each test
+// has its own engine and harness page; the states they start from (a tag with samples,
+// untrained or trained twice) are made once and restored into each.
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { afterEach, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
+import { CLUSTER_CHOICES, isClusterCount } from '../../kernel/rules';
 import { describeOutcome } from '../../kernel/training/describe-metrics';
 import { blobImages, stripedImages } from '../helpers/engine';
 import { startTestServer, type TestServer } from '../helpers/server';
@@ -13,10 +16,6 @@ import { startHarness, type Harness } from '../helpers/webview-harness';
 
 const ARTIFACTS = path.resolve(__dirname, '../../test-artifacts/webviews');
 const TAG = 'stripes';
-
-let server: TestServer;
-let harness: Harness;
-let gallery: Page;
 
 const screenshot = (page: Page, name: string) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
 const loadedThumbnails = (page: Page) => page.evaluate(() => [...document.querySelectorAll<HTMLImageElement>('.sample img')].filter((i) => i.complete && i.naturalWidth > 0).length);
@@ -39,19 +38,55 @@ function colouredPixels(page: Page, selector: string, channel: 'red' | 'green' |
   }, { selector, channel });
 }
 
-describe('webviews in Chromium', { timeout: 300_000 }, () => {
+describe('webviews in Chromium', { timeout: 600_000 }, () => {
+  /** "stripes" with 8 positives and 8 negatives and "moody-film" with one positive: untrained, and trained twice (the second time with 2 clusters). */
+  let untrained: Uint8Array;
+  let trained: Uint8Array;
   before(async () => {
     await fs.mkdir(ARTIFACTS, { recursive: true });
-    server = await startTestServer();
-    harness = await startHarness(server.client);
-  });
-  after(async () => {
-    await harness?.close();
-    await server?.close();
+    const maker = await startTestServer();
+    try {
+      await addSamples(maker);
+      untrained = await maker.client.getState();
+      await maker.client.train(TAG);
+      await maker.client.train(TAG, { num_clusters: 2 });
+      trained = await maker.client.getState();
+    } finally {
+      await maker.close();
+    }
   });
 
+  const sessions: { server: TestServer; harness: Harness }[] = [];
+  afterEach(async () => {
+    for (const { server, harness } of sessions.splice(0)) {
+      await harness.close();
+      await server.close();
+    }
+  });
+  /** An engine of the test's own (with `state` restored into it) and a harness answering its panels. */
+  async function session(state?: Uint8Array): Promise<{ server: TestServer; harness: Harness }> {
+    const server = await startTestServer();
+    try {
+      if (state) await server.client.setState(state);
+      const made = { server, harness: await startHarness(server.client) };
+      sessions.push(made);
+      return made;
+    } catch (error) {
+      await server.close();
+      throw error;
+    }
+  }
+  /** The gallery with the tag selected and every thumbnail drawn. */
+  async function galleryOn(harness: Harness, tag: string, samples: number): Promise<Page> {
+    const gallery = await harness.openPanel('gallery', 'light');
+    await gallery.locator(`.tag-item[data-tag="${tag}"]`).click();
+    await gallery.waitForFunction((count) => document.querySelectorAll('.sample img').length === count && [...document.querySelectorAll<HTMLImageElement>('.sample img')].every((i) => i.complete && i.naturalWidth > 0), samples);
+    return gallery;
+  }
+
   it('the gallery tells a new user what to do first', async () => {
-    gallery = await harness.openPanel('gallery', 'light');
+    const { harness } = await session();
+    const gallery = await harness.openPanel('gallery', 'light');
     await gallery.getByRole('heading', { name: 'Teach Tagsmith a new tag' }).waitFor();
     assert.match(await gallery.locator('.empty-state').innerText(), /Add as Positive Sample/);
     await screenshot(gallery, 'gallery-empty-light');
@@ -59,11 +94,10 @@ describe('webviews in Chromium', { timeout: 300_000 }, () => {
   });
 
   it('shows tags and thumbnails as samples are added from outside the panel', async () => {
-    const positives = await stripedImages(8);
-    const negatives = await blobImages(8);
-    for (const [i, image] of positives.entries()) await server.client.addSample('positive', TAG, image, `stripes-${i + 1}.jpg`);
-    for (const [i, image] of negatives.entries()) await server.client.addSample('negative', TAG, image, `blob-${i + 1}.jpg`);
-    await server.client.addSample('positive', 'moody-film', positives[0], 'film.jpg');
+    const { server, harness } = await session();
+    const gallery = await harness.openPanel('gallery', 'light');
+    await gallery.getByRole('heading', { name: 'Teach Tagsmith a new tag' }).waitFor();
+    await addSamples(server);
 
     await gallery.locator('.tag-item').nth(1).waitFor();
     assert.deepEqual(await gallery.locator('.tag-item .tag-name').allTextContents(), ['moody-film', TAG]);
@@ -75,7 +109,17 @@ describe('webviews in Chromium', { timeout: 300_000 }, () => {
     assert.deepEqual(harness.problems, []);
   });
 
+  it('offers the cluster choices the engine accepts', async () => {
+    const { harness } = await session(untrained);
+    const gallery = await galleryOn(harness, TAG, 16);
+    const offered = await gallery.getByRole('group', { name: 'Training options' }).locator('vscode-option').evaluateAll((options) => options.map((o) => o.getAttribute('value')));
+    assert.deepEqual(offered, CLUSTER_CHOICES.map(String));
+    assert.ok(offered.every((k) => isClusterCount(Number(k))));
+  });
+
   it('trains from the Train button and shows the result in the tag list', async () => {
+    const { server, harness } = await session(untrained);
+    const gallery = await galleryOn(harness, TAG, 16);
     await gallery.getByRole('button', { name: 'Train', exact: true }).click();
     await gallery.locator(`.tag-item[data-tag="${TAG}"] .tag-status`, { hasText: 'F1' }).waitFor({ timeout: 120_000 });
     const tags = await server.client.tags();
@@ -84,6 +128,8 @@ describe('webviews in Chromium', { timeout: 300_000 }, () => {
   });
 
   it('moves and removes samples (with undo) and the engine agrees', async () => {
+    const { server, harness } = await session(trained);
+    const gallery = await galleryOn(harness, TAG, 16);
     const first = gallery.locator('.grid-section.positive .sample').first();
     await first.hover();
     await first.getByRole('button', { name: /^Move .* to negatives$/ }).click();
@@ -111,17 +157,22 @@ describe('webviews in Chromium', { timeout: 300_000 }, () => {
   });
 
   it('moves the focused sample with the keyboard', async () => {
+    const { server, harness } = await session(untrained);
+    const gallery = await galleryOn(harness, TAG, 16);
     const grid = gallery.locator('.grid-section.negative [role=grid]');
     await grid.locator('.sample').first().focus();
     await gallery.keyboard.press('ArrowRight');
     await gallery.keyboard.press('Shift+ArrowRight');
     await gallery.keyboard.press('m');
-    await gallery.waitForFunction(() => document.querySelector('.grid-section.positive h3')?.textContent === 'Positives (9)');
+    await gallery.waitForFunction(() => document.querySelector('.grid-section.positive h3')?.textContent === 'Positives (10)');
     const samples = await server.client.samples(TAG);
-    assert.deepEqual([samples.positives.length, samples.negatives.length], [9, 7]);
+    assert.deepEqual([samples.positives.length, samples.negatives.length], [10, 6]);
+    assert.deepEqual(harness.problems, []);
   });
 
   it('adds images dropped on a grid', async () => {
+    const { server, harness } = await session(untrained);
+    const gallery = await galleryOn(harness, TAG, 16);
     const [image] = await blobImages(1, 50);
     await gallery.evaluate((base64) => {
       const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
@@ -134,13 +185,13 @@ describe('webviews in Chromium', { timeout: 300_000 }, () => {
     await gallery.getByText(/Added 1 negative sample to "stripes"\. Skipped 1: notes\.jpg/).waitFor();
     const samples = await server.client.samples(TAG);
     assert.ok(samples.negatives.some((s) => s.fileName === 'dropped-blob.jpg'));
-    await gallery.waitForFunction(() => document.querySelector('.grid-section.negative h3')?.textContent === 'Negatives (8)');
+    await gallery.waitForFunction(() => document.querySelector('.grid-section.negative h3')?.textContent === 'Negatives (9)');
     await screenshot(gallery, 'gallery-light');
     assert.deepEqual(harness.problems, []);
   });
 
   it('the dashboard draws the metrics as charts and in words, and scores a picked image', async () => {
-    await server.client.train(TAG, { num_clusters: 2 });
+    const { server, harness } = await session(trained);
     const dashboard = await harness.openPanel('dashboard', 'light');
     await dashboard.locator('.sentence', { hasText: 'held-out positive' }).waitFor();
     const metrics = (await server.client.tags()).find((t) => t.tag === TAG)!.metrics!;
@@ -173,6 +224,7 @@ describe('webviews in Chromium', { timeout: 300_000 }, () => {
   });
 
   it('renders both panels in the dark theme', async () => {
+    const { harness } = await session(trained);
     for (const kind of ['gallery', 'dashboard'] as const) {
       const page = await harness.openPanel(kind, 'dark');
       if (kind === 'gallery') {
@@ -190,9 +242,19 @@ describe('webviews in Chromium', { timeout: 300_000 }, () => {
   });
 
   it('keeps the selected tag when the panel is reloaded', async () => {
+    const { harness } = await session(untrained);
+    const gallery = await galleryOn(harness, TAG, 16);
     await gallery.locator('.tag-item[data-tag="moody-film"]').click();
     await gallery.reload();
     await gallery.locator('.tag-item.selected[data-tag="moody-film"]').waitFor();
     assert.equal(await gallery.locator('.tag-title').textContent(), 'moody-film');
   });
+
+  async function addSamples(server: TestServer): Promise<void> {
+    const positives = await stripedImages(8);
+    const negatives = await blobImages(8);
+    for (const [i, image] of positives.entries()) await server.client.addSample('positive', TAG, image, `stripes-${i + 1}.jpg`);
+    for (const [i, image] of negatives.entries()) await server.client.addSample('negative', TAG, image, `blob-${i + 1}.jpg`);
+    await server.client.addSample('positive', 'moody-film', positives[0], 'film.jpg');
+  }
 });

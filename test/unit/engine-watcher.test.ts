@@ -1,19 +1,19 @@
 // One picture of the engine in the editor: the watcher the extension runs with the engine, the
 // status bar's words for what it sees, the panels' snapshot, and a training followed through
 // it; tags and training come from ANOTHER client, as from a notebook or curl. Waits on the
-// watcher's events, never on the clock.
+// watcher's events, never on the clock. Each test has its own engine and watcher. (The status
+// bar's words for a given view: status-bar-text.test.ts.)
 import assert from 'node:assert/strict';
-import { after, before, describe, it, mock } from 'node:test';
+import { afterEach, before, describe, it, mock } from 'node:test';
 import { TagsmithClient, type TaskView } from '../../kernel/client/tagsmith-client';
 import { EngineWatcher, type EngineView } from '../../extension/engine/engine-watcher';
 import { followTask } from '../../extension/engine/follow-task';
 import { statusBarText } from '../../extension/logic/status-bar-text';
 import { PanelRequests } from '../../extension/panels/panel-requests';
+import { DEFAULT_TRAIN_OPTIONS } from '../../kernel/rules';
 import type { EngineSnapshot } from '../../webview/protocol';
 import { blobImages, stripedImages } from '../helpers/engine';
 import { startTestServer, type TestServer } from '../helpers/server';
-
-const OPTIONS = { num_clusters: 1, apply_aesthetic_score: false, apply_stock_score: false };
 
 /** The first view, now or to come, that `holds`. */
 function viewWhere(watcher: EngineWatcher, holds: (view: EngineView) => boolean): Promise<EngineView> {
@@ -52,19 +52,36 @@ class TrainingGate {
 }
 
 describe('the engine as the editor sees it, changed by another client', { timeout: 180_000 }, () => {
-  let server: TestServer;
-  const gate = new TrainingGate();
-  let other: TagsmithClient;
-  let watcher: EngineWatcher;
-  let requests: PanelRequests;
-  const subscriberErrors: unknown[] = [];
-  /** What the panels were sent, as TagsmithPanels sends it: each new snapshot. */
-  const posted: EngineSnapshot[] = [];
-
+  /** What one test sees: its own engine (training held by `gate`), the watcher on it, the panels' handler, and another client. */
+  interface Editor {
+    server: TestServer;
+    gate: TrainingGate;
+    other: TagsmithClient;
+    watcher: EngineWatcher;
+    requests: PanelRequests;
+    /** What the panels were sent, as TagsmithPanels sends it: each new snapshot. */
+    posted: EngineSnapshot[];
+    subscriberErrors: unknown[];
+    serverClosed: boolean;
+  }
+  const editors: Editor[] = [];
+  let pictures: { positives: Buffer[]; negatives: Buffer[] };
   before(async () => {
-    server = await startTestServer({}, undefined, { hooks: { beforeTraining: () => gate.beforeTraining() } });
-    other = new TagsmithClient({ url: server.url });
-    watcher = new EngineWatcher({ busyMs: 20, idleMs: 50 }, (error) => subscriberErrors.push(error));
+    pictures = { positives: await stripedImages(3), negatives: await blobImages(3) };
+  });
+  afterEach(async () => {
+    for (const editor of editors.splice(0)) {
+      editor.watcher.dispose();
+      if (!editor.serverClosed) await editor.server.close();
+    }
+  });
+
+  async function openEditor(): Promise<Editor> {
+    const gate = new TrainingGate();
+    const server = await startTestServer({}, undefined, { hooks: { beforeTraining: () => gate.beforeTraining() } });
+    const subscriberErrors: unknown[] = [];
+    const posted: EngineSnapshot[] = [];
+    const watcher = new EngineWatcher({ busyMs: 20, idleMs: 50 }, (error) => subscriberErrors.push(error));
     watcher.onDidChange(() => {
       throw new Error('a careless subscriber');
     });
@@ -72,25 +89,30 @@ describe('the engine as the editor sees it, changed by another client', { timeou
       if (snapshot && snapshot !== posted.at(-1)) posted.push(snapshot);
     });
     const ours = new TagsmithClient({ url: server.url });
-    requests = new PanelRequests(async () => ours, watcher, {
+    const requests = new PanelRequests(async () => ours, watcher, {
       readDroppedUris: async () => ({ files: [], skipped: [] }),
       openSample: async () => undefined,
       openPanel: async () => undefined,
       trainingStarted: () => undefined,
     });
+    const editor: Editor = { server, gate, other: new TagsmithClient({ url: server.url }), watcher, requests, posted, subscriberErrors, serverClosed: false };
+    editors.push(editor);
     assert.equal(statusBarText(watcher.view).text, '$(tag) Tagsmith', 'before the engine starts');
     watcher.engineReady(ours);
-  });
-  let serverClosed = false;
-  after(async () => {
-    watcher.dispose();
-    if (!serverClosed) await server.close();
-  });
+    return editor;
+  }
+
+  /** The other client adds three positives and three negatives of "bees". */
+  async function addBees({ other }: Editor): Promise<void> {
+    for (const image of pictures.positives) await other.addSample('positive', 'bees', image);
+    for (const image of pictures.negatives) await other.addSample('negative', 'bees', image);
+  }
 
   it('shows a tag added by another client in the status bar and the panels\' snapshot', async () => {
+    const editor = await openEditor();
+    const { server, watcher, posted, requests } = editor;
     await statusWhere(watcher, (text) => text === '$(tag) Tagsmith: 0 tags');
-    for (const image of await stripedImages(3)) await other.addSample('positive', 'bees', image);
-    for (const image of await blobImages(3)) await other.addSample('negative', 'bees', image);
+    await addBees(editor);
     const status = await statusWhere(watcher, (text, tooltip) => text === '$(tag) Tagsmith: 1 tag' && tooltip.includes('bees (not trained)'));
     assert.match(status.tooltip, new RegExp(`^Tagsmith engine running at ${server.url}\\.\\nTags: bees \\(not trained\\)\\.`));
     await viewWhere(watcher, (view) => view.snapshot?.tags[0]?.positives === 3 && view.snapshot.tags[0].negatives === 3);
@@ -100,8 +122,11 @@ describe('the engine as the editor sees it, changed by another client', { timeou
   });
 
   it('turns the status bar to training while another client trains, and back, and the follower gets the metrics', async () => {
+    const editor = await openEditor();
+    const { gate, other, watcher, posted } = editor;
+    await addBees(editor);
     const release = gate.holdNext();
-    const taskId = await other.train('bees', OPTIONS).taskId;
+    const taskId = await other.train('bees', DEFAULT_TRAIN_OPTIONS).taskId;
     const updates: TaskView[] = [];
     const followed = followTask(watcher, taskId, (task) => updates.push(task));
     const training = await statusWhere(watcher, (text) => text.startsWith('$(sync~spin) Tagsmith: training bees'));
@@ -122,8 +147,11 @@ describe('the engine as the editor sees it, changed by another client', { timeou
   });
 
   it('rejects the follower of a task that failed, with its code', async () => {
+    const editor = await openEditor();
+    const { gate, other, watcher } = editor;
+    await addBees(editor);
     const release = gate.holdNext();
-    const taskId = await other.train('bees', OPTIONS).taskId;
+    const taskId = await other.train('bees', DEFAULT_TRAIN_OPTIONS).taskId;
     const followed = followTask(watcher, taskId);
     await statusWhere(watcher, (text) => text.startsWith('$(sync~spin) Tagsmith: training bees'));
     await other.cancelTask(taskId);
@@ -132,13 +160,16 @@ describe('the engine as the editor sees it, changed by another client', { timeou
   });
 
   it('shows the engine going away, never throwing at its subscribers', async () => {
+    const editor = await openEditor();
+    const { server, gate, other, watcher, subscriberErrors } = editor;
+    await addBees(editor);
     const release = gate.holdNext();
-    const taskId = await other.train('bees', OPTIONS).taskId;
+    const taskId = await other.train('bees', DEFAULT_TRAIN_OPTIONS).taskId;
     const followed = followTask(watcher, taskId);
     followed.catch(() => undefined);
     await statusWhere(watcher, (text) => text.startsWith('$(sync~spin) Tagsmith: training bees'));
     release();
-    serverClosed = true;
+    editor.serverClosed = true;
     await server.close();
     const gone = await statusWhere(watcher, (text) => text === '$(warning) Tagsmith: not answering');
     assert.match(gone.tooltip, new RegExp(`^The Tagsmith engine at ${server.url} is not answering: `));
@@ -206,24 +237,5 @@ describe('the watcher\'s reading', () => {
     } finally {
       mock.timers.reset();
     }
-  });
-});
-
-describe('the status bar\'s words', () => {
-  const task = (state: TaskView['state'], tag: string, progress = 0.5) => ({ state, tag, progress, stage: 'cross-validation', task_id: tag }) as TaskView;
-  const tagSummary = (tag: string, trained: boolean) => ({ tag, trained, positives: 2, negatives: 2, stale: false });
-
-  it('names the engine\'s state, its tags, and the task training now', () => {
-    const ready = { state: 'ready', url: 'http://127.0.0.1:5000' } as const;
-    assert.deepEqual(statusBarText({ health: { state: 'starting' } }), { text: '$(loading~spin) Tagsmith: starting', tooltip: 'The Tagsmith engine is starting.' });
-    assert.equal(statusBarText({ health: ready }).text, '$(tag) Tagsmith', 'not read yet');
-    const many = Array.from({ length: 12 }, (_, i) => tagSummary(`t${i}`, i % 2 === 0));
-    const tagged = statusBarText({ health: ready, snapshot: { tags: many, tasks: [task('done', 't0')] } });
-    assert.equal(tagged.text, '$(tag) Tagsmith: 12 tags');
-    assert.match(tagged.tooltip, /\nTags: t0, t1 \(not trained\), t2, .*t9 \(not trained\) and 2 more\.\n/);
-    const busy = statusBarText({ health: ready, snapshot: { tags: many, tasks: [task('queued', 't2'), task('running', 't1', 0.426)] } });
-    assert.deepEqual(busy, { text: '$(sync~spin) Tagsmith: training t1 43%', tooltip: 'Training "t1": cross-validation' });
-    assert.equal(statusBarText({ health: { state: 'not-answering', url: ready.url, message: 'fetch failed' }, snapshot: { tags: many, tasks: [task('running', 't1')] } }).text, '$(warning) Tagsmith: not answering');
-    assert.equal(statusBarText({ health: { state: 'stopped', reason: 'the engine did not start within 90 s' } }).tooltip, 'The Tagsmith engine is not running: the engine did not start within 90 s\nClick for the log or to restart it.');
   });
 });

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { blobImages, stripedImages } from '../helpers/engine';
 import { chunk, multipartWithHeader, rawExchange, requestHead, trickle } from '../helpers/raw-http';
 import { startTestServer, type TestServer } from '../helpers/server';
+import { eventually } from '../helpers/wait';
 
 const BOUNDARY = 'slow-boundary';
 const archivePart = (archive: Buffer) =>
@@ -21,15 +22,6 @@ function beforeThat<T>(work: Promise<T>, deadline: Promise<unknown>, what: strin
 
 async function leftovers(stateDir: string): Promise<string[]> {
   return (await fs.readdir(path.join(stateDir, 'tmp'))).filter((name) => name.startsWith('g-'));
-}
-
-/** Waits until `check` holds, re-checking on a short interval, failing after `guardMs` (a hang guard). */
-async function eventually(check: () => Promise<boolean>, what: string, guardMs = 30_000): Promise<void> {
-  const deadline = Date.now() + guardMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what}: still not so after ${guardMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 describe('a slow upload holds up nobody', () => {

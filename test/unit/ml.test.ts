@@ -1,4 +1,5 @@
-// The numeric core against answers known in advance.
+// The numeric core (kernel/ml) against answers known in advance. (Training a tag from it:
+// train-tag.test.ts.)
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
@@ -7,7 +8,6 @@ import { fitLogistic, predictLogistic } from '../../kernel/ml/logistic-regressio
 import { bestF1Threshold, confusionAt, histogram, rocAuc, summarise } from '../../kernel/ml/metrics';
 import { seededRandom } from '../../kernel/ml/random';
 import { stratifiedFolds } from '../../kernel/ml/stratified-folds';
-import { trainTag } from '../../kernel/training/train-tag';
 
 describe('ROC AUC', () => {
   it('matches a hand-computed example with a tie', () => {
@@ -92,29 +92,6 @@ describe('stratified folds', () => {
       assert.equal(folds.filter((v, i) => v === f && labels[i] === 0).length, 1);
     }
     assert.deepEqual(stratifiedFolds(labels, 5, 1), folds);
-  });
-});
-
-describe('clustered tag training', () => {
-  /** Points around `centre` in 8-D, as feature vectors. */
-  function blob(centre: number[], count: number, random: () => number) {
-    return Array.from({ length: count }, () => ({ features: Float32Array.from(centre, (c) => c + (random() - 0.5) * 0.2) }));
-  }
-  const e = (i: number) => Array.from({ length: 8 }, (_, j) => (j === i ? 1 : 0.05));
-
-  it('finds separable clusters of positives and scores each with its own cluster', async () => {
-    const random = seededRandom(3);
-    const positives = [...blob(e(0), 12, random), ...blob(e(1), 12, random), ...blob(e(2), 12, random)];
-    const negatives = [...blob(e(4), 15, random), ...blob(e(5), 15, random)];
-    const data = { tag: 't', backbone: 'test', featureLength: 8, positives, negatives, samplesDigest: '' };
-    const model = await trainTag(data, { num_clusters: 3, apply_aesthetic_score: false, apply_stock_score: false });
-    assert.deepEqual([...model.json.metrics.clusterSizes].sort(), [12, 12, 12]);
-    assert.ok(model.json.metrics.rocAuc > 0.99);
-    const clusters = [0, 1, 2].map((i) => model.score({ features: e(i) }).cluster);
-    assert.equal(new Set(clusters).size, 3, 'each positive blob has its own cluster');
-    assert.equal(model.score({ features: e(5) }).label, false);
-    const again = await trainTag(data, { num_clusters: 3, apply_aesthetic_score: false, apply_stock_score: false }, undefined, { threads: 2 });
-    assert.deepEqual(again.json.clusters, model.json.clusters, 'same data, same model, on one thread or two');
   });
 });
 

@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { KernelProcess, type CellOutput } from '../../extension/notebook/kernel-process';
 import { blobImages, stripedImages, tempDir } from '../helpers/engine';
 import { startTestServer, type TestServer } from '../helpers/server';
+import { within } from '../helpers/wait';
 
 const SCRIPT = path.resolve(__dirname, '../../dist/kernel/notebook-kernel.js');
 
@@ -19,6 +20,8 @@ async function run(kernel: KernelProcess, code: string): Promise<{ ok: boolean; 
 }
 
 describe('notebook kernel process', { timeout: 120_000 }, () => {
+  // One kernel process for these tests (starting tslab takes seconds); each test declares the
+  // variables it reads, so none depends on what another ran.
   let kernel: KernelProcess;
   let cwd: string;
   before(async () => {
@@ -29,18 +32,18 @@ describe('notebook kernel process', { timeout: 120_000 }, () => {
 
   it('keeps state between cells, awaits at top level and streams console output', async () => {
     assert.equal((await run(kernel, 'let count: number = 41;')).ok, true);
-    // The cell waits, after its first line, until the test has received that line: the cell
-    // can only finish if output is streamed while it runs, not collected at its end.
+    // The cell waits, after its first line, until the test has received that line (for 20 s at
+    // most): it sees the test's mark only if output is streamed while it runs, not collected at its end.
     const seen = path.join(cwd, 'first-seen');
     const streamed: string[] = [];
-    const waitForTest = `await new Promise<void>((resolve) => { const poll = setInterval(() => { if (require("node:fs").existsSync(${JSON.stringify(seen)})) { clearInterval(poll); resolve(); } }, 5); });`;
-    const ok = await kernel.execute(`console.log("first"); ${waitForTest} console.log("second", count + 1);`, (o) => {
+    const waitForTest = `const marked = await new Promise<boolean>((resolve) => { let looks = 0; const poll = setInterval(() => { const found = require("node:fs").existsSync(${JSON.stringify(seen)}); if (found || ++looks > 4000) { clearInterval(poll); resolve(found); } }, 5); });`;
+    const ok = await kernel.execute(`console.log("first"); ${waitForTest} console.log("second", marked, count + 1);`, (o) => {
       if (o.kind !== 'stdout') return;
       streamed.push(o.text.trim());
       if (o.text.includes('first')) fs.writeFileSync(seen, '');
     });
     assert.equal(ok, true);
-    assert.deepEqual(streamed, ['first', 'second 42']);
+    assert.deepEqual(streamed, ['first', 'second true 42']);
     assert.equal((await run(kernel, 'count * 2')).stdout, '82\n');
   });
 
@@ -51,20 +54,25 @@ describe('notebook kernel process', { timeout: 120_000 }, () => {
   });
 
   it('reports a runtime error and keeps going', async () => {
+    assert.equal((await run(kernel, 'let before: number = 7;')).ok, true);
     const failed = await run(kernel, 'throw new Error("boom")');
     assert.equal(failed.ok, false);
     assert.match(failed.stderr, /Error: boom/);
-    assert.equal((await run(kernel, 'count')).stdout, '41\n');
+    assert.equal((await run(kernel, 'before')).stdout, '7\n');
   });
 
   it('interrupts an endless loop and a pending await; state survives', async () => {
-    const loop = kernel.execute('let spins = 0; while (true) { spins++; }', () => undefined);
-    setTimeout(() => kernel.interrupt(), 500);
-    assert.equal(await loop, false);
-    const wait = kernel.execute('await new Promise(() => {});', () => undefined);
-    setTimeout(() => kernel.interrupt(), 300);
-    assert.equal(await wait, false);
-    assert.equal((await run(kernel, 'count + 1')).stdout, '42\n');
+    assert.equal((await run(kernel, 'let kept: number = 41;')).ok, true);
+    // Each cell says when it is busy or waiting; the interrupt goes on that, not after a delay.
+    const interruptOnceStarted = (output: CellOutput) => output.kind === 'stdout' && output.text.includes('started') && kernel.interrupt();
+    const loop = kernel.execute('console.log("started"); let spins = 0; while (true) { spins++; }', interruptOnceStarted);
+    assert.equal(await within(loop, 60_000, 'the busy loop was interrupted'), false);
+    // Said from a timer, which runs once the cell's script has returned and left it awaiting: the
+    // SIGINT of an interrupt that lands while a script still runs is held by Node for the next
+    // script run, and would break the cell after this one.
+    const wait = kernel.execute('setTimeout(() => console.log("started"), 0); await new Promise(() => {});', interruptOnceStarted);
+    assert.equal(await within(wait, 60_000, 'the pending await was interrupted'), false);
+    assert.equal((await run(kernel, 'kept + 1')).stdout, '42\n');
   });
 
   it('sends rich displays as MIME bundles', async () => {

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { TagsmithApiError } from '../../kernel/client/tagsmith-client';
 import { sha256 } from '../../kernel/engine/embedder';
 import { TagsmithEngine, type EngineHooks } from '../../kernel/engine/tagsmith-engine';
@@ -31,19 +31,22 @@ async function filesOf(stateDir: string, id: string): Promise<string[]> {
 }
 
 describe('removed samples\' files', () => {
-  let server: TestServer;
-  let stateDir: string;
+  // Pictures made once and only read; a server (restarted by some tests) and state per test.
   let striped: Buffer[];
   let blobs: Buffer[];
   let ids: { striped: string[]; blobs: string[] };
+  let server: TestServer;
+  let stateDir: string;
   before(async () => {
-    stateDir = path.join(await tempDir('tagsmith-files-'), 'state');
-    server = await startTestServer({}, stateDir);
     striped = await stripedImages(4);
     blobs = await blobImages(4);
     ids = { striped: striped.map(sha256), blobs: blobs.map(sha256) };
   });
-  after(async () => {
+  beforeEach(async () => {
+    stateDir = path.join(await tempDir('tagsmith-files-'), 'state');
+    server = await startTestServer({}, stateDir);
+  });
+  afterEach(async () => {
     await server.close();
     await fs.rm(path.dirname(stateDir), { recursive: true, force: true });
   });
@@ -85,12 +88,11 @@ describe('removed samples\' files', () => {
     await gone(client.sampleImage(ids.blobs[3]));
     await gone(client.thumbnail(ids.blobs[3], 48));
     assert.deepEqual(await filesOf(stateDir, ids.blobs[3]), []);
-    for (const tag of ['first', 'second']) await client.clean(tag);
   });
 
   it('left by a crash after the list was written are swept at the next start, and a restore drops unlisted ones', async () => {
     const { client } = server;
-    await client.addSample('positive', 'kept', striped[3]);
+    for (const image of [striped[0], striped[3]]) await client.addSample('positive', 'kept', image);
     const files = await unpackArchive(await client.getState());
     const generation = path.join(stateDir, JSON.parse(await fs.readFile(path.join(stateDir, 'CURRENT'), 'utf8')).generation);
     await server.close({ keepState: true });

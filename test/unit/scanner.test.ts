@@ -2,6 +2,7 @@
 // a changed photo embedded again, bad files named and skipped, and a cancelled scan keeping
 // what it had done.
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -14,71 +15,98 @@ import { checkEmbedding, type EmbeddingRecord } from '../../kernel/state/stored-
 import { blobImages, stripedImages, tempDir } from '../helpers/engine';
 
 describe('scanImages', () => {
+  // The network and the pictures are made once and only read; each test scans folders of its
+  // own into a scan state (index and feature cache) of its own.
   let extractor: FeatureExtractor;
-  let state: string;
-  let photos: string;
-  let embeddings: ScanEmbeddings;
-  let embedCalls = 0;
-  const openIndex = () => ScanIndex.open(path.join(state, 'scan-index.json'));
+  let embedder: Embedder;
+  let pictures: Buffer[];
+  const folders: string[] = [];
   const names = (outcome: { images: { path: string }[] }) => outcome.images.map((i) => path.basename(i.path));
 
   before(async () => {
     extractor = await FeatureExtractor.create({ backbone: 'mobilenet_v2_140', threads: 2 });
-    state = await tempDir('tagsmith-scan-state-');
-    photos = await tempDir('tagsmith-scan-photos-');
-    const embedder = new Embedder(extractor);
+    embedder = new Embedder(extractor);
+    pictures = [...(await stripedImages(4)), ...(await blobImages(4))];
+  });
+  after(async () => {
+    await extractor?.release();
+    for (const folder of folders.splice(0)) await fs.rm(folder, { recursive: true, force: true });
+  });
+
+  async function folder(prefix: string): Promise<string> {
+    const made = await tempDir(prefix);
+    folders.push(made);
+    return made;
+  }
+
+  /** A folder with the eight pictures as p0…p7.jpg and a copy of p0. */
+  async function photoFolder(): Promise<string> {
+    const photos = await folder('tagsmith-scan-photos-');
+    for (const [i, bytes] of pictures.entries()) await fs.writeFile(path.join(photos, `p${i}.jpg`), bytes);
+    await fs.writeFile(path.join(photos, 'copy-of-p0.jpg'), pictures[0]);
+    return photos;
+  }
+
+  /** A scan state in `state`, opened as a process starting would open it; `calls()` counts what it embedded. */
+  async function scanState(state: string): Promise<{ embeddings: ScanEmbeddings; index: () => Promise<ScanIndex>; calls: () => number }> {
     const cache = await FeatureCache.open<EmbeddingRecord>(path.join(state, 'cache'), { maxBytes: 1e9, check: (v) => checkEmbedding(v, 'cache', { backbone: extractor.backboneId, featureLength: extractor.featureLength }) });
-    embeddings = {
+    let calls = 0;
+    const embeddings: ScanEmbeddings = {
       backbone: extractor.backboneId,
       featureLength: extractor.featureLength,
       known: (sha) => cache.get(extractor.backboneId, sha),
       embed: async (bytes, sha) => {
-        embedCalls++;
+        calls++;
         const record = await embedder.embed(bytes, sha);
         await cache.put(extractor.backboneId, sha, record);
         return record;
       },
     };
-    const images = [...(await stripedImages(4)), ...(await blobImages(4))];
-    for (const [i, bytes] of images.entries()) await fs.writeFile(path.join(photos, `p${i}.jpg`), bytes);
-    await fs.writeFile(path.join(photos, 'copy-of-p0.jpg'), images[0]);
-  });
-  after(() => extractor?.release());
+    return { embeddings, index: () => ScanIndex.open(path.join(state, 'scan-index.json')), calls: () => calls };
+  }
 
   it('embeds each new image once (the same bytes under two names too), in name order', async () => {
-    embedCalls = 0;
-    const outcome = await scanImages([photos], embeddings, await openIndex());
+    const photos = await photoFolder();
+    const scan = await scanState(await folder('tagsmith-scan-state-'));
+    const outcome = await scanImages([photos], scan.embeddings, await scan.index());
     assert.deepEqual(names(outcome), ['copy-of-p0.jpg', 'p0.jpg', 'p1.jpg', 'p2.jpg', 'p3.jpg', 'p4.jpg', 'p5.jpg', 'p6.jpg', 'p7.jpg']);
-    assert.equal(embedCalls, 8);
+    assert.equal(scan.calls(), 8);
     assert.equal(outcome.features.length, 9 * extractor.featureLength);
     assert.deepEqual(outcome.features.subarray(0, extractor.featureLength), outcome.features.subarray(extractor.featureLength, 2 * extractor.featureLength));
     assert.ok(outcome.images.every((i) => i.width > 0 && i.aesthetic >= 0 && i.aesthetic <= 1));
   });
 
   it('rescans an unchanged folder after a restart without embedding, and a changed file again', async () => {
-    embedCalls = 0;
-    const again = await scanImages([photos], embeddings, await openIndex());
-    assert.equal(embedCalls, 0);
+    const photos = await photoFolder();
+    const state = await folder('tagsmith-scan-state-');
+    const first = await scanState(state);
+    await scanImages([photos], first.embeddings, await first.index());
+    assert.equal(first.calls(), 8);
+
+    const restarted = await scanState(state);
+    const again = await scanImages([photos], restarted.embeddings, await restarted.index());
+    assert.equal(restarted.calls(), 0);
     assert.equal(again.embedded, 0);
     assert.equal(again.images.length, 9);
 
     const [replacement] = await blobImages(1, 40);
     await fs.writeFile(path.join(photos, 'p1.jpg'), replacement);
-    const changed = await scanImages([photos], embeddings, await openIndex());
-    assert.equal(embedCalls, 1, 'only the changed file is embedded');
+    const changed = await scanImages([photos], restarted.embeddings, await restarted.index());
+    assert.equal(restarted.calls(), 1, 'only the changed file is embedded');
     assert.notEqual(changed.images.find((i) => i.path.endsWith('p1.jpg'))!.sha256, again.images.find((i) => i.path.endsWith('p1.jpg'))!.sha256);
   });
 
   it('names and skips unreadable, truncated, empty and non-image files, and keeps going', async () => {
-    const folder = await tempDir('tagsmith-scan-bad-');
+    const bad = await folder('tagsmith-scan-bad-');
+    const scan = await scanState(await folder('tagsmith-scan-state-'));
     const [good] = await stripedImages(1, 20);
-    await fs.writeFile(path.join(folder, 'a-good.jpg'), good);
-    await fs.writeFile(path.join(folder, 'b-empty.jpg'), '');
-    await fs.writeFile(path.join(folder, 'c-text.jpg'), 'not an image at all');
-    await fs.writeFile(path.join(folder, 'd-truncated.jpg'), good.subarray(0, Math.floor(good.length / 2)));
-    await fs.writeFile(path.join(folder, 'e-locked.jpg'), good);
-    await fs.chmod(path.join(folder, 'e-locked.jpg'), 0);
-    const outcome = await scanImages([folder], embeddings, await openIndex());
+    await fs.writeFile(path.join(bad, 'a-good.jpg'), good);
+    await fs.writeFile(path.join(bad, 'b-empty.jpg'), '');
+    await fs.writeFile(path.join(bad, 'c-text.jpg'), 'not an image at all');
+    await fs.writeFile(path.join(bad, 'd-truncated.jpg'), good.subarray(0, Math.floor(good.length / 2)));
+    await fs.writeFile(path.join(bad, 'e-locked.jpg'), good);
+    await fs.chmod(path.join(bad, 'e-locked.jpg'), 0);
+    const outcome = await scanImages([bad], scan.embeddings, await scan.index());
     assert.deepEqual(names(outcome), process.getuid?.() === 0 ? ['a-good.jpg', 'e-locked.jpg'] : ['a-good.jpg']);
     const reasons = Object.fromEntries(outcome.skipped.map((s) => [path.basename(s.path), s.reason]));
     assert.match(reasons['b-empty.jpg'], /empty/);
@@ -87,14 +115,14 @@ describe('scanImages', () => {
   });
 
   it('skips a file deleted during the scan, and keeps what a cancelled scan embedded', async () => {
-    const folder = await tempDir('tagsmith-scan-cancel-');
-    for (const [i, bytes] of (await stripedImages(6, 60)).entries()) await fs.writeFile(path.join(folder, `q${i}.jpg`), bytes);
+    const photos = await folder('tagsmith-scan-cancel-');
+    for (const [i, bytes] of (await stripedImages(6, 60)).entries()) await fs.writeFile(path.join(photos, `q${i}.jpg`), bytes);
+    const scan = await scanState(await folder('tagsmith-scan-state-'));
     const controller = new AbortController();
-    embedCalls = 0;
-    const outcome = await scanImages([folder], embeddings, await openIndex(), {
+    const outcome = await scanImages([photos], scan.embeddings, await scan.index(), {
       concurrency: 1,
       onProgress: (p) => {
-        if (p.done === 1) void fs.rm(path.join(folder, 'q2.jpg'));
+        if (p.done === 1) rmSync(path.join(photos, 'q2.jpg')); // before q2 is read: q1 is still being embedded
         if (p.done === 3) controller.abort();
       },
       signal: controller.signal,
@@ -102,10 +130,9 @@ describe('scanImages', () => {
     assert.equal(outcome.cancelled, true);
     assert.deepEqual(names(outcome), ['q0.jpg', 'q1.jpg']);
     assert.match(outcome.skipped.find((s) => s.path.endsWith('q2.jpg'))!.reason, /removed during the scan/);
-    const embeddedBeforeCancel = embedCalls;
-    embedCalls = 0;
-    const rest = await scanImages([folder], embeddings, await openIndex());
+    const embeddedBeforeCancel = scan.calls();
+    const rest = await scanImages([photos], scan.embeddings, await scan.index());
     assert.equal(rest.images.length, 5);
-    assert.equal(embedCalls, 5 - embeddedBeforeCancel, 'the second scan embeds only what the first did not');
+    assert.equal(scan.calls() - embeddedBeforeCancel, 5 - embeddedBeforeCancel, 'the second scan embeds only what the first did not');
   });
 });

@@ -6,23 +6,16 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { afterEach, beforeEach, describe, it } from 'node:test';
 import { TagsmithClient } from '../../kernel/client/tagsmith-client';
 import type { TagsmithEngine } from '../../kernel/engine/tagsmith-engine';
-import { createServer, DEFAULT_MAX_ARCHIVE, DEFAULT_MAX_UPLOAD, MAX_UPLOAD } from '../../kernel/http/server';
+import { createServer, DEFAULT_MAX_ARCHIVE, MAX_UPLOAD } from '../../kernel/http/server';
+import { DEFAULT_MAX_UPLOAD } from '../../kernel/rules';
 import { DEFAULT_ARCHIVE_LIMITS } from '../../kernel/state/state-archive';
 import { CLI, removeDir, startCliServer, type CliServer } from '../helpers/cli-server';
 import { blobImages } from '../helpers/engine';
 import { rawExchange, requestHead, trickle } from '../helpers/raw-http';
-
-/** Waits until `check` holds, re-checking on a short interval; fails after `guardMs` (a hang guard). */
-async function eventually(check: () => boolean, what: string, guardMs = 30_000): Promise<void> {
-  const deadline = Date.now() + guardMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`${what}: still not so after ${guardMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+import { eventually } from '../helpers/wait';
 
 /** The files a process has open (Linux). */
 function openFiles(pid: number): string[] {
@@ -50,13 +43,14 @@ function abortedDownload(url: string): Promise<void> {
 }
 
 describe('tagsmith serve releases what clients leave behind', { skip: process.platform !== 'linux' && 'counts open files under /proc' }, () => {
+  // Each test has a server of its own: one of them stops it.
   let server: CliServer;
   let client: TagsmithClient;
-  before(async () => {
+  beforeEach(async () => {
     server = await startCliServer();
     client = new TagsmithClient({ url: server.url });
   });
-  after(async () => {
+  afterEach(async () => {
     await server.stop();
     await removeDir(server.stateDir);
   });
@@ -78,6 +72,8 @@ describe('tagsmith serve releases what clients leave behind', { skip: process.pl
   });
 
   it('exits promptly on SIGTERM with an upload still trickling in', async () => {
+    const [image] = await blobImages(1, 4);
+    await client.addSample('positive', 'kept', image);
     const exchange = rawExchange(server.port, requestHead('POST', '/set_state', { 'content-type': 'application/x-tar', 'content-length': 100_000_000 }), { hangGuardMs: 120_000 });
     // 1 KB every 100 ms: the upload would take more than two hours.
     const slow = trickle(exchange.socket, () => Buffer.alloc(1024), 100, 100_000);
@@ -97,7 +93,7 @@ describe('tagsmith serve releases what clients leave behind', { skip: process.pl
     // The state is as it was: a server started on the folder again serves it, with nothing half-built left.
     const again = await startCliServer([], server.stateDir);
     try {
-      assert.deepEqual((await new TagsmithClient({ url: again.url }).tags()).map((t) => t.tag), ['large']);
+      assert.deepEqual((await new TagsmithClient({ url: again.url }).tags()).map((t) => [t.tag, t.positives]), [['kept', 1]]);
       assert.deepEqual(fs.readdirSync(path.join(server.stateDir, 'tmp')), []);
     } finally {
       await again.stop();

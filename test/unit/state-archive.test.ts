@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import { TagsmithError } from '../../kernel/errors';
 import type { TagsmithEngine } from '../../kernel/engine/tagsmith-engine';
 import { restoreStateArchive } from '../../kernel/state/state-archive';
@@ -68,6 +68,10 @@ describe('restoring hostile archives', () => {
     await refused('../ entry', tarOf(MANIFEST, tarEntry({ path: `tags/${escape}`, body: 'x' })), /climbs out/);
     await refused('plain ../', tarOf(MANIFEST, tarEntry({ path: '../../../pwned', body: 'x' })), /climbs out/);
     await refused('absolute path', tarOf(MANIFEST, tarEntry({ path: path.join(outside, 'pwned'), body: 'x' })), /absolute/);
+    // Windows' separators and drives: tar on Windows would write these outside the state.
+    await refused('backslashes climbing out', tarOf(MANIFEST, tarEntry({ path: 'images\\..\\..\\pwned', body: 'x' })), /absolute or Windows path/);
+    await refused('a drive-relative path', tarOf(MANIFEST, tarEntry({ path: 'C:pwned', body: 'x' })), /absolute or Windows path/);
+    await refused('a drive path', tarOf(MANIFEST, tarEntry({ path: 'C:\\Windows\\pwned', body: 'x' })), /absolute or Windows path/);
     await refused('foreign top-level name', tarOf(MANIFEST, tarEntry({ path: 'etc/passwd', body: 'x' })), /not part of a Tagsmith state/);
     await refused('a file where a folder belongs', tarOf(MANIFEST, tarEntry({ path: 'tasks', body: 'x' })), /tasks is not a file a Tagsmith state has/);
     await refused('an image not named by its hash', tarOf(MANIFEST, tarEntry({ path: 'images/cat.jpg', body: 'x' })), /images\/cat\.jpg: "cat\.jpg" is not a sample id/);
@@ -123,6 +127,7 @@ describe('restoring an edited backup', () => {
   let stateDir: string;
   let sentinel: string;
   let server: TestServer;
+  let archive: Buffer;
   let files: ArchiveFiles;
   let baseline: string;
   let pointer: string;
@@ -139,7 +144,8 @@ describe('restoring an edited backup', () => {
     for (const image of await blobImages(4)) await server.client.addSample('negative', 'stripes', image);
     await server.client.train('stripes');
     [probe] = await stripedImages(1, 80);
-    files = await unpackArchive(await server.client.getState());
+    archive = Buffer.from(await server.client.getState());
+    files = await unpackArchive(archive);
     baseline = await fingerprint(server.client);
     pointer = await fs.readFile(path.join(stateDir, 'CURRENT'), 'utf8');
     taskFile = findFile(files, /^tasks\/.+\.json$/);
@@ -148,6 +154,29 @@ describe('restoring an edited backup', () => {
   after(async () => {
     await server.close();
     await fs.rm(parent, { recursive: true, force: true });
+  });
+
+  /** A state of a test's own, the backup restored into it; `server` is what runs on it now (closed after the test). */
+  interface OwnState {
+    server: TestServer | undefined;
+    stateDir: string;
+    pointer: string;
+  }
+  const owned: OwnState[] = [];
+  async function ownState(): Promise<{ state: OwnState; server: TestServer }> {
+    const stateDir = path.join(await tempDir('tagsmith-edited-own-'), 'state');
+    const server = await startTestServer({}, stateDir);
+    const state: OwnState = { server, stateDir, pointer: '' };
+    owned.push(state);
+    assert.deepEqual(await server.client.setState(archive), { tags: 1, samples: 8 });
+    state.pointer = await fs.readFile(path.join(stateDir, 'CURRENT'), 'utf8');
+    return { state, server };
+  }
+  afterEach(async () => {
+    for (const state of owned.splice(0)) {
+      await state.server?.close();
+      await fs.rm(path.dirname(state.stateDir), { recursive: true, force: true });
+    }
   });
 
   const refused = async (name: string, edited: ArchiveFiles | Buffer, pattern: RegExp) => {
@@ -177,6 +206,9 @@ describe('restoring an edited backup', () => {
     await refused('task_id not its file name', withRecord(files, taskFile, { ...task(), task_id: crypto.randomUUID() }), /does not match its file name/);
     await refused('task file named CON', withRecord(files, taskFile, task(), 'tasks/CON.json'), /tasks\/CON\.json: "CON\.json" is not a task record file/);
     await refused('tag folder named CON', withRecord(withRecord(files, 'tags/stripes/samples.json', { ...json(files, 'tags/stripes/samples.json'), tag: 'CON' }, 'tags/CON/samples.json'), 'tags/stripes/model.json', { ...model(), tag: 'CON' }, 'tags/CON/model.json'), /tags\/CON: "CON" is not a tag name/);
+    const stripesList = json(files, 'tags/stripes/samples.json');
+    const caseTwins = withRecord(withRecord(files, 'tags/stripes/samples.json', { ...stripesList, tag: 'Stripes' }, 'tags/Stripes/samples.json'), 'tags/stripes/samples.json', stripesList);
+    await refused('tags Stripes and stripes', caseTwins, /^tags\/stripes: tags "Stripes" and "stripes" differ only in case: on Windows and macOS they would be one folder$/);
     await refused('backbone folder with a space', withRecord(files, embeddingFile, json(files, embeddingFile), embeddingFile.replace(/^features\/[^/]+\//, 'features/a b/')), /"a b" is not a backbone id/);
     await refused('a stray file', withRecord(files, 'tags/stripes/notes.txt', 'hello'), /tags\/stripes\/notes\.txt is not a file a Tagsmith state has/);
     await refused('an image named by another hash', withRecord(files, 'images/' + 'e'.repeat(64), Buffer.from('not that image').toString()), /images\/e{64}: the image's sha256 is [0-9a-f]{64}, not its name/);
@@ -212,42 +244,43 @@ describe('restoring an edited backup', () => {
   });
 
   it('settles a task left queued inside the new state before it is swapped in, and starts again on it', async () => {
+    const { state, server } = await ownState();
+    const { client } = server;
     const queued = withRecord(files, taskFile, { ...task(), state: 'queued', stage: undefined, finishedAt: undefined, metrics: undefined });
-    assert.deepEqual(await postArchive(server.client, await packArchive(queued)), { status: 200 });
-    const [restored] = await server.client.tasks();
+    assert.deepEqual(await postArchive(client, await packArchive(queued)), { status: 200 });
+    const [restored] = await client.tasks();
     assert.deepEqual([restored.state, restored.error?.code], ['failed', 'interrupted']);
-    assert.deepEqual(await fs.readdir(sentinel), []);
-    assert.equal(json(await unpackArchive(await server.client.getState()), taskFile).state, 'failed', 'saved as failed in the state that was swapped in');
+    assert.equal(json(await unpackArchive(await client.getState()), taskFile).state, 'failed', 'saved as failed in the state that was swapped in');
 
     await server.close({ keepState: true });
-    const { engine } = await openTestEngine(stateDir);
+    state.server = undefined;
+    const { engine } = await openTestEngine(state.stateDir);
     try {
       assert.deepEqual((await engine.listTags()).map((t) => [t.tag, t.trained]), [['stripes', true]]);
       assert.deepEqual(engine.listTasks().map((t) => [t.state, t.error?.code]), [['failed', 'interrupted']]);
     } finally {
       await engine.close();
     }
-    server = await startTestServer({}, stateDir);
-    baseline = await fingerprint(server.client);
-    pointer = await fs.readFile(path.join(stateDir, 'CURRENT'), 'utf8');
   });
 
   it('starts on a folder whose records were damaged by hand only to say which file is wrong', async () => {
+    const { state, server } = await ownState();
+    const baseline = await fingerprint(server.client);
     await server.close({ keepState: true });
-    const generation = path.join(stateDir, JSON.parse(pointer).generation);
+    state.server = undefined;
+    const generation = path.join(state.stateDir, JSON.parse(state.pointer).generation);
     const modelFile = path.join(generation, 'tags', 'stripes', 'model.json');
     const good = await fs.readFile(modelFile);
-    try {
-      await fs.writeFile(modelFile, JSON.stringify(model10()));
-      await assert.rejects(openTestEngine(stateDir), /tags\/stripes\/model\.json: featureLength is 10/);
-      await fs.writeFile(path.join(stateDir, 'CURRENT'), JSON.stringify({ generation: '../../outside' }));
-      await assert.rejects(openTestEngine(stateDir), /CURRENT: generation: "\.\.\/\.\.\/outside" is not a generation folder name/);
-      assert.deepEqual((await fs.readdir(parent)).sort(), ['sentinel', 'state'], 'a damaged pointer is not replaced by a fresh state');
-    } finally {
-      await fs.writeFile(modelFile, good);
-      await fs.writeFile(path.join(stateDir, 'CURRENT'), pointer);
-      server = await startTestServer({}, stateDir);
-    }
-    assert.equal(await fingerprint(server.client), baseline, 'repaired, it serves the same state');
+    await fs.writeFile(modelFile, JSON.stringify(model10()));
+    await assert.rejects(openTestEngine(state.stateDir), /tags\/stripes\/model\.json: featureLength is 10/);
+    await fs.writeFile(path.join(state.stateDir, 'CURRENT'), JSON.stringify({ generation: '../../outside' }));
+    await assert.rejects(openTestEngine(state.stateDir), /CURRENT: generation: "\.\.\/\.\.\/outside" is not a generation folder name/);
+    assert.deepEqual(await fs.readdir(path.dirname(state.stateDir)), ['state'], 'a damaged pointer is not replaced by a fresh state');
+
+    await fs.writeFile(modelFile, good);
+    await fs.writeFile(path.join(state.stateDir, 'CURRENT'), state.pointer);
+    const repaired = await startTestServer({}, state.stateDir);
+    state.server = repaired;
+    assert.equal(await fingerprint(repaired.client), baseline, 'repaired, it serves the same state');
   });
 });

@@ -1,10 +1,11 @@
 // Running tasks with their stage and progress, and the history of runs of the selected tag,
 // as a toolkit data grid.
+import { isActiveTask } from '../../kernel/rules';
 import type { TaskView } from '../protocol';
 import { clear, h, percent } from '../lib/dom';
 
 export function runningTasks(tasks: readonly TaskView[]): HTMLElement[] {
-  return tasks.filter((t) => t.state === 'queued' || t.state === 'running').map((t) =>
+  return tasks.filter(isActiveTask).map((t) =>
     h('div', { className: 'running-task', role: 'status', 'aria-label': `Training ${t.tag}` },
       h('vscode-progress-ring', { 'aria-hidden': 'true' }),
       h('span', {}, `Training “${t.tag}”: ${t.stage ?? t.state} ${percent(t.progress)}`),

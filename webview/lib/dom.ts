@@ -1,5 +1,7 @@
 // A small element builder: enough to keep view code declarative without a framework.
 type Child = Node | string | null | undefined | false;
+// Each event handler takes its own event type (a MouseEvent, a KeyboardEvent…).
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Attributes = Record<string, string | number | boolean | undefined | ((event: any) => void)>;
 
 export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attributes?: Attributes, ...children: (Child | Child[])[]): HTMLElementTagNameMap[K];

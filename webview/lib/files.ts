@@ -1,11 +1,11 @@
 // Files dropped on or picked in a webview, read into the protocol's base64 form, and the
 // explorer URIs a drop carries.
+import { DEFAULT_MAX_UPLOAD, DEFAULT_MAX_UPLOAD_MB } from '../../kernel/rules';
 import type { DroppedFile } from '../protocol';
 
-const MAX_FILE_BYTES = 50 * 1024 * 1024;
-
 export async function readDroppedFile(file: File): Promise<DroppedFile> {
-  if (file.size > MAX_FILE_BYTES) throw new Error(`${file.name} is larger than 50 MB.`);
+  // Larger than the engine's default upload limit: refused here, before it is read.
+  if (file.size > DEFAULT_MAX_UPLOAD) throw new Error(`${file.name} is larger than ${DEFAULT_MAX_UPLOAD_MB} MB.`);
   const bytes = new Uint8Array(await file.arrayBuffer());
   let binary = '';
   for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));

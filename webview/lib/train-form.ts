@@ -1,5 +1,6 @@
 // The "Train" controls, shared by the gallery and the dashboard: clusters, the two score
 // options, a button, and a progress ring with the stage while the tag trains.
+import { CLUSTER_CHOICES, DEFAULT_TRAIN_OPTIONS, samplesNeeded } from '../../kernel/rules';
 import type { TaskView, TrainOptions } from '../protocol';
 import { h, percent } from './dom';
 
@@ -12,7 +13,7 @@ export class TrainForm {
   private readonly progress = h('span', { className: 'train-progress', hidden: true, role: 'status' });
 
   constructor(onTrain: (options: TrainOptions) => void) {
-    for (const k of [1, 2, 3, 4, 5, 8]) this.clusters.append(h('vscode-option', { value: String(k) }, `${k} cluster${k === 1 ? '' : 's'}`));
+    for (const k of CLUSTER_CHOICES) this.clusters.append(h('vscode-option', { value: String(k) }, `${k} cluster${k === 1 ? '' : 's'}`));
     this.button.addEventListener('click', () => onTrain(this.options));
     this.element = h('div', { className: 'train-form', role: 'group', 'aria-label': 'Training options' },
       h('label', { className: 'inline-label' }, 'Clusters'), this.clusters, this.aesthetic, this.stock, this.button, this.progress);
@@ -20,7 +21,7 @@ export class TrainForm {
 
   get options(): TrainOptions {
     return {
-      num_clusters: Number((this.clusters as HTMLElement & { value: string }).value || 1),
+      num_clusters: Number((this.clusters as HTMLElement & { value: string }).value || DEFAULT_TRAIN_OPTIONS.num_clusters),
       apply_aesthetic_score: (this.aesthetic as HTMLElement & { checked: boolean }).checked,
       apply_stock_score: (this.stock as HTMLElement & { checked: boolean }).checked,
     };
@@ -34,7 +35,7 @@ export class TrainForm {
       (this.stock as HTMLElement & { checked: boolean }).checked = options.apply_stock_score;
     }
     this.button.toggleAttribute('disabled', Boolean(running) || !canTrain);
-    this.button.title = canTrain ? 'Train this tag with these options' : 'Add at least 2 positive and 2 negative samples first';
+    this.button.title = canTrain ? 'Train this tag with these options' : `Add ${samplesNeeded()} first`;
     this.progress.hidden = !running;
     if (running) this.progress.replaceChildren(h('vscode-progress-ring', { 'aria-label': 'Training' }), ` ${running.stage ?? running.state} ${percent(running.progress)}`);
   }
