@@ -12,7 +12,8 @@ import { Type, type Static } from 'typebox';
 import { TagsmithError } from '../errors';
 import { readJson, writeJsonAtomic } from '../state/atomic-file';
 import { schemaChecker } from '../state/stored-records';
-import { checkBatchResult, isRunId, type BatchImage, type BatchResult } from './scan-jobs';
+import { RUN_ID_PATTERN, validateRunId } from '../state/path-names';
+import { checkBatchResult, type BatchImage, type BatchResult } from './scan-jobs';
 
 const closed = { additionalProperties: false } as const;
 const Skipped = Type.Object({ path: Type.String(), reason: Type.String() }, closed);
@@ -20,7 +21,7 @@ const Skipped = Type.Object({ path: Type.String(), reason: Type.String() }, clos
 export const RunManifestSchema = Type.Object({
   name: Type.Literal('tagsmith-scan-run'),
   formatVersion: Type.Literal(1),
-  id: Type.String({ pattern: '^r-[0-9a-z]{1,16}-[0-9a-f]{8}$' }),
+  id: Type.String({ pattern: RUN_ID_PATTERN.source }),
   createdAt: Type.String(),
   /** The Redis URL, password masked (the run's --redis is given again on resume). */
   redis: Type.String(),
@@ -52,7 +53,7 @@ export class RunLedger {
   ) {}
 
   static async create(runsDir: string, manifest: RunManifest): Promise<RunLedger> {
-    const dir = path.join(runsDir, manifest.id);
+    const dir = runDir(runsDir, manifest.id);
     await fs.mkdir(path.join(dir, 'batches'), { recursive: true });
     await writeJsonAtomic(path.join(dir, 'run.json'), manifest);
     return new RunLedger(dir, manifest, new Map());
@@ -60,8 +61,7 @@ export class RunLedger {
 
   /** A run's ledger with every answer saved so far; an answer that fails its check is dropped (its batch is done again). */
   static async open(runsDir: string, id: string): Promise<RunLedger> {
-    if (!isRunId(id)) throw new TagsmithError('invalid_option', `${JSON.stringify(String(id).slice(0, 80))} is not a run id (r-…, as the run printed when it started).`);
-    const dir = path.join(runsDir, id);
+    const dir = runDir(runsDir, id);
     const value = await readJson<unknown>(path.join(dir, 'run.json')).catch(() => undefined);
     if (value === undefined) throw new TagsmithError('not_found', `There is no run ${id} in ${runsDir}: it finished (its ledger is removed then), or it was started with another --runs-dir.`);
     const checked = manifestShape(value);
@@ -166,4 +166,9 @@ export class OrderedRecords {
   get done(): boolean {
     return this.next >= this.batches;
   }
+}
+
+/** A run's folder: the id is checked by its one rule first (`--resume ../x` never leaves the runs dir). */
+function runDir(runsDir: string, id: string): string {
+  return path.join(runsDir, validateRunId(id));
 }

@@ -10,7 +10,7 @@
 import crypto from 'node:crypto';
 import path from 'node:path';
 import { Type, type Static } from 'typebox';
-import { isBackboneId } from '../state/path-names';
+import { isBackboneId, RUN_ID_PATTERN } from '../state/path-names';
 import { schemaChecker } from '../state/stored-records';
 
 export const JOB_NAME = 'scan-batch';
@@ -36,7 +36,7 @@ export const ATTEMPTS = 3;
 const closed = { additionalProperties: false } as const;
 const Sha256 = Type.String({ pattern: '^[0-9a-f]{64}$' });
 const Backbone = Type.Refine(Type.String(), (v) => isBackboneId(v), () => 'is not a backbone id');
-const RunIdSchema = Type.String({ pattern: '^r-[0-9a-z]{1,16}-[0-9a-f]{8}$' });
+const RunIdSchema = Type.String({ pattern: RUN_ID_PATTERN.source });
 const AbsolutePath = Type.Refine(Type.String({ minLength: 1, maxLength: 4096 }), (v) => path.isAbsolute(v) && !v.includes('\0'), () => 'is not an absolute path');
 const Probability = Type.Number({ minimum: 0, maximum: 1 });
 const Count = Type.Integer({ minimum: 0 });
@@ -96,10 +96,6 @@ export function queueName(archiveSha256: string, backbone: string): string {
 
 export function newRunId(): string {
   return `r-${Date.now().toString(36)}-${crypto.randomBytes(4).toString('hex')}`;
-}
-
-export function isRunId(value: unknown): value is string {
-  return typeof value === 'string' && /^r-[0-9a-z]{1,16}-[0-9a-f]{8}$/.test(value);
 }
 
 /** A batch's job id: the same batch of the same run is one job, however often it is added. */

@@ -18,6 +18,8 @@ const TASK_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-
 const BACKBONE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 export const BACKBONE_RULE = '1–64 ASCII letters, digits and - _ . , starting with a letter or digit, not ending with a dot';
 const GENERATION_PATTERN = /^g-[0-9a-z]{1,16}-[0-9a-f]{8}$/;
+/** A distributed scan's run id (a folder of the coordinator's runs dir, and a prefix of its BullMQ job ids). */
+export const RUN_ID_PATTERN = /^r-[0-9a-z]{1,16}-[0-9a-f]{8}$/;
 
 /** Names Windows reserves for devices, with or without an extension (`con`, `NUL.json`, `com1.txt`). */
 const WINDOWS_DEVICE = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\.|$)/i;
@@ -88,6 +90,16 @@ export function isBackboneId(id: unknown): id is string {
 
 export function validateBackboneId(id: unknown): string {
   if (!isBackboneId(id)) throw new TagsmithError('invalid_option', `Backbone id ${shownName(id)} is not allowed: use ${BACKBONE_RULE}.`);
+  return id;
+}
+
+/** A distributed scan's id, as `tagsmith predict --redis` makes them (r-<time>-<random>). */
+export function isRunId(id: unknown): id is string {
+  return typeof id === 'string' && RUN_ID_PATTERN.test(id);
+}
+
+export function validateRunId(id: unknown): string {
+  if (!isRunId(id)) throw new TagsmithError('invalid_option', `${shownName(id)} is not a run id (r-…, as the run printed when it started).`);
   return id;
 }
 

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { OrderedRecords, RunLedger, type RunManifest } from '../../kernel/cluster/run-ledger';
 import { batchOf, checkBatchResult, checkJob, cutBatches, jobId, newRunId, queueName, type BatchImage, type BatchResult } from '../../kernel/cluster/scan-jobs';
+import { TagsmithError } from '../../kernel/errors';
 import { tempDir } from '../helpers/engine';
 
 const ARCHIVE = 'a'.repeat(64);
@@ -105,7 +106,9 @@ describe('the run ledger', () => {
 
       await resumed.remove();
       await assert.rejects(RunLedger.open(dir, RUN), /There is no run r-abc123-0123abcd/);
-      await assert.rejects(RunLedger.open(dir, '../etc'), /is not a run id/);
+      await assert.rejects(RunLedger.open(dir, '../etc'), (e: unknown) => e instanceof TagsmithError && e.code === 'invalid_option' && /is not a run id/.test(e.message));
+      await assert.rejects(RunLedger.create(dir, { ...manifest(batches), id: '../../escaped' }), /is not a run id/);
+      await assert.rejects(fs.stat(path.join(dir, '..', '..', 'escaped')), { code: 'ENOENT' });
     } finally {
       await fs.rm(dir, { recursive: true, force: true });
     }
