@@ -12,6 +12,8 @@ export interface TestRedis {
   port: number;
   /** Stops it (SIGTERM; it saves nothing) and waits for it to exit. */
   stop(): Promise<void>;
+  /** Its process id while it runs (a benchmark reads its CPU time). */
+  pid(): number | undefined;
   /** Starts it again on the same port, empty (nothing if it runs). */
   start(): Promise<void>;
 }
@@ -47,6 +49,7 @@ export async function startRedis(): Promise<TestRedis> {
     url: `redis://127.0.0.1:${port}`,
     port,
     start,
+    pid: () => (running() ? child!.pid : undefined),
     async stop() {
       const server = child;
       if (!server || !running()) return;
