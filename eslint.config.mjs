@@ -71,7 +71,7 @@ export default tseslint.config(
         patterns: [
           { group: ['@fastify/*'], message: 'The extension never loads the engine\'s server code.' },
           {
-            regex: 'kernel/(engine|features|http|scan|ml|export|scores)/|kernel/state/(?!path-names$)|kernel/training/(?!describe-metrics$)',
+            regex: 'kernel/(engine|features|http|scan|cluster|ml|export|scores)/|kernel/state/(?!path-names$)|kernel/training/(?!describe-metrics$)',
             message: 'The extension uses the engine through kernel/client; of the rest only kernel/rules, kernel/state/path-names, kernel/training/describe-metrics, kernel/images/image-files, kernel/cli/ready-line and the notebook kernel\'s messages.',
             allowTypeImports: true,
           },
