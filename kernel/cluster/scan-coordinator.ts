@@ -157,16 +157,22 @@ export async function coordinateRun(options: CoordinatorOptions): Promise<RunOut
   /** Looks at a batch in Redis: an answer is checked, kept and removed from Redis; a failure noted; a vanished batch queued again. */
   const look = async (batch: number, retryFailed: boolean): Promise<void> => {
     const id = jobId(run.id, batch);
-    const job = (await call('reading a batch', () => queue.getJob(id))) as Job | undefined | typeof NO_ANSWER;
-    if (job === NO_ANSWER) return; // Redis did not answer: next time
-    if (!job) {
+    const vanished = async () => {
       requeued++;
       options.log(`batch ${batch} is no longer in Redis (restarted without its data?): queued again`);
       inRedis.delete(batch);
       if (!(await add(batch))) todo.unshift(batch);
-      return;
-    }
-    const state = await call('reading a batch', () => job.getState());
+    };
+    // The state first, then the job: a job read while it is under way has no answer yet, and one
+    // that finished between the two reads would look completed with nothing in it. Completed and
+    // failed are final, so a job read after either holds its answer or its reason.
+    const state = await call('reading a batch', () => queue.getJobState(id));
+    if (state === NO_ANSWER) return; // Redis did not answer: next time
+    if (state === 'unknown') return vanished();
+    if (state !== 'completed' && state !== 'failed') return; // waiting, delayed or under way
+    const job = (await call('reading a batch', () => queue.getJob(id))) as Job | undefined | typeof NO_ANSWER;
+    if (job === NO_ANSWER) return;
+    if (!job) return vanished();
     if (state === 'completed') {
       const result = checkBatchResult(job.returnvalue, ledger.expected(batch));
       if ('problem' in result) {
@@ -177,20 +183,13 @@ export async function coordinateRun(options: CoordinatorOptions): Promise<RunOut
         await call('removing an answered batch', () => job.remove());
       }
       inRedis.delete(batch);
-    } else if (state === 'failed') {
-      if (retryFailed) {
-        // Left failed by an earlier try of this run: a resume tries it again.
-        options.log(`batch ${batch} had failed (${job.failedReason}): trying it again`);
-        await call('retrying a batch', () => job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true }));
-      } else {
-        failed.set(batch, job.failedReason || 'it failed');
-        inRedis.delete(batch);
-      }
-    } else if (state === 'unknown') {
-      // Gone between the two reads.
+    } else if (retryFailed) {
+      // Left failed by an earlier try of this run: a resume tries it again.
+      options.log(`batch ${batch} had failed (${job.failedReason}): trying it again`);
+      await call('retrying a batch', () => job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true }));
+    } else {
+      failed.set(batch, job.failedReason || 'it failed');
       inRedis.delete(batch);
-      if (!(await add(batch))) todo.unshift(batch);
-      requeued++;
     }
   };
 
