@@ -10,6 +10,8 @@ export function openApiDocument(version: string): object {
       operations[method.toLowerCase()] = {
         operationId: endpoint.methods.length > 1 ? `${name}${method[0]}${method.slice(1).toLowerCase()}` : name,
         summary: endpoint.summary,
+        // Where writes go is a load balancer's routing rule: say which operations are writes.
+        ...(endpoint.writes ? { description: 'Changes the state: a read-only replica (tagsmith serve --read-only) answers 403 read_only.', 'x-tagsmith-writes': true } : {}),
         parameters: [
           ...[...endpoint.path.matchAll(/\{(\w+)\}/g)].map(([, p]) => ({ name: p, in: 'path', required: true, schema: { type: 'string' } })),
           ...Object.entries(endpoint.query ?? {}).map(([q, description]) => ({ name: q, in: 'query', required: false, description, schema: { type: 'string' } })),
@@ -21,7 +23,8 @@ export function openApiDocument(version: string): object {
         },
       };
     }
-    paths[endpoint.path] = operations;
+    // Two entries may share a path (GET /scans lists, POST /scans starts one): merge, never replace.
+    paths[endpoint.path] = { ...paths[endpoint.path], ...operations };
   }
   return {
     openapi: '3.1.0',

@@ -4,6 +4,7 @@
 // one whose tag they only read. (The loopback and token guards: http-guards.test.ts.)
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { ENDPOINTS, type Endpoint } from '../../kernel/api/endpoints';
 import { TagsmithApiError } from '../../kernel/client/tagsmith-client';
 import { blobImages, stripedImages } from '../helpers/engine';
 import { pngHeaderOnly } from '../helpers/images';
@@ -126,6 +127,10 @@ describe('the HTTP API\'s answers to what it does not do', () => {
     const doc = (await rawRequest(server.port, { path: '/openapi.json' })).json;
     for (const p of ['/add/{type}/{tag}', '/train/{tag}', '/status/{task_id}', '/predict', '/predict/custom', '/predict/custom/{tag}', '/get_features', '/predict_by_features', '/clean/{tag}', '/get_state', '/set_state']) {
       assert.ok(doc.paths[p], p);
+    }
+    // Every operation of the table, also where two entries share a path (GET and POST /scans).
+    for (const endpoint of Object.values(ENDPOINTS) as Endpoint[]) {
+      for (const method of endpoint.methods) assert.ok(doc.paths[endpoint.path]?.[method.toLowerCase()], `${method} ${endpoint.path}`);
     }
   });
 });

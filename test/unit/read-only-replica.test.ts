@@ -70,6 +70,10 @@ describe('a read-only replica', { timeout: 300_000 }, () => {
         assert.match(reply.json.error.message, /read-only replica/);
       }
     }
+    // /openapi.json tells a load balancer which operations are writes, the same ones.
+    const doc = (await rawRequest(replica.port, { path: '/openapi.json' })).json;
+    const flagged = Object.entries(doc.paths).flatMap(([p, ops]) => Object.entries(ops as Record<string, any>).filter(([, op]) => op['x-tagsmith-writes']).map(([m]) => `${m.toUpperCase()} ${p}`));
+    assert.deepEqual(flagged.sort(), writes.flatMap(([, e]) => e.methods.map((m) => `${m} ${e.path}`)).sort());
     // Nothing of it happened.
     assert.deepEqual((await replica.client.tags()).map((t) => [t.tag, t.positives, t.negatives, t.trained]), [[TAG, 6, 6, true]]);
     assert.equal((await replica.client.tasks()).length, 1);
