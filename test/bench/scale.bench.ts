@@ -7,8 +7,9 @@
 //              as two machines would have them, without the second machine's cores)
 // and the coordinator's overhead per image: its CPU time and Redis's, per image, and the wall time
 // of the 1-worker run against the local one. Workers are started (model loaded) before the clock
-// starts; the local scan's start-up (one image, timed alone) is taken off its time, so both sides
-// measure scanning, not loading. The archive: bees against ants from the photos' train/ folder;
+// starts, the coordinator's clock starts when it has read the archive and walked the folders (its
+// "run r-…" line), and the local scan's start-up (one image, timed alone) is taken off its time,
+// so each side measures scanning, not loading (the CPU columns include the coordinator's start). The archive: bees against ants from the photos' train/ folder;
 // the scan: their val/ folder (no image of it is a sample).
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -42,9 +43,17 @@ interface Timed {
   stderr: string;
 }
 
-async function timedCommand(args: string[], cwd: string): Promise<Timed> {
-  const started = performance.now();
+/** Runs a command; its time counts from its start, or from the first stderr output matching `from` (the coordinator's "run r-…" line, once it has read the archive and walked). */
+async function timedCommand(args: string[], cwd: string, from?: RegExp): Promise<Timed> {
+  let started = performance.now();
   const cli = tagsmith(args, { cwd });
+  if (from) {
+    cli.process.stderr!.on('data', function mark() {
+      if (!from.test(cli.stderr())) return;
+      started = performance.now();
+      cli.process.stderr!.off('data', mark);
+    });
+  }
   let cpu = 0;
   const pid = cli.process.pid!;
   const sampler = setInterval(() => (cpu = cpuSeconds(pid) ?? cpu), 50);
@@ -119,7 +128,7 @@ async function main(): Promise<void> {
       for (const n of [1, 2]) {
         await startWorkers(n);
         const redisBefore = cpuSeconds(redisPid) ?? 0;
-        const run = await timedCommand(['predict', '--redis', redis.url, '--state-archive', archive, '--runs-dir', path.join(work, 'runs'), '--batch', values.batch!, photos], work);
+        const run = await timedCommand(['predict', '--redis', redis.url, '--state-archive', archive, '--runs-dir', path.join(work, 'runs'), '--batch', values.batch!, photos], work, /run r-/);
         note(`${n} worker${n > 1 ? 's' : ''} (tagsmith predict --redis)`, run, (cpuSeconds(redisPid) ?? 0) - redisBefore);
         await stopWorkers();
       }
@@ -136,7 +145,7 @@ async function main(): Promise<void> {
     ])));
     const one = results['1 worker (tagsmith predict --redis)'];
     const overheadMs = (median(one.seconds) / count - median(results['local scan (tagsmith predict --state)'].seconds) / count) * 1000;
-    console.log(`1 worker against the local scan: ${overheadMs.toFixed(1)} ms more wall time per image (queueing, batch hand-offs, Redis round trips; the local scan's start-up, timed on one image, is taken off its time).`);
+    console.log(`1 worker against the local scan: ${overheadMs.toFixed(1)} ms more wall time per image (queueing, batch hand-offs, Redis round trips; start-ups taken off both).`);
   } finally {
     await Promise.all(workers.map((w) => w.kill()));
     await redis.stop();
