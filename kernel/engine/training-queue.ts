@@ -197,9 +197,11 @@ export class TrainingQueue {
   private async update(id: string, patch: Partial<TaskRecord>, persist: boolean): Promise<void> {
     const task = this.tasks.get(id);
     if (!task) return;
+    // On disk before it shows: a client that reads "done" and archives the state at once
+    // (/get_state, then replicas) must get the done record, not the running one it replaces.
+    if (persist) await this.persist({ ...task, ...patch });
     Object.assign(task, patch);
     for (const listener of this.listeners) listener({ ...task });
-    if (persist) await this.persist(task);
   }
 
   private async finish(id: string, patch: Partial<TaskRecord>): Promise<void> {

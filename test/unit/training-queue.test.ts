@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { TrainingQueue, type TrainingHost } from '../../kernel/engine/training-queue';
+import { TagsmithError } from '../../kernel/errors';
 import { DEFAULT_TRAIN_OPTIONS } from '../../kernel/rules';
 import { firstEvent, Gate, within } from '../helpers/wait';
 
@@ -59,5 +60,35 @@ describe('a training task still loading its samples', () => {
     const task = queue.status(taskId);
     assert.deepEqual([task.state, task.error?.code], ['failed', 'interrupted']);
     assert.equal(host.steps, 1, 'the loading stopped at the first report after the stop');
+  });
+});
+
+describe('a finished task', () => {
+  it('reads finished only once its record is on disk, so an archive taken at once holds the outcome', async () => {
+    const saving = new Gate();
+    let finalSave!: () => void;
+    const finalSaveStarted = new Promise<void>((resolve) => (finalSave = resolve));
+    const saved: string[] = [];
+    const host: TrainingHost = {
+      loadTrainingData: async () => {
+        throw new TagsmithError('not_enough_samples', 'Add samples first.');
+      },
+      saveModel: async () => {},
+      saveTask: async (record) => {
+        if (record.finishedAt) {
+          finalSave();
+          await saving.wait();
+        }
+        saved.push(record.state);
+      },
+    };
+    const queue = new TrainingQueue(host);
+    const { task_id } = await queue.enqueue('tag', DEFAULT_TRAIN_OPTIONS);
+    await within(finalSaveStarted, 30_000, 'the outcome is being saved');
+    assert.equal(queue.status(task_id).state, 'running', 'not shown finished while its record is being written');
+    saving.open();
+    await within(queue.whenIdle(), 30_000, 'the queue is idle');
+    assert.equal(queue.status(task_id).state, 'failed');
+    assert.equal(saved.at(-1), 'failed');
   });
 });
