@@ -21,7 +21,9 @@ export async function loadGeneration(gen: GenerationLayout, running: RunningBack
   const contents = await readGeneration(gen, running, options);
   contents.tasks = await Promise.all(
     contents.tasks.map(async (task) => {
-      const settled = interruptedTask(task);
+      // A replica settles in memory only, and every replica of one archive must answer alike: the
+      // time it stopped is not known there, so the task's own start stands for it.
+      const settled = interruptedTask(task, options.readOnly ? (task.startedAt ?? task.createdAt) : undefined);
       if (settled !== task && !options.readOnly) await writeJsonAtomic(gen.task(settled.task_id), settled);
       return settled;
     }),
@@ -31,12 +33,12 @@ export async function loadGeneration(gen: GenerationLayout, running: RunningBack
 }
 
 /** A task that was queued or running when its engine stopped: it failed, and says so. */
-export function interruptedTask(record: TaskRecord): TaskRecord {
+export function interruptedTask(record: TaskRecord, finishedAt = new Date().toISOString()): TaskRecord {
   if (!isActiveTask(record)) return record;
   return {
     ...record,
     state: 'failed',
     error: { code: 'interrupted', message: 'The engine stopped while this task was running; train again.' },
-    finishedAt: new Date().toISOString(),
+    finishedAt,
   };
 }
