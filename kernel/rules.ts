@@ -15,10 +15,16 @@ export interface TrainOptions {
   num_clusters: number;
   apply_aesthetic_score: boolean;
   apply_stock_score: boolean;
+  /**
+   * Append the keywords model's confidences (80 COCO classes) to the features; needs the
+   * keywords model (`npm run models:keywords`). Absent in models trained before it existed.
+   * Off by default: bench:accuracy measured no gain on ants/bees, which are no COCO class.
+   */
+  apply_keywords?: boolean;
 }
 
 /** What a training run uses for an option it is not given. */
-export const DEFAULT_TRAIN_OPTIONS: Readonly<TrainOptions> = Object.freeze({ num_clusters: 1, apply_aesthetic_score: false, apply_stock_score: false });
+export const DEFAULT_TRAIN_OPTIONS: Readonly<Required<TrainOptions>> = Object.freeze({ num_clusters: 1, apply_aesthetic_score: false, apply_stock_score: false, apply_keywords: false });
 
 /** `num_clusters`: how many k-means clusters the positives are split into. */
 export const MIN_CLUSTERS = 1;

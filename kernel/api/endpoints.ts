@@ -68,13 +68,14 @@ export const ENDPOINTS = {
   }),
   train: endpoint<Tag, Partial<TrainOptions>, TrainStarted>({
     methods: ['GET', 'POST'], path: '/train/{tag}', body: 'none', produces: 'application/json', summary: 'Start training a tag; returns {"task_id"} at once.',
-    query: { num_clusters: `Number of k-means clusters of the positives (${MIN_CLUSTERS}–${MAX_CLUSTERS}, ${DEFAULT_TRAIN_OPTIONS.num_clusters} by default).`, apply_aesthetic_score: 'true/false/1/0: use the aesthetic score as an input.', apply_stock_score: 'true/false/1/0: use the stock score as an input.' },
+    query: { num_clusters: `Number of k-means clusters of the positives (${MIN_CLUSTERS}–${MAX_CLUSTERS}, ${DEFAULT_TRAIN_OPTIONS.num_clusters} by default).`, apply_aesthetic_score: 'true/false/1/0: use the aesthetic score as an input.', apply_stock_score: 'true/false/1/0: use the stock score as an input.', apply_keywords: 'true/false/1/0: use the keywords model\'s 80 object confidences as inputs (needs `npm run models:keywords`).' },
   }),
   status: endpoint<TaskId, Record<never, never>, TaskView>({
     methods: ['GET'], path: '/status/{task_id}', body: 'none', produces: 'application/json', summary: 'State, stage, progress and (when done) metrics of a training task.',
   }),
-  predict: endpoint<Record<never, string>, Record<never, never>, Prediction>({
-    methods: ['POST'], path: '/predict', body: 'image', produces: 'application/json', summary: 'Base scores (nsfw, aesthetic, stock) and every custom tag for an image.',
+  predict: endpoint<Record<never, string>, { keywords?: boolean }, Prediction>({
+    methods: ['POST'], path: '/predict', body: 'image', produces: 'application/json', summary: 'Base scores (nsfw, aesthetic, stock, and keywords when asked) and every custom tag for an image.',
+    query: { keywords: 'true/false/1/0: also the COCO objects the image shows, each with its confidence and count (needs `npm run models:keywords`; /health says whether it is installed).' },
   }),
   predictCustom: endpoint<Record<never, string>, Record<never, never>, Record<string, TagScore>>({
     methods: ['POST'], path: '/predict/custom', body: 'image', produces: 'application/json', summary: 'Every custom tag for an image.',

@@ -80,8 +80,9 @@ export class TagsmithClient {
     return this.json(ENDPOINTS.status, { params: { task_id: taskId } });
   }
 
-  predict(image: ImageInput): Promise<Prediction> {
-    return this.json(ENDPOINTS.predict, { body: upload(image), long: true });
+  /** With `keywords`, also the COCO objects in the image (when the engine has the keywords model). */
+  predict(image: ImageInput, options: { keywords?: boolean } = {}): Promise<Prediction> {
+    return this.json(ENDPOINTS.predict, { body: upload(image), query: options.keywords ? { keywords: true } : {}, long: true });
   }
 
   predictCustom(image: ImageInput, tag?: string): Promise<Record<string, TagScore>> {

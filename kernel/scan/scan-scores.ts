@@ -17,7 +17,7 @@ export function scoreScan(images: readonly ScannedImage[], features: Float32Arra
   const columns: ScanScores = new Map();
   for (const model of models) columns.set(model.tag, { threshold: model.json.threshold, scores: new Float32Array(images.length), trainedAt: model.json.trainedAt });
   images.forEach((image, i) => {
-    const input = { features: features.subarray(i * featureLength, (i + 1) * featureLength), aesthetic: image.aesthetic, stock: image.stock };
+    const input = { features: features.subarray(i * featureLength, (i + 1) * featureLength), aesthetic: image.aesthetic, stock: image.stock, keywords: image.keywordVector };
     const prepared = new Map();
     for (const model of models) columns.get(model.tag)!.scores[i] = model.score(input, prepared).score;
   });

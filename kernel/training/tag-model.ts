@@ -19,6 +19,8 @@ export interface ScoringInput {
   features: ArrayLike<number>;
   aesthetic?: number;
   stock?: number;
+  /** The keywords model's per-class confidences (what models trained with apply_keywords read). */
+  keywords?: ArrayLike<number>;
 }
 
 export interface TagScore {
@@ -59,8 +61,8 @@ export class TagModel {
   }
 
   /** Which base scores the model needs besides the features. */
-  get needs(): { aesthetic: boolean; stock: boolean } {
-    return { aesthetic: this.json.options.apply_aesthetic_score, stock: this.json.options.apply_stock_score };
+  get needs(): { aesthetic: boolean; stock: boolean; keywords: boolean } {
+    return { aesthetic: this.json.options.apply_aesthetic_score, stock: this.json.options.apply_stock_score, keywords: !!this.json.keywords };
   }
 
   /**
@@ -102,10 +104,15 @@ export function transformFeatures(features: ArrayLike<number>, transform: Featur
   return l2Normalised(raw);
 }
 
-type InputShape = Pick<TagModelJson, 'featureLength' | 'extras' | 'featureTransform'>;
+type InputShape = Pick<TagModelJson, 'featureLength' | 'extras' | 'featureTransform' | 'keywords'>;
+
+/** How many inputs a model reads after the features: base scores, then keyword confidences. */
+export function extraLength(json: Pick<TagModelJson, 'extras' | 'keywords'>): number {
+  return json.extras.length + (json.keywords?.mean.length ?? 0);
+}
 
 export function modelInput(input: ScoringInput, json: InputShape, prepared: PreparedFeatures = new Map()): Float64Array {
-  const x = new Float64Array(json.featureLength + json.extras.length);
+  const x = new Float64Array(json.featureLength + extraLength(json));
   x.set(preparedFeatures(input, json, prepared));
   x.set(extraInputs(input, json), json.featureLength);
   return x;
@@ -123,13 +130,21 @@ function preparedFeatures(input: ScoringInput, json: InputShape, prepared: Prepa
   return transformed;
 }
 
-/** The standardised base scores the model appends to the features. */
+/** The standardised base scores the model appends to the features, then its keyword block. */
 function extraInputs(input: ScoringInput, json: InputShape): number[] {
-  return json.extras.map((extra) => {
+  const extras = json.extras.map((extra) => {
     const value = input[extra.name];
     if (value === undefined || !Number.isFinite(value)) {
       throw new TagsmithError('invalid_features', `this tag was trained with the ${extra.name} score; the input has none`);
     }
     return (value - extra.mean) / extra.std;
   });
+  const k = json.keywords;
+  if (!k) return extras;
+  const values = input.keywords;
+  if (!values || values.length !== k.mean.length) {
+    throw new TagsmithError('invalid_features', `this tag was trained with keywords (${k.model}); the input has ${values ? `${values.length} keyword confidences, not ${k.mean.length}` : 'none'}`);
+  }
+  for (let i = 0; i < k.mean.length; i++) extras.push(((values[i] - k.mean[i]) / k.std[i]) * k.scale);
+  return extras;
 }

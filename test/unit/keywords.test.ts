@@ -1,0 +1,120 @@
+// The keywords base model: COCO objects with their confidence and count. Decoding and
+// suppression are checked on made-up detector rows (always); the real detector on a real photo
+// when it is installed (`npm run models:keywords`; skipped with that message otherwise); and an
+// engine without it answers without keywords and says how to get them.
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import sharp from 'sharp';
+import { KeywordDetector } from '../../kernel/features/keyword-detector';
+import { findModelsDir } from '../../kernel/features/models-dir';
+import { decodeKeywords, keywordVector } from '../../kernel/scores/keywords';
+import { keywordsInWords } from '../../kernel/scores/keywords-text';
+import { enginesPerTest, tempDir } from '../helpers/engine';
+
+const LABELS = ['person', 'bicycle', 'car', 'dog', 'horse', 'cow'];
+const DECODING = { minScore: 0.3, sameClassIou: 0.5, crossClassIou: 0.7 };
+const WHOLE = { size: 512, left: 0, top: 0, contentWidth: 512, contentHeight: 512 };
+const PHOTO = path.join(__dirname, '..', 'fixtures', 'keywords', 'person-dog-horse.jpg');
+const installed = KeywordDetector.availability();
+const needsModel = installed.installed ? {} : { skip: `the keywords model is not installed (${installed.reason}): run \`npm run models:keywords\`` };
+
+/** Detector rows: x1, y1, x2, y2, score, class. */
+function rows(...detections: [number, number, number, number, number, string][]): Float32Array {
+  return Float32Array.from(detections.flatMap(([x1, y1, x2, y2, score, label]) => [x1, y1, x2, y2, score, LABELS.indexOf(label)]));
+}
+
+/** The fixture photo (one person, a dog, a horse) over its mirror image: two people with two dogs. */
+async function peopleWithDogs(): Promise<Buffer> {
+  const mirror = await sharp(PHOTO).flop().toBuffer();
+  return sharp({ create: { width: 640, height: 848, channels: 3, background: '#000' } })
+    .composite([{ input: PHOTO, left: 0, top: 0 }, { input: mirror, left: 0, top: 424 }])
+    .jpeg({ quality: 90 })
+    .toBuffer();
+}
+
+describe('keywords from detector rows', () => {
+  it('counts the instances of each class, keeps the best confidence, and drops what is below the threshold', () => {
+    const keywords = decodeKeywords(rows(
+      [10, 10, 100, 200, 0.8, 'person'], [200, 10, 300, 200, 0.6, 'person'], [400, 10, 500, 200, 0.5, 'person'],
+      [100, 300, 200, 400, 0.45, 'dog'], [300, 300, 400, 400, 0.29, 'bicycle'],
+    ), LABELS, DECODING, WHOLE);
+    assert.deepEqual(Object.keys(keywords), ['person', 'dog']);
+    assert.equal(keywords.person.count, 3);
+    assert.ok(Math.abs(keywords.person.score - 0.8) < 1e-6);
+    assert.equal(keywords.dog.count, 1);
+    assert.equal(keywordsInWords(keywords), 'person ×3, dog');
+  });
+
+  it('one object found twice in one class is counted once, and named twice across classes keeps the surer name', () => {
+    const keywords = decodeKeywords(rows(
+      [100, 100, 300, 300, 0.7, 'horse'], [105, 102, 305, 298, 0.6, 'horse'], // the same horse twice
+      [100, 100, 300, 300, 0.5, 'cow'], // the same box, a weaker name
+      [50, 150, 150, 300, 0.4, 'dog'], // a dog beside it, overlapping a little: kept
+    ), LABELS, DECODING, WHOLE);
+    assert.deepEqual(Object.fromEntries(Object.entries(keywords).map(([k, v]) => [k, v.count])), { horse: 1, dog: 1 });
+  });
+
+  it('boxes are fractions of the image, where it sat in the letterboxed square', () => {
+    // A 2:1 image letterboxed into 512²: 512×256, 128 pixels of padding above and below.
+    const keywords = decodeKeywords(rows([0, 128, 256, 384, 0.9, 'car']), LABELS, DECODING, { size: 512, left: 0, top: 128, contentWidth: 512, contentHeight: 256 });
+    assert.deepEqual(keywords.car.boxes, [[0, 0, 0.5, 1]]);
+  });
+
+  it('the training vector holds each class\'s best confidence, thresholded or not', () => {
+    const vector = keywordVector(rows([0, 0, 1, 1, 0.2, 'dog'], [0, 0, 1, 1, 0.1, 'dog'], [0, 0, 1, 1, 0.05, 'person']), LABELS.length);
+    assert.deepEqual(Array.from(vector, (v) => Math.round(v * 100) / 100), [0.05, 0, 0, 0.2, 0, 0]);
+  });
+});
+
+describe('the keywords model on a real photo', () => {
+  const ownEngine = enginesPerTest();
+
+  it('/predict with keywords names the people and the dogs, with counts, from the real detector', needsModel, async () => {
+    const { engine } = await ownEngine();
+    assert.equal(engine.keywordsStatus.installed, true);
+    const prediction = await engine.predict(await peopleWithDogs(), { keywords: true });
+    const keywords = prediction.base.keywords;
+    assert.ok(keywords, 'keywords are answered');
+    assert.equal(keywords.person?.count, 2, `people: ${keywordsInWords(keywords)}`);
+    assert.equal(keywords.dog?.count, 2, `dogs: ${keywordsInWords(keywords)}`);
+    assert.ok(keywords.person.score > 0.6 && keywords.dog.score > 0.4, keywordsInWords(keywords));
+    // Each box is inside the image, and the people stand one above the other.
+    const tops = keywords.person.boxes.map((b) => b[1]).sort();
+    assert.ok(tops[0] < 0.5 && tops[1] > 0.5, JSON.stringify(keywords.person.boxes));
+    for (const box of Object.values(keywords).flatMap((k) => k.boxes)) assert.ok(box.every((v) => v >= 0 && v <= 1) && box[0] + box[2] <= 1.0001 && box[1] + box[3] <= 1.0001);
+  });
+
+  it('/predict without asking has no keywords, and asking twice detects once', needsModel, async () => {
+    const { engine } = await ownEngine();
+    const photo = await fs.readFile(PHOTO);
+    assert.equal((await engine.predict(photo)).base.keywords, undefined);
+    const first = await engine.predict(photo, { keywords: true });
+    assert.ok(first.base.keywords?.person && first.base.keywords.dog, keywordsInWords(first.base.keywords));
+    assert.deepEqual((await engine.predict(photo, { keywords: true })).base.keywords, first.base.keywords);
+  });
+});
+
+describe('an engine without the keywords model', () => {
+  const ownEngine = enginesPerTest();
+
+  it('answers without keywords and says in its status how to install them', async () => {
+    // A models folder with the backbone only, as `npm ci` leaves it.
+    const modelsDir = await tempDir('tagsmith-models-');
+    const source = findModelsDir();
+    for (const file of await fs.readdir(source)) {
+      if (file === 'models.json' || file.startsWith('mobilenet_v2_140')) await fs.symlink(path.join(source, file), path.join(modelsDir, file));
+    }
+    try {
+      const { engine } = await ownEngine({ modelsDir });
+      assert.deepEqual(engine.keywordsStatus, { installed: false, model: 'centernet_mbv3_coco512', install: 'npm run models:keywords', reason: 'centernet_coco512.onnx is not installed' });
+      const prediction = await engine.predict(await fs.readFile(PHOTO), { keywords: true });
+      assert.equal(prediction.base.keywords, undefined);
+      assert.ok(prediction.base.aesthetic.score > 0);
+      await assert.rejects(engine.train('x', { apply_keywords: true }), /npm run models:keywords/);
+    } finally {
+      await fs.rm(modelsDir, { recursive: true, force: true });
+    }
+  });
+});
