@@ -129,7 +129,7 @@ export const ENDPOINTS = {
   }),
   startScan: endpoint<Record<never, string>, Record<never, never>, ScanView>({
     methods: ['POST'], path: '/scans', body: 'json', produces: 'application/json',
-    summary: 'Scan image files and folders on the engine\'s machine (JSON {"paths": [absolute paths]}, under its --scan-root folders): a task that embeds each new image once and scores every trained tag.',
+    summary: 'Scan image files and folders on the engine\'s machine (JSON {"paths": [absolute paths], "keywords"?: true}, under its --scan-root folders): a task that embeds each new image once and scores every trained tag (and finds its keywords, when asked and the keywords model is installed).',
   }),
   scans: endpoint<Record<never, string>, Record<never, never>, { scans: ScanView[] }>({
     methods: ['GET'], path: '/scans', body: 'none', produces: 'application/json', summary: 'Scans running and finished, newest first.',
@@ -153,7 +153,7 @@ export const ENDPOINTS = {
   }),
   scanSidecars: endpoint<ScanId, Record<never, never>, SidecarReport>({
     methods: ['POST'], path: '/scans/{scan_id}/sidecars', body: 'json', produces: 'application/json',
-    summary: 'Keywords in XMP sidecars beside a finished scan\'s images (dc:subject; images are never touched): JSON {"action": "preview"|"write"|"remove", "tags"?: [...], "naming"?: "image-name.ext.xmp"|"image-name.xmp"}.',
+    summary: 'Keywords in XMP sidecars beside a finished scan\'s images (dc:subject; images are never touched): JSON {"action": "preview"|"write"|"remove", "tags"?: [...], "naming"?: "image-name.ext.xmp"|"image-name.xmp", "includeKeywords"?: true}.',
   }),
   reviewQueue: endpoint<Tag, { view?: ReviewView; scan_id?: string; offset?: number; limit?: number }, ReviewQueue>({
     methods: ['GET'], path: '/tags/{tag}/review', body: 'none', produces: 'application/json',

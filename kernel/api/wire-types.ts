@@ -226,6 +226,8 @@ export interface SidecarRequest {
   /** Tags whose keyword is written where they apply (default: every trained tag); for remove, the keywords taken out (default: every one Tagsmith added). */
   tags?: string[];
   naming?: SidecarNaming;
+  /** Also the keywords model's objects ("person", "dog") of a scan made with keywords. */
+  includeKeywords?: boolean;
 }
 
 export interface SidecarChange {

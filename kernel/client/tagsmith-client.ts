@@ -144,8 +144,8 @@ export class TagsmithClient {
    * server reads only under its --scan-root folders). The scan is returned at once (not a
    * promise: awaiting it waits for its end), so `client.scan(paths).onProgress(show)` reads naturally.
    */
-  scan(paths: string[]): ScanTask {
-    const started = this.json(ENDPOINTS.startScan, { body: jsonBody({ paths }) });
+  scan(paths: string[], options: { keywords?: boolean } = {}): ScanTask {
+    const started = this.json(ENDPOINTS.startScan, { body: jsonBody(options.keywords ? { paths, keywords: true } : { paths }) });
     return new ScanTask(this, started.then((s) => s.scan_id));
   }
 

@@ -524,9 +524,9 @@ export class TagsmithEngine {
   }
 
   /** Every image of a finished scan with its calls, for export; the tags and nsfw labels name the columns. */
-  async scanRows(id: string): Promise<{ tags: string[]; nsfwLabels: string[]; rows: Iterable<ImageCalls> }> {
+  async scanRows(id: string): Promise<{ tags: string[]; nsfwLabels: string[]; keywords: boolean; rows: Iterable<ImageCalls> }> {
     const results = await this.scanResults(id);
-    return { tags: results.tags, nsfwLabels: this.embedder.extractor.labels, rows: results.rows() };
+    return { tags: results.tags, nsfwLabels: this.embedder.extractor.labels, keywords: results.scan.record.keywords ?? false, rows: results.rows() };
   }
 
   /** Keywords in XMP sidecars beside a finished scan's images: a preview, writing, or taking out what Tagsmith added. */

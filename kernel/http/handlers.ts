@@ -142,10 +142,10 @@ function parseScanQuery(query: { [K in keyof ScanQuery]?: string }): ScanQuery {
 }
 
 /** The export's lines, one record per image (only those some tag applies to, if asked). */
-function* tableLines(table: { tags: string[]; nsfwLabels: string[]; rows: Iterable<ImageCalls> }, format: TableFormat, appliesOnly: boolean): Generator<string> {
-  if (format === 'csv') yield csvHeader(table.tags, table.nsfwLabels);
+function* tableLines(table: { tags: string[]; nsfwLabels: string[]; keywords: boolean; rows: Iterable<ImageCalls> }, format: TableFormat, appliesOnly: boolean): Generator<string> {
+  if (format === 'csv') yield csvHeader(table.tags, table.nsfwLabels, table.keywords);
   for (const row of table.rows) {
     if (appliesOnly && !Object.values(row.tags).some((call) => call.applies)) continue;
-    yield format === 'csv' ? csvRow(row, table.tags, table.nsfwLabels) : jsonLine(row);
+    yield format === 'csv' ? csvRow(row, table.tags, table.nsfwLabels, table.keywords) : jsonLine(row);
   }
 }

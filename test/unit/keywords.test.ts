@@ -12,6 +12,7 @@ import { findModelsDir } from '../../kernel/features/models-dir';
 import { decodeKeywords, keywordVector } from '../../kernel/scores/keywords';
 import { keywordsInWords } from '../../kernel/scores/keywords-text';
 import { enginesPerTest, tempDir } from '../helpers/engine';
+import { startTestServer } from '../helpers/server';
 
 const LABELS = ['person', 'bicycle', 'car', 'dog', 'horse', 'cow'];
 const DECODING = { minScore: 0.3, sameClassIou: 0.5, crossClassIou: 0.7 };
@@ -115,6 +116,36 @@ describe('an engine without the keywords model', () => {
       await assert.rejects(engine.train('x', { apply_keywords: true }), /npm run models:keywords/);
     } finally {
       await fs.rm(modelsDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a scan with keywords', () => {
+  it('exports a keywords column in CSV and a field in JSON Lines, and puts them in XMP sidecars when asked', { ...needsModel, timeout: 120_000 }, async () => {
+    const photos = await tempDir('tagsmith-photos-');
+    const server = await startTestServer({}, undefined, { scanRoots: [photos] });
+    try {
+      await fs.writeFile(path.join(photos, 'family.jpg'), await peopleWithDogs());
+      await sharp({ create: { width: 64, height: 64, channels: 3, background: '#808080' } }).png().toFile(path.join(photos, 'grey.png'));
+      const client = server.client;
+      const done = await client.scan([photos], { keywords: true });
+      assert.equal(done.keywords, true);
+      const csv = (await client.exportScan(done.scan_id, 'csv')).trim().split('\r\n');
+      assert.equal(csv[0].split(',').at(-1), 'keywords');
+      const family = csv.find((line) => line.includes('family.jpg'))!;
+      assert.match(family, /,"?person ×2; dog ×2[^,]*"?$/);
+      assert.ok(csv.find((line) => line.includes('grey.png'))!.endsWith(','), 'a plain grey picture has no keywords');
+      const jsonl = (await client.exportScan(done.scan_id, 'jsonl')).trim().split('\n').map((line) => JSON.parse(line) as { path: string; keywords?: Record<string, { score: number; count: number }> });
+      const record = jsonl.find((r) => r.path.endsWith('family.jpg'))!;
+      assert.equal(record.keywords?.person.count, 2);
+      assert.equal(record.keywords?.dog.count, 2);
+      // Without asking, sidecars carry tags only (there are none trained): nothing to write.
+      assert.deepEqual((await client.scanSidecars(done.scan_id, { action: 'preview' })).changes, []);
+      const preview = await client.scanSidecars(done.scan_id, { action: 'preview', includeKeywords: true });
+      assert.deepEqual(preview.changes.map((c) => [path.basename(c.image), c.add.slice(0, 2)]), [['family.jpg', ['person', 'dog']]]);
+    } finally {
+      await server.close();
+      await fs.rm(photos, { recursive: true, force: true });
     }
   });
 });
