@@ -4,6 +4,7 @@ import path from 'node:path';
 import * as vscode from 'vscode';
 import type { Prediction, TagsmithClient } from '../../kernel/client/tagsmith-client';
 import { IMAGE_EXTENSIONS } from '../../kernel/rules';
+import { keywordList, keywordsInWords } from '../../kernel/scores/keywords-text';
 import { selectImages } from '../logic/image-selection';
 
 export async function predictTags(client: TagsmithClient, uris: vscode.Uri[]): Promise<void> {
@@ -21,7 +22,7 @@ export async function predictTags(client: TagsmithClient, uris: vscode.Uri[]): P
   await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Tagsmith: predicting', cancellable: true }, async (progress, cancel) => {
     for (const file of images) {
       if (cancel.isCancellationRequested) break;
-      results.push({ file, prediction: await client.predict(await fs.readFile(file)) });
+      results.push({ file, prediction: await client.predict(await fs.readFile(file), { keywords: true }) });
       progress.report({ increment: 100 / images.length, message: `${results.length}/${images.length}` });
     }
   });
@@ -42,9 +43,20 @@ async function showOne(file: string, prediction: Prediction): Promise<void> {
     { label: 'aesthetic', description: prediction.base.aesthetic.score.toFixed(3), detail: components(prediction.base.aesthetic.components) },
     { label: 'stock', description: prediction.base.stock.score.toFixed(3), detail: components(prediction.base.stock.components) },
     { label: 'nsfw', description: components(prediction.base.nsfw) },
+    ...keywordItems(prediction),
   ];
   if (custom.length === 0) items.unshift({ label: 'No trained tags yet', detail: 'Train a tag first: Tagsmith: Train Tag…' });
   await vscode.window.showQuickPick(items, { title: `Tagsmith: ${path.basename(file)}`, placeHolder: 'Scores for this image' });
+}
+
+/** The objects the keywords model found ("person ×3" with its confidence); nothing if the engine has no keywords model. */
+function keywordItems(prediction: Prediction): vscode.QuickPickItem[] {
+  const found = keywordList(prediction.base.keywords);
+  if (!prediction.base.keywords) return [];
+  return [
+    { label: 'keywords', kind: vscode.QuickPickItemKind.Separator },
+    ...(found.length === 0 ? [{ label: 'no objects found' }] : found.map((k) => ({ label: k.count > 1 ? `${k.name} ×${k.count}` : k.name, description: `confidence ${k.score.toFixed(2)}` }))),
+  ];
 }
 
 function components(values: Record<string, number>): string {
@@ -53,13 +65,13 @@ function components(values: Record<string, number>): string {
 
 function report(results: { file: string; prediction: Prediction }[]): string {
   const tags = [...new Set(results.flatMap((r) => Object.keys(r.prediction.custom)))].sort();
-  const header = `| image | ${tags.join(' | ')} | aesthetic | stock |\n|---|${tags.map(() => '---|').join('')}---|---|`;
+  const header = `| image | ${tags.join(' | ')} | aesthetic | stock | keywords |\n|---|${tags.map(() => '---|').join('')}---|---|---|`;
   const rows = results.map(({ file, prediction }) => {
     const cells = tags.map((t) => {
       const s = prediction.custom[t];
       return s ? `${s.label ? '**✓**' : '✗'} ${s.score.toFixed(2)}` : '–';
     });
-    return `| ${path.basename(file)} | ${cells.join(' | ')} | ${prediction.base.aesthetic.score.toFixed(2)} | ${prediction.base.stock.score.toFixed(2)} |`;
+    return `| ${path.basename(file)} | ${cells.join(' | ')} | ${prediction.base.aesthetic.score.toFixed(2)} | ${prediction.base.stock.score.toFixed(2)} | ${keywordsInWords(prediction.base.keywords) || '–'} |`;
   });
   return `# Tagsmith predictions\n\n✓ = above the tag's threshold.\n\n${header}\n${rows.join('\n')}\n`;
 }
