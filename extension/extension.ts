@@ -4,14 +4,22 @@ import type { SampleType, TagsmithClient } from '../kernel/client/tagsmith-clien
 import { addSamples } from './commands/add-samples';
 import { backUpState, removeTag, restoreState } from './commands/manage-state';
 import { predictTags } from './commands/predict-tags';
+import { clearFeatureCache, removeSidecarKeywords } from './commands/scan-upkeep';
+import { tagFolders, tagWorkspace } from './commands/tag-folders';
 import { trainTag } from './commands/train-tag';
 import { EngineController } from './engine/engine-controller';
+import { ScannedImages } from './engine/scanned-images';
+import { scanRootsOf } from './logic/scan-roots';
 import { TagsmithNotebookController } from './notebook/notebook-controller';
 import { TagsmithPanels } from './panels/tagsmith-panels';
+import { ScanBadgeProvider } from './ui/scan-badge-provider';
 import { showError } from './ui/show-error';
 import { offerDashboard } from './ui/training-messages';
 
 let controller: EngineController | undefined;
+
+/** Settings the engine is started with: changing one restarts a running engine. */
+const ENGINE_SETTINGS = ['tagsmith.stateDirectory', 'tagsmith.server.port', 'tagsmith.threads', 'tagsmith.backbone'];
 
 export function activate(context: vscode.ExtensionContext): void {
   const log = vscode.window.createOutputChannel('Tagsmith', { log: true });
@@ -24,6 +32,16 @@ export function activate(context: vscode.ExtensionContext): void {
   context.subscriptions.push(panels);
   const notebooks = new TagsmithNotebookController(context, () => engine.connection(), log);
   context.subscriptions.push(notebooks);
+  // The explorer's badges: the latest scan of each workspace folder, read again whenever the
+  // trained tags change (the engine re-scores its scans) or the engine starts.
+  const scanned = new ScannedImages(() => engine.client(), () => scanRootsOf(vscode.workspace.workspaceFolders), { onError: (message) => log.warn(message) });
+  const badges = new ScanBadgeProvider(scanned, watcher);
+  context.subscriptions.push(
+    { dispose: () => scanned.dispose() },
+    badges,
+    vscode.window.registerFileDecorationProvider(badges),
+    watcher.onDidChangeModels(() => void scanned.modelsChanged()),
+  );
 
   /** Runs a command with the engine's client; errors become messages, never stacks. */
   const withClient = (run: (client: TagsmithClient, ...args: unknown[]) => Promise<unknown>) => async (...args: unknown[]) => {
@@ -52,6 +70,10 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand('tagsmith.addPositive', add('positive')),
     vscode.commands.registerCommand('tagsmith.addNegative', add('negative')),
     vscode.commands.registerCommand('tagsmith.predict', withClient((client, ...args) => predictTags(client, selected(args)))),
+    vscode.commands.registerCommand('tagsmith.tagFolder', withClient((client, ...args) => tagFolders({ client, scanned, log: (line) => log.info(line) }, selected(args)))),
+    vscode.commands.registerCommand('tagsmith.tagWorkspace', withClient((client) => tagWorkspace({ client, scanned, log: (line) => log.info(line) }))),
+    vscode.commands.registerCommand('tagsmith.removeSidecarKeywords', withClient((client, ...args) => removeSidecarKeywords(client, selected(args)))),
+    vscode.commands.registerCommand('tagsmith.clearFeatureCache', withClient((client) => clearFeatureCache(client))),
     vscode.commands.registerCommand('tagsmith.train', withClient(async (client, tag) => {
       const done = await trainTag(client, watcher, context.globalState, typeof tag === 'string' ? tag : undefined);
       if (done) void offerDashboard(done);
@@ -66,8 +88,10 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand('tagsmith.showLog', () => log.show()),
     vscode.commands.registerCommand('tagsmith.restartEngine', () => engine.restart().catch((error: unknown) => showError(error, { showLog: () => log.show(), restartEngine: () => engine.restart(), addSamples: async () => undefined }))),
     vscode.workspace.onDidChangeConfiguration((e) => {
-      if (e.affectsConfiguration('tagsmith')) void engine.restartIfRunning().catch(() => undefined);
+      if (ENGINE_SETTINGS.some((setting) => e.affectsConfiguration(setting))) void engine.restartIfRunning().catch(() => undefined);
     }),
+    // The engine scans only under the workspace folders it was started with.
+    vscode.workspace.onDidChangeWorkspaceFolders(() => void engine.workspaceFoldersChanged().catch(() => undefined)),
   );
 }
 
@@ -77,6 +101,7 @@ async function showStatusMenu(): Promise<void> {
     { label: '$(files) Open Sample Gallery', command: 'tagsmith.showGallery' },
     { label: '$(graph) Open Training Dashboard', command: 'tagsmith.showDashboard' },
     { label: '$(play) Train Tag…', command: 'tagsmith.train' },
+    ...(vscode.workspace.workspaceFolders?.length ? [{ label: '$(tag) Tag Images in Workspace…', command: 'tagsmith.tagWorkspace' }] : []),
     { label: '$(output) Show Engine Log', command: 'tagsmith.showLog' },
     { label: '$(debug-restart) Restart Engine', command: 'tagsmith.restartEngine' },
   ];

@@ -5,6 +5,7 @@ import path from 'node:path';
 import * as vscode from 'vscode';
 import type { TagsmithClient } from '../../kernel/client/tagsmith-client';
 import { RestartPolicy } from '../logic/restart-policy';
+import { existingFolders, sameRoots, scanRootsOf } from '../logic/scan-roots';
 import { describeExit, lastLines, type ChildExit } from '../process/forked-process';
 import { EngineStatusBar } from '../ui/engine-status-bar';
 import { EngineProcess } from './engine-process';
@@ -19,6 +20,8 @@ export class EngineController implements vscode.Disposable {
   private readonly statusBar: EngineStatusBar;
   private warnedAboutRestart = false;
   private disposed = false;
+  /** The workspace folders the running (or starting) engine was given as its scan roots. */
+  private launchedRoots: readonly string[] = [];
 
   constructor(
     private readonly context: vscode.ExtensionContext,
@@ -52,6 +55,11 @@ export class EngineController implements vscode.Disposable {
     if (this.engine || this.starting) await this.restart();
   }
 
+  /** The workspace folders changed: an engine running with other scan roots is restarted with these. */
+  async workspaceFoldersChanged(): Promise<void> {
+    if (!sameRoots(scanRootsOf(vscode.workspace.workspaceFolders), this.launchedRoots)) await this.restartIfRunning();
+  }
+
   async dispose(): Promise<void> {
     this.disposed = true;
     this.statusBar.dispose();
@@ -71,6 +79,10 @@ export class EngineController implements vscode.Disposable {
     const config = vscode.workspace.getConfiguration('tagsmith');
     const configured = config.get<string>('stateDirectory')?.trim();
     const stateDir = configured ? configured : path.join(this.context.globalStorageUri.fsPath, 'state');
+    // The engine scans only under the workspace's folders; one deleted meanwhile is left out.
+    this.launchedRoots = scanRootsOf(vscode.workspace.workspaceFolders);
+    const roots = await existingFolders(this.launchedRoots);
+    if (roots.missing.length > 0) this.log.warn(`not scannable (not a folder now): ${roots.missing.join(', ')}`);
     try {
       const engine = await EngineProcess.start({
         cliPath: path.join(this.context.extensionPath, 'dist', 'kernel', 'cli.js'),
@@ -78,12 +90,13 @@ export class EngineController implements vscode.Disposable {
         port: config.get<number>('server.port', 0),
         threads: config.get<number>('threads') || undefined,
         backbone: config.get<string>('backbone') || undefined,
+        scanRoots: roots.folders,
         log: (line) => this.log.info(line),
       });
       engine.onCrash((exit) => void this.onCrash(engine, exit));
       this.engine = engine;
       this.watcher.engineReady(engine.client);
-      this.log.info(`engine ready at ${engine.client.url} (pid ${engine.pid}, state ${stateDir})`);
+      this.log.info(`engine ready at ${engine.client.url} (pid ${engine.pid}, state ${stateDir}, scans under ${roots.folders.join(', ') || 'no folder'})`);
       return engine;
     } catch (error) {
       this.watcher.engineDown({ state: 'stopped', reason: (error as Error).message });

@@ -16,6 +16,8 @@ export interface EngineLaunch {
   threads?: number;
   /** One of models.json's models; default its `backbone`. */
   backbone?: string;
+  /** Folders scans may read (the workspace folders); none: the engine scans nothing. */
+  scanRoots?: readonly string[];
   log: (line: string) => void;
 }
 
@@ -31,6 +33,7 @@ export class EngineProcess {
     const args = ['serve', '--port', String(launch.port), '--state', launch.stateDir];
     if (launch.threads) args.push('--threads', String(launch.threads));
     if (launch.backbone) args.push('--backbone', launch.backbone);
+    for (const root of launch.scanRoots ?? []) args.push('--scan-root', root);
     const child = await ForkedProcess.start({
       name: 'the engine',
       script: launch.cliPath,

@@ -4,8 +4,11 @@
 // goes; while it runs, it asks for tasks and tags (one request at a time) every BUSY while a task
 // is queued or running and every IDLE otherwise, and not at all while the engine is down. So
 // tags and training from anywhere (the gallery, a notebook, curl) show up; a failed read is
-// published as the engine not answering, never thrown at a subscriber. No `vscode` here.
-import type { TagsmithClient } from '../../kernel/client/tagsmith-client';
+// published as the engine not answering, never thrown at a subscriber. Whatever the engine
+// scored with its trained tags (a folder's scan) is out of date when those change (a training
+// finished, a tag was removed, a state restored) or when another run of the engine answers:
+// `onDidChangeModels` says so. No `vscode` here.
+import type { TagsmithClient, TagSummary } from '../../kernel/client/tagsmith-client';
 import { isActiveTask } from '../../kernel/rules';
 import type { EngineSnapshot } from '../../webview/protocol';
 import { EventSource, type Event } from '../logic/event-source';
@@ -30,6 +33,11 @@ export interface EngineView {
   readonly snapshot?: EngineSnapshot;
 }
 
+/** The trained tags an engine serves: each tag with when it was trained. */
+export interface TrainedTags {
+  readonly tags: readonly { readonly tag: string; readonly trainedAt: string }[];
+}
+
 export interface WatcherTiming {
   busyMs: number;
   idleMs: number;
@@ -47,6 +55,14 @@ interface Reader {
 export class EngineWatcher {
   private readonly changes: EventSource<EngineView>;
   readonly onDidChange: Event<EngineView>;
+  private readonly modelChanges: EventSource<TrainedTags>;
+  /**
+   * After the first read of each run of the engine, and after every read whose trained tags
+   * differ from the last (a tag trained again, removed, restored): fired after `onDidChange`.
+   */
+  readonly onDidChangeModels: Event<TrainedTags>;
+  /** The trained tags as last announced, with the run they were read in. */
+  private models?: { run: number; signature: string };
   private current: EngineView = freeze({ health: { state: 'not-started' } });
   /** The running engine's client; undefined while it is down. */
   private client?: TagsmithClient;
@@ -63,6 +79,8 @@ export class EngineWatcher {
   constructor(private readonly timing: WatcherTiming = DEFAULT_TIMING, onListenerError?: (error: unknown) => void) {
     this.changes = new EventSource(onListenerError);
     this.onDidChange = this.changes.event;
+    this.modelChanges = new EventSource(onListenerError);
+    this.onDidChangeModels = this.modelChanges.event;
   }
 
   get view(): EngineView {
@@ -106,6 +124,7 @@ export class EngineWatcher {
   dispose(): void {
     this.stopReading({ state: 'not-started' });
     this.changes.dispose();
+    this.modelChanges.dispose();
   }
 
   private stopReading(health: EngineHealth): void {
@@ -145,6 +164,7 @@ export class EngineWatcher {
       this.signature = signature;
       this.publish({ state: 'ready', url: client.url }, changed ? freeze({ tags, tasks }) : this.current.snapshot);
       this.settleReaders(sequence, (reader) => reader.resolve(this.current.snapshot!));
+      this.announceModels(run, tags);
     } catch (error) {
       if (run !== this.run) return;
       const message = (error as Error).message;
@@ -158,6 +178,14 @@ export class EngineWatcher {
         this.schedule(again ? 0 : busy ? this.timing.busyMs : this.timing.idleMs);
       }
     }
+  }
+
+  private announceModels(run: number, tags: readonly TagSummary[]): void {
+    const trained = tags.filter((t) => t.trained).map((t) => ({ tag: t.tag, trainedAt: t.trainedAt ?? '' })).sort((a, b) => (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));
+    const signature = JSON.stringify(trained);
+    if (this.models?.run === run && this.models.signature === signature) return;
+    this.models = { run, signature };
+    this.modelChanges.fire(freeze({ tags: trained }));
   }
 
   private settleReaders(sequence: number, settle: (reader: Reader) => void): void {

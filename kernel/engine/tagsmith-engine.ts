@@ -84,12 +84,14 @@ export interface EngineOptions extends FeatureExtractorOptions {
  * lock: `waiting` is called just before one asks for it (its request is queued when the call
  * returns); `holding` is awaited while it holds it: an add with the image and embedding stored
  * and its samples list not yet written, a sweep with the lists read and nothing deleted.
- * `beforeTraining` is awaited as a training task starts loading its samples.
+ * `beforeTraining` is awaited as a training task starts loading its samples. `beforeScanEmbed` is
+ * awaited before a scan hands an image's bytes to the network (files already known skip it).
  */
 export interface EngineHooks {
   waiting?(who: 'add' | 'sweep', ids: string[]): void;
   holding?(who: 'add' | 'sweep', ids: string[]): Promise<void> | void;
   beforeTraining?(tag: string): Promise<void> | void;
+  beforeScanEmbed?(sha256: string): Promise<void> | void;
 }
 
 export class TagsmithEngine {
@@ -143,7 +145,10 @@ export class TagsmithEngine {
         backbone: embedder.backbone,
         featureLength: embedder.extractor.featureLength,
         known: (id) => this.embeddings.known(id),
-        embed: (bytes, id) => this.embeddings.embedForScan(bytes, id),
+        embed: async (bytes, id) => {
+          await this.hooks.beforeScanEmbed?.(id);
+          return this.embeddings.embedForScan(bytes, id);
+        },
         keywords: this.keywords && ((id, bytes) => this.keywords!.of(bytes, id)),
         keywordsWanted: () => this.models.all().some((m) => m.needs.keywords),
       },

@@ -1,7 +1,8 @@
 // Finished scans, kept beside the state (not in archives: they describe files on this disk):
 // what was scanned, each image's base scores, and the feature matrix that lets a retrained tag
 // re-score the scan, the review queue rank it and "more like this" search it, without reading
-// an image. The newest few are kept.
+// an image. The newest few are kept, and the newest scan of each folder (so a folder scanned a
+// while ago is re-scored with the rest when a tag is trained again), up to a bound.
 //
 //   <dir>/<scan id>/scan.json       the record below, written last (a scan without it is debris)
 //   <dir>/<scan id>/images.json     ScannedImage[]
@@ -11,10 +12,12 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { TagsmithError } from '../errors';
 import { readJson, writeFileAtomic, writeJsonAtomic } from '../state/atomic-file';
-import type { SkippedPath } from '../images/image-files';
+import { isWithin, type SkippedPath } from '../images/image-files';
 import type { ScannedImage, ScanOutcome } from './scanner';
 
 export const SCANS_KEPT = 5;
+/** Scans kept in all, counting the newest scan of each folder beyond SCANS_KEPT (each holds 7 KB of features an image). */
+export const SCANS_KEPT_MOST = 20;
 const SCAN_ID = /^s-[0-9a-z]+-[0-9a-f]{8}$/;
 
 export interface ScanRecord {
@@ -115,9 +118,19 @@ export class ScanStore {
     return path.join(this.dir, id);
   }
 
-  /** Keeps the newest scans and removes debris of scans that never finished. */
+  /**
+   * Keeps the newest scans and, beyond them, each scan that is the newest of one of its inputs
+   * (no newer scan names that folder or one above it); removes the rest, and debris of scans
+   * that never finished.
+   */
   private async prune(): Promise<void> {
-    const kept = new Set((await this.list()).slice(0, SCANS_KEPT).map((r) => r.id));
+    const kept = new Set<string>();
+    const newer: string[] = [];
+    for (const [i, record] of (await this.list()).entries()) {
+      const newestOfSome = record.inputs.some((input) => !isWithin(input, newer));
+      if ((i < SCANS_KEPT || newestOfSome) && kept.size < SCANS_KEPT_MOST) kept.add(record.id);
+      newer.push(...record.inputs);
+    }
     for (const name of await fs.readdir(this.dir).catch(() => [])) {
       if (!kept.has(name)) await fs.rm(path.join(this.dir, name), { recursive: true, force: true });
     }

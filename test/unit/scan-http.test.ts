@@ -7,6 +7,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TagsmithApiError, type ScanView } from '../../kernel/client/tagsmith-client';
+import { sha256 } from '../../kernel/engine/embedder';
 import { blobImages, stripedImages, tempDir } from '../helpers/engine';
 import { startTestServer, type TestServer } from '../helpers/server';
 
@@ -29,11 +30,13 @@ describe('folder scans over HTTP', { timeout: 300_000 }, () => {
   let scan: ScanView;
   const stripedNames = ['s0.jpg', 's1.jpg', 's2.jpg', 'nested/s3.jpg'];
   const blobNames = ['b0.jpg', 'b1.jpg', 'b2.jpg', 'nested/b3.jpg'];
+  /** Awaited before the engine embeds an image for a scan: a test that needs a scan still running holds it here. */
+  let holdScanEmbed: ((sha256: string) => Promise<void> | undefined) | undefined;
 
   before(async () => {
     photos = await fs.realpath(await tempDir('tagsmith-scan-photos-'));
     outside = await fs.realpath(await tempDir('tagsmith-scan-outside-'));
-    server = await startTestServer({}, undefined, { scanRoots: [photos] });
+    server = await startTestServer({}, undefined, { scanRoots: [photos], hooks: { beforeScanEmbed: (id) => holdScanEmbed?.(id) } });
     const client = server.client;
     for (const bytes of await stripedImages(6)) await client.addSample('positive', TAG, bytes);
     for (const bytes of await blobImages(6)) await client.addSample('negative', TAG, bytes);
@@ -167,16 +170,26 @@ describe('folder scans over HTTP', { timeout: 300_000 }, () => {
     const client = server.client;
     const many = path.join(photos, 'many');
     await fs.mkdir(many);
-    for (const [i, bytes] of (await blobImages(12, 60)).entries()) await fs.writeFile(path.join(many, `m${String(i).padStart(2, '0')}.jpg`), bytes);
+    const pictures = await blobImages(12, 60);
+    for (const [i, bytes] of pictures.entries()) await fs.writeFile(path.join(many, `m${String(i).padStart(2, '0')}.jpg`), bytes);
+    // The first file is embedded; the others wait until the cancel has been answered, so the
+    // scan is still running when it arrives however fast the machine is.
+    let release!: () => void;
+    const cancelAnswered = new Promise<void>((resolve) => (release = resolve));
+    const first = sha256(pictures[0]);
+    holdScanEmbed = (id) => (id === first ? undefined : cancelAnswered);
     const task = client.scan([many]);
     let cancelled = false;
     task.onProgress((view) => {
       if (!cancelled && view.progress.done >= 1) {
         cancelled = true;
-        void task.cancel();
+        void task.cancel().finally(release);
       }
     });
-    const stopped = await task;
+    const stopped = await Promise.resolve(task).finally(() => {
+      release();
+      holdScanEmbed = undefined;
+    });
     assert.equal(stopped.state, 'cancelled');
     assert.ok(stopped.result!.images < 12, `stopped after ${stopped.result!.images}`);
     const rest = await client.scan([many]);
