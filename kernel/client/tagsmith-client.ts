@@ -5,12 +5,12 @@ import { ENDPOINTS, endpointPath, type Endpoint, type HttpMethod, type ParamsOf,
 import type { TableFormat } from '../export/scan-table';
 import { THUMBNAIL_DEFAULT } from '../rules';
 import type {
-  AddSampleResult, CleanResult, FeaturesDocument, FeaturesPrediction, Health, Prediction, RestoreResult, SampleListing, SampleRecord, SampleType, ScannedImageView,
+  AddSampleResult, CleanResult, FeaturesDocument, FeaturesPrediction, Health, KeywordHit, Keywords, KeywordsStatus, Prediction, RestoreResult, SampleListing, SampleRecord, SampleType, ScannedImageView,
   ReviewQueue, ReviewView, SampleOrder, SampleSuspicion, SampleView, ScanPage, ScanProgressView, ScanQuery, ScanView, SidecarReport, SidecarRequest, SimilarImages, TagScore, TagSummary, TaskView, TrainOptions,
 } from '../api/wire-types';
 
 export type {
-  AddSampleResult, CleanResult, FeaturesDocument, FeaturesPrediction, Health, Prediction, RestoreResult, SampleListing, SampleRecord, SampleType, ScannedImageView,
+  AddSampleResult, CleanResult, FeaturesDocument, FeaturesPrediction, Health, KeywordHit, Keywords, KeywordsStatus, Prediction, RestoreResult, SampleListing, SampleRecord, SampleType, ScannedImageView,
   ReviewQueue, ReviewView, SampleOrder, SampleSuspicion, SampleView, ScanPage, ScanProgressView, ScanQuery, ScanView, SidecarReport, SidecarRequest, SimilarImages, TableFormat, TagScore, TagSummary, TaskView, TrainOptions,
 };
 

@@ -7,32 +7,22 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
-import { KeywordDetector } from '../../kernel/features/keyword-detector';
 import { findModelsDir } from '../../kernel/features/models-dir';
 import { decodeKeywords, keywordVector } from '../../kernel/scores/keywords';
 import { keywordsInWords } from '../../kernel/scores/keywords-text';
 import { enginesPerTest, tempDir } from '../helpers/engine';
+import { needsKeywordsModel, peopleWithDogs, PERSON_DOG_HORSE } from '../helpers/keyword-photos';
 import { startTestServer } from '../helpers/server';
 
 const LABELS = ['person', 'bicycle', 'car', 'dog', 'horse', 'cow'];
 const DECODING = { minScore: 0.3, sameClassIou: 0.5, crossClassIou: 0.7 };
 const WHOLE = { size: 512, left: 0, top: 0, contentWidth: 512, contentHeight: 512 };
-const PHOTO = path.join(__dirname, '..', 'fixtures', 'keywords', 'person-dog-horse.jpg');
-const installed = KeywordDetector.availability();
-const needsModel = installed.installed ? {} : { skip: `the keywords model is not installed (${installed.reason}): run \`npm run models:keywords\`` };
+const PHOTO = PERSON_DOG_HORSE;
+const needsModel = needsKeywordsModel;
 
 /** Detector rows: x1, y1, x2, y2, score, class. */
 function rows(...detections: [number, number, number, number, number, string][]): Float32Array {
   return Float32Array.from(detections.flatMap(([x1, y1, x2, y2, score, label]) => [x1, y1, x2, y2, score, LABELS.indexOf(label)]));
-}
-
-/** The fixture photo (one person, a dog, a horse) over its mirror image: two people with two dogs. */
-async function peopleWithDogs(): Promise<Buffer> {
-  const mirror = await sharp(PHOTO).flop().toBuffer();
-  return sharp({ create: { width: 640, height: 848, channels: 3, background: '#000' } })
-    .composite([{ input: PHOTO, left: 0, top: 0 }, { input: mirror, left: 0, top: 424 }])
-    .jpeg({ quality: 90 })
-    .toBuffer();
 }
 
 describe('keywords from detector rows', () => {
