@@ -1,19 +1,22 @@
-// The keywords base model as HTTP clients and notebooks meet it: /predict?keywords=true over a
-// real socket, /health saying it is installed, a wrong flag refused through the error contract,
-// and the notebook API (predict, scan, showPredictions) carrying the objects found. The real
-// detector runs on a real photo; without the model these tests skip, naming its install command.
+// The keywords base model where users meet it: /predict?keywords=true over a real socket, /health
+// saying it is installed, a wrong flag refused through the error contract, the notebook API
+// (predict, scan, showPredictions) carrying the objects found, and the explorer badges' tooltip
+// of a scan made with keywords. The real detector runs on a real photo; without the model these
+// tests skip, naming its install command.
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
+import { ScannedImages } from '../../extension/engine/scanned-images';
+import { imageDecorations } from '../../extension/logic/scan-badges';
 import { Tagsmith, type Keywords } from '../../kernel/notebook/tagsmith';
 import { keywordsInWords } from '../../kernel/scores/keywords-text';
-import { tempDir } from '../helpers/engine';
-import { needsKeywordsModel, peopleWithDogs } from '../helpers/keyword-photos';
+import { blobImages, tempDir } from '../helpers/engine';
+import { needsKeywordsModel, peopleWithDogs, PERSON_DOG_HORSE } from '../helpers/keyword-photos';
 import { startTestServer, type TestServer } from '../helpers/server';
 
-describe('keywords over HTTP and in the notebook API', { ...needsKeywordsModel, timeout: 180_000 }, () => {
+describe('keywords over HTTP, in the notebook API and in the explorer\'s badges', { ...needsKeywordsModel, timeout: 180_000 }, () => {
   let server: TestServer;
   let folder: string;
   let family: Buffer;
@@ -81,7 +84,7 @@ describe('keywords over HTTP and in the notebook API', { ...needsKeywordsModel, 
     assert.doesNotMatch(without!.content, /keywords:/);
   });
 
-  it('the notebook\'s scan with keywords shows each image\'s objects from the scan, without detecting again', async () => {
+  it('the notebook\'s scan with keywords shows each image\'s objects from the scan\'s results', async () => {
     const tagsmith = await Tagsmith.connect({ url: server.url, baseDir: folder });
     const scan = await tagsmith.scan('.', { keywords: true });
     assert.equal(scan.state, 'done');
@@ -95,5 +98,23 @@ describe('keywords over HTTP and in the notebook API', { ...needsKeywordsModel, 
     const plain = await tagsmith.scan('.');
     assert.equal(plain.keywords ?? false, false);
     assert.doesNotMatch((await tagsmith.showPredictions(plain))!.content, /keywords:/);
+  });
+
+  it('the explorer badge of an image a tag applies to names its objects in the tooltip, from a scan with keywords', async () => {
+    const client = server.client;
+    for (const image of [await fs.readFile(PERSON_DOG_HORSE), await sharp(PERSON_DOG_HORSE).flop().toBuffer(), family]) await client.addSample('positive', 'field', image);
+    for (const image of await blobImages(3)) await client.addSample('negative', 'field', image);
+    assert.equal((await client.train('field')).state, 'done');
+    const scanned = new ScannedImages(async () => client, () => [folder]);
+    try {
+      await client.scan([folder], { keywords: true });
+      await scanned.refresh();
+      const badges = imageDecorations(scanned.scans, new Set(['field']));
+      const badge = [...badges.values()].find((d) => d.path.endsWith('family.jpg'));
+      assert.ok(badge, 'the photo the tag was trained on gets a badge');
+      assert.match(badge.tooltip, /^Tagsmith: field [01]\.\d\d \(threshold [01]\.\d\d\) · objects: person ×2, dog ×2/);
+    } finally {
+      scanned.dispose();
+    }
   });
 });
