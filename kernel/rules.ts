@@ -18,7 +18,8 @@ export interface TrainOptions {
   /**
    * Append the keywords model's confidences (80 COCO classes) to the features; needs the
    * keywords model (`npm run models:keywords`). Absent in models trained before it existed.
-   * Off by default: bench:accuracy measured no gain on ants/bees, which are no COCO class.
+   * Off by default: in bench:accuracy it lowered ants/bees (no COCO class) from ROC AUC 0.959
+   * to 0.904 with all data, and from 0.83 to 0.73 at 10 shots.
    */
   apply_keywords?: boolean;
 }
