@@ -4,8 +4,8 @@ import path from 'node:path';
 import * as vscode from 'vscode';
 import type { Prediction, TagsmithClient } from '../../kernel/client/tagsmith-client';
 import { IMAGE_EXTENSIONS } from '../../kernel/rules';
-import { keywordList, keywordsInWords } from '../../kernel/scores/keywords-text';
 import { selectImages } from '../logic/image-selection';
+import { keywordRows, predictionReport } from '../logic/prediction-text';
 
 export async function predictTags(client: TagsmithClient, uris: vscode.Uri[]): Promise<void> {
   if (uris.length === 0) {
@@ -27,7 +27,7 @@ export async function predictTags(client: TagsmithClient, uris: vscode.Uri[]): P
     }
   });
   if (results.length === 1) return showOne(results[0].file, results[0].prediction);
-  const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: report(results) });
+  const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: predictionReport(results) });
   await vscode.window.showTextDocument(doc, { preview: true });
 }
 
@@ -49,29 +49,12 @@ async function showOne(file: string, prediction: Prediction): Promise<void> {
   await vscode.window.showQuickPick(items, { title: `Tagsmith: ${path.basename(file)}`, placeHolder: 'Scores for this image' });
 }
 
-/** The objects the keywords model found ("person ×3" with its confidence); nothing if the engine has no keywords model. */
+/** The objects the keywords model found; no section if the engine has no keywords model. */
 function keywordItems(prediction: Prediction): vscode.QuickPickItem[] {
-  const found = keywordList(prediction.base.keywords);
-  if (!prediction.base.keywords) return [];
-  return [
-    { label: 'keywords', kind: vscode.QuickPickItemKind.Separator },
-    ...(found.length === 0 ? [{ label: 'no objects found' }] : found.map((k) => ({ label: k.count > 1 ? `${k.name} ×${k.count}` : k.name, description: `confidence ${k.score.toFixed(2)}` }))),
-  ];
+  const rows = keywordRows(prediction.base.keywords);
+  return rows ? [{ label: 'keywords', kind: vscode.QuickPickItemKind.Separator }, ...rows] : [];
 }
 
 function components(values: Record<string, number>): string {
   return Object.entries(values).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(' · ');
-}
-
-function report(results: { file: string; prediction: Prediction }[]): string {
-  const tags = [...new Set(results.flatMap((r) => Object.keys(r.prediction.custom)))].sort();
-  const header = `| image | ${tags.join(' | ')} | aesthetic | stock | keywords |\n|---|${tags.map(() => '---|').join('')}---|---|---|`;
-  const rows = results.map(({ file, prediction }) => {
-    const cells = tags.map((t) => {
-      const s = prediction.custom[t];
-      return s ? `${s.label ? '**✓**' : '✗'} ${s.score.toFixed(2)}` : '–';
-    });
-    return `| ${path.basename(file)} | ${cells.join(' | ')} | ${prediction.base.aesthetic.score.toFixed(2)} | ${prediction.base.stock.score.toFixed(2)} | ${keywordsInWords(prediction.base.keywords) || '–'} |`;
-  });
-  return `# Tagsmith predictions\n\n✓ = above the tag's threshold.\n\n${header}\n${rows.join('\n')}\n`;
 }
