@@ -139,3 +139,44 @@ describe('a scan with keywords', () => {
     }
   });
 });
+
+describe('a tag trained with apply_keywords', () => {
+  it('reads the detector\'s confidences: a scan finds them for it unasked, and scores each image as /predict does, also after a retrain', { ...needsModel, timeout: 180_000 }, async () => {
+    const photos = await tempDir('tagsmith-photos-');
+    const server = await startTestServer({}, undefined, { scanRoots: [photos] });
+    try {
+      const client = server.client;
+      const family = await peopleWithDogs();
+      for (const image of [await fs.readFile(PHOTO), await sharp(PHOTO).flop().toBuffer(), family]) await client.addSample('positive', 'field', image);
+      for (const colour of ['#808080', '#6a8caf', '#a0522d']) await client.addSample('negative', 'field', await sharp({ create: { width: 96, height: 64, channels: 3, background: colour } }).jpeg().toBuffer());
+      const trained = await client.train('field', { apply_keywords: true });
+      assert.equal(trained.state, 'done', JSON.stringify(trained.error));
+      assert.equal((await client.tags()).find((t) => t.tag === 'field')?.options?.apply_keywords, true);
+
+      await fs.writeFile(path.join(photos, 'family.jpg'), family);
+      await sharp({ create: { width: 64, height: 64, channels: 3, background: '#808080' } }).png().toFile(path.join(photos, 'grey.png'));
+      const scan = await client.scan([photos]); // not asked for keywords: the tag needs them
+      assert.equal(scan.state, 'done');
+      const scoresNow = async () => {
+        const page = await client.scanResults(scan.scan_id, { tag: 'field' });
+        return Object.fromEntries(page.images.map((i) => [path.basename(i.path), i.tags.field.score]));
+      };
+      const predicted = async () => ({
+        'family.jpg': (await client.predictCustom(family, 'field')).field.score,
+        'grey.png': (await client.predictCustom(await fs.readFile(path.join(photos, 'grey.png')), 'field')).field.score,
+      });
+      const close = (a: Record<string, number>, b: Record<string, number>) => Object.keys(b).every((k) => Math.abs(a[k] - b[k]) < 1e-5);
+      const before = await predicted();
+      assert.ok(before['family.jpg'] > before['grey.png'], JSON.stringify(before));
+      assert.ok(close(await scoresNow(), before), `scan ${JSON.stringify(await scoresNow())} against predict ${JSON.stringify(before)}`);
+
+      // Retrained with two clusters: the scan is re-scored from its stored features and keyword confidences.
+      assert.equal((await client.train('field', { apply_keywords: true, num_clusters: 2 })).state, 'done');
+      const after = await predicted();
+      assert.ok(close(await scoresNow(), after), `re-scored ${JSON.stringify(await scoresNow())} against predict ${JSON.stringify(after)}`);
+    } finally {
+      await server.close();
+      await fs.rm(photos, { recursive: true, force: true });
+    }
+  });
+});
