@@ -47,7 +47,7 @@ import { validateTrainOptions, type TrainOptions } from '../training/train-optio
 import { concurrencyLimit } from './concurrency-limit';
 import { EmbeddingCache } from './embedding-cache';
 import { checkKeywordRecord, DEFAULT_KEYWORD_CACHE_BYTES, KeywordSource, type KeywordRecord } from './keyword-source';
-import { Embedder, featuresOf, sha256 } from './embedder';
+import { Embedder, sha256 } from './embedder';
 import { parseFeaturesDocument } from './features-document';
 import { ModelRegistry } from './model-registry';
 import { SampleSimilarity } from './sample-similarity';
@@ -392,7 +392,7 @@ export class TagsmithEngine {
       name: 'tagsmith-features',
       formatVersion: 1,
       backbone: embedding.backbone,
-      features: Array.from(featuresOf(embedding)),
+      features: Array.from(decodeFeatures(embedding.features)),
       aesthetic: embedding.aesthetic,
       stock: embedding.stock,
       ...(keywords ? { keywords: { model: keywords.model, vector: keywords.vector } } : {}),
