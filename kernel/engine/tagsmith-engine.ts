@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import {
-  taskView, type AddSampleResult, type CleanResult, type EngineCounts, type FeaturesDocument, type FeaturesPrediction, type Prediction, type ReloadResult, type RestoreResult, type SnapshotInfo,
+  taskView, type AddSampleResult, type CleanResult, type EngineCounts, type KeywordsStatus, type FeaturesDocument, type FeaturesPrediction, type Prediction, type ReloadResult, type RestoreResult, type SnapshotInfo,
   type ReviewQueue, type SampleListing, type SampleOrder, type SampleView, type ScanPage, type ScanQuery, type ScanView, type SidecarReport, type SimilarImages, type TagSummary, type TaskView,
 } from '../api/wire-types';
 import { TagsmithError } from '../errors';
@@ -22,6 +22,8 @@ import { THUMBNAIL_DEFAULT, THUMBNAIL_MAX, THUMBNAIL_MIN } from '../rules';
 import { FeatureExtractor, type FeatureExtractorOptions } from '../features/feature-extractor';
 import { NsfwHead } from '../features/nsfw-head';
 import { unpackArchiveFile } from '../state/archive-file';
+import { KeywordDetector } from '../features/keyword-detector';
+import { findModelsDir } from '../features/models-dir';
 import { writeJsonAtomic } from '../state/atomic-file';
 import { EngineLock } from '../state/engine-lock';
 import { FeatureCache } from '../state/feature-cache';
@@ -44,7 +46,9 @@ import { parseSidecarRequest, sidecarReport } from '../export/sidecar-batch';
 import { TagModel, type TagScore } from '../training/tag-model';
 import { checkEnoughSamples, type TrainingData } from '../training/train-tag';
 import { validateTrainOptions, type TrainOptions } from '../training/train-options';
+import { concurrencyLimit } from './concurrency-limit';
 import { EmbeddingCache } from './embedding-cache';
+import { checkKeywordRecord, DEFAULT_KEYWORD_CACHE_BYTES, KeywordSource, type KeywordRecord } from './keyword-source';
 import { Embedder, sha256 } from './embedder';
 import { parseFeaturesDocument } from './features-document';
 import { ModelRegistry } from './model-registry';
@@ -74,6 +78,8 @@ export interface EngineOptions extends FeatureExtractorOptions {
   stateArchive?: string;
   /** Largest size of the scans' feature cache (default DEFAULT_FEATURE_CACHE_BYTES). */
   featureCacheBytes?: number;
+  /** Largest size of the keyword cache (default DEFAULT_KEYWORD_CACHE_BYTES). */
+  keywordCacheBytes?: number;
   /**
    * Folders scans may read (a server's --scan-root): paths outside them, and links inside them
    * that lead out, are refused. Undefined: anywhere (the engine of a local CLI run).
@@ -127,6 +133,9 @@ export class TagsmithEngine {
     private readonly head: NsfwHead | undefined,
     featureCache: FeatureCache<EmbeddingRecord>,
     private readonly scanRoots: readonly string[] | undefined,
+    /** The keywords base model; undefined when it is not installed (`keywordsStatus` says how to get it). */
+    private readonly keywords: KeywordSource | undefined,
+    readonly keywordsStatus: KeywordsStatus,
     options: EngineOptions,
     private readonly hooks: EngineHooks = options.hooks ?? {},
   ) {
@@ -156,6 +165,8 @@ export class TagsmithEngine {
           await this.hooks.beforeScanEmbed?.(id);
           return this.embeddings.embedForScan(bytes, id);
         },
+        keywords: this.keywords && ((id, bytes) => this.keywords!.of(bytes, id)),
+        keywordsWanted: () => this.models.all().some((m) => m.needs.keywords),
       },
       index: () => (this.scanIndex ??= ScanIndex.open(layout.scanIndex)),
       store: this.scanStore,
@@ -182,7 +193,8 @@ export class TagsmithEngine {
       });
       const head = await NsfwHead.create(options.modelsDir, options.backbone);
       const scanRoots = options.scanRoots && (await Promise.all(options.scanRoots.map(realFolder)));
-      const engine = new TagsmithEngine(layout, lock, new Embedder(extractor), head, featureCache, scanRoots, options);
+      const { keywords, keywordsStatus } = await openKeywords(layout, options);
+      const engine = new TagsmithEngine(layout, lock, new Embedder(extractor), head, featureCache, scanRoots, keywords, keywordsStatus, options);
       await engine.loadState();
       return engine;
     } catch (error) {
@@ -227,7 +239,9 @@ export class TagsmithEngine {
         check: (value) => checkEmbedding(value, 'feature cache entry', running),
       });
       const head = await NsfwHead.create(options.modelsDir, options.backbone);
-      const engine = new TagsmithEngine(layout, undefined, new Embedder(extractor), head, featureCache, [], options);
+      // Keywords as the owning engine finds them (tags trained with apply_keywords need them); the cache is the replica's own.
+      const { keywords, keywordsStatus } = await openKeywords(layout, options);
+      const engine = new TagsmithEngine(layout, undefined, new Embedder(extractor), head, featureCache, [], keywords, keywordsStatus, options);
       engine.replica = { scratch, snapshot };
       engine.install(loaded);
       return engine;
@@ -424,6 +438,7 @@ export class TagsmithEngine {
     this.writable();
     validateTag(tag);
     const options = validateTrainOptions(partial);
+    if (options.apply_keywords && !this.keywords) throw new TagsmithError('invalid_option', `apply_keywords needs the keywords model, which is not installed (${this.keywordsStatus.reason ?? 'missing'}): run \`${this.keywordsStatus.install ?? 'npm run models:keywords'}\` and restart the engine.`);
     return this.stateLock.read(async () => {
       const list = await this.samples.requireList(tag);
       const positives = list.samples.filter((s) => s.type === 'positive').length;
@@ -463,18 +478,35 @@ export class TagsmithEngine {
 
   // ── prediction ─────────────────────────────────────────────────────────────────────
 
-  async predict(bytes: Uint8Array): Promise<Prediction> {
-    const embedding = await this.embeddings.forPrediction(bytes);
-    return checkPrediction({ base: baseScores(embedding), custom: this.models.score(scoringInput(embedding)) });
+  /**
+   * Base scores and every tag. Keywords (the object detector, about as much CPU again as the
+   * rest: bench:features) only when asked for, or when a tag trained with them needs them.
+   */
+  async predict(bytes: Uint8Array, options: { keywords?: boolean } = {}): Promise<Prediction> {
+    const [embedding, keywords] = await Promise.all([this.embeddings.forPrediction(bytes), this.keywordsFor(bytes, options.keywords ?? false)]);
+    const base = { ...baseScores(embedding), ...(keywords && options.keywords ? { keywords: keywords.keywords } : {}) };
+    return checkPrediction({ base, custom: this.models.score(scoringInput(embedding, keywords)) });
   }
 
   async predictCustom(bytes: Uint8Array, tag?: string): Promise<Record<string, TagScore>> {
     const tags = tag === undefined ? undefined : [this.models.require(validateTag(tag)).tag];
-    return checkTagScores(this.models.score(scoringInput(await this.embeddings.forPrediction(bytes)), tags));
+    const [embedding, keywords] = await Promise.all([this.embeddings.forPrediction(bytes), this.keywordsFor(bytes, false, tags)]);
+    return checkTagScores(this.models.score(scoringInput(embedding, keywords), tags));
+  }
+
+  /** An image's keywords if they are asked for or a tag to score needs them; undefined without the keywords model. */
+  private async keywordsFor(bytes: Uint8Array, asked: boolean, tags?: string[]): Promise<KeywordRecord | undefined> {
+    const needed = this.models.all().some((m) => m.needs.keywords && (!tags || tags.includes(m.tag)));
+    if (!asked && !needed) return undefined;
+    if (!this.keywords) {
+      if (needed) throw new TagsmithError('invalid_option', `A tag was trained with keywords, and the keywords model is not installed: run \`${this.keywordsStatus.install ?? 'npm run models:keywords'}\` and restart the engine.`);
+      return undefined;
+    }
+    return this.keywords.of(bytes);
   }
 
   async getFeatures(bytes: Uint8Array): Promise<FeaturesDocument> {
-    const embedding = await this.embeddings.forPrediction(bytes);
+    const [embedding, keywords] = await Promise.all([this.embeddings.forPrediction(bytes), this.keywordsFor(bytes, false)]);
     return {
       name: 'tagsmith-features',
       formatVersion: 1,
@@ -482,6 +514,7 @@ export class TagsmithEngine {
       features: Array.from(decodeFeatures(embedding.features)),
       aesthetic: embedding.aesthetic,
       stock: embedding.stock,
+      ...(keywords ? { keywords: { model: keywords.model, vector: keywords.vector } } : {}),
     };
   }
 
@@ -564,9 +597,10 @@ export class TagsmithEngine {
 
   // ── scans ──────────────────────────────────────────────────────────────────────────
 
-  /** Queues a scan of image files and folders on this machine (absolute paths) and returns it at once. */
-  async startScan(paths: unknown): Promise<ScanView> {
+  /** Queues a scan of image files and folders on this machine (absolute paths; their keywords too, if asked) and returns it at once. */
+  async startScan(paths: unknown, options: { keywords?: unknown } = {}): Promise<ScanView> {
     this.writable();
+    if (options.keywords !== undefined && typeof options.keywords !== 'boolean') throw new TagsmithError('invalid_option', 'keywords must be true or false.');
     if (!Array.isArray(paths) || paths.length === 0 || paths.length > MAX_SCAN_INPUTS || !paths.every((p) => typeof p === 'string' && p.length > 0 && p.length <= 4096)) {
       throw new TagsmithError('invalid_option', `paths must be a list of 1 to ${MAX_SCAN_INPUTS} file or folder paths.`);
     }
@@ -584,7 +618,7 @@ export class TagsmithEngine {
         }
       }
     }
-    return this.scans.start(paths as string[]);
+    return this.scans.start(paths as string[], { keywords: options.keywords === true });
   }
 
   /** A scan's state and progress; once finished, how many images each tag applies to, as scored now. */
@@ -620,9 +654,9 @@ export class TagsmithEngine {
   }
 
   /** Every image of a finished scan with its calls, for export; the tags and nsfw labels name the columns. */
-  async scanRows(id: string): Promise<{ tags: string[]; nsfwLabels: string[]; rows: Iterable<ImageCalls> }> {
+  async scanRows(id: string): Promise<{ tags: string[]; nsfwLabels: string[]; keywords: boolean; rows: Iterable<ImageCalls> }> {
     const results = await this.scanResults(id);
-    return { tags: results.tags, nsfwLabels: this.embedder.extractor.labels, rows: results.rows() };
+    return { tags: results.tags, nsfwLabels: this.embedder.extractor.labels, keywords: results.scan.record.keywords ?? false, rows: results.rows() };
   }
 
   /** Keywords in XMP sidecars beside a finished scan's images: a preview, writing, or taking out what Tagsmith added. */
@@ -753,6 +787,7 @@ export class TagsmithEngine {
       await this.scans.stop();
       await this.tasks.stop();
       await this.embedder.extractor.release();
+      await this.keywords?.detector.release();
       await this.head?.release();
     } finally {
       await this.lock?.release();
@@ -786,13 +821,27 @@ export class TagsmithEngine {
     // The list and the stored embeddings as one moment of the state (no sweep in between).
     const list = await this.filesLock.read(() => this.samples.requireList(tag));
     const records = await this.embeddings.forSamples(list, (done, total) => onProgress(`embedding samples for ${this.backbone}`, done / total));
-    const inputs = records.map(scoringInput);
+    const keywords = options.apply_keywords ? await this.sampleKeywords(list.samples.map((s) => s.id), (done, total) => onProgress('finding keywords in samples', done / total)) : [];
+    const inputs = records.map((record, i) => scoringInput(record, keywords[i]));
     const isPositive = (i: number) => list.samples[i].type === 'positive';
     const positives = inputs.filter((_, i) => isPositive(i));
     const negatives = inputs.filter((_, i) => !isPositive(i));
     checkEnoughSamples(positives.length, negatives.length, options.num_clusters);
     const sampleIds = [...list.samples.filter((s) => s.type === 'positive'), ...list.samples.filter((s) => s.type === 'negative')].map((s) => s.id);
-    return { tag, ...this.running, positives, negatives, samplesDigest: samplesDigest(list.samples), sampleIds };
+    return { tag, ...this.running, positives, negatives, samplesDigest: samplesDigest(list.samples), sampleIds, ...(this.keywords ? { keywordModel: this.keywords.model } : {}) };
+  }
+
+  /** Samples' keywords, from the keyword cache or detected in their stored images (two at a time), in order. */
+  private async sampleKeywords(ids: string[], onProgress: (done: number, total: number) => void): Promise<KeywordRecord[]> {
+    const source = this.keywords;
+    if (!source) throw new TagsmithError('invalid_option', 'apply_keywords needs the keywords model, which is not installed: run `npm run models:keywords`.');
+    let done = 0;
+    const limit = concurrencyLimit(2);
+    return Promise.all(ids.map((id) => limit(async () => {
+      const record = await source.of(() => this.filesLock.read(() => this.samples.readImage(id)), id);
+      onProgress(++done, ids.length);
+      return record;
+    })));
   }
 
   private async saveModel(tag: string, json: TagModelJson): Promise<void> {
@@ -823,6 +872,18 @@ export class TagsmithEngine {
     this.models.install(loaded.models);
     this.tasks.restore(loaded.tasks);
   }
+}
+
+/** The keywords model is an opt-in install: without it the engine answers without keywords. */
+async function openKeywords(layout: StateLayout, options: EngineOptions): Promise<{ keywords: KeywordSource | undefined; keywordsStatus: KeywordsStatus }> {
+  const modelsDir = options.modelsDir ?? findModelsDir();
+  const keywordsStatus = KeywordDetector.availability(modelsDir);
+  const detector = keywordsStatus.installed ? KeywordDetector.create({ modelsDir, threads: options.threads, verify: false }) : undefined;
+  const keywords = detector && new KeywordSource(detector, await FeatureCache.open<KeywordRecord>(layout.keywordCache, {
+    maxBytes: options.keywordCacheBytes ?? DEFAULT_KEYWORD_CACHE_BYTES,
+    check: (value) => checkKeywordRecord(value, detector.id, detector.labels.length),
+  }));
+  return { keywords, keywordsStatus };
 }
 
 function countsOf(loaded: GenerationContents): RestoreResult {
@@ -859,8 +920,8 @@ function suspicionRank(sample: SampleView): number {
   return Math.max(sample.suspicion.disagreement ?? 0, sample.suspicion.duplicateOf ? 1 : 0);
 }
 
-function scoringInput(record: EmbeddingRecord): { features: Float32Array; aesthetic: number; stock: number } {
-  return { features: decodeFeatures(record.features), aesthetic: record.aesthetic.score, stock: record.stock.score };
+function scoringInput(record: EmbeddingRecord, keywords?: KeywordRecord): { features: Float32Array; aesthetic: number; stock: number; keywords?: number[] } {
+  return { features: decodeFeatures(record.features), aesthetic: record.aesthetic.score, stock: record.stock.score, ...(keywords ? { keywords: keywords.vector } : {}) };
 }
 
 function baseScores(embedding: EmbeddingRecord): Prediction['base'] {

@@ -177,6 +177,11 @@ export class StateLayout {
     return derivedPaths(this.derivedRoot).featureCache;
   }
 
+  /** Keywords of images by sha256 (derived, bounded, never archived, like the feature cache). */
+  get keywordCache(): string {
+    return path.join(this.derivedRoot, 'cache', 'keywords');
+  }
+
   get scanIndex(): string {
     return derivedPaths(this.derivedRoot).scanIndex;
   }
