@@ -11,7 +11,7 @@ import { registerToolkit } from './lib/toolkit';
 import { TrainForm } from './lib/train-form';
 import { SampleGrid, type SampleGridActions } from './gallery/sample-grid';
 import { TagList } from './gallery/tag-list';
-import { ThumbnailLoader } from './gallery/thumbnail-loader';
+import { ThumbnailLoader } from './lib/thumbnail-loader';
 import type { EngineSnapshot, SampleRecord, SampleType, TagSummary } from './protocol';
 
 interface GalleryState {

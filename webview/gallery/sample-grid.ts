@@ -4,7 +4,7 @@ import type { SampleRecord, SampleType } from '../protocol';
 import { clear, h, plural } from '../lib/dom';
 import { acceptDrops } from '../lib/files';
 import { Selection } from '../lib/selection';
-import type { ThumbnailLoader } from './thumbnail-loader';
+import type { ThumbnailLoader } from '../lib/thumbnail-loader';
 
 const PAGE = 120;
 
