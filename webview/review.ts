@@ -95,6 +95,7 @@ document.addEventListener('keydown', (e) => {
 
 host.on('engine/changed', (next) => {
   snapshot = next;
+  if (!tag && trainedTags().length > 0) selectTag(trainedTags()[0].tag);
   renderToolbar();
   followRetraining();
 });
