@@ -138,7 +138,7 @@ function setOrder(next: SampleOrder): void {
 function renderSuspicion(suspicious: number): void {
   suspicionLine.hidden = suspicious === 0 && order === 'added';
   clear(suspicionLine,
-    h('span', {}, suspicious === 0 ? 'No sample looks mislabelled. ' : `⚠ ${plural(suspicious, 'sample')} ${suspicious === 1 ? 'looks' : 'look'} mislabelled (its badge says why). M moves the selected to the other side, Delete removes. `),
+    h('span', {}, suspicious === 0 ? 'No sample looks mislabelled. ' : `⚠ ${plural(suspicious, 'sample')} ${suspicious === 1 ? 'looks' : 'look'} mislabelled (${suspicious === 1 ? 'its badge says' : 'their badges say'} why). M moves the selected to the other side, Delete removes. `),
     orderButton);
 }
 
