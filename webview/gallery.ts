@@ -121,7 +121,7 @@ function render(): void {
   tagTitle.textContent = selectedTag!;
   tagSummary.textContent = !tag
     ? 'A new tag: drop images on Positives and Negatives below to start it.'
-    : `${plural(tag.positives, 'positive')}, ${plural(tag.negatives, 'negative')}. ${tag.trained ? `Trained ${new Date(tag.trainedAt!).toLocaleString()}; F1 ${tag.metrics!.f1.toFixed(2)}, ROC AUC ${tag.metrics!.rocAuc.toFixed(2)}.${tag.stale ? ' Samples changed since: train again to use them.' : ''}` : tag.retrain ?? 'Not trained yet.'}`;
+    : `${plural(tag.positives, 'positive')}, ${plural(tag.negatives, 'negative')}. ${tag.trained ? `Trained ${new Date(tag.trainedAt!).toLocaleString()}; F1 ${tag.metrics!.f1.toFixed(2)}, ROC AUC ${tag.metrics!.rocAuc.toFixed(2)}.${tag.stale ? ' Samples changed since: train again to use them.' : ''}` : tag.retrainReason ?? 'Not trained yet.'}`;
   const running = snapshot.tasks.find((t) => t.tag === selectedTag && isActiveTask(t));
   trainForm.update(tag?.options, running, Boolean(tag && hasEnoughSamples(tag)));
   reviewButton.toggleAttribute('disabled', !tag?.trained);

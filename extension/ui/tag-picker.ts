@@ -8,7 +8,7 @@ export async function pickTag(tags: TagSummary[], options: { title: string; allo
   const items: vscode.QuickPickItem[] = tags.map((t) => ({
     label: t.tag,
     description: `${t.positives} positive, ${t.negatives} negative`,
-    detail: t.trained ? `trained${t.stale ? ' (samples changed since)' : ''}${t.metrics ? ` · F1 ${t.metrics.f1.toFixed(2)} · AUC ${t.metrics.rocAuc.toFixed(2)}` : ''}` : t.retrain ?? 'not trained yet',
+    detail: t.trained ? `trained${t.stale ? ' (samples changed since)' : ''}${t.metrics ? ` · F1 ${t.metrics.f1.toFixed(2)} · AUC ${t.metrics.rocAuc.toFixed(2)}` : ''}` : t.retrainReason ?? 'not trained yet',
   }));
   if (options.allowNew) items.unshift({ label: NEW, alwaysShow: true });
   if (items.length === 0) {

@@ -21,7 +21,7 @@ export interface TagSummary {
   options?: TrainOptions;
   metrics?: TagMetrics;
   /** Why an untrained tag with a model file is not served: it was trained on another backbone. */
-  retrain?: string;
+  retrainReason?: string;
 }
 
 export interface AddSampleResult {

@@ -6,7 +6,7 @@ import { inspectImage } from '../images/image-decoder';
 import { aestheticScore, stockScore } from '../scores/base-scores';
 import { measureCues } from '../scores/image-cues';
 import type { EmbeddingRecord } from '../state/record-schemas';
-import { decodeFeatures, encodeFeatures } from '../state/stored-records';
+import { encodeFeatures } from '../state/stored-records';
 
 const CUE_SIDE = 256;
 const MEMORY_ENTRIES = 256;
@@ -15,6 +15,11 @@ export function sha256(bytes: Uint8Array): string {
   return crypto.createHash('sha256').update(bytes).digest('hex');
 }
 
+/**
+ * What the engine keeps of an image: the FeatureExtractor's vector (the network's job: decode,
+ * resize, infer) plus the base scores and the image's size and cues, as one EmbeddingRecord,
+ * with the last few remembered by sha256 so an image predicted twice is embedded once.
+ */
 export class Embedder {
   private readonly recent = new Map<string, EmbeddingRecord>();
 
@@ -56,8 +61,4 @@ export class Embedder {
     this.recent.set(hash, record);
     if (this.recent.size > MEMORY_ENTRIES) this.recent.delete(this.recent.keys().next().value!);
   }
-}
-
-export function featuresOf(record: EmbeddingRecord): Float32Array {
-  return decodeFeatures(record.features);
 }

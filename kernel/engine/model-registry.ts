@@ -64,7 +64,7 @@ export class ModelRegistry {
       trained: model !== undefined,
       stale: model !== undefined && model.samplesDigest !== samplesDigest(samples),
       ...(model ? { trainedAt: model.trainedAt, options: model.options, metrics: model.metrics } : {}),
-      ...(trainedOn ? { retrain: `Trained on backbone ${trainedOn}; this engine runs ${this.backbone}: train again to use it.` } : {}),
+      ...(trainedOn ? { retrainReason: `Trained on backbone ${trainedOn}; this engine runs ${this.backbone}: train again to use it.` } : {}),
     };
   }
 

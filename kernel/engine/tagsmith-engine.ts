@@ -25,8 +25,8 @@ import { EngineLock } from '../state/engine-lock';
 import { FeatureCache } from '../state/feature-cache';
 import { loadGeneration, type GenerationContents } from '../state/generation-loader';
 import { KeyedMutex, ReadWriteLock } from '../state/keyed-lock';
-import { validateBackboneId, validateSampleId, validateTag } from '../state/path-names';
-import { isWithin } from '../images/image-files';
+import { tagFolderClash, tagFolderKey, validateBackboneId, validateSampleId, validateTag } from '../state/path-names';
+import { isFullPath, isWithin } from '../images/image-files';
 import type { RunningBackbone } from '../state/read-generation';
 import type { EmbeddingRecord, SampleRecord, SampleType, TagModelJson, TaskRecord } from '../state/record-schemas';
 import { sweepThumbnails } from '../state/sample-files';
@@ -43,7 +43,7 @@ import { TagModel, type TagScore } from '../training/tag-model';
 import { checkEnoughSamples, type TrainingData } from '../training/train-tag';
 import { validateTrainOptions, type TrainOptions } from '../training/train-options';
 import { EmbeddingCache } from './embedding-cache';
-import { Embedder, featuresOf, sha256 } from './embedder';
+import { Embedder, sha256 } from './embedder';
 import { parseFeaturesDocument } from './features-document';
 import { ModelRegistry } from './model-registry';
 import { SampleSimilarity } from './sample-similarity';
@@ -90,7 +90,8 @@ export interface EngineHooks {
 
 export class TagsmithEngine {
   private readonly stateLock = new ReadWriteLock();
-  private readonly tagLocks = new KeyedMutex();
+  /** Keyed by the tag's folder on a case-insensitive file system: `Bees` and `bees` wait for each other. */
+  private readonly tagLocks = new KeyedMutex(tagFolderKey);
   private readonly filesLock = new ReadWriteLock();
   private readonly samples: SampleStore;
   private readonly embeddings: EmbeddingCache;
@@ -204,6 +205,7 @@ export class TagsmithEngine {
       this.tagLocks.run(tag, async () => {
         this.hooks.waiting?.('add', [id]);
         return this.filesLock.read(async () => {
+          await this.refuseCaseTwin(tag);
           const list = (await this.samples.readList(tag)) ?? newSampleList(tag);
           const existing = list.samples.find((s) => s.id === id);
           if (existing && existing.type !== type) {
@@ -355,7 +357,7 @@ export class TagsmithEngine {
       name: 'tagsmith-features',
       formatVersion: 1,
       backbone: embedding.backbone,
-      features: Array.from(featuresOf(embedding)),
+      features: Array.from(decodeFeatures(embedding.features)),
       aesthetic: embedding.aesthetic,
       stock: embedding.stock,
     };
@@ -419,7 +421,7 @@ export class TagsmithEngine {
       await restoreStateArchive(archive, generation, `${generation}.upload.tar`);
       await StateLayout.ensureFolders(generation);
       // Every file is checked, and the new folder settled, before it may become the state.
-      const loaded = await loadGeneration(new GenerationLayout(generation), this.running, { verifyImages: true });
+      const loaded = await loadGeneration(new GenerationLayout(generation), this.running, { verifyImages: true, portableTags: true });
       await syncTree(generation);
       return await this.stateLock.write(async () => {
         // A task may have started while the upload came in.
@@ -444,7 +446,7 @@ export class TagsmithEngine {
       throw new TagsmithError('invalid_option', `paths must be a list of 1 to ${MAX_SCAN_INPUTS} file or folder paths.`);
     }
     for (const p of paths as string[]) {
-      if (!path.isAbsolute(p) || p.includes('\0')) throw new TagsmithError('invalid_option', `${JSON.stringify(p.slice(0, 200))} is not an absolute path; the engine reads paths on its own machine.`);
+      if (!isFullPath(p)) throw new TagsmithError('invalid_option', `${JSON.stringify(p.slice(0, 200))} is not an absolute path; the engine reads paths on its own machine.`);
     }
     if (this.scanRoots) {
       if (this.scanRoots.length === 0) {
@@ -562,6 +564,20 @@ export class TagsmithEngine {
   /** Empties the scans' feature cache (it fills again as folders are scanned). */
   clearFeatureCache(): Promise<{ entries: number; bytes: number }> {
     return this.embeddings.clearCache();
+  }
+
+  /**
+   * A new tag may not differ only in case from an existing one: on Windows and macOS both would
+   * be one folder (there, reading `Bees` would find the list of `bees`). Caller: the tag's lock,
+   * which both names share.
+   */
+  private async refuseCaseTwin(tag: string): Promise<void> {
+    const existing = await this.samples.tagNames();
+    if (existing.includes(tag)) return;
+    const clash = tagFolderClash([...existing, tag]);
+    if (clash) {
+      throw new TagsmithError('invalid_tag', `There is a tag "${clash[0]}" already; "${tag}" differs from it only in case, and on Windows and macOS the two would be one folder. Use "${clash[0]}", or another name.`);
+    }
   }
 
   private async similar(query: Float32Array, limit = 24, where: { scan?: ScanResults; excludeIndex?: number; excludeSample?: string }): Promise<SimilarImages> {

@@ -36,9 +36,10 @@ export interface SidecarPlan {
   remove: string[];
 }
 
-export function sidecarPaths(image: string): Record<SidecarNaming, string> {
-  const parsed = path.parse(image);
-  return { 'image-name.ext.xmp': `${image}.xmp`, 'image-name.xmp': path.join(parsed.dir, `${parsed.name}.xmp`) };
+/** Both names a sidecar of `image` may have (`flavour`: the platform's path module). */
+export function sidecarPaths(image: string, flavour: path.PlatformPath = path): Record<SidecarNaming, string> {
+  const parsed = flavour.parse(image);
+  return { 'image-name.ext.xmp': `${image}.xmp`, 'image-name.xmp': flavour.join(parsed.dir, `${parsed.name}.xmp`) };
 }
 
 /** The sidecar this image's keywords go to: an existing one (either naming), else `naming`'s. */

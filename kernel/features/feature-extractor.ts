@@ -45,6 +45,12 @@ export interface FeatureExtractorOptions {
   flipAverage?: boolean;
 }
 
+/**
+ * The network's side of an image: bytes decoded and resized as the backbone expects, run
+ * through it on the inference threads, one feature vector out (and the nsfw head's scores
+ * where the backbone has one). It keeps nothing; the Embedder (kernel/engine) builds the
+ * stored record around its vector.
+ */
 export class FeatureExtractor {
   private constructor(
     private readonly pool: InferencePool,

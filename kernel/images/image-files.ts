@@ -34,9 +34,29 @@ export interface FindOptions {
   within?: readonly string[];
 }
 
-/** Whether `real` (a real path) is one of `roots` or lies inside one. */
-export function isWithin(real: string, roots: readonly string[]): boolean {
-  return roots.some((root) => real === root || real.startsWith(root.endsWith(path.sep) ? root : root + path.sep));
+/**
+ * Whether `real` (a real path) is one of `roots` or lies inside one. `flavour` is the platform's
+ * path module (path.win32 in tests of Windows' rules): Windows compares names without case, so
+ * `c:\photos\a.jpg` lies in `C:\Photos`.
+ */
+export function isWithin(real: string, roots: readonly string[], flavour: path.PlatformPath = path): boolean {
+  const key = flavour.sep === '\\' ? (p: string) => p.toLowerCase() : (p: string) => p;
+  const file = key(real);
+  return roots.some((root) => {
+    const folder = key(root);
+    return file === folder || file.startsWith(folder.endsWith(flavour.sep) ? folder : folder + flavour.sep);
+  });
+}
+
+/**
+ * Whether `p` names one place on this machine whatever the current folder and drive: POSIX `/…`;
+ * on Windows a drive letter and a separator (`C:\…`) or a UNC share (`\\server\share\…`), not
+ * `\photos`, which path.win32.isAbsolute accepts but which depends on the current drive.
+ */
+export function isFullPath(p: string, flavour: path.PlatformPath = path): boolean {
+  if (p.includes('\0')) return false;
+  if (flavour.sep === '\\') return /^[a-zA-Z]:[\\/]/.test(p) || /^[\\/]{2}[^\\/]+[\\/][^\\/]+/.test(p);
+  return flavour.isAbsolute(p);
 }
 
 /**

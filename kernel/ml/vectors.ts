@@ -10,6 +10,21 @@ export function dot(a: Vector, b: Vector): number {
   return dotFrom(a, b, 0, a.length);
 }
 
+/** Σ w[i]·x[offset + i] over i in [0, length): a weight vector against one row of a matrix. */
+export function dotAt(w: Vector, x: Vector, offset: number, length: number): number {
+  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  let i = 0;
+  for (const last = length - 3; i < last; i += 4) {
+    const j = offset + i;
+    s0 += w[i] * x[j];
+    s1 += w[i + 1] * x[j + 1];
+    s2 += w[i + 2] * x[j + 2];
+    s3 += w[i + 3] * x[j + 3];
+  }
+  for (; i < length; i++) s0 += w[i] * x[offset + i];
+  return s0 + s1 + (s2 + s3);
+}
+
 /** Σ a[i]·b[i] over i in [start, end). */
 export function dotFrom(a: Vector, b: Vector, start: number, end: number): number {
   let s0 = 0, s1 = 0, s2 = 0, s3 = 0;

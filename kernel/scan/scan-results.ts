@@ -4,7 +4,7 @@
 import { TagsmithError } from '../errors';
 import type { ScanPage, ScannedImageView, ScanQuery, SampleType } from '../api/wire-types';
 import type { ImageCalls } from '../export/scan-table';
-import type { TagModel } from '../training/tag-model';
+import type { FeatureTransform, TagModel } from '../training/tag-model';
 import { mostInformativeFirst } from '../training/review-order';
 import { nearestRows, prepareRows, row, type Neighbour } from '../ml/similarity';
 import { applies, changedCalls, scoreScan, type TagColumn } from './scan-scores';
@@ -31,6 +31,8 @@ export class ScanResults {
   private readonly changed: Map<string, Set<number>>;
   /** The feature matrix prepared for cosine search, made on the first search. */
   private prepared: Float32Array | undefined;
+  /** The feature matrix transformed for the tag models, by transform, made on the first scoring. */
+  private readonly transformed = new Map<FeatureTransform, Float32Array>();
 
   constructor(readonly scan: StoredScan, calls: ScanCalls = newScanCalls()) {
     this.columns = calls.columns;
@@ -49,7 +51,7 @@ export class ScanResults {
     const { images, features, record } = this.scan;
     const stale = models.filter((m) => this.columns.get(m.tag)?.trainedAt !== m.json.trainedAt);
     if (stale.length > 0) {
-      const fresh = scoreScan(images, features, record.featureLength, stale);
+      const fresh = scoreScan(images, features, record.featureLength, stale, this.transformed);
       for (const [tag, column] of fresh) {
         const before = this.columns.get(tag);
         if (before) this.changed.set(tag, new Set(changedCalls(before, column)));

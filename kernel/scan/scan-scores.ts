@@ -1,6 +1,6 @@
 // Every tag's score for every image of a scan, from the scan's feature matrix: no image is
 // read, so a tag trained again re-scores the last scan in well under a second.
-import type { TagModel } from '../training/tag-model';
+import { transformRows, type FeatureTransform, type TagModel } from '../training/tag-model';
 import type { ScannedImage } from './scanner';
 
 export interface TagColumn {
@@ -13,14 +13,27 @@ export interface TagColumn {
 
 export type ScanScores = Map<string, TagColumn>;
 
-export function scoreScan(images: readonly ScannedImage[], features: Float32Array, featureLength: number, models: readonly TagModel[]): ScanScores {
+/**
+ * Scores a scan for some tags. `transformed` keeps the scan's feature matrix transformed as each
+ * model needs it, so that re-scoring after a retrain is only the models' dot products.
+ */
+export function scoreScan(
+  images: readonly ScannedImage[],
+  features: Float32Array,
+  featureLength: number,
+  models: readonly TagModel[],
+  transformed: Map<FeatureTransform, Float32Array> = new Map(),
+): ScanScores {
   const columns: ScanScores = new Map();
-  for (const model of models) columns.set(model.tag, { threshold: model.json.threshold, scores: new Float32Array(images.length), trainedAt: model.json.trainedAt });
-  images.forEach((image, i) => {
-    const input = { features: features.subarray(i * featureLength, (i + 1) * featureLength), aesthetic: image.aesthetic, stock: image.stock };
-    const prepared = new Map();
-    for (const model of models) columns.get(model.tag)!.scores[i] = model.score(input, prepared).score;
-  });
+  for (const model of models) {
+    const transform = model.json.featureTransform;
+    let rows = transformed.get(transform);
+    if (!rows) {
+      rows = transformRows(features, featureLength, transform);
+      transformed.set(transform, rows);
+    }
+    columns.set(model.tag, { threshold: model.json.threshold, scores: model.scoreRows(rows, images), trainedAt: model.json.trainedAt });
+  }
   return columns;
 }
 

@@ -3,7 +3,7 @@
 // the current generation and by a restore for the new one before it is swapped in.
 import { isActiveTask } from '../rules';
 import { writeJsonAtomic } from './atomic-file';
-import { readGeneration, type GenerationContents, type RunningBackbone } from './read-generation';
+import { readGeneration, type GenerationContents, type ReadOptions, type RunningBackbone } from './read-generation';
 import type { TaskRecord } from './record-schemas';
 import { sweepGeneration } from './sample-files';
 import type { GenerationLayout } from './state-layout';
@@ -16,7 +16,7 @@ export type { GenerationContents, RunningBackbone };
  * a list's write and its sweep leaves) are deleted. Throws `invalid_archive` for the first
  * problem, before anything is changed.
  */
-export async function loadGeneration(gen: GenerationLayout, running: RunningBackbone, options: { verifyImages?: boolean } = {}): Promise<GenerationContents> {
+export async function loadGeneration(gen: GenerationLayout, running: RunningBackbone, options: ReadOptions = {}): Promise<GenerationContents> {
   const contents = await readGeneration(gen, running, options);
   contents.tasks = await Promise.all(
     contents.tasks.map(async (task) => {

@@ -3,7 +3,11 @@
 export class KeyedMutex {
   private readonly tails = new Map<string, Promise<unknown>>();
 
-  async run<T>(key: string, work: () => Promise<T>): Promise<T> {
+  /** `keyOf` maps a name to its lock: names it maps alike share one. */
+  constructor(private readonly keyOf: (name: string) => string = (name) => name) {}
+
+  async run<T>(name: string, work: () => Promise<T>): Promise<T> {
+    const key = this.keyOf(name);
     const previous = this.tails.get(key) ?? Promise.resolve();
     const result = previous.then(work, work);
     const tail = result.catch(() => undefined);

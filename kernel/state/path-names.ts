@@ -37,6 +37,26 @@ export function isValidTag(tag: unknown): tag is string {
   return typeof tag === 'string' && TAG_PATTERN.test(tag) && [...tag].length <= 64 && isPortable(tag);
 }
 
+/**
+ * The folder a tag name becomes on a file system that ignores case and Unicode normalisation
+ * (Windows, macOS): `Bees` and `bees` are one folder there, so they may not be two tags.
+ * Upper-casing folds more than NTFS does (`ß` → `SS`); refusing a few extra names is harmless.
+ */
+export function tagFolderKey(tag: string): string {
+  return tag.normalize('NFC').toUpperCase();
+}
+
+/** Two of `tags` that would be one folder on Windows or macOS, if any. */
+export function tagFolderClash(tags: Iterable<string>): [string, string] | undefined {
+  const seen = new Map<string, string>();
+  for (const tag of tags) {
+    const earlier = seen.get(tagFolderKey(tag));
+    if (earlier !== undefined && earlier !== tag) return [earlier, tag];
+    seen.set(tagFolderKey(tag), tag);
+  }
+  return undefined;
+}
+
 export function validateTag(tag: unknown): string {
   if (!isValidTag(tag)) throw new TagsmithError('invalid_tag', `Tag name ${shownName(tag)} is not allowed: use ${TAG_RULE}.`);
   return tag;

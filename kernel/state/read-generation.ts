@@ -9,6 +9,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { TagsmithError } from '../errors';
 import type { SampleListJson, TagModelJson, TaskRecord } from './record-schemas';
+import { tagFolderClash } from './path-names';
 import { classifyStatePath, type GenerationLayout, type StatePath } from './state-layout';
 import { checkEmbedding, checkManifest, checkSampleList, checkTagModel, checkTask, invalidRecord, readRecordFile } from './stored-records';
 
@@ -33,13 +34,25 @@ export interface GenerationContents {
 /** Files checked at once (reading thousands of small records one by one is slow). */
 const PARALLEL = 16;
 
-export async function readGeneration(gen: GenerationLayout, running: RunningBackbone, options: { verifyImages?: boolean } = {}): Promise<GenerationContents> {
+export interface ReadOptions {
+  /** Hash every image against its name (an archive's; the engine's own were hashed when added). */
+  verifyImages?: boolean;
+  /**
+   * Refuse tags whose folders would be one on Windows or macOS (`Bees` and `bees`): an archive
+   * must restore anywhere. A state folder made on Linux before this rule still opens there.
+   */
+  portableTags?: boolean;
+}
+
+export async function readGeneration(gen: GenerationLayout, running: RunningBackbone, options: ReadOptions = {}): Promise<GenerationContents> {
   const contents: GenerationContents = { lists: [], models: [], tasks: [], listed: new Set(), images: new Set(), embeddings: new Map() };
   const files: { relative: string; place: StatePath }[] = [];
   await walk(gen.dir, [], files);
 
   if (!files.some((f) => f.place.kind === 'manifest')) throw invalidRecord('manifest.json', 'missing: the state has no Tagsmith manifest.json');
   const tagsWithSamples = new Set(files.flatMap((f) => (f.place.kind === 'samples' ? [f.place.tag] : [])));
+  const clash = options.portableTags ? tagFolderClash([...tagsWithSamples].sort()) : undefined;
+  if (clash) throw invalidRecord(`tags/${clash[1]}`, `tags ${JSON.stringify(clash[0])} and ${JSON.stringify(clash[1])} differ only in case: on Windows and macOS they would be one folder`);
 
   await inBatches(files, async ({ relative, place }) => {
     const file = path.join(gen.dir, ...relative.split('/'));

@@ -23,7 +23,7 @@ import { checkEmbedding, type EmbeddingRecord } from '../../kernel/state/stored-
 import { seededRandom, shuffled } from '../../kernel/ml/random';
 import { trainTag } from '../../kernel/training/train-tag';
 import { DEFAULT_TRAIN_OPTIONS } from '../../kernel/rules';
-import type { TagModel } from '../../kernel/training/tag-model';
+import { TagModel } from '../../kernel/training/tag-model';
 import { median, rssMb, table } from './stats';
 
 async function main(): Promise<void> {
@@ -104,12 +104,18 @@ async function main(): Promise<void> {
   }
   const stored = { record: { id: 's-bench-00000000', featureLength: dim } as never, images: first.images, features: first.features };
   const rescore: number[] = [];
+  const retrainOne: number[] = [];
   const oneByOne: number[] = [];
   for (let run = 0; run < runs; run++) {
     const results = new ScanResults(stored);
     t = performance.now();
     results.refresh(models);
     rescore.push((performance.now() - t) / 1000);
+    // One tag trained again: only its column is scored, on the matrix already transformed.
+    const retrained = models.map((m, k) => (k === 0 ? TagModel.fromJSON({ ...m.json, trainedAt: `${m.json.trainedAt}+${run}` }) : m));
+    t = performance.now();
+    results.refresh(retrained);
+    retrainOne.push((performance.now() - t) / 1000);
     t = performance.now();
     for (let i = 0; i < first.images.length; i++) {
       const input = { features: Array.from(first.features.subarray(i * dim, (i + 1) * dim)), aesthetic: first.images[i].aesthetic, stock: first.images[i].stock };
@@ -119,7 +125,8 @@ async function main(): Promise<void> {
     sample();
   }
   console.log(table(['re-score 10 tags', 'images', 'seconds (median)'], [
-    ['from the scan\'s feature matrix (a retrain)', String(first.images.length), median(rescore).toFixed(3)],
+    ['from the scan\'s feature matrix (the first scoring)', String(first.images.length), median(rescore).toFixed(3)],
+    ['one tag trained again (its column only)', String(first.images.length), median(retrainOne).toFixed(3)],
     ['baseline: image by image, as /predict_by_features', String(first.images.length), median(oneByOne).toFixed(3)],
   ]));
   console.log(`re-scoring ${first.images.length} images for 10 tags: ${median(rescore).toFixed(3)} s (target < 1 s)\n`);

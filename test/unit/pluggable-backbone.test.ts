@@ -119,7 +119,7 @@ describe('switching a state folder to another backbone', () => {
       try {
         const [summary] = await after.listTags();
         assert.deepEqual([summary.tag, summary.positives, summary.negatives, summary.trained], ['warm', 5, 5, false]);
-        assert.match(summary.retrain ?? '', /Trained on backbone mean-colour; this engine runs mean-colour-v2: train again/);
+        assert.match(summary.retrainReason ?? '', /Trained on backbone mean-colour; this engine runs mean-colour-v2: train again/);
         const [unseen] = await stripedImages(1, 30);
         assert.deepEqual((await after.predict(unseen)).custom, {}, 'a model of another backbone is not applied to this one\'s vectors');
 
@@ -132,11 +132,11 @@ describe('switching a state folder to another backbone', () => {
         assert.ok(stages.includes('embedding samples for mean-colour-v2 1.0'), stages.join(' | '));
         assert.equal((await after.predict(unseen)).custom.warm.label, true);
         const [trained] = await after.listTags();
-        assert.equal(trained.retrain, undefined);
+        assert.equal(trained.retrainReason, undefined);
 
         // An archive made on the old backbone restores too, with the same note.
         assert.deepEqual(await after.setState(Readable.from(backup)), { tags: 1, samples: 10 });
-        assert.match((await after.listTags())[0].retrain ?? '', /train again/);
+        assert.match((await after.listTags())[0].retrainReason ?? '', /train again/);
       } finally {
         await after.close();
       }

@@ -68,6 +68,10 @@ describe('restoring hostile archives', () => {
     await refused('../ entry', tarOf(MANIFEST, tarEntry({ path: `tags/${escape}`, body: 'x' })), /climbs out/);
     await refused('plain ../', tarOf(MANIFEST, tarEntry({ path: '../../../pwned', body: 'x' })), /climbs out/);
     await refused('absolute path', tarOf(MANIFEST, tarEntry({ path: path.join(outside, 'pwned'), body: 'x' })), /absolute/);
+    // Windows' separators and drives: tar on Windows would write these outside the state.
+    await refused('backslashes climbing out', tarOf(MANIFEST, tarEntry({ path: 'images\\..\\..\\pwned', body: 'x' })), /absolute or Windows path/);
+    await refused('a drive-relative path', tarOf(MANIFEST, tarEntry({ path: 'C:pwned', body: 'x' })), /absolute or Windows path/);
+    await refused('a drive path', tarOf(MANIFEST, tarEntry({ path: 'C:\\Windows\\pwned', body: 'x' })), /absolute or Windows path/);
     await refused('foreign top-level name', tarOf(MANIFEST, tarEntry({ path: 'etc/passwd', body: 'x' })), /not part of a Tagsmith state/);
     await refused('a file where a folder belongs', tarOf(MANIFEST, tarEntry({ path: 'tasks', body: 'x' })), /tasks is not a file a Tagsmith state has/);
     await refused('an image not named by its hash', tarOf(MANIFEST, tarEntry({ path: 'images/cat.jpg', body: 'x' })), /images\/cat\.jpg: "cat\.jpg" is not a sample id/);
@@ -202,6 +206,9 @@ describe('restoring an edited backup', () => {
     await refused('task_id not its file name', withRecord(files, taskFile, { ...task(), task_id: crypto.randomUUID() }), /does not match its file name/);
     await refused('task file named CON', withRecord(files, taskFile, task(), 'tasks/CON.json'), /tasks\/CON\.json: "CON\.json" is not a task record file/);
     await refused('tag folder named CON', withRecord(withRecord(files, 'tags/stripes/samples.json', { ...json(files, 'tags/stripes/samples.json'), tag: 'CON' }, 'tags/CON/samples.json'), 'tags/stripes/model.json', { ...model(), tag: 'CON' }, 'tags/CON/model.json'), /tags\/CON: "CON" is not a tag name/);
+    const stripesList = json(files, 'tags/stripes/samples.json');
+    const caseTwins = withRecord(withRecord(files, 'tags/stripes/samples.json', { ...stripesList, tag: 'Stripes' }, 'tags/Stripes/samples.json'), 'tags/stripes/samples.json', stripesList);
+    await refused('tags Stripes and stripes', caseTwins, /^tags\/stripes: tags "Stripes" and "stripes" differ only in case: on Windows and macOS they would be one folder$/);
     await refused('backbone folder with a space', withRecord(files, embeddingFile, json(files, embeddingFile), embeddingFile.replace(/^features\/[^/]+\//, 'features/a b/')), /"a b" is not a backbone id/);
     await refused('a stray file', withRecord(files, 'tags/stripes/notes.txt', 'hello'), /tags\/stripes\/notes\.txt is not a file a Tagsmith state has/);
     await refused('an image named by another hash', withRecord(files, 'images/' + 'e'.repeat(64), Buffer.from('not that image').toString()), /images\/e{64}: the image's sha256 is [0-9a-f]{64}, not its name/);

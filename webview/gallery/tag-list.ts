@@ -36,7 +36,7 @@ export class TagList {
       h('span', { className: 'tag-counts', title: `${t.positives} positive and ${t.negatives} negative samples` }, `+${t.positives} −${t.negatives}`),
       status,
       t.trained && t.stale ? h('span', { className: 'tag-stale', title: 'Samples changed since the last training: train again to use them.' }, '⚠ samples changed') : null,
-      t.retrain ? h('span', { className: 'tag-stale', title: t.retrain }, '⚠ train again') : null,
+      t.retrainReason ? h('span', { className: 'tag-stale', title: t.retrainReason }, '⚠ train again') : null,
     );
   }
 }
