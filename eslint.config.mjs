@@ -71,8 +71,8 @@ export default tseslint.config(
         patterns: [
           { group: ['@fastify/*'], message: 'The extension never loads the engine\'s server code.' },
           {
-            regex: 'kernel/(engine|features|http|scan|ml|export|scores)/|kernel/state/(?!path-names$)|kernel/training/(?!describe-metrics$)',
-            message: 'The extension uses the engine through kernel/client; of the rest only kernel/rules, kernel/state/path-names, kernel/training/describe-metrics, kernel/images/image-files, kernel/cli/ready-line and the notebook kernel\'s messages.',
+            regex: 'kernel/(engine|features|http|scan|ml|export)/|kernel/scores/(?!keywords-text$)|kernel/state/(?!path-names$)|kernel/training/(?!describe-metrics$)',
+            message: 'The extension uses the engine through kernel/client; of the rest only kernel/rules, kernel/state/path-names, kernel/training/describe-metrics, kernel/scores/keywords-text, kernel/images/image-files, kernel/cli/ready-line and the notebook kernel\'s messages.',
             allowTypeImports: true,
           },
         ],
@@ -88,8 +88,8 @@ export default tseslint.config(
           { group: ['node:*'], message: 'Webviews are browser code: no Node modules.' },
           { group: ['**/extension/**'], message: 'Webviews talk to the extension only through webview/protocol.ts.' },
           {
-            regex: 'kernel/(?!(rules|state/path-names|training/describe-metrics)$)',
-            message: 'Webviews may import only the browser-safe kernel modules (rules, path-names, describe-metrics), and kernel types.',
+            regex: 'kernel/(?!(rules|state/path-names|training/describe-metrics|scores/keywords-text)$)',
+            message: 'Webviews may import only the browser-safe kernel modules (rules, path-names, describe-metrics, keywords-text), and kernel types.',
             allowTypeImports: true,
           },
         ],

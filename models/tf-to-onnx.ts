@@ -148,14 +148,14 @@ function feedsSpatialSqueeze(model: TfGraphModel, node: TfNode): boolean {
   return consumers.length === 1 && consumers[0].op === 'Squeeze' && attrInts(consumers[0], 'squeeze_dims').join() === '1,2';
 }
 
-function checkNhwc(node: TfNode): void {
+export function checkNhwc(node: TfNode): void {
   const format = attrString(node, 'data_format') ?? 'NHWC';
   if (format !== 'NHWC') throw new Error(`${node.name}: data format ${format}`);
   const dilations = attrInts(node, 'dilations');
   if (dilations.some((d) => d !== 1)) throw new Error(`${node.name}: dilated convolutions are not supported`);
 }
 
-function padding(node: TfNode): string {
+export function padding(node: TfNode): string {
   const p = attrString(node, 'padding');
   if (p === 'SAME') return 'SAME_UPPER';
   if (p === 'VALID') return 'VALID';
@@ -163,7 +163,7 @@ function padding(node: TfNode): string {
 }
 
 /** TF conv filter [kh, kw, in, out] → ONNX [out, in, kh, kw]. */
-function hwioToOihw(w: TfTensor): { dims: number[]; data: Float32Array } {
+export function hwioToOihw(w: TfTensor): { dims: number[]; data: Float32Array } {
   const [kh, kw, ci, co] = w.shape;
   const data = new Float32Array(w.values.length);
   for (let h = 0; h < kh; h++)
@@ -174,7 +174,7 @@ function hwioToOihw(w: TfTensor): { dims: number[]; data: Float32Array } {
 }
 
 /** TF depthwise filter [kh, kw, in, multiplier] → ONNX grouped conv [in*multiplier, 1, kh, kw]. */
-function depthwiseToOihw(w: TfTensor): { dims: number[]; data: Float32Array } {
+export function depthwiseToOihw(w: TfTensor): { dims: number[]; data: Float32Array } {
   const [kh, kw, ci, m] = w.shape;
   const data = new Float32Array(w.values.length);
   for (let h = 0; h < kh; h++)

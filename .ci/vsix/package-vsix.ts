@@ -184,6 +184,9 @@ async function main(): Promise<void> {
   const lock = fs.readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8');
   log('all', 'building the production bundles (npm run vscode:prepublish)');
   await run('npm', ['run', 'vscode:prepublish'], ROOT, 'build');
+  // The keywords model is an opt-in install for developers; every package ships it.
+  log('all', 'installing the keywords model (npm run models:keywords)');
+  await run('npm', ['run', 'models:keywords'], ROOT, 'keywords model');
   fs.mkdirSync(OUT, { recursive: true });
   for (const t of targets) fs.rmSync(path.join(OUT, vsixFileName(t.name, manifest.version)), { force: true });
 

@@ -5,6 +5,7 @@ import * as vscode from 'vscode';
 import type { Prediction, TagsmithClient } from '../../kernel/client/tagsmith-client';
 import { IMAGE_EXTENSIONS } from '../../kernel/rules';
 import { selectImages } from '../logic/image-selection';
+import { keywordRows, predictionReport } from '../logic/prediction-text';
 
 export async function predictTags(client: TagsmithClient, uris: vscode.Uri[]): Promise<void> {
   if (uris.length === 0) {
@@ -21,12 +22,12 @@ export async function predictTags(client: TagsmithClient, uris: vscode.Uri[]): P
   await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Tagsmith: predicting', cancellable: true }, async (progress, cancel) => {
     for (const file of images) {
       if (cancel.isCancellationRequested) break;
-      results.push({ file, prediction: await client.predict(await fs.readFile(file)) });
+      results.push({ file, prediction: await client.predict(await fs.readFile(file), { keywords: true }) });
       progress.report({ increment: 100 / images.length, message: `${results.length}/${images.length}` });
     }
   });
   if (results.length === 1) return showOne(results[0].file, results[0].prediction);
-  const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: report(results) });
+  const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: predictionReport(results) });
   await vscode.window.showTextDocument(doc, { preview: true });
 }
 
@@ -42,24 +43,18 @@ async function showOne(file: string, prediction: Prediction): Promise<void> {
     { label: 'aesthetic', description: prediction.base.aesthetic.score.toFixed(3), detail: components(prediction.base.aesthetic.components) },
     { label: 'stock', description: prediction.base.stock.score.toFixed(3), detail: components(prediction.base.stock.components) },
     { label: 'nsfw', description: components(prediction.base.nsfw) },
+    ...keywordItems(prediction),
   ];
   if (custom.length === 0) items.unshift({ label: 'No trained tags yet', detail: 'Train a tag first: Tagsmith: Train Tag…' });
   await vscode.window.showQuickPick(items, { title: `Tagsmith: ${path.basename(file)}`, placeHolder: 'Scores for this image' });
 }
 
-function components(values: Record<string, number>): string {
-  return Object.entries(values).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(' · ');
+/** The objects the keywords model found; no section if the engine has no keywords model. */
+function keywordItems(prediction: Prediction): vscode.QuickPickItem[] {
+  const rows = keywordRows(prediction.base.keywords);
+  return rows ? [{ label: 'keywords', kind: vscode.QuickPickItemKind.Separator }, ...rows] : [];
 }
 
-function report(results: { file: string; prediction: Prediction }[]): string {
-  const tags = [...new Set(results.flatMap((r) => Object.keys(r.prediction.custom)))].sort();
-  const header = `| image | ${tags.join(' | ')} | aesthetic | stock |\n|---|${tags.map(() => '---|').join('')}---|---|`;
-  const rows = results.map(({ file, prediction }) => {
-    const cells = tags.map((t) => {
-      const s = prediction.custom[t];
-      return s ? `${s.label ? '**✓**' : '✗'} ${s.score.toFixed(2)}` : '–';
-    });
-    return `| ${path.basename(file)} | ${cells.join(' | ')} | ${prediction.base.aesthetic.score.toFixed(2)} | ${prediction.base.stock.score.toFixed(2)} |`;
-  });
-  return `# Tagsmith predictions\n\n✓ = above the tag's threshold.\n\n${header}\n${rows.join('\n')}\n`;
+function components(values: Record<string, number>): string {
+  return Object.entries(values).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(' · ');
 }

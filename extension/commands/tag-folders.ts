@@ -2,7 +2,8 @@
 // the folders (each image embedded once, every trained tag scored) under a cancellable progress
 // notification; then a summary offers what to do with the result: export it as CSV or JSON Lines,
 // write XMP keywords (after a preview), or read every detail ("Show All"). The explorer's badges
-// are read again once the scan is done.
+// are read again once the scan is done. With `tagsmith.scan.keywords` the scan also finds each
+// image's objects (the keywords model), which the tooltips, exports and sidecars then carry.
 import os from 'node:os';
 import path from 'node:path';
 import * as vscode from 'vscode';
@@ -59,6 +60,14 @@ export async function tagWorkspace(context: ScanContext): Promise<void> {
   await scanAndSummarise(context, roots, roots.length === 1 ? path.basename(roots[0]) : 'the workspace');
 }
 
+/** The setting, if the engine can honour it; if it cannot, the user is told how (the scan goes on without). */
+async function keywordsWanted(client: TagsmithClient): Promise<boolean> {
+  if (!vscode.workspace.getConfiguration('tagsmith.scan').get<boolean>('keywords', false)) return false;
+  const status = (await client.health()).keywords;
+  if (!status.installed) void vscode.window.showWarningMessage(`Tagsmith: this scan finds no objects: the keywords model is not installed (${status.reason ?? 'missing'}). Run \`${status.install ?? 'npm run models:keywords'}\` in the extension's folder and restart the engine.`);
+  return status.installed;
+}
+
 function workspaceRoots(): string[] {
   return scanRootsOf(vscode.workspace.workspaceFolders);
 }
@@ -72,10 +81,11 @@ async function scanAndSummarise(context: ScanContext, paths: string[], label: st
     );
     if (choice !== 'Scan Anyway') return;
   }
+  const keywords = await keywordsWanted(client);
   const scan = await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `Tagsmith: tagging images in ${label}`, cancellable: true },
     async (progress, cancel) => {
-      const task = client.scan(paths);
+      const task = client.scan(paths, { keywords });
       const stop = () => void task.cancel().catch(() => undefined);
       if (cancel.isCancellationRequested) stop();
       cancel.onCancellationRequested(stop);
@@ -149,13 +159,13 @@ async function writeSidecars(client: TagsmithClient, scan: ScanView): Promise<st
   const roots = workspaceRoots();
   const preview = sidecarPreview(
     await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Tagsmith: reading XMP sidecars' }, () =>
-      client.scanSidecars(scan.scan_id, { action: 'preview' })),
+      client.scanSidecars(scan.scan_id, { action: 'preview', includeKeywords: scan.keywords === true })),
     roots,
   );
   if (preview.nothingToWrite) return preview.message;
   const choice = await vscode.window.showWarningMessage(preview.message, { modal: true, detail: preview.detail }, 'Write');
   if (choice !== 'Write') return undefined;
   const report = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Tagsmith: writing XMP sidecars' }, () =>
-    client.scanSidecars(scan.scan_id, { action: 'write' }));
+    client.scanSidecars(scan.scan_id, { action: 'write', includeKeywords: scan.keywords === true }));
   return sidecarResult(report, roots);
 }

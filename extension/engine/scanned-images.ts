@@ -104,7 +104,7 @@ export class ScannedImages {
     const images: LoadedScan['images'][number][] = [];
     for (let offset = 0; ; offset += limit) {
       const page = await source.scanResults(scan.scan_id, { offset, limit });
-      for (const image of page.images) images.push({ path: image.path, tags: image.tags });
+      for (const image of page.images) images.push({ path: image.path, tags: image.tags, ...(image.keywords ? { keywords: image.keywords } : {}) });
       if (page.images.length === 0 || offset + limit >= page.total) break;
     }
     return { id: scan.scan_id, inputs: scan.inputs, createdAt: scan.createdAt, images };

@@ -1,7 +1,8 @@
 // The explorer's badges for scanned images: which scans decide them (the newest of each folder),
 // which files get one (a shown tag applies; only files a scan listed), the badge's one or two
 // characters, its tooltip, and which files changed. No `vscode` here, so it is unit-tested directly.
-import type { ScanView } from '../../kernel/client/tagsmith-client';
+import type { Keywords, ScanView } from '../../kernel/client/tagsmith-client';
+import { keywordsInWords } from '../../kernel/scores/keywords-text';
 import { isUnder } from './scan-roots';
 
 export interface TagCall {
@@ -14,6 +15,8 @@ export interface ScannedImageCalls {
   readonly path: string;
   /** Every trained tag's call, as the engine scored it. */
   readonly tags: Readonly<Record<string, TagCall>>;
+  /** The objects the keywords model found, in a scan made with keywords. */
+  readonly keywords?: Keywords;
 }
 
 /** A finished scan's images as last read from the engine. */
@@ -57,10 +60,14 @@ export function badgeText(applying: readonly string[]): string {
   return first.toLocaleUpperCase() + second.toLocaleLowerCase();
 }
 
-/** "Tagsmith: stripes 0.93 (threshold 0.51), dots 0.71 (threshold 0.60)", highest score first. */
-export function tooltipText(calls: readonly (readonly [string, TagCall])[]): string {
+/**
+ * "Tagsmith: stripes 0.93 (threshold 0.51), dots 0.71 (threshold 0.60)", highest score first;
+ * then, from a scan made with keywords, " · objects: person ×2, dog" (surest first).
+ */
+export function tooltipText(calls: readonly (readonly [string, TagCall])[], keywords?: Keywords): string {
   const sorted = [...calls].sort(([a, x], [b, y]) => y.score - x.score || (a < b ? -1 : 1));
-  return `Tagsmith: ${sorted.map(([tag, call]) => `${tag} ${call.score.toFixed(2)} (threshold ${call.threshold.toFixed(2)})`).join(', ')}`;
+  const objects = keywordsInWords(keywords);
+  return `Tagsmith: ${sorted.map(([tag, call]) => `${tag} ${call.score.toFixed(2)} (threshold ${call.threshold.toFixed(2)})`).join(', ')}${objects ? ` · objects: ${objects}` : ''}`;
 }
 
 /** Where two spellings of one file meet: Windows paths compare without case. */
@@ -105,7 +112,7 @@ export function imageDecorations(scans: readonly LoadedScan[], shown: ReadonlySe
       if (applying.length === 0 || (newer.length > 0 && covers(newer, image.path))) continue;
       const key = pathKey(image.path);
       if (decorations.has(key)) continue; // listed twice by one scan (two inputs over it)
-      decorations.set(key, { path: image.path, badge: badgeText(applying.map(([tag]) => tag).sort()), tooltip: tooltipText(applying) });
+      decorations.set(key, { path: image.path, badge: badgeText(applying.map(([tag]) => tag).sort()), tooltip: tooltipText(applying, image.keywords) });
     }
   });
   return decorations;

@@ -128,7 +128,7 @@ export class PanelRequests {
       this.actions.trainingStarted(tag, taskId);
       return { taskId };
     },
-    'predict/image': async ({ file }) => (await this.client()).predict(Buffer.from(file.base64, 'base64')),
+    'predict/image': async ({ file }) => (await this.client()).predict(Buffer.from(file.base64, 'base64'), { keywords: true }),
     'panel/open': async ({ panel, tag, similarTo }) => {
       await this.actions.openPanel(panel, tag, similarTo);
       return {};

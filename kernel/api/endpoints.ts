@@ -68,13 +68,14 @@ export const ENDPOINTS = {
   }),
   train: endpoint<Tag, Partial<TrainOptions>, TrainStarted>({
     methods: ['GET', 'POST'], path: '/train/{tag}', body: 'none', produces: 'application/json', summary: 'Start training a tag; returns {"task_id"} at once.',
-    query: { num_clusters: `Number of k-means clusters of the positives (${MIN_CLUSTERS}–${MAX_CLUSTERS}, ${DEFAULT_TRAIN_OPTIONS.num_clusters} by default).`, apply_aesthetic_score: 'true/false/1/0: use the aesthetic score as an input.', apply_stock_score: 'true/false/1/0: use the stock score as an input.' },
+    query: { num_clusters: `Number of k-means clusters of the positives (${MIN_CLUSTERS}–${MAX_CLUSTERS}, ${DEFAULT_TRAIN_OPTIONS.num_clusters} by default).`, apply_aesthetic_score: 'true/false/1/0: use the aesthetic score as an input.', apply_stock_score: 'true/false/1/0: use the stock score as an input.', apply_keywords: 'true/false/1/0: use the keywords model\'s 80 object confidences as inputs (needs `npm run models:keywords`).' },
   }),
   status: endpoint<TaskId, Record<never, never>, TaskView>({
     methods: ['GET'], path: '/status/{task_id}', body: 'none', produces: 'application/json', summary: 'State, stage, progress and (when done) metrics of a training task.',
   }),
-  predict: endpoint<Record<never, string>, Record<never, never>, Prediction>({
-    methods: ['POST'], path: '/predict', body: 'image', produces: 'application/json', summary: 'Base scores (nsfw, aesthetic, stock) and every custom tag for an image.',
+  predict: endpoint<Record<never, string>, { keywords?: boolean }, Prediction>({
+    methods: ['POST'], path: '/predict', body: 'image', produces: 'application/json', summary: 'Base scores (nsfw, aesthetic, stock, and keywords when asked) and every custom tag for an image.',
+    query: { keywords: 'true/false/1/0: also the COCO objects the image shows, each with its confidence and count (needs `npm run models:keywords`; /health says whether it is installed).' },
   }),
   predictCustom: endpoint<Record<never, string>, Record<never, never>, Record<string, TagScore>>({
     methods: ['POST'], path: '/predict/custom', body: 'image', produces: 'application/json', summary: 'Every custom tag for an image.',
@@ -128,7 +129,7 @@ export const ENDPOINTS = {
   }),
   startScan: endpoint<Record<never, string>, Record<never, never>, ScanView>({
     methods: ['POST'], path: '/scans', body: 'json', produces: 'application/json',
-    summary: 'Scan image files and folders on the engine\'s machine (JSON {"paths": [absolute paths]}, under its --scan-root folders): a task that embeds each new image once and scores every trained tag.',
+    summary: 'Scan image files and folders on the engine\'s machine (JSON {"paths": [absolute paths], "keywords"?: true}, under its --scan-root folders): a task that embeds each new image once and scores every trained tag (and finds its keywords, when asked and the keywords model is installed).',
   }),
   scans: endpoint<Record<never, string>, Record<never, never>, { scans: ScanView[] }>({
     methods: ['GET'], path: '/scans', body: 'none', produces: 'application/json', summary: 'Scans running and finished, newest first.',
@@ -152,7 +153,7 @@ export const ENDPOINTS = {
   }),
   scanSidecars: endpoint<ScanId, Record<never, never>, SidecarReport>({
     methods: ['POST'], path: '/scans/{scan_id}/sidecars', body: 'json', produces: 'application/json',
-    summary: 'Keywords in XMP sidecars beside a finished scan\'s images (dc:subject; images are never touched): JSON {"action": "preview"|"write"|"remove", "tags"?: [...], "naming"?: "image-name.ext.xmp"|"image-name.xmp"}.',
+    summary: 'Keywords in XMP sidecars beside a finished scan\'s images (dc:subject; images are never touched): JSON {"action": "preview"|"write"|"remove", "tags"?: [...], "naming"?: "image-name.ext.xmp"|"image-name.xmp", "includeKeywords"?: true}.',
   }),
   reviewQueue: endpoint<Tag, { view?: ReviewView; scan_id?: string; offset?: number; limit?: number }, ReviewQueue>({
     methods: ['GET'], path: '/tags/{tag}/review', body: 'none', produces: 'application/json',

@@ -4,11 +4,12 @@
 // (a sample), it is the same shape, and where the store keeps more than a client needs (a
 // task's file header), the wire has its own type.
 import type { BaseScores, ScoreWithComponents } from '../scores/base-scores';
+import type { Box, KeywordHit, Keywords } from '../scores/keywords';
 import type { SampleRecord, SampleType, TagMetrics, TaskRecord } from '../state/record-schemas';
 import type { TagScore } from '../training/tag-model';
 import type { TrainOptions } from '../training/train-options';
 
-export type { BaseScores, SampleRecord, SampleType, TagMetrics, TagScore, TrainOptions };
+export type { BaseScores, Box, KeywordHit, Keywords, SampleRecord, SampleType, TagMetrics, TagScore, TrainOptions };
 
 export interface TagSummary {
   tag: string;
@@ -68,6 +69,8 @@ export interface FeaturesDocument {
   features: number[];
   aesthetic: ScoreWithComponents;
   stock: ScoreWithComponents;
+  /** The keywords model's per-class confidences: present when a tag trained with apply_keywords needs them. */
+  keywords?: { model: string; vector: number[] };
 }
 
 /** A document as received: its base scores may be left out (tags that use them then refuse it). */
@@ -114,12 +117,21 @@ export interface EngineCounts {
   tasksRunning: boolean;
 }
 
+/** Whether the `keywords` base model is installed; if not, why, and the command that installs it. */
+export interface KeywordsStatus {
+  installed: boolean;
+  model?: string;
+  reason?: string;
+  install?: string;
+}
+
 export interface Health extends EngineCounts {
   status: 'ok';
   version: string;
   backbone: string;
   featureLength: number;
   stateDir: string;
+  keywords: KeywordsStatus;
 }
 
 // ── scans ──────────────────────────────────────────────────────────────────────────────
@@ -151,6 +163,8 @@ export interface ScanView {
   createdAt: string;
   startedAt?: string;
   finishedAt?: string;
+  /** The scan finds (or found) each image's keywords. */
+  keywords?: boolean;
   error?: { code: string; message: string };
   /** Once finished (or cancelled: what it did until then). */
   result?: {
@@ -175,6 +189,8 @@ export interface ScannedImageView {
   aesthetic: number;
   stock: number;
   nsfw: Record<string, number>;
+  /** In a scan made with keywords: the COCO objects found. */
+  keywords?: Keywords;
   /** With `tag`: the image is already a sample of it, and which kind. */
   sample?: SampleType;
   /** With `tag`: the call changed at the tag's last re-scoring. */
@@ -210,6 +226,8 @@ export interface SidecarRequest {
   /** Tags whose keyword is written where they apply (default: every trained tag); for remove, the keywords taken out (default: every one Tagsmith added). */
   tags?: string[];
   naming?: SidecarNaming;
+  /** Also the keywords model's objects ("person", "dog") of a scan made with keywords. */
+  includeKeywords?: boolean;
 }
 
 export interface SidecarChange {

@@ -5,12 +5,12 @@ import { ENDPOINTS, endpointPath, type Endpoint, type HttpMethod, type ParamsOf,
 import type { TableFormat } from '../export/scan-table';
 import { THUMBNAIL_DEFAULT } from '../rules';
 import type {
-  AddSampleResult, CleanResult, FeaturesDocument, FeaturesPrediction, Health, Prediction, RestoreResult, SampleListing, SampleRecord, SampleType, ScannedImageView,
+  AddSampleResult, CleanResult, FeaturesDocument, FeaturesPrediction, Health, KeywordHit, Keywords, KeywordsStatus, Prediction, RestoreResult, SampleListing, SampleRecord, SampleType, ScannedImageView,
   ReviewQueue, ReviewView, SampleOrder, SampleSuspicion, SampleView, ScanPage, ScanProgressView, ScanQuery, ScanView, SidecarReport, SidecarRequest, SimilarImages, TagScore, TagSummary, TaskView, TrainOptions,
 } from '../api/wire-types';
 
 export type {
-  AddSampleResult, CleanResult, FeaturesDocument, FeaturesPrediction, Health, Prediction, RestoreResult, SampleListing, SampleRecord, SampleType, ScannedImageView,
+  AddSampleResult, CleanResult, FeaturesDocument, FeaturesPrediction, Health, KeywordHit, Keywords, KeywordsStatus, Prediction, RestoreResult, SampleListing, SampleRecord, SampleType, ScannedImageView,
   ReviewQueue, ReviewView, SampleOrder, SampleSuspicion, SampleView, ScanPage, ScanProgressView, ScanQuery, ScanView, SidecarReport, SidecarRequest, SimilarImages, TableFormat, TagScore, TagSummary, TaskView, TrainOptions,
 };
 
@@ -80,8 +80,9 @@ export class TagsmithClient {
     return this.json(ENDPOINTS.status, { params: { task_id: taskId } });
   }
 
-  predict(image: ImageInput): Promise<Prediction> {
-    return this.json(ENDPOINTS.predict, { body: upload(image), long: true });
+  /** With `keywords`, also the COCO objects in the image (when the engine has the keywords model). */
+  predict(image: ImageInput, options: { keywords?: boolean } = {}): Promise<Prediction> {
+    return this.json(ENDPOINTS.predict, { body: upload(image), query: options.keywords ? { keywords: true } : {}, long: true });
   }
 
   predictCustom(image: ImageInput, tag?: string): Promise<Record<string, TagScore>> {
@@ -143,8 +144,8 @@ export class TagsmithClient {
    * server reads only under its --scan-root folders). The scan is returned at once (not a
    * promise: awaiting it waits for its end), so `client.scan(paths).onProgress(show)` reads naturally.
    */
-  scan(paths: string[]): ScanTask {
-    const started = this.json(ENDPOINTS.startScan, { body: jsonBody({ paths }) });
+  scan(paths: string[], options: { keywords?: boolean } = {}): ScanTask {
+    const started = this.json(ENDPOINTS.startScan, { body: jsonBody(options.keywords ? { paths, keywords: true } : { paths }) });
     return new ScanTask(this, started.then((s) => s.scan_id));
   }
 

@@ -38,7 +38,16 @@ export function parseFeaturesDocument(value: unknown, expected: { backbone: stri
     features: features as number[],
     aesthetic: parseBaseScore(doc.aesthetic, 'aesthetic', bad),
     stock: parseBaseScore(doc.stock, 'stock', bad),
+    ...(doc.keywords === undefined ? {} : { keywords: parseKeywords(doc.keywords, bad) }),
   };
+}
+
+/** The keywords model's confidences as /get_features wrote them: its id and numbers in [0, 1]. */
+function parseKeywords(value: unknown, bad: (why: string) => never): { model: string; vector: number[] } {
+  const { model, vector } = (value ?? {}) as { model?: unknown; vector?: unknown };
+  if (typeof model !== 'string' || model.length > 64 || !Array.isArray(vector) || vector.length > 1000) return bad('has malformed keywords');
+  if (!vector.every((v) => typeof v === 'number' && v >= 0 && v <= 1)) bad('has keyword confidences outside 0 to 1');
+  return { model, vector: vector as number[] };
 }
 
 /** A base score (`aesthetic`, `stock`) as /get_features wrote it: score and components in [0, 1]. */

@@ -25,6 +25,7 @@ type Listener = (view: ScanView) => void;
 export class ScanQueue {
   private readonly views = new Map<string, ScanView>();
   private readonly inputs = new Map<string, string[]>();
+  private readonly withKeywords = new Set<string>();
   private readonly pending: string[] = [];
   private running?: { id: string; controller: AbortController; finished: Promise<void> };
   private readonly listeners = new Set<Listener>();
@@ -32,13 +33,14 @@ export class ScanQueue {
 
   constructor(private readonly host: ScanHost) {}
 
-  /** Queues a scan of these absolute paths and returns its view at once. */
-  start(paths: string[]): ScanView {
+  /** Queues a scan of these absolute paths (finding their keywords too, if asked) and returns its view at once. */
+  start(paths: string[], options: { keywords?: boolean } = {}): ScanView {
     if (this.stopped) throw new TagsmithError('shutting_down', 'The engine is stopping.');
     const id = newScanId();
     const view: ScanView = { scan_id: id, state: 'queued', inputs: paths, progress: emptyProgress(), createdAt: new Date().toISOString() };
     this.views.set(id, view);
     this.inputs.set(id, paths);
+    if (options.keywords) this.withKeywords.add(id);
     this.pending.push(id);
     this.notify(view);
     this.pump();
@@ -104,12 +106,15 @@ export class ScanQueue {
     this.update(view, { state: 'running', startedAt });
     try {
       const inputs = this.inputs.get(id)!;
+      // Keywords when asked for, or when a trained tag reads them.
+      const keywords = this.host.embeddings.keywords !== undefined && (this.withKeywords.has(id) || (this.host.embeddings.keywordsWanted?.() ?? false));
       const outcome = await scanImages(inputs, this.host.embeddings, await this.host.index(), {
         signal: controller.signal,
         within: this.host.within,
+        keywords,
         onProgress: (progress) => this.update(view, { progress }),
       });
-      const record = await this.host.store.save(id, { inputs, backbone: this.host.embeddings.backbone, featureLength: this.host.embeddings.featureLength, startedAt }, outcome);
+      const record = await this.host.store.save(id, { inputs, backbone: this.host.embeddings.backbone, featureLength: this.host.embeddings.featureLength, startedAt, ...(keywords ? { keywords: true } : {}) }, outcome);
       this.update(view, finishedView(record));
     } catch (error) {
       const e = asTagsmithError(error);
@@ -117,6 +122,7 @@ export class ScanQueue {
     } finally {
       this.running = undefined;
       this.inputs.delete(id);
+      this.withKeywords.delete(id);
       this.forgetOld();
       this.pump();
     }
@@ -155,6 +161,7 @@ export function finishedView(record: ScanRecord): ScanView {
     createdAt: record.startedAt,
     startedAt: record.startedAt,
     finishedAt: record.finishedAt,
+    ...(record.keywords ? { keywords: true } : {}),
     result: { images: record.images, skipped: record.skipped.slice(0, SKIPPED_SHOWN), applies: {}, changedCalls: {} },
   };
 }

@@ -13,13 +13,15 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import {
-  taskView, type AddSampleResult, type CleanResult, type EngineCounts, type FeaturesDocument, type FeaturesPrediction, type Prediction, type RestoreResult,
+  taskView, type AddSampleResult, type CleanResult, type EngineCounts, type KeywordsStatus, type FeaturesDocument, type FeaturesPrediction, type Prediction, type RestoreResult,
   type ReviewQueue, type SampleListing, type SampleOrder, type SampleView, type ScanPage, type ScanQuery, type ScanView, type SidecarReport, type SimilarImages, type TagSummary, type TaskView,
 } from '../api/wire-types';
 import { TagsmithError } from '../errors';
 import { THUMBNAIL_DEFAULT, THUMBNAIL_MAX, THUMBNAIL_MIN } from '../rules';
 import { FeatureExtractor, type FeatureExtractorOptions } from '../features/feature-extractor';
 import { NsfwHead } from '../features/nsfw-head';
+import { KeywordDetector } from '../features/keyword-detector';
+import { findModelsDir } from '../features/models-dir';
 import { writeJsonAtomic } from '../state/atomic-file';
 import { EngineLock } from '../state/engine-lock';
 import { FeatureCache } from '../state/feature-cache';
@@ -42,7 +44,9 @@ import { parseSidecarRequest, sidecarReport } from '../export/sidecar-batch';
 import { TagModel, type TagScore } from '../training/tag-model';
 import { checkEnoughSamples, type TrainingData } from '../training/train-tag';
 import { validateTrainOptions, type TrainOptions } from '../training/train-options';
+import { concurrencyLimit } from './concurrency-limit';
 import { EmbeddingCache } from './embedding-cache';
+import { checkKeywordRecord, DEFAULT_KEYWORD_CACHE_BYTES, KeywordSource, type KeywordRecord } from './keyword-source';
 import { Embedder, sha256 } from './embedder';
 import { parseFeaturesDocument } from './features-document';
 import { ModelRegistry } from './model-registry';
@@ -63,6 +67,8 @@ export interface EngineOptions extends FeatureExtractorOptions {
   stateDir: string;
   /** Largest size of the scans' feature cache (default DEFAULT_FEATURE_CACHE_BYTES). */
   featureCacheBytes?: number;
+  /** Largest size of the keyword cache (default DEFAULT_KEYWORD_CACHE_BYTES). */
+  keywordCacheBytes?: number;
   /**
    * Folders scans may read (a server's --scan-root): paths outside them, and links inside them
    * that lead out, are refused. Undefined: anywhere (the engine of a local CLI run).
@@ -114,6 +120,9 @@ export class TagsmithEngine {
     private readonly head: NsfwHead | undefined,
     featureCache: FeatureCache<EmbeddingRecord>,
     private readonly scanRoots: readonly string[] | undefined,
+    /** The keywords base model; undefined when it is not installed (`keywordsStatus` says how to get it). */
+    private readonly keywords: KeywordSource | undefined,
+    readonly keywordsStatus: KeywordsStatus,
     options: EngineOptions,
     private readonly hooks: EngineHooks = options.hooks ?? {},
   ) {
@@ -143,6 +152,8 @@ export class TagsmithEngine {
           await this.hooks.beforeScanEmbed?.(id);
           return this.embeddings.embedForScan(bytes, id);
         },
+        keywords: this.keywords && ((id, bytes) => this.keywords!.of(bytes, id)),
+        keywordsWanted: () => this.models.all().some((m) => m.needs.keywords),
       },
       index: () => (this.scanIndex ??= ScanIndex.open(layout.scanIndex)),
       store: this.scanStore,
@@ -167,7 +178,15 @@ export class TagsmithEngine {
       });
       const head = await NsfwHead.create(options.modelsDir, options.backbone);
       const scanRoots = options.scanRoots && (await Promise.all(options.scanRoots.map(realFolder)));
-      const engine = new TagsmithEngine(layout, lock, new Embedder(extractor), head, featureCache, scanRoots, options);
+      // The keywords model is an opt-in install: without it the engine answers without keywords.
+      const modelsDir = options.modelsDir ?? findModelsDir();
+      const keywordsStatus = KeywordDetector.availability(modelsDir);
+      const detector = keywordsStatus.installed ? KeywordDetector.create({ modelsDir, threads: options.threads, verify: false }) : undefined;
+      const keywords = detector && new KeywordSource(detector, await FeatureCache.open<KeywordRecord>(layout.keywordCache, {
+        maxBytes: options.keywordCacheBytes ?? DEFAULT_KEYWORD_CACHE_BYTES,
+        check: (value) => checkKeywordRecord(value, detector.id, detector.labels.length),
+      }));
+      const engine = new TagsmithEngine(layout, lock, new Embedder(extractor), head, featureCache, scanRoots, keywords, keywordsStatus, options);
       await engine.loadState();
       return engine;
     } catch (error) {
@@ -303,6 +322,7 @@ export class TagsmithEngine {
   async train(tag: string, partial: Partial<TrainOptions> = {}): Promise<TaskView> {
     validateTag(tag);
     const options = validateTrainOptions(partial);
+    if (options.apply_keywords && !this.keywords) throw new TagsmithError('invalid_option', `apply_keywords needs the keywords model, which is not installed (${this.keywordsStatus.reason ?? 'missing'}): run \`${this.keywordsStatus.install ?? 'npm run models:keywords'}\` and restart the engine.`);
     return this.stateLock.read(async () => {
       const list = await this.samples.requireList(tag);
       const positives = list.samples.filter((s) => s.type === 'positive').length;
@@ -341,18 +361,35 @@ export class TagsmithEngine {
 
   // ── prediction ─────────────────────────────────────────────────────────────────────
 
-  async predict(bytes: Uint8Array): Promise<Prediction> {
-    const embedding = await this.embeddings.forPrediction(bytes);
-    return checkPrediction({ base: baseScores(embedding), custom: this.models.score(scoringInput(embedding)) });
+  /**
+   * Base scores and every tag. Keywords (the object detector, about as much CPU again as the
+   * rest: bench:features) only when asked for, or when a tag trained with them needs them.
+   */
+  async predict(bytes: Uint8Array, options: { keywords?: boolean } = {}): Promise<Prediction> {
+    const [embedding, keywords] = await Promise.all([this.embeddings.forPrediction(bytes), this.keywordsFor(bytes, options.keywords ?? false)]);
+    const base = { ...baseScores(embedding), ...(keywords && options.keywords ? { keywords: keywords.keywords } : {}) };
+    return checkPrediction({ base, custom: this.models.score(scoringInput(embedding, keywords)) });
   }
 
   async predictCustom(bytes: Uint8Array, tag?: string): Promise<Record<string, TagScore>> {
     const tags = tag === undefined ? undefined : [this.models.require(validateTag(tag)).tag];
-    return checkTagScores(this.models.score(scoringInput(await this.embeddings.forPrediction(bytes)), tags));
+    const [embedding, keywords] = await Promise.all([this.embeddings.forPrediction(bytes), this.keywordsFor(bytes, false, tags)]);
+    return checkTagScores(this.models.score(scoringInput(embedding, keywords), tags));
+  }
+
+  /** An image's keywords if they are asked for or a tag to score needs them; undefined without the keywords model. */
+  private async keywordsFor(bytes: Uint8Array, asked: boolean, tags?: string[]): Promise<KeywordRecord | undefined> {
+    const needed = this.models.all().some((m) => m.needs.keywords && (!tags || tags.includes(m.tag)));
+    if (!asked && !needed) return undefined;
+    if (!this.keywords) {
+      if (needed) throw new TagsmithError('invalid_option', `A tag was trained with keywords, and the keywords model is not installed: run \`${this.keywordsStatus.install ?? 'npm run models:keywords'}\` and restart the engine.`);
+      return undefined;
+    }
+    return this.keywords.of(bytes);
   }
 
   async getFeatures(bytes: Uint8Array): Promise<FeaturesDocument> {
-    const embedding = await this.embeddings.forPrediction(bytes);
+    const [embedding, keywords] = await Promise.all([this.embeddings.forPrediction(bytes), this.keywordsFor(bytes, false)]);
     return {
       name: 'tagsmith-features',
       formatVersion: 1,
@@ -360,6 +397,7 @@ export class TagsmithEngine {
       features: Array.from(decodeFeatures(embedding.features)),
       aesthetic: embedding.aesthetic,
       stock: embedding.stock,
+      ...(keywords ? { keywords: { model: keywords.model, vector: keywords.vector } } : {}),
     };
   }
 
@@ -440,8 +478,9 @@ export class TagsmithEngine {
 
   // ── scans ──────────────────────────────────────────────────────────────────────────
 
-  /** Queues a scan of image files and folders on this machine (absolute paths) and returns it at once. */
-  async startScan(paths: unknown): Promise<ScanView> {
+  /** Queues a scan of image files and folders on this machine (absolute paths; their keywords too, if asked) and returns it at once. */
+  async startScan(paths: unknown, options: { keywords?: unknown } = {}): Promise<ScanView> {
+    if (options.keywords !== undefined && typeof options.keywords !== 'boolean') throw new TagsmithError('invalid_option', 'keywords must be true or false.');
     if (!Array.isArray(paths) || paths.length === 0 || paths.length > MAX_SCAN_INPUTS || !paths.every((p) => typeof p === 'string' && p.length > 0 && p.length <= 4096)) {
       throw new TagsmithError('invalid_option', `paths must be a list of 1 to ${MAX_SCAN_INPUTS} file or folder paths.`);
     }
@@ -459,7 +498,7 @@ export class TagsmithEngine {
         }
       }
     }
-    return this.scans.start(paths as string[]);
+    return this.scans.start(paths as string[], { keywords: options.keywords === true });
   }
 
   /** A scan's state and progress; once finished, how many images each tag applies to, as scored now. */
@@ -494,9 +533,9 @@ export class TagsmithEngine {
   }
 
   /** Every image of a finished scan with its calls, for export; the tags and nsfw labels name the columns. */
-  async scanRows(id: string): Promise<{ tags: string[]; nsfwLabels: string[]; rows: Iterable<ImageCalls> }> {
+  async scanRows(id: string): Promise<{ tags: string[]; nsfwLabels: string[]; keywords: boolean; rows: Iterable<ImageCalls> }> {
     const results = await this.scanResults(id);
-    return { tags: results.tags, nsfwLabels: this.embedder.extractor.labels, rows: results.rows() };
+    return { tags: results.tags, nsfwLabels: this.embedder.extractor.labels, keywords: results.scan.record.keywords ?? false, rows: results.rows() };
   }
 
   /** Keywords in XMP sidecars beside a finished scan's images: a preview, writing, or taking out what Tagsmith added. */
@@ -632,6 +671,7 @@ export class TagsmithEngine {
       await this.scans.stop();
       await this.tasks.stop();
       await this.embedder.extractor.release();
+      await this.keywords?.detector.release();
       await this.head?.release();
     } finally {
       await this.lock.release();
@@ -664,13 +704,27 @@ export class TagsmithEngine {
     // The list and the stored embeddings as one moment of the state (no sweep in between).
     const list = await this.filesLock.read(() => this.samples.requireList(tag));
     const records = await this.embeddings.forSamples(list, (done, total) => onProgress(`embedding samples for ${this.backbone}`, done / total));
-    const inputs = records.map(scoringInput);
+    const keywords = options.apply_keywords ? await this.sampleKeywords(list.samples.map((s) => s.id), (done, total) => onProgress('finding keywords in samples', done / total)) : [];
+    const inputs = records.map((record, i) => scoringInput(record, keywords[i]));
     const isPositive = (i: number) => list.samples[i].type === 'positive';
     const positives = inputs.filter((_, i) => isPositive(i));
     const negatives = inputs.filter((_, i) => !isPositive(i));
     checkEnoughSamples(positives.length, negatives.length, options.num_clusters);
     const sampleIds = [...list.samples.filter((s) => s.type === 'positive'), ...list.samples.filter((s) => s.type === 'negative')].map((s) => s.id);
-    return { tag, ...this.running, positives, negatives, samplesDigest: samplesDigest(list.samples), sampleIds };
+    return { tag, ...this.running, positives, negatives, samplesDigest: samplesDigest(list.samples), sampleIds, ...(this.keywords ? { keywordModel: this.keywords.model } : {}) };
+  }
+
+  /** Samples' keywords, from the keyword cache or detected in their stored images (two at a time), in order. */
+  private async sampleKeywords(ids: string[], onProgress: (done: number, total: number) => void): Promise<KeywordRecord[]> {
+    const source = this.keywords;
+    if (!source) throw new TagsmithError('invalid_option', 'apply_keywords needs the keywords model, which is not installed: run `npm run models:keywords`.');
+    let done = 0;
+    const limit = concurrencyLimit(2);
+    return Promise.all(ids.map((id) => limit(async () => {
+      const record = await source.of(() => this.filesLock.read(() => this.samples.readImage(id)), id);
+      onProgress(++done, ids.length);
+      return record;
+    })));
   }
 
   private async saveModel(tag: string, json: TagModelJson): Promise<void> {
@@ -733,8 +787,8 @@ function suspicionRank(sample: SampleView): number {
   return Math.max(sample.suspicion.disagreement ?? 0, sample.suspicion.duplicateOf ? 1 : 0);
 }
 
-function scoringInput(record: EmbeddingRecord): { features: Float32Array; aesthetic: number; stock: number } {
-  return { features: decodeFeatures(record.features), aesthetic: record.aesthetic.score, stock: record.stock.score };
+function scoringInput(record: EmbeddingRecord, keywords?: KeywordRecord): { features: Float32Array; aesthetic: number; stock: number; keywords?: number[] } {
+  return { features: decodeFeatures(record.features), aesthetic: record.aesthetic.score, stock: record.stock.score, ...(keywords ? { keywords: keywords.vector } : {}) };
 }
 
 function baseScores(embedding: EmbeddingRecord): Prediction['base'] {

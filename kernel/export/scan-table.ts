@@ -1,6 +1,10 @@
 // One record per scanned image, as JSON Lines or CSV: the image's path, every tag's score,
-// threshold and whether it applies, and the base scores. The CLI, the HTTP export and the
-// extension all write these lines, so a file from one reads like a file from another.
+// threshold and whether it applies, and the base scores (with the keywords, for a scan made
+// with them). The CLI, the HTTP export and the extension all write these lines, so a file from
+// one reads like a file from another.
+import type { Keywords } from '../scores/keywords';
+import { keywordList, keywordsInWords } from '../scores/keywords-text';
+
 export interface TagCall {
   score: number;
   threshold: number;
@@ -14,21 +18,30 @@ export interface ImageCalls {
   aesthetic: number;
   stock: number;
   nsfw: Record<string, number>;
+  /** In a scan made with keywords: the COCO objects found. */
+  keywords?: Keywords;
 }
 
 export type TableFormat = 'jsonl' | 'csv';
 
+/** A record as one JSON line; keywords as `{"person": {"score": 0.91, "count": 3}, …}` (surest first, no boxes). */
 export function jsonLine(row: ImageCalls): string {
-  return `${JSON.stringify({ ...row, tags: mapValues(row.tags, roundCall), aesthetic: round(row.aesthetic), stock: round(row.stock), nsfw: mapValues(row.nsfw, round) })}\n`;
+  const { keywords, ...rest } = row;
+  const record = { ...rest, tags: mapValues(row.tags, roundCall), aesthetic: round(row.aesthetic), stock: round(row.stock), nsfw: mapValues(row.nsfw, round) };
+  const named = keywords && Object.fromEntries(keywordList(keywords).map((k) => [k.name, { score: round(k.score), count: k.count }]));
+  return `${JSON.stringify(named ? { ...record, keywords: named } : record)}\n`;
 }
 
-/** The header names each tag's three columns `<tag>.score`, `<tag>.threshold`, `<tag>.applies`. */
-export function csvHeader(tags: readonly string[], nsfwLabels: readonly string[]): string {
-  const columns = ['path', 'sha256', ...tags.flatMap((t) => [`${t}.score`, `${t}.threshold`, `${t}.applies`]), 'aesthetic', 'stock', ...nsfwLabels.map((l) => `nsfw.${l}`)];
+/**
+ * The header names each tag's three columns `<tag>.score`, `<tag>.threshold`, `<tag>.applies`;
+ * with `keywords` (a scan made with them) a last column `keywords`: "person ×3; dog; bicycle".
+ */
+export function csvHeader(tags: readonly string[], nsfwLabels: readonly string[], keywords = false): string {
+  const columns = ['path', 'sha256', ...tags.flatMap((t) => [`${t}.score`, `${t}.threshold`, `${t}.applies`]), 'aesthetic', 'stock', ...nsfwLabels.map((l) => `nsfw.${l}`), ...(keywords ? ['keywords'] : [])];
   return `${columns.map(csvField).join(',')}\r\n`;
 }
 
-export function csvRow(row: ImageCalls, tags: readonly string[], nsfwLabels: readonly string[]): string {
+export function csvRow(row: ImageCalls, tags: readonly string[], nsfwLabels: readonly string[], keywords = false): string {
   const cells: (string | number | boolean)[] = [
     row.path,
     row.sha256,
@@ -39,6 +52,7 @@ export function csvRow(row: ImageCalls, tags: readonly string[], nsfwLabels: rea
     round(row.aesthetic),
     round(row.stock),
     ...nsfwLabels.map((l) => (row.nsfw[l] === undefined ? '' : round(row.nsfw[l]))),
+    ...(keywords ? [keywordsInWords(row.keywords, '; ')] : []),
   ];
   return `${cells.map((c) => csvField(String(c))).join(',')}\r\n`;
 }

@@ -7,6 +7,7 @@ import type { SidecarChange, SidecarReport, SidecarRequest } from '../api/wire-t
 import { asTagsmithError, TagsmithError } from '../errors';
 import { concurrencyLimit } from '../engine/concurrency-limit';
 import { isValidTag } from '../state/path-names';
+import { keywordList } from '../scores/keywords-text';
 import type { ImageCalls } from './scan-table';
 import { applyPlan, planKeywords, planRemoval, type SidecarPlan } from './xmp-sidecar';
 
@@ -15,6 +16,7 @@ const SidecarRequestSchema = Type.Object(
     action: Type.Enum(['preview', 'write', 'remove']),
     tags: Type.Optional(Type.Array(Type.Refine(Type.String(), isValidTag), { maxItems: 1000 })),
     naming: Type.Optional(Type.Enum(['image-name.ext.xmp', 'image-name.xmp'])),
+    includeKeywords: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 );
@@ -25,7 +27,7 @@ const AT_ONCE = 8;
 
 export function parseSidecarRequest(value: unknown): SidecarRequest {
   if (!checkRequest.Check(value)) {
-    throw new TagsmithError('invalid_option', 'Send {"action": "preview" | "write" | "remove", "tags"?: [tag names], "naming"?: "image-name.ext.xmp" | "image-name.xmp"}.');
+    throw new TagsmithError('invalid_option', 'Send {"action": "preview" | "write" | "remove", "tags"?: [tag names], "naming"?: "image-name.ext.xmp" | "image-name.xmp", "includeKeywords"?: true | false}.');
   }
   return value as Static<typeof SidecarRequestSchema>;
 }
@@ -42,6 +44,8 @@ export async function sidecarReport(rows: Iterable<ImageCalls>, request: Sidecar
   const work: Promise<void>[] = [];
   for (const row of rows) {
     const keywords = Object.entries(row.tags).flatMap(([tag, call]) => (call.applies && (!wanted || wanted.has(tag)) ? [tag] : []));
+    // The keywords model's objects too, when asked (a scan made with keywords): "person", "dog".
+    if (request.includeKeywords) keywords.push(...keywordList(row.keywords).map((k) => k.name));
     if (request.action !== 'remove' && keywords.length === 0) continue;
     work.push(limit(async () => {
       try {

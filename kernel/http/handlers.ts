@@ -34,7 +34,7 @@ export function endpointHandlers(engine: TagsmithEngine, upload: ReadUpload, rou
       return { task_id: task.task_id, tag: task.tag, state: task.state, options: task.options };
     },
     status: async (request) => engine.status(request.params.task_id),
-    predict: async (request) => engine.predict(await image(request)),
+    predict: async (request) => engine.predict(await image(request), { keywords: request.query.keywords === undefined ? false : parseBoolean('keywords', request.query.keywords) }),
     predictCustom: async (request) => engine.predictCustom(await image(request)),
     predictCustomTag: async (request) => engine.predictCustom(await image(request), request.params.tag),
     getFeatures: async (request) => engine.getFeatures(await image(request)),
@@ -80,9 +80,13 @@ export function endpointHandlers(engine: TagsmithEngine, upload: ReadUpload, rou
       backbone: engine.backbone,
       featureLength: engine.featureLength,
       stateDir: engine.stateDir,
+      keywords: engine.keywordsStatus,
       ...(await engine.counts()),
     }),
-    startScan: async (request) => engine.startScan((request.body as { paths?: unknown } | undefined)?.paths),
+    startScan: async (request) => {
+      const body = request.body as { paths?: unknown; keywords?: unknown } | undefined;
+      return engine.startScan(body?.paths, { keywords: body?.keywords });
+    },
     scans: async () => ({ scans: await engine.listScans() }),
     scan: async (request) => engine.scanStatus(request.params.scan_id),
     cancelScan: async (request) => engine.cancelScan(request.params.scan_id),
@@ -138,10 +142,10 @@ function parseScanQuery(query: { [K in keyof ScanQuery]?: string }): ScanQuery {
 }
 
 /** The export's lines, one record per image (only those some tag applies to, if asked). */
-function* tableLines(table: { tags: string[]; nsfwLabels: string[]; rows: Iterable<ImageCalls> }, format: TableFormat, appliesOnly: boolean): Generator<string> {
-  if (format === 'csv') yield csvHeader(table.tags, table.nsfwLabels);
+function* tableLines(table: { tags: string[]; nsfwLabels: string[]; keywords: boolean; rows: Iterable<ImageCalls> }, format: TableFormat, appliesOnly: boolean): Generator<string> {
+  if (format === 'csv') yield csvHeader(table.tags, table.nsfwLabels, table.keywords);
   for (const row of table.rows) {
     if (appliesOnly && !Object.values(row.tags).some((call) => call.applies)) continue;
-    yield format === 'csv' ? csvRow(row, table.tags, table.nsfwLabels) : jsonLine(row);
+    yield format === 'csv' ? csvRow(row, table.tags, table.nsfwLabels, table.keywords) : jsonLine(row);
   }
 }

@@ -1,7 +1,7 @@
 // Turns untrusted image bytes into the RGB pixels a model wants. sharp decodes; this file
 // decides what is accepted: raster formats only (an SVG could reference other files), a pixel
 // limit read from the header before any decoding, and the first frame of an animation.
-import sharp, { type Metadata } from 'sharp';
+import sharp, { type Metadata, type OutputInfo } from 'sharp';
 import { TagsmithError } from '../errors';
 
 /**
@@ -138,4 +138,41 @@ export async function decodeThumbnailRgb(bytes: Uint8Array, maxSide: number, hea
   } catch (error) {
     throw new TagsmithError('not_an_image', 'The image could not be decoded (truncated or corrupt?).', { cause: error });
   }
+}
+
+/** An image scaled to fit inside a square and padded (black) around it: what a detector reads. */
+export interface LetterboxedImage extends ImageInfo {
+  /** size × size × 3 bytes, RGB, row-major. */
+  pixels: Buffer;
+  size: number;
+  /** Where the image sits in the square, in pixels. */
+  left: number;
+  top: number;
+  contentWidth: number;
+  contentHeight: number;
+}
+
+/** The upright image scaled (up or down) so its longer side is `size`, centred in a black size² square. */
+export async function decodeLetterboxed(bytes: Uint8Array, size: number, header?: ImageInfo): Promise<LetterboxedImage> {
+  const info = header ?? (await inspectImage(bytes));
+  let scaled: { data: Buffer; info: OutputInfo };
+  try {
+    scaled = await sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS, pages: 1, failOn: failOn(info.format) })
+      .autoOrient()
+      .flatten({ background: '#ffffff' })
+      .toColourspace('srgb')
+      .resize(size, size, { fit: 'inside', kernel: 'lanczos3' })
+      .removeAlpha()
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+  } catch (error) {
+    throw new TagsmithError('not_an_image', `The ${info.format.toUpperCase()} image could not be decoded (truncated or corrupt?).`, { cause: error });
+  }
+  const { width, height, channels } = scaled.info;
+  if (channels !== 3 || width > size || height > size) throw new Error(`decoded ${width}×${height}×${channels}, expected at most ${size}²×3`);
+  const left = Math.floor((size - width) / 2);
+  const top = Math.floor((size - height) / 2);
+  const pixels = Buffer.alloc(size * size * 3);
+  for (let y = 0; y < height; y++) scaled.data.copy(pixels, ((top + y) * size + left) * 3, y * width * 3, (y + 1) * width * 3);
+  return { ...info, pixels, size, left, top, contentWidth: width, contentHeight: height };
 }

@@ -2,7 +2,8 @@
 // browser needed). Under tslab they are displayed at once; elsewhere they are returned.
 import { describeOutcome } from '../training/describe-metrics';
 import type { TagMetrics } from '../training/tag-model';
-import type { Prediction } from '../api/wire-types';
+import type { Keywords, Prediction } from '../api/wire-types';
+import { keywordsInWords } from '../scores/keywords-text';
 
 export interface RichOutput {
   mime: 'text/html' | 'image/svg+xml';
@@ -52,25 +53,27 @@ function scoreBar(score: number, threshold: number | undefined, label: boolean |
     `<div style="width:${pct(score)};height:100%;border-radius:5px;background:${colour}"></div>${mark}</div>`;
 }
 
-/** One row per image: its thumbnail, every custom tag's score against its threshold, and the base scores. */
-/** One image's row: every tag's call, and the base scores. */
+/** One image's row: every tag's call, the base scores, and the objects found (when keywords were asked for). */
 export interface PredictionRow {
   name: string;
   thumbnail?: string;
   custom: Record<string, { score: number; threshold: number; label: boolean }>;
   aesthetic: number;
   stock: number;
+  keywords?: Keywords;
 }
 
 export function predictionRow(name: string, thumbnail: string | undefined, prediction: Prediction): PredictionRow {
-  return { name, thumbnail, custom: prediction.custom, aesthetic: prediction.base.aesthetic.score, stock: prediction.base.stock.score };
+  return { name, thumbnail, custom: prediction.custom, aesthetic: prediction.base.aesthetic.score, stock: prediction.base.stock.score, keywords: prediction.base.keywords };
 }
 
 export function predictionsTable(rows: PredictionRow[]): RichOutput {
-  const body = rows.map(({ name, thumbnail, custom, aesthetic, stock }) => {
+  const body = rows.map(({ name, thumbnail, custom, aesthetic, stock, keywords }) => {
     const tags = Object.entries(custom).sort((a, b) => b[1].score - a[1].score)
       .map(([tag, s]) => `<div>${scoreBar(s.score, s.threshold, s.label)} <b>${escapeHtml(tag)}</b> ${s.score.toFixed(2)}${s.label ? ' ✓' : ''}</div>`).join('') || '<i>no trained tags</i>';
-    const base = `aesthetic ${aesthetic.toFixed(2)} · stock ${stock.toFixed(2)}`;
+    // "keywords: –" says the detector looked and found nothing; no line at all, that it was not asked (or is not installed).
+    const objects = keywords ? `<div class="keywords">keywords: ${escapeHtml(keywordsInWords(keywords) || '–')}</div>` : '';
+    const base = `aesthetic ${aesthetic.toFixed(2)} · stock ${stock.toFixed(2)}${objects}`;
     const image = thumbnail ? `<img src="${thumbnail}" alt="${escapeHtml(name)}" style="max-width:96px;max-height:96px;border-radius:3px">` : '';
     return `<tr><td style="${CELL}">${image}<div>${escapeHtml(name)}</div></td><td style="${CELL}">${tags}</td><td style="${CELL}">${base}</td></tr>`;
   }).join('');

@@ -4,7 +4,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import {
-  TagsmithApiError, TagsmithClient, type FeaturesDocument, type FeaturesPrediction, type Prediction, type SampleRecord, type SampleType,
+  TagsmithApiError, TagsmithClient, type FeaturesDocument, type FeaturesPrediction, type Keywords, type Prediction, type SampleRecord, type SampleType,
   type ReviewQueue, type ReviewView, type SampleView, type ScanPage, type ScanProgressView, type ScanQuery, type ScanView,
   type TagScore, type TagSummary, type TrainingTask, type TrainOptions,
 } from '../client/tagsmith-client';
@@ -15,7 +15,7 @@ import { display, metricsChart, predictionRow, predictionsTable, sampleGrid, typ
 
 export { TagsmithApiError };
 export type { ReviewQueue, ReviewView, SampleView, ScanPage, ScanProgressView, ScanQuery, ScanView };
-export type { FeaturesDocument, FeaturesPrediction, ImageSource, Prediction, RichOutput, SampleRecord, SampleType, TagScore, TagSummary, TrainingTask, TrainOptions };
+export type { FeaturesDocument, FeaturesPrediction, ImageSource, Keywords, Prediction, RichOutput, SampleRecord, SampleType, TagScore, TagSummary, TrainingTask, TrainOptions };
 
 export interface ConnectOptions {
   /** The engine's URL. Default: `$TAGSMITH_URL` (set for the VS Code kernel), else http://127.0.0.1:5000. */
@@ -63,8 +63,13 @@ export class Tagsmith {
     return this.client.train(tag, options);
   }
 
-  async predict(image: ImageSource): Promise<Prediction> {
-    return this.client.predict(await this.read(image));
+  /**
+   * Base scores and every trained tag; with `keywords: true`, also the objects the image shows
+   * (`base.keywords`: "person" with its confidence, count and boxes), when the engine has the
+   * keywords model (`(await tagsmith.client.health()).keywords` says whether it does).
+   */
+  async predict(image: ImageSource, options: { keywords?: boolean } = {}): Promise<Prediction> {
+    return this.client.predict(await this.read(image), options);
   }
 
   async predictCustom(image: ImageSource, tag?: string): Promise<Record<string, TagScore>> {
@@ -116,12 +121,14 @@ export class Tagsmith {
    * Applies every trained tag to images on the engine's machine — paths, folders or globs,
    * relative to the notebook — as one scan: each image is embedded once (an unchanged one
    * not even read again), and `showPredictions(scan)` or `scanResults` show what it found.
+   * With `keywords: true` it also finds each image's objects (the keywords model's), for the
+   * table and the exports.
    * The engine reads only under the folders it may (`tagsmith serve --scan-root`; in VS Code,
    * the workspace folders).
    */
-  async scan(images: string | string[], options: { onProgress?: (progress: ScanProgressView) => void } = {}): Promise<ScanView> {
+  async scan(images: string | string[], options: { onProgress?: (progress: ScanProgressView) => void; keywords?: boolean } = {}): Promise<ScanView> {
     const paths = await this.scanPaths(Array.isArray(images) ? images : [images]);
-    return this.client.scan(paths).onProgress((scan) => options.onProgress?.(scan.progress));
+    return this.client.scan(paths, { keywords: options.keywords }).onProgress((scan) => options.onProgress?.(scan.progress));
   }
 
   /** A page of a scan's images with every tag's call (see ScanQuery for order and filters). */
@@ -138,18 +145,20 @@ export class Tagsmith {
   }
 
   /**
-   * Shows a table: thumbnail, custom tag scores against thresholds, base scores. For images
-   * (predicted one by one) or for a finished scan (its first `limit` images in `order`, from
-   * the scan's results: nothing is embedded again).
+   * Shows a table: thumbnail, custom tag scores against thresholds, base scores and the objects
+   * found ("person ×2, dog"). For images (predicted one by one, keywords asked for unless
+   * `keywords: false`) or for a finished scan (its first `limit` images in `order`, from the
+   * scan's results: nothing is embedded again; keywords if the scan found them).
    */
-  async showPredictions(images: ImageSource | ImageSource[] | ScanView | ScanPage | ReviewQueue, options: ScanQuery = {}): Promise<RichOutput | undefined> {
+  async showPredictions(images: ImageSource | ImageSource[] | ScanView | ScanPage | ReviewQueue, options: ScanQuery & { keywords?: boolean } = {}): Promise<RichOutput | undefined> {
+    const { keywords = true, ...query } = options;
     if (isScanShaped(images)) {
-      const page = 'images' in images ? images : await this.client.scanResults(images.scan_id, { limit: 24, ...options });
+      const page = 'images' in images ? images : await this.client.scanResults(images.scan_id, { limit: 24, ...query });
       const rows: PredictionRow[] = [];
       for (const image of page.images) {
         const bytes = await fs.readFile(image.path).catch(() => undefined); // an engine on another machine: no thumbnail
         const custom = Object.fromEntries(Object.entries(image.tags).map(([tag, call]) => [tag, { score: call.score, threshold: call.threshold, label: call.applies }]));
-        rows.push({ name: path.relative(this.baseDir, image.path), thumbnail: bytes && (await thumbnailDataUrl(bytes)), custom, aesthetic: image.aesthetic, stock: image.stock });
+        rows.push({ name: path.relative(this.baseDir, image.path), thumbnail: bytes && (await thumbnailDataUrl(bytes)), custom, aesthetic: image.aesthetic, stock: image.stock, keywords: image.keywords });
       }
       return display(predictionsTable(rows));
     }
@@ -157,7 +166,7 @@ export class Tagsmith {
     const rows = [];
     for (const file of files) {
       const bytes = await file.read();
-      rows.push(predictionRow(file.name, await thumbnailDataUrl(bytes), await this.client.predict(bytes)));
+      rows.push(predictionRow(file.name, await thumbnailDataUrl(bytes), await this.client.predict(bytes, { keywords })));
     }
     return display(predictionsTable(rows));
   }

@@ -47,8 +47,10 @@ export class ScanResults {
    * Brings the scores up to date with `models`: a new or retrained tag is scored (its change
    * of calls remembered), a removed one dropped. Cheap when nothing changed.
    */
-  refresh(models: readonly TagModel[]): void {
+  refresh(all: readonly TagModel[]): void {
     const { images, features, record } = this.scan;
+    // A tag trained with keywords cannot score a scan made without them: it is left out of it.
+    const models = record.keywords ? all : all.filter((m) => !m.needs.keywords);
     const stale = models.filter((m) => this.columns.get(m.tag)?.trainedAt !== m.json.trainedAt);
     if (stale.length > 0) {
       const fresh = scoreScan(images, features, record.featureLength, stale, this.transformed);
@@ -93,8 +95,8 @@ export class ScanResults {
   /** Every image's calls, in scan order, for CSV, JSON Lines and sidecars. */
   *rows(): Generator<ImageCalls> {
     for (let i = 0; i < this.scan.images.length; i++) {
-      const { path, sha256, aesthetic, stock, nsfw } = this.scan.images[i];
-      yield { path, sha256, tags: this.calls(i), aesthetic, stock, nsfw };
+      const { path, sha256, aesthetic, stock, nsfw, keywords } = this.scan.images[i];
+      yield { path, sha256, tags: this.calls(i), aesthetic, stock, nsfw, ...(keywords ? { keywords } : {}) };
     }
   }
 
@@ -157,7 +159,7 @@ export class ScanResults {
   }
 
   private view(i: number, tag: string | undefined, samples: ReadonlyMap<string, SampleType>): ScannedImageView {
-    const image = this.scan.images[i];
+    const { keywordVector: _vector, ...image } = this.scan.images[i];
     const sample = tag === undefined ? undefined : samples.get(image.sha256);
     return {
       index: i,

@@ -25,6 +25,8 @@ export function scoreScan(
   transformed: Map<FeatureTransform, Float32Array> = new Map(),
 ): ScanScores {
   const columns: ScanScores = new Map();
+  // Only tags trained with apply_keywords read the images' keyword confidences.
+  const keywords = models.some((m) => m.needs.keywords) ? images.map((image) => image.keywordVector) : undefined;
   for (const model of models) {
     const transform = model.json.featureTransform;
     let rows = transformed.get(transform);
@@ -32,7 +34,7 @@ export function scoreScan(
       rows = transformRows(features, featureLength, transform);
       transformed.set(transform, rows);
     }
-    columns.set(model.tag, { threshold: model.json.threshold, scores: model.scoreRows(rows, images), trainedAt: model.json.trainedAt });
+    columns.set(model.tag, { threshold: model.json.threshold, scores: model.scoreRows(rows, images, keywords), trainedAt: model.json.trainedAt });
   }
   return columns;
 }

@@ -30,6 +30,8 @@ export interface ScanRecord {
   startedAt: string;
   finishedAt: string;
   cancelled: boolean;
+  /** Its images' keywords were found (the keywords model was asked for, or a tag needed it). */
+  keywords?: boolean;
   images: number;
   embedded: number;
   known: number;
@@ -53,7 +55,7 @@ export function isScanId(id: unknown): id is string {
 export class ScanStore {
   constructor(readonly dir: string) {}
 
-  async save(id: string, details: { inputs: string[]; backbone: string; featureLength: number; startedAt: string }, outcome: ScanOutcome): Promise<ScanRecord> {
+  async save(id: string, details: { inputs: string[]; backbone: string; featureLength: number; startedAt: string; keywords?: boolean }, outcome: ScanOutcome): Promise<ScanRecord> {
     const folder = this.folder(id);
     await fs.mkdir(folder, { recursive: true });
     await writeJsonAtomic(path.join(folder, 'images.json'), outcome.images);

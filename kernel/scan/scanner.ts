@@ -8,6 +8,7 @@ import { asTagsmithError } from '../errors';
 import { settledInOrder } from '../engine/concurrency-limit';
 import { findImageFiles, type SkippedPath } from '../images/image-files';
 import { DEFAULT_MAX_UPLOAD } from '../rules';
+import type { Keywords } from '../scores/keywords';
 import { decodeFeatures, type EmbeddingRecord } from '../state/stored-records';
 import type { ScanIndex } from './scan-index';
 
@@ -19,6 +20,10 @@ export interface ScanEmbeddings {
   known(sha256: string): Promise<EmbeddingRecord | undefined>;
   /** Embeds new bytes and keeps the result in the feature cache. */
   embed(bytes: Uint8Array, sha256: string): Promise<EmbeddingRecord>;
+  /** The keywords of an image (from the keyword cache, else detected); absent without the keywords model. */
+  keywords?: (sha256: string, bytes: () => Promise<Uint8Array>) => Promise<{ keywords: Keywords; vector: number[] }>;
+  /** Whether a trained tag needs keywords (a scan then finds them whether asked or not). */
+  keywordsWanted?: () => boolean;
 }
 
 export interface ScannedImage {
@@ -29,6 +34,9 @@ export interface ScannedImage {
   nsfw: Record<string, number>;
   aesthetic: number;
   stock: number;
+  /** With keywords on: the COCO objects found, and each class's best confidence (what tags trained with keywords read). */
+  keywords?: Keywords;
+  keywordVector?: number[];
 }
 
 export interface ScanProgress {
@@ -67,6 +75,8 @@ export interface ScanOptions {
   onSkipped?: (skipped: SkippedPath) => void;
   /** Build the outcome's feature matrix (default true; a stream that has used each row says false). */
   keepFeatures?: boolean;
+  /** Find each image's keywords too (needs `embeddings.keywords`). */
+  keywords?: boolean;
 }
 
 export async function scanImages(inputs: string[], embeddings: ScanEmbeddings, index: ScanIndex, options: ScanOptions = {}): Promise<ScanOutcome> {
@@ -76,6 +86,7 @@ export async function scanImages(inputs: string[], embeddings: ScanEmbeddings, i
   const skipped: SkippedPath[] = [...found.skipped];
   for (const s of found.skipped) options.onSkipped?.(s);
   const keepFeatures = options.keepFeatures ?? true;
+  const withKeywords = (options.keywords ?? false) && embeddings.keywords !== undefined;
   const images: ScannedImage[] = [];
   const rows: Float32Array[] = [];
   const progress: ScanProgress = { total: found.files.length, done: 0, embedded: 0, known: 0, skipped: skipped.length, imagesPerSecond: 0 };
@@ -115,6 +126,7 @@ export async function scanImages(inputs: string[], embeddings: ScanEmbeddings, i
       if (after && after.size === file.size && after.mtimeMs === file.mtimeMs) index.record(file.path, file.size, file.mtimeMs, sha256);
       else index.forget(file.path);
     }
+    const found = withKeywords ? await embeddings.keywords!(sha256!, () => fs.readFile(file.path)) : undefined;
     return {
       path: file.path,
       sha256: sha256!,
@@ -123,6 +135,7 @@ export async function scanImages(inputs: string[], embeddings: ScanEmbeddings, i
       nsfw: record.nsfw,
       aesthetic: record.aesthetic.score,
       stock: record.stock.score,
+      ...(found ? { keywords: found.keywords, keywordVector: found.vector } : {}),
       record,
     };
   };

@@ -3,6 +3,9 @@
 // because no pretrained aesthetic model can be fetched offline.
 import type { ImageInfo } from '../images/image-decoder';
 import type { ImageCues } from './image-cues';
+import type { Keywords } from './keywords';
+
+export type { Keywords };
 
 export interface ScoreWithComponents {
   score: number;
@@ -13,6 +16,8 @@ export interface BaseScores {
   nsfw: Record<string, number>;
   aesthetic: ScoreWithComponents;
   stock: ScoreWithComponents;
+  /** COCO objects found, with confidence and count: when asked for (`?keywords=true`) and the keywords model is installed. */
+  keywords?: Keywords;
 }
 
 export const AESTHETIC_WEIGHTS: Record<keyof ImageCues, number> = {

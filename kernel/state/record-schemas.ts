@@ -92,6 +92,8 @@ export const TrainOptionsSchema = Type.Object({
   num_clusters: Type.Integer({ minimum: MIN_CLUSTERS, maximum: MAX_CLUSTERS }),
   apply_aesthetic_score: Type.Boolean(),
   apply_stock_score: Type.Boolean(),
+  /** Absent in models trained before the keywords model existed. */
+  apply_keywords: Type.Optional(Type.Boolean()),
 }, closed);
 
 export const TagMetricsSchema = Type.Object({
@@ -122,9 +124,12 @@ export type FeatureTransform = Static<typeof FeatureTransformSchema>;
 
 /** The longest feature vector a model may declare (MobileNetV2-1.4 gives 1792). */
 export const MAX_FEATURE_LENGTH = 65_536;
+/** The most classes a keywords model may have (COCO has 80). */
+export const MAX_KEYWORD_CLASSES = 1000;
+const MAX_WEIGHTS = MAX_FEATURE_LENGTH + 2 + MAX_KEYWORD_CLASSES;
 
 export const ClusterWeightsSchema = Type.Object({
-  weights: Type.Array(Type.Number(), { minItems: 1, maxItems: MAX_FEATURE_LENGTH + 2 }),
+  weights: Type.Array(Type.Number(), { minItems: 1, maxItems: MAX_WEIGHTS }),
   bias: Type.Number(),
   size: Count,
 }, closed);
@@ -140,12 +145,23 @@ export const TagModelSchema = Type.Object({
   options: TrainOptionsSchema,
   /** Mean and standard deviation of each appended base score, from the training samples. */
   extras: Type.Array(Type.Object({ name: Type.Enum(['aesthetic', 'stock']), mean: Type.Number(), std: Type.Number({ exclusiveMinimum: 0 }) }, closed), { maxItems: 2 }),
+  /**
+   * With apply_keywords: the keywords model's confidences appended after the extras, each
+   * standardised with these and the block scaled by `scale` (so it weighs about as much as
+   * the unit-length feature vector).
+   */
+  keywords: Type.Optional(Type.Object({
+    model: BackboneId,
+    mean: Type.Array(Type.Number(), { minItems: 1, maxItems: MAX_KEYWORD_CLASSES }),
+    std: Type.Array(Type.Number({ exclusiveMinimum: 0 }), { minItems: 1, maxItems: MAX_KEYWORD_CLASSES }),
+    scale: Type.Number({ exclusiveMinimum: 0 }),
+  }, closed)),
   clusters: Type.Array(ClusterWeightsSchema, { minItems: 1, maxItems: MAX_CLUSTERS }),
   /**
    * With more than one cluster: the head of all positives against all negatives, and the share
    * of it in the score (cross-validation chose it): score = share·shared + (1 − share)·max over clusters.
    */
-  shared: Type.Optional(Type.Object({ weights: Type.Array(Type.Number(), { minItems: 1, maxItems: MAX_FEATURE_LENGTH + 2 }), bias: Type.Number(), share: Probability }, closed)),
+  shared: Type.Optional(Type.Object({ weights: Type.Array(Type.Number(), { minItems: 1, maxItems: MAX_WEIGHTS }), bias: Type.Number(), share: Probability }, closed)),
   threshold: Probability,
   metrics: TagMetricsSchema,
   trainedAt: Timestamp,

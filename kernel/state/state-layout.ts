@@ -150,6 +150,11 @@ export class StateLayout {
     return derivedPaths(this.root).featureCache;
   }
 
+  /** Keywords of images by sha256 (derived, bounded, never archived, like the feature cache). */
+  get keywordCache(): string {
+    return path.join(this.root, 'cache', 'keywords');
+  }
+
   get scanIndex(): string {
     return derivedPaths(this.root).scanIndex;
   }

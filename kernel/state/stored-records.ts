@@ -116,15 +116,19 @@ export function checkTagModel(value: unknown, file: string, expected: { tag: str
   if (model.clusters.length > model.options.num_clusters) {
     throw invalidRecord(file, `clusters has ${model.clusters.length} entries; options.num_clusters is ${model.options.num_clusters}`);
   }
-  const width = model.featureLength + model.extras.length;
-  model.clusters.forEach((cluster, i) => {
-    if (cluster.weights.length !== width) {
-      throw invalidRecord(file, `clusters[${i}].weights has ${cluster.weights.length} numbers; featureLength ${model.featureLength} and ${model.extras.length} base scores need ${width}`);
-    }
-  });
-  if (model.shared && model.shared.weights.length !== width) {
-    throw invalidRecord(file, `shared.weights has ${model.shared.weights.length} numbers; featureLength ${model.featureLength} and ${model.extras.length} base scores need ${width}`);
+  if (!!model.options.apply_keywords !== !!model.keywords) {
+    throw invalidRecord(file, model.keywords ? 'keywords are given but options.apply_keywords is not set' : 'options.apply_keywords is set but keywords are missing');
   }
+  if (model.keywords && model.keywords.mean.length !== model.keywords.std.length) {
+    throw invalidRecord(file, `keywords has ${model.keywords.mean.length} means and ${model.keywords.std.length} standard deviations`);
+  }
+  const keywords = model.keywords?.mean.length ?? 0;
+  const width = model.featureLength + model.extras.length + keywords;
+  const needs = `featureLength ${model.featureLength}, ${model.extras.length} base scores${keywords ? ` and ${keywords} keywords` : ''} need ${width}`;
+  model.clusters.forEach((cluster, i) => {
+    if (cluster.weights.length !== width) throw invalidRecord(file, `clusters[${i}].weights has ${cluster.weights.length} numbers; ${needs}`);
+  });
+  if (model.shared && model.shared.weights.length !== width) throw invalidRecord(file, `shared.weights has ${model.shared.weights.length} numbers; ${needs}`);
   return model;
 }
 

@@ -19,10 +19,12 @@ export interface ScoringInput {
   features: ArrayLike<number>;
   aesthetic?: number;
   stock?: number;
+  /** The keywords model's per-class confidences (what models trained with apply_keywords read). */
+  keywords?: ArrayLike<number>;
 }
 
 /** The base scores of one input (what ScoringInput has besides the features). */
-export type BaseScores = Pick<ScoringInput, 'aesthetic' | 'stock'>;
+export type BaseScores = Pick<ScoringInput, 'aesthetic' | 'stock' | 'keywords'>;
 
 export interface TagScore {
   score: number;
@@ -62,8 +64,8 @@ export class TagModel {
   }
 
   /** Which base scores the model needs besides the features. */
-  get needs(): { aesthetic: boolean; stock: boolean } {
-    return { aesthetic: this.json.options.apply_aesthetic_score, stock: this.json.options.apply_stock_score };
+  get needs(): { aesthetic: boolean; stock: boolean; keywords: boolean } {
+    return { aesthetic: this.json.options.apply_aesthetic_score, stock: this.json.options.apply_stock_score, keywords: !!this.json.keywords };
   }
 
   /**
@@ -80,16 +82,20 @@ export class TagModel {
 
   /**
    * Scores every row of a matrix of transformed features (`transformRows` with this model's
-   * transform), `bases[i]` holding row i's base scores: a scan's re-scoring, with nothing
-   * allocated or transformed per image, so 10,000 images cost a few dot products each.
+   * transform), `bases[i]` holding row i's base scores and `keywords[i]` its keyword
+   * confidences (read only by a model trained with apply_keywords): a scan's re-scoring, with
+   * nothing transformed per image, so 10,000 images cost a few dot products each.
    */
-  scoreRows(rows: Float32Array, bases: readonly BaseScores[]): Float32Array {
+  scoreRows(rows: Float32Array, bases: readonly Pick<BaseScores, 'aesthetic' | 'stock'>[], keywords?: readonly (ArrayLike<number> | undefined)[]): Float32Array {
     const d = this.json.featureLength;
     if (rows.length !== bases.length * d) {
       throw new TagsmithError('invalid_features', `expected ${bases.length} rows of ${d} features, got ${rows.length} numbers`);
     }
     const scores = new Float32Array(bases.length);
-    for (let r = 0; r < bases.length; r++) scores[r] = this.scoreAt(rows, r * d, this.extrasOf(bases[r])).score;
+    for (let r = 0; r < bases.length; r++) {
+      const extras = this.json.keywords ? this.extrasOf({ ...bases[r], keywords: keywords?.[r] }) : this.extrasOf(bases[r]);
+      scores[r] = this.scoreAt(rows, r * d, extras).score;
+    }
     return scores;
   }
 
@@ -150,11 +156,16 @@ function transformInto(from: ArrayLike<number>, to: Float32Array, offset: number
   for (let i = offset; i < end; i++) to[i] /= norm;
 }
 
-type InputShape = Pick<TagModelJson, 'featureLength' | 'extras' | 'featureTransform'>;
+type InputShape = Pick<TagModelJson, 'featureLength' | 'extras' | 'featureTransform' | 'keywords'>;
+
+/** How many inputs a model reads after the features: base scores, then keyword confidences. */
+export function extraLength(json: Pick<TagModelJson, 'extras' | 'keywords'>): number {
+  return json.extras.length + (json.keywords?.mean.length ?? 0);
+}
 
 /** The vector a tag model sees: transformed features, then each standardised base score. */
 export function modelInput(input: ScoringInput, json: InputShape, prepared: PreparedFeatures = new Map()): Float64Array {
-  const x = new Float64Array(json.featureLength + json.extras.length);
+  const x = new Float64Array(json.featureLength + extraLength(json));
   x.set(preparedFeatures(input, json, prepared));
   x.set(extraInputs(input, json), json.featureLength);
   return x;
@@ -172,13 +183,21 @@ function preparedFeatures(input: ScoringInput, json: InputShape, prepared: Prepa
   return transformed;
 }
 
-/** The standardised base scores the model appends to the features. */
+/** The standardised base scores the model appends to the features, then its keyword block. */
 function extraInputs(input: BaseScores, json: InputShape): number[] {
-  return json.extras.map((extra) => {
+  const extras = json.extras.map((extra) => {
     const value = input[extra.name];
     if (value === undefined || !Number.isFinite(value)) {
       throw new TagsmithError('invalid_features', `this tag was trained with the ${extra.name} score; the input has none`);
     }
     return (value - extra.mean) / extra.std;
   });
+  const k = json.keywords;
+  if (!k) return extras;
+  const values = input.keywords;
+  if (!values || values.length !== k.mean.length) {
+    throw new TagsmithError('invalid_features', `this tag was trained with keywords (${k.model}); the input has ${values ? `${values.length} keyword confidences, not ${k.mean.length}` : 'none'}`);
+  }
+  for (let i = 0; i < k.mean.length; i++) extras.push(((values[i] - k.mean[i]) / k.std[i]) * k.scale);
+  return extras;
 }

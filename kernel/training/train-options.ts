@@ -10,7 +10,7 @@ export function validateTrainOptions(partial: Partial<TrainOptions>): TrainOptio
   if (!isClusterCount(k)) {
     throw new TagsmithError('invalid_option', `num_clusters must be a whole number from ${MIN_CLUSTERS} to ${MAX_CLUSTERS}; got ${String(k)}.`);
   }
-  for (const key of ['apply_aesthetic_score', 'apply_stock_score'] as const) {
+  for (const key of ['apply_aesthetic_score', 'apply_stock_score', 'apply_keywords'] as const) {
     if (typeof options[key] !== 'boolean') throw new TagsmithError('invalid_option', `${key} must be true or false.`);
   }
   return options;
@@ -24,7 +24,7 @@ export function parseTrainQuery(query: URLSearchParams): TrainOptions {
     if (!/^\d+$/.test(clusters.trim())) throw new TagsmithError('invalid_option', `num_clusters must be a whole number from ${MIN_CLUSTERS} to ${MAX_CLUSTERS}; got "${clusters}".`);
     partial.num_clusters = Number(clusters);
   }
-  for (const key of ['apply_aesthetic_score', 'apply_stock_score'] as const) {
+  for (const key of ['apply_aesthetic_score', 'apply_stock_score', 'apply_keywords'] as const) {
     const value = query.get(key);
     if (value !== null) partial[key] = parseBoolean(key, value);
   }

@@ -14,7 +14,7 @@ import { ParallelFits, SharedMatrix, type FitJob } from '../ml/parallel-fits';
 import { bestF1Threshold, confusionAt, histogram, rocAuc, rocCurve, summarise } from '../ml/metrics';
 import { stratifiedFolds } from '../ml/stratified-folds';
 import { dot, sigmoid } from '../ml/vectors';
-import { modelInput, TAG_MODEL_FORMAT, TAG_MODEL_NAME, TagModel, type FeatureTransform, type ScoringInput, type TagMetrics, type TagModelJson } from './tag-model';
+import { extraLength, modelInput, TAG_MODEL_FORMAT, TAG_MODEL_NAME, TagModel, type FeatureTransform, type ScoringInput, type TagMetrics, type TagModelJson } from './tag-model';
 import type { TrainOptions } from './train-options';
 
 export interface TrainingData {
@@ -28,6 +28,8 @@ export interface TrainingData {
   samplesDigest: string;
   /** Each sample's id, positives then negatives: the model then keeps each one's out-of-fold score. */
   sampleIds?: string[];
+  /** With apply_keywords: the keywords model every sample's `keywords` come from. */
+  keywordModel?: string;
 }
 
 export interface TrainingProgress {
@@ -79,9 +81,10 @@ export async function trainTag(data: TrainingData, options: TrainOptions, onProg
   const extras = (['aesthetic', 'stock'] as const)
     .filter((name) => (name === 'aesthetic' ? options.apply_aesthetic_score : options.apply_stock_score))
     .map((name) => standardiser(name, [...data.positives, ...data.negatives]));
+  const keywords = options.apply_keywords ? keywordStandardiser(data.keywordModel, [...data.positives, ...data.negatives]) : undefined;
   const featureTransform = data.featureTransform ?? 'sqrt-l2';
-  const shape = { featureLength: data.featureLength, extras, featureTransform };
-  const matrix = new SharedMatrix([...data.positives, ...data.negatives].map((s) => modelInput(s, shape)), data.featureLength + extras.length);
+  const shape = { featureLength: data.featureLength, extras, featureTransform, ...(keywords ? { keywords } : {}) };
+  const matrix = new SharedMatrix([...data.positives, ...data.negatives].map((s) => modelInput(s, shape)), data.featureLength + extraLength(shape));
   const x = matrix.rows;
   const y = x.map((_, i) => (i < data.positives.length ? 1 : 0));
   const fits = ParallelFits.create(matrix, Math.max(1, resources.threads ?? 1));
@@ -190,6 +193,7 @@ export async function trainTag(data: TrainingData, options: TrainOptions, onProg
     featureTransform,
     options,
     extras,
+    ...(keywords ? { keywords } : {}),
     clusters: models.map((m, c) => ({ weights: Array.from(m.weights), bias: m.bias, size: sizes[c] })),
     ...(sharedModel && share > 0 ? { shared: { weights: Array.from(sharedModel.weights), bias: sharedModel.bias, share } } : {}),
     threshold,
@@ -215,6 +219,23 @@ function standardiser(name: 'aesthetic' | 'stock', samples: ScoringInput[]): { n
   const variance = values.reduce((a, v) => a + (v - mean) ** 2, 0) / values.length;
   // A constant score carries no information; a unit std keeps it harmless instead of dividing by 0.
   return { name, mean, std: Math.sqrt(variance) > 1e-6 ? Math.sqrt(variance) : 1 };
+}
+
+/**
+ * Each keyword confidence standardised over the samples, the block scaled by 1/√classes: its
+ * expected squared length is then 1, as the feature vector's is, so 80 keywords do not drown
+ * the 1792 features (nor the other way round) under one L2 penalty.
+ */
+function keywordStandardiser(model: string | undefined, samples: ScoringInput[]): NonNullable<TagModelJson['keywords']> {
+  if (!model) throw new Error('apply_keywords without a keywords model');
+  const classes = samples[0]?.keywords?.length ?? 0;
+  if (classes === 0 || samples.some((s) => s.keywords?.length !== classes)) throw new Error('a sample without keyword confidences');
+  const mean = Array.from({ length: classes }, (_, c) => samples.reduce((sum, s) => sum + s.keywords![c], 0) / samples.length);
+  const std = mean.map((m, c) => {
+    const sd = Math.sqrt(samples.reduce((sum, s) => sum + (s.keywords![c] - m) ** 2, 0) / samples.length);
+    return sd > 1e-6 ? sd : 1;
+  });
+  return { model, mean, std, scale: 1 / Math.sqrt(classes) };
 }
 
 /** Cluster labels of the positives (seeded k-means++), renumbered so no cluster is empty. */

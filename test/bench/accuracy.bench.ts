@@ -2,7 +2,8 @@
 // Each class folder of train/ becomes a tag (its images positive, the other classes'
 // negative); the val/ split is predicted. Prints, side by side in one run: a plain logistic
 // regression on raw vectors (the baseline), Tagsmith's trainer under each preprocessing
-// policy, 1 vs 3 clusters, and a few-shot curve.
+// policy, 1 vs 3 clusters, and a few-shot curve; with the keywords model installed, whether
+// apply_keywords (the detector's 80 COCO confidences appended to the features) helps.
 import fs from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import path from 'node:path';
@@ -14,9 +15,10 @@ import { trainTag } from '../../kernel/training/train-tag';
 import type { FeatureTransform } from '../../kernel/training/tag-model';
 import { DEFAULT_TRAIN_OPTIONS } from '../../kernel/rules';
 import { listImageFiles } from '../../kernel/images/image-files';
+import { KeywordDetector } from '../../kernel/features/keyword-detector';
 import { table } from './stats';
 
-interface Sample { cls: string; features: Float32Array }
+interface Sample { cls: string; features: Float32Array; file: string; keywords?: number[] }
 interface Split { train: Sample[]; val: Sample[] }
 
 async function embedSplit(root: string, options: FeatureExtractorOptions): Promise<{ split: Split; classes: string[]; skipped: number }> {
@@ -28,8 +30,8 @@ async function embedSplit(root: string, options: FeatureExtractorOptions): Promi
     for (const cls of classes) {
       const files = await listImageFiles([path.join(root, part, cls)]);
       const results = await Promise.allSettled(files.map(async (f) => extractor.embed(await fs.readFile(f))));
-      for (const r of results) {
-        if (r.status === 'fulfilled') split[part].push({ cls, features: r.value.features });
+      for (const [i, r] of results.entries()) {
+        if (r.status === 'fulfilled') split[part].push({ cls, features: r.value.features, file: files[i] });
         else skipped++;
       }
     }
@@ -56,7 +58,7 @@ function plainLogistic(split: Split, cls: string): Result {
   return evaluate(scores, split.val.map((s) => (s.cls === cls ? 1 : 0)), 0.5);
 }
 
-async function tagsmith(split: Split, cls: string, clusters: number, shots?: number, seed = 1, featureTransform: FeatureTransform = 'sqrt-l2', clusterHeads: 'tied' | 'independent' = 'tied'): Promise<Result> {
+async function tagsmith(split: Split, cls: string, clusters: number, shots?: number, seed = 1, featureTransform: FeatureTransform = 'sqrt-l2', clusterHeads: 'tied' | 'independent' = 'tied', keywordModel?: string): Promise<Result> {
   let positives = split.train.filter((s) => s.cls === cls);
   let negatives = split.train.filter((s) => s.cls !== cls);
   if (shots) {
@@ -65,8 +67,8 @@ async function tagsmith(split: Split, cls: string, clusters: number, shots?: num
     negatives = shuffled(negatives, random).slice(0, shots);
   }
   const model = await trainTag(
-    { tag: cls, backbone: 'bench', featureLength: positives[0].features.length, featureTransform, positives, negatives, samplesDigest: '' },
-    { ...DEFAULT_TRAIN_OPTIONS, num_clusters: clusters },
+    { tag: cls, backbone: 'bench', featureLength: positives[0].features.length, featureTransform, positives, negatives, samplesDigest: '', ...(keywordModel ? { keywordModel } : {}) },
+    { ...DEFAULT_TRAIN_OPTIONS, num_clusters: clusters, apply_keywords: keywordModel !== undefined },
     undefined,
     { clusterHeads },
   );
@@ -145,6 +147,39 @@ async function main(): Promise<void> {
 
   console.log(`\nfew-shot curve (1 cluster; N positives and N negatives drawn from train; median of ${DRAWS} draws, and the mean ROC AUC):`);
   console.log(table(['preprocessing', 'positives', 'tag', 'ROC AUC', 'accuracy', 'F1', 'mean ROC AUC'], curve));
+
+  await keywordsAsInput(dSplit, dClasses, defaultPolicy.name, defaultPolicy.transform);
+}
+
+/**
+ * apply_keywords off and on, all else equal (the default preprocessing, 1 cluster): ROC AUC with
+ * all data, and the mean of DRAWS draws at 5 and 10 shots, where a few object confidences could
+ * matter most. Ships off by default unless this shows a gain.
+ */
+async function keywordsAsInput(split: Split, classes: string[], policy: string, transform: FeatureTransform): Promise<void> {
+  const detector = KeywordDetector.create();
+  if (!detector) {
+    console.log(`\napply_keywords: not measured (${KeywordDetector.availability().reason}: run \`npm run models:keywords\`)`);
+    return;
+  }
+  const t = performance.now();
+  for (const sample of [...split.train, ...split.val]) sample.keywords = Array.from((await detector.detect(await fs.readFile(sample.file))).vector);
+  await detector.release();
+  console.error(`  keywords of ${split.train.length + split.val.length} images found in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  const rows: string[][] = [];
+  for (const cls of classes) {
+    for (const model of [undefined, detector.id]) {
+      const all = await tagsmith(split, cls, 1, undefined, 1, transform, 'tied', model);
+      const few = async (shots: number) => {
+        const runs = await Promise.all(Array.from({ length: DRAWS }, (_, i) => tagsmith(split, cls, 1, shots, i + 1, transform, 'tied', model)));
+        return (runs.reduce((sum, r) => sum + r.auc, 0) / runs.length).toFixed(4);
+      };
+      rows.push([model ? `on (${model})` : 'off (default)', cls, ...fmt(all), await few(5), await few(10)]);
+    }
+  }
+  const withObjects = [...split.train, ...split.val].filter((s) => s.keywords!.some((v) => v >= 0.3)).length;
+  console.log(`\napply_keywords (${policy}, 1 cluster; ${withObjects} of ${split.train.length + split.val.length} images have a COCO object at confidence ≥ 0.3): ROC AUC, accuracy and F1 with all data; the mean ROC AUC of ${DRAWS} draws at 5 and 10 shots`);
+  console.log(table(['apply_keywords', 'tag', 'ROC AUC', 'accuracy', 'F1', '5-shot mean ROC AUC', '10-shot mean ROC AUC'], rows));
 }
 
 void main();

@@ -1,4 +1,4 @@
-// npm run bench:features -- [folder] [--rounds 3] [--limit N] [--sweep]
+// npm run bench:features -- [folder] [--rounds 3] [--limit N] [--sweep] [--keywords-only]
 // Embedding throughput end to end (bytes → features), side by side in one run, each pipeline
 // in its own child process (its peak RSS and CPU time are its own), the pipelines taking turns
 // over `rounds` rounds (a busy shared machine slows them alike; medians are printed):
@@ -8,6 +8,8 @@
 // The roofline: the bare network on random input (no decoding), at the best batch size and
 // threading, in images/s and GFLOP/s (FLOPs counted from the graph's Conv/Gemm shapes); every
 // pipeline says what share of its network's own throughput it reaches.
+// The keywords detector (an opt-in base model) has its own row, taking its turn in each round;
+// --keywords-only measures it alone.
 // --sweep adds the threading study: workers × intra-op threads, spinning, batch sizes, and the
 // mirror view from a second decode instead of the decoded pixels.
 import { fork } from 'node:child_process';
@@ -20,6 +22,7 @@ import type { FeatureExtractorOptions } from '../../kernel/features/feature-extr
 import { findModelsDir } from '../../kernel/features/models-dir';
 import { listImageFiles } from '../../kernel/images/image-files';
 import { countFlops } from './graph-flops';
+import { measureKeywords, type KeywordsReport } from './keywords-detector';
 import { median, percentile, table } from './stats';
 
 interface Pipeline {
@@ -214,7 +217,7 @@ async function roofline(backbone: string, size: number): Promise<Roofline> {
   return { file: entry.file, size, best, all, cpuMsPerView: Math.min(...all.map((a) => a.cpuMsPerView)) };
 }
 
-type ChildJob = { pipeline: Pipeline; files: string[] } | { roofline: { backbone: string; size: number } };
+type ChildJob = { pipeline: Pipeline; files: string[] } | { roofline: { backbone: string; size: number } } | { keywords: string[] };
 
 async function runChild<T>(job: ChildJob): Promise<T> {
   const child = fork(__filename, ['--child'], { execArgv: ['--import', 'tsx'], stdio: ['pipe', 'inherit', 'inherit', 'ipc'] });
@@ -226,10 +229,10 @@ async function runChild<T>(job: ChildJob): Promise<T> {
 }
 
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { limit: { type: 'string' }, child: { type: 'boolean' }, rounds: { type: 'string', default: '3' }, sweep: { type: 'boolean' } } });
+  const { values, positionals } = parseArgs({ allowPositionals: true, options: { limit: { type: 'string' }, child: { type: 'boolean' }, rounds: { type: 'string', default: '3' }, sweep: { type: 'boolean' }, 'keywords-only': { type: 'boolean' } } });
   if (values.child) {
     process.once('message', async (job: ChildJob) => {
-      process.send!('roofline' in job ? await roofline(job.roofline.backbone, job.roofline.size) : await measure(job.pipeline, job.files));
+      process.send!('roofline' in job ? await roofline(job.roofline.backbone, job.roofline.size) : 'keywords' in job ? await measureKeywords(job.keywords) : await measure(job.pipeline, job.files));
       process.exit(0);
     });
     return;
@@ -238,7 +241,7 @@ async function main(): Promise<void> {
   let files = await listImageFiles([folder]);
   if (values.limit) files = files.slice(0, Number(values.limit));
   const rounds = Number(values.rounds);
-  const pipelines = values.sweep ? [...BASE.slice(0, 3), ...SWEEP] : BASE;
+  const pipelines = values['keywords-only'] ? [] : values.sweep ? [...BASE.slice(0, 3), ...SWEEP] : BASE;
   console.log(`bench:features — ${files.length} files from ${folder}; MobileNetV2-1.4 (nsfwjs mobilenet_v2_mid); ${cores} cores (${os.cpus()[0].model}); ${rounds} rounds, pipelines taking turns`);
 
   // The rooflines, once per (file, size) the pipelines use.
@@ -256,13 +259,23 @@ async function main(): Promise<void> {
   }
 
   const reports = new Map<string, Report[]>(pipelines.map((p) => [p.name, []]));
+  const keywordRuns: KeywordsReport[] = [];
+  let keywordsMissing: string | undefined;
   for (let round = 0; round < rounds; round++) {
     for (const p of pipelines) {
       const report = await runChild<Report>({ pipeline: p, files });
       reports.get(p.name)!.push(report);
       console.error(`  round ${round + 1}: ${p.name}: ${report.throughput.toFixed(1)} images/s`);
     }
+    const keywords = await runChild<KeywordsReport | { missing: string }>({ keywords: files });
+    if ('missing' in keywords) keywordsMissing = keywords.missing;
+    else {
+      keywordRuns.push(keywords);
+      console.error(`  round ${round + 1}: keywords detector: ${keywords.throughput.toFixed(1)} images/s`);
+    }
   }
+  printKeywords(keywordRuns, keywordsMissing, rounds);
+  if (pipelines.length === 0) return;
 
   console.log('\nroofline: the bare network on random input, no decoding (views/s; an image with its mirror is 2 views)');
   const roofRows = [...roofs.entries()].map(([, r]) => {
@@ -302,6 +315,29 @@ async function main(): Promise<void> {
   const rate = (name: string) => median(reports.get(name)?.map((r) => r.throughput) ?? [Number.NaN]);
   const tf = rate('TF.js wasm 224, one view');
   if (!Number.isNaN(tf)) console.log(`ONNX / TF.js wasm at 224, end to end: fp32 ${(rate('fp32 224, one view') / tf).toFixed(1)}×, int8 ${(rate('int8 224, one view') / tf).toFixed(1)}×`);
+}
+
+/** The detector's row: what finding an image's objects costs, beside what embedding it costs above. */
+function printKeywords(runs: KeywordsReport[], missing: string | undefined, rounds: number): void {
+  if (missing) {
+    console.log(`\nkeywords detector: not measured (${missing})`);
+    return;
+  }
+  const r = runs[0];
+  const decodeMs = runs.flatMap((x) => x.decodeMs);
+  const inferMs = runs.flatMap((x) => x.inferMs);
+  console.log(`\nkeywords detector (opt-in base model, run only when asked), end to end from JPEG bytes (median of ${rounds} rounds; each round's figure in brackets)`);
+  console.log(table(['model', 'images', 'images/s', 'CPU ms/image', 'decode ms p50 / p95', 'inference ms p50 / p95 (1 image)', 'peak RSS MB', 'images with objects', 'objects found'], [[
+    r.model,
+    `${r.images - r.failed}/${r.images}`,
+    `${median(runs.map((x) => x.throughput)).toFixed(1)} (${runs.map((x) => x.throughput.toFixed(1)).join(', ')})`,
+    median(runs.map((x) => x.cpuMsPerImage)).toFixed(1),
+    `${median(decodeMs).toFixed(1)} / ${percentile(decodeMs, 95).toFixed(1)}`,
+    `${median(inferMs).toFixed(1)} / ${percentile(inferMs, 95).toFixed(1)}`,
+    median(runs.map((x) => x.peakRssMb)).toFixed(0),
+    `${r.withObjects}/${r.images - r.failed}`,
+    String(r.objects),
+  ]]));
 }
 
 void main();

@@ -11,6 +11,7 @@ import type { Page } from 'playwright-core';
 import { CLUSTER_CHOICES, isClusterCount } from '../../kernel/rules';
 import { describeOutcome } from '../../kernel/training/describe-metrics';
 import { blobImages, stripedImages } from '../helpers/engine';
+import { needsKeywordsModel, peopleWithDogs } from '../helpers/keyword-photos';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { startHarness, type Harness } from '../helpers/webview-harness';
 
@@ -220,6 +221,27 @@ describe('webviews in Chromium', { timeout: 600_000 }, () => {
     await dashboard.getByRole('listitem', { name: /^aesthetic: / }).waitFor();
     await screenshot(dashboard, 'dashboard-light');
     await dashboard.close();
+    assert.deepEqual(harness.problems, []);
+  });
+
+  it('Try it names the objects in a picked photo, with counts, from the keywords model', needsKeywordsModel, async () => {
+    const { harness } = await session(trained);
+    const dashboard = await harness.openPanel('dashboard', 'light');
+    await dashboard.locator('.sentence', { hasText: 'held-out positive' }).waitFor();
+    await dashboard.locator('#try-file').setInputFiles({ name: 'family.jpg', mimeType: 'image/jpeg', buffer: await peopleWithDogs() });
+    const found = dashboard.getByRole('list', { name: 'Keywords' });
+    await found.getByRole('listitem', { name: /^person ×2: 0\.\d\d$/ }).waitFor({ timeout: 60_000 });
+    await found.getByRole('listitem', { name: /^dog ×2: 0\.\d\d$/ }).waitFor();
+    // Surest first: the people before the dogs.
+    const labels = await found.locator('.bar-label').allTextContents();
+    assert.ok(labels.indexOf('person ×2') < labels.indexOf('dog ×2'), labels.join(', '));
+    await screenshot(dashboard, 'dashboard-keywords-light');
+
+    // A picture of no object: the section says so rather than staying empty.
+    const [plain] = await blobImages(1, 60);
+    await dashboard.locator('#try-file').setInputFiles({ name: 'blob.jpg', mimeType: 'image/jpeg', buffer: plain });
+    await dashboard.getByRole('heading', { name: 'blob.jpg' }).waitFor();
+    assert.equal(await dashboard.getByRole('list', { name: 'Keywords' }).innerText(), 'No objects found.');
     assert.deepEqual(harness.problems, []);
   });
 

@@ -46,6 +46,14 @@ describe('badges', () => {
     assert.equal(tooltipText([['dots', yes(0.712, 0.6)], ['stripes', yes(0.931, 0.514)]]), 'Tagsmith: stripes 0.93 (threshold 0.51), dots 0.71 (threshold 0.60)');
   });
 
+  it('adds the objects a scan with keywords found to the tooltip, surest first, and nothing when it found none', () => {
+    const keywords = { dog: { score: 0.6, count: 1, boxes: [] }, person: { score: 0.8, count: 3, boxes: [] } };
+    assert.equal(tooltipText([['stripes', yes(0.931, 0.514)]], keywords), 'Tagsmith: stripes 0.93 (threshold 0.51) · objects: person ×3, dog');
+    assert.equal(tooltipText([['stripes', yes(0.931, 0.514)]], {}), 'Tagsmith: stripes 0.93 (threshold 0.51)');
+    const withObjects: LoadedScan = { id: 's', createdAt: '2026-01-01T10:00:00Z', inputs: [p('a')], images: [{ path: p('a', '1.jpg'), tags: { stripes: yes(0.9) }, keywords }] };
+    assert.match(imageDecorations([withObjects], new Set(['stripes'])).get(p('a', '1.jpg'))!.tooltip, / · objects: person ×3, dog$/);
+  });
+
   it('shows every trained tag, or those the setting names that are trained', () => {
     assert.deepEqual([...shownTags([], ['a', 'b'])], ['a', 'b']);
     assert.deepEqual([...shownTags(['b', ' c '], ['a', 'b'])], ['b']);

@@ -1,5 +1,6 @@
-// "Try it": drop or pick an image and see its base scores (with their components) and every
-// custom tag's score as a bar against that tag's threshold.
+// "Try it": drop or pick an image and see its base scores (with their components), the objects
+// the keywords model found, and every custom tag's score as a bar against that tag's threshold.
+import { keywordList } from '../../kernel/scores/keywords-text';
 import type { Prediction } from '../protocol';
 import { clear, h, percent } from '../lib/dom';
 import { acceptDrops } from '../lib/files';
@@ -42,8 +43,20 @@ export class TryIt {
         bar(`aesthetic`, p.base.aesthetic.score, undefined, undefined, p.base.aesthetic.components),
         bar(`stock`, p.base.stock.score, undefined, undefined, p.base.stock.components),
         nsfwTop ? bar(`nsfw: ${nsfwTop[0]}`, nsfwTop[1]) : null),
+      ...keywordBars(p),
     );
   }
+}
+
+/** One bar per object found ("person ×2" at its best confidence); nothing when the engine has no keywords model. */
+function keywordBars(p: Prediction): HTMLElement[] {
+  if (!p.base.keywords) return [];
+  const found = keywordList(p.base.keywords);
+  return [
+    h('h3', {}, 'Keywords'),
+    h('div', { className: 'bars', role: 'list', 'aria-label': 'Keywords' },
+      found.length === 0 ? h('p', { className: 'muted' }, 'No objects found.') : found.map((k) => bar(k.count > 1 ? `${k.name} ×${k.count}` : k.name, k.score))),
+  ];
 }
 
 function bar(label: string, score: number, threshold?: number, yes?: boolean, components?: Record<string, number>): HTMLElement {

@@ -1,0 +1,70 @@
+// Where an image's keywords come from, so that none is detected twice: recent images in memory,
+// then the keyword cache (by the sha256 of the image bytes, beside the state like the feature
+// cache: derived, bounded, never archived), else the detector. Samples get theirs when a tag
+// trains with apply_keywords, not when they are added; scans when they are asked for them.
+import type { KeywordDetector } from '../features/keyword-detector';
+import type { FeatureCache } from '../state/feature-cache';
+import type { Keywords } from '../scores/keywords';
+import { sha256 } from './embedder';
+
+export interface KeywordRecord {
+  name: 'tagsmith-keywords';
+  formatVersion: 1;
+  /** The keywords model's id. */
+  model: string;
+  keywords: Keywords;
+  /** Each class's best confidence. */
+  vector: number[];
+}
+
+const MEMORY_ENTRIES = 256;
+/** Default bound of the keyword cache: about a million images' keywords. */
+export const DEFAULT_KEYWORD_CACHE_BYTES = 256 * 1024 ** 2;
+
+/** A cached record as the detector `model` of `classes` classes would write it; throws otherwise. */
+export function checkKeywordRecord(value: unknown, model: string, classes: number): void {
+  const r = value as Partial<KeywordRecord> | null;
+  if (!r || r.name !== 'tagsmith-keywords' || r.formatVersion !== 1 || r.model !== model) throw new Error('not a keyword record of this model');
+  if (!Array.isArray(r.vector) || r.vector.length !== classes || !r.vector.every((v) => typeof v === 'number' && v >= 0 && v <= 1)) throw new Error('bad keyword vector');
+  if (typeof r.keywords !== 'object' || r.keywords === null) throw new Error('bad keywords');
+  for (const hit of Object.values(r.keywords)) {
+    if (!(hit.score >= 0 && hit.score <= 1) || !Number.isInteger(hit.count) || hit.count < 1 || !Array.isArray(hit.boxes)) throw new Error('bad keyword');
+  }
+}
+
+export class KeywordSource {
+  private readonly recent = new Map<string, Promise<KeywordRecord>>();
+
+  constructor(
+    readonly detector: KeywordDetector,
+    private readonly cache: FeatureCache<KeywordRecord>,
+  ) {}
+
+  get model(): string {
+    return this.detector.id;
+  }
+
+  /** The keywords of an image (its bytes, or a way to read them if they must be detected), by its sha256. */
+  of(bytes: Uint8Array | (() => Promise<Uint8Array>), id = typeof bytes === 'function' ? undefined : sha256(bytes)): Promise<KeywordRecord> {
+    if (!id) throw new Error('an image read later needs its sha256');
+    const remembered = this.recent.get(id);
+    if (remembered) return remembered;
+    const pending = (async () => {
+      const cached = await this.cache.get(this.model, id);
+      if (cached) return cached;
+      const { keywords, vector } = await this.detector.detect(typeof bytes === 'function' ? await bytes() : bytes);
+      const record: KeywordRecord = { name: 'tagsmith-keywords', formatVersion: 1, model: this.model, keywords, vector: Array.from(vector, (v) => Math.round(v * 1e6) / 1e6) };
+      await this.cache.put(this.model, id, record);
+      return record;
+    })();
+    this.recent.set(id, pending);
+    if (this.recent.size > MEMORY_ENTRIES) this.recent.delete(this.recent.keys().next().value!);
+    pending.catch(() => this.recent.delete(id)); // a failure is not remembered
+    return pending;
+  }
+
+  /** Forgets recent images (a benchmark measuring detection, not remembering). */
+  forget(): void {
+    this.recent.clear();
+  }
+}
