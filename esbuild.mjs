@@ -16,7 +16,7 @@ const targets = [
   { ...node, entryPoints: { ...entries('kernel', ['cli', 'index', 'notebook']), 'kernel/training-worker': 'kernel/training/training-worker.ts', 'kernel/fit-worker': 'kernel/ml/fit-worker.ts', 'kernel/inference-worker': 'kernel/features/inference-worker.ts', 'kernel/notebook-kernel': 'kernel/notebook/kernel-main.ts' } },
   { ...node, entryPoints: entries('models', ['convert', 'install-keywords']), external: ['nsfwjs', ...nodeExternals] },
   { ...node, entryPoints: entries('extension', ['extension']), external: ['vscode', ...nodeExternals] },
-  { ...browser, entryPoints: entries('webview', ['gallery', 'dashboard']) },
+  { ...browser, entryPoints: entries('webview', ['gallery', 'dashboard', 'review']) },
 ].filter((t) => Object.keys(t.entryPoints).length > 0);
 
 /** `{ 'dir/name': 'dir/name.ts' }` for the entry files that exist. */

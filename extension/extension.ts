@@ -4,6 +4,7 @@ import type { SampleType, TagsmithClient } from '../kernel/client/tagsmith-clien
 import { addSamples } from './commands/add-samples';
 import { backUpState, removeTag, restoreState } from './commands/manage-state';
 import { predictTags } from './commands/predict-tags';
+import { moreLikeThis, reviewTag } from './commands/review-tag';
 import { clearFeatureCache, removeSidecarKeywords } from './commands/scan-upkeep';
 import { tagFolders, tagWorkspace } from './commands/tag-folders';
 import { trainTag } from './commands/train-tag';
@@ -70,8 +71,10 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand('tagsmith.addPositive', add('positive')),
     vscode.commands.registerCommand('tagsmith.addNegative', add('negative')),
     vscode.commands.registerCommand('tagsmith.predict', withClient((client, ...args) => predictTags(client, selected(args)))),
-    vscode.commands.registerCommand('tagsmith.tagFolder', withClient((client, ...args) => tagFolders({ client, scanned, log: (line) => log.info(line) }, selected(args)))),
-    vscode.commands.registerCommand('tagsmith.tagWorkspace', withClient((client) => tagWorkspace({ client, scanned, log: (line) => log.info(line) }))),
+    vscode.commands.registerCommand('tagsmith.tagFolder', withClient((client, ...args) => tagFolders({ client, scanned, log: (line) => log.info(line), review: (tag) => panels.show('review', tag) }, selected(args)))),
+    vscode.commands.registerCommand('tagsmith.tagWorkspace', withClient((client) => tagWorkspace({ client, scanned, log: (line) => log.info(line), review: (tag) => panels.show('review', tag) }))),
+    vscode.commands.registerCommand('tagsmith.reviewTag', withClient((client, tag) => reviewTag(client, panels, typeof tag === 'string' ? tag : undefined))),
+    vscode.commands.registerCommand('tagsmith.moreLikeThis', (arg?: unknown) => moreLikeThis(panels, arg, (arg as { tag?: unknown } | undefined)?.tag as string | undefined)),
     vscode.commands.registerCommand('tagsmith.removeSidecarKeywords', withClient((client, ...args) => removeSidecarKeywords(client, selected(args)))),
     vscode.commands.registerCommand('tagsmith.clearFeatureCache', withClient((client) => clearFeatureCache(client))),
     vscode.commands.registerCommand('tagsmith.train', withClient(async (client, tag) => {
@@ -91,7 +94,10 @@ export function activate(context: vscode.ExtensionContext): void {
       if (ENGINE_SETTINGS.some((setting) => e.affectsConfiguration(setting))) void engine.restartIfRunning().catch(() => undefined);
     }),
     // The engine scans only under the workspace folders it was started with.
-    vscode.workspace.onDidChangeWorkspaceFolders(() => void engine.workspaceFoldersChanged().catch(() => undefined)),
+    vscode.workspace.onDidChangeWorkspaceFolders(() => {
+      void engine.workspaceFoldersChanged().catch(() => undefined);
+      panels.workspaceFoldersChanged();
+    }),
   );
 }
 
@@ -101,6 +107,7 @@ async function showStatusMenu(): Promise<void> {
     { label: '$(files) Open Sample Gallery', command: 'tagsmith.showGallery' },
     { label: '$(graph) Open Training Dashboard', command: 'tagsmith.showDashboard' },
     { label: '$(play) Train Tag…', command: 'tagsmith.train' },
+    { label: '$(checklist) Review Tag…', command: 'tagsmith.reviewTag' },
     ...(vscode.workspace.workspaceFolders?.length ? [{ label: '$(tag) Tag Images in Workspace…', command: 'tagsmith.tagWorkspace' }] : []),
     { label: '$(output) Show Engine Log', command: 'tagsmith.showLog' },
     { label: '$(debug-restart) Restart Engine', command: 'tagsmith.restartEngine' },

@@ -1,5 +1,6 @@
 // The sample gallery: tags on the left; the selected tag's positives and negatives on the
-// right, with training controls, multi-select, move/remove with undo, and drop-to-add.
+// right, with training controls, multi-select, move/remove with undo, and drop-to-add; the
+// samples the tag disagrees with flagged, and sorted first on request.
 import './panels.css';
 import { hasEnoughSamples, isActiveTask } from '../kernel/rules';
 import { isValidTag, TAG_RULE } from '../kernel/state/path-names';
@@ -11,12 +12,13 @@ import { registerToolkit } from './lib/toolkit';
 import { TrainForm } from './lib/train-form';
 import { SampleGrid, type SampleGridActions } from './gallery/sample-grid';
 import { TagList } from './gallery/tag-list';
-import { ThumbnailLoader } from './gallery/thumbnail-loader';
-import type { EngineSnapshot, SampleRecord, SampleType, TagSummary } from './protocol';
+import { ThumbnailLoader } from './lib/thumbnail-loader';
+import type { EngineSnapshot, SampleOrder, SampleType, SampleView, TagSummary } from './protocol';
 
 interface GalleryState {
   tag: string;
   filter: string;
+  order: SampleOrder;
 }
 
 registerToolkit();
@@ -27,6 +29,7 @@ const notice = new Notice();
 let snapshot: EngineSnapshot = { tags: [], tasks: [] };
 let selectedTag: string | undefined = host.state.tag;
 let filter = host.state.filter ?? '';
+let order: SampleOrder = host.state.order === 'suspicious' ? 'suspicious' : 'added';
 let shownSummary = '';
 
 const actions: SampleGridActions = {
@@ -47,6 +50,7 @@ const actions: SampleGridActions = {
   })),
   drop: (transfer, type) => void addDropped(transfer, type),
   selectionChanged: () => renderSelectionBar(),
+  moreLike: (sample) => void run(host.request('panel/open', { panel: 'review', tag: selectedTag, similarTo: { sampleId: sample.id, label: sample.fileName ?? sample.id.slice(0, 12) } })),
 };
 
 const tagList = new TagList((tag) => selectTag(tag));
@@ -62,16 +66,19 @@ filterBox.addEventListener('input', () => {
   void reloadSamples();
 });
 const dashboardButton = h('vscode-button', { appearance: 'secondary', onclick: () => void run(host.request('panel/open', { panel: 'dashboard', tag: selectedTag })) }, 'Training dashboard');
+const reviewButton = h('vscode-button', { appearance: 'secondary', title: 'Review the tag over the last scan: the images that would teach it most first', onclick: () => void run(host.request('panel/open', { panel: 'review', tag: selectedTag })) }, 'Review');
+const suspicionLine = h('p', { className: 'suspicion-line', hidden: true });
+const orderButton = h('button', { className: 'view-tab', 'aria-pressed': String(order === 'suspicious'), onclick: () => setOrder(order === 'suspicious' ? 'added' : 'suspicious') }, 'Most suspicious first');
 const selectionBar = h('div', { className: 'selection-bar', role: 'toolbar', 'aria-label': 'Selected samples', hidden: true });
 const tagTitle = h('h2', { className: 'tag-title' });
 const tagSummary = h('p', { className: 'tag-summary muted' });
 const detail = h('section', { className: 'tag-detail', 'aria-label': 'Samples of the selected tag' },
-  h('div', { className: 'tag-header' }, h('div', {}, tagTitle, tagSummary), trainForm.element),
+  h('div', { className: 'tag-header' }, h('div', {}, tagTitle, tagSummary, suspicionLine), trainForm.element),
   selectionBar, grids.positive.element, grids.negative.element);
 const emptyState = welcome();
 const app = document.getElementById('app')!;
 app.append(
-  h('header', { className: 'toolbar' }, h('h1', {}, 'Tagsmith samples'), filterBox, dashboardButton),
+  h('header', { className: 'toolbar' }, h('h1', {}, 'Tagsmith samples'), filterBox, reviewButton, dashboardButton),
   notice.element,
   h('main', { className: 'gallery' }, h('nav', { className: 'sidebar', 'aria-label': 'Tags' }, tagList.element), detail, emptyState),
 );
@@ -117,6 +124,22 @@ function render(): void {
     : `${plural(tag.positives, 'positive')}, ${plural(tag.negatives, 'negative')}. ${tag.trained ? `Trained ${new Date(tag.trainedAt!).toLocaleString()}; F1 ${tag.metrics!.f1.toFixed(2)}, ROC AUC ${tag.metrics!.rocAuc.toFixed(2)}.${tag.stale ? ' Samples changed since: train again to use them.' : ''}` : tag.retrainReason ?? 'Not trained yet.'}`;
   const running = snapshot.tasks.find((t) => t.tag === selectedTag && isActiveTask(t));
   trainForm.update(tag?.options, running, Boolean(tag && hasEnoughSamples(tag)));
+  reviewButton.toggleAttribute('disabled', !tag?.trained);
+}
+
+function setOrder(next: SampleOrder): void {
+  order = next;
+  host.saveState({ order });
+  orderButton.setAttribute('aria-pressed', String(order === 'suspicious'));
+  void reloadSamples();
+}
+
+/** How many samples the tag disagrees with, and the sort that shows them first. */
+function renderSuspicion(suspicious: number): void {
+  suspicionLine.hidden = suspicious === 0 && order === 'added';
+  clear(suspicionLine,
+    h('span', {}, suspicious === 0 ? 'No sample looks mislabelled. ' : `⚠ ${plural(suspicious, 'sample')} ${suspicious === 1 ? 'looks' : 'look'} mislabelled (${suspicious === 1 ? 'its badge says' : 'their badges say'} why). M moves the selected to the other side, Delete removes. `),
+    orderButton);
 }
 
 async function reloadSamples(): Promise<void> {
@@ -127,9 +150,10 @@ async function reloadSamples(): Promise<void> {
     grids.negative.setSamples([]);
     return;
   }
-  const { positives, negatives } = await host.request('samples/list', { tag: tag.tag });
+  const { positives, negatives, suspicious } = await host.request('samples/list', { tag: tag.tag, order });
   if (tag.tag !== selectedTag) return; // the user moved on while it loaded
-  const matches = (s: SampleRecord) => !filter || tag.tag.toLowerCase().includes(filter.toLowerCase()) || (s.fileName ?? '').toLowerCase().includes(filter.toLowerCase());
+  renderSuspicion(suspicious);
+  const matches = (s: SampleView) => !filter || tag.tag.toLowerCase().includes(filter.toLowerCase()) || (s.fileName ?? '').toLowerCase().includes(filter.toLowerCase());
   grids.positive.setSamples(positives.filter(matches));
   grids.negative.setSamples(negatives.filter(matches));
 }

@@ -2,14 +2,18 @@
 // Both sides import this file (it has no DOM and no `vscode` import). A message is an envelope
 // with the protocol version; requests carry an id and get exactly one response; notifications
 // get none. Everything arriving is checked by the guards below before it is used.
-import type { Prediction, SampleRecord, SampleType, TagSummary, TaskView, TrainOptions } from '../kernel/client/tagsmith-client';
+import type {
+  Prediction, ReviewView, SampleOrder, SampleRecord, SampleSuspicion, SampleType, SampleView, ScannedImageView, SimilarImages, TagSummary, TaskView, TrainOptions,
+} from '../kernel/client/tagsmith-client';
 import { isClusterCount, SAMPLE_TYPES } from '../kernel/rules';
 
-export type { Prediction, SampleRecord, SampleType, TagSummary, TaskView, TrainOptions };
+export type { Prediction, ReviewView, SampleOrder, SampleRecord, SampleSuspicion, SampleType, SampleView, ScannedImageView, SimilarImages, TagSummary, TaskView, TrainOptions };
 
 export const PROTOCOL_VERSION = 1;
 
-export type PanelKind = 'gallery' | 'dashboard';
+export type PanelKind = 'gallery' | 'dashboard' | 'review';
+export const PANEL_KINDS: readonly PanelKind[] = ['gallery', 'dashboard', 'review'];
+export const REVIEW_VIEWS: readonly ReviewView[] = ['informative', 'applies', 'not-applies'];
 
 /** A file the user dropped or picked inside the webview, read there (the host cannot see it). */
 export interface DroppedFile {
@@ -23,10 +27,53 @@ export interface EngineSnapshot {
   readonly tasks: readonly TaskView[];
 }
 
+/** A scanned image as a review card: the engine's view of it, and a URL the webview may load it from. */
+export type ReviewCard = ScannedImageView & {
+  /** The image file itself, as a webview resource URI (the panel's localResourceRoots hold the scanned folders). */
+  src: string;
+};
+
+/** One page of a tag's review queue (the engine's ReviewQueue, its images as cards). */
+export interface ReviewPage {
+  tag: string;
+  scanId: string;
+  view: ReviewView;
+  reviewedSinceTraining: number;
+  changedCalls: number;
+  total: number;
+  offset: number;
+  images: ReviewCard[];
+}
+
+/** An image to decide on: a scanned image (by its path) or a sample already in the engine. */
+export type DecisionTarget = { path: string } | { sampleId: string };
+
+/** What a decision did, so it can be undone exactly: nothing (it already was so), an added sample, or a moved one. */
+export type DecisionEffect =
+  | { kind: 'none' }
+  | { kind: 'added'; sampleId: string }
+  | { kind: 'moved'; sampleId: string; from: SampleType };
+
+/** What "more like this" starts from: a scanned image, a sample, or an image file on disk. */
+export type SimilarTarget =
+  | { scanId: string; index: number; label: string }
+  | { sampleId: string; label: string }
+  | { path: string; label: string };
+
+/** "More like this": the nearest scanned images (as cards) and samples. */
+export interface SimilarResult {
+  target: SimilarTarget;
+  scanId?: string;
+  images: (ReviewCard & { similarity: number })[];
+  samples: SimilarImages['samples'];
+}
+
+export const SAMPLE_ORDERS: readonly SampleOrder[] = ['added', 'suspicious'];
+
 /** Requests a webview sends to the host, with their parameters and results. */
 export interface Requests {
   'engine/snapshot': { params: Record<string, never>; result: EngineSnapshot };
-  'samples/list': { params: { tag: string }; result: { positives: SampleRecord[]; negatives: SampleRecord[] } };
+  'samples/list': { params: { tag: string; order?: SampleOrder }; result: { positives: SampleView[]; negatives: SampleView[]; suspicious: number } };
   'samples/thumbnail': { params: { sampleId: string }; result: { dataUrl: string } };
   'samples/move': { params: { tag: string; sampleIds: string[]; to: SampleType }; result: { moved: number } };
   'samples/remove': { params: { tag: string; sampleIds: string[] }; result: { removed: number; undoToken: string } };
@@ -35,7 +82,15 @@ export interface Requests {
   'samples/open': { params: { sampleId: string; fileName?: string }; result: Record<string, never> };
   'train/start': { params: { tag: string; options: TrainOptions }; result: { taskId: string } };
   'predict/image': { params: { file: DroppedFile }; result: Prediction };
-  'panel/open': { params: { panel: PanelKind; tag?: string }; result: Record<string, never> };
+  'panel/open': { params: { panel: PanelKind; tag?: string; similarTo?: SimilarTarget }; result: Record<string, never> };
+  'review/queue': { params: { tag: string; view: ReviewView; offset: number; limit: number }; result: ReviewPage };
+  /** Adds the image as a sample of the tag (or moves it there); saved before the reply. */
+  'review/decide': { params: { tag: string; type: SampleType; target: DecisionTarget }; result: DecisionEffect };
+  /** Puts the tag's samples back as they were before a decision. */
+  'review/undo': { params: { tag: string; effect: DecisionEffect }; result: Record<string, never> };
+  'review/similar': { params: { target: SimilarTarget; limit: number }; result: SimilarResult };
+  /** Opens a scanned image in VS Code. */
+  'review/openFile': { params: { path: string }; result: Record<string, never> };
 }
 
 /** Notifications the host sends to a webview. */
@@ -43,6 +98,8 @@ export interface HostNotifications {
   'engine/changed': EngineSnapshot;
   /** Select this tag (e.g. "Open dashboard" after training it). */
   'panel/showTag': { tag: string };
+  /** Show the images most like this one (the review panel's "similar to…" mode). */
+  'review/showSimilar': { target: SimilarTarget };
 }
 
 /** Notifications a webview sends to the host. */
@@ -92,6 +149,11 @@ export const REPLY_TIMEOUT_MS: Record<RequestMethod, number> = {
   'train/start': 30_000,
   'predict/image': 60_000,
   'panel/open': 15_000,
+  'review/queue': 30_000,
+  'review/decide': 60_000,
+  'review/undo': 60_000,
+  'review/similar': 60_000,
+  'review/openFile': 30_000,
 };
 
 // ---- guards: a message is used only after one of these accepted it ----
@@ -107,6 +169,16 @@ const isShape = (shape: Record<string, Check>): Check => (v) => isObject(v) && O
 
 const isSampleType = isOneOf(...SAMPLE_TYPES);
 const isDroppedFile = isShape({ name: isNonEmptyString, base64: isString });
+const isCount = (max: number): Check => (v) => Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= max;
+const isReviewView = isOneOf(...REVIEW_VIEWS);
+const isPanelKind = isOneOf(...PANEL_KINDS);
+const isDecisionTarget: Check = (v) => isShape({ path: isNonEmptyString })(v) || isShape({ sampleId: isNonEmptyString })(v);
+const isDecisionEffect: Check = (v) => isShape({ kind: isOneOf('none') })(v)
+  || isShape({ kind: isOneOf('added'), sampleId: isNonEmptyString })(v)
+  || isShape({ kind: isOneOf('moved'), sampleId: isNonEmptyString, from: isSampleType })(v);
+const isSimilarTarget: Check = (v) => isShape({ scanId: isNonEmptyString, index: isCount(10_000_000), label: isString })(v)
+  || isShape({ sampleId: isNonEmptyString, label: isString })(v)
+  || isShape({ path: isNonEmptyString, label: isString })(v);
 const isTrainOptions = isShape({
   num_clusters: isClusterCount,
   apply_aesthetic_score: (v) => typeof v === 'boolean',
@@ -115,7 +187,7 @@ const isTrainOptions = isShape({
 
 const PARAM_CHECKS: Record<RequestMethod, Check> = {
   'engine/snapshot': isObject,
-  'samples/list': isShape({ tag: isNonEmptyString }),
+  'samples/list': isShape({ tag: isNonEmptyString, order: isOptional(isOneOf(...SAMPLE_ORDERS)) }),
   'samples/thumbnail': isShape({ sampleId: isNonEmptyString }),
   'samples/move': isShape({ tag: isNonEmptyString, sampleIds: isArrayOf(isNonEmptyString), to: isSampleType }),
   'samples/remove': isShape({ tag: isNonEmptyString, sampleIds: isArrayOf(isNonEmptyString) }),
@@ -124,7 +196,12 @@ const PARAM_CHECKS: Record<RequestMethod, Check> = {
   'samples/open': isShape({ sampleId: isNonEmptyString, fileName: isOptional(isString) }),
   'train/start': isShape({ tag: isNonEmptyString, options: isTrainOptions }),
   'predict/image': isShape({ file: isDroppedFile }),
-  'panel/open': isShape({ panel: isOneOf('gallery', 'dashboard'), tag: isOptional(isNonEmptyString) }),
+  'panel/open': isShape({ panel: isPanelKind, tag: isOptional(isNonEmptyString), similarTo: isOptional(isSimilarTarget) }),
+  'review/queue': isShape({ tag: isNonEmptyString, view: isReviewView, offset: isCount(10_000_000), limit: isCount(1000) }),
+  'review/decide': isShape({ tag: isNonEmptyString, type: isSampleType, target: isDecisionTarget }),
+  'review/undo': isShape({ tag: isNonEmptyString, effect: isDecisionEffect }),
+  'review/similar': isShape({ target: isSimilarTarget, limit: isCount(200) }),
+  'review/openFile': isShape({ path: isNonEmptyString }),
 };
 
 const isEnvelope = (v: unknown): v is Record<string, unknown> => isObject(v) && v.v === PROTOCOL_VERSION;
@@ -144,6 +221,7 @@ const isSnapshot = isShape({ tags: isArrayOf(isObject), tasks: isArrayOf(isObjec
 const HOST_NOTIFICATION_CHECKS: Record<keyof HostNotifications, Check> = {
   'engine/changed': isSnapshot,
   'panel/showTag': isShape({ tag: isNonEmptyString }),
+  'review/showSimilar': isShape({ target: isSimilarTarget }),
 };
 
 export type HostNotification = { [N in keyof HostNotifications]: NotificationMessage<N, HostNotifications[N]> }[keyof HostNotifications];
@@ -154,7 +232,7 @@ export function isHostNotification(v: unknown): v is HostNotification {
 }
 
 export function isReadyNotification(v: unknown): v is NotificationMessage<'ready', WebviewNotifications['ready']> {
-  return isEnvelope(v) && v.kind === 'notification' && v.method === 'ready' && isShape({ panel: isOneOf('gallery', 'dashboard') })(v.params);
+  return isEnvelope(v) && v.kind === 'notification' && v.method === 'ready' && isShape({ panel: isPanelKind })(v.params);
 }
 
 // ---- constructors, so neither side spells an envelope by hand ----

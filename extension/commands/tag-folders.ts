@@ -16,11 +16,14 @@ const EXPORT_CSV = 'Export CSV…';
 const EXPORT_JSONL = 'Export JSON Lines…';
 const WRITE_XMP = 'Write XMP Keywords…';
 const SHOW_ALL = 'Show All';
+const REVIEW = 'Review Tag…';
 
 export interface ScanContext {
   client: TagsmithClient;
   scanned: ScannedImages;
   log: (line: string) => void;
+  /** Opens the review panel on a tag, over this (the newest) scan. */
+  review: (tag: string) => Promise<void>;
 }
 
 /** The explorer's selection (folders and images), or folders chosen in a dialog. */
@@ -97,26 +100,33 @@ async function scanAndSummarise(context: ScanContext, paths: string[], label: st
   );
   log(`scan ${scan.scan_id} of ${paths.join(', ')}: ${scan.state}, ${scan.result?.images ?? 0} images, ${scan.progress.skipped} skipped, ${JSON.stringify(scan.result?.applies ?? {})}`);
   void scanned.refresh();
-  await offerScanActions(client, scan, label);
+  await offerScanActions(context, scan, label);
 }
 
 /**
  * The summary with its actions; after an action its outcome is shown with the same actions, so
  * one scan can be exported and written to sidecars in turn. Dismissing the message ends it.
  */
-async function offerScanActions(client: TagsmithClient, scan: ScanView, label: string): Promise<void> {
+async function offerScanActions({ client, review }: ScanContext, scan: ScanView, label: string): Promise<void> {
   const summary = summariseScan(scan, label);
   const hasImages = (scan.result?.images ?? 0) > 0;
+  // The scan's tags (the trained ones) can be reviewed over it: the least certain images first.
+  const reviewable = Object.keys(scan.result?.applies ?? {}).sort();
   let text = summary.text;
   let warn = summary.warn;
   for (;;) {
-    const actions = [...(hasImages ? [EXPORT_CSV, EXPORT_JSONL, WRITE_XMP] : []), ...(summary.hasMore ? [SHOW_ALL] : [])];
+    const actions = [...(hasImages && reviewable.length > 0 ? [REVIEW] : []), ...(hasImages ? [EXPORT_CSV, EXPORT_JSONL, WRITE_XMP] : []), ...(summary.hasMore ? [SHOW_ALL] : [])];
     const choice = warn ? await vscode.window.showWarningMessage(text, ...actions) : await vscode.window.showInformationMessage(text, ...actions);
     if (!choice) return;
     let outcome: string | undefined;
     if (choice === EXPORT_CSV) outcome = await exportScan(client, scan, label, 'csv');
     if (choice === EXPORT_JSONL) outcome = await exportScan(client, scan, label, 'jsonl');
     if (choice === WRITE_XMP) outcome = await writeSidecars(client, scan);
+    if (choice === REVIEW) {
+      const tag = reviewable.length === 1 ? reviewable[0] : await vscode.window.showQuickPick(reviewable, { title: 'Review which tag?', placeHolder: 'The images that would teach it most come first' });
+      if (tag) return review(tag);
+      continue;
+    }
     if (choice === SHOW_ALL) {
       const document = await vscode.workspace.openTextDocument({ language: 'markdown', content: scanDetails(scan, label, workspaceRoots()) });
       await vscode.window.showTextDocument(document, { preview: true });

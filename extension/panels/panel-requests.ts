@@ -5,8 +5,11 @@
 import { addImages } from '../../kernel/client/add-many';
 import type { SampleRecord, SampleType, TagsmithClient } from '../../kernel/client/tagsmith-client';
 import { THUMBNAIL_DEFAULT } from '../../kernel/rules';
-import type { PanelKind, Params, RequestMethod, Result } from '../../webview/protocol';
+import type { PanelKind, Params, RequestMethod, Result, SimilarTarget } from '../../webview/protocol';
 import type { EngineWatcher } from '../engine/engine-watcher';
+import { assertImagePath, ReviewRequests, type PageContext } from './review-requests';
+
+export type { PageContext };
 
 export interface DroppedImages {
   files: { name: string; read: () => Promise<Uint8Array> }[];
@@ -17,12 +20,14 @@ export interface PanelHostActions {
   /** Files and folders dropped from the explorer, as URIs: the images in them (read when sent). */
   readDroppedUris(uris: string[]): Promise<DroppedImages>;
   openSample(bytes: Uint8Array, fileName: string): Promise<void>;
-  openPanel(panel: PanelKind, tag?: string): Promise<void>;
+  openPanel(panel: PanelKind, tag?: string, similarTo?: SimilarTarget): Promise<void>;
+  /** Opens an image file of a scan in the editor. */
+  openFile(filePath: string): Promise<void>;
   /** A training task started from a panel (the status bar shows its progress; the host announces its end). */
   trainingStarted(tag: string, taskId: string): void;
 }
 
-type Handlers = { [M in RequestMethod]: (params: Params<M>) => Promise<Result<M>> };
+type Handlers = { [M in RequestMethod]: (params: Params<M>, page: PageContext) => Promise<Result<M>> };
 
 const THUMBNAILS_KEPT = 600;
 const UNDO_KEPT = 10;
@@ -36,16 +41,20 @@ export class PanelRequests {
   private readonly thumbnails = new Map<string, string>();
   private readonly undo = new Map<string, RemovedSamples>();
   private undoCounter = 0;
+  private readonly review: ReviewRequests;
 
   constructor(
     private readonly client: () => Promise<TagsmithClient>,
     /** The panels' picture of the engine; poked after every change made here, so it shows at once. */
     private readonly watcher: Pick<EngineWatcher, 'read' | 'poke'>,
     private readonly actions: PanelHostActions,
-  ) {}
+  ) {
+    this.review = new ReviewRequests(client, () => watcher.poke());
+  }
 
-  handle<M extends RequestMethod>(method: M, params: Params<M>): Promise<Result<M>> {
-    return (this.handlers[method] as (p: Params<M>) => Promise<Result<M>>)(params);
+  /** `page`: the panel that asked (where it may load scanned images from). */
+  handle<M extends RequestMethod>(method: M, params: Params<M>, page: PageContext): Promise<Result<M>> {
+    return (this.handlers[method] as (p: Params<M>, page: PageContext) => Promise<Result<M>>)(params, page);
   }
 
   private readonly handlers: Handlers = {
@@ -53,9 +62,9 @@ export class PanelRequests {
       await this.client(); // a panel opened first starts the engine
       return this.watcher.read();
     },
-    'samples/list': async ({ tag }) => {
-      const { positives, negatives } = await (await this.client()).samples(tag);
-      return { positives, negatives };
+    'samples/list': async ({ tag, order }) => {
+      const { positives, negatives, suspicious } = await (await this.client()).samples(tag, { order });
+      return { positives, negatives, suspicious };
     },
     'samples/thumbnail': async ({ sampleId }) => {
       const cached = this.thumbnails.get(sampleId);
@@ -120,8 +129,17 @@ export class PanelRequests {
       return { taskId };
     },
     'predict/image': async ({ file }) => (await this.client()).predict(Buffer.from(file.base64, 'base64'), { keywords: true }),
-    'panel/open': async ({ panel, tag }) => {
-      await this.actions.openPanel(panel, tag);
+    'panel/open': async ({ panel, tag, similarTo }) => {
+      await this.actions.openPanel(panel, tag, similarTo);
+      return {};
+    },
+    'review/queue': (params, page) => this.review.queue(params, page),
+    'review/decide': (params) => this.review.decide(params),
+    'review/undo': (params) => this.review.undo(params),
+    'review/similar': (params, page) => this.review.similar(params, page),
+    'review/openFile': async ({ path }) => {
+      assertImagePath(path);
+      await this.actions.openFile(path);
       return {};
     },
   };

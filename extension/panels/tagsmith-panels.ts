@@ -1,4 +1,4 @@
-// Hosts the gallery and the dashboard: one WebviewPanel each, created on demand or revived by
+// Hosts the gallery, the dashboard and the review panel: one WebviewPanel each, created on demand or revived by
 // the serializer after a window reload. Messages pass through the protocol's guards both
 // ways; the host holds what it sends until the page says `ready`. What the panels show of the
 // engine comes from the engine's watcher, pushed to them whenever its tags or tasks change.
@@ -6,16 +6,16 @@ import * as vscode from 'vscode';
 import type { TagsmithClient } from '../../kernel/client/tagsmith-client';
 import {
   isReadyNotification, isRequestMessage, notification, response,
-  type EngineSnapshot, type HostNotification, type PanelKind,
+  PANEL_KINDS, type EngineSnapshot, type HostNotification, type PanelKind, type SimilarTarget,
 } from '../../webview/protocol';
 import type { EngineWatcher } from '../engine/engine-watcher';
 import { announceTraining } from '../ui/training-messages';
-import { PanelRequests, type PanelHostActions } from './panel-requests';
+import { PanelRequests, type PageContext, type PanelHostActions } from './panel-requests';
 import { buildWebviewHtml } from './webview-html';
 import { readDroppedUris } from './dropped-uris';
 
-const TITLES: Record<PanelKind, string> = { gallery: 'Tagsmith: Samples', dashboard: 'Tagsmith: Training' };
-export const VIEW_TYPES: Record<PanelKind, string> = { gallery: 'tagsmith.gallery', dashboard: 'tagsmith.dashboard' };
+const TITLES: Record<PanelKind, string> = { gallery: 'Tagsmith: Samples', dashboard: 'Tagsmith: Training', review: 'Tagsmith: Review' };
+export const VIEW_TYPES: Record<PanelKind, string> = { gallery: 'tagsmith.gallery', dashboard: 'tagsmith.dashboard', review: 'tagsmith.review' };
 
 interface OpenPanel {
   panel: vscode.WebviewPanel;
@@ -38,7 +38,8 @@ export class TagsmithPanels implements vscode.Disposable {
     const actions: PanelHostActions = {
       readDroppedUris,
       openSample: (bytes, fileName) => this.openSample(bytes, fileName),
-      openPanel: (panel, tag) => this.show(panel, tag),
+      openPanel: (panel, tag, similarTo) => this.show(panel, tag, similarTo),
+      openFile: async (filePath) => void await vscode.commands.executeCommand('vscode.open', vscode.Uri.file(filePath), { preview: true, viewColumn: vscode.ViewColumn.Beside }),
       trainingStarted: (tag, taskId) => announceTraining(watcher, tag, taskId),
     };
     this.requests = new PanelRequests(client, watcher, actions);
@@ -48,19 +49,25 @@ export class TagsmithPanels implements vscode.Disposable {
       this.snapshot = snapshot;
       for (const kind of this.open.keys()) this.post(kind, notification('engine/changed', snapshot));
     });
-    for (const kind of ['gallery', 'dashboard'] as const) {
+    for (const kind of PANEL_KINDS) {
       context.subscriptions.push(vscode.window.registerWebviewPanelSerializer(VIEW_TYPES[kind], {
         deserializeWebviewPanel: async (panel) => this.adopt(kind, panel),
       }));
     }
   }
 
-  /** Opens (or reveals) a panel; with a tag, selects it there. */
-  async show(kind: PanelKind, tag?: string): Promise<void> {
+  /** Opens (or reveals) a panel; with a tag, selects it there; the review panel can show the images most like one. */
+  async show(kind: PanelKind, tag?: string, similarTo?: SimilarTarget): Promise<void> {
     const existing = this.open.get(kind);
     if (existing) existing.panel.reveal();
     else this.adopt(kind, vscode.window.createWebviewPanel(VIEW_TYPES[kind], TITLES[kind], vscode.ViewColumn.Active, {}));
     if (tag) this.post(kind, notification('panel/showTag', { tag }));
+    if (similarTo) this.post(kind, notification('review/showSimilar', { target: similarTo }));
+  }
+
+  /** The workspace folders changed: the panels may show scanned images from the new ones. */
+  workspaceFoldersChanged(): void {
+    for (const { panel } of this.open.values()) panel.webview.options = this.webviewOptions();
   }
 
   dispose(): void {
@@ -68,9 +75,16 @@ export class TagsmithPanels implements vscode.Disposable {
     for (const { panel } of this.open.values()) panel.dispose();
   }
 
+  private webviewOptions(): vscode.WebviewOptions {
+    const bundle = vscode.Uri.joinPath(this.context.extensionUri, 'dist', 'webview');
+    // Scanned images are shown as they are on disk; scans read only under the workspace folders.
+    const folders = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file').map((f) => f.uri);
+    return { enableScripts: true, localResourceRoots: [bundle, ...folders] };
+  }
+
   private adopt(kind: PanelKind, panel: vscode.WebviewPanel): void {
     const bundle = vscode.Uri.joinPath(this.context.extensionUri, 'dist', 'webview');
-    panel.webview.options = { enableScripts: true, localResourceRoots: [bundle] };
+    panel.webview.options = this.webviewOptions();
     const entry: OpenPanel = { panel, ready: false, pending: [] };
     this.open.set(kind, entry);
     panel.webview.html = buildWebviewHtml({
@@ -96,7 +110,8 @@ export class TagsmithPanels implements vscode.Disposable {
       return;
     }
     try {
-      const result = await this.requests.handle(message.method, message.params);
+      const page: PageContext = { imageSrc: (filePath) => entry.panel.webview.asWebviewUri(vscode.Uri.file(filePath)).toString() };
+      const result = await this.requests.handle(message.method, message.params, page);
       void entry.panel.webview.postMessage(response(message.id, { result }));
     } catch (error) {
       const e = error as { code?: string; message?: string };

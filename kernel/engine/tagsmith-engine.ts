@@ -38,8 +38,8 @@ import { GenerationLayout, StateLayout } from '../state/state-layout';
 import { createStateArchive, restoreStateArchive, snapshotState, syncTree } from '../state/state-archive';
 import { checkEmbedding, checkTagModel, checkTask, decodeFeatures } from '../state/stored-records';
 import { ScanIndex } from '../scan/scan-index';
-import { ScanResults } from '../scan/scan-results';
-import { ScanStore, type ScanRecord } from '../scan/scan-store';
+import { newScanCalls, ScanResults, type ScanCalls } from '../scan/scan-results';
+import { SCANS_KEPT_MOST, ScanStore, type ScanRecord } from '../scan/scan-store';
 import { prepareRows } from '../ml/similarity';
 import type { ImageCalls } from '../export/scan-table';
 import { parseSidecarRequest, sidecarReport } from '../export/sidecar-batch';
@@ -120,6 +120,8 @@ export class TagsmithEngine {
   private readonly duplicates: DuplicateFinder;
   /** The scan whose results were asked for last, kept with its scores (one at a time: a matrix of features each). */
   private loadedScan: ScanResults | undefined;
+  /** The calls of the scans read lately, kept when another scan is loaded (see ScanCalls). */
+  private readonly scanCalls = new Map<string, ScanCalls>();
   private scanIndex: Promise<ScanIndex> | undefined;
   /** A read-only replica's private folder and what it serves; undefined for an engine that owns its state. */
   private replica: { scratch: string; snapshot: SnapshotInfo } | undefined;
@@ -761,7 +763,14 @@ export class TagsmithEngine {
       if (stored.record.backbone !== this.backbone) {
         throw new TagsmithError('unknown_scan', `Scan ${id} was made with backbone ${stored.record.backbone}; this engine runs ${this.backbone}: scan the folder again.`);
       }
-      this.loadedScan = new ScanResults(stored);
+      let calls = this.scanCalls.get(id);
+      if (!calls) {
+        calls = newScanCalls();
+        this.scanCalls.set(id, calls);
+        // As many as the scan store keeps at most; the one read longest ago goes first.
+        if (this.scanCalls.size > SCANS_KEPT_MOST) this.scanCalls.delete(this.scanCalls.keys().next().value!);
+      }
+      this.loadedScan = new ScanResults(stored, calls);
     }
     this.loadedScan.refresh(this.models.all());
     return this.loadedScan;

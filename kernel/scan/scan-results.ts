@@ -12,16 +12,32 @@ import type { StoredScan } from './scan-store';
 
 export const MAX_PAGE = 1000;
 
-export class ScanResults {
-  private readonly columns = new Map<string, TagColumn>();
+/**
+ * A scan's calls as last scored, per tag, and the calls that changed at each tag's last
+ * re-scoring. Small (a score per image and tag), so the engine keeps it for each kept scan
+ * while it holds only one scan's feature matrix: reading another scan in between (the
+ * explorer's badges read every folder's) must not forget what a retrain changed.
+ */
+export interface ScanCalls {
+  readonly columns: Map<string, TagColumn>;
   /** Per tag, the images whose call changed when it was last re-scored. */
-  private readonly changed = new Map<string, Set<number>>();
+  readonly changed: Map<string, Set<number>>;
+}
+
+export const newScanCalls = (): ScanCalls => ({ columns: new Map(), changed: new Map() });
+
+export class ScanResults {
+  private readonly columns: Map<string, TagColumn>;
+  private readonly changed: Map<string, Set<number>>;
   /** The feature matrix prepared for cosine search, made on the first search. */
   private prepared: Float32Array | undefined;
   /** The feature matrix transformed for the tag models, by transform, made on the first scoring. */
   private readonly transformed = new Map<FeatureTransform, Float32Array>();
 
-  constructor(readonly scan: StoredScan) {}
+  constructor(readonly scan: StoredScan, calls: ScanCalls = newScanCalls()) {
+    this.columns = calls.columns;
+    this.changed = calls.changed;
+  }
 
   get id(): string {
     return this.scan.record.id;

@@ -2,7 +2,8 @@
 // folder of images to add them, train from the palette, predict from the explorer, see a tag
 // added over HTTP by another client in the status bar, kill the engine and keep working, tag a
 // folder from the explorer and see badges on its images (exported as CSV, written to XMP
-// sidecars and taken out again), retrain and see the badges follow. Screenshots land in
+// sidecars and taken out again), retrain and see the badges follow, review a tagged folder with
+// the keyboard and train again from the review panel. Screenshots land in
 // test-artifacts/e2e/ (ignored by git).
 // Needs: `npm run package` output, code-server from test/e2e/install-code-server.sh, Chromium.
 import assert from 'node:assert/strict';
@@ -61,6 +62,12 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
     for (const [i, b] of (await stripedImages(2, 20)).entries()) await fs.writeFile(path.join(workspace, 'photos', `p-stripes-${i}.jpg`), b);
     for (const [i, b] of (await blobImages(2, 20)).entries()) await fs.writeFile(path.join(workspace, 'photos', `p-blob-${i}.jpg`), b);
     for (let i = 0; i < 2; i++) await fs.writeFile(path.join(workspace, 'photos', `p-green-${i}.jpg`), await blobs(200, 180, 400 + i, [30, 160, 60]).jpeg({ quality: 90 }).toBuffer());
+    // The folder reviewed: striped pictures, blobs, and green blobs (stripes to the tag once
+    // p-green-0 is a positive, until the reviewer says they are not).
+    await fs.mkdir(path.join(workspace, 'review-me'));
+    for (const [i, b] of (await stripedImages(4, 30)).entries()) await fs.writeFile(path.join(workspace, 'review-me', `r-stripes-${i}.jpg`), b);
+    for (const [i, b] of (await blobImages(4, 30)).entries()) await fs.writeFile(path.join(workspace, 'review-me', `r-blob-${i}.jpg`), b);
+    for (let i = 0; i < 6; i++) await fs.writeFile(path.join(workspace, 'review-me', `r-green-${i}.jpg`), await blobs(200, 180, 410 + i, [30, 160, 60]).jpeg({ quality: 90 }).toBuffer());
     installExtension(hostVsix(), path.join(root, 'user'), path.join(root, 'extensions'));
     vscode = await openVsCode(workspace, root);
     await waitForCommand(vscode.page, 'Tagsmith: Train Tag');
@@ -256,20 +263,21 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
    * Waits until the explorer row of `name` shows `badge` (undefined: none). VS Code draws a file
    * decoration's badge as the ::after content of the row's label, through a class of its own.
    */
-  async function waitForBadge(name: string, badge: string | undefined): Promise<void> {
+  async function waitForBadge(name: string, badge: string | undefined | (string | undefined)[]): Promise<void> {
     await explorerRow(name).waitFor();
-    const expected = badge === undefined ? 'none' : JSON.stringify(badge);
-    await vscode.page.waitForFunction(([file, content]) => {
+    // One badge, or any of several.
+    const expected = (Array.isArray(badge) ? badge : [badge]).map((b) => (b === undefined ? 'none' : JSON.stringify(b)));
+    await vscode.page.waitForFunction(([file, contents]) => {
       const page = globalThis as unknown as InPage;
       const row = Array.from(page.document.querySelectorAll('.explorer-folders-view .monaco-list-row')).find((r) => r.querySelector('.label-name')?.textContent === file);
       const label = row?.querySelector('.monaco-icon-label');
-      return label ? page.getComputedStyle(label, '::after').content === content : false;
+      return label ? contents.includes(page.getComputedStyle(label, '::after').content) : false;
     }, [name, expected] as const, { timeout: 120_000 }).catch(async (error: unknown) => {
       const html = await explorerRow(name).evaluate((row) => {
         const label = row.querySelector('.monaco-icon-label');
         return `${row.outerHTML}\n::after ${label ? (globalThis as unknown as InPage).getComputedStyle(label, '::after').content : '(no label)'}`;
       }).catch(() => '(no row)');
-      throw new Error(`the explorer row of ${name} never showed the badge ${expected}: ${html}`, { cause: error });
+      throw new Error(`the explorer row of ${name} never showed the badge ${expected.join(' or ')}: ${html}`, { cause: error });
     });
   }
 
@@ -470,6 +478,50 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
     await waitForBadge('p-green-0.jpg', 'St');
     await shot('9-reloaded');
   });
+
+  it('reviews a tagged folder with the keyboard, trains again, and sees the changed calls, and the badges follow', () => reviewWithTheKeyboard());
+
+  async function reviewWithTheKeyboard(): Promise<void> {
+    const { page } = vscode;
+    await runCommand(page, 'Notifications: Clear All Notifications');
+    const summary = /Tagged 14 images in review-me/;
+    for (let attempt = 1; ; attempt++) {
+      await explorerMenu('review-me', 'Tag Images in Folder');
+      const started = page.locator('.notifications-toasts .notification-toast', { hasText: /tagging images in review-me|Tagged \d+ images? in review-me/ }).first();
+      if (await started.waitFor({ timeout: 20_000 }).then(() => true, () => false)) break;
+      assert.ok(attempt < 3, '"Tag Images in Folder" on review-me started no scan');
+    }
+    await notification(page, summary);
+    // The summary's "Review Tag…": the tags the scan applied ("demo-stripes" too, trained by the notebook).
+    await toastButton(summary, 'Review Tag…').click();
+    await page.locator('.quick-input-widget .monaco-list-row[aria-label="stripes"]').click();
+    const panel = await webviewFrame(page, '.review-grid .review-card');
+    await panel.locator('.review-counter', { hasText: /^0 reviewed since training$/ }).waitFor();
+    assert.equal(await panel.locator('.review-card').count(), 14);
+    await panel.locator('.review-card').first().focus();
+    // Ten decisions by the keyboard, each on the image the focus moved on to: Y for the striped pictures, N for the rest.
+    for (let i = 0; i < 10; i++) {
+      const focused = panel.locator('.review-card:focus .review-name');
+      const name = await focused.innerText();
+      await page.keyboard.press(name.startsWith('r-stripes-') ? 'y' : 'n');
+      await panel.locator('.review-card[data-verdict]:not([data-verdict=""])').nth(i).waitFor();
+    }
+    await panel.locator('.review-counter', { hasText: /^10 reviewed since training$/ }).waitFor({ timeout: 30_000 });
+    await shot('13-reviewed');
+    await panel.getByRole('button', { name: 'Train again' }).click();
+    const trained = panel.locator('.notice', { hasText: /Trained "stripes" again/ });
+    await trained.waitFor({ timeout: 180_000 });
+    const changed = Number(/again: (\d+) calls? of the scan changed/.exec(await trained.innerText())?.[1]);
+    assert.ok(changed > 0, `the reviews turned some calls: ${await trained.innerText()}`);
+    await panel.locator('.review-counter', { hasText: /^0 reviewed since training$/ }).waitFor();
+    assert.equal(await panel.locator('.review-card').count(), 4, 'the reviewed images left the queue');
+    await shot('14-trained-again');
+    // The explorer's badges follow the calls the panel shows for the images left ("2" where
+    // demo-stripes applies too, its initials where only it does).
+    const calls = await panel.locator('.review-card').evaluateAll((cards) => cards.map((c) => [c.querySelector('.review-name')!.textContent!, c.querySelector('.review-score')!.classList.contains('applies')] as const));
+    await explorerRow('review-me').click();
+    for (const [name, applies] of calls) await waitForBadge(name, applies ? ['St', '2'] : [undefined, 'DS']);
+  }
 
   it('an engine whose extension host dies exits too', async () => {
     await waitUntil(async () => enginePids().length === 1, 'the new engine runs');

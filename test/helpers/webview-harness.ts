@@ -11,7 +11,7 @@ import { imageFilesUnder } from '../../extension/logic/image-selection';
 import { EngineWatcher } from '../../extension/engine/engine-watcher';
 import { PanelRequests } from '../../extension/panels/panel-requests';
 import { buildWebviewHtml } from '../../extension/panels/webview-html';
-import { isReadyNotification, isRequestMessage, notification, response, type EngineSnapshot, type PanelKind } from '../../webview/protocol';
+import { isReadyNotification, isRequestMessage, notification, response, type EngineSnapshot, type HostNotification, type PanelKind } from '../../webview/protocol';
 import { CHROMIUM_FLAGS } from '../e2e/code-server';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -21,6 +21,7 @@ export interface Harness {
   browser: Browser;
   /** Every CSP violation, page error and refused message seen so far. */
   problems: string[];
+  /** What the panels asked the host to open: sample files, `panel:<kind>:<tag>`, `file:<path>`. */
   opened: string[];
   openPanel(kind: PanelKind, theme: Theme): Promise<Page>;
   close(): Promise<void>;
@@ -35,7 +36,8 @@ const ACQUIRE_VSCODE_API = `
     setState: (s) => { state = s; sessionStorage.setItem('vscode-state', JSON.stringify(s)); },
   });`;
 
-export async function startHarness(client: TagsmithClient): Promise<Harness> {
+/** `imageRoots`: folders whose image files the panels may load (as VS Code's localResourceRoots: the scanned folders). */
+export async function startHarness(client: TagsmithClient, options: { imageRoots?: string[] } = {}): Promise<Harness> {
   const server = http.createServer((req, res) => void serve(req.url ?? '/', res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const origin = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
@@ -45,6 +47,8 @@ export async function startHarness(client: TagsmithClient): Promise<Harness> {
   const pages: Page[] = [];
   let snapshot: EngineSnapshot | undefined;
   const posts = new Set<(message: unknown) => void>();
+  const postTo = new Map<PanelKind, (message: HostNotification) => void>();
+  const imageRoots = (options.imageRoots ?? []).map((root) => path.resolve(root) + path.sep);
 
   // As TagsmithPanels does: every new snapshot of the watcher goes to the open panels.
   const watcher = new EngineWatcher({ busyMs: 150, idleMs: 400 });
@@ -56,7 +60,13 @@ export async function startHarness(client: TagsmithClient): Promise<Harness> {
   const requests = new PanelRequests(async () => client, watcher, {
     readDroppedUris: (uris) => imageFilesUnder(uris.map((u) => fileURLToPath(u))),
     openSample: async (_bytes, fileName) => void opened.push(fileName),
-    openPanel: async (panel, tag) => void opened.push(`panel:${panel}:${tag ?? ''}`),
+    // As TagsmithPanels does: an open panel of that kind is told the tag (and the image to find more like).
+    openPanel: async (panel, tag, similarTo) => {
+      opened.push(`panel:${panel}:${tag ?? ''}${similarTo ? `:similar:${similarTo.label}` : ''}`);
+      if (tag) postTo.get(panel)?.(notification('panel/showTag', { tag }));
+      if (similarTo) postTo.get(panel)?.(notification('review/showSimilar', { target: similarTo }));
+    },
+    openFile: async (file) => void opened.push(`file:${file}`),
     trainingStarted: () => undefined,
   });
   watcher.engineReady(client);
@@ -64,7 +74,7 @@ export async function startHarness(client: TagsmithClient): Promise<Harness> {
   async function serve(url: string, res: http.ServerResponse): Promise<void> {
     const [route, query = ''] = url.split('?');
     const theme = new URLSearchParams(query).get('theme') === 'dark' ? 'dark' : 'light';
-    const panel = /^\/panel\/(gallery|dashboard)$/.exec(route);
+    const panel = /^\/panel\/(gallery|dashboard|review)$/.exec(route);
     if (panel) {
       const kind = panel[1] as PanelKind;
       // VS Code injects its theme variables and a body class; the harness does the same.
@@ -75,6 +85,14 @@ export async function startHarness(client: TagsmithClient): Promise<Harness> {
       return;
     }
     if (route === '/favicon.ico') return void res.writeHead(204).end(); // VS Code's webviews ask for none
+    if (route === '/image') {
+      // The stand-in for a webview resource URI: an image file under one of the allowed folders.
+      const file = path.resolve(new URLSearchParams(query).get('path') ?? '');
+      const body = imageRoots.some((root) => file.startsWith(root)) ? await fs.readFile(file).catch(() => undefined) : undefined;
+      if (!body) return void res.writeHead(404).end();
+      res.writeHead(200, { 'content-type': 'image/jpeg' }).end(body);
+      return;
+    }
     const allowed = /^\/(dist\/webview\/[\w.-]+\.(js|css)|test\/fixtures\/webview\/theme-(light|dark)\.css)$/.test(route);
     if (!allowed) return void res.writeHead(404).end();
     const body = await fs.readFile(path.join(ROOT, route)).catch(() => undefined);
@@ -96,11 +114,13 @@ export async function startHarness(client: TagsmithClient): Promise<Harness> {
         if (isReadyNotification(message)) {
           if (snapshot) post(notification('engine/changed', snapshot));
           posts.add(post);
+          postTo.set(kind, post);
           return;
         }
         if (!isRequestMessage(message)) return void problems.push(`${kind} sent a message outside the protocol: ${JSON.stringify(message).slice(0, 200)}`);
         try {
-          post(response(message.id, { result: await requests.handle(message.method, message.params) }));
+          const imageSrc = (file: string) => `${origin}/image?path=${encodeURIComponent(file)}`;
+          post(response(message.id, { result: await requests.handle(message.method, message.params, { imageSrc }) }));
         } catch (error) {
           const e = error as { code?: string; message?: string };
           post(response(message.id, { error: { code: e.code ?? 'internal', message: e.message ?? String(error) } }));

@@ -93,6 +93,7 @@ describe('the engine as the editor sees it, changed by another client', { timeou
       readDroppedUris: async () => ({ files: [], skipped: [] }),
       openSample: async () => undefined,
       openPanel: async () => undefined,
+      openFile: async () => undefined,
       trainingStarted: () => undefined,
     });
     const editor: Editor = { server, gate, other: new TagsmithClient({ url: server.url }), watcher, requests, posted, subscriberErrors, serverClosed: false };
@@ -117,7 +118,7 @@ describe('the engine as the editor sees it, changed by another client', { timeou
     assert.match(status.tooltip, new RegExp(`^Tagsmith engine running at ${server.url}\\.\\nTags: bees \\(not trained\\)\\.`));
     await viewWhere(watcher, (view) => view.snapshot?.tags[0]?.positives === 3 && view.snapshot.tags[0].negatives === 3);
     assert.deepEqual(posted.at(-1)?.tags.map((t) => [t.tag, t.positives, t.negatives]), [['bees', 3, 3]]);
-    const { tags } = await requests.handle('engine/snapshot', {});
+    const { tags } = await requests.handle('engine/snapshot', {}, { imageSrc: (file) => file });
     assert.deepEqual(tags.map((t) => [t.tag, t.positives, t.negatives, t.trained]), [['bees', 3, 3, false]]);
   });
 

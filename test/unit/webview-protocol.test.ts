@@ -20,6 +20,24 @@ describe('webview protocol', () => {
     for (const message of refused) assert.equal(isRequestMessage(message), false, JSON.stringify(message));
   });
 
+  it('accepts the review panel\'s requests only with a target and an undo it can carry out', () => {
+    assert.ok(isRequestMessage(request(1, 'review/queue', { tag: 'cats', view: 'not-applies', offset: 0, limit: 48 })));
+    assert.ok(isRequestMessage(request(2, 'review/decide', { tag: 'cats', type: 'positive', target: { path: '/photos/a.jpg' } })));
+    assert.ok(isRequestMessage(request(3, 'review/undo', { tag: 'cats', effect: { kind: 'moved', sampleId: 'ab', from: 'negative' } })));
+    assert.ok(isRequestMessage(request(4, 'panel/open', { panel: 'review', tag: 'cats', similarTo: { scanId: 's1', index: 3, label: 'a.jpg' } })));
+    const refused = [
+      { v: 1, kind: 'request', id: 5, method: 'review/queue', params: { tag: 'cats', view: 'everything', offset: 0, limit: 48 } },
+      { v: 1, kind: 'request', id: 6, method: 'review/queue', params: { tag: 'cats', view: 'applies', offset: -1, limit: 48 } },
+      { v: 1, kind: 'request', id: 7, method: 'review/decide', params: { tag: 'cats', type: 'positive', target: {} } },
+      { v: 1, kind: 'request', id: 8, method: 'review/undo', params: { tag: 'cats', effect: { kind: 'added' } } },
+      { v: 1, kind: 'request', id: 9, method: 'review/undo', params: { tag: 'cats', effect: { kind: 'moved', sampleId: 'ab', from: 'sideways' } } },
+      { v: 1, kind: 'request', id: 10, method: 'samples/list', params: { tag: 'cats', order: 'random' } },
+    ];
+    for (const message of refused) assert.equal(isRequestMessage(message), false, JSON.stringify(message));
+    assert.ok(isHostNotification(notification('review/showSimilar', { target: { sampleId: 'ab', label: 'a.jpg' } })));
+    assert.equal(isHostNotification({ v: 1, kind: 'notification', method: 'review/showSimilar', params: { target: { label: 'a.jpg' } } }), false);
+  });
+
   it('checks responses and notifications both ways', () => {
     assert.ok(isResponseMessage(response(1, { result: { moved: 1 } })));
     assert.ok(isResponseMessage(response(1, { error: { code: 'unknown_tag', message: 'No tag "x".' } })));

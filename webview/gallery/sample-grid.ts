@@ -1,19 +1,21 @@
 // One grid of a tag's samples (positives or negatives): paged, lazily loaded thumbnails,
 // multi-select by mouse and keyboard, and a drop target that adds images to this side.
-import type { SampleRecord, SampleType } from '../protocol';
+import type { SampleType, SampleView } from '../protocol';
 import { clear, h, plural } from '../lib/dom';
 import { acceptDrops } from '../lib/files';
 import { Selection } from '../lib/selection';
-import type { ThumbnailLoader } from './thumbnail-loader';
+import type { ThumbnailLoader } from '../lib/thumbnail-loader';
 
 const PAGE = 120;
 
 export interface SampleGridActions {
-  open(sample: SampleRecord): void;
+  open(sample: SampleView): void;
   move(ids: string[], to: SampleType): void;
   remove(ids: string[]): void;
   drop(transfer: DataTransfer, type: SampleType): void;
   selectionChanged(): void;
+  /** "More like this": the review panel with the images most like this sample. */
+  moreLike(sample: SampleView): void;
 }
 
 export class SampleGrid {
@@ -22,7 +24,7 @@ export class SampleGrid {
   private readonly heading = h('h3');
   private readonly grid = h('div', { role: 'grid', className: 'sample-grid', 'aria-multiselectable': 'true' });
   private readonly more = h('vscode-button', { appearance: 'secondary', className: 'show-more' });
-  private samples: SampleRecord[] = [];
+  private samples: SampleView[] = [];
   private shown = PAGE;
   private focusIndex = 0;
 
@@ -42,8 +44,10 @@ export class SampleGrid {
     acceptDrops(this.element, (transfer) => this.actions.drop(transfer, type));
   }
 
-  setSamples(samples: SampleRecord[]): void {
-    const same = samples.length === this.samples.length && samples.every((s, i) => s.id === this.samples[i].id);
+  setSamples(samples: SampleView[]): void {
+    // Same samples in the same order, flagged the same: only the selection needs drawing.
+    const flag = (s: SampleView) => JSON.stringify(s.suspicion ?? null);
+    const same = samples.length === this.samples.length && samples.every((s, i) => s.id === this.samples[i].id && flag(s) === flag(this.samples[i]));
     this.samples = samples;
     this.selection.setOrder(samples.map((s) => s.id));
     if (!same) this.render();
@@ -63,7 +67,7 @@ export class SampleGrid {
     this.renderSelection();
   }
 
-  private cell(sample: SampleRecord, index: number): HTMLElement {
+  private cell(sample: SampleView, index: number): HTMLElement {
     const name = sample.fileName ?? sample.id.slice(0, 12);
     const img = h('img', { alt: name, width: 128, height: 128, draggable: 'false' });
     this.loader.attach(img, sample.id);
@@ -72,8 +76,12 @@ export class SampleGrid {
       e.stopPropagation();
       run();
     };
+    const suspicion = sample.suspicion && describeSuspicion(sample.type, sample.suspicion);
     return h('div', {
-      role: 'gridcell', className: 'sample', tabindex: index === this.focusIndex ? 0 : -1, 'data-sample-id': sample.id, 'aria-selected': 'false', title: name,
+      role: 'gridcell', className: `sample${suspicion ? ' suspicious' : ''}`, tabindex: index === this.focusIndex ? 0 : -1, 'data-sample-id': sample.id, 'aria-selected': 'false',
+      title: suspicion ? `${name}: ${suspicion.text} M moves it to the ${other}s, Delete removes it.` : name,
+      // VS Code's right-click menu for webviews: "More Like This" on this sample.
+      'data-vscode-context': JSON.stringify({ tagsmithImage: true, preventDefaultContextMenuItems: true, sampleId: sample.id, label: name }),
       onclick: (e: MouseEvent) => {
         this.focusIndex = index;
         this.selection.click(index, { toggle: e.ctrlKey || e.metaKey, extend: e.shiftKey });
@@ -82,11 +90,13 @@ export class SampleGrid {
       ondblclick: () => this.actions.open(sample),
     },
       img,
+      suspicion ? h('span', { className: 'suspicion-badge', 'aria-label': `Suspicious: ${suspicion.text}` }, suspicion.badge) : null,
       h('span', { className: 'sample-name' }, name),
       h('span', { className: 'sample-actions' },
         h('button', { className: 'icon-button', 'aria-label': `Open ${name}`, title: 'Open the original', onclick: stop(() => this.actions.open(sample)) }, '⤢'),
         h('button', { className: 'icon-button', 'aria-label': `Move ${name} to ${other}s`, title: `Move to ${other}s`, onclick: stop(() => this.actions.move([sample.id], other)) }, '⇄'),
         h('button', { className: 'icon-button', 'aria-label': `Remove ${name}`, title: 'Remove', onclick: stop(() => this.actions.remove([sample.id])) }, '✕'),
+        h('button', { className: 'icon-button', 'aria-label': `More like ${name}`, title: 'More like this', onclick: stop(() => this.actions.moreLike(sample)) }, '≈'),
       ),
     );
   }
@@ -147,4 +157,16 @@ export class SampleGrid {
     cells[index].setAttribute('tabindex', '0');
     cells[index].focus();
   }
+}
+
+/** Why the sample's label looks wrong, in words, and its badge. */
+export function describeSuspicion(type: SampleType, suspicion: NonNullable<SampleView['suspicion']>): { badge: string; text: string } {
+  const parts: string[] = [];
+  if (suspicion.heldOutScore !== undefined) {
+    parts.push(`trained without it, the tag scored it ${suspicion.heldOutScore.toFixed(2)}: it looks like a ${type === 'positive' ? 'negative' : 'positive'}.`);
+  }
+  if (suspicion.duplicateOf) parts.push(`nearly the same picture as a ${type === 'positive' ? 'negative' : 'positive'} (${suspicion.duplicateOf.slice(0, 12)}): one of the two labels is probably wrong.`);
+  const text = parts.map((p) => p[0].toUpperCase() + p.slice(1)).join(' ');
+  const badge = suspicion.heldOutScore !== undefined ? `⚠ ${suspicion.heldOutScore.toFixed(2)}` : '⚠ duplicate';
+  return { badge, text };
 }

@@ -1,5 +1,5 @@
 // Thumbnails load when their cell scrolls into view, a few at a time, each fetched once.
-import type { HostConnection } from '../lib/host-connection';
+import type { HostConnection } from './host-connection';
 
 const CONCURRENT = 6;
 
