@@ -89,7 +89,13 @@ export interface WorkerProcess extends Cli {
 /** A `tagsmith worker`, once it says it is ready. */
 export async function startWorker(redisUrl: string, archive: string, cacheDir: string, extra: string[] = []): Promise<WorkerProcess> {
   const cli = tagsmith(['worker', '--redis', redisUrl, '--state-archive', archive, '--cache', cacheDir, '--threads', '1', ...extra]);
-  await until(() => cli.stdout().includes(' ready: '), 120_000, () => `the worker did not start: ${cli.output()}`, cli.exited);
+  try {
+    await until(() => cli.stdout().includes(' ready: '), 120_000, () => `the worker did not start: ${cli.output()}`, cli.exited);
+  } catch (error) {
+    // Not handed to the test, so nobody else would stop it: it would wait for Redis forever.
+    cli.process.kill('SIGKILL');
+    throw error;
+  }
   return {
     ...cli,
     pid: cli.process.pid!,
