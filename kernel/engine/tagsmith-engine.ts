@@ -29,8 +29,7 @@ import { EngineLock } from '../state/engine-lock';
 import { FeatureCache } from '../state/feature-cache';
 import { loadGeneration, type GenerationContents } from '../state/generation-loader';
 import { KeyedMutex, ReadWriteLock } from '../state/keyed-lock';
-import { tagFolderClash, tagFolderKey, validateBackboneId, validateSampleId, validateTag } from '../state/path-names';
-import { isFullPath, isWithin } from '../images/image-files';
+import { tagFolderClash, tagFolderKey, validateBackboneId, validateTag } from '../state/path-names';
 import type { RunningBackbone } from '../state/read-generation';
 import type { EmbeddingRecord, SampleRecord, SampleType, TagModelJson, TaskRecord } from '../state/record-schemas';
 import { sweepThumbnails } from '../state/sample-files';
@@ -38,11 +37,7 @@ import { GenerationLayout, StateLayout } from '../state/state-layout';
 import { createStateArchive, restoreStateArchive, snapshotState, syncTree } from '../state/state-archive';
 import { checkEmbedding, checkTagModel, checkTask, decodeFeatures } from '../state/stored-records';
 import { ScanIndex } from '../scan/scan-index';
-import { newScanCalls, ScanResults, type ScanCalls } from '../scan/scan-results';
-import { SCANS_KEPT_MOST, ScanStore, type ScanRecord } from '../scan/scan-store';
-import { prepareRows } from '../ml/similarity';
-import type { ImageCalls } from '../export/scan-table';
-import { parseSidecarRequest, sidecarReport } from '../export/sidecar-batch';
+import { ScanStore } from '../scan/scan-store';
 import { TagModel, type TagScore } from '../training/tag-model';
 import { checkEnoughSamples, type TrainingData } from '../training/train-tag';
 import { validateTrainOptions, type TrainOptions } from '../training/train-options';
@@ -55,6 +50,7 @@ import { ModelRegistry } from './model-registry';
 import { SampleSimilarity } from './sample-similarity';
 import { DuplicateFinder, heldOutSuspicions } from './sample-suspicion';
 import { ScanQueue } from './scan-queue';
+import { ScanService, type ReviewQueueOptions, type ScanRows } from './scan-service';
 import { checkSampleType, newSample, newSampleList, SampleStore, samplesDigest } from './sample-store';
 import { checkPrediction, checkTagScores } from './score-check';
 import { TrainingQueue } from './training-queue';
@@ -115,13 +111,8 @@ export class TagsmithEngine {
   private readonly models: ModelRegistry;
   private readonly tasks: TrainingQueue;
   private readonly scans: ScanQueue;
-  private readonly scanStore: ScanStore;
-  private readonly similarSamples: SampleSimilarity;
+  private readonly scanning: ScanService;
   private readonly duplicates: DuplicateFinder;
-  /** The scan whose results were asked for last, kept with its scores (one at a time: a matrix of features each). */
-  private loadedScan: ScanResults | undefined;
-  /** The calls of the scans read lately, kept when another scan is loaded (see ScanCalls). */
-  private readonly scanCalls = new Map<string, ScanCalls>();
   private scanIndex: Promise<ScanIndex> | undefined;
   /** A read-only replica's private folder and what it serves; undefined for an engine that owns its state. */
   private replica: { scratch: string; snapshot: SnapshotInfo } | undefined;
@@ -152,8 +143,7 @@ export class TagsmithEngine {
       },
       { threads: options.threads },
     );
-    this.scanStore = new ScanStore(layout.scans);
-    this.similarSamples = new SampleSimilarity(this.samples);
+    const scanStore = new ScanStore(layout.scans);
     this.duplicates = new DuplicateFinder(async (id) => {
       const record = await this.samples.readEmbedding(id, this.running).catch(() => undefined);
       return record && decodeFeatures(record.features);
@@ -171,8 +161,19 @@ export class TagsmithEngine {
         keywordsWanted: () => this.models.all().some((m) => m.needs.keywords),
       },
       index: () => (this.scanIndex ??= ScanIndex.open(layout.scanIndex)),
-      store: this.scanStore,
+      store: scanStore,
       within: scanRoots,
+    });
+    this.scanning = new ScanService(this.scans, scanStore, new SampleSimilarity(this.samples), {
+      running: this.embeddings.running,
+      nsfwLabels: embedder.extractor.labels,
+      scanRoots,
+      models: this.models,
+      readList: (tag) => this.stateLock.read(() => this.samples.readList(tag)),
+      requireList: (tag) => this.stateLock.read(() => this.samples.requireList(tag)),
+      allLists: () => this.stateLock.read(() => this.samples.allLists()),
+      sampleEmbedding: (id) => this.stateLock.read(() => this.samples.readEmbedding(id, this.running)),
+      embedForQuery: (bytes) => this.embeddings.forPrediction(bytes),
     });
   }
 
@@ -598,130 +599,60 @@ export class TagsmithEngine {
   }
 
   // ── scans ──────────────────────────────────────────────────────────────────────────
+  // Served by ScanService; the engine adds only what it owns: refusing writes on a replica.
 
   /** Queues a scan of image files and folders on this machine (absolute paths; their keywords too, if asked) and returns it at once. */
   async startScan(paths: unknown, options: { keywords?: unknown } = {}): Promise<ScanView> {
     this.writable();
-    if (options.keywords !== undefined && typeof options.keywords !== 'boolean') throw new TagsmithError('invalid_option', 'keywords must be true or false.');
-    if (!Array.isArray(paths) || paths.length === 0 || paths.length > MAX_SCAN_INPUTS || !paths.every((p) => typeof p === 'string' && p.length > 0 && p.length <= 4096)) {
-      throw new TagsmithError('invalid_option', `paths must be a list of 1 to ${MAX_SCAN_INPUTS} file or folder paths.`);
-    }
-    for (const p of paths as string[]) {
-      if (!isFullPath(p)) throw new TagsmithError('invalid_option', `${JSON.stringify(p.slice(0, 200))} is not an absolute path; the engine reads paths on its own machine.`);
-    }
-    if (this.scanRoots) {
-      if (this.scanRoots.length === 0) {
-        throw new TagsmithError('forbidden', 'This engine reads no folders: it was started without --scan-root. Start it with --scan-root <folder> for each folder it may scan.');
-      }
-      for (const p of paths as string[]) {
-        const real = await fs.realpath(p).catch(() => undefined);
-        if (real !== undefined && !isWithin(real, this.scanRoots)) {
-          throw new TagsmithError('forbidden', `${p} is outside the folders this engine may read (${this.scanRoots.join(', ')}); start it with --scan-root for that folder.`);
-        }
-      }
-    }
-    return this.scans.start(paths as string[], { keywords: options.keywords === true });
+    return this.scanning.start(paths, options);
   }
 
   /** A scan's state and progress; once finished, how many images each tag applies to, as scored now. */
-  async scanStatus(id: string): Promise<ScanView> {
-    const view = await this.scans.status(id);
-    if (view.result && (view.state === 'done' || view.state === 'cancelled')) {
-      const results = await this.scanResults(id);
-      view.result.applies = results.appliesCounts();
-      view.result.changedCalls = results.changedCounts();
-    }
-    return view;
+  scanStatus(id: string): Promise<ScanView> {
+    return this.scanning.status(id);
   }
 
   listScans(): Promise<ScanView[]> {
-    return this.scans.list();
+    return this.scanning.list();
   }
 
   async cancelScan(id: string): Promise<ScanView> {
     this.writable();
-    return this.scans.cancel(id);
+    return this.scanning.cancel(id);
   }
 
   /** A page of a finished scan's images with every tag's call, in the order asked for. */
-  async scanPage(id: string, query: ScanQuery): Promise<ScanPage> {
-    const results = await this.scanResults(id);
-    const samples = new Map<string, SampleType>();
-    if (query.tag !== undefined) {
-      validateTag(query.tag);
-      const list = await this.stateLock.read(() => this.samples.readList(query.tag!));
-      for (const s of list?.samples ?? []) samples.set(s.id, s.type);
-    }
-    return results.page(query, samples);
+  scanPage(id: string, query: ScanQuery): Promise<ScanPage> {
+    return this.scanning.page(id, query);
   }
 
   /** Every image of a finished scan with its calls, for export; the tags and nsfw labels name the columns. */
-  async scanRows(id: string): Promise<{ tags: string[]; nsfwLabels: string[]; keywords: boolean; rows: Iterable<ImageCalls> }> {
-    const results = await this.scanResults(id);
-    return { tags: results.tags, nsfwLabels: this.embedder.extractor.labels, keywords: results.scan.record.keywords ?? false, rows: results.rows() };
+  scanRows(id: string): Promise<ScanRows> {
+    return this.scanning.rows(id);
   }
 
   /** Keywords in XMP sidecars beside a finished scan's images: a preview, writing, or taking out what Tagsmith added. */
   async scanSidecars(id: string, request: unknown): Promise<SidecarReport> {
     this.writable();
-    const parsed = parseSidecarRequest(request);
-    const results = await this.scanResults(id);
-    return sidecarReport(results.rows(), parsed);
+    return this.scanning.sidecars(id, request);
   }
 
-  /**
-   * The review queue of a tag over a scan (default: the newest finished one): the images that
-   * would teach it most first, or its calls either way, least sure first.
-   */
-  async reviewQueue(tag: string, options: { view?: string; scanId?: string; offset?: number; limit?: number } = {}): Promise<ReviewQueue> {
-    validateTag(tag);
-    const view = options.view ?? 'informative';
-    if (view !== 'informative' && view !== 'applies' && view !== 'not-applies') throw new TagsmithError('invalid_option', `view must be informative, applies or not-applies; got ${JSON.stringify(view.slice(0, 40))}.`);
-    const scanId = options.scanId ?? (await this.newestScan())?.id;
-    if (!scanId) throw new TagsmithError('unknown_scan', 'There is no finished scan to review: tag a folder first (POST /scans).');
-    const model = this.models.require(tag);
-    const list = await this.stateLock.read(() => this.samples.requireList(tag));
-    // Each view leaves out the tag's samples (labelled already) and shows the least sure first.
-    const page = await this.scanPage(scanId, {
-      tag,
-      order: 'informative',
-      applies: view === 'informative' ? undefined : view === 'applies',
-      offset: options.offset,
-      limit: options.limit,
-    });
-    const results = await this.scanResults(scanId);
-    return {
-      tag,
-      scan_id: scanId,
-      view,
-      reviewedSinceTraining: list.samples.filter((s) => s.addedAt > model.json.trainedAt).length,
-      changedCalls: results.changedCounts()[tag] ?? 0,
-      total: page.total,
-      offset: page.offset,
-      images: page.images,
-    };
+  /** The review queue of a tag over a scan (default: the newest finished one). */
+  reviewQueue(tag: string, options: ReviewQueueOptions = {}): Promise<ReviewQueue> {
+    return this.scanning.reviewQueue(tag, options);
   }
 
-  /** "More like this": the scanned images (of `scanId`, default the newest scan) and samples most like one of a scan's images. */
-  async similarToScanned(scanId: string, index: number, limit?: number): Promise<SimilarImages> {
-    const results = await this.scanResults(scanId);
-    return this.similar(results.preparedRow(index), limit, { scan: results, excludeIndex: index });
+  /** "More like this" for one of a scan's images, a sample (the gallery's), or any image (the explorer's). */
+  similarToScanned(scanId: string, index: number, limit?: number): Promise<SimilarImages> {
+    return this.scanning.similarToScanned(scanId, index, limit);
   }
 
-  /** "More like this" for a sample (the gallery's). */
-  async similarToSample(id: string, limit?: number): Promise<SimilarImages> {
-    validateSampleId(id);
-    const record = await this.stateLock.read(() => this.samples.readEmbedding(id, this.running));
-    if (!record) throw new TagsmithError('unknown_sample', `There is no sample ${id} embedded for ${this.backbone}; train its tag first.`);
-    const newest = await this.newestScan();
-    return this.similar(preparedQuery(record, this.featureLength), limit, { scan: newest && (await this.scanResults(newest.id)), excludeSample: id });
+  similarToSample(id: string, limit?: number): Promise<SimilarImages> {
+    return this.scanning.similarToSample(id, limit);
   }
 
-  /** "More like this" for any image (the explorer's): it is embedded, then searched for. */
-  async similarToImage(bytes: Uint8Array, limit?: number): Promise<SimilarImages> {
-    const record = await this.embeddings.forPrediction(bytes);
-    const newest = await this.newestScan();
-    return this.similar(preparedQuery(record, this.featureLength), limit, { scan: newest && (await this.scanResults(newest.id)), excludeSample: sha256(bytes) });
+  similarToImage(bytes: Uint8Array, limit?: number): Promise<SimilarImages> {
+    return this.scanning.similarToImage(bytes, limit);
   }
 
   /** Empties the scans' feature cache (it fills again as folders are scanned). */
@@ -742,38 +673,6 @@ export class TagsmithEngine {
     if (clash) {
       throw new TagsmithError('invalid_tag', `There is a tag "${clash[0]}" already; "${tag}" differs from it only in case, and on Windows and macOS the two would be one folder. Use "${clash[0]}", or another name.`);
     }
-  }
-
-  private async similar(query: Float32Array, limit = 24, where: { scan?: ScanResults; excludeIndex?: number; excludeSample?: string }): Promise<SimilarImages> {
-    const k = Math.min(200, Math.max(1, Math.floor(limit)));
-    const lists = await this.stateLock.read(() => this.samples.allLists());
-    const samples = await this.similarSamples.nearest(query, k, lists, this.running, where.excludeSample);
-    const images = where.scan ? where.scan.similar(query, k, where.excludeIndex).map((n) => ({ ...n.image, similarity: n.similarity })) : [];
-    return { ...(where.scan ? { scan_id: where.scan.id } : {}), images, samples };
-  }
-
-  /** The newest finished scan made with this engine's backbone, if any. */
-  private async newestScan(): Promise<ScanRecord | undefined> {
-    return (await this.scanStore.list()).find((r) => r.backbone === this.backbone);
-  }
-
-  private async scanResults(id: string): Promise<ScanResults> {
-    if (this.loadedScan?.id !== id) {
-      const stored = await this.scanStore.load(id);
-      if (stored.record.backbone !== this.backbone) {
-        throw new TagsmithError('unknown_scan', `Scan ${id} was made with backbone ${stored.record.backbone}; this engine runs ${this.backbone}: scan the folder again.`);
-      }
-      let calls = this.scanCalls.get(id);
-      if (!calls) {
-        calls = newScanCalls();
-        this.scanCalls.set(id, calls);
-        // As many as the scan store keeps at most; the one read longest ago goes first.
-        if (this.scanCalls.size > SCANS_KEPT_MOST) this.scanCalls.delete(this.scanCalls.keys().next().value!);
-      }
-      this.loadedScan = new ScanResults(stored, calls);
-    }
-    this.loadedScan.refresh(this.models.all());
-    return this.loadedScan;
   }
 
   // ── health ─────────────────────────────────────────────────────────────────────────
@@ -909,18 +808,12 @@ function asWritable<T>(check: () => T): T {
 }
 
 /** Paths one scan request may name (each may be a folder of any size; a notebook's glob sends its files). */
-const MAX_SCAN_INPUTS = 20_000;
 
 /** A scan root as its real path; a root that is not a folder refuses the engine's start. */
 async function realFolder(root: string): Promise<string> {
   const real = await fs.realpath(path.resolve(root)).catch(() => undefined);
   if (!real || !(await fs.stat(real)).isDirectory()) throw new TagsmithError('invalid_option', `--scan-root ${root} is not a folder.`);
   return real;
-}
-
-/** An embedding's features prepared for cosine search (as scans' and samples' rows are). */
-function preparedQuery(record: EmbeddingRecord, featureLength: number): Float32Array {
-  return prepareRows(decodeFeatures(record.features), featureLength);
 }
 
 /** A duplicate of the other kind is as suspect as a confident contradiction; then by disagreement. */
