@@ -13,7 +13,16 @@ const nodeExternals = ['sharp', 'onnxruntime-node', 'tslab', '@tslab/typescript-
 const node = { ...common, platform: 'node', format: 'cjs', target: 'node20', external: nodeExternals };
 const browser = { ...common, platform: 'browser', format: 'iife', target: 'es2022' };
 const targets = [
-  { ...node, entryPoints: { ...entries('kernel', ['cli', 'index', 'notebook']), 'kernel/training-worker': 'kernel/training/training-worker.ts', 'kernel/fit-worker': 'kernel/ml/fit-worker.ts', 'kernel/inference-worker': 'kernel/features/inference-worker.ts', 'kernel/notebook-kernel': 'kernel/notebook/kernel-main.ts' } },
+  {
+    ...node,
+    entryPoints: {
+      ...entries('kernel', ['cli', 'index', 'notebook']),
+      'kernel/training-worker': 'kernel/training/training-worker.ts',
+      'kernel/fit-worker': 'kernel/ml/fit-worker.ts',
+      'kernel/inference-worker': 'kernel/features/inference-worker.ts',
+      'kernel/notebook-kernel': 'kernel/notebook/kernel-main.ts',
+    },
+  },
   { ...node, entryPoints: entries('models', ['convert', 'install-keywords']), external: ['nsfwjs', ...nodeExternals] },
   { ...node, entryPoints: entries('extension', ['extension']), external: ['vscode', ...nodeExternals] },
   { ...browser, entryPoints: entries('webview', ['gallery', 'dashboard', 'review']) },

@@ -8,7 +8,9 @@ import js from '@eslint/js';
 // type checker, native and much faster) no longer has: its parser gets TypeScript 5.9, installed
 // as `typescript-5`, and nothing else sees it.
 // (typescript-eslint's own advice for TS 7: run it on an older TypeScript's API side by side.)
-const LINT_PACKAGES = ['typescript-eslint', '@typescript-eslint', 'ts-api-utils'].map((name) => `${path.sep}node_modules${path.sep}${name.replace('/', path.sep)}${path.sep}`);
+const LINT_PACKAGES = ['typescript-eslint', '@typescript-eslint', 'ts-api-utils'].map(
+  (name) => `${path.sep}node_modules${path.sep}${name.replace('/', path.sep)}${path.sep}`,
+);
 const resolveFilename = Module._resolveFilename;
 Module._resolveFilename = function (request, parent, ...rest) {
   const fromLinter = request === 'typescript' && LINT_PACKAGES.some((dir) => parent?.filename?.includes(dir));
@@ -42,58 +44,93 @@ export default tseslint.config(
   },
   {
     files: ['**/*.mjs', '**/*.cjs', '.ci/**/*.js'],
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', __dirname: 'readonly', require: 'readonly', module: 'writable', Buffer: 'readonly', URL: 'readonly' } },
+    languageOptions: {
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        __dirname: 'readonly',
+        require: 'readonly',
+        module: 'writable',
+        Buffer: 'readonly',
+        URL: 'readonly',
+      },
+    },
   },
   // ── the layering (docs/architecture.md) ──────────────────────────────────────────────
   {
     files: ['kernel/**/*.ts'],
     rules: {
-      '@typescript-eslint/no-restricted-imports': ['error', {
-        paths: [{ name: 'vscode', message: 'kernel/ runs outside VS Code: it never imports vscode.' }],
-        patterns: [{ group: ['**/extension/**', '**/webview/**'], message: 'kernel/ never imports the extension or the webviews.' }],
-      }],
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'vscode', message: 'kernel/ runs outside VS Code: it never imports vscode.' }],
+          patterns: [{ group: ['**/extension/**', '**/webview/**'], message: 'kernel/ never imports the extension or the webviews.' }],
+        },
+      ],
     },
   },
   {
     files: ['kernel/ml/**/*.ts'],
     rules: {
-      '@typescript-eslint/no-restricted-imports': ['error', {
-        paths: [{ name: 'vscode', message: 'kernel/ml is pure numerics.' }],
-        patterns: [{ group: ['../*', '!../threads'], message: 'kernel/ml is pure numerics: it imports nothing of the project but its own files (and starting worker threads).' }],
-      }],
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'vscode', message: 'kernel/ml is pure numerics.' }],
+          patterns: [
+            {
+              group: ['../*', '!../threads'],
+              message: 'kernel/ml is pure numerics: it imports nothing of the project but its own files (and starting worker threads).',
+            },
+          ],
+        },
+      ],
     },
   },
   {
     files: ['extension/**/*.ts'],
     rules: {
-      '@typescript-eslint/no-restricted-imports': ['error', {
-        paths: NATIVE_AND_SERVER.filter((p) => !p.includes('*')).map((name) => ({ name, message: 'The extension never loads the engine\'s native or server code: it talks to the engine over HTTP.' })),
-        patterns: [
-          { group: ['@fastify/*'], message: 'The extension never loads the engine\'s server code.' },
-          {
-            regex: 'kernel/(engine|features|http|scan|cluster|ml|export)/|kernel/scores/(?!keywords-text$)|kernel/state/(?!path-names$)|kernel/training/(?!describe-metrics$)',
-            message: 'The extension uses the engine through kernel/client; of the rest only kernel/rules, kernel/state/path-names, kernel/training/describe-metrics, kernel/scores/keywords-text, kernel/images/image-files, kernel/cli/ready-line and the notebook kernel\'s messages.',
-            allowTypeImports: true,
-          },
-        ],
-      }],
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: NATIVE_AND_SERVER.filter((p) => !p.includes('*')).map((name) => ({
+            name,
+            message: "The extension never loads the engine's native or server code: it talks to the engine over HTTP.",
+          })),
+          patterns: [
+            { group: ['@fastify/*'], message: "The extension never loads the engine's server code." },
+            {
+              regex:
+                'kernel/(engine|features|http|scan|cluster|ml|export)/|kernel/scores/(?!keywords-text$)|kernel/state/(?!path-names$)|kernel/training/(?!describe-metrics$)',
+              message:
+                "The extension uses the engine through kernel/client; of the rest only kernel/rules, kernel/state/path-names, kernel/training/describe-metrics, kernel/scores/keywords-text, kernel/images/image-files, kernel/cli/ready-line and the notebook kernel's messages.",
+              allowTypeImports: true,
+            },
+          ],
+        },
+      ],
     },
   },
   {
     files: ['webview/**/*.ts'],
     rules: {
-      '@typescript-eslint/no-restricted-imports': ['error', {
-        paths: ['vscode', ...NATIVE_AND_SERVER.filter((p) => !p.includes('*'))].map((name) => ({ name, message: 'Webviews are browser code: they talk to their host by messages.' })),
-        patterns: [
-          { group: ['node:*'], message: 'Webviews are browser code: no Node modules.' },
-          { group: ['**/extension/**'], message: 'Webviews talk to the extension only through webview/protocol.ts.' },
-          {
-            regex: 'kernel/(?!(rules|state/path-names|training/describe-metrics|scores/keywords-text)$)',
-            message: 'Webviews may import only the browser-safe kernel modules (rules, path-names, describe-metrics, keywords-text), and kernel types.',
-            allowTypeImports: true,
-          },
-        ],
-      }],
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: ['vscode', ...NATIVE_AND_SERVER.filter((p) => !p.includes('*'))].map((name) => ({
+            name,
+            message: 'Webviews are browser code: they talk to their host by messages.',
+          })),
+          patterns: [
+            { group: ['node:*'], message: 'Webviews are browser code: no Node modules.' },
+            { group: ['**/extension/**'], message: 'Webviews talk to the extension only through webview/protocol.ts.' },
+            {
+              regex: 'kernel/(?!(rules|state/path-names|training/describe-metrics|scores/keywords-text)$)',
+              message: 'Webviews may import only the browser-safe kernel modules (rules, path-names, describe-metrics, keywords-text), and kernel types.',
+              allowTypeImports: true,
+            },
+          ],
+        },
+      ],
     },
   },
 );

@@ -35,7 +35,11 @@ export function activate(context: vscode.ExtensionContext): void {
   context.subscriptions.push(notebooks);
   // The explorer's badges: the latest scan of each workspace folder, read again whenever the
   // trained tags change (the engine re-scores its scans) or the engine starts.
-  const scanned = new ScannedImages(() => engine.client(), () => scanRootsOf(vscode.workspace.workspaceFolders), { onError: (message) => log.warn(message) });
+  const scanned = new ScannedImages(
+    () => engine.client(),
+    () => scanRootsOf(vscode.workspace.workspaceFolders),
+    { onError: (message) => log.warn(message) },
+  );
   const badges = new ScanBadgeProvider(scanned, watcher);
   context.subscriptions.push(
     { dispose: () => scanned.dispose() },
@@ -45,51 +49,92 @@ export function activate(context: vscode.ExtensionContext): void {
   );
 
   /** Runs a command with the engine's client; errors become messages, never stacks. */
-  const withClient = (run: (client: TagsmithClient, ...args: unknown[]) => Promise<unknown>) => async (...args: unknown[]) => {
-    try {
-      await run(await engine.client(), ...args);
-    } catch (error) {
-      log.error(`${(error as Error).name}: ${(error as Error).message}`);
-      await showError(error, {
-        showLog: () => log.show(),
-        restartEngine: () => engine.restart(),
-        addSamples: () => vscode.commands.executeCommand('tagsmith.addPositive') as Promise<void>,
-      });
-    }
-  };
+  const withClient =
+    (run: (client: TagsmithClient, ...args: unknown[]) => Promise<unknown>) =>
+    async (...args: unknown[]) => {
+      try {
+        await run(await engine.client(), ...args);
+      } catch (error) {
+        log.error(`${(error as Error).name}: ${(error as Error).message}`);
+        await showError(error, {
+          showLog: () => log.show(),
+          restartEngine: () => engine.restart(),
+          addSamples: () => vscode.commands.executeCommand('tagsmith.addPositive') as Promise<void>,
+        });
+      }
+    };
   /** Explorer commands get (clicked, selected[]); the palette gets nothing. */
   const selected = (args: unknown[]): vscode.Uri[] => {
     const [clicked, all] = args as [vscode.Uri | undefined, vscode.Uri[] | undefined];
     return all && all.length > 0 ? all : clicked instanceof vscode.Uri ? [clicked] : [];
   };
-  const add = (type: SampleType) => withClient(async (client, ...args) => {
-    await addSamples(client, type, selected(args));
-    watcher.poke();
-  });
+  const add = (type: SampleType) =>
+    withClient(async (client, ...args) => {
+      await addSamples(client, type, selected(args));
+      watcher.poke();
+    });
 
   context.subscriptions.push(
     vscode.commands.registerCommand('tagsmith.addPositive', add('positive')),
     vscode.commands.registerCommand('tagsmith.addNegative', add('negative')),
-    vscode.commands.registerCommand('tagsmith.predict', withClient((client, ...args) => predictTags(client, selected(args)))),
-    vscode.commands.registerCommand('tagsmith.tagFolder', withClient((client, ...args) => tagFolders({ client, scanned, log: (line) => log.info(line), review: (tag) => panels.show('review', tag) }, selected(args)))),
-    vscode.commands.registerCommand('tagsmith.tagWorkspace', withClient((client) => tagWorkspace({ client, scanned, log: (line) => log.info(line), review: (tag) => panels.show('review', tag) }))),
-    vscode.commands.registerCommand('tagsmith.reviewTag', withClient((client, tag) => reviewTag(client, panels, typeof tag === 'string' ? tag : undefined))),
-    vscode.commands.registerCommand('tagsmith.moreLikeThis', (arg?: unknown) => moreLikeThis(panels, arg, (arg as { tag?: unknown } | undefined)?.tag as string | undefined)),
-    vscode.commands.registerCommand('tagsmith.removeSidecarKeywords', withClient((client, ...args) => removeSidecarKeywords(client, selected(args)))),
-    vscode.commands.registerCommand('tagsmith.clearFeatureCache', withClient((client) => clearFeatureCache(client))),
-    vscode.commands.registerCommand('tagsmith.train', withClient(async (client, tag) => {
-      const done = await trainTag(client, watcher, context.globalState, typeof tag === 'string' ? tag : undefined);
-      if (done) void offerDashboard(done);
-    })),
-    vscode.commands.registerCommand('tagsmith.removeTag', withClient((client) => removeTag(client, () => watcher.poke()))),
-    vscode.commands.registerCommand('tagsmith.backup', withClient((client) => backUpState(client))),
-    vscode.commands.registerCommand('tagsmith.restore', withClient((client) => restoreState(client, () => watcher.poke()))),
+    vscode.commands.registerCommand(
+      'tagsmith.predict',
+      withClient((client, ...args) => predictTags(client, selected(args))),
+    ),
+    vscode.commands.registerCommand(
+      'tagsmith.tagFolder',
+      withClient((client, ...args) =>
+        tagFolders({ client, scanned, log: (line) => log.info(line), review: (tag) => panels.show('review', tag) }, selected(args)),
+      ),
+    ),
+    vscode.commands.registerCommand(
+      'tagsmith.tagWorkspace',
+      withClient((client) => tagWorkspace({ client, scanned, log: (line) => log.info(line), review: (tag) => panels.show('review', tag) })),
+    ),
+    vscode.commands.registerCommand(
+      'tagsmith.reviewTag',
+      withClient((client, tag) => reviewTag(client, panels, typeof tag === 'string' ? tag : undefined)),
+    ),
+    vscode.commands.registerCommand('tagsmith.moreLikeThis', (arg?: unknown) =>
+      moreLikeThis(panels, arg, (arg as { tag?: unknown } | undefined)?.tag as string | undefined),
+    ),
+    vscode.commands.registerCommand(
+      'tagsmith.removeSidecarKeywords',
+      withClient((client, ...args) => removeSidecarKeywords(client, selected(args))),
+    ),
+    vscode.commands.registerCommand(
+      'tagsmith.clearFeatureCache',
+      withClient((client) => clearFeatureCache(client)),
+    ),
+    vscode.commands.registerCommand(
+      'tagsmith.train',
+      withClient(async (client, tag) => {
+        const done = await trainTag(client, watcher, context.globalState, typeof tag === 'string' ? tag : undefined);
+        if (done) void offerDashboard(done);
+      }),
+    ),
+    vscode.commands.registerCommand(
+      'tagsmith.removeTag',
+      withClient((client) => removeTag(client, () => watcher.poke())),
+    ),
+    vscode.commands.registerCommand(
+      'tagsmith.backup',
+      withClient((client) => backUpState(client)),
+    ),
+    vscode.commands.registerCommand(
+      'tagsmith.restore',
+      withClient((client) => restoreState(client, () => watcher.poke())),
+    ),
     vscode.commands.registerCommand('tagsmith.showGallery', (tag?: unknown) => panels.show('gallery', typeof tag === 'string' ? tag : undefined)),
     vscode.commands.registerCommand('tagsmith.showDashboard', (tag?: unknown) => panels.show('dashboard', typeof tag === 'string' ? tag : undefined)),
     vscode.commands.registerCommand('tagsmith.statusMenu', () => showStatusMenu()),
     vscode.commands.registerCommand('tagsmith.restartNotebookKernel', () => notebooks.restart(vscode.window.activeNotebookEditor?.notebook)),
     vscode.commands.registerCommand('tagsmith.showLog', () => log.show()),
-    vscode.commands.registerCommand('tagsmith.restartEngine', () => engine.restart().catch((error: unknown) => showError(error, { showLog: () => log.show(), restartEngine: () => engine.restart(), addSamples: async () => undefined }))),
+    vscode.commands.registerCommand('tagsmith.restartEngine', () =>
+      engine
+        .restart()
+        .catch((error: unknown) => showError(error, { showLog: () => log.show(), restartEngine: () => engine.restart(), addSamples: async () => undefined })),
+    ),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (ENGINE_SETTINGS.some((setting) => e.affectsConfiguration(setting))) void engine.restartIfRunning().catch(() => undefined);
     }),

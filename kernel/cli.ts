@@ -53,7 +53,9 @@ function positiveInteger(name: string, value: string | undefined, fallback: numb
 function maxUploadOption(value: string | undefined): number {
   const mb = positiveInteger('max-upload-mb', value, DEFAULT_MAX_UPLOAD_MB)!;
   if (mb < 1 || mb > MAX_UPLOAD / 2 ** 20) {
-    throw new Error(`--max-upload-mb must be between 1 and ${MAX_UPLOAD / 2 ** 20} (a state archive holds files of at most ${MAX_UPLOAD / 2 ** 20} MB); got ${value}`);
+    throw new Error(
+      `--max-upload-mb must be between 1 and ${MAX_UPLOAD / 2 ** 20} (a state archive holds files of at most ${MAX_UPLOAD / 2 ** 20} MB); got ${value}`,
+    );
   }
   return mb * 2 ** 20;
 }
@@ -142,7 +144,8 @@ async function main(argv: string[]): Promise<number> {
           redisTimeoutMs: seconds('redis-timeout', values['redis-timeout']),
         });
       }
-      if (values['state-archive'] || values.resume) throw new Error('--state-archive and --resume go with --redis (a distributed run); a local run reads --state DIR');
+      if (values['state-archive'] || values.resume)
+        throw new Error('--state-archive and --resume go with --redis (a distributed run); a local run reads --state DIR');
       return runPredictCommand(positionals, {
         stateDir: values.state ? path.resolve(values.state) : defaultStateDir(),
         tags: values.tag!,
@@ -169,7 +172,9 @@ async function main(argv: string[]): Promise<number> {
       const redis = values.redis ?? (process.env.TAGSMITH_REDIS || undefined);
       const archive = values['state-archive'] ?? (process.env.TAGSMITH_STATE_ARCHIVE || undefined);
       if (!redis || !archive) {
-        process.stderr.write('tagsmith worker: give --redis URL and --state-archive FILE (or $TAGSMITH_REDIS, $TAGSMITH_STATE_ARCHIVE): the queue to take batches from and the archive whose tags score them\n');
+        process.stderr.write(
+          'tagsmith worker: give --redis URL and --state-archive FILE (or $TAGSMITH_REDIS, $TAGSMITH_STATE_ARCHIVE): the queue to take batches from and the archive whose tags score them\n',
+        );
         return 2;
       }
       const concurrency = positiveInteger('concurrency', values.concurrency, 2)!;

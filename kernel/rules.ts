@@ -25,7 +25,12 @@ export interface TrainOptions {
 }
 
 /** What a training run uses for an option it is not given. */
-export const DEFAULT_TRAIN_OPTIONS: Readonly<Required<TrainOptions>> = Object.freeze({ num_clusters: 1, apply_aesthetic_score: false, apply_stock_score: false, apply_keywords: false });
+export const DEFAULT_TRAIN_OPTIONS: Readonly<Required<TrainOptions>> = Object.freeze({
+  num_clusters: 1,
+  apply_aesthetic_score: false,
+  apply_stock_score: false,
+  apply_keywords: false,
+});
 
 /** `num_clusters`: how many k-means clusters the positives are split into. */
 export const MIN_CLUSTERS = 1;

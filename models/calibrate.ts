@@ -24,7 +24,16 @@ export async function calibrateRanges(fp32: Uint8Array, input: CalibrationInput)
   const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1 });
   try {
     const run = (image: Uint8Array) =>
-      session.run({ image: new ort.Tensor('float32', Float32Array.from(image, (v) => v / 255), [1, input.size, input.size, 3]) }, [...new Set([...tensors, ...inputs])]);
+      session.run(
+        {
+          image: new ort.Tensor(
+            'float32',
+            Float32Array.from(image, (v) => v / 255),
+            [1, input.size, input.size, 3],
+          ),
+        },
+        [...new Set([...tensors, ...inputs])],
+      );
     // One run per image: each tensor's extent, and every SAMPLE_STEP-th value kept for its histogram.
     const extent = new Map(tensors.map((t) => [t, { min: 0, max: 0 }]));
     const samples = new Map<string, Float32Array[]>(tensors.map((t) => [t, []]));
@@ -46,7 +55,8 @@ export async function calibrateRanges(fp32: Uint8Array, input: CalibrationInput)
       for (const t of tensors) {
         const data = out[t].data as Float32Array;
         const e = extent.get(t)!;
-        let min = e.min, max = e.max;
+        let min = e.min,
+          max = e.max;
         const kept = new Float32Array(Math.ceil(data.length / SAMPLE_STEP));
         for (let i = 0, k = 0; i < data.length; i++) {
           const v = data[i];
@@ -59,13 +69,15 @@ export async function calibrateRanges(fp32: Uint8Array, input: CalibrationInput)
         samples.get(t)!.push(kept);
       }
     }
-    const histograms = new Map(tensors.map((t) => {
-      const { min, max } = extent.get(t)!;
-      const h = new Float64Array(BINS);
-      const perBin = BINS / Math.max(max - min, 1e-9);
-      for (const kept of samples.get(t)!) for (let i = 0; i < kept.length; i++) h[Math.min(BINS - 1, Math.floor((kept[i] - min) * perBin))]++;
-      return [t, h];
-    }));
+    const histograms = new Map(
+      tensors.map((t) => {
+        const { min, max } = extent.get(t)!;
+        const h = new Float64Array(BINS);
+        const perBin = BINS / Math.max(max - min, 1e-9);
+        for (const kept of samples.get(t)!) for (let i = 0; i < kept.length; i++) h[Math.min(BINS - 1, Math.floor((kept[i] - min) * perBin))]++;
+        return [t, h];
+      }),
+    );
     return { ranges: new Map(tensors.map((t) => [t, bestRange(histograms.get(t)!, extent.get(t)!)])), means: sums };
   } finally {
     await session.release();

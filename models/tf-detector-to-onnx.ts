@@ -67,9 +67,10 @@ export function convertDetectorGraph(model: TfGraphModel, spec: DetectorSpec): O
     if (!w) throw new Error(`unknown tensor ${ref}`);
     // A constant operand of element-wise arithmetic: scalars only, so layout never matters.
     if (w.values.length !== 1) throw new Error(`${key}: only scalar constants are supported as operands (shape ${w.shape.join('×')})`);
-    const t: OnnxTensor = w.dtype === 'int32'
-      ? { name: int64(Array.from(w.values), []), nchw: false, kind: 'int', scalar: true }
-      : { name: g.addInitializer(key, { dims: [], data: w.values }), nchw: false, kind: 'float', scalar: true };
+    const t: OnnxTensor =
+      w.dtype === 'int32'
+        ? { name: int64(Array.from(w.values), []), nchw: false, kind: 'int', scalar: true }
+        : { name: g.addInitializer(key, { dims: [], data: w.values }), nchw: false, kind: 'float', scalar: true };
     initialised.set(key, t);
     return t;
   };
@@ -98,12 +99,20 @@ export function convertDetectorGraph(model: TfGraphModel, spec: DetectorSpec): O
         const strides = attrInts(node, 'strides');
         const x = tensor(ins[0]);
         if (!x.nchw) throw new Error(`${node.name}: convolution of a tensor that is not an image map`);
-        const conv = one('Conv', [x.name, g.addInitializer(ins[1], kernel), ...(fused ? [g.addInitializer(ins[2], { dims: constant(ins[2]).shape, data: constant(ins[2]).values })] : [])], {
-          kernel_shape: [filter.shape[0], filter.shape[1]],
-          strides: [strides[1], strides[2]],
-          auto_pad: padding(node),
-          group: depthwise ? filter.shape[2] : 1,
-        });
+        const conv = one(
+          'Conv',
+          [
+            x.name,
+            g.addInitializer(ins[1], kernel),
+            ...(fused ? [g.addInitializer(ins[2], { dims: constant(ins[2]).shape, data: constant(ins[2]).values })] : []),
+          ],
+          {
+            kernel_shape: [filter.shape[0], filter.shape[1]],
+            strides: [strides[1], strides[2]],
+            auto_pad: padding(node),
+            group: depthwise ? filter.shape[2] : 1,
+          },
+        );
         const activation = fusedOps.slice(1);
         let y = conv;
         if (activation.join() === 'Relu') y = one('Relu', [conv]);
@@ -131,7 +140,11 @@ export function convertDetectorGraph(model: TfGraphModel, spec: DetectorSpec): O
         let [a, b] = ins.map(tensor);
         if (a.kind !== b.kind || a.kind === 'bool') throw new Error(`${node.name}: ${a.kind} and ${b.kind} operands`);
         // Both operands in one layout: a scalar constant fits either; two maps must agree.
-        if (a.nchw !== b.nchw && !a.scalar && !b.scalar) [a, b] = [{ ...a, name: plain(a), nchw: false }, { ...b, name: plain(b), nchw: false }];
+        if (a.nchw !== b.nchw && !a.scalar && !b.scalar)
+          [a, b] = [
+            { ...a, name: plain(a), nchw: false },
+            { ...b, name: plain(b), nchw: false },
+          ];
         const op = node.op === 'AddV2' ? 'Add' : node.op;
         out = { name: one(op, [a.name, b.name]), nchw: a.nchw || b.nchw, kind: node.op === 'Equal' ? 'bool' : a.kind };
         break;
@@ -154,7 +167,8 @@ export function convertDetectorGraph(model: TfGraphModel, spec: DetectorSpec): O
       case 'Mean': {
         const x = tensor(ins[0]);
         const axes = Array.from(constant(ins[1]).values);
-        if (!x.nchw || axes.join() !== '1,2' || node.attr?.keep_dims?.b !== true) throw new Error(`${node.name}: only a spatial mean that keeps its dimensions is supported`);
+        if (!x.nchw || axes.join() !== '1,2' || node.attr?.keep_dims?.b !== true)
+          throw new Error(`${node.name}: only a spatial mean that keeps its dimensions is supported`);
         out = { ...x, name: one('GlobalAveragePool', [x.name]) };
         break;
       }
@@ -170,7 +184,8 @@ export function convertDetectorGraph(model: TfGraphModel, spec: DetectorSpec): O
       case 'ResizeBilinear': {
         const x = tensor(ins[0]);
         if (!x.nchw) throw new Error(`${node.name}: resize of a tensor that is not an image map`);
-        if (node.attr?.align_corners?.b || node.attr?.half_pixel_centers?.b) throw new Error(`${node.name}: only TF's legacy bilinear resize (no aligned corners, no half-pixel centres) is supported`);
+        if (node.attr?.align_corners?.b || node.attr?.half_pixel_centers?.b)
+          throw new Error(`${node.name}: only TF's legacy bilinear resize (no aligned corners, no half-pixel centres) is supported`);
         const [h, w] = Array.from(constant(ins[1]).values);
         // Sizes [N, C, h, w], N and C taken from the input.
         const batchAndChannels = one('Slice', [one('Shape', [x.name]), int64([0]), int64([2])]);
@@ -184,7 +199,15 @@ export function convertDetectorGraph(model: TfGraphModel, spec: DetectorSpec): O
         let axis = constant(ins[ins.length - 1]).values[0];
         const nchw = parts.every((p) => p.nchw);
         if (nchw) axis = NCHW_AXIS[axis < 0 ? axis + 4 : axis];
-        out = { name: one('Concat', parts.map((p) => (nchw ? p.name : plain(p))), { axis }), nchw, kind: parts[0].kind };
+        out = {
+          name: one(
+            'Concat',
+            parts.map((p) => (nchw ? p.name : plain(p))),
+            { axis },
+          ),
+          nchw,
+          kind: parts[0].kind,
+        };
         break;
       }
       case 'Reshape': {
@@ -201,7 +224,10 @@ export function convertDetectorGraph(model: TfGraphModel, spec: DetectorSpec): O
         if (node.attr?.sorted?.b !== true) throw new Error(`${node.name}: unsorted top-k`);
         const x = tensor(ins[0]);
         const k = constant(ins[1]).values[0];
-        const [values, indices] = g.addNode('TopK', [plain(x), int64([k])], { axis: -1, largest: 1, sorted: 1 }, [`${safe(node.name)}_values`, `${safe(node.name)}_indices`]);
+        const [values, indices] = g.addNode('TopK', [plain(x), int64([k])], { axis: -1, largest: 1, sorted: 1 }, [
+          `${safe(node.name)}_values`,
+          `${safe(node.name)}_indices`,
+        ]);
         produced.set(`${node.name}:1`, { name: indices, nchw: false, kind: 'int' });
         out = { name: values, nchw: false, kind: x.kind };
         break;
@@ -216,7 +242,8 @@ export function convertDetectorGraph(model: TfGraphModel, spec: DetectorSpec): O
         const x = tensor(ins[0]);
         const [begin, end, strides] = ins.slice(1, 4).map((n) => Array.from(constant(n).values));
         const mask = (key: string) => Number(node.attr?.[key]?.i ?? 0);
-        if (mask('ellipsis_mask') || mask('new_axis_mask') || mask('shrink_axis_mask')) throw new Error(`${node.name}: only plain strided slices are supported`);
+        if (mask('ellipsis_mask') || mask('new_axis_mask') || mask('shrink_axis_mask'))
+          throw new Error(`${node.name}: only plain strided slices are supported`);
         const axes = begin.map((_, i) => i).filter((i) => !(mask('begin_mask') & (1 << i)) || !(mask('end_mask') & (1 << i)));
         const starts = axes.map((i) => (mask('begin_mask') & (1 << i) ? 0 : begin[i]));
         const ends = axes.map((i) => (mask('end_mask') & (1 << i) ? Number.MAX_SAFE_INTEGER : end[i]));
@@ -242,4 +269,3 @@ export function convertDetectorGraph(model: TfGraphModel, spec: DetectorSpec): O
 function safe(name: string): string {
   return name.replace(/[^A-Za-z0-9_]/g, '_');
 }
-

@@ -69,18 +69,14 @@ export function convertGraph(model: TfGraphModel, spec: ConversionSpec): OnnxGra
         const kernel = depthwise ? depthwiseToOihw(filter) : hwioToOihw(filter);
         const [, , inChannels] = filter.shape;
         const strides = attrInts(node, 'strides');
-        const conv = g.addNode(
-          'Conv',
-          [tensorOf(inputs[0]), g.addInitializer(inputs[1], kernel), tensorOf(inputs[2])],
-          {
-            kernel_shape: [filter.shape[0], filter.shape[1]],
-            strides: [strides[1], strides[2]],
-            dilations: attrInts(node, 'dilations').slice(1, 3),
-            // TF's SAME pads the extra row/column at the end, as ONNX SAME_UPPER does.
-            auto_pad: padding(node),
-            group: depthwise ? inChannels : 1,
-          },
-        )[0];
+        const conv = g.addNode('Conv', [tensorOf(inputs[0]), g.addInitializer(inputs[1], kernel), tensorOf(inputs[2])], {
+          kernel_shape: [filter.shape[0], filter.shape[1]],
+          strides: [strides[1], strides[2]],
+          dilations: attrInts(node, 'dilations').slice(1, 3),
+          // TF's SAME pads the extra row/column at the end, as ONNX SAME_UPPER does.
+          auto_pad: padding(node),
+          group: depthwise ? inChannels : 1,
+        })[0];
         out = activation(node, conv);
         break;
       }
@@ -168,8 +164,7 @@ export function hwioToOihw(w: TfTensor): { dims: number[]; data: Float32Array } 
   const data = new Float32Array(w.values.length);
   for (let h = 0; h < kh; h++)
     for (let x = 0; x < kw; x++)
-      for (let i = 0; i < ci; i++)
-        for (let o = 0; o < co; o++) data[((o * ci + i) * kh + h) * kw + x] = w.values[((h * kw + x) * ci + i) * co + o];
+      for (let i = 0; i < ci; i++) for (let o = 0; o < co; o++) data[((o * ci + i) * kh + h) * kw + x] = w.values[((h * kw + x) * ci + i) * co + o];
   return { dims: [co, ci, kh, kw], data };
 }
 
@@ -179,8 +174,7 @@ export function depthwiseToOihw(w: TfTensor): { dims: number[]; data: Float32Arr
   const data = new Float32Array(w.values.length);
   for (let h = 0; h < kh; h++)
     for (let x = 0; x < kw; x++)
-      for (let c = 0; c < ci; c++)
-        for (let k = 0; k < m; k++) data[((c * m + k) * kh + h) * kw + x] = w.values[((h * kw + x) * ci + c) * m + k];
+      for (let c = 0; c < ci; c++) for (let k = 0; k < m; k++) data[((c * m + k) * kh + h) * kw + x] = w.values[((h * kw + x) * ci + c) * m + k];
   return { dims: [ci * m, 1, kh, kw], data };
 }
 

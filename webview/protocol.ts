@@ -3,11 +3,35 @@
 // with the protocol version; requests carry an id and get exactly one response; notifications
 // get none. Everything arriving is checked by the guards below before it is used.
 import type {
-  Prediction, ReviewView, SampleOrder, SampleRecord, SampleSuspicion, SampleType, SampleView, ScannedImageView, SimilarImages, TagSummary, TaskView, TrainOptions,
+  Prediction,
+  ReviewView,
+  SampleOrder,
+  SampleRecord,
+  SampleSuspicion,
+  SampleType,
+  SampleView,
+  ScannedImageView,
+  SimilarImages,
+  TagSummary,
+  TaskView,
+  TrainOptions,
 } from '../kernel/client/tagsmith-client';
 import { isClusterCount, SAMPLE_TYPES } from '../kernel/rules';
 
-export type { Prediction, ReviewView, SampleOrder, SampleRecord, SampleSuspicion, SampleType, SampleView, ScannedImageView, SimilarImages, TagSummary, TaskView, TrainOptions };
+export type {
+  Prediction,
+  ReviewView,
+  SampleOrder,
+  SampleRecord,
+  SampleSuspicion,
+  SampleType,
+  SampleView,
+  ScannedImageView,
+  SimilarImages,
+  TagSummary,
+  TaskView,
+  TrainOptions,
+};
 
 export const PROTOCOL_VERSION = 1;
 
@@ -49,16 +73,10 @@ export interface ReviewPage {
 export type DecisionTarget = { path: string } | { sampleId: string };
 
 /** What a decision did, so it can be undone exactly: nothing (it already was so), an added sample, or a moved one. */
-export type DecisionEffect =
-  | { kind: 'none' }
-  | { kind: 'added'; sampleId: string }
-  | { kind: 'moved'; sampleId: string; from: SampleType };
+export type DecisionEffect = { kind: 'none' } | { kind: 'added'; sampleId: string } | { kind: 'moved'; sampleId: string; from: SampleType };
 
 /** What "more like this" starts from: a scanned image, a sample, or an image file on disk. */
-export type SimilarTarget =
-  | { scanId: string; index: number; label: string }
-  | { sampleId: string; label: string }
-  | { path: string; label: string };
+export type SimilarTarget = { scanId: string; index: number; label: string } | { sampleId: string; label: string } | { path: string; label: string };
 
 /** "More like this": the nearest scanned images (as cards) and samples. */
 export interface SimilarResult {
@@ -78,7 +96,10 @@ export interface Requests {
   'samples/move': { params: { tag: string; sampleIds: string[]; to: SampleType }; result: { moved: number } };
   'samples/remove': { params: { tag: string; sampleIds: string[] }; result: { removed: number; undoToken: string } };
   'samples/undoRemove': { params: { undoToken: string }; result: { restored: number } };
-  'samples/add': { params: { tag: string; type: SampleType; files: DroppedFile[]; uris: string[] }; result: { added: number; skipped: { name: string; reason: string }[] } };
+  'samples/add': {
+    params: { tag: string; type: SampleType; files: DroppedFile[]; uris: string[] };
+    result: { added: number; skipped: { name: string; reason: string }[] };
+  };
   'samples/open': { params: { sampleId: string; fileName?: string }; result: Record<string, never> };
   'train/start': { params: { tag: string; options: TrainOptions }; result: { taskId: string } };
   'predict/image': { params: { file: DroppedFile }; result: Prediction };
@@ -162,23 +183,40 @@ type Check = (value: unknown) => boolean;
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isString: Check = (v) => typeof v === 'string';
 const isNonEmptyString: Check = (v) => typeof v === 'string' && v.length > 0 && v.length <= 4096;
-const isOptional = (check: Check): Check => (v) => v === undefined || check(v);
-const isArrayOf = (check: Check, max = 100_000): Check => (v) => Array.isArray(v) && v.length <= max && v.every(check);
-const isOneOf = (...values: string[]): Check => (v) => typeof v === 'string' && values.includes(v);
-const isShape = (shape: Record<string, Check>): Check => (v) => isObject(v) && Object.entries(shape).every(([key, check]) => check(v[key]));
+const isOptional =
+  (check: Check): Check =>
+  (v) =>
+    v === undefined || check(v);
+const isArrayOf =
+  (check: Check, max = 100_000): Check =>
+  (v) =>
+    Array.isArray(v) && v.length <= max && v.every(check);
+const isOneOf =
+  (...values: string[]): Check =>
+  (v) =>
+    typeof v === 'string' && values.includes(v);
+const isShape =
+  (shape: Record<string, Check>): Check =>
+  (v) =>
+    isObject(v) && Object.entries(shape).every(([key, check]) => check(v[key]));
 
 const isSampleType = isOneOf(...SAMPLE_TYPES);
 const isDroppedFile = isShape({ name: isNonEmptyString, base64: isString });
-const isCount = (max: number): Check => (v) => Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= max;
+const isCount =
+  (max: number): Check =>
+  (v) =>
+    Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= max;
 const isReviewView = isOneOf(...REVIEW_VIEWS);
 const isPanelKind = isOneOf(...PANEL_KINDS);
 const isDecisionTarget: Check = (v) => isShape({ path: isNonEmptyString })(v) || isShape({ sampleId: isNonEmptyString })(v);
-const isDecisionEffect: Check = (v) => isShape({ kind: isOneOf('none') })(v)
-  || isShape({ kind: isOneOf('added'), sampleId: isNonEmptyString })(v)
-  || isShape({ kind: isOneOf('moved'), sampleId: isNonEmptyString, from: isSampleType })(v);
-const isSimilarTarget: Check = (v) => isShape({ scanId: isNonEmptyString, index: isCount(10_000_000), label: isString })(v)
-  || isShape({ sampleId: isNonEmptyString, label: isString })(v)
-  || isShape({ path: isNonEmptyString, label: isString })(v);
+const isDecisionEffect: Check = (v) =>
+  isShape({ kind: isOneOf('none') })(v) ||
+  isShape({ kind: isOneOf('added'), sampleId: isNonEmptyString })(v) ||
+  isShape({ kind: isOneOf('moved'), sampleId: isNonEmptyString, from: isSampleType })(v);
+const isSimilarTarget: Check = (v) =>
+  isShape({ scanId: isNonEmptyString, index: isCount(10_000_000), label: isString })(v) ||
+  isShape({ sampleId: isNonEmptyString, label: isString })(v) ||
+  isShape({ path: isNonEmptyString, label: isString })(v);
 const isTrainOptions = isShape({
   num_clusters: isClusterCount,
   apply_aesthetic_score: (v) => typeof v === 'boolean',
@@ -207,9 +245,14 @@ const PARAM_CHECKS: Record<RequestMethod, Check> = {
 const isEnvelope = (v: unknown): v is Record<string, unknown> => isObject(v) && v.v === PROTOCOL_VERSION;
 
 export function isRequestMessage(v: unknown): v is RequestMessage {
-  return isEnvelope(v) && v.kind === 'request' && Number.isSafeInteger(v.id)
-    && typeof v.method === 'string' && Object.hasOwn(PARAM_CHECKS, v.method)
-    && PARAM_CHECKS[v.method as RequestMethod](v.params);
+  return (
+    isEnvelope(v) &&
+    v.kind === 'request' &&
+    Number.isSafeInteger(v.id) &&
+    typeof v.method === 'string' &&
+    Object.hasOwn(PARAM_CHECKS, v.method) &&
+    PARAM_CHECKS[v.method as RequestMethod](v.params)
+  );
 }
 
 export function isResponseMessage(v: unknown): v is ResponseMessage {
@@ -227,8 +270,13 @@ const HOST_NOTIFICATION_CHECKS: Record<keyof HostNotifications, Check> = {
 export type HostNotification = { [N in keyof HostNotifications]: NotificationMessage<N, HostNotifications[N]> }[keyof HostNotifications];
 
 export function isHostNotification(v: unknown): v is HostNotification {
-  return isEnvelope(v) && v.kind === 'notification' && typeof v.method === 'string'
-    && Object.hasOwn(HOST_NOTIFICATION_CHECKS, v.method) && HOST_NOTIFICATION_CHECKS[v.method as keyof HostNotifications](v.params);
+  return (
+    isEnvelope(v) &&
+    v.kind === 'notification' &&
+    typeof v.method === 'string' &&
+    Object.hasOwn(HOST_NOTIFICATION_CHECKS, v.method) &&
+    HOST_NOTIFICATION_CHECKS[v.method as keyof HostNotifications](v.params)
+  );
 }
 
 export function isReadyNotification(v: unknown): v is NotificationMessage<'ready', WebviewNotifications['ready']> {

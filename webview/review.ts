@@ -41,16 +41,20 @@ let retraining: { tag: string; taskId: string; trainedAt?: string } | undefined;
 /** Everything that changes the tag's samples or reads them runs in order, one at a time. */
 let work: Promise<void> = Promise.resolve();
 
-const grid = new ReviewGrid(new ThumbnailLoader(host), {
-  decide: (keys, verdict) => decide(keys, verdict),
-  open: (item) => {
-    if ('path' in item.image) void run(host.request('review/openFile', { path: item.image.path }));
-    else void run(host.request('samples/open', { sampleId: item.image.sampleId, fileName: item.label }));
+const grid = new ReviewGrid(
+  new ThumbnailLoader(host),
+  {
+    decide: (keys, verdict) => decide(keys, verdict),
+    open: (item) => {
+      if ('path' in item.image) void run(host.request('review/openFile', { path: item.image.path }));
+      else void run(host.request('samples/open', { sampleId: item.image.sampleId, fileName: item.label }));
+    },
+    moreLike: (item) => showSimilar(item.moreLike),
+    verdictOf: (key) => session.verdictOf(key),
+    selectionChanged: () => renderCounter(),
   },
-  moreLike: (item) => showSimilar(item.moreLike),
-  verdictOf: (key) => session.verdictOf(key),
-  selectionChanged: () => renderCounter(),
-}, () => tag ?? '');
+  () => tag ?? '',
+);
 
 const tagPicker = h('vscode-dropdown', { 'aria-label': 'Tag to review', className: 'tag-picker' });
 tagPicker.addEventListener('change', () => selectTag((tagPicker as HTMLElement & { value: string }).value));
@@ -66,17 +70,23 @@ const trainProgress = h('span', { className: 'train-progress', hidden: true });
 const status = h('p', { className: 'review-status muted' });
 const similarHeader = h('div', { className: 'similar-header', hidden: true });
 const more = h('vscode-button', { appearance: 'secondary', className: 'show-more', hidden: true, onclick: () => void loadMore() }, 'Show more');
-const keysHelp = h('p', { className: 'keys-help muted' }, 'Y it is · N it isn\'t · S skip · U undo · arrows move · Space, Ctrl/Cmd-click and Shift-click select · Enter opens');
-
-document.getElementById('app')!.append(
-  h('header', { className: 'toolbar review-toolbar' }, h('h1', {}, 'Review'), tagPicker, tabs.element, counter, undoButton, trainButton, trainProgress),
-  notice.element,
-  status,
-  similarHeader,
-  keysHelp,
-  grid.element,
-  more,
+const keysHelp = h(
+  'p',
+  { className: 'keys-help muted' },
+  "Y it is · N it isn't · S skip · U undo · arrows move · Space, Ctrl/Cmd-click and Shift-click select · Enter opens",
 );
+
+document
+  .getElementById('app')!
+  .append(
+    h('header', { className: 'toolbar review-toolbar' }, h('h1', {}, 'Review'), tagPicker, tabs.element, counter, undoButton, trainButton, trainProgress),
+    notice.element,
+    status,
+    similarHeader,
+    keysHelp,
+    grid.element,
+    more,
+  );
 
 document.addEventListener('keydown', (e) => {
   if (e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented) return;
@@ -102,12 +112,14 @@ host.on('engine/changed', (next) => {
 host.on('panel/showTag', ({ tag: shown }) => selectTag(shown));
 host.on('review/showSimilar', ({ target }) => showSimilar(target));
 host.ready();
-void run(host.request('engine/snapshot', {}).then((s) => {
-  snapshot = s;
-  tag ??= trainedTags()[0]?.tag;
-  renderToolbar();
-  reload();
-}));
+void run(
+  host.request('engine/snapshot', {}).then((s) => {
+    snapshot = s;
+    tag ??= trainedTags()[0]?.tag;
+    renderToolbar();
+    reload();
+  }),
+);
 
 function trainedTags(): TagSummary[] {
   return snapshot.tags.filter((t) => t.trained);
@@ -139,14 +151,18 @@ function leaveSimilar(): void {
 
 function renderToolbar(): void {
   const tags = trainedTags();
-  clear(tagPicker, tags.map((t) => h('vscode-option', { value: t.tag }, t.tag)));
+  clear(
+    tagPicker,
+    tags.map((t) => h('vscode-option', { value: t.tag }, t.tag)),
+  );
   if (tag) (tagPicker as HTMLElement & { value: string }).value = tag;
   tagPicker.hidden = tags.length === 0;
   const summary = currentTag();
   const running = snapshot.tasks.find((t) => t.tag === tag && isActiveTask(t));
   trainButton.toggleAttribute('disabled', !summary || Boolean(running) || !hasEnoughSamples(summary));
   trainProgress.hidden = !running;
-  if (running) trainProgress.replaceChildren(h('vscode-progress-ring', { 'aria-label': 'Training' }), ` ${running.stage ?? running.state} ${percent(running.progress)}`);
+  if (running)
+    trainProgress.replaceChildren(h('vscode-progress-ring', { 'aria-label': 'Training' }), ` ${running.stage ?? running.state} ${percent(running.progress)}`);
   renderCounter();
 }
 
@@ -154,9 +170,10 @@ function renderCounter(): void {
   counter.textContent = `${session.reviewedSinceTraining} reviewed since training`;
   undoButton.toggleAttribute('disabled', !session.canUndo);
   const selected = grid.selection.ids.length;
-  keysHelp.firstChild!.textContent = selected > 1
-    ? `${selected} selected: Y, N or S decides them all · U undo · Esc clears the selection`
-    : 'Y it is · N it isn\'t · S skip · U undo · arrows move · Space, Ctrl/Cmd-click and Shift-click select · Enter opens';
+  keysHelp.firstChild!.textContent =
+    selected > 1
+      ? `${selected} selected: Y, N or S decides them all · U undo · Esc clears the selection`
+      : "Y it is · N it isn't · S skip · U undo · arrows move · Space, Ctrl/Cmd-click and Shift-click select · Enter opens";
 }
 
 /** Reads the queue (or the similar images) again, after whatever is saving has been saved. */
@@ -197,20 +214,28 @@ async function loadMore(): Promise<void> {
   const forTag = tag;
   if (!forTag || !page) return;
   // Images decided since the page was read have left the queue; the skipped ones are still in it.
-  const stillQueued = grid.all.filter((i) => { const v = session.verdictOf(i.key); return v === undefined || v === 'skipped'; }).length;
-  await run((async () => {
-    const next = await host.request('review/queue', { tag: forTag, view, offset: stillQueued, limit: PAGE });
-    if (forTag !== tag || !page) return;
-    const shown = new Set(grid.all.map((i) => i.key));
-    grid.append(queueItems(next).filter((i) => !shown.has(i.key)));
-    page = { ...next, offset: 0 };
-    renderStatus();
-  })());
+  const stillQueued = grid.all.filter((i) => {
+    const v = session.verdictOf(i.key);
+    return v === undefined || v === 'skipped';
+  }).length;
+  await run(
+    (async () => {
+      const next = await host.request('review/queue', { tag: forTag, view, offset: stillQueued, limit: PAGE });
+      if (forTag !== tag || !page) return;
+      const shown = new Set(grid.all.map((i) => i.key));
+      grid.append(queueItems(next).filter((i) => !shown.has(i.key)));
+      page = { ...next, offset: 0 };
+      renderStatus();
+    })(),
+  );
 }
 
 async function loadSimilar(forTag: string, target: SimilarTarget): Promise<void> {
-  clear(similarHeader, h('span', {}, `Most like ${target.label}: Y adds as positives of "${forTag}", N as negatives.`),
-    h('vscode-button', { appearance: 'secondary', onclick: () => leaveSimilar() }, 'Back to the review queue'));
+  clear(
+    similarHeader,
+    h('span', {}, `Most like ${target.label}: Y adds as positives of "${forTag}", N as negatives.`),
+    h('vscode-button', { appearance: 'secondary', onclick: () => leaveSimilar() }, 'Back to the review queue'),
+  );
   status.textContent = '';
   more.hidden = true;
   try {
@@ -227,7 +252,11 @@ function renderStatus(): void {
   if (!page) return;
   const shown = grid.all.length;
   const changed = page.changedCalls > 0 ? ` ${plural(page.changedCalls, 'call')} changed when "${page.tag}" was last trained (marked "changed").` : '';
-  const what = { informative: 'to review, the least certain first', applies: 'the tag applies to, the least certain first', 'not-applies': 'the tag does not apply to, the least certain first' }[view];
+  const what = {
+    informative: 'to review, the least certain first',
+    applies: 'the tag applies to, the least certain first',
+    'not-applies': 'the tag does not apply to, the least certain first',
+  }[view];
   status.textContent = `${plural(page.total, 'scanned image')} ${what}; showing ${shown}.${changed}`;
   more.hidden = shown >= page.total;
 }
@@ -316,7 +345,11 @@ function followRetraining(): void {
     await loadQueue(trainedTag);
     const changed = page?.changedCalls ?? 0;
     const f1 = summary.metrics ? ` F1 ${summary.metrics.f1.toFixed(2)}, ROC AUC ${summary.metrics.rocAuc.toFixed(2)}.` : '';
-    notice.show(`Trained "${trainedTag}" again: ${plural(changed, 'call')} of the scan changed${changed > 0 ? ' (marked "changed")' : ''}.${f1}`, undefined, true);
+    notice.show(
+      `Trained "${trainedTag}" again: ${plural(changed, 'call')} of the scan changed${changed > 0 ? ' (marked "changed")' : ''}.${f1}`,
+      undefined,
+      true,
+    );
     grid.focusCurrent();
   });
 }

@@ -78,10 +78,12 @@ export function bundledPackages(projectDir: string, metafile: Metafile, bundles:
       found.set(folder, entry);
     }
   }
-  return [...found.values()].map(({ dir, bundles: into }) => {
-    const pkg = readJson<PackageJson>(path.join(dir, 'package.json'));
-    return { name: pkg.name, version: pkg.version, license: licenseOf(pkg), where: `bundled in ${[...into].sort().join(', ')}`, dir };
-  }).sort((a, b) => a.name.localeCompare(b.name));
+  return [...found.values()]
+    .map(({ dir, bundles: into }) => {
+      const pkg = readJson<PackageJson>(path.join(dir, 'package.json'));
+      return { name: pkg.name, version: pkg.version, license: licenseOf(pkg), where: `bundled in ${[...into].sort().join(', ')}`, dir };
+    })
+    .sort((a, b) => a.name.localeCompare(b.name));
 }
 
 interface ModelsManifest {
@@ -106,21 +108,28 @@ export function modelSources(projectDir: string, manifest: ModelsManifest): Noti
     // Not a dependency: `npm run models:keywords` extracted its package.json and licence into .cache/.
     const dir = keywordSourceDir(keywords, path.join(projectDir, '.cache'));
     const pkg = readJson<PackageJson>(path.join(dir, 'package.json'));
-    if (pkg.version !== keywords.source.version) throw new Error(`models.json says the keywords model comes from ${keywords.source.package}@${keywords.source.version}, but ${dir} holds ${pkg.version}: run npm run models:keywords`);
+    if (pkg.version !== keywords.source.version)
+      throw new Error(
+        `models.json says the keywords model comes from ${keywords.source.package}@${keywords.source.version}, but ${dir} holds ${pkg.version}: run npm run models:keywords`,
+      );
     fromCache.push({ name: keywords.source.package, version: pkg.version, license: licenseOf(pkg), where: `weights of models/${keywords.file}`, dir });
   }
-  return [...[...bySource.values()].map(({ name, version, files }) => {
-    const dir = path.join(projectDir, 'node_modules', name);
-    const pkg = readJson<PackageJson>(path.join(dir, 'package.json'));
-    if (pkg.version !== version) throw new Error(`models.json says the weights come from ${name}@${version}, but ${pkg.version} is installed`);
-    return { name, version, license: licenseOf(pkg), where: `weights of ${[...files].sort().join(', ')}`, dir };
-  }), ...fromCache];
+  return [
+    ...[...bySource.values()].map(({ name, version, files }) => {
+      const dir = path.join(projectDir, 'node_modules', name);
+      const pkg = readJson<PackageJson>(path.join(dir, 'package.json'));
+      if (pkg.version !== version) throw new Error(`models.json says the weights come from ${name}@${version}, but ${pkg.version} is installed`);
+      return { name, version, license: licenseOf(pkg), where: `weights of ${[...files].sort().join(', ')}`, dir };
+    }),
+    ...fromCache,
+  ];
 }
 
 const LICENCE_FILE = /^(licen[cs]e|copying|notice|third.?party.?notice(s|text)?)([-._].*)?$/i;
 
 function licenceFiles(dir: string): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true })
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
     .filter((e) => e.isFile() && LICENCE_FILE.test(e.name))
     .map((e) => e.name)
     .sort();
@@ -177,18 +186,26 @@ function noticeText(entry: NoticeEntry, standardTexts: { mit: string; lgpl3: str
   const parts: string[] = [];
   const files = licenceFiles(entry.dir);
   for (const file of files) parts.push(`--- ${file} ---\n${readText(path.join(entry.dir, file)).trim()}`);
-  const ids = entry.license.split(/\s+(?:AND|OR|WITH)\s+|[()]/).map((s) => s.trim()).filter(Boolean);
+  const ids = entry.license
+    .split(/\s+(?:AND|OR|WITH)\s+|[()]/)
+    .map((s) => s.trim())
+    .filter(Boolean);
   const carried = parts.join('\n');
   if (files.length === 0) {
     for (const id of ids) {
       if (id === 'MIT') {
         const lines = copyrightLines(entry.dir);
         const holders = holdersOf(pkg);
-        if (!lines.length && !holders) throw new Error(`${entry.name}@${entry.version} carries no licence file and names no copyright holder: decide its notice by hand`);
+        if (!lines.length && !holders)
+          throw new Error(`${entry.name}@${entry.version} carries no licence file and names no copyright holder: decide its notice by hand`);
         const header = lines.length ? lines.join('\n') : `Copyright (c) ${holders}`;
-        parts.push(`--- The package carries no licence file; its package.json says MIT. The MIT License, with the holders ${lines.length ? 'its source files name' : 'its package.json names'}: ---\n${header}\n\n${standardTexts.mit}`);
+        parts.push(
+          `--- The package carries no licence file; its package.json says MIT. The MIT License, with the holders ${lines.length ? 'its source files name' : 'its package.json names'}: ---\n${header}\n\n${standardTexts.mit}`,
+        );
       } else if (!/^LGPL-/.test(id)) {
-        throw new Error(`${entry.name}@${entry.version} (${entry.license}) carries no licence file and there is no standard text for ${id} in .ci/vsix/licenses/`);
+        throw new Error(
+          `${entry.name}@${entry.version} (${entry.license}) carries no licence file and there is no standard text for ${id} in .ci/vsix/licenses/`,
+        );
       }
     }
   }
@@ -199,14 +216,23 @@ function noticeText(entry: NoticeEntry, standardTexts: { mit: string; lgpl3: str
     if (fs.existsSync(versions)) parts.push(`--- The libraries' versions (versions.json) ---\n${fs.readFileSync(versions, 'utf8').trim()}`);
     parts.push(
       `--- Source and relinking ---\nThe LGPL-licensed libraries are the shared libraries in ${entry.where}, used unmodified as ` +
-      `published in ${entry.name}@${entry.version} (source: ${sourceOf(pkg) ?? 'its npm package'}). You may replace them with ` +
-      'your own build of the same libraries in that folder.',
+        `published in ${entry.name}@${entry.version} (source: ${sourceOf(pkg) ?? 'its npm package'}). You may replace them with ` +
+        'your own build of the same libraries in that folder.',
     );
     if (!/GNU LESSER GENERAL PUBLIC LICENSE/.test(carried)) parts.push(`--- GNU Lesser General Public License, version 3 ---\n${standardTexts.lgpl3}`);
-    if (!/GNU GENERAL PUBLIC LICENSE\s+Version 3/.test(carried)) parts.push(`--- GNU General Public License, version 3 (which the LGPL-3.0 adds to) ---\n${standardTexts.gpl3}`);
+    if (!/GNU GENERAL PUBLIC LICENSE\s+Version 3/.test(carried))
+      parts.push(`--- GNU General Public License, version 3 (which the LGPL-3.0 adds to) ---\n${standardTexts.gpl3}`);
   }
   const source = sourceOf(pkg);
-  return [RULE, `${entry.name}@${entry.version}  (${entry.license})  ${entry.where}`, ...(source ? [`Source: ${source}`] : []), RULE, '', parts.join('\n\n'), ''].join('\n');
+  return [
+    RULE,
+    `${entry.name}@${entry.version}  (${entry.license})  ${entry.where}`,
+    ...(source ? [`Source: ${source}`] : []),
+    RULE,
+    '',
+    parts.join('\n\n'),
+    '',
+  ].join('\n');
 }
 
 export interface NoticeInput {
@@ -220,14 +246,21 @@ export interface NoticeInput {
 }
 
 export function renderNotices(input: NoticeInput): string {
-  const mit = input.projectLicense.replace(/^MIT License\s*\n/, '').replace(/^Copyright.*\n/m, '').trim();
+  const mit = input.projectLicense
+    .replace(/^MIT License\s*\n/, '')
+    .replace(/^Copyright.*\n/m, '')
+    .trim();
   const standardTexts = {
     mit,
     lgpl3: fs.readFileSync(path.join(input.licensesDir, 'LGPL-3.0.txt'), 'utf8').trim(),
     gpl3: fs.readFileSync(path.join(input.licensesDir, 'GPL-3.0.txt'), 'utf8').trim(),
   };
   // A package nested in another's node_modules is listed with its folder, so two versions of one package tell apart.
-  const list = (title: string, entries: NoticeEntry[]) => [title, ...entries.map((e) => `  ${e.name}@${e.version} (${e.license})${/node_modules\/.*node_modules\//.test(e.where) ? `  in ${e.where}` : ''}`), ''];
+  const list = (title: string, entries: NoticeEntry[]) => [
+    title,
+    ...entries.map((e) => `  ${e.name}@${e.version} (${e.license})${/node_modules\/.*node_modules\//.test(e.where) ? `  in ${e.where}` : ''}`),
+    '',
+  ];
   const all = [...input.models, ...input.installed, ...input.bundled];
   return [
     'THIRD-PARTY SOFTWARE NOTICES AND INFORMATION',

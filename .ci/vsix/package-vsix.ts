@@ -45,7 +45,8 @@ function npmEnvironment(): NodeJS.ProcessEnv {
   }
   // Set by `npm run` from npm's own state, not the user's configuration; a child npm warns
   // about some as unknown, and `prefix` would point it at the global folder.
-  for (const key of ['local_prefix', 'global_prefix', 'prefix', 'npm_version', 'user_agent', 'node_gyp', 'init_module', 'loglevel']) delete env[`npm_config_${key}`];
+  for (const key of ['local_prefix', 'global_prefix', 'prefix', 'npm_version', 'user_agent', 'node_gyp', 'init_module', 'loglevel'])
+    delete env[`npm_config_${key}`];
   return env;
 }
 
@@ -88,7 +89,12 @@ async function install(target: VsixTarget, dir: string, manifest: Manifest, lock
   log(target.name, `npm ${command} --omit=dev ${platform.join(' ')}${ortVersion ? ` (onnxruntime-node ${ortVersion}: ${target.onnxruntime.why})` : ''}`);
   // --ignore-scripts: onnxruntime-node's install script would fetch CUDA files, and nothing
   // here may build or fetch anything for this machine.
-  await run('npm', [command, '--omit=dev', '--ignore-scripts', ...platform, '--no-audit', '--no-fund', '--prefer-offline', `--cache=${path.join(CACHE, 'npm')}`], dir, target.name);
+  await run(
+    'npm',
+    [command, '--omit=dev', '--ignore-scripts', ...platform, '--no-audit', '--no-fund', '--prefer-offline', `--cache=${path.join(CACHE, 'npm')}`],
+    dir,
+    target.name,
+  );
   pruneOnnxruntime(target, dir);
   fs.writeFileSync(stampFile, stamp);
 }
@@ -106,7 +112,10 @@ function pruneOnnxruntime(target: VsixTarget, dir: string): void {
         }
         const present = fs.readdirSync(folder);
         const missing = target.onnxruntime.files.filter((f) => !present.includes(f));
-        if (missing.length) throw new Error(`${target.name}: onnxruntime-node has no ${missing.join(', ')} in ${path.relative(dir, folder)} (it has ${present.join(', ')}): update targets.ts`);
+        if (missing.length)
+          throw new Error(
+            `${target.name}: onnxruntime-node has no ${missing.join(', ')} in ${path.relative(dir, folder)} (it has ${present.join(', ')}): update targets.ts`,
+          );
         for (const file of present) if (!target.onnxruntime.files.includes(file)) fs.rmSync(path.join(folder, file));
       }
       if (fs.readdirSync(path.join(bin, napi, os)).length === 0) fs.rmdirSync(path.join(bin, napi, os));
@@ -117,7 +126,8 @@ function pruneOnnxruntime(target: VsixTarget, dir: string): void {
 /** The built extension (bundles, declarations, models) and the top-level files, fresh each time. */
 function copyBuild(dir: string): void {
   for (const folder of ['dist', 'models']) fs.rmSync(path.join(dir, folder), { recursive: true, force: true });
-  for (const folder of ['extension', 'kernel', 'webview', 'types']) fs.cpSync(path.join(ROOT, 'dist', folder), path.join(dir, 'dist', folder), { recursive: true });
+  for (const folder of ['extension', 'kernel', 'webview', 'types'])
+    fs.cpSync(path.join(ROOT, 'dist', folder), path.join(dir, 'dist', folder), { recursive: true });
   fs.mkdirSync(path.join(dir, 'models'));
   for (const file of fs.readdirSync(path.join(ROOT, 'models'))) {
     if (file === 'models.json' || file.endsWith('.onnx')) fs.copyFileSync(path.join(ROOT, 'models', file), path.join(dir, 'models', file));
@@ -176,7 +186,13 @@ async function main(): Promise<void> {
     if (!host) throw new Error(`no .vsix target for ${process.platform}-${process.arch}`);
     targets = [host];
   } else if (args.length) {
-    targets = args.map((name) => TARGETS.find((t) => t.name === name) ?? (() => { throw new Error(`unknown target ${name}; known: ${TARGETS.map((t) => t.name).join(', ')}`); })());
+    targets = args.map(
+      (name) =>
+        TARGETS.find((t) => t.name === name) ??
+        (() => {
+          throw new Error(`unknown target ${name}; known: ${TARGETS.map((t) => t.name).join(', ')}`);
+        })(),
+    );
   } else {
     targets = [...TARGETS];
   }
@@ -193,15 +209,17 @@ async function main(): Promise<void> {
   const results = new Map<string, { file: string; bytes: number; seconds: number }>();
   const queue = [...targets];
   const failures: Error[] = [];
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, queue.length)) }, async () => {
-    for (let t = queue.shift(); t; t = queue.shift()) {
-      try {
-        results.set(t.name, await packageTarget(t, manifest, lock));
-      } catch (error) {
-        failures.push(error as Error);
+  await Promise.all(
+    Array.from({ length: Math.max(1, Math.min(jobs, queue.length)) }, async () => {
+      for (let t = queue.shift(); t; t = queue.shift()) {
+        try {
+          results.set(t.name, await packageTarget(t, manifest, lock));
+        } catch (error) {
+          failures.push(error as Error);
+        }
       }
-    }
-  }));
+    }),
+  );
   for (const t of targets) {
     const r = results.get(t.name);
     if (r) console.log(`${path.relative(ROOT, r.file).padEnd(45)} ${(r.bytes / 1e6).toFixed(1).padStart(5)} MB  ${r.seconds.toFixed(0)} s`);

@@ -33,21 +33,33 @@ export interface VsixTarget {
   requirements: string;
 }
 
-const MSVC_RUNTIME = 'the Microsoft Visual C++ 2015–2022 Redistributable (onnxruntime imports MSVCP140.dll, VCRUNTIME140.dll and MSVCP140_ATOMIC_WAIT.dll; most Windows machines have it)';
+const MSVC_RUNTIME =
+  'the Microsoft Visual C++ 2015–2022 Redistributable (onnxruntime imports MSVCP140.dll, VCRUNTIME140.dll and MSVCP140_ATOMIC_WAIT.dll; most Windows machines have it)';
 
 export const TARGETS: readonly VsixTarget[] = [
   {
-    name: 'linux-x64', os: 'linux', cpu: 'x64', libc: 'glibc', format: 'elf',
+    name: 'linux-x64',
+    os: 'linux',
+    cpu: 'x64',
+    libc: 'glibc',
+    format: 'elf',
     onnxruntime: { files: ['onnxruntime_binding.node', 'libonnxruntime.so.1'] },
     requirements: 'glibc 2.28 or later and libstdc++ with GLIBCXX_3.4.22 (Debian 10, Ubuntu 20.04, RHEL 8 or newer)',
   },
   {
-    name: 'linux-arm64', os: 'linux', cpu: 'arm64', libc: 'glibc', format: 'elf',
+    name: 'linux-arm64',
+    os: 'linux',
+    cpu: 'arm64',
+    libc: 'glibc',
+    format: 'elf',
     onnxruntime: { files: ['onnxruntime_binding.node', 'libonnxruntime.so.1'] },
     requirements: 'glibc 2.28 or later and libstdc++ with GLIBCXX_3.4.22 (Debian 10, Ubuntu 20.04, RHEL 8 or newer)',
   },
   {
-    name: 'darwin-x64', os: 'darwin', cpu: 'x64', format: 'macho',
+    name: 'darwin-x64',
+    os: 'darwin',
+    cpu: 'x64',
+    format: 'macho',
     onnxruntime: {
       version: '1.23.2',
       why: 'onnxruntime-node publishes no macOS x64 build from 1.24 on; 1.23.2 is the last, and gives the same features bit for bit on linux-x64 (test/vsix/vsix.test.ts runs it)',
@@ -57,21 +69,30 @@ export const TARGETS: readonly VsixTarget[] = [
     requirements: 'macOS 13.4 or later (onnxruntime 1.23.2)',
   },
   {
-    name: 'darwin-arm64', os: 'darwin', cpu: 'arm64', format: 'macho',
+    name: 'darwin-arm64',
+    os: 'darwin',
+    cpu: 'arm64',
+    format: 'macho',
     // The binding asks for @rpath/libonnxruntime.1.dylib; the package also holds an identical
     // copy named libonnxruntime.1.30.0.dylib (npm keeps no symlinks), 44 MB that nothing loads.
     onnxruntime: { files: ['onnxruntime_binding.node', 'libonnxruntime.1.dylib'] },
     requirements: 'macOS 14.0 or later (onnxruntime 1.30 is built for it)',
   },
   {
-    name: 'win32-x64', os: 'win32', cpu: 'x64', format: 'pe',
+    name: 'win32-x64',
+    os: 'win32',
+    cpu: 'x64',
+    format: 'pe',
     // DirectML.dll is delay-loaded by onnxruntime.dll, only for the DirectML execution provider,
     // which the engine never asks for (CPU only); dxcompiler.dll and dxil.dll are DirectML's.
     onnxruntime: { files: ['onnxruntime_binding.node', 'onnxruntime.dll'] },
     requirements: `Windows 10 or 11 with ${MSVC_RUNTIME}`,
   },
   {
-    name: 'win32-arm64', os: 'win32', cpu: 'arm64', format: 'pe',
+    name: 'win32-arm64',
+    os: 'win32',
+    cpu: 'arm64',
+    format: 'pe',
     onnxruntime: { files: ['onnxruntime_binding.node', 'onnxruntime.dll'] },
     requirements: `Windows 10 or 11 on Arm with ${MSVC_RUNTIME}`,
   },
@@ -79,7 +100,10 @@ export const TARGETS: readonly VsixTarget[] = [
 
 /** VS Code's other targets, and why there is no .vsix for them. */
 export const LEFT_OUT: readonly { name: string; why: string }[] = [
-  { name: 'alpine-x64, alpine-arm64', why: 'onnxruntime-node has only glibc builds for Linux (its libonnxruntime.so.1 needs libc.so.6 and GLIBC_2.28); sharp would have musl builds' },
+  {
+    name: 'alpine-x64, alpine-arm64',
+    why: 'onnxruntime-node has only glibc builds for Linux (its libonnxruntime.so.1 needs libc.so.6 and GLIBC_2.28); sharp would have musl builds',
+  },
   { name: 'linux-armhf', why: 'onnxruntime-node has no 32-bit Arm build (sharp has one)' },
   { name: 'web', why: 'the engine is a Node child process with native image decoding and inference; a browser extension host can run neither' },
 ];

@@ -19,15 +19,25 @@ export async function addSamples(client: TagsmithClient, type: SampleType, uris:
     void vscode.window.showWarningMessage(`No images to add. ${selection.skipped.map((s) => `${path.basename(s.file)}: ${s.reason}`).join('; ')}`);
     return;
   }
-  const tag = await pickTag(await client.tags(), { title: `Add ${selection.images.length} image${selection.images.length === 1 ? '' : 's'} as ${type} samples of…`, allowNew: true });
+  const tag = await pickTag(await client.tags(), {
+    title: `Add ${selection.images.length} image${selection.images.length === 1 ? '' : 's'} as ${type} samples of…`,
+    allowNew: true,
+  });
   if (!tag) return;
 
   const result = await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `Tagsmith: adding to "${tag}"`, cancellable: true },
-    (progress, cancel) => addImages(client, type, tag, selection.images.map((file) => ({ name: path.basename(file), read: () => fs.readFile(file) })), {
-      cancelled: () => cancel.isCancellationRequested,
-      onProgress: (done, total) => progress.report({ increment: 100 / total, message: `${done}/${total} added` }),
-    }),
+    (progress, cancel) =>
+      addImages(
+        client,
+        type,
+        tag,
+        selection.images.map((file) => ({ name: path.basename(file), read: () => fs.readFile(file) })),
+        {
+          cancelled: () => cancel.isCancellationRequested,
+          onProgress: (done, total) => progress.report({ increment: 100 / total, message: `${done}/${total} added` }),
+        },
+      ),
   );
   const skipped: Skipped[] = [...selection.skipped, ...result.skipped.map((s) => ({ file: s.name, reason: s.reason }))];
   const { added, existing } = result;

@@ -12,7 +12,11 @@ import { pickTag } from '../ui/tag-picker';
 export async function backUpState(client: TagsmithClient): Promise<vscode.Uri | undefined> {
   const stamp = new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-');
   const folder = vscode.workspace.workspaceFolders?.[0]?.uri ?? vscode.Uri.file(os.homedir());
-  const target = await vscode.window.showSaveDialog({ title: 'Back up the Tagsmith state', filters: { 'Tar archive': ['tar'] }, defaultUri: vscode.Uri.joinPath(folder, `tagsmith-state-${stamp}.tar`) });
+  const target = await vscode.window.showSaveDialog({
+    title: 'Back up the Tagsmith state',
+    filters: { 'Tar archive': ['tar'] },
+    defaultUri: vscode.Uri.joinPath(folder, `tagsmith-state-${stamp}.tar`),
+  });
   if (!target) return undefined;
   await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Tagsmith: backing up' }, async () => {
     const stream = await client.getStateStream();
@@ -23,7 +27,12 @@ export async function backUpState(client: TagsmithClient): Promise<vscode.Uri | 
 }
 
 export async function restoreState(client: TagsmithClient, afterRestore: () => void): Promise<void> {
-  const [source] = (await vscode.window.showOpenDialog({ title: 'Restore the Tagsmith state from', filters: { 'Tar archive': ['tar', 'tgz', 'gz'] }, canSelectMany: false })) ?? [];
+  const [source] =
+    (await vscode.window.showOpenDialog({
+      title: 'Restore the Tagsmith state from',
+      filters: { 'Tar archive': ['tar', 'tgz', 'gz'] },
+      canSelectMany: false,
+    })) ?? [];
   if (!source) return;
   const confirm = await vscode.window.showWarningMessage(
     `Replace every Tagsmith tag and sample with the contents of ${source.fsPath}?`,

@@ -9,7 +9,11 @@ import { keywordRows, predictionReport } from '../logic/prediction-text';
 
 export async function predictTags(client: TagsmithClient, uris: vscode.Uri[]): Promise<void> {
   if (uris.length === 0) {
-    const picked = await vscode.window.showOpenDialog({ canSelectMany: true, filters: { Images: IMAGE_EXTENSIONS.map((e) => e.slice(1)) }, title: 'Predict tags for…' });
+    const picked = await vscode.window.showOpenDialog({
+      canSelectMany: true,
+      filters: { Images: IMAGE_EXTENSIONS.map((e) => e.slice(1)) },
+      title: 'Predict tags for…',
+    });
     if (!picked) return;
     uris = picked;
   }
@@ -19,13 +23,16 @@ export async function predictTags(client: TagsmithClient, uris: vscode.Uri[]): P
     return;
   }
   const results: { file: string; prediction: Prediction }[] = [];
-  await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Tagsmith: predicting', cancellable: true }, async (progress, cancel) => {
-    for (const file of images) {
-      if (cancel.isCancellationRequested) break;
-      results.push({ file, prediction: await client.predict(await fs.readFile(file), { keywords: true }) });
-      progress.report({ increment: 100 / images.length, message: `${results.length}/${images.length}` });
-    }
-  });
+  await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: 'Tagsmith: predicting', cancellable: true },
+    async (progress, cancel) => {
+      for (const file of images) {
+        if (cancel.isCancellationRequested) break;
+        results.push({ file, prediction: await client.predict(await fs.readFile(file), { keywords: true }) });
+        progress.report({ increment: 100 / images.length, message: `${results.length}/${images.length}` });
+      }
+    },
+  );
   if (results.length === 1) return showOne(results[0].file, results[0].prediction);
   const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: predictionReport(results) });
   await vscode.window.showTextDocument(doc, { preview: true });
@@ -56,5 +63,7 @@ function keywordItems(prediction: Prediction): vscode.QuickPickItem[] {
 }
 
 function components(values: Record<string, number>): string {
-  return Object.entries(values).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(' · ');
+  return Object.entries(values)
+    .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+    .join(' · ');
 }

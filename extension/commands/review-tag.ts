@@ -13,7 +13,9 @@ export async function reviewTag(client: TagsmithClient, panels: TagsmithPanels, 
   if (!tag) {
     const trained = (await client.tags()).filter((t) => t.trained);
     if (trained.length === 0) {
-      void vscode.window.showInformationMessage('Reviewing needs a trained tag and a scan: train a tag (Tagsmith: Train Tag…), then tag a folder with it (Tagsmith: Tag Images in Folder…).');
+      void vscode.window.showInformationMessage(
+        'Reviewing needs a trained tag and a scan: train a tag (Tagsmith: Train Tag…), then tag a folder with it (Tagsmith: Tag Images in Folder…).',
+      );
       return;
     }
     tag = await pickTag(trained, { title: 'Review which tag?', allowNew: false, placeHolder: 'The images that would teach it most come first' });
@@ -39,7 +41,9 @@ export function similarTargetOf(arg: unknown): SimilarTarget | undefined {
 export async function moreLikeThis(panels: TagsmithPanels, arg: unknown, tag?: string): Promise<void> {
   const target = similarTargetOf(arg);
   if (!target) {
-    void vscode.window.showInformationMessage('Right-click an image (in the explorer, the sample gallery or the review panel) to find the images most like it.');
+    void vscode.window.showInformationMessage(
+      'Right-click an image (in the explorer, the sample gallery or the review panel) to find the images most like it.',
+    );
     return;
   }
   await panels.show('review', tag, target);

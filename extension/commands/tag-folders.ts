@@ -10,7 +10,17 @@ import * as vscode from 'vscode';
 import type { ScanView, TableFormat, TagsmithClient } from '../../kernel/client/tagsmith-client';
 import type { ScannedImages } from '../engine/scanned-images';
 import { outsideRoots, scanRootsOf } from '../logic/scan-roots';
-import { count, exportFileName, outsideWorkspaceMessage, progressMessage, scanDetails, scanLabel, sidecarPreview, sidecarResult, summariseScan } from '../logic/scan-text';
+import {
+  count,
+  exportFileName,
+  outsideWorkspaceMessage,
+  progressMessage,
+  scanDetails,
+  scanLabel,
+  sidecarPreview,
+  sidecarResult,
+  summariseScan,
+} from '../logic/scan-text';
 
 const EXPORT_CSV = 'Export CSV…';
 const EXPORT_JSONL = 'Export JSON Lines…';
@@ -31,7 +41,11 @@ export async function tagFolders(context: ScanContext, uris: vscode.Uri[]): Prom
   const roots = workspaceRoots();
   if (uris.length === 0) {
     const picked = await vscode.window.showOpenDialog({
-      title: 'Tag the images in…', canSelectFolders: true, canSelectFiles: true, canSelectMany: true, openLabel: 'Tag Images',
+      title: 'Tag the images in…',
+      canSelectFolders: true,
+      canSelectFiles: true,
+      canSelectMany: true,
+      openLabel: 'Tag Images',
       defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
     });
     if (!picked) return;
@@ -39,7 +53,7 @@ export async function tagFolders(context: ScanContext, uris: vscode.Uri[]): Prom
   }
   const paths = uris.filter((u) => u.scheme === 'file').map((u) => u.fsPath);
   if (paths.length === 0) {
-    void vscode.window.showWarningMessage('Tagsmith tags images on this machine\'s disk only.');
+    void vscode.window.showWarningMessage("Tagsmith tags images on this machine's disk only.");
     return;
   }
   const outside = outsideRoots(paths, roots);
@@ -64,7 +78,10 @@ export async function tagWorkspace(context: ScanContext): Promise<void> {
 async function keywordsWanted(client: TagsmithClient): Promise<boolean> {
   if (!vscode.workspace.getConfiguration('tagsmith.scan').get<boolean>('keywords', false)) return false;
   const status = (await client.health()).keywords;
-  if (!status.installed) void vscode.window.showWarningMessage(`Tagsmith: this scan finds no objects: the keywords model is not installed (${status.reason ?? 'missing'}). Run \`${status.install ?? 'npm run models:keywords'}\` in the extension's folder and restart the engine.`);
+  if (!status.installed)
+    void vscode.window.showWarningMessage(
+      `Tagsmith: this scan finds no objects: the keywords model is not installed (${status.reason ?? 'missing'}). Run \`${status.install ?? 'npm run models:keywords'}\` in the extension's folder and restart the engine.`,
+    );
   return status.installed;
 }
 
@@ -76,7 +93,7 @@ async function scanAndSummarise(context: ScanContext, paths: string[], label: st
   const { client, scanned, log } = context;
   if (!(await client.tags()).some((t) => t.trained)) {
     const choice = await vscode.window.showWarningMessage(
-      'No tag is trained yet, so there is nothing to apply. Train one first (Tagsmith: Train Tag…), or scan now: the images\' features are kept, so tagging them later is quick.',
+      "No tag is trained yet, so there is nothing to apply. Train one first (Tagsmith: Train Tag…), or scan now: the images' features are kept, so tagging them later is quick.",
       'Scan Anyway',
     );
     if (choice !== 'Scan Anyway') return;
@@ -98,7 +115,9 @@ async function scanAndSummarise(context: ScanContext, paths: string[], label: st
       return task;
     },
   );
-  log(`scan ${scan.scan_id} of ${paths.join(', ')}: ${scan.state}, ${scan.result?.images ?? 0} images, ${scan.progress.skipped} skipped, ${JSON.stringify(scan.result?.applies ?? {})}`);
+  log(
+    `scan ${scan.scan_id} of ${paths.join(', ')}: ${scan.state}, ${scan.result?.images ?? 0} images, ${scan.progress.skipped} skipped, ${JSON.stringify(scan.result?.applies ?? {})}`,
+  );
   void scanned.refresh();
   await offerScanActions(context, scan, label);
 }
@@ -115,7 +134,11 @@ async function offerScanActions({ client, review }: ScanContext, scan: ScanView,
   let text = summary.text;
   let warn = summary.warn;
   for (;;) {
-    const actions = [...(hasImages && reviewable.length > 0 ? [REVIEW] : []), ...(hasImages ? [EXPORT_CSV, EXPORT_JSONL, WRITE_XMP] : []), ...(summary.hasMore ? [SHOW_ALL] : [])];
+    const actions = [
+      ...(hasImages && reviewable.length > 0 ? [REVIEW] : []),
+      ...(hasImages ? [EXPORT_CSV, EXPORT_JSONL, WRITE_XMP] : []),
+      ...(summary.hasMore ? [SHOW_ALL] : []),
+    ];
     const choice = warn ? await vscode.window.showWarningMessage(text, ...actions) : await vscode.window.showInformationMessage(text, ...actions);
     if (!choice) return;
     let outcome: string | undefined;
@@ -123,7 +146,10 @@ async function offerScanActions({ client, review }: ScanContext, scan: ScanView,
     if (choice === EXPORT_JSONL) outcome = await exportScan(client, scan, label, 'jsonl');
     if (choice === WRITE_XMP) outcome = await writeSidecars(client, scan);
     if (choice === REVIEW) {
-      const tag = reviewable.length === 1 ? reviewable[0] : await vscode.window.showQuickPick(reviewable, { title: 'Review which tag?', placeHolder: 'The images that would teach it most come first' });
+      const tag =
+        reviewable.length === 1
+          ? reviewable[0]
+          : await vscode.window.showQuickPick(reviewable, { title: 'Review which tag?', placeHolder: 'The images that would teach it most come first' });
       if (tag) return review(tag);
       continue;
     }
@@ -145,7 +171,7 @@ async function exportScan(client: TagsmithClient, scan: ScanView, label: string,
   const target = await vscode.window.showSaveDialog({
     title: format === 'csv' ? 'Export the scan as CSV' : 'Export the scan as JSON Lines',
     defaultUri: vscode.Uri.joinPath(folder, exportFileName(label, extension)),
-    filters: format === 'csv' ? { 'CSV': ['csv'] } : { 'JSON Lines': ['jsonl'] },
+    filters: format === 'csv' ? { CSV: ['csv'] } : { 'JSON Lines': ['jsonl'] },
   });
   if (!target) return undefined;
   await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Tagsmith: exporting' }, async () => {
@@ -159,13 +185,15 @@ async function writeSidecars(client: TagsmithClient, scan: ScanView): Promise<st
   const roots = workspaceRoots();
   const preview = sidecarPreview(
     await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Tagsmith: reading XMP sidecars' }, () =>
-      client.scanSidecars(scan.scan_id, { action: 'preview', includeKeywords: scan.keywords === true })),
+      client.scanSidecars(scan.scan_id, { action: 'preview', includeKeywords: scan.keywords === true }),
+    ),
     roots,
   );
   if (preview.nothingToWrite) return preview.message;
   const choice = await vscode.window.showWarningMessage(preview.message, { modal: true, detail: preview.detail }, 'Write');
   if (choice !== 'Write') return undefined;
   const report = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Tagsmith: writing XMP sidecars' }, () =>
-    client.scanSidecars(scan.scan_id, { action: 'write', includeKeywords: scan.keywords === true }));
+    client.scanSidecars(scan.scan_id, { action: 'write', includeKeywords: scan.keywords === true }),
+  );
   return sidecarResult(report, roots);
 }

@@ -23,7 +23,10 @@ export async function trainTag(client: TagsmithClient, watcher: EngineWatcher, m
     description: k === 1 ? 'one kind of positive' : `${k} kinds of positive (clusters)`,
     picked: k === remembered.num_clusters,
   }));
-  const clusters = await vscode.window.showQuickPick(clusterItems, { title: `Train "${tag}": number of clusters`, placeHolder: `Last time: ${remembered.num_clusters}` });
+  const clusters = await vscode.window.showQuickPick(clusterItems, {
+    title: `Train "${tag}": number of clusters`,
+    placeHolder: `Last time: ${remembered.num_clusters}`,
+  });
   if (!clusters) return undefined;
   const scores = await vscode.window.showQuickPick(
     [
@@ -33,7 +36,10 @@ export async function trainTag(client: TagsmithClient, watcher: EngineWatcher, m
     { title: `Train "${tag}": extra inputs (optional)`, canPickMany: true },
   );
   if (!scores) return undefined;
-  const options = optionsFrom(Number(clusters.label), scores.map((s) => s.label));
+  const options = optionsFrom(
+    Number(clusters.label),
+    scores.map((s) => s.label),
+  );
   await memento.update(REMEMBERED, { ...memento.get<Record<string, TrainOptions>>(REMEMBERED, {}), [tag]: options });
 
   return vscode.window.withProgress(

@@ -24,7 +24,10 @@ export interface EngineLaunch {
 export class EngineProcess {
   readonly client: TagsmithClient;
 
-  private constructor(private readonly child: ForkedProcess<ReadyLine>, readonly connection: { url: string; token?: string }) {
+  private constructor(
+    private readonly child: ForkedProcess<ReadyLine>,
+    readonly connection: { url: string; token?: string },
+  ) {
     this.client = new TagsmithClient(connection);
   }
 

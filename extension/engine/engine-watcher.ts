@@ -76,7 +76,10 @@ export class EngineWatcher {
   private readers: Reader[] = [];
   private signature = '';
 
-  constructor(private readonly timing: WatcherTiming = DEFAULT_TIMING, onListenerError?: (error: unknown) => void) {
+  constructor(
+    private readonly timing: WatcherTiming = DEFAULT_TIMING,
+    onListenerError?: (error: unknown) => void,
+  ) {
     this.changes = new EventSource(onListenerError);
     this.onDidChange = this.changes.event;
     this.modelChanges = new EventSource(onListenerError);
@@ -181,7 +184,10 @@ export class EngineWatcher {
   }
 
   private announceModels(run: number, tags: readonly TagSummary[]): void {
-    const trained = tags.filter((t) => t.trained).map((t) => ({ tag: t.tag, trainedAt: t.trainedAt ?? '' })).sort((a, b) => (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));
+    const trained = tags
+      .filter((t) => t.trained)
+      .map((t) => ({ tag: t.tag, trainedAt: t.trainedAt ?? '' }))
+      .sort((a, b) => (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));
     const signature = JSON.stringify(trained);
     if (this.models?.run === run && this.models.signature === signature) return;
     this.models = { run, signature };

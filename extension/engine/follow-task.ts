@@ -10,7 +10,8 @@ export function followTask(watcher: Pick<EngineWatcher, 'view' | 'onDidChange'>,
     let shown = '';
     const check = (view: EngineView): void => {
       const { health, snapshot } = view;
-      if (health.state === 'stopped') return finish(() => reject(new TagsmithApiError('engine_unreachable', `The engine stopped before the task ended: ${health.reason}`, 0)));
+      if (health.state === 'stopped')
+        return finish(() => reject(new TagsmithApiError('engine_unreachable', `The engine stopped before the task ended: ${health.reason}`, 0)));
       // While it restarts the view is of the last run; the next run reads this task from its history.
       if (health.state !== 'ready' || !snapshot) return;
       const task = snapshot.tasks.find((t) => t.task_id === taskId);
@@ -26,7 +27,8 @@ export function followTask(watcher: Pick<EngineWatcher, 'view' | 'onDidChange'>,
         onUpdate?.(task);
       }
       if (task.state === 'done') finish(() => resolve(task));
-      else if (task.state === 'failed') finish(() => reject(new TagsmithApiError(task.error?.code ?? 'internal', task.error?.message ?? 'Training failed.', 200)));
+      else if (task.state === 'failed')
+        finish(() => reject(new TagsmithApiError(task.error?.code ?? 'internal', task.error?.message ?? 'Training failed.', 200)));
     };
     const subscription = watcher.onDidChange(check);
     const finish = (settle: () => void) => {

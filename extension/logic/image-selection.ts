@@ -40,14 +40,19 @@ export function summariseAdding(result: { added: number; existing: number; skipp
   if (result.existing > 0) parts.push(`${result.existing} already there`);
   let text = parts.join(', ');
   if (result.skipped.length > 0) {
-    const shown = result.skipped.slice(0, 5).map((s) => `${path.basename(s.file)} (${s.reason})`).join('; ');
+    const shown = result.skipped
+      .slice(0, 5)
+      .map((s) => `${path.basename(s.file)} (${s.reason})`)
+      .join('; ');
     text += `. Skipped ${result.skipped.length}: ${shown}${result.skipped.length > 5 ? '; …' : ''}`;
   }
   return `${text}.`;
 }
 
 /** The images under these paths, read one by one when asked, and the reason for each file left out. */
-export async function imageFilesUnder(paths: string[]): Promise<{ files: { name: string; read: () => Promise<Uint8Array> }[]; skipped: { name: string; reason: string }[] }> {
+export async function imageFilesUnder(
+  paths: string[],
+): Promise<{ files: { name: string; read: () => Promise<Uint8Array> }[]; skipped: { name: string; reason: string }[] }> {
   const selection = await selectImages(paths);
   const files = selection.images.map((file) => ({ name: path.basename(file), read: () => fs.readFile(file) }));
   return { files, skipped: selection.skipped.map((s) => ({ name: path.basename(s.file), reason: s.reason })) };

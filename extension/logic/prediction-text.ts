@@ -21,16 +21,18 @@ export function predictionReport(results: readonly { file: string; prediction: P
   const tags = [...new Set(results.flatMap((r) => Object.keys(r.prediction.custom)))].sort();
   const columns = ['image', ...tags, 'aesthetic', 'stock', 'keywords'];
   const row = (cells: string[]) => `| ${cells.join(' | ')} |`;
-  const rows = results.map(({ file, prediction }) => row([
-    path.basename(file),
-    ...tags.map((t) => {
-      const s = prediction.custom[t];
-      return s ? `${s.label ? '**✓**' : '✗'} ${s.score.toFixed(2)}` : '–';
-    }),
-    prediction.base.aesthetic.score.toFixed(2),
-    prediction.base.stock.score.toFixed(2),
-    keywordsInWords(prediction.base.keywords) || '–',
-  ]));
+  const rows = results.map(({ file, prediction }) =>
+    row([
+      path.basename(file),
+      ...tags.map((t) => {
+        const s = prediction.custom[t];
+        return s ? `${s.label ? '**✓**' : '✗'} ${s.score.toFixed(2)}` : '–';
+      }),
+      prediction.base.aesthetic.score.toFixed(2),
+      prediction.base.stock.score.toFixed(2),
+      keywordsInWords(prediction.base.keywords) || '–',
+    ]),
+  );
   const header = `${row(columns)}\n|${columns.map(() => '---|').join('')}`;
   return `# Tagsmith predictions\n\n✓ = above the tag's threshold.\n\n${header}\n${rows.join('\n')}\n`;
 }

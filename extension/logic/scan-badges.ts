@@ -55,7 +55,11 @@ export function badgeText(applying: readonly string[]): string {
   if (applying.length > 9) return '9+';
   if (applying.length > 1) return String(applying.length);
   const words = applying[0].split(/[-_.\s]+/).filter(Boolean);
-  if (words.length >= 2) return words.slice(0, 2).map((w) => firstGraphemes(w, 1)[0].toLocaleUpperCase()).join('');
+  if (words.length >= 2)
+    return words
+      .slice(0, 2)
+      .map((w) => firstGraphemes(w, 1)[0].toLocaleUpperCase())
+      .join('');
   const [first, second = ''] = firstGraphemes(words[0] ?? applying[0], 2);
   return first.toLocaleUpperCase() + second.toLocaleLowerCase();
 }
@@ -88,12 +92,17 @@ function newestFirst<T extends { createdAt: string }>(scans: readonly T[]): T[] 
  * they did) and, for some input within `roots`, the newest to cover it. A scan whose every
  * folder was scanned again later decides nothing.
  */
-export function scansToShow(scans: readonly { scan_id: string; state: ScanView['state']; inputs: readonly string[]; createdAt: string }[], roots: readonly string[]): string[] {
+export function scansToShow(
+  scans: readonly { scan_id: string; state: ScanView['state']; inputs: readonly string[]; createdAt: string }[],
+  roots: readonly string[],
+): string[] {
   const finished = newestFirst(scans.filter((s) => s.state === 'done' || s.state === 'cancelled'));
-  return finished.filter((scan, i) => {
-    const newer = finished.slice(0, i).flatMap((s) => s.inputs);
-    return scan.inputs.some((input) => covers(roots, input) && !covers(newer, input));
-  }).map((s) => s.scan_id);
+  return finished
+    .filter((scan, i) => {
+      const newer = finished.slice(0, i).flatMap((s) => s.inputs);
+      return scan.inputs.some((input) => covers(roots, input) && !covers(newer, input));
+    })
+    .map((s) => s.scan_id);
 }
 
 /**

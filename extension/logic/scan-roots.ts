@@ -33,6 +33,13 @@ export function outsideRoots(paths: readonly string[], roots: readonly string[])
 
 /** The roots that are folders now (the engine refuses to start with a --scan-root that is not one), and those left out. */
 export async function existingFolders(roots: readonly string[]): Promise<{ folders: string[]; missing: string[] }> {
-  const isFolder = await Promise.all(roots.map((root) => fs.stat(root).then((s) => s.isDirectory(), () => false)));
+  const isFolder = await Promise.all(
+    roots.map((root) =>
+      fs.stat(root).then(
+        (s) => s.isDirectory(),
+        () => false,
+      ),
+    ),
+  );
   return { folders: roots.filter((_, i) => isFolder[i]), missing: roots.filter((_, i) => !isFolder[i]) };
 }

@@ -60,14 +60,16 @@ export interface ScanSummary {
 export function summariseScan(scan: ScanView, label: string): ScanSummary {
   const result = scan.result ?? { images: 0, skipped: [], applies: {}, changedCalls: {} };
   const skippedCount = Math.max(scan.progress.skipped, result.skipped.length);
-  const head = scan.state === 'cancelled'
-    ? `Stopped after ${count(scan.progress.done)} of ${plural(scan.progress.total, 'file')} in ${label}; tagged ${plural(result.images, 'image')}`
-    : `Tagged ${plural(result.images, 'image')} in ${label}`;
+  const head =
+    scan.state === 'cancelled'
+      ? `Stopped after ${count(scan.progress.done)} of ${plural(scan.progress.total, 'file')} in ${label}; tagged ${plural(result.images, 'image')}`
+      : `Tagged ${plural(result.images, 'image')} in ${label}`;
   const tags = Object.entries(result.applies).sort(([a, x], [b, y]) => y - x || (a < b ? -1 : 1));
   const named = tags.slice(0, TAGS_NAMED).map(([tag, n], i) => `"${tag}" ${i === 0 ? 'applies ' : ''}to ${n === 0 ? 'none' : count(n)}`);
-  let text = tags.length === 0
-    ? `${head}. No tag is trained yet, so none applies; the images' features are kept for when one is.`
-    : `${head}: ${named.join(', ')}${tags.length > TAGS_NAMED ? ` and ${plural(tags.length - TAGS_NAMED, 'more tag')}` : ''}.`;
+  let text =
+    tags.length === 0
+      ? `${head}. No tag is trained yet, so none applies; the images' features are kept for when one is.`
+      : `${head}: ${named.join(', ')}${tags.length > TAGS_NAMED ? ` and ${plural(tags.length - TAGS_NAMED, 'more tag')}` : ''}.`;
   if (skippedCount > 0) {
     const shown = result.skipped.slice(0, SKIPPED_NAMED).map((s) => `${path.basename(s.path)} (${s.reason})`);
     text += ` Skipped ${count(skippedCount)}: ${shown.join('; ')}${skippedCount > shown.length ? `; and ${count(skippedCount - shown.length)} more` : ''}.`;
@@ -109,7 +111,10 @@ function markdownCell(text: string): string {
 
 /** A file name for an export of this scan: `tagsmith-photos.csv`. */
 export function exportFileName(label: string, extension: 'csv' | 'jsonl'): string {
-  const slug = label.replace(/[^\p{L}\p{N}._-]+/gu, '-').replace(/^[-.]+|[-.]+$/g, '').slice(0, 60);
+  const slug = label
+    .replace(/[^\p{L}\p{N}._-]+/gu, '-')
+    .replace(/^[-.]+|[-.]+$/g, '')
+    .slice(0, 60);
   return `tagsmith-${slug || 'scan'}.${extension}`;
 }
 
@@ -126,7 +131,11 @@ export function sidecarPreview(report: SidecarReport, roots: readonly string[]):
   const creates = report.changes.filter((c) => c.creates).length;
   const failures = failedText(report, roots);
   if (report.changes.length === 0) {
-    return { message: `No XMP sidecar needs a keyword: every image a tag applies to has it already, or no tag applies.${failures ? ` ${failures}` : ''}`, detail: '', nothingToWrite: true };
+    return {
+      message: `No XMP sidecar needs a keyword: every image a tag applies to has it already, or no tag applies.${failures ? ` ${failures}` : ''}`,
+      detail: '',
+      nothingToWrite: true,
+    };
   }
   const sample = report.changes.slice(0, SIDECARS_NAMED).map((c) => `${displayPath(c.sidecar, roots)}${c.creates ? ' (new)' : ''}: + ${c.add.join(', ')}`);
   const more = report.changes.length > SIDECARS_NAMED ? [`…and ${count(report.changes.length - SIDECARS_NAMED)} more.`] : [];
@@ -193,8 +202,11 @@ export function formatBytes(bytes: number): string {
 
 /** The message for paths outside every workspace folder (the engine reads only those). */
 export function outsideWorkspaceMessage(outside: readonly string[], roots: readonly string[]): string {
-  if (roots.length === 0) return 'Open a folder first: Tagsmith tags images in the workspace\'s folders only.';
-  const named = outside.slice(0, 2).map((p) => `"${p}"`).join(' and ');
+  if (roots.length === 0) return "Open a folder first: Tagsmith tags images in the workspace's folders only.";
+  const named = outside
+    .slice(0, 2)
+    .map((p) => `"${p}"`)
+    .join(' and ');
   const more = outside.length > 2 ? ` and ${count(outside.length - 2)} more` : '';
   return `${named}${more} ${outside.length === 1 ? 'is' : 'are'} outside this workspace's folders, and Tagsmith reads images only there. Add the folder to the workspace (File > Add Folder to Workspace…) to tag its images.`;
 }

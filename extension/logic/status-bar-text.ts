@@ -25,7 +25,9 @@ export function statusBarText(view: EngineView): StatusBarText {
       const tags = snapshot?.tags;
       return {
         text: `$(tag) Tagsmith${tags ? `: ${plural(tags.length, 'tag')}` : ''}`,
-        tooltip: [`Tagsmith engine running at ${health.url}.`, tags && tags.length > 0 ? `Tags: ${listTags(tags)}.` : undefined, CLICK].filter(Boolean).join('\n'),
+        tooltip: [`Tagsmith engine running at ${health.url}.`, tags && tags.length > 0 ? `Tags: ${listTags(tags)}.` : undefined, CLICK]
+          .filter(Boolean)
+          .join('\n'),
       };
     }
     case 'not-answering':
@@ -35,7 +37,10 @@ export function statusBarText(view: EngineView): StatusBarText {
     case 'restarting':
       return { text: '$(loading~spin) Tagsmith: restarting', tooltip: `The Tagsmith engine stopped (${health.reason}) and is being restarted.` };
     case 'stopped':
-      return { text: '$(error) Tagsmith: engine stopped', tooltip: `The Tagsmith engine is not running: ${health.reason}\nClick for the log or to restart it.` };
+      return {
+        text: '$(error) Tagsmith: engine stopped',
+        tooltip: `The Tagsmith engine is not running: ${health.reason}\nClick for the log or to restart it.`,
+      };
     case 'not-started':
       return { text: '$(tag) Tagsmith', tooltip: 'The Tagsmith engine starts when you first use a Tagsmith command.' };
   }

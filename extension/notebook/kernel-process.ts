@@ -108,7 +108,10 @@ export class KernelProcess extends EventEmitter<{ exited: [exit: ChildExit] }> {
     await this.child.stop();
   }
 
-  private ask<T extends KernelEvent['type']>(request: Extract<KernelRequest, { id: number }>, answer: T): Promise<Extract<KernelEvent, { type: T }> | undefined> {
+  private ask<T extends KernelEvent['type']>(
+    request: Extract<KernelRequest, { id: number }>,
+    answer: T,
+  ): Promise<Extract<KernelEvent, { type: T }> | undefined> {
     if (!this.running) return Promise.resolve(undefined);
     const id = this.nextId++;
     return new Promise((resolve) => {

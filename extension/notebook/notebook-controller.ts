@@ -48,7 +48,11 @@ export class TagsmithNotebookController implements vscode.Disposable {
   }
 
   dispose(): void {
-    for (const kernel of this.kernels.values()) void kernel.process.then((k) => k.dispose(), () => undefined);
+    for (const kernel of this.kernels.values())
+      void kernel.process.then(
+        (k) => k.dispose(),
+        () => undefined,
+      );
     this.kernels.clear();
     for (const d of this.disposables) d.dispose();
   }
@@ -58,18 +62,24 @@ export class TagsmithNotebookController implements vscode.Disposable {
     let kernel = this.kernels.get(key);
     if (!kernel) {
       const cwd = notebook.uri.scheme === 'file' ? path.dirname(notebook.uri.fsPath) : this.context.globalStorageUri.fsPath;
-      const process = this.engine().then((engine) => KernelProcess.start({
-        scriptPath: path.join(this.context.extensionPath, 'dist', 'kernel', 'notebook-kernel.js'),
-        cwd,
-        engine,
-        log: (line) => this.log.info(line),
-      }));
+      const process = this.engine().then((engine) =>
+        KernelProcess.start({
+          scriptPath: path.join(this.context.extensionPath, 'dist', 'kernel', 'notebook-kernel.js'),
+          cwd,
+          engine,
+          log: (line) => this.log.info(line),
+        }),
+      );
       kernel = { process, order: 0 };
       this.kernels.set(key, kernel);
-      process.then((k) => k.on('exited', (exit) => {
-        if (this.kernels.get(key)?.process === process) this.kernels.delete(key);
-        if (!exit.requested) this.log.warn(`notebook kernel of ${notebook.uri.path} exited (${describeExit(exit)}). ${lastLines(exit.stderrTail)}`);
-      }), () => this.kernels.delete(key));
+      process.then(
+        (k) =>
+          k.on('exited', (exit) => {
+            if (this.kernels.get(key)?.process === process) this.kernels.delete(key);
+            if (!exit.requested) this.log.warn(`notebook kernel of ${notebook.uri.path} exited (${describeExit(exit)}). ${lastLines(exit.stderrTail)}`);
+          }),
+        () => this.kernels.delete(key),
+      );
     }
     return kernel;
   }
@@ -112,7 +122,10 @@ export class TagsmithNotebookController implements vscode.Disposable {
   private shutDown(notebook: vscode.NotebookDocument): void {
     const kernel = this.kernels.get(notebook.uri.toString());
     this.kernels.delete(notebook.uri.toString());
-    void kernel?.process.then((k) => k.dispose(), () => undefined);
+    void kernel?.process.then(
+      (k) => k.dispose(),
+      () => undefined,
+    );
   }
 
   /** The running kernel of the notebook a cell belongs to, if this controller runs it. */

@@ -18,13 +18,22 @@ export interface PageContext {
 const otherSide = (type: SampleType): SampleType => (type === 'positive' ? 'negative' : 'positive');
 
 export class ReviewRequests {
-  constructor(private readonly client: () => Promise<TagsmithClient>, private readonly changed: () => void) {}
+  constructor(
+    private readonly client: () => Promise<TagsmithClient>,
+    private readonly changed: () => void,
+  ) {}
 
   async queue({ tag, view, offset, limit }: Params<'review/queue'>, page: PageContext): Promise<Result<'review/queue'>> {
     const queue = await (await this.client()).reviewQueue(tag, { view, offset, limit });
     return {
-      tag, view, scanId: queue.scan_id, reviewedSinceTraining: queue.reviewedSinceTraining, changedCalls: queue.changedCalls,
-      total: queue.total, offset: queue.offset, images: queue.images.map((i) => card(i, page)),
+      tag,
+      view,
+      scanId: queue.scan_id,
+      reviewedSinceTraining: queue.reviewedSinceTraining,
+      changedCalls: queue.changedCalls,
+      total: queue.total,
+      offset: queue.offset,
+      images: queue.images.map((i) => card(i, page)),
     };
   }
 
@@ -60,9 +69,12 @@ export class ReviewRequests {
 
   async similar({ target, limit }: Params<'review/similar'>, page: PageContext): Promise<Result<'review/similar'>> {
     const client = await this.client();
-    const found = 'scanId' in target ? await client.similar({ scanId: target.scanId, index: target.index }, limit)
-      : 'sampleId' in target ? await client.similar({ sampleId: target.sampleId }, limit)
-        : await client.similar({ image: await readImageFile(target.path) }, limit + 1);
+    const found =
+      'scanId' in target
+        ? await client.similar({ scanId: target.scanId, index: target.index }, limit)
+        : 'sampleId' in target
+          ? await client.similar({ sampleId: target.sampleId }, limit)
+          : await client.similar({ image: await readImageFile(target.path) }, limit + 1);
     // A file searched for by its bytes finds itself first when it was scanned: not "like" it.
     const self = 'path' in target ? path.resolve(target.path) : undefined;
     const images = found.images.filter((i) => i.path !== self).slice(0, limit);
@@ -86,6 +98,6 @@ export async function readImageFile(file: string): Promise<Uint8Array> {
 }
 
 export function assertImagePath(file: string): void {
-  if (!path.isAbsolute(file) || !hasImageExtension(file)) throw Object.assign(new Error(`${path.basename(file)} is not an image file Tagsmith reads.`), { code: 'not_an_image' });
+  if (!path.isAbsolute(file) || !hasImageExtension(file))
+    throw Object.assign(new Error(`${path.basename(file)} is not an image file Tagsmith reads.`), { code: 'not_an_image' });
 }
-

@@ -5,8 +5,15 @@
 import * as vscode from 'vscode';
 import type { TagsmithClient } from '../../kernel/client/tagsmith-client';
 import {
-  isReadyNotification, isRequestMessage, notification, response,
-  PANEL_KINDS, type EngineSnapshot, type HostNotification, type PanelKind, type SimilarTarget,
+  isReadyNotification,
+  isRequestMessage,
+  notification,
+  response,
+  PANEL_KINDS,
+  type EngineSnapshot,
+  type HostNotification,
+  type PanelKind,
+  type SimilarTarget,
 } from '../../webview/protocol';
 import type { EngineWatcher } from '../engine/engine-watcher';
 import { announceTraining } from '../ui/training-messages';
@@ -39,7 +46,8 @@ export class TagsmithPanels implements vscode.Disposable {
       readDroppedUris,
       openSample: (bytes, fileName) => this.openSample(bytes, fileName),
       openPanel: (panel, tag, similarTo) => this.show(panel, tag, similarTo),
-      openFile: async (filePath) => void await vscode.commands.executeCommand('vscode.open', vscode.Uri.file(filePath), { preview: true, viewColumn: vscode.ViewColumn.Beside }),
+      openFile: async (filePath) =>
+        void (await vscode.commands.executeCommand('vscode.open', vscode.Uri.file(filePath), { preview: true, viewColumn: vscode.ViewColumn.Beside })),
       trainingStarted: (tag, taskId) => announceTraining(watcher, tag, taskId),
     };
     this.requests = new PanelRequests(client, watcher, actions);
@@ -50,9 +58,11 @@ export class TagsmithPanels implements vscode.Disposable {
       for (const kind of this.open.keys()) this.post(kind, notification('engine/changed', snapshot));
     });
     for (const kind of PANEL_KINDS) {
-      context.subscriptions.push(vscode.window.registerWebviewPanelSerializer(VIEW_TYPES[kind], {
-        deserializeWebviewPanel: async (panel) => this.adopt(kind, panel),
-      }));
+      context.subscriptions.push(
+        vscode.window.registerWebviewPanelSerializer(VIEW_TYPES[kind], {
+          deserializeWebviewPanel: async (panel) => this.adopt(kind, panel),
+        }),
+      );
     }
   }
 

@@ -20,9 +20,7 @@ export interface ChildExit {
 }
 
 /** How the child says it is ready, and what that signal carries (undefined: not the signal). */
-export type ReadySignal<Ready> =
-  | { line: (line: string) => Ready | undefined }
-  | { message: (message: unknown) => Ready | undefined };
+export type ReadySignal<Ready> = { line: (line: string) => Ready | undefined } | { message: (message: unknown) => Ready | undefined };
 
 export interface ForkLaunch<Ready> {
   /** For messages: "the engine", "the notebook kernel". */
@@ -51,16 +49,21 @@ export class ForkedProcess<Ready> extends EventEmitter<{ exited: [exit: ChildExi
   private readyValue?: Ready;
   private readonly exited: Promise<ChildExit>;
 
-  private constructor(private readonly child: ChildProcess, private readonly stopTimeoutMs: number) {
+  private constructor(
+    private readonly child: ChildProcess,
+    private readonly stopTimeoutMs: number,
+  ) {
     super();
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
         this.gone = true;
         // What it wrote just before it went may still be in the pipes: read that first, but
         // briefly (a grandchild holding the pipes open must not hold up the news).
-        const drained = Promise.all([child.stdout, child.stderr].map((stream) => stream && !stream.readableEnded
-          ? new Promise<void>((done) => stream.once('end', done).once('close', done))
-          : undefined));
+        const drained = Promise.all(
+          [child.stdout, child.stderr].map((stream) =>
+            stream && !stream.readableEnded ? new Promise<void>((done) => stream.once('end', done).once('close', done)) : undefined,
+          ),
+        );
         const grace = new Promise<void>((done) => setTimeout(done, OUTPUT_GRACE_MS).unref());
         void Promise.race([drained, grace]).then(() => {
           const exit: ChildExit = { code, signal, stderrTail: this.stderrTail, requested: this.stopRequested };
@@ -109,7 +112,8 @@ export class ForkedProcess<Ready> extends EventEmitter<{ exited: [exit: ChildExi
       // A failed spawn has no process to exit.
       child.once('error', (error) => child.pid === undefined && reject(new Error(`${launch.name} could not be started: ${error.message}`, { cause: error })));
       void forked.exited.then((exit) => {
-        if (!exit.requested) reject(new Error(`${launch.name} exited (${describeExit(exit)}) while starting${forked.lastErrorLines()}`, { cause: forked.spawnError }));
+        if (!exit.requested)
+          reject(new Error(`${launch.name} exited (${describeExit(exit)}) while starting${forked.lastErrorLines()}`, { cause: forked.spawnError }));
       });
     }).finally(() => clearTimeout(timer));
     return forked;
@@ -182,5 +186,10 @@ export function describeExit(exit: Pick<ChildExit, 'code' | 'signal'>): string {
 
 /** The last few non-empty lines of a child's output, on one line. */
 export function lastLines(text: string, count = 3): string {
-  return text.split('\n').map((line) => line.trim()).filter(Boolean).slice(-count).join(' | ');
+  return text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .slice(-count)
+    .join(' | ');
 }

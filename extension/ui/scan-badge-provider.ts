@@ -16,7 +16,10 @@ export class ScanBadgeProvider implements vscode.FileDecorationProvider, vscode.
   private trained: readonly string[] = [];
   private readonly subscriptions: { dispose(): void }[];
 
-  constructor(private readonly scanned: ScannedImages, watcher: EngineWatcher) {
+  constructor(
+    private readonly scanned: ScannedImages,
+    watcher: EngineWatcher,
+  ) {
     this.subscriptions = [
       scanned.onDidChange(() => this.update()),
       watcher.onDidChangeModels(({ tags }) => {
@@ -42,7 +45,9 @@ export class ScanBadgeProvider implements vscode.FileDecorationProvider, vscode.
     const config = vscode.workspace.getConfiguration('tagsmith.badges');
     const setting = config.get<unknown>('tags');
     const named = Array.isArray(setting) ? setting.filter((t): t is string => typeof t === 'string') : [];
-    const next = config.get<boolean>('enabled', true) ? imageDecorations(this.scanned.scans, shownTags(named, this.trained)) : new Map<string, ImageDecoration>();
+    const next = config.get<boolean>('enabled', true)
+      ? imageDecorations(this.scanned.scans, shownTags(named, this.trained))
+      : new Map<string, ImageDecoration>();
     const changed = changedFiles(this.decorations, next);
     this.decorations = next;
     if (changed.length > 0) this.changes.fire(changed.map((file) => vscode.Uri.file(file)));

@@ -4,7 +4,9 @@ import { describeError } from '../logic/error-messages';
 
 export async function showError(error: unknown, actions: { showLog(): void; restartEngine(): Promise<void>; addSamples(): Promise<void> }): Promise<void> {
   const message = describeError(error);
-  const choice = message.actionLabel ? await vscode.window.showErrorMessage(message.text, message.actionLabel) : await vscode.window.showErrorMessage(message.text);
+  const choice = message.actionLabel
+    ? await vscode.window.showErrorMessage(message.text, message.actionLabel)
+    : await vscode.window.showErrorMessage(message.text);
   if (!choice) return;
   if (message.action === 'showLog') actions.showLog();
   if (message.action === 'restartEngine') await actions.restartEngine();

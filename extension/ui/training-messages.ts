@@ -14,8 +14,10 @@ export async function offerDashboard(done: TaskView): Promise<void> {
 
 /** Announces once how a task started from a panel ended. */
 export function announceTraining(watcher: EngineWatcher, tag: string, taskId: string): void {
-  followTask(watcher, taskId).then(
-    (done) => offerDashboard(done),
-    (error: unknown) => vscode.window.showWarningMessage(`Training "${tag}" failed: ${(error as Error).message}`),
-  ).then(undefined, () => undefined); // a message that could not be shown has no one else to tell
+  followTask(watcher, taskId)
+    .then(
+      (done) => offerDashboard(done),
+      (error: unknown) => vscode.window.showWarningMessage(`Training "${tag}" failed: ${(error as Error).message}`),
+    )
+    .then(undefined, () => undefined); // a message that could not be shown has no one else to tell
 }

@@ -11,10 +11,18 @@ export function openApiDocument(version: string): object {
         operationId: endpoint.methods.length > 1 ? `${name}${method[0]}${method.slice(1).toLowerCase()}` : name,
         summary: endpoint.summary,
         // Where writes go is a load balancer's routing rule: say which operations are writes.
-        ...(endpoint.writes ? { description: 'Changes the state: a read-only replica (tagsmith serve --read-only) answers 403 read_only.', 'x-tagsmith-writes': true } : {}),
+        ...(endpoint.writes
+          ? { description: 'Changes the state: a read-only replica (tagsmith serve --read-only) answers 403 read_only.', 'x-tagsmith-writes': true }
+          : {}),
         parameters: [
           ...[...endpoint.path.matchAll(/\{(\w+)\}/g)].map(([, p]) => ({ name: p, in: 'path', required: true, schema: { type: 'string' } })),
-          ...Object.entries(endpoint.query ?? {}).map(([q, description]) => ({ name: q, in: 'query', required: false, description, schema: { type: 'string' } })),
+          ...Object.entries(endpoint.query ?? {}).map(([q, description]) => ({
+            name: q,
+            in: 'query',
+            required: false,
+            description,
+            schema: { type: 'string' },
+          })),
         ],
         ...(method === 'POST' && endpoint.body !== 'none' ? { requestBody: requestBody(endpoint) } : {}),
         responses: {
@@ -47,7 +55,8 @@ function requestBody(endpoint: Endpoint): object {
   if (endpoint.body === 'none') return {};
   const content: Record<string, object> = {};
   for (const type of BODY_MEDIA_TYPES[endpoint.body]) {
-    if (type === 'multipart/form-data') content[type] = { schema: { type: 'object', required: ['data'], properties: { data: { type: 'string', format: 'binary' } } } };
+    if (type === 'multipart/form-data')
+      content[type] = { schema: { type: 'object', required: ['data'], properties: { data: { type: 'string', format: 'binary' } } } };
     else if (type === 'application/json') content[type] = {};
     else content[type] = { schema: { type: 'string', format: 'binary' } };
   }

@@ -46,7 +46,9 @@ export async function runDistributedPredict(inputs: string[], options: Distribut
   }
   const run = ledger.manifest;
   const resumeHint = `tagsmith predict --redis ${shownRedisUrl(options.redisUrl)} --resume ${run.id}${options.runsDir === DEFAULT_RUNS_DIR ? '' : ` --runs-dir ${options.runsDir}`}`;
-  say.line(`run ${run.id}: ${run.batches.reduce((n, b) => n + b.length, 0)} images in ${run.batches.length} batches for ${run.queue}; if this stops, resume with: ${resumeHint}`);
+  say.line(
+    `run ${run.id}: ${run.batches.reduce((n, b) => n + b.length, 0)} images in ${run.batches.length} batches for ${run.queue}; if this stops, resume with: ${resumeHint}`,
+  );
 
   let images = 0;
   let skipped = 0;
@@ -102,13 +104,18 @@ export async function runDistributedPredict(inputs: string[], options: Distribut
     records.flush();
     say.clear();
     if (outcome.failed.length > 0) {
-      for (const f of outcome.failed) say.line(`batch ${f.batch} (${run.batches[f.batch].length} images from ${shown(run.batches[f.batch][0])}) failed: ${f.reason}`);
+      for (const f of outcome.failed)
+        say.line(`batch ${f.batch} (${run.batches[f.batch].length} images from ${shown(run.batches[f.batch][0])}) failed: ${f.reason}`);
       const unwritten = run.batches.slice(records.position).reduce((n, b) => n + b.length, 0);
-      say.line(`${outcome.failed.length} of ${run.batches.length} batches failed: the output stops before ${shown(run.batches[records.position][0])} (${unwritten} images not written). ` +
-        `Everything else is kept: fix the cause and resume with: ${resumeHint} (it prints the whole output again).`);
+      say.line(
+        `${outcome.failed.length} of ${run.batches.length} batches failed: the output stops before ${shown(run.batches[records.position][0])} (${unwritten} images not written). ` +
+          `Everything else is kept: fix the cause and resume with: ${resumeHint} (it prints the whole output again).`,
+      );
       return 1;
     }
-    say.line(`${images} images (${embedded.network} embedded, ${embedded.cache} from the cache), ${skipped} skipped${outcome.requeued > 0 ? `; ${outcome.requeued} batches were lost by Redis and done again` : ''}`);
+    say.line(
+      `${images} images (${embedded.network} embedded, ${embedded.cache} from the cache), ${skipped} skipped${outcome.requeued > 0 ? `; ${outcome.requeued} batches were lost by Redis and done again` : ''}`,
+    );
     await ledger.remove();
     return skipped === 0 ? 0 : 1;
   } catch (error) {
@@ -124,16 +131,25 @@ export async function runDistributedPredict(inputs: string[], options: Distribut
 
 async function newRun(inputs: string[], options: DistributedPredictOptions): Promise<RunLedger> {
   if (inputs.length === 0) throw new TagsmithError('invalid_option', 'give at least one image file or folder');
-  if (!options.archive) throw new TagsmithError('invalid_option', '--redis needs --state-archive FILE: the archive (from /get_state) whose tags the workers score with; the workers load the same file.');
+  if (!options.archive)
+    throw new TagsmithError(
+      'invalid_option',
+      '--redis needs --state-archive FILE: the archive (from /get_state) whose tags the workers score with; the workers load the same file.',
+    );
   const models = readManifest(findModelsDir(), options.backbone);
   const entry = models.models[models.backbone];
   const running = { backbone: models.backbone, featureLength: entry.outputs.features.length };
   // Only the tag list is needed here; the workers check every file of the archive.
   const archive = await readArchiveModels(options.archive, running, { verifyImages: false });
-  if (archive.models.length === 0) throw new TagsmithError('unknown_tag', `${options.archive} has no tag trained on ${running.backbone}: train one first (or give the --backbone it was trained on).`);
+  if (archive.models.length === 0)
+    throw new TagsmithError(
+      'unknown_tag',
+      `${options.archive} has no tag trained on ${running.backbone}: train one first (or give the --backbone it was trained on).`,
+    );
   const trained = archive.models.map((m) => m.tag);
   for (const tag of options.tags) {
-    if (!trained.includes(tag)) throw new TagsmithError('unknown_tag', `There is no trained tag "${tag}" in ${options.archive} (trained: ${trained.join(', ')}).`);
+    if (!trained.includes(tag))
+      throw new TagsmithError('unknown_tag', `There is no trained tag "${tag}" in ${options.archive} (trained: ${trained.join(', ')}).`);
   }
   const found = await findImageFiles(inputs.map((input) => path.resolve(input)));
   const id = newRunId();
@@ -153,7 +169,10 @@ async function newRun(inputs: string[], options: DistributedPredictOptions): Pro
     nsfwLabels: entry.outputs.nsfw?.labels ?? [],
     appliesOnly: options.appliesOnly,
     batchSize: options.batchSize ?? DEFAULT_BATCH,
-    batches: cutBatches(found.files.map((f) => path.resolve(f.path)), options.batchSize ?? DEFAULT_BATCH),
+    batches: cutBatches(
+      found.files.map((f) => path.resolve(f.path)),
+      options.batchSize ?? DEFAULT_BATCH,
+    ),
     walkSkipped: found.skipped,
   };
   return RunLedger.create(options.runsDir, manifest);
@@ -165,7 +184,10 @@ async function resumeRun(inputs: string[], options: DistributedPredictOptions): 
   if (options.archive) {
     const sha256 = await sha256File(options.archive);
     if (sha256 !== ledger.manifest.archive.sha256) {
-      throw new TagsmithError('invalid_option', `Run ${ledger.manifest.id} scores with archive ${ledger.manifest.archive.sha256}; ${options.archive} is ${sha256}. A run never mixes two models: start a new run for this archive.`);
+      throw new TagsmithError(
+        'invalid_option',
+        `Run ${ledger.manifest.id} scores with archive ${ledger.manifest.archive.sha256}; ${options.archive} is ${sha256}. A run never mixes two models: start a new run for this archive.`,
+      );
     }
   }
   return ledger;

@@ -36,7 +36,11 @@ export async function runPredictCommand(inputs: string[], options: PredictOption
   const extractor = await FeatureExtractor.create({ threads: options.threads, backbone: options.backbone });
   try {
     const running = { backbone: extractor.backboneId, featureLength: extractor.featureLength };
-    const models = await chooseModels((await readServedModels(options.stateDir, running)).map((json) => TagModel.fromJSON(json)), options.tags, options.stateDir);
+    const models = await chooseModels(
+      (await readServedModels(options.stateDir, running)).map((json) => TagModel.fromJSON(json)),
+      options.tags,
+      options.stateDir,
+    );
     const layout = derivedPaths(options.stateDir);
     const cache = await FeatureCache.open<EmbeddingRecord>(layout.featureCache, {
       maxBytes: DEFAULT_FEATURE_CACHE_BYTES,

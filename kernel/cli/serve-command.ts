@@ -108,7 +108,10 @@ export async function runServeCommand(options: ServeOptions): Promise<number> {
         if (stopping) return;
         log('SIGHUP: reloading the snapshot');
         engine.reload().then(
-          (result) => log(`reloaded: ${result.tags} tags, ${result.samples} samples${result.snapshot.sha256 ? `, sha256 ${result.snapshot.sha256}` : `, generation ${result.snapshot.generation}`}${result.changed ? '' : ' (unchanged)'}`),
+          (result) =>
+            log(
+              `reloaded: ${result.tags} tags, ${result.samples} samples${result.snapshot.sha256 ? `, sha256 ${result.snapshot.sha256}` : `, generation ${result.snapshot.generation}`}${result.changed ? '' : ' (unchanged)'}`,
+            ),
           (error: unknown) => log(`reload failed, still serving the previous snapshot: ${(error as Error).message}`),
         );
       });

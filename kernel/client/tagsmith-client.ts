@@ -5,13 +5,72 @@ import { ENDPOINTS, endpointPath, type Endpoint, type HttpMethod, type ParamsOf,
 import type { TableFormat } from '../export/scan-table';
 import { THUMBNAIL_DEFAULT } from '../rules';
 import type {
-  AddSampleResult, CleanResult, FeaturesDocument, FeaturesPrediction, Health, KeywordHit, Keywords, KeywordsStatus, Prediction, ReloadResult, RestoreResult, SampleListing, SampleRecord, SampleType, ScannedImageView,
-  ReviewQueue, ReviewView, SampleOrder, SampleSuspicion, SampleView, ScanPage, ScanProgressView, ScanQuery, ScanView, SidecarReport, SidecarRequest, SimilarImages, TagScore, TagSummary, TaskView, TrainOptions,
+  AddSampleResult,
+  CleanResult,
+  FeaturesDocument,
+  FeaturesPrediction,
+  Health,
+  KeywordHit,
+  Keywords,
+  KeywordsStatus,
+  Prediction,
+  ReloadResult,
+  RestoreResult,
+  SampleListing,
+  SampleRecord,
+  SampleType,
+  ScannedImageView,
+  ReviewQueue,
+  ReviewView,
+  SampleOrder,
+  SampleSuspicion,
+  SampleView,
+  ScanPage,
+  ScanProgressView,
+  ScanQuery,
+  ScanView,
+  SidecarReport,
+  SidecarRequest,
+  SimilarImages,
+  TagScore,
+  TagSummary,
+  TaskView,
+  TrainOptions,
 } from '../api/wire-types';
 
 export type {
-  AddSampleResult, CleanResult, FeaturesDocument, FeaturesPrediction, Health, KeywordHit, Keywords, KeywordsStatus, Prediction, ReloadResult, RestoreResult, SampleListing, SampleRecord, SampleType, ScannedImageView,
-  ReviewQueue, ReviewView, SampleOrder, SampleSuspicion, SampleView, ScanPage, ScanProgressView, ScanQuery, ScanView, SidecarReport, SidecarRequest, SimilarImages, TableFormat, TagScore, TagSummary, TaskView, TrainOptions,
+  AddSampleResult,
+  CleanResult,
+  FeaturesDocument,
+  FeaturesPrediction,
+  Health,
+  KeywordHit,
+  Keywords,
+  KeywordsStatus,
+  Prediction,
+  ReloadResult,
+  RestoreResult,
+  SampleListing,
+  SampleRecord,
+  SampleType,
+  ScannedImageView,
+  ReviewQueue,
+  ReviewView,
+  SampleOrder,
+  SampleSuspicion,
+  SampleView,
+  ScanPage,
+  ScanProgressView,
+  ScanQuery,
+  ScanView,
+  SidecarReport,
+  SidecarRequest,
+  SimilarImages,
+  TableFormat,
+  TagScore,
+  TagSummary,
+  TaskView,
+  TrainOptions,
 };
 
 export interface ClientOptions {
@@ -73,7 +132,10 @@ export class TagsmithClient {
    */
   train(tag: string, options: Partial<TrainOptions> = {}): TrainingTask {
     const started = this.json(ENDPOINTS.train, { params: { tag }, query: { ...options }, method: 'POST' });
-    return new TrainingTask(this, started.then((s) => s.task_id));
+    return new TrainingTask(
+      this,
+      started.then((s) => s.task_id),
+    );
   }
 
   status(taskId: string): Promise<TaskView> {
@@ -146,7 +208,10 @@ export class TagsmithClient {
    */
   scan(paths: string[], options: { keywords?: boolean } = {}): ScanTask {
     const started = this.json(ENDPOINTS.startScan, { body: jsonBody(options.keywords ? { paths, keywords: true } : { paths }) });
-    return new ScanTask(this, started.then((s) => s.scan_id));
+    return new ScanTask(
+      this,
+      started.then((s) => s.scan_id),
+    );
   }
 
   scanStatus(scanId: string): Promise<ScanView> {
@@ -177,7 +242,10 @@ export class TagsmithClient {
 
   /** A tag's review queue over a scan (default the newest): the images that would teach it most first. */
   reviewQueue(tag: string, options: { view?: ReviewView; scanId?: string; offset?: number; limit?: number } = {}): Promise<ReviewQueue> {
-    return this.json(ENDPOINTS.reviewQueue, { params: { tag }, query: { view: options.view, scan_id: options.scanId, offset: options.offset, limit: options.limit } });
+    return this.json(ENDPOINTS.reviewQueue, {
+      params: { tag },
+      query: { view: options.view, scan_id: options.scanId, offset: options.offset, limit: options.limit },
+    });
   }
 
   /** More like this: for one of a scan's images, a sample, or any image's bytes. */
@@ -235,8 +303,14 @@ export class TagsmithClient {
       });
     } catch (error) {
       const timedOut = (error as Error).name === 'TimeoutError';
-      throw new TagsmithApiError(timedOut ? 'timeout' : 'engine_unreachable',
-        timedOut ? `The engine did not answer ${method} ${endpoint.path} in time.` : `Cannot reach the Tagsmith engine at ${this.url}: ${(error as Error).message}`, 0, { cause: error });
+      throw new TagsmithApiError(
+        timedOut ? 'timeout' : 'engine_unreachable',
+        timedOut
+          ? `The engine did not answer ${method} ${endpoint.path} in time.`
+          : `Cannot reach the Tagsmith engine at ${this.url}: ${(error as Error).message}`,
+        0,
+        { cause: error },
+      );
     }
     if (!response.ok) {
       const body = (await response.json().catch(() => undefined)) as { error?: { code?: string; message?: string } } | undefined;
@@ -289,7 +363,10 @@ export class ScanTask implements PromiseLike<ScanView> {
     return this.client.cancelScan(await this.scanId);
   }
 
-  then<A = ScanView, B = never>(onDone?: ((scan: ScanView) => A | PromiseLike<A>) | null, onError?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<A | B> {
+  then<A = ScanView, B = never>(
+    onDone?: ((scan: ScanView) => A | PromiseLike<A>) | null,
+    onError?: ((reason: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<A | B> {
     this.finished ??= this.poll();
     return this.finished.then(onDone, onError);
   }
@@ -334,7 +411,10 @@ export class TrainingTask implements PromiseLike<TaskView> {
     return this.client.cancelTask(await this.taskId);
   }
 
-  then<A = TaskView, B = never>(onDone?: ((task: TaskView) => A | PromiseLike<A>) | null, onError?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<A | B> {
+  then<A = TaskView, B = never>(
+    onDone?: ((task: TaskView) => A | PromiseLike<A>) | null,
+    onError?: ((reason: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<A | B> {
     this.finished ??= this.poll();
     return this.finished.then(onDone, onError);
   }

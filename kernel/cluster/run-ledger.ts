@@ -18,29 +18,32 @@ import { checkBatchResult, type BatchImage, type BatchResult } from './scan-jobs
 const closed = { additionalProperties: false } as const;
 const Skipped = Type.Object({ path: Type.String(), reason: Type.String() }, closed);
 
-export const RunManifestSchema = Type.Object({
-  name: Type.Literal('tagsmith-scan-run'),
-  formatVersion: Type.Literal(1),
-  id: Type.String({ pattern: RUN_ID_PATTERN.source }),
-  createdAt: Type.String(),
-  /** The Redis URL, password masked (the run's --redis is given again on resume). */
-  redis: Type.String(),
-  queue: Type.String(),
-  archive: Type.Object({ path: Type.String(), sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }) }, closed),
-  backbone: Type.String(),
-  /** Output: paths are shown relative to `cwd`, as a local scan shows them. */
-  cwd: Type.String(),
-  inputs: Type.Array(Type.String()),
-  format: Type.Enum(['jsonl', 'csv']),
-  tags: Type.Array(Type.String()),
-  nsfwLabels: Type.Array(Type.String()),
-  appliesOnly: Type.Boolean(),
-  batchSize: Type.Integer({ minimum: 1 }),
-  /** Batch n's absolute paths, in walk order. */
-  batches: Type.Array(Type.Array(Type.String(), { minItems: 1 })),
-  /** What the walk itself could not read (named before any image, as a local scan does). */
-  walkSkipped: Type.Array(Skipped),
-}, closed);
+export const RunManifestSchema = Type.Object(
+  {
+    name: Type.Literal('tagsmith-scan-run'),
+    formatVersion: Type.Literal(1),
+    id: Type.String({ pattern: RUN_ID_PATTERN.source }),
+    createdAt: Type.String(),
+    /** The Redis URL, password masked (the run's --redis is given again on resume). */
+    redis: Type.String(),
+    queue: Type.String(),
+    archive: Type.Object({ path: Type.String(), sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }) }, closed),
+    backbone: Type.String(),
+    /** Output: paths are shown relative to `cwd`, as a local scan shows them. */
+    cwd: Type.String(),
+    inputs: Type.Array(Type.String()),
+    format: Type.Enum(['jsonl', 'csv']),
+    tags: Type.Array(Type.String()),
+    nsfwLabels: Type.Array(Type.String()),
+    appliesOnly: Type.Boolean(),
+    batchSize: Type.Integer({ minimum: 1 }),
+    /** Batch n's absolute paths, in walk order. */
+    batches: Type.Array(Type.Array(Type.String(), { minItems: 1 })),
+    /** What the walk itself could not read (named before any image, as a local scan does). */
+    walkSkipped: Type.Array(Skipped),
+  },
+  closed,
+);
 export type RunManifest = Static<typeof RunManifestSchema>;
 
 const manifestShape = schemaChecker(RunManifestSchema);
@@ -63,7 +66,11 @@ export class RunLedger {
   static async open(runsDir: string, id: string): Promise<RunLedger> {
     const dir = runDir(runsDir, id);
     const value = await readJson<unknown>(path.join(dir, 'run.json')).catch(() => undefined);
-    if (value === undefined) throw new TagsmithError('not_found', `There is no run ${id} in ${runsDir}: it finished (its ledger is removed then), or it was started with another --runs-dir.`);
+    if (value === undefined)
+      throw new TagsmithError(
+        'not_found',
+        `There is no run ${id} in ${runsDir}: it finished (its ledger is removed then), or it was started with another --runs-dir.`,
+      );
     const checked = manifestShape(value);
     if (!('value' in checked)) throw new TagsmithError('invalid_option', `${path.join(dir, 'run.json')} is damaged: ${checked.problem}.`);
     const manifest = checked.value;

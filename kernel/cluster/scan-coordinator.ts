@@ -137,18 +137,28 @@ export async function coordinateRun(options: CoordinatorOptions): Promise<RunOut
   };
 
   const add = async (batch: number): Promise<boolean> => {
-    const data: ScanJob = { name: 'tagsmith-scan-batch', formatVersion: 1, run: run.id, batch, archive: run.archive.sha256, backbone: run.backbone, paths: run.batches[batch] };
+    const data: ScanJob = {
+      name: 'tagsmith-scan-batch',
+      formatVersion: 1,
+      run: run.id,
+      batch,
+      archive: run.archive.sha256,
+      backbone: run.backbone,
+      paths: run.batches[batch],
+    };
     // The same job id each time: a batch already in Redis (waiting, under way, or answered for a
     // coordinator that was restarted) is not added twice. Counted as in Redis before the answer
     // comes, so a completion announced meanwhile is not missed.
     inRedis.set(batch, inRedis.get(batch) ?? 0);
-    const added = await call('adding a batch', () => queue.add(JOB_NAME, data, {
-      jobId: jobId(run.id, batch),
-      attempts: ATTEMPTS,
-      backoff: { type: 'exponential', delay: 2_000 },
-      removeOnComplete: { age: RETENTION.completedSeconds },
-      removeOnFail: { age: RETENTION.failedSeconds },
-    }));
+    const added = await call('adding a batch', () =>
+      queue.add(JOB_NAME, data, {
+        jobId: jobId(run.id, batch),
+        attempts: ATTEMPTS,
+        backoff: { type: 'exponential', delay: 2_000 },
+        removeOnComplete: { age: RETENTION.completedSeconds },
+        removeOnFail: { age: RETENTION.failedSeconds },
+      }),
+    );
     if (added !== NO_ANSWER) return true;
     inRedis.delete(batch);
     return false;
@@ -228,7 +238,8 @@ export async function coordinateRun(options: CoordinatorOptions): Promise<RunOut
     let hinted = false;
     const waitingSince = Date.now();
     while (todo.length > 0 || inRedis.size > 0) {
-      if (options.signal?.aborted) throw new TagsmithError('cancelled', `Stopped. The run's batches in Redis are still worked on and kept a day; resume with --resume ${run.id}.`);
+      if (options.signal?.aborted)
+        throw new TagsmithError('cancelled', `Stopped. The run's batches in Redis are still worked on and kept a day; resume with --resume ${run.id}.`);
       while (todo.length > 0 && inRedis.size < window) {
         if (!(await add(todo[0]))) break;
         todo.shift();
@@ -247,7 +258,9 @@ export async function coordinateRun(options: CoordinatorOptions): Promise<RunOut
         workers = await queue.getWorkersCount().catch(() => undefined);
         if (workers === 0 && !hinted && Date.now() - waitingSince > NO_WORKER_HINT_MS) {
           hinted = true;
-          options.log(`no worker takes batches of ${run.queue} yet: start \`tagsmith worker --redis ${shownRedisUrl(options.redisUrl)} --state-archive <the archive with sha256 ${run.archive.sha256}>\``);
+          options.log(
+            `no worker takes batches of ${run.queue} yet: start \`tagsmith worker --redis ${shownRedisUrl(options.redisUrl)} --state-archive <the archive with sha256 ${run.archive.sha256}>\``,
+          );
         }
       }
       report();

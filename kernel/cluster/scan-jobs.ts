@@ -35,55 +35,72 @@ export const ATTEMPTS = 3;
 
 const closed = { additionalProperties: false } as const;
 const Sha256 = Type.String({ pattern: '^[0-9a-f]{64}$' });
-const Backbone = Type.Refine(Type.String(), (v) => isBackboneId(v), () => 'is not a backbone id');
+const Backbone = Type.Refine(
+  Type.String(),
+  (v) => isBackboneId(v),
+  () => 'is not a backbone id',
+);
 const RunIdSchema = Type.String({ pattern: RUN_ID_PATTERN.source });
-const AbsolutePath = Type.Refine(Type.String({ minLength: 1, maxLength: 4096 }), (v) => path.isAbsolute(v) && !v.includes('\0'), () => 'is not an absolute path');
+const AbsolutePath = Type.Refine(
+  Type.String({ minLength: 1, maxLength: 4096 }),
+  (v) => path.isAbsolute(v) && !v.includes('\0'),
+  () => 'is not an absolute path',
+);
 const Probability = Type.Number({ minimum: 0, maximum: 1 });
 const Count = Type.Integer({ minimum: 0 });
 
-export const ScanJobSchema = Type.Object({
-  name: Type.Literal('tagsmith-scan-batch'),
-  formatVersion: Type.Literal(1),
-  run: RunIdSchema,
-  batch: Count,
-  /** The sha256 of the state archive whose models score this batch. */
-  archive: Sha256,
-  backbone: Backbone,
-  paths: Type.Array(AbsolutePath, { minItems: 1, maxItems: MAX_BATCH }),
-}, closed);
+export const ScanJobSchema = Type.Object(
+  {
+    name: Type.Literal('tagsmith-scan-batch'),
+    formatVersion: Type.Literal(1),
+    run: RunIdSchema,
+    batch: Count,
+    /** The sha256 of the state archive whose models score this batch. */
+    archive: Sha256,
+    backbone: Backbone,
+    paths: Type.Array(AbsolutePath, { minItems: 1, maxItems: MAX_BATCH }),
+  },
+  closed,
+);
 export type ScanJob = Static<typeof ScanJobSchema>;
 
 const TagCallSchema = Type.Object({ score: Probability, threshold: Probability, applies: Type.Boolean() }, closed);
 
-export const BatchImageSchema = Type.Object({
-  path: AbsolutePath,
-  /** sha256 of the bytes scored: a file changed since the walk is scored as it is now, and says so. */
-  sha256: Sha256,
-  width: Count,
-  height: Count,
-  tags: Type.Record(Type.String({ maxLength: 64 }), TagCallSchema),
-  aesthetic: Probability,
-  stock: Probability,
-  nsfw: Type.Record(Type.String({ maxLength: 64 }), Probability),
-}, closed);
+export const BatchImageSchema = Type.Object(
+  {
+    path: AbsolutePath,
+    /** sha256 of the bytes scored: a file changed since the walk is scored as it is now, and says so. */
+    sha256: Sha256,
+    width: Count,
+    height: Count,
+    tags: Type.Record(Type.String({ maxLength: 64 }), TagCallSchema),
+    aesthetic: Probability,
+    stock: Probability,
+    nsfw: Type.Record(Type.String({ maxLength: 64 }), Probability),
+  },
+  closed,
+);
 export type BatchImage = Static<typeof BatchImageSchema>;
 
 const SkippedSchema = Type.Object({ path: AbsolutePath, reason: Type.String({ maxLength: 2000 }) }, closed);
 
-export const BatchResultSchema = Type.Object({
-  name: Type.Literal('tagsmith-scan-batch-result'),
-  formatVersion: Type.Literal(1),
-  run: RunIdSchema,
-  batch: Count,
-  archive: Sha256,
-  /** The worker that scored it (`tagsmith-worker@host:pid`). */
-  worker: Type.String({ maxLength: 300 }),
-  images: Type.Array(BatchImageSchema, { maxItems: MAX_BATCH }),
-  skipped: Type.Array(SkippedSchema, { maxItems: MAX_BATCH }),
-  /** Images the worker's network embedded, and those its feature cache knew. */
-  embedded: Count,
-  known: Count,
-}, closed);
+export const BatchResultSchema = Type.Object(
+  {
+    name: Type.Literal('tagsmith-scan-batch-result'),
+    formatVersion: Type.Literal(1),
+    run: RunIdSchema,
+    batch: Count,
+    archive: Sha256,
+    /** The worker that scored it (`tagsmith-worker@host:pid`). */
+    worker: Type.String({ maxLength: 300 }),
+    images: Type.Array(BatchImageSchema, { maxItems: MAX_BATCH }),
+    skipped: Type.Array(SkippedSchema, { maxItems: MAX_BATCH }),
+    /** Images the worker's network embedded, and those its feature cache knew. */
+    embedded: Count,
+    known: Count,
+  },
+  closed,
+);
 export type BatchResult = Static<typeof BatchResultSchema>;
 
 const jobShape = schemaChecker(ScanJobSchema);
@@ -129,11 +146,15 @@ export function checkJob(value: unknown): ScanJob | { problem: string } {
  * path of the batch exactly once, as an image or as skipped, and nothing else. So a batch is
  * counted once, whole, however many times it was tried.
  */
-export function checkBatchResult(value: unknown, expected: { run: string; batch: number; archive: string; paths: readonly string[] }): BatchResult | { problem: string } {
+export function checkBatchResult(
+  value: unknown,
+  expected: { run: string; batch: number; archive: string; paths: readonly string[] },
+): BatchResult | { problem: string } {
   const checked = resultShape(value);
   if (!('value' in checked)) return { problem: `the answer is malformed: ${checked.problem}` };
   const result = checked.value;
-  if (result.run !== expected.run || result.batch !== expected.batch) return { problem: `the answer is for ${result.run} batch ${result.batch}, not ${expected.run} batch ${expected.batch}` };
+  if (result.run !== expected.run || result.batch !== expected.batch)
+    return { problem: `the answer is for ${result.run} batch ${result.batch}, not ${expected.run} batch ${expected.batch}` };
   if (result.archive !== expected.archive) return { problem: `the answer was scored with archive ${result.archive}, not ${expected.archive}` };
   const wanted = new Set(expected.paths);
   const seen = new Set<string>();

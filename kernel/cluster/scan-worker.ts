@@ -72,7 +72,10 @@ export async function startScanWorker(options: ScanWorkerOptions): Promise<Runni
     const running = { backbone: extractor.backboneId, featureLength: extractor.featureLength };
     const archive = await readArchiveModels(options.archive, running);
     if (archive.models.length === 0) {
-      const other = archive.otherBackbone.length > 0 ? ` (${archive.otherBackbone.join(', ')} ${archive.otherBackbone.length > 1 ? 'were' : 'was'} trained on another backbone; start the worker with that --backbone)` : '';
+      const other =
+        archive.otherBackbone.length > 0
+          ? ` (${archive.otherBackbone.join(', ')} ${archive.otherBackbone.length > 1 ? 'were' : 'was'} trained on another backbone; start the worker with that --backbone)`
+          : '';
       throw new TagsmithError('unknown_tag', `${options.archive} has no tag trained on ${running.backbone}${other}: a worker has nothing to score with.`);
     }
     const models = archive.models.map((json) => TagModel.fromJSON(json));
@@ -99,11 +102,15 @@ export async function startScanWorker(options: ScanWorkerOptions): Promise<Runni
       const data = checkJob(job.data);
       if ('problem' in data) throw new UnrecoverableError(data.problem);
       if (data.archive !== archive.sha256 || data.backbone !== running.backbone) {
-        throw new UnrecoverableError(`Batch ${job.id} asks for archive ${data.archive} on ${data.backbone}; ${name} scores with ${archive.sha256} on ${running.backbone} only, so it refuses the batch.`);
+        throw new UnrecoverableError(
+          `Batch ${job.id} asks for archive ${data.archive} on ${data.backbone}; ${name} scores with ${archive.sha256} on ${running.backbone} only, so it refuses the batch.`,
+        );
       }
       const started = performance.now();
       const result = await scanBatch(data, embeddings, index, models, options.within, (done, total) => job.updateProgress({ done, total }));
-      options.log(`${job.id}: ${result.images.length} images (${result.embedded} embedded, ${result.known} from the cache), ${result.skipped.length} skipped, ${((performance.now() - started) / 1000).toFixed(1)} s`);
+      options.log(
+        `${job.id}: ${result.images.length} images (${result.embedded} embedded, ${result.known} from the cache), ${result.skipped.length} skipped, ${((performance.now() - started) / 1000).toFixed(1)} s`,
+      );
       return { name: 'tagsmith-scan-batch-result', formatVersion: 1, run: data.run, batch: data.batch, archive: archive.sha256, worker: name, ...result };
     };
 

@@ -52,15 +52,19 @@ export class EmbeddingCache {
     let done = 0;
     let failure: unknown;
     const limit = concurrencyLimit(REEMBED_AT_ONCE);
-    await Promise.all(missing.map((i) => limit(async () => {
-      if (failure) return; // an image failed, or the task was cancelled: start no more
-      try {
-        records[i] = await this.reembed(list.tag, ids[i]);
-        onEmbedded(++done, missing.length);
-      } catch (error) {
-        failure ??= error;
-      }
-    })));
+    await Promise.all(
+      missing.map((i) =>
+        limit(async () => {
+          if (failure) return; // an image failed, or the task was cancelled: start no more
+          try {
+            records[i] = await this.reembed(list.tag, ids[i]);
+            onEmbedded(++done, missing.length);
+          } catch (error) {
+            failure ??= error;
+          }
+        }),
+      ),
+    );
     if (failure) throw failure;
     return records as EmbeddingRecord[];
   }

@@ -24,7 +24,9 @@ export function parseFeaturesDocument(value: unknown, expected: { backbone: stri
   if (!value || typeof value !== 'object' || Array.isArray(value)) bad('is not a JSON object (save the output of /get_features)');
   const doc = value as Partial<Record<keyof FeaturesDocument, unknown>>;
   if (doc.backbone !== expected.backbone) {
-    bad(`comes from backbone ${JSON.stringify(doc.backbone ?? null).slice(0, 100)}, but this engine's tags use ${expected.backbone}; extract features again with /get_features`);
+    bad(
+      `comes from backbone ${JSON.stringify(doc.backbone ?? null).slice(0, 100)}, but this engine's tags use ${expected.backbone}; extract features again with /get_features`,
+    );
   }
   if (!Array.isArray(doc.features)) return bad('has no "features" list');
   const features = doc.features as unknown[];

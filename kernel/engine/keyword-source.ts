@@ -25,7 +25,8 @@ export const DEFAULT_KEYWORD_CACHE_BYTES = 256 * 1024 ** 2;
 export function checkKeywordRecord(value: unknown, model: string, classes: number): void {
   const r = value as Partial<KeywordRecord> | null;
   if (!r || r.name !== 'tagsmith-keywords' || r.formatVersion !== 1 || r.model !== model) throw new Error('not a keyword record of this model');
-  if (!Array.isArray(r.vector) || r.vector.length !== classes || !r.vector.every((v) => typeof v === 'number' && v >= 0 && v <= 1)) throw new Error('bad keyword vector');
+  if (!Array.isArray(r.vector) || r.vector.length !== classes || !r.vector.every((v) => typeof v === 'number' && v >= 0 && v <= 1))
+    throw new Error('bad keyword vector');
   if (typeof r.keywords !== 'object' || r.keywords === null) throw new Error('bad keywords');
   for (const hit of Object.values(r.keywords)) {
     if (!(hit.score >= 0 && hit.score <= 1) || !Number.isInteger(hit.count) || hit.count < 1 || !Array.isArray(hit.boxes)) throw new Error('bad keyword');
@@ -53,7 +54,13 @@ export class KeywordSource {
       const cached = await this.cache.get(this.model, id);
       if (cached) return cached;
       const { keywords, vector } = await this.detector.detect(typeof bytes === 'function' ? await bytes() : bytes);
-      const record: KeywordRecord = { name: 'tagsmith-keywords', formatVersion: 1, model: this.model, keywords, vector: Array.from(vector, (v) => Math.round(v * 1e6) / 1e6) };
+      const record: KeywordRecord = {
+        name: 'tagsmith-keywords',
+        formatVersion: 1,
+        model: this.model,
+        keywords,
+        vector: Array.from(vector, (v) => Math.round(v * 1e6) / 1e6),
+      };
       await this.cache.put(this.model, id, record);
       return record;
     })();

@@ -77,8 +77,15 @@ export class ModelRegistry {
   /** Scores a saved feature document; a tag that needs a base score the document lacks refuses it. */
   scoreDocument(doc: ReceivedFeatures): Record<string, TagScore> {
     for (const model of this.all()) {
-      if ((model.needs.aesthetic && !doc.aesthetic) || (model.needs.stock && !doc.stock) || (model.needs.keywords && doc.keywords?.model !== model.json.keywords?.model)) {
-        throw new TagsmithError('invalid_features', `Tag "${model.tag}" was trained with ${model.needs.keywords ? 'keywords' : 'base scores'} the document lacks; save the full output of /get_features.`);
+      if (
+        (model.needs.aesthetic && !doc.aesthetic) ||
+        (model.needs.stock && !doc.stock) ||
+        (model.needs.keywords && doc.keywords?.model !== model.json.keywords?.model)
+      ) {
+        throw new TagsmithError(
+          'invalid_features',
+          `Tag "${model.tag}" was trained with ${model.needs.keywords ? 'keywords' : 'base scores'} the document lacks; save the full output of /get_features.`,
+        );
       }
     }
     return this.score({ features: doc.features, aesthetic: doc.aesthetic?.score, stock: doc.stock?.score, keywords: doc.keywords?.vector });

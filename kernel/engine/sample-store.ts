@@ -144,15 +144,20 @@ export function checkSampleType(type: string | undefined): asserts type is Sampl
 
 /** Which samples a model was trained on: it is stale once this changes. */
 export function samplesDigest(samples: SampleRecord[]): string {
-  return sha256(Buffer.from(samples.map((s) => `${s.type}:${s.id}`).sort().join('\n')));
+  const lines = samples.map((s) => `${s.type}:${s.id}`).sort();
+  return sha256(Buffer.from(lines.join('\n')));
 }
 
 /** Keeps only the base name, without control characters, at most 255 characters. */
 function cleanFileName(name: string): string {
+  const base = path.basename(name.replace(/\\/g, '/'));
   // eslint-disable-next-line no-control-regex -- control characters are what is taken out
-  return path.basename(name.replace(/\\/g, '/')).replace(/[\u0000-\u001f\u007f]/g, '').slice(0, 255);
+  return base.replace(/[\u0000-\u001f\u007f]/g, '').slice(0, 255);
 }
 
 async function exists(file: string): Promise<boolean> {
-  return fs.access(file).then(() => true, () => false);
+  return fs.access(file).then(
+    () => true,
+    () => false,
+  );
 }

@@ -56,7 +56,10 @@ export function heldOutSuspicions(list: SampleListJson, model: TagModelJson | un
 export class DuplicateFinder {
   private readonly cache = new Map<string, { key: string; pairs: Map<string, string> }>();
 
-  constructor(private readonly features: (id: string) => Promise<Float32Array | undefined>, private readonly featureLength: number) {}
+  constructor(
+    private readonly features: (id: string) => Promise<Float32Array | undefined>,
+    private readonly featureLength: number,
+  ) {}
 
   async pairs(list: SampleListJson): Promise<Map<string, string>> {
     const key = list.samples.map((s) => `${s.type[0]}${s.id}`).join();

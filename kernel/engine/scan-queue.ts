@@ -114,7 +114,17 @@ export class ScanQueue {
         keywords,
         onProgress: (progress) => this.update(view, { progress }),
       });
-      const record = await this.host.store.save(id, { inputs, backbone: this.host.embeddings.backbone, featureLength: this.host.embeddings.featureLength, startedAt, ...(keywords ? { keywords: true } : {}) }, outcome);
+      const record = await this.host.store.save(
+        id,
+        {
+          inputs,
+          backbone: this.host.embeddings.backbone,
+          featureLength: this.host.embeddings.featureLength,
+          startedAt,
+          ...(keywords ? { keywords: true } : {}),
+        },
+        outcome,
+      );
       this.update(view, finishedView(record));
     } catch (error) {
       const e = asTagsmithError(error);

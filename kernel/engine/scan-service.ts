@@ -69,20 +69,32 @@ export class ScanService {
   /** Queues a scan of image files and folders on this machine (absolute paths; their keywords too, if asked) and returns it at once. */
   async start(paths: unknown, options: { keywords?: unknown } = {}): Promise<ScanView> {
     if (options.keywords !== undefined && typeof options.keywords !== 'boolean') throw new TagsmithError('invalid_option', 'keywords must be true or false.');
-    if (!Array.isArray(paths) || paths.length === 0 || paths.length > MAX_SCAN_INPUTS || !paths.every((p) => typeof p === 'string' && p.length > 0 && p.length <= 4096)) {
+    if (
+      !Array.isArray(paths) ||
+      paths.length === 0 ||
+      paths.length > MAX_SCAN_INPUTS ||
+      !paths.every((p) => typeof p === 'string' && p.length > 0 && p.length <= 4096)
+    ) {
       throw new TagsmithError('invalid_option', `paths must be a list of 1 to ${MAX_SCAN_INPUTS} file or folder paths.`);
     }
     for (const p of paths as string[]) {
-      if (!isFullPath(p)) throw new TagsmithError('invalid_option', `${JSON.stringify(p.slice(0, 200))} is not an absolute path; the engine reads paths on its own machine.`);
+      if (!isFullPath(p))
+        throw new TagsmithError('invalid_option', `${JSON.stringify(p.slice(0, 200))} is not an absolute path; the engine reads paths on its own machine.`);
     }
     if (this.host.scanRoots) {
       if (this.host.scanRoots.length === 0) {
-        throw new TagsmithError('forbidden', 'This engine reads no folders: it was started without --scan-root. Start it with --scan-root <folder> for each folder it may scan.');
+        throw new TagsmithError(
+          'forbidden',
+          'This engine reads no folders: it was started without --scan-root. Start it with --scan-root <folder> for each folder it may scan.',
+        );
       }
       for (const p of paths as string[]) {
         const real = await fs.realpath(p).catch(() => undefined);
         if (real !== undefined && !isWithin(real, this.host.scanRoots)) {
-          throw new TagsmithError('forbidden', `${p} is outside the folders this engine may read (${this.host.scanRoots.join(', ')}); start it with --scan-root for that folder.`);
+          throw new TagsmithError(
+            'forbidden',
+            `${p} is outside the folders this engine may read (${this.host.scanRoots.join(', ')}); start it with --scan-root for that folder.`,
+          );
         }
       }
     }
@@ -140,7 +152,8 @@ export class ScanService {
   async reviewQueue(tag: string, options: ReviewQueueOptions = {}): Promise<ReviewQueue> {
     validateTag(tag);
     const view = options.view ?? 'informative';
-    if (view !== 'informative' && view !== 'applies' && view !== 'not-applies') throw new TagsmithError('invalid_option', `view must be informative, applies or not-applies; got ${JSON.stringify(view.slice(0, 40))}.`);
+    if (view !== 'informative' && view !== 'applies' && view !== 'not-applies')
+      throw new TagsmithError('invalid_option', `view must be informative, applies or not-applies; got ${JSON.stringify(view.slice(0, 40))}.`);
     const scanId = options.scanId ?? (await this.newest())?.id;
     if (!scanId) throw new TagsmithError('unknown_scan', 'There is no finished scan to review: tag a folder first (POST /scans).');
     const model = this.host.models.require(tag);
@@ -185,7 +198,10 @@ export class ScanService {
   async similarToImage(bytes: Uint8Array, limit?: number): Promise<SimilarImages> {
     const record = await this.host.embedForQuery(bytes);
     const newest = await this.newest();
-    return this.similar(preparedQuery(record, this.host.running.featureLength), limit, { scan: newest && (await this.results(newest.id)), excludeSample: sha256(bytes) });
+    return this.similar(preparedQuery(record, this.host.running.featureLength), limit, {
+      scan: newest && (await this.results(newest.id)),
+      excludeSample: sha256(bytes),
+    });
   }
 
   private async similar(query: Float32Array, limit = 24, where: { scan?: ScanResults; excludeIndex?: number; excludeSample?: string }): Promise<SimilarImages> {
@@ -205,7 +221,10 @@ export class ScanService {
     if (this.loaded?.id !== id) {
       const stored = await this.store.load(id);
       if (stored.record.backbone !== this.host.running.backbone) {
-        throw new TagsmithError('unknown_scan', `Scan ${id} was made with backbone ${stored.record.backbone}; this engine runs ${this.host.running.backbone}: scan the folder again.`);
+        throw new TagsmithError(
+          'unknown_scan',
+          `Scan ${id} was made with backbone ${stored.record.backbone}; this engine runs ${this.host.running.backbone}: scan the folder again.`,
+        );
       }
       let calls = this.calls.get(id);
       if (!calls) {

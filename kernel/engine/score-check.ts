@@ -29,7 +29,10 @@ function baseProblems(base: Partial<BaseScores>, problems: string[]): void {
 
 function fail(problems: string[]): never {
   const shown = problems.slice(0, 5).join(', ') + (problems.length > 5 ? `, and ${problems.length - 5} more` : '');
-  throw new TagsmithError('internal', `Tagsmith computed scores outside [0, 1] (${shown}); this is a bug, please report it with the image or features document.`);
+  throw new TagsmithError(
+    'internal',
+    `Tagsmith computed scores outside [0, 1] (${shown}); this is a bug, please report it with the image or features document.`,
+  );
 }
 
 /** Returns `prediction` if every score in it is in [0, 1]; throws `internal` otherwise. */

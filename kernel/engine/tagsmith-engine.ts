@@ -14,8 +14,28 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import {
-  taskView, type AddSampleResult, type CleanResult, type EngineCounts, type KeywordsStatus, type FeaturesDocument, type FeaturesPrediction, type Prediction, type ReloadResult, type RestoreResult, type SnapshotInfo,
-  type ReviewQueue, type SampleListing, type SampleOrder, type SampleView, type ScanPage, type ScanQuery, type ScanView, type SidecarReport, type SimilarImages, type TagSummary, type TaskView,
+  taskView,
+  type AddSampleResult,
+  type CleanResult,
+  type EngineCounts,
+  type KeywordsStatus,
+  type FeaturesDocument,
+  type FeaturesPrediction,
+  type Prediction,
+  type ReloadResult,
+  type RestoreResult,
+  type SnapshotInfo,
+  type ReviewQueue,
+  type SampleListing,
+  type SampleOrder,
+  type SampleView,
+  type ScanPage,
+  type ScanQuery,
+  type ScanView,
+  type SidecarReport,
+  type SimilarImages,
+  type TagSummary,
+  type TaskView,
 } from '../api/wire-types';
 import { TagsmithError } from '../errors';
 import { THUMBNAIL_DEFAULT, THUMBNAIL_MAX, THUMBNAIL_MIN } from '../rules';
@@ -180,7 +200,11 @@ export class TagsmithEngine {
   /** Opens a state folder (creating it), taking its lock: a second engine on the same folder is refused. */
   static async open(options: EngineOptions): Promise<TagsmithEngine> {
     if (options.readOnly) return TagsmithEngine.openReadOnly(options);
-    if (options.stateArchive) throw new TagsmithError('invalid_option', 'A state archive is served read-only: add --read-only (or restore it into a state folder with POST /set_state).');
+    if (options.stateArchive)
+      throw new TagsmithError(
+        'invalid_option',
+        'A state archive is served read-only: add --read-only (or restore it into a state folder with POST /set_state).',
+      );
     const root = path.resolve(options.stateDir);
     await fs.mkdir(root, { recursive: true });
     const lock = await EngineLock.acquire(root);
@@ -277,7 +301,11 @@ export class TagsmithEngine {
    */
   async reload(): Promise<ReloadResult> {
     const replica = this.replica;
-    if (!replica) throw new TagsmithError('forbidden', 'Only a read-only replica reloads its snapshot; this engine owns its state folder (restore an archive with POST /set_state).');
+    if (!replica)
+      throw new TagsmithError(
+        'forbidden',
+        'Only a read-only replica reloads its snapshot; this engine owns its state folder (restore an archive with POST /set_state).',
+      );
     return this.reloads.run('reload', async () => {
       const before = replica.snapshot;
       const loadedAt = new Date().toISOString();
@@ -344,7 +372,10 @@ export class TagsmithEngine {
           const list = (await this.samples.readList(tag)) ?? newSampleList(tag);
           const existing = list.samples.find((s) => s.id === id);
           if (existing && existing.type !== type) {
-            throw new TagsmithError('conflicting_sample', `This image is already a ${existing.type} sample of "${tag}"; move it instead of adding it as ${type}.`);
+            throw new TagsmithError(
+              'conflicting_sample',
+              `This image is already a ${existing.type} sample of "${tag}"; move it instead of adding it as ${type}.`,
+            );
           }
           if (existing) return { tag, type, sample: existing, added: false };
           // Image and embedding first, the list last: a crash never lists a sample without them.
@@ -402,7 +433,8 @@ export class TagsmithEngine {
    */
   async listSamples(tag: string, order: SampleOrder | string = 'added'): Promise<SampleListing> {
     validateTag(tag);
-    if (order !== 'added' && order !== 'suspicious') throw new TagsmithError('invalid_option', `order must be added or suspicious; got ${JSON.stringify(order.slice(0, 40))}.`);
+    if (order !== 'added' && order !== 'suspicious')
+      throw new TagsmithError('invalid_option', `order must be added or suspicious; got ${JSON.stringify(order.slice(0, 40))}.`);
     return this.stateLock.read(async () => {
       const list = await this.samples.requireList(tag);
       const heldOut = heldOutSuspicions(list, this.models.get(tag)?.json);
@@ -441,7 +473,11 @@ export class TagsmithEngine {
     this.writable();
     validateTag(tag);
     const options = validateTrainOptions(partial);
-    if (options.apply_keywords && !this.keywords) throw new TagsmithError('invalid_option', `apply_keywords needs the keywords model, which is not installed (${this.keywordsStatus.reason ?? 'missing'}): run \`${this.keywordsStatus.install ?? 'npm run models:keywords'}\` and restart the engine.`);
+    if (options.apply_keywords && !this.keywords)
+      throw new TagsmithError(
+        'invalid_option',
+        `apply_keywords needs the keywords model, which is not installed (${this.keywordsStatus.reason ?? 'missing'}): run \`${this.keywordsStatus.install ?? 'npm run models:keywords'}\` and restart the engine.`,
+      );
     return this.stateLock.read(async () => {
       const list = await this.samples.requireList(tag);
       const positives = list.samples.filter((s) => s.type === 'positive').length;
@@ -502,7 +538,11 @@ export class TagsmithEngine {
     const needed = this.models.all().some((m) => m.needs.keywords && (!tags || tags.includes(m.tag)));
     if (!asked && !needed) return undefined;
     if (!this.keywords) {
-      if (needed) throw new TagsmithError('invalid_option', `A tag was trained with keywords, and the keywords model is not installed: run \`${this.keywordsStatus.install ?? 'npm run models:keywords'}\` and restart the engine.`);
+      if (needed)
+        throw new TagsmithError(
+          'invalid_option',
+          `A tag was trained with keywords, and the keywords model is not installed: run \`${this.keywordsStatus.install ?? 'npm run models:keywords'}\` and restart the engine.`,
+        );
       return undefined;
     }
     return this.keywords.of(bytes);
@@ -527,7 +567,10 @@ export class TagsmithEngine {
     const nsfw = this.head ? await this.head.score(doc.features) : {};
     // Float32 values large enough to overflow the head's arithmetic: no image gives such a vector.
     if (!Object.values(nsfw).every(Number.isFinite)) {
-      throw new TagsmithError('invalid_features', 'The features document has values far beyond any the backbone gives (the nsfw head overflows); send what /get_features returned.');
+      throw new TagsmithError(
+        'invalid_features',
+        'The features document has values far beyond any the backbone gives (the nsfw head overflows); send what /get_features returned.',
+      );
     }
     return checkPrediction({ base: { nsfw, aesthetic: doc.aesthetic, stock: doc.stock }, custom });
   }
@@ -671,7 +714,10 @@ export class TagsmithEngine {
     if (existing.includes(tag)) return;
     const clash = tagFolderClash([...existing, tag]);
     if (clash) {
-      throw new TagsmithError('invalid_tag', `There is a tag "${clash[0]}" already; "${tag}" differs from it only in case, and on Windows and macOS the two would be one folder. Use "${clash[0]}", or another name.`);
+      throw new TagsmithError(
+        'invalid_tag',
+        `There is a tag "${clash[0]}" already; "${tag}" differs from it only in case, and on Windows and macOS the two would be one folder. Use "${clash[0]}", or another name.`,
+      );
     }
   }
 
@@ -729,14 +775,27 @@ export class TagsmithEngine {
     // The list and the stored embeddings as one moment of the state (no sweep in between).
     const list = await this.filesLock.read(() => this.samples.requireList(tag));
     const records = await this.embeddings.forSamples(list, (done, total) => onProgress(`embedding samples for ${this.backbone}`, done / total));
-    const keywords = options.apply_keywords ? await this.sampleKeywords(list.samples.map((s) => s.id), (done, total) => onProgress('finding keywords in samples', done / total)) : [];
+    const keywords = options.apply_keywords
+      ? await this.sampleKeywords(
+          list.samples.map((s) => s.id),
+          (done, total) => onProgress('finding keywords in samples', done / total),
+        )
+      : [];
     const inputs = records.map((record, i) => scoringInput(record, keywords[i]));
     const isPositive = (i: number) => list.samples[i].type === 'positive';
     const positives = inputs.filter((_, i) => isPositive(i));
     const negatives = inputs.filter((_, i) => !isPositive(i));
     checkEnoughSamples(positives.length, negatives.length, options.num_clusters);
     const sampleIds = [...list.samples.filter((s) => s.type === 'positive'), ...list.samples.filter((s) => s.type === 'negative')].map((s) => s.id);
-    return { tag, ...this.running, positives, negatives, samplesDigest: samplesDigest(list.samples), sampleIds, ...(this.keywords ? { keywordModel: this.keywords.model } : {}) };
+    return {
+      tag,
+      ...this.running,
+      positives,
+      negatives,
+      samplesDigest: samplesDigest(list.samples),
+      sampleIds,
+      ...(this.keywords ? { keywordModel: this.keywords.model } : {}),
+    };
   }
 
   /** Samples' keywords, from the keyword cache or detected in their stored images (two at a time), in order. */
@@ -745,11 +804,15 @@ export class TagsmithEngine {
     if (!source) throw new TagsmithError('invalid_option', 'apply_keywords needs the keywords model, which is not installed: run `npm run models:keywords`.');
     let done = 0;
     const limit = concurrencyLimit(2);
-    return Promise.all(ids.map((id) => limit(async () => {
-      const record = await source.of(() => this.filesLock.read(() => this.samples.readImage(id)), id);
-      onProgress(++done, ids.length);
-      return record;
-    })));
+    return Promise.all(
+      ids.map((id) =>
+        limit(async () => {
+          const record = await source.of(() => this.filesLock.read(() => this.samples.readImage(id)), id);
+          onProgress(++done, ids.length);
+          return record;
+        }),
+      ),
+    );
   }
 
   private async saveModel(tag: string, json: TagModelJson): Promise<void> {
@@ -765,7 +828,10 @@ export class TagsmithEngine {
   private async saveTask(task: TaskRecord): Promise<void> {
     const file = this.layout.task(task.task_id);
     // What is checked is what gets written: the record as JSON.
-    await writeJsonAtomic(file, asWritable(() => checkTask(JSON.parse(JSON.stringify(task)), this.layout.current.relative(file), { taskId: task.task_id })));
+    await writeJsonAtomic(
+      file,
+      asWritable(() => checkTask(JSON.parse(JSON.stringify(task)), this.layout.current.relative(file), { taskId: task.task_id })),
+    );
   }
 
   /** At start-up: the current generation, checked and settled like a restored one. */
@@ -787,10 +853,15 @@ async function openKeywords(layout: StateLayout, options: EngineOptions): Promis
   const modelsDir = options.modelsDir ?? findModelsDir();
   const keywordsStatus = KeywordDetector.availability(modelsDir);
   const detector = keywordsStatus.installed ? KeywordDetector.create({ modelsDir, threads: options.threads, verify: false }) : undefined;
-  const keywords = detector && new KeywordSource(detector, await FeatureCache.open<KeywordRecord>(layout.keywordCache, {
-    maxBytes: options.keywordCacheBytes ?? DEFAULT_KEYWORD_CACHE_BYTES,
-    check: (value) => checkKeywordRecord(value, detector.id, detector.labels.length),
-  }));
+  const keywords =
+    detector &&
+    new KeywordSource(
+      detector,
+      await FeatureCache.open<KeywordRecord>(layout.keywordCache, {
+        maxBytes: options.keywordCacheBytes ?? DEFAULT_KEYWORD_CACHE_BYTES,
+        check: (value) => checkKeywordRecord(value, detector.id, detector.labels.length),
+      }),
+    );
   return { keywords, keywordsStatus };
 }
 
@@ -823,7 +894,12 @@ function suspicionRank(sample: SampleView): number {
 }
 
 function scoringInput(record: EmbeddingRecord, keywords?: KeywordRecord): { features: Float32Array; aesthetic: number; stock: number; keywords?: number[] } {
-  return { features: decodeFeatures(record.features), aesthetic: record.aesthetic.score, stock: record.stock.score, ...(keywords ? { keywords: keywords.vector } : {}) };
+  return {
+    features: decodeFeatures(record.features),
+    aesthetic: record.aesthetic.score,
+    stock: record.stock.score,
+    ...(keywords ? { keywords: keywords.vector } : {}),
+  };
 }
 
 function baseScores(embedding: EmbeddingRecord): Prediction['base'] {

@@ -37,7 +37,10 @@ export class TrainingQueue {
   private readonly listeners = new Set<Listener>();
   private idleWaiters: (() => void)[] = [];
 
-  constructor(private readonly host: TrainingHost, options: TrainingQueueOptions = {}) {
+  constructor(
+    private readonly host: TrainingHost,
+    options: TrainingQueueOptions = {},
+  ) {
     this.threads = options.threads;
   }
 
@@ -77,7 +80,10 @@ export class TrainingQueue {
   }
 
   list(tag?: string): TaskRecord[] {
-    return [...this.tasks.values()].filter((t) => tag === undefined || t.tag === tag).sort((a, b) => a.createdAt.localeCompare(b.createdAt)).map((t) => ({ ...t }));
+    return [...this.tasks.values()]
+      .filter((t) => tag === undefined || t.tag === tag)
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt))
+      .map((t) => ({ ...t }));
   }
 
   get busy(): boolean {
@@ -186,9 +192,11 @@ export class TrainingQueue {
       });
       worker.on('exit', () => {
         if (settled) return;
-        reject(this.stopping
-          ? new TagsmithError('interrupted', 'The engine was shut down while this task ran.')
-          : new TagsmithError('cancelled', 'The task was cancelled.'));
+        reject(
+          this.stopping
+            ? new TagsmithError('interrupted', 'The engine was shut down while this task ran.')
+            : new TagsmithError('cancelled', 'The task was cancelled.'),
+        );
       });
       worker.postMessage(request);
     });

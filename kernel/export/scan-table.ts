@@ -37,7 +37,15 @@ export function jsonLine(row: ImageCalls): string {
  * with `keywords` (a scan made with them) a last column `keywords`: "person ×3; dog; bicycle".
  */
 export function csvHeader(tags: readonly string[], nsfwLabels: readonly string[], keywords = false): string {
-  const columns = ['path', 'sha256', ...tags.flatMap((t) => [`${t}.score`, `${t}.threshold`, `${t}.applies`]), 'aesthetic', 'stock', ...nsfwLabels.map((l) => `nsfw.${l}`), ...(keywords ? ['keywords'] : [])];
+  const columns = [
+    'path',
+    'sha256',
+    ...tags.flatMap((t) => [`${t}.score`, `${t}.threshold`, `${t}.applies`]),
+    'aesthetic',
+    'stock',
+    ...nsfwLabels.map((l) => `nsfw.${l}`),
+    ...(keywords ? ['keywords'] : []),
+  ];
   return `${columns.map(csvField).join(',')}\r\n`;
 }
 

@@ -27,7 +27,10 @@ const AT_ONCE = 8;
 
 export function parseSidecarRequest(value: unknown): SidecarRequest {
   if (!checkRequest.Check(value)) {
-    throw new TagsmithError('invalid_option', 'Send {"action": "preview" | "write" | "remove", "tags"?: [tag names], "naming"?: "image-name.ext.xmp" | "image-name.xmp", "includeKeywords"?: true | false}.');
+    throw new TagsmithError(
+      'invalid_option',
+      'Send {"action": "preview" | "write" | "remove", "tags"?: [tag names], "naming"?: "image-name.ext.xmp" | "image-name.xmp", "includeKeywords"?: true | false}.',
+    );
   }
   return value as Static<typeof SidecarRequestSchema>;
 }
@@ -47,16 +50,18 @@ export async function sidecarReport(rows: Iterable<ImageCalls>, request: Sidecar
     // The keywords model's objects too, when asked (a scan made with keywords): "person", "dog".
     if (request.includeKeywords) keywords.push(...keywordList(row.keywords).map((k) => k.name));
     if (request.action !== 'remove' && keywords.length === 0) continue;
-    work.push(limit(async () => {
-      try {
-        const plan = request.action === 'remove' ? await planRemoval(row.path, request.tags) : await planKeywords(row.path, keywords, request.naming);
-        if (!plan || (plan.add.length === 0 && plan.remove.length === 0)) return;
-        if (request.action !== 'preview') await applyPlan(plan);
-        report.changes.push(change(plan));
-      } catch (error) {
-        report.failed.push({ image: row.path, reason: asTagsmithError(error).message });
-      }
-    }));
+    work.push(
+      limit(async () => {
+        try {
+          const plan = request.action === 'remove' ? await planRemoval(row.path, request.tags) : await planKeywords(row.path, keywords, request.naming);
+          if (!plan || (plan.add.length === 0 && plan.remove.length === 0)) return;
+          if (request.action !== 'preview') await applyPlan(plan);
+          report.changes.push(change(plan));
+        } catch (error) {
+          report.failed.push({ image: row.path, reason: asTagsmithError(error).message });
+        }
+      }),
+    );
   }
   await Promise.all(work);
   report.changes.sort((a, b) => (a.image < b.image ? -1 : 1));

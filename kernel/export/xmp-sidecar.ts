@@ -113,17 +113,20 @@ function isEmptyPacket(doc: Document): boolean {
 
 async function readSidecar(file: string): Promise<Document> {
   const stat = await fs.stat(file);
-  if (stat.size > MAX_SIDECAR_BYTES) throw new TagsmithError('invalid_sidecar', `${file} is ${stat.size} bytes, too big for an XMP sidecar; it was left alone.`);
+  if (stat.size > MAX_SIDECAR_BYTES)
+    throw new TagsmithError('invalid_sidecar', `${file} is ${stat.size} bytes, too big for an XMP sidecar; it was left alone.`);
   const text = await fs.readFile(file, 'utf8');
   // XMP never declares a DTD; refusing one rules out entity expansion of any kind.
-  if (/<!DOCTYPE|<!ENTITY/i.test(text)) throw new TagsmithError('invalid_sidecar', `${file} declares a DTD, which an XMP sidecar never does; it was left alone.`);
+  if (/<!DOCTYPE|<!ENTITY/i.test(text))
+    throw new TagsmithError('invalid_sidecar', `${file} declares a DTD, which an XMP sidecar never does; it was left alone.`);
   let doc: Document;
   try {
     doc = strictParser().parseFromString(text, 'text/xml');
   } catch (error) {
     throw new TagsmithError('invalid_sidecar', `${file} is not well-formed XML (${firstLine(error)}); it was left alone.`, { cause: error });
   }
-  if (doc.getElementsByTagNameNS(NS.rdf, 'RDF').length === 0) throw new TagsmithError('invalid_sidecar', `${file} has no rdf:RDF element, so it is not XMP; it was left alone.`);
+  if (doc.getElementsByTagNameNS(NS.rdf, 'RDF').length === 0)
+    throw new TagsmithError('invalid_sidecar', `${file} has no rdf:RDF element, so it is not XMP; it was left alone.`);
   return doc;
 }
 
@@ -227,7 +230,9 @@ function childrenNS(parent: Element, ns: string, local: string): Element[] {
 }
 
 function items(bag: Element): string[] {
-  return childrenNS(bag, NS.rdf, 'li').map((li) => li.textContent?.trim() ?? '').filter(Boolean);
+  return childrenNS(bag, NS.rdf, 'li')
+    .map((li) => li.textContent?.trim() ?? '')
+    .filter(Boolean);
 }
 
 function unique(values: string[]): string[] {
@@ -235,7 +240,10 @@ function unique(values: string[]): string[] {
 }
 
 async function isFile(file: string): Promise<boolean> {
-  return fs.stat(file).then((s) => s.isFile(), () => false);
+  return fs.stat(file).then(
+    (s) => s.isFile(),
+    () => false,
+  );
 }
 
 function firstLine(error: unknown): string {

@@ -122,7 +122,12 @@ export class FeatureExtractor {
   async embedDecoded(decoded: DecodedImage): Promise<Embedding> {
     if (decoded.pixels.length !== this.options.inputSize ** 2 * 3) throw new Error(`pixels are not ${this.options.inputSize}² RGB`);
     // The mirror image is the same pixels read right to left, flipped while the tensor is filled.
-    const views: View[] = this.options.flipAverage ? [{ pixels: decoded.pixels, mirror: false }, { pixels: decoded.pixels, mirror: true }] : [{ pixels: decoded.pixels, mirror: false }];
+    const views: View[] = this.options.flipAverage
+      ? [
+          { pixels: decoded.pixels, mirror: false },
+          { pixels: decoded.pixels, mirror: true },
+        ]
+      : [{ pixels: decoded.pixels, mirror: false }];
     let outputs;
     try {
       outputs = await Promise.all(views.map((view) => this.pool.infer(view)));

@@ -40,7 +40,8 @@ export class InferencePool {
   }
 
   static async create(spec: RunnerSpec, options: PoolOptions): Promise<InferencePool> {
-    const runners = options.workers === 0 ? [await LocalRunner.create(spec)] : await Promise.all(Array.from({ length: options.workers }, () => WorkerRunner.create(spec)));
+    const runners =
+      options.workers === 0 ? [await LocalRunner.create(spec)] : await Promise.all(Array.from({ length: options.workers }, () => WorkerRunner.create(spec)));
     return new InferencePool(runners, spec, options.maxBatch);
   }
 
@@ -66,23 +67,29 @@ export class InferencePool {
       const share = Math.min(this.maxBatch, Math.ceil(this.queue.length / this.idle.length));
       const batch = this.queue.splice(0, share);
       const runner = this.idle.pop()!;
-      runner.run(batch.map((p) => p.view)).then(
-        (out) => {
-          const f = this.spec.featureLength;
-          const k = this.spec.labels;
-          batch.forEach((p, i) => p.resolve({ features: out.features.slice(i * f, (i + 1) * f), nsfw: out.nsfw.slice(i * k, (i + 1) * k) }));
-        },
-        (error: unknown) => batch.forEach((p) => p.reject(error)),
-      ).finally(() => {
-        this.idle.push(runner);
-        this.dispatch();
-      });
+      runner
+        .run(batch.map((p) => p.view))
+        .then(
+          (out) => {
+            const f = this.spec.featureLength;
+            const k = this.spec.labels;
+            batch.forEach((p, i) => p.resolve({ features: out.features.slice(i * f, (i + 1) * f), nsfw: out.nsfw.slice(i * k, (i + 1) * k) }));
+          },
+          (error: unknown) => batch.forEach((p) => p.reject(error)),
+        )
+        .finally(() => {
+          this.idle.push(runner);
+          this.dispatch();
+        });
     }
   }
 }
 
 class LocalRunner implements Runner {
-  private constructor(private readonly session: ort.InferenceSession, private readonly spec: RunnerSpec) {}
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    private readonly spec: RunnerSpec,
+  ) {}
 
   static async create(spec: RunnerSpec): Promise<LocalRunner> {
     return new LocalRunner(await createSession(spec), spec);
@@ -158,7 +165,11 @@ class WorkerRunner implements Runner {
 
 /** The worker's file: next to the bundle in dist/, or the TypeScript source under tsx. */
 function workerFile(): string {
-  const candidates = [path.join(__dirname, 'inference-worker.js'), path.join(__dirname, 'inference-worker.ts'), path.join(__dirname, '..', 'features', 'inference-worker.ts')];
+  const candidates = [
+    path.join(__dirname, 'inference-worker.js'),
+    path.join(__dirname, 'inference-worker.ts'),
+    path.join(__dirname, '..', 'features', 'inference-worker.ts'),
+  ];
   const found = candidates.find((file) => fs.existsSync(file));
   if (!found) throw new Error(`inference worker not found (looked for ${candidates.join(', ')})`);
   return found;

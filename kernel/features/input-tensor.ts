@@ -43,7 +43,8 @@ export async function createSession(spec: RunnerSpec): Promise<ort.InferenceSess
 export async function runViews(session: ort.InferenceSession, spec: RunnerSpec, views: View[]): Promise<BatchOutput> {
   const { input, size } = spec;
   const dims = input.layout === 'NCHW' ? [views.length, 3, size, size] : [views.length, size, size, 3];
-  const tensor = input.type === 'uint8' ? new ort.Tensor('uint8', uint8Batch(views, size), dims) : new ort.Tensor('float32', floatBatch(views, size, input), dims);
+  const tensor =
+    input.type === 'uint8' ? new ort.Tensor('uint8', uint8Batch(views, size), dims) : new ort.Tensor('float32', floatBatch(views, size, input), dims);
   const output = await session.run({ [input.name]: tensor });
   return {
     features: output[spec.featuresOutput].data as Float32Array,

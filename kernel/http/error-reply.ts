@@ -27,9 +27,13 @@ export function multipartError(error: unknown): TagsmithError {
     case 'FST_FILES_LIMIT':
       return new TagsmithError('payload_too_large', `The form has more than ${files} files; send one, in the field "data".`, { cause: error });
     case 'FST_FIELDS_LIMIT':
-      return new TagsmithError('payload_too_large', `The form has more than ${fields} fields besides its files; send the file alone in the field "data".`, { cause: error });
+      return new TagsmithError('payload_too_large', `The form has more than ${fields} fields besides its files; send the file alone in the field "data".`, {
+        cause: error,
+      });
     case 'FST_PROTO_VIOLATION':
-      return new TagsmithError('bad_request', 'A form field is named after a JavaScript object property (such as __proto__); name the file\'s field "data".', { cause: error });
+      return new TagsmithError('bad_request', 'A form field is named after a JavaScript object property (such as __proto__); name the file\'s field "data".', {
+        cause: error,
+      });
     case 'FST_INVALID_JSON_FIELD_ERROR':
       return new TagsmithError('bad_request', 'A form field declared as application/json does not hold valid JSON.', { cause: error });
     case 'FST_MP_PREMATURE_CLOSE':
@@ -65,7 +69,11 @@ export function toTagsmithError(error: unknown, context: ErrorContext): Tagsmith
     case 'FST_MP_PREMATURE_CLOSE':
       return multipartError(error);
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new TagsmithError('unsupported_media_type', `This endpoint does not read bodies of type ${JSON.stringify(String(e.message ?? '').replace(/^Unsupported Media Type:?\s*/, '') || 'unknown')}.`, { cause: error });
+      return new TagsmithError(
+        'unsupported_media_type',
+        `This endpoint does not read bodies of type ${JSON.stringify(String(e.message ?? '').replace(/^Unsupported Media Type:?\s*/, '') || 'unknown')}.`,
+        { cause: error },
+      );
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new TagsmithError('bad_request', 'The body is not as long as its Content-Length says.', { cause: error });
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
@@ -74,7 +82,9 @@ export function toTagsmithError(error: unknown, context: ErrorContext): Tagsmith
     case 'FST_INVALID_MULTIPART_CONTENT_TYPE':
       return new TagsmithError('bad_request', 'This request is not multipart/form-data.', { cause: error });
     case 'FST_ERR_BAD_URL':
-      return new TagsmithError('bad_request', 'The path is not valid percent-encoding (a % must be followed by the hex digits of UTF-8 bytes).', { cause: error });
+      return new TagsmithError('bad_request', 'The path is not valid percent-encoding (a % must be followed by the hex digits of UTF-8 bytes).', {
+        cause: error,
+      });
     case 'FST_ERR_MAX_PARAM_LENGTH':
       return new TagsmithError('uri_too_long', 'A part of the path is longer than any tag, sample or task id can be.', { cause: error });
     case 'FST_ERR_VALIDATION':
@@ -93,7 +103,8 @@ export function toTagsmithError(error: unknown, context: ErrorContext): Tagsmith
 }
 
 function badJson(why: string, context: ErrorContext, cause: unknown): TagsmithError {
-  if (context.body === 'features') return new TagsmithError('invalid_features', `The features document is not valid JSON (${why}); send what /get_features returned.`, { cause });
+  if (context.body === 'features')
+    return new TagsmithError('invalid_features', `The features document is not valid JSON (${why}); send what /get_features returned.`, { cause });
   return new TagsmithError('bad_request', `The JSON body is not valid (${why}).`, { cause });
 }
 
@@ -108,7 +119,11 @@ function withCause(error: TagsmithError, cause: unknown): TagsmithError {
 export function clientErrorOf(error: NodeJS.ErrnoException & { reason?: string }, requestTimeoutMs: number): TagsmithError {
   switch (error.code) {
     case 'ERR_HTTP_REQUEST_TIMEOUT':
-      return new TagsmithError('request_timeout', `The request did not arrive whole within ${Math.round(requestTimeoutMs / 1000)} s; send it faster or in smaller pieces.`, { cause: error });
+      return new TagsmithError(
+        'request_timeout',
+        `The request did not arrive whole within ${Math.round(requestTimeoutMs / 1000)} s; send it faster or in smaller pieces.`,
+        { cause: error },
+      );
     case 'HPE_HEADER_OVERFLOW':
       return new TagsmithError('headers_too_large', 'The request line and headers are larger than 16 KB.', { cause: error });
     case 'HPE_INVALID_EOF_STATE':

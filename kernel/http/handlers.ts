@@ -34,7 +34,8 @@ export function endpointHandlers(engine: TagsmithEngine, upload: ReadUpload, rou
       return { task_id: task.task_id, tag: task.tag, state: task.state, options: task.options };
     },
     status: async (request) => engine.status(request.params.task_id),
-    predict: async (request) => engine.predict(await image(request), { keywords: request.query.keywords === undefined ? false : parseBoolean('keywords', request.query.keywords) }),
+    predict: async (request) =>
+      engine.predict(await image(request), { keywords: request.query.keywords === undefined ? false : parseBoolean('keywords', request.query.keywords) }),
     predictCustom: async (request) => engine.predictCustom(await image(request)),
     predictCustomTag: async (request) => engine.predictCustom(await image(request), request.params.tag),
     getFeatures: async (request) => engine.getFeatures(await image(request)),
@@ -56,7 +57,10 @@ export function endpointHandlers(engine: TagsmithEngine, upload: ReadUpload, rou
     },
     getState: async (_request, reply) => {
       const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-      return reply.type('application/x-tar').header('content-disposition', `attachment; filename="tagsmith-state-${stamp}.tar"`).send(await engine.getState());
+      return reply
+        .type('application/x-tar')
+        .header('content-disposition', `attachment; filename="tagsmith-state-${stamp}.tar"`)
+        .send(await engine.getState());
     },
     setState: async (request) => withUploadStream(request, routeLimit(request), (stream) => engine.setState(stream)),
     tags: async () => ({ tags: await engine.listTags() }),
@@ -70,7 +74,10 @@ export function endpointHandlers(engine: TagsmithEngine, upload: ReadUpload, rou
     thumbnail: async (request, reply) => {
       const size = Number(request.query.size ?? THUMBNAIL_DEFAULT);
       if (!Number.isFinite(size)) throw new TagsmithError('bad_request', 'size must be a number of pixels.');
-      return reply.type('image/webp').header('cache-control', 'private, max-age=86400').send(await engine.thumbnail(request.params.sample_id, size));
+      return reply
+        .type('image/webp')
+        .header('cache-control', 'private, max-age=86400')
+        .send(await engine.thumbnail(request.params.sample_id, size));
     },
     tasks: async (request) => ({ tasks: engine.listTasks(request.query.tag) }),
     cancelTask: async (request) => engine.cancelTask(request.params.task_id),
@@ -96,7 +103,8 @@ export function endpointHandlers(engine: TagsmithEngine, upload: ReadUpload, rou
     scanResults: async (request) => engine.scanPage(request.params.scan_id, parseScanQuery(request.query)),
     exportScan: async (request, reply) => {
       const format = request.query.format ?? 'jsonl';
-      if (format !== 'jsonl' && format !== 'csv') throw new TagsmithError('invalid_option', `format must be jsonl or csv; got ${JSON.stringify(format.slice(0, 40))}.`);
+      if (format !== 'jsonl' && format !== 'csv')
+        throw new TagsmithError('invalid_option', `format must be jsonl or csv; got ${JSON.stringify(format.slice(0, 40))}.`);
       const appliesOnly = request.query.applies_only === undefined ? false : parseBoolean('applies_only', request.query.applies_only);
       const table = await engine.scanRows(request.params.scan_id);
       const name = `tagsmith-scan-${request.params.scan_id}.${format}`;
@@ -110,7 +118,8 @@ export function endpointHandlers(engine: TagsmithEngine, upload: ReadUpload, rou
       const { view, scan_id: scanId, offset, limit } = parseReviewQuery(request.query);
       return engine.reviewQueue(request.params.tag, { view, scanId, offset, limit });
     },
-    similarToScanned: async (request) => engine.similarToScanned(request.params.scan_id, wholeNumber('index', request.params.index)!, wholeNumber('limit', request.query.limit)),
+    similarToScanned: async (request) =>
+      engine.similarToScanned(request.params.scan_id, wholeNumber('index', request.params.index)!, wholeNumber('limit', request.query.limit)),
     similarToSample: async (request) => engine.similarToSample(request.params.sample_id, wholeNumber('limit', request.query.limit)),
     similarToImage: async (request) => engine.similarToImage(await image(request), wholeNumber('limit', request.query.limit)),
     clearFeatureCache: async () => engine.clearFeatureCache(),
@@ -124,7 +133,12 @@ function wholeNumber(name: string, value: string | undefined): number | undefine
   return Number(value);
 }
 
-function parseReviewQuery(query: { view?: string; scan_id?: string; offset?: string; limit?: string }): { view?: string; scan_id?: string; offset?: number; limit?: number } {
+function parseReviewQuery(query: { view?: string; scan_id?: string; offset?: string; limit?: string }): {
+  view?: string;
+  scan_id?: string;
+  offset?: number;
+  limit?: number;
+} {
   return { view: query.view, scan_id: query.scan_id, offset: wholeNumber('offset', query.offset), limit: wholeNumber('limit', query.limit) };
 }
 
@@ -145,7 +159,11 @@ function parseScanQuery(query: { [K in keyof ScanQuery]?: string }): ScanQuery {
 }
 
 /** The export's lines, one record per image (only those some tag applies to, if asked). */
-function* tableLines(table: { tags: string[]; nsfwLabels: string[]; keywords: boolean; rows: Iterable<ImageCalls> }, format: TableFormat, appliesOnly: boolean): Generator<string> {
+function* tableLines(
+  table: { tags: string[]; nsfwLabels: string[]; keywords: boolean; rows: Iterable<ImageCalls> },
+  format: TableFormat,
+  appliesOnly: boolean,
+): Generator<string> {
   if (format === 'csv') yield csvHeader(table.tags, table.nsfwLabels, table.keywords);
   for (const row of table.rows) {
     if (appliesOnly && !Object.values(row.tags).some((call) => call.applies)) continue;

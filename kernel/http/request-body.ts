@@ -36,7 +36,11 @@ export function bodyLimit(kind: RequestBody, limits: BodyLimits): number {
 
 /** 5 MB, 4 GB, 64 KB: as --max-upload-mb counts (2^20 bytes to the MB). */
 export function formatBytes(bytes: number): string {
-  const units: [number, string][] = [[2 ** 30, 'GB'], [2 ** 20, 'MB'], [2 ** 10, 'KB']];
+  const units: [number, string][] = [
+    [2 ** 30, 'GB'],
+    [2 ** 20, 'MB'],
+    [2 ** 10, 'KB'],
+  ];
   for (const [size, unit] of units) if (bytes >= size) return `${Number((bytes / size).toFixed(1))} ${unit}`;
   return `${bytes} bytes`;
 }
@@ -94,7 +98,10 @@ export function checkMediaType(headers: IncomingHttpHeaders, kind: RequestBody, 
   if (kind === 'none') return;
   const encoding = headers['content-encoding'];
   if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
-    throw new TagsmithError('unsupported_media_type', `${endpoint} reads bodies as they are; Content-Encoding ${JSON.stringify(encoding.slice(0, 40))} is not supported.`);
+    throw new TagsmithError(
+      'unsupported_media_type',
+      `${endpoint} reads bodies as they are; Content-Encoding ${JSON.stringify(encoding.slice(0, 40))} is not supported.`,
+    );
   }
   const header = headers['content-type'];
   if (header === undefined) {
@@ -111,7 +118,10 @@ export function checkMediaType(headers: IncomingHttpHeaders, kind: RequestBody, 
     const boundary = media.params.get('boundary') ?? '';
     // RFC 2046: 1 to 70 characters.
     if (boundary.length < 1 || boundary.length > 70) {
-      throw new TagsmithError('bad_request', 'A multipart/form-data body needs a boundary parameter of 1 to 70 characters in its Content-Type (curl -F and form libraries add it).');
+      throw new TagsmithError(
+        'bad_request',
+        'A multipart/form-data body needs a boundary parameter of 1 to 70 characters in its Content-Type (curl -F and form libraries add it).',
+      );
     }
   }
 }

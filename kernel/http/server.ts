@@ -16,8 +16,20 @@ import { DEFAULT_ARCHIVE_LIMITS } from '../state/state-archive';
 import { clientErrorOf, rawErrorResponse, toTagsmithError, type ErrorContext } from './error-reply';
 import { guardRequest, type GuardOptions } from './request-guard';
 import {
-  bodyLimit, checkMediaType, countedBody, declaredLength, formatBytes, FORM_LIMITS, isLingering, lingerAfterAnswer, lingeringClose, MULTIPART_OVERHEAD,
-  NO_BODY_LIMIT, parseMediaType, stopReading, tooLarge,
+  bodyLimit,
+  checkMediaType,
+  countedBody,
+  declaredLength,
+  formatBytes,
+  FORM_LIMITS,
+  isLingering,
+  lingerAfterAnswer,
+  lingeringClose,
+  MULTIPART_OVERHEAD,
+  NO_BODY_LIMIT,
+  parseMediaType,
+  stopReading,
+  tooLarge,
 } from './request-body';
 import { endpointHandlers } from './handlers';
 import { discardUpload, PART_BUFFER_BYTES, readUpload } from './uploads';
@@ -50,7 +62,9 @@ interface RouteConfig {
 
 export async function createServer(engine: TagsmithEngine, options: ServerOptions): Promise<FastifyInstance> {
   if (options.maxUploadBytes > MAX_UPLOAD) {
-    throw new RangeError(`The upload limit (${formatBytes(options.maxUploadBytes)}) is above ${formatBytes(MAX_UPLOAD)}, the most a state archive takes for one file.`);
+    throw new RangeError(
+      `The upload limit (${formatBytes(options.maxUploadBytes)}) is above ${formatBytes(MAX_UPLOAD)}, the most a state archive takes for one file.`,
+    );
   }
   const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const errorBody = (e: TagsmithError) => ({ error: e.toJSON() });
@@ -93,7 +107,10 @@ export async function createServer(engine: TagsmithEngine, options: ServerOption
     },
   });
   IN_FLIGHT.set(app, inFlight);
-  await app.register(multipart, { limits: { ...FORM_LIMITS, fileSize: options.maxUploadBytes, fieldSize: options.maxUploadBytes }, fileHwm: PART_BUFFER_BYTES });
+  await app.register(multipart, {
+    limits: { ...FORM_LIMITS, fileSize: options.maxUploadBytes, fieldSize: options.maxUploadBytes },
+    fileHwm: PART_BUFFER_BYTES,
+  });
 
   const routeBody = (request: FastifyRequest): RequestBody => (request.routeOptions.config as Partial<RouteConfig> | undefined)?.body ?? 'none';
   const routeLimit = (request: FastifyRequest): number => request.routeOptions.bodyLimit ?? NO_BODY_LIMIT;
@@ -105,7 +122,10 @@ export async function createServer(engine: TagsmithEngine, options: ServerOption
   app.addContentTypeParser(['application/x-tar', 'application/gzip', 'application/x-gzip', 'application/octet-stream'], (request, payload, done) => {
     const kind = routeBody(request);
     const limit = routeLimit(request);
-    done(null, countedBody(payload, limit, () => tooLarge(kind, limit)));
+    done(
+      null,
+      countedBody(payload, limit, () => tooLarge(kind, limit)),
+    );
   });
 
   app.addHook('preClose', async () => {
@@ -156,12 +176,19 @@ export async function createServer(engine: TagsmithEngine, options: ServerOption
     const allowed = allowedMethods(path);
     if (allowed.length > 0) {
       notFoundReply.header('allow', allowed.join(', '));
-      throw new TagsmithError('method_not_allowed', `${request.method} is not allowed on ${path.slice(0, 200)}; use ${allowed.join(' or ')} (see /openapi.json).`);
+      throw new TagsmithError(
+        'method_not_allowed',
+        `${request.method} is not allowed on ${path.slice(0, 200)}; use ${allowed.join(' or ')} (see /openapi.json).`,
+      );
     }
     throw new TagsmithError('not_found', `No endpoint ${request.method} ${path.slice(0, 200)}; see /openapi.json.`);
   });
 
-  const handlers = endpointHandlers(engine, (request: FastifyRequest, kind: 'image' | 'features') => readUpload(request, kind, routeLimit(request)), routeLimit);
+  const handlers = endpointHandlers(
+    engine,
+    (request: FastifyRequest, kind: 'image' | 'features') => readUpload(request, kind, routeLimit(request)),
+    routeLimit,
+  );
 
   for (const [name, endpoint] of Object.entries(ENDPOINTS) as [EndpointName, Endpoint][]) {
     // A replica refuses writes (and an owning engine a replica's reload) from the table's flags,
@@ -189,7 +216,9 @@ export async function createServer(engine: TagsmithEngine, options: ServerOption
     const e = new TagsmithError('expectation_failed', `This engine meets no "Expect: ${String(request.headers.expect).slice(0, 100)}"; only 100-continue.`);
     const body = JSON.stringify(errorBody(e));
     options.log(`${request.method} ${request.url} ${e.status}`);
-    response.writeHead(e.status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' }).end(body);
+    response
+      .writeHead(e.status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' })
+      .end(body);
   });
   return app;
 }
@@ -202,16 +231,18 @@ export async function createServer(engine: TagsmithEngine, options: ServerOption
  */
 export async function stopServer(app: FastifyInstance, graceMs: number, answerMs = 1_000): Promise<void> {
   const timers: NodeJS.Timeout[] = [];
-  timers.push(setTimeout(() => {
-    // Past the grace period: requests not yet answered (an upload still coming) are answered
-    // 503 and their connections closed; answers under way (a long download) are cut off.
-    for (const reply of IN_FLIGHT.get(app) ?? []) {
-      if (reply.raw.headersSent) reply.raw.destroy();
-      else void reply.code(503).header('content-type', 'application/json; charset=utf-8').send({ error: shuttingDown().toJSON() });
-    }
-    // Whoever has not gone once their answer had time to arrive is disconnected.
-    timers.push(setTimeout(() => app.server.closeAllConnections(), answerMs));
-  }, graceMs));
+  timers.push(
+    setTimeout(() => {
+      // Past the grace period: requests not yet answered (an upload still coming) are answered
+      // 503 and their connections closed; answers under way (a long download) are cut off.
+      for (const reply of IN_FLIGHT.get(app) ?? []) {
+        if (reply.raw.headersSent) reply.raw.destroy();
+        else void reply.code(503).header('content-type', 'application/json; charset=utf-8').send({ error: shuttingDown().toJSON() });
+      }
+      // Whoever has not gone once their answer had time to arrive is disconnected.
+      timers.push(setTimeout(() => app.server.closeAllConnections(), answerMs));
+    }, graceMs),
+  );
   try {
     await app.close();
   } finally {
@@ -223,10 +254,18 @@ export async function stopServer(app: FastifyInstance, graceMs: number, answerMs
 function refusalOf(endpoint: Endpoint, readOnly: boolean): (() => TagsmithError) | undefined {
   const name = `${endpoint.methods.join('|')} ${endpoint.path}`;
   if (readOnly && endpoint.writes) {
-    return () => new TagsmithError('read_only', `This engine is a read-only replica (tagsmith serve --read-only): ${name} would change its state, so it is refused. Send writes to the engine that owns the state, then reload the replicas with its archive.`);
+    return () =>
+      new TagsmithError(
+        'read_only',
+        `This engine is a read-only replica (tagsmith serve --read-only): ${name} would change its state, so it is refused. Send writes to the engine that owns the state, then reload the replicas with its archive.`,
+      );
   }
   if (!readOnly && endpoint.replicaOnly) {
-    return () => new TagsmithError('forbidden', `${name} reloads a read-only replica's snapshot; this engine owns its state folder (restore an archive with POST /set_state).`);
+    return () =>
+      new TagsmithError(
+        'forbidden',
+        `${name} reloads a read-only replica's snapshot; this engine owns its state folder (restore an archive with POST /set_state).`,
+      );
   }
   return undefined;
 }

@@ -26,7 +26,10 @@ export interface Upload {
 export type UploadKind = Exclude<RequestBody, 'none'>;
 
 const missing = () =>
-  new TagsmithError('missing_field', `Send the file in the multipart form field "${UPLOAD_FIELD}" (curl -F "${UPLOAD_FIELD}=@file") or as the raw request body.`);
+  new TagsmithError(
+    'missing_field',
+    `Send the file in the multipart form field "${UPLOAD_FIELD}" (curl -F "${UPLOAD_FIELD}=@file") or as the raw request body.`,
+  );
 
 function multipartOptions(limit: number) {
   return { limits: { ...FORM_LIMITS, fileSize: limit, fieldSize: limit }, fileHwm: PART_BUFFER_BYTES };
@@ -35,26 +38,31 @@ function multipartOptions(limit: number) {
 /** Buffers the upload (images and feature documents), at most `limit` bytes. */
 export async function readUpload(request: FastifyRequest, kind: UploadKind, limit: number): Promise<Upload> {
   if (request.isMultipart()) {
-    return withByteBudget(request.raw, limit + MULTIPART_OVERHEAD, () => tooLarge(kind, limit), async () => {
-      try {
-        for await (const part of request.parts(multipartOptions(limit))) {
-          if (part.fieldname !== UPLOAD_FIELD) {
-            if (part.type === 'file') part.file.resume();
-            continue;
+    return withByteBudget(
+      request.raw,
+      limit + MULTIPART_OVERHEAD,
+      () => tooLarge(kind, limit),
+      async () => {
+        try {
+          for await (const part of request.parts(multipartOptions(limit))) {
+            if (part.fieldname !== UPLOAD_FIELD) {
+              if (part.type === 'file') part.file.resume();
+              continue;
+            }
+            if (part.type === 'field') {
+              if (part.valueTruncated) throw tooLarge(kind, limit);
+              // A field sent as application/json arrives parsed.
+              const value = typeof part.value === 'string' ? part.value : JSON.stringify(part.value);
+              return { bytes: Buffer.from(value) };
+            }
+            return { bytes: await readPart(part.file, limit, () => tooLarge(kind, limit)), fileName: part.filename || undefined };
           }
-          if (part.type === 'field') {
-            if (part.valueTruncated) throw tooLarge(kind, limit);
-            // A field sent as application/json arrives parsed.
-            const value = typeof part.value === 'string' ? part.value : JSON.stringify(part.value);
-            return { bytes: Buffer.from(value) };
-          }
-          return { bytes: await readPart(part.file, limit, () => tooLarge(kind, limit)), fileName: part.filename || undefined };
+        } catch (error) {
+          throw multipartError(error);
         }
-      } catch (error) {
-        throw multipartError(error);
-      }
-      throw missing();
-    });
+        throw missing();
+      },
+    );
   }
   const body = request.body;
   if (Buffer.isBuffer(body)) {
@@ -69,25 +77,30 @@ export async function readUpload(request: FastifyRequest, kind: UploadKind, limi
 /** Hands the upload over as a stream (archives can be large); `use` must consume it. */
 export async function withUploadStream<T>(request: FastifyRequest, limit: number, use: (stream: Readable) => Promise<T>): Promise<T> {
   if (request.isMultipart()) {
-    return withByteBudget(request.raw, limit + MULTIPART_OVERHEAD, () => tooLarge('archive', limit), async () => {
-      let file: (Readable & { truncated?: boolean }) | undefined;
-      try {
-        for await (const part of request.parts(multipartOptions(limit))) {
-          if (part.fieldname === UPLOAD_FIELD && part.type === 'file') {
-            file = part.file;
-            break;
+    return withByteBudget(
+      request.raw,
+      limit + MULTIPART_OVERHEAD,
+      () => tooLarge('archive', limit),
+      async () => {
+        let file: (Readable & { truncated?: boolean }) | undefined;
+        try {
+          for await (const part of request.parts(multipartOptions(limit))) {
+            if (part.fieldname === UPLOAD_FIELD && part.type === 'file') {
+              file = part.file;
+              break;
+            }
+            if (part.type === 'file') part.file.resume();
           }
-          if (part.type === 'file') part.file.resume();
+        } catch (error) {
+          throw multipartError(error);
         }
-      } catch (error) {
-        throw multipartError(error);
-      }
-      if (!file) throw missing();
-      // Past the limit busboy would quietly cut the file short: fail the stream instead.
-      const upload = file;
-      upload.once('limit', () => upload.destroy(tooLarge('archive', limit)));
-      return use(upload);
-    });
+        if (!file) throw missing();
+        // Past the limit busboy would quietly cut the file short: fail the stream instead.
+        const upload = file;
+        upload.once('limit', () => upload.destroy(tooLarge('archive', limit)));
+        return use(upload);
+      },
+    );
   }
   if (request.body instanceof Readable) return use(request.body);
   throw missing();
@@ -99,13 +112,18 @@ export async function withUploadStream<T>(request: FastifyRequest, limit: number
  */
 export async function discardUpload(request: FastifyRequest, limit: number): Promise<void> {
   if (request.isMultipart()) {
-    await withByteBudget(request.raw, limit, () => tooLarge('none', limit), async () => {
-      try {
-        for await (const part of request.parts(multipartOptions(limit))) if (part.type === 'file') part.file.resume();
-      } catch (error) {
-        throw multipartError(error);
-      }
-    });
+    await withByteBudget(
+      request.raw,
+      limit,
+      () => tooLarge('none', limit),
+      async () => {
+        try {
+          for await (const part of request.parts(multipartOptions(limit))) if (part.type === 'file') part.file.resume();
+        } catch (error) {
+          throw multipartError(error);
+        }
+      },
+    );
   } else if (request.body instanceof Readable) {
     for await (const _chunk of request.body) {
       // counted against the limit by its content-type parser

@@ -98,7 +98,8 @@ export async function decodeImage(bytes: Uint8Array, request: DecodeRequest, hea
       .removeAlpha()
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
-    if (out.channels !== 3 || out.width < size || out.height < size) throw new Error(`decoded ${out.width}×${out.height}×${out.channels}, expected at least ${size}²×3`);
+    if (out.channels !== 3 || out.width < size || out.height < size)
+      throw new Error(`decoded ${out.width}×${out.height}×${out.channels}, expected at least ${size}²×3`);
     const pixels = centreCrop(data, out.width, out.height, size);
     const model = { ...info, pixels, size };
     if (!shared) return { model, cues: await cuesApart };

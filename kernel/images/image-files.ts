@@ -97,7 +97,9 @@ export async function findImageFiles(inputs: string[], options: FindOptions = {}
     enteredFolders.add(real);
     let entries: Dirent[];
     try {
-      entries = (await fs.readdir(folder, { withFileTypes: true })).filter((e) => !e.name.startsWith('.')).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      entries = (await fs.readdir(folder, { withFileTypes: true }))
+        .filter((e) => !e.name.startsWith('.'))
+        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     } catch (error) {
       skipped.push({ path: folder, reason: `the folder cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})` });
       return;

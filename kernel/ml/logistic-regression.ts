@@ -111,7 +111,8 @@ export function minimiseLbfgs(
       alpha[k] = rho[k] * dot(s[k], direction);
       for (let j = 0; j < dim; j++) direction[j] -= alpha[k] * yk[k][j];
     }
-    const gamma = s.length > 0 ? dot(s[s.length - 1], yk[yk.length - 1]) / dot(yk[yk.length - 1], yk[yk.length - 1]) : 1 / Math.max(1, Math.sqrt(dot(grad, grad)));
+    const gamma =
+      s.length > 0 ? dot(s[s.length - 1], yk[yk.length - 1]) / dot(yk[yk.length - 1], yk[yk.length - 1]) : 1 / Math.max(1, Math.sqrt(dot(grad, grad)));
     for (let j = 0; j < dim; j++) direction[j] *= gamma;
     for (let k = 0; k < s.length; k++) {
       const beta = rho[k] * dot(yk[k], direction);

@@ -37,7 +37,10 @@ export class SharedMatrix {
   readonly buffer: SharedArrayBuffer;
   readonly rows: Float64Array[];
 
-  constructor(rows: ArrayLike<number>[], readonly width: number) {
+  constructor(
+    rows: ArrayLike<number>[],
+    readonly width: number,
+  ) {
     this.buffer = new SharedArrayBuffer(rows.length * width * 8);
     const all = new Float64Array(this.buffer);
     this.rows = rows.map((row, i) => {
@@ -53,9 +56,18 @@ export class SharedMatrix {
   }
 }
 
-export function runFit(rows: Float64Array[], job: Pick<FitJob, 'labels' | 'weights' | 'l2' | 'tolerance' | 'maxIterations' | 'init' | 'prior'> & { rows: ArrayLike<number> }): LogisticModel {
+export function runFit(
+  rows: Float64Array[],
+  job: Pick<FitJob, 'labels' | 'weights' | 'l2' | 'tolerance' | 'maxIterations' | 'init' | 'prior'> & { rows: ArrayLike<number> },
+): LogisticModel {
   const x = Array.from(job.rows, (r) => rows[r]);
-  const { weights, bias } = fitLogistic(x, job.labels, job.weights, { l2: job.l2, tolerance: job.tolerance, maxIterations: job.maxIterations, init: job.init, prior: job.prior });
+  const { weights, bias } = fitLogistic(x, job.labels, job.weights, {
+    l2: job.l2,
+    tolerance: job.tolerance,
+    maxIterations: job.maxIterations,
+    init: job.init,
+    prior: job.prior,
+  });
   return { weights, bias };
 }
 
@@ -93,7 +105,9 @@ export class ParallelFits {
       shares[least].push(j);
       load[least] += jobs[j].rows.length;
     }
-    const remote = Promise.all(this.helpers.map((worker, h) => Promise.all(shares[h + 1].map((j) => this.send(worker, jobs[j]).then((m) => (results[j] = m))))));
+    const remote = Promise.all(
+      this.helpers.map((worker, h) => Promise.all(shares[h + 1].map((j) => this.send(worker, jobs[j]).then((m) => (results[j] = m))))),
+    );
     // Observed now, awaited below: should this thread's own share throw first, a helper's
     // failure must not become an unhandled rejection, which would end the process.
     remote.catch(() => {});

@@ -25,7 +25,13 @@ export interface Neighbour {
 }
 
 /** The `k` rows of `prepared` most similar to `query` (a prepared row), best first. */
-export function nearestRows(query: Float32Array, prepared: Float32Array, dim: number, k: number, exclude: (index: number) => boolean = () => false): Neighbour[] {
+export function nearestRows(
+  query: Float32Array,
+  prepared: Float32Array,
+  dim: number,
+  k: number,
+  exclude: (index: number) => boolean = () => false,
+): Neighbour[] {
   const rows = prepared.length / dim;
   // A min-heap of the best k so far: its root is the one to beat.
   const heap: Neighbour[] = [];
@@ -48,7 +54,7 @@ export function nearestRows(query: Float32Array, prepared: Float32Array, dim: nu
     for (let j = 0; j < dim; j++) s += query[j] * prepared[start + j];
     if (heap.length < k) {
       heap.push({ index: row, similarity: s });
-      for (let i = heap.length - 1; i > 0; ) {
+      for (let i = heap.length - 1; i > 0;) {
         const p = (i - 1) >> 1;
         if (heap[p].similarity <= heap[i].similarity) break;
         [heap[p], heap[i]] = [heap[i], heap[p]];

@@ -12,7 +12,10 @@ export function dot(a: Vector, b: Vector): number {
 
 /** Σ w[i]·x[offset + i] over i in [0, length): a weight vector against one row of a matrix. */
 export function dotAt(w: Vector, x: Vector, offset: number, length: number): number {
-  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  let s0 = 0,
+    s1 = 0,
+    s2 = 0,
+    s3 = 0;
   let i = 0;
   for (const last = length - 3; i < last; i += 4) {
     const j = offset + i;
@@ -27,7 +30,10 @@ export function dotAt(w: Vector, x: Vector, offset: number, length: number): num
 
 /** Σ a[i]·b[i] over i in [start, end). */
 export function dotFrom(a: Vector, b: Vector, start: number, end: number): number {
-  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  let s0 = 0,
+    s1 = 0,
+    s2 = 0,
+    s3 = 0;
   let i = start;
   for (const last = end - 3; i < last; i += 4) {
     s0 += a[i] * b[i];

@@ -4,9 +4,7 @@
 // VS Code. Cells run one at a time, in the order they were asked for.
 import { format } from 'node:util';
 
-export type CellOutput =
-  | { kind: 'stdout' | 'stderr'; text: string }
-  | { kind: 'display'; data: Record<string, string>; update: boolean; displayId?: string };
+export type CellOutput = { kind: 'stdout' | 'stderr'; text: string } | { kind: 'display'; data: Record<string, string>; update: boolean; displayId?: string };
 
 export interface CellExecutor {
   /** Runs a cell; resolves to whether it succeeded (errors were sent as stderr). */
@@ -41,19 +39,24 @@ export function createCellExecutor(rootDir: string): CellExecutor {
   let sink: ((output: CellOutput) => void) | undefined;
   const send = (output: CellOutput) => sink?.(output);
   // Cells print through the global console and process.stdout/stderr: capture those streams.
-  const capture = (kind: 'stdout' | 'stderr') => ((chunk: string | Uint8Array, encoding?: unknown, callback?: unknown) => {
-    send({ kind, text: typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8') });
-    const done = typeof encoding === 'function' ? encoding : callback;
-    if (typeof done === 'function') done();
-    return true;
-  }) as typeof process.stdout.write;
+  const capture = (kind: 'stdout' | 'stderr') =>
+    ((chunk: string | Uint8Array, encoding?: unknown, callback?: unknown) => {
+      send({ kind, text: typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8') });
+      const done = typeof encoding === 'function' ? encoding : callback;
+      if (typeof done === 'function') done();
+      return true;
+    }) as typeof process.stdout.write;
   process.stdout.write = capture('stdout');
   process.stderr.write = capture('stderr');
   const converter = createConverter({});
-  const executor = createExecutor(rootDir, { node: converter, browser: converter, close: () => converter.close() }, {
-    log: (...args: unknown[]) => send({ kind: 'stdout', text: `${format(...args)}\n` }),
-    error: (...args: unknown[]) => send({ kind: 'stderr', text: `${format(...args)}\n` }),
-  });
+  const executor = createExecutor(
+    rootDir,
+    { node: converter, browser: converter, close: () => converter.close() },
+    {
+      log: (...args: unknown[]) => send({ kind: 'stdout', text: `${format(...args)}\n` }),
+      error: (...args: unknown[]) => send({ kind: 'stderr', text: `${format(...args)}\n` }),
+    },
+  );
   // `tslab.display.html(…)` (and Tagsmith's show… helpers) end up here.
   jupyter.lastWriteDisplayData = (message, update) => send({ kind: 'display', data: message.data, update, displayId: message.transient?.display_id });
 

@@ -10,7 +10,11 @@ type Rgb = [number, number, number];
 export function rgbImage(width: number, height: number, pixel: (x: number, y: number) => Rgb): Sharp {
   const data = Buffer.alloc(width * height * 3);
   for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) data.set(pixel(x, y).map((v) => Math.max(0, Math.min(255, Math.round(v)))), (y * width + x) * 3);
+    for (let x = 0; x < width; x++)
+      data.set(
+        pixel(x, y).map((v) => Math.max(0, Math.min(255, Math.round(v)))),
+        (y * width + x) * 3,
+      );
   }
   return sharp(data, { raw: { width, height, channels: 3 } });
 }
@@ -25,7 +29,12 @@ export function stripes(width: number, height: number, period: number, a: Rgb, b
 /** Soft blobs on a plain background. */
 export function blobs(width: number, height: number, seed: number, background: Rgb = [40, 90, 160]): Sharp {
   const rnd = seededRandom(seed);
-  const centres = Array.from({ length: 5 }, () => ({ x: rnd() * width, y: rnd() * height, r: (0.1 + rnd() * 0.2) * width, c: [rnd() * 255, rnd() * 255, rnd() * 255] }));
+  const centres = Array.from({ length: 5 }, () => ({
+    x: rnd() * width,
+    y: rnd() * height,
+    r: (0.1 + rnd() * 0.2) * width,
+    c: [rnd() * 255, rnd() * 255, rnd() * 255],
+  }));
   return rgbImage(width, height, (x, y) => {
     let px = [...background];
     for (const b of centres) {
@@ -38,7 +47,7 @@ export function blobs(width: number, height: number, seed: number, background: R
 
 /** The n-th striped picture: colours and period vary, so a tag has more than one look. */
 export function stripedPicture(n: number): Sharp {
-  return stripes(200 + (n % 3) * 20, 180, 12 + (n % 4) * 6, [200 + (n % 5) * 10, 40 + (n * 7) % 60, 30], [20, 20, 40 + (n % 3) * 30], n + 1);
+  return stripes(200 + (n % 3) * 20, 180, 12 + (n % 4) * 6, [200 + (n % 5) * 10, 40 + ((n * 7) % 60), 30], [20, 20, 40 + (n % 3) * 30], n + 1);
 }
 
 export function blobPicture(n: number): Sharp {
@@ -49,11 +58,13 @@ export function blobPicture(n: number): Sharp {
 export async function writeDemoImages(folder: string, count = 8): Promise<{ stripes: string[]; blobs: string[] }> {
   const write = async (kind: 'stripes' | 'blobs', draw: (n: number) => Sharp) => {
     await fs.mkdir(path.join(folder, kind), { recursive: true });
-    return Promise.all(Array.from({ length: count }, async (_, n) => {
-      const file = path.join(folder, kind, `${kind}-${n + 1}.jpg`);
-      await fs.writeFile(file, await draw(n).jpeg({ quality: 90 }).toBuffer());
-      return file;
-    }));
+    return Promise.all(
+      Array.from({ length: count }, async (_, n) => {
+        const file = path.join(folder, kind, `${kind}-${n + 1}.jpg`);
+        await fs.writeFile(file, await draw(n).jpeg({ quality: 90 }).toBuffer());
+        return file;
+      }),
+    );
   };
   return { stripes: await write('stripes', stripedPicture), blobs: await write('blobs', blobPicture) };
 }

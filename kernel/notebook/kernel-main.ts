@@ -33,7 +33,8 @@ async function main(): Promise<void> {
   process.on('message', (request: KernelRequest) => {
     switch (request.type) {
       case 'execute':
-        void executor.execute(request.code, (output) => send({ type: 'output', id: request.id, output }))
+        void executor
+          .execute(request.code, (output) => send({ type: 'output', id: request.id, output }))
           .then((ok) => send({ type: 'done', id: request.id, ok }));
         return;
       case 'complete':

@@ -4,9 +4,25 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import {
-  TagsmithApiError, TagsmithClient, type FeaturesDocument, type FeaturesPrediction, type Keywords, type Prediction, type SampleRecord, type SampleType,
-  type ReviewQueue, type ReviewView, type SampleView, type ScanPage, type ScanProgressView, type ScanQuery, type ScanView,
-  type TagScore, type TagSummary, type TrainingTask, type TrainOptions,
+  TagsmithApiError,
+  TagsmithClient,
+  type FeaturesDocument,
+  type FeaturesPrediction,
+  type Keywords,
+  type Prediction,
+  type SampleRecord,
+  type SampleType,
+  type ReviewQueue,
+  type ReviewView,
+  type SampleView,
+  type ScanPage,
+  type ScanProgressView,
+  type ScanQuery,
+  type ScanView,
+  type TagScore,
+  type TagSummary,
+  type TrainingTask,
+  type TrainOptions,
 } from '../client/tagsmith-client';
 import { addImages, type AddManyResult } from '../client/add-many';
 import { DEFAULT_URL } from '../rules';
@@ -15,7 +31,20 @@ import { display, metricsChart, predictionRow, predictionsTable, sampleGrid, typ
 
 export { TagsmithApiError };
 export type { ReviewQueue, ReviewView, SampleView, ScanPage, ScanProgressView, ScanQuery, ScanView };
-export type { FeaturesDocument, FeaturesPrediction, ImageSource, Keywords, Prediction, RichOutput, SampleRecord, SampleType, TagScore, TagSummary, TrainingTask, TrainOptions };
+export type {
+  FeaturesDocument,
+  FeaturesPrediction,
+  ImageSource,
+  Keywords,
+  Prediction,
+  RichOutput,
+  SampleRecord,
+  SampleType,
+  TagScore,
+  TagSummary,
+  TrainingTask,
+  TrainOptions,
+};
 
 export interface ConnectOptions {
   /** The engine's URL. Default: `$TAGSMITH_URL` (set for the VS Code kernel), else http://127.0.0.1:5000. */
@@ -35,7 +64,10 @@ export interface AddProgress {
 export type AddSummary = AddManyResult;
 
 export class Tagsmith {
-  private constructor(readonly client: TagsmithClient, readonly baseDir: string) {}
+  private constructor(
+    readonly client: TagsmithClient,
+    readonly baseDir: string,
+  ) {}
 
   /** Connects and checks that the engine answers, so a wrong URL fails here with a clear message. */
   static async connect(options: ConnectOptions = {}): Promise<Tagsmith> {
@@ -51,11 +83,22 @@ export class Tagsmith {
   }
 
   /** Adds images (paths, folders, globs or bytes) as samples; files that are not usable images are skipped with a reason. */
-  async addSamples(type: SampleType, tag: string, images: ImageSource | ImageSource[], options: { onProgress?: (p: AddProgress) => void } = {}): Promise<AddSummary> {
+  async addSamples(
+    type: SampleType,
+    tag: string,
+    images: ImageSource | ImageSource[],
+    options: { onProgress?: (p: AddProgress) => void } = {},
+  ): Promise<AddSummary> {
     const files = await expandImageSources(images, this.baseDir);
-    return addImages(this.client, type, tag, files.map((f) => ({ ...f, fileName: path.basename(f.name) })), {
-      onProgress: (done, total, name) => options.onProgress?.({ done, total, name }),
-    });
+    return addImages(
+      this.client,
+      type,
+      tag,
+      files.map((f) => ({ ...f, fileName: path.basename(f.name) })),
+      {
+        onProgress: (done, total, name) => options.onProgress?.({ done, total, name }),
+      },
+    );
   }
 
   /** Starts training; `await` the task for the finished record, `.onProgress()` to follow it, `.cancel()` to stop it. */
@@ -150,15 +193,27 @@ export class Tagsmith {
    * `keywords: false`) or for a finished scan (its first `limit` images in `order`, from the
    * scan's results: nothing is embedded again; keywords if the scan found them).
    */
-  async showPredictions(images: ImageSource | ImageSource[] | ScanView | ScanPage | ReviewQueue, options: ScanQuery & { keywords?: boolean } = {}): Promise<RichOutput | undefined> {
+  async showPredictions(
+    images: ImageSource | ImageSource[] | ScanView | ScanPage | ReviewQueue,
+    options: ScanQuery & { keywords?: boolean } = {},
+  ): Promise<RichOutput | undefined> {
     const { keywords = true, ...query } = options;
     if (isScanShaped(images)) {
       const page = 'images' in images ? images : await this.client.scanResults(images.scan_id, { limit: 24, ...query });
       const rows: PredictionRow[] = [];
       for (const image of page.images) {
         const bytes = await fs.readFile(image.path).catch(() => undefined); // an engine on another machine: no thumbnail
-        const custom = Object.fromEntries(Object.entries(image.tags).map(([tag, call]) => [tag, { score: call.score, threshold: call.threshold, label: call.applies }]));
-        rows.push({ name: path.relative(this.baseDir, image.path), thumbnail: bytes && (await thumbnailDataUrl(bytes)), custom, aesthetic: image.aesthetic, stock: image.stock, keywords: image.keywords });
+        const custom = Object.fromEntries(
+          Object.entries(image.tags).map(([tag, call]) => [tag, { score: call.score, threshold: call.threshold, label: call.applies }]),
+        );
+        rows.push({
+          name: path.relative(this.baseDir, image.path),
+          thumbnail: bytes && (await thumbnailDataUrl(bytes)),
+          custom,
+          aesthetic: image.aesthetic,
+          stock: image.stock,
+          keywords: image.keywords,
+        });
       }
       return display(predictionsTable(rows));
     }
@@ -183,11 +238,14 @@ export class Tagsmith {
   async showSamples(tag: string, limit = 24): Promise<RichOutput | undefined> {
     const { positives, negatives } = await this.client.samples(tag);
     const side = async (type: 'positive' | 'negative', list: SampleRecord[]) => ({
-      type, total: list.length,
-      thumbnails: await Promise.all(list.slice(0, limit).map(async (s) => ({
-        name: s.fileName ?? s.id.slice(0, 12),
-        src: `data:image/webp;base64,${Buffer.from(await this.client.thumbnail(s.id, 192)).toString('base64')}`,
-      }))),
+      type,
+      total: list.length,
+      thumbnails: await Promise.all(
+        list.slice(0, limit).map(async (s) => ({
+          name: s.fileName ?? s.id.slice(0, 12),
+          src: `data:image/webp;base64,${Buffer.from(await this.client.thumbnail(s.id, 192)).toString('base64')}`,
+        })),
+      ),
     });
     return display(sampleGrid(tag, [await side('positive', positives), await side('negative', negatives)]));
   }
@@ -225,5 +283,7 @@ function rank(sample: SampleView): number {
 
 /** A scan, a page of its results or a review queue (all carry a scan_id), as opposed to images. */
 function isScanShaped(value: unknown): value is ScanView | ScanPage | ReviewQueue {
-  return typeof value === 'object' && value !== null && !(value instanceof Uint8Array) && !Array.isArray(value) && typeof (value as ScanView).scan_id === 'string';
+  return (
+    typeof value === 'object' && value !== null && !(value instanceof Uint8Array) && !Array.isArray(value) && typeof (value as ScanView).scan_id === 'string'
+  );
 }

@@ -11,10 +11,12 @@ export function imageCalls(image: ScannedImage, features: Float32Array, models: 
   return {
     path: shownPath,
     sha256: image.sha256,
-    tags: Object.fromEntries(models.map((m) => {
-      const s = m.score(input, prepared);
-      return [m.tag, { score: s.score, threshold: s.threshold, applies: s.label }];
-    })),
+    tags: Object.fromEntries(
+      models.map((m) => {
+        const s = m.score(input, prepared);
+        return [m.tag, { score: s.score, threshold: s.threshold, applies: s.label }];
+      }),
+    ),
     aesthetic: image.aesthetic,
     stock: image.stock,
     nsfw: image.nsfw,

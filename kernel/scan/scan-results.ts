@@ -34,7 +34,10 @@ export class ScanResults {
   /** The feature matrix transformed for the tag models, by transform, made on the first scoring. */
   private readonly transformed = new Map<FeatureTransform, Float32Array>();
 
-  constructor(readonly scan: StoredScan, calls: ScanCalls = newScanCalls()) {
+  constructor(
+    readonly scan: StoredScan,
+    calls: ScanCalls = newScanCalls(),
+  ) {
     this.columns = calls.columns;
     this.changed = calls.changed;
   }
@@ -71,7 +74,9 @@ export class ScanResults {
 
   /** Images each tag applies to. */
   appliesCounts(): Record<string, number> {
-    return Object.fromEntries([...this.columns].sort(([a], [b]) => a.localeCompare(b)).map(([tag, column]) => [tag, column.scores.filter((s) => s >= column.threshold).length]));
+    return Object.fromEntries(
+      [...this.columns].sort(([a], [b]) => a.localeCompare(b)).map(([tag, column]) => [tag, column.scores.filter((s) => s >= column.threshold).length]),
+    );
   }
 
   /** Calls that changed at each tag's last re-scoring (tags never re-scored are left out). */
@@ -102,7 +107,8 @@ export class ScanResults {
 
   /** A scanned image's prepared feature row (for "more like this"). */
   preparedRow(index: number): Float32Array {
-    if (!Number.isInteger(index) || index < 0 || index >= this.scan.images.length) throw new TagsmithError('unknown_scan', `Scan ${this.id} has no image ${index}.`);
+    if (!Number.isInteger(index) || index < 0 || index >= this.scan.images.length)
+      throw new TagsmithError('unknown_scan', `Scan ${this.id} has no image ${index}.`);
     return row(this.preparedMatrix(), this.scan.record.featureLength, index);
   }
 
@@ -152,10 +158,12 @@ export class ScanResults {
   }
 
   private calls(i: number): ImageCalls['tags'] {
-    return Object.fromEntries(this.tags.map((tag) => {
-      const column = this.columns.get(tag)!;
-      return [tag, { score: column.scores[i], threshold: column.threshold, applies: applies(column, i) }];
-    }));
+    return Object.fromEntries(
+      this.tags.map((tag) => {
+        const column = this.columns.get(tag)!;
+        return [tag, { score: column.scores[i], threshold: column.threshold, applies: applies(column, i) }];
+      }),
+    );
   }
 
   private view(i: number, tag: string | undefined, samples: ReadonlyMap<string, SampleType>): ScannedImageView {

@@ -55,7 +55,11 @@ export function isScanId(id: unknown): id is string {
 export class ScanStore {
   constructor(readonly dir: string) {}
 
-  async save(id: string, details: { inputs: string[]; backbone: string; featureLength: number; startedAt: string; keywords?: boolean }, outcome: ScanOutcome): Promise<ScanRecord> {
+  async save(
+    id: string,
+    details: { inputs: string[]; backbone: string; featureLength: number; startedAt: string; keywords?: boolean },
+    outcome: ScanOutcome,
+  ): Promise<ScanRecord> {
     const folder = this.folder(id);
     await fs.mkdir(folder, { recursive: true });
     await writeJsonAtomic(path.join(folder, 'images.json'), outcome.images);

@@ -17,13 +17,21 @@ export interface ImageCues {
 
 export function measureCues(rgb: Uint8Array, width: number, height: number): ImageCues {
   const luma = new Float32Array(width * height);
-  let rg = 0, yb = 0, rg2 = 0, yb2 = 0;
+  let rg = 0,
+    yb = 0,
+    rg2 = 0,
+    yb2 = 0;
   for (let i = 0, p = 0; i < luma.length; i++, p += 3) {
-    const r = rgb[p], g = rgb[p + 1], b = rgb[p + 2];
+    const r = rgb[p],
+      g = rgb[p + 1],
+      b = rgb[p + 2];
     luma[i] = (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
     const a = r - g;
     const c = 0.5 * (r + g) - b;
-    rg += a; yb += c; rg2 += a * a; yb2 += c * c;
+    rg += a;
+    yb += c;
+    rg2 += a * a;
+    yb2 += c * c;
   }
   const n = luma.length;
   let mean = 0;
@@ -37,8 +45,10 @@ export function measureCues(rgb: Uint8Array, width: number, height: number): Ima
   for (const v of luma) variance += (v - mean) ** 2;
   const std = Math.sqrt(variance / n);
 
-  const mrg = rg / n, myb = yb / n;
-  const srg = Math.sqrt(Math.max(0, rg2 / n - mrg * mrg)), syb = Math.sqrt(Math.max(0, yb2 / n - myb * myb));
+  const mrg = rg / n,
+    myb = yb / n;
+  const srg = Math.sqrt(Math.max(0, rg2 / n - mrg * mrg)),
+    syb = Math.sqrt(Math.max(0, yb2 / n - myb * myb));
   const colourfulness = Math.sqrt(srg * srg + syb * syb) + 0.3 * Math.sqrt(mrg * mrg + myb * myb);
 
   const sigma = noiseSigma(luma, width, height);
@@ -69,8 +79,10 @@ function downscaleByTwo(values: Float32Array, width: number, height: number): { 
   const out = new Float32Array(w * h);
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
-      const x0 = Math.min(width - 1, 2 * x), y0 = Math.min(height - 1, 2 * y);
-      const x1 = Math.min(width - 1, x0 + 1), y1 = Math.min(height - 1, y0 + 1);
+      const x0 = Math.min(width - 1, 2 * x),
+        y0 = Math.min(height - 1, 2 * y);
+      const x1 = Math.min(width - 1, x0 + 1),
+        y1 = Math.min(height - 1, y0 + 1);
       out[y * w + x] = (values[y0 * width + x0] + values[y0 * width + x1] + values[y1 * width + x0] + values[y1 * width + x1]) / 4;
     }
   }
@@ -79,12 +91,16 @@ function downscaleByTwo(values: Float32Array, width: number, height: number): { 
 
 function varianceOfLaplacian(v: Float32Array, width: number, height: number): number {
   if (width < 3 || height < 3) return 0;
-  let sum = 0, sum2 = 0, count = 0;
+  let sum = 0,
+    sum2 = 0,
+    count = 0;
   for (let y = 1; y < height - 1; y++) {
     for (let x = 1; x < width - 1; x++) {
       const i = y * width + x;
       const l = v[i - 1] + v[i + 1] + v[i - width] + v[i + width] - 4 * v[i];
-      sum += l; sum2 += l * l; count++;
+      sum += l;
+      sum2 += l * l;
+      count++;
     }
   }
   const m = sum / count;
@@ -103,9 +119,8 @@ function noiseSigma(v: Float32Array, width: number, height: number): number {
   for (let y = 1; y < height - 1; y++) {
     for (let x = 1; x < width - 1; x++) {
       const i = y * width + x;
-      const r = 4 * v[i]
-        - 2 * (v[i - 1] + v[i + 1] + v[i - width] + v[i + width])
-        + (v[i - width - 1] + v[i - width + 1] + v[i + width - 1] + v[i + width + 1]);
+      const r =
+        4 * v[i] - 2 * (v[i - 1] + v[i + 1] + v[i - width] + v[i + width]) + (v[i - width - 1] + v[i - width + 1] + v[i + width - 1] + v[i + width + 1]);
       responses[k++] = Math.abs(r);
     }
   }

@@ -4,7 +4,9 @@ import type { Keywords } from './keywords';
 
 /** "person ×3, dog" (surest first); an empty string when nothing was found. */
 export function keywordsInWords(keywords: Keywords | undefined, separator = ', '): string {
-  return keywordList(keywords).map(({ name, count }) => (count > 1 ? `${name} ×${count}` : name)).join(separator);
+  return keywordList(keywords)
+    .map(({ name, count }) => (count > 1 ? `${name} ×${count}` : name))
+    .join(separator);
 }
 
 /** Keywords surest first, with their confidence and count. */

@@ -43,7 +43,10 @@ export async function unpackArchiveFile(file: string, parent: string): Promise<U
     await StateLayout.ensureFolders(generation);
     const after = await fs.stat(file);
     if (after.size !== before.size || after.mtimeMs !== before.mtimeMs) {
-      throw new TagsmithError('invalid_archive', `The state archive ${file} changed while it was read; replace it in one step (write it beside, then mv) and try again.`);
+      throw new TagsmithError(
+        'invalid_archive',
+        `The state archive ${file} changed while it was read; replace it in one step (write it beside, then mv) and try again.`,
+      );
     }
     return { sha256, generation };
   } catch (error) {

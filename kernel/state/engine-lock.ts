@@ -82,7 +82,13 @@ async function readOwner(file: string): Promise<LockOwner | undefined> {
   try {
     const value = JSON.parse(await fs.readFile(file, 'utf8')) as Partial<LockOwner>;
     if (!Number.isInteger(value.pid) || typeof value.hostname !== 'string') return undefined;
-    return { pid: value.pid!, hostname: value.hostname, command: String(value.command ?? ''), startedAt: String(value.startedAt ?? ''), ...(typeof value.url === 'string' ? { url: value.url } : {}) };
+    return {
+      pid: value.pid!,
+      hostname: value.hostname,
+      command: String(value.command ?? ''),
+      startedAt: String(value.startedAt ?? ''),
+      ...(typeof value.url === 'string' ? { url: value.url } : {}),
+    };
   } catch {
     return undefined; // missing, torn or not ours: nobody holds it
   }

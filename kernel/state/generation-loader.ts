@@ -17,7 +17,11 @@ export type { GenerationContents, RunningBackbone };
  * problem, before anything is changed. `readOnly` (a replica's snapshot): the same checks, the
  * tasks settled in memory only, nothing written or deleted.
  */
-export async function loadGeneration(gen: GenerationLayout, running: RunningBackbone, options: ReadOptions & { readOnly?: boolean } = {}): Promise<GenerationContents> {
+export async function loadGeneration(
+  gen: GenerationLayout,
+  running: RunningBackbone,
+  options: ReadOptions & { readOnly?: boolean } = {},
+): Promise<GenerationContents> {
   const contents = await readGeneration(gen, running, options);
   contents.tasks = await Promise.all(
     contents.tasks.map(async (task) => {

@@ -11,7 +11,8 @@ import { TagsmithError } from '../errors';
 import { THUMBNAIL_MAX, THUMBNAIL_MIN } from '../rules';
 
 const TAG_PATTERN = /^[\p{L}\p{N}][\p{L}\p{N}\p{M}_.-]{0,63}$/u;
-export const TAG_RULE = '1–64 letters or digits (any script) and - _ . , starting with a letter or digit, not ending with a dot, and not a Windows device name such as CON or NUL';
+export const TAG_RULE =
+  '1–64 letters or digits (any script) and - _ . , starting with a letter or digit, not ending with a dot, and not a Windows device name such as CON or NUL';
 
 const SAMPLE_ID_PATTERN = /^[0-9a-f]{64}$/;
 const TASK_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -31,7 +32,7 @@ function isPortable(name: string): boolean {
 
 /** A name as an error message shows it: quoted, and cut short if it is long. */
 export function shownName(value: unknown): string {
-  if (typeof value !== 'string') return value === undefined ? 'none' : JSON.stringify(value)?.slice(0, 80) ?? String(value);
+  if (typeof value !== 'string') return value === undefined ? 'none' : (JSON.stringify(value)?.slice(0, 80) ?? String(value));
   return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
 }
 
@@ -113,6 +114,10 @@ export function isThumbnailSide(side: unknown): side is number {
 }
 
 export function validateThumbnailSide(side: unknown): number {
-  if (!isThumbnailSide(side)) throw new TagsmithError('bad_request', `A thumbnail's size must be a whole number of pixels from ${THUMBNAIL_MIN} to ${THUMBNAIL_MAX}; got ${shownName(side)}.`);
+  if (!isThumbnailSide(side))
+    throw new TagsmithError(
+      'bad_request',
+      `A thumbnail's size must be a whole number of pixels from ${THUMBNAIL_MIN} to ${THUMBNAIL_MAX}; got ${shownName(side)}.`,
+    );
   return side;
 }

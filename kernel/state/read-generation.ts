@@ -52,7 +52,11 @@ export async function readGeneration(gen: GenerationLayout, running: RunningBack
   if (!files.some((f) => f.place.kind === 'manifest')) throw invalidRecord('manifest.json', 'missing: the state has no Tagsmith manifest.json');
   const tagsWithSamples = new Set(files.flatMap((f) => (f.place.kind === 'samples' ? [f.place.tag] : [])));
   const clash = options.portableTags ? tagFolderClash([...tagsWithSamples].sort()) : undefined;
-  if (clash) throw invalidRecord(`tags/${clash[1]}`, `tags ${JSON.stringify(clash[0])} and ${JSON.stringify(clash[1])} differ only in case: on Windows and macOS they would be one folder`);
+  if (clash)
+    throw invalidRecord(
+      `tags/${clash[1]}`,
+      `tags ${JSON.stringify(clash[0])} and ${JSON.stringify(clash[1])} differ only in case: on Windows and macOS they would be one folder`,
+    );
 
   await inBatches(files, async ({ relative, place }) => {
     const file = path.join(gen.dir, ...relative.split('/'));

@@ -13,7 +13,11 @@ import { checkCurrentPointer, checkTagModel, readRecordFile } from './stored-rec
 
 export async function readServedModels(stateDir: string, running: RunningBackbone): Promise<TagModelJson[]> {
   const pointer = await readRecordFile(path.join(stateDir, 'CURRENT'), 'CURRENT').catch(() => undefined);
-  if (pointer === undefined) throw new TagsmithError('not_found', `${stateDir} is not a Tagsmith state folder (it has no CURRENT file); give --state the folder \`tagsmith serve\` uses.`);
+  if (pointer === undefined)
+    throw new TagsmithError(
+      'not_found',
+      `${stateDir} is not a Tagsmith state folder (it has no CURRENT file); give --state the folder \`tagsmith serve\` uses.`,
+    );
   const gen = new GenerationLayout(path.join(stateDir, checkCurrentPointer(pointer).generation));
   const models: TagModelJson[] = [];
   for (const tag of (await fs.readdir(gen.tagsDir).catch(() => [])).filter(isValidTag).sort()) {

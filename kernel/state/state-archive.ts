@@ -108,7 +108,9 @@ export async function restoreStateArchive(archive: Readable, target: string, spo
       } catch (error) {
         // Two names one file system takes for the same (case, Unicode forms), or a full disk.
         const code = (error as NodeJS.ErrnoException).code ?? 'error';
-        throw new TagsmithError('invalid_archive', `The archive was refused: ${relative} could not be written (${code}). Nothing was changed.`, { cause: error });
+        throw new TagsmithError('invalid_archive', `The archive was refused: ${relative} could not be written (${code}). Nothing was changed.`, {
+          cause: error,
+        });
       }
     });
   } finally {

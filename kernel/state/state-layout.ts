@@ -23,7 +23,16 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { TEMP_MARKER, writeJsonAtomic } from './atomic-file';
 import {
-  isBackboneId, isSampleId, isTaskId, isValidTag, shownName, validateBackboneId, validateSampleId, validateTag, validateTaskId, validateThumbnailSide,
+  isBackboneId,
+  isSampleId,
+  isTaskId,
+  isValidTag,
+  shownName,
+  validateBackboneId,
+  validateSampleId,
+  validateTag,
+  validateTaskId,
+  validateThumbnailSide,
 } from './path-names';
 import { STATE_FORMAT, STATE_NAME, type StateManifest } from './record-schemas';
 import { checkCurrentPointer, checkManifest, invalidRecord, readRecordFile } from './stored-records';
@@ -147,7 +156,11 @@ export class StateLayout {
     await fs.mkdir(dir);
     if (forArchive) return dir;
     await StateLayout.ensureFolders(dir);
-    await writeJsonAtomic(path.join(dir, 'manifest.json'), { name: STATE_NAME, formatVersion: STATE_FORMAT, createdAt: new Date().toISOString() } satisfies StateManifest);
+    await writeJsonAtomic(path.join(dir, 'manifest.json'), {
+      name: STATE_NAME,
+      formatVersion: STATE_FORMAT,
+      createdAt: new Date().toISOString(),
+    } satisfies StateManifest);
     return dir;
   }
 

@@ -11,8 +11,20 @@ import type { TLocalizedValidationError } from 'typebox/error';
 import { TagsmithError } from '../errors';
 import { shownName } from './path-names';
 import {
-  CurrentPointerSchema, EmbeddingSchema, SampleListSchema, STATE_FORMAT, STATE_NAME, StateManifestSchema, TagModelSchema, TaskRecordSchema,
-  type CurrentPointer, type EmbeddingRecord, type SampleListJson, type StateManifest, type TagModelJson, type TaskRecord,
+  CurrentPointerSchema,
+  EmbeddingSchema,
+  SampleListSchema,
+  STATE_FORMAT,
+  STATE_NAME,
+  StateManifestSchema,
+  TagModelSchema,
+  TaskRecordSchema,
+  type CurrentPointer,
+  type EmbeddingRecord,
+  type SampleListJson,
+  type StateManifest,
+  type TagModelJson,
+  type TaskRecord,
 } from './record-schemas';
 
 // The record types, for modules that import them from here.
@@ -70,7 +82,8 @@ export async function readRecordFile(file: string, relative: string): Promise<un
 export function checkManifest(value: unknown, file = 'manifest.json'): StateManifest {
   const v = value as Partial<StateManifest> | null;
   if (!v || typeof v !== 'object' || v.name !== STATE_NAME) throw invalidRecord(file, 'not a Tagsmith state manifest');
-  if (v.formatVersion !== STATE_FORMAT) throw invalidRecord(file, `the state has format version ${shownName(v.formatVersion)}; this Tagsmith reads version ${STATE_FORMAT}`);
+  if (v.formatVersion !== STATE_FORMAT)
+    throw invalidRecord(file, `the state has format version ${shownName(v.formatVersion)}; this Tagsmith reads version ${STATE_FORMAT}`);
   return manifestShape(value, file);
 }
 
@@ -96,7 +109,8 @@ export function checkSampleList(value: unknown, file: string, folderTag: string)
  */
 export function checkEmbedding(value: unknown, file: string, expected: { backbone: string; featureLength?: number }): EmbeddingRecord {
   const record = embeddingShape(value, file);
-  if (record.backbone !== expected.backbone) throw invalidRecord(file, `backbone ${shownName(record.backbone)} is not its folder's name (${shownName(expected.backbone)})`);
+  if (record.backbone !== expected.backbone)
+    throw invalidRecord(file, `backbone ${shownName(record.backbone)} is not its folder's name (${shownName(expected.backbone)})`);
   const bytes = Buffer.from(record.features, 'base64');
   if (bytes.length % 4 !== 0) throw invalidRecord(file, 'features are not a whole number of float32 values');
   if (expected.featureLength !== undefined && bytes.length !== expected.featureLength * 4) {
@@ -126,7 +140,10 @@ export function checkTagModel(value: unknown, file: string, expected: { tag: str
     throw invalidRecord(file, `clusters has ${model.clusters.length} entries; options.num_clusters is ${model.options.num_clusters}`);
   }
   if (!!model.options.apply_keywords !== !!model.keywords) {
-    throw invalidRecord(file, model.keywords ? 'keywords are given but options.apply_keywords is not set' : 'options.apply_keywords is set but keywords are missing');
+    throw invalidRecord(
+      file,
+      model.keywords ? 'keywords are given but options.apply_keywords is not set' : 'options.apply_keywords is set but keywords are missing',
+    );
   }
   if (model.keywords && model.keywords.mean.length !== model.keywords.std.length) {
     throw invalidRecord(file, `keywords has ${model.keywords.mean.length} means and ${model.keywords.std.length} standard deviations`);
@@ -200,7 +217,13 @@ function describeProblem(errors: TLocalizedValidationError[], root: unknown): st
 }
 
 const TYPE_NAMES: Record<string, string> = {
-  object: 'an object', array: 'a list', string: 'a string', number: 'a finite number', integer: 'a whole number', boolean: 'true or false', null: 'null',
+  object: 'an object',
+  array: 'a list',
+  string: 'a string',
+  number: 'a finite number',
+  integer: 'a whole number',
+  boolean: 'true or false',
+  null: 'null',
 };
 
 function describeValue(value: unknown): string {
@@ -214,7 +237,10 @@ function describeValue(value: unknown): string {
 }
 
 function pointerParts(pointer: string): string[] {
-  return pointer.split('/').slice(1).map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'));
+  return pointer
+    .split('/')
+    .slice(1)
+    .map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
 /** `/clusters/0/weights` → `clusters[0].weights`. */

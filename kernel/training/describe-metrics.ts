@@ -15,9 +15,10 @@ export function describeOutcome(metrics: MetricsForWords): string {
   if (c.falsePositives === 0) return `${found}; no false alarms in ${negatives} negative${negatives === 1 ? '' : 's'}.`;
   // "1 false alarm per 20 negatives" reads better than "3 in 61" once the rate is what matters.
   const per = Math.round(negatives / c.falsePositives);
-  const rate = c.falsePositives === 1 || per < 2
-    ? `${c.falsePositives} false alarm${c.falsePositives === 1 ? '' : 's'} in ${negatives} negatives`
-    : `about 1 false alarm per ${per} negatives`;
+  const rate =
+    c.falsePositives === 1 || per < 2
+      ? `${c.falsePositives} false alarm${c.falsePositives === 1 ? '' : 's'} in ${negatives} negatives`
+      : `about 1 false alarm per ${per} negatives`;
   return `${found}; ${rate}.`;
 }
 

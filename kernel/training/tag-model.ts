@@ -86,7 +86,11 @@ export class TagModel {
    * confidences (read only by a model trained with apply_keywords): a scan's re-scoring, with
    * nothing transformed per image, so 10,000 images cost a few dot products each.
    */
-  scoreRows(rows: Float32Array, bases: readonly Pick<BaseScores, 'aesthetic' | 'stock'>[], keywords?: readonly (ArrayLike<number> | undefined)[]): Float32Array {
+  scoreRows(
+    rows: Float32Array,
+    bases: readonly Pick<BaseScores, 'aesthetic' | 'stock'>[],
+    keywords?: readonly (ArrayLike<number> | undefined)[],
+  ): Float32Array {
     const d = this.json.featureLength;
     if (rows.length !== bases.length * d) {
       throw new TagsmithError('invalid_features', `expected ${bases.length} rows of ${d} features, got ${rows.length} numbers`);
@@ -196,7 +200,10 @@ function extraInputs(input: BaseScores, json: InputShape): number[] {
   if (!k) return extras;
   const values = input.keywords;
   if (!values || values.length !== k.mean.length) {
-    throw new TagsmithError('invalid_features', `this tag was trained with keywords (${k.model}); the input has ${values ? `${values.length} keyword confidences, not ${k.mean.length}` : 'none'}`);
+    throw new TagsmithError(
+      'invalid_features',
+      `this tag was trained with keywords (${k.model}); the input has ${values ? `${values.length} keyword confidences, not ${k.mean.length}` : 'none'}`,
+    );
   }
   for (let i = 0; i < k.mean.length; i++) extras.push(((values[i] - k.mean[i]) / k.std[i]) * k.scale);
   return extras;

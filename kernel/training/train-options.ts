@@ -21,7 +21,8 @@ export function parseTrainQuery(query: URLSearchParams): TrainOptions {
   const partial: Partial<TrainOptions> = {};
   const clusters = query.get('num_clusters');
   if (clusters !== null) {
-    if (!/^\d+$/.test(clusters.trim())) throw new TagsmithError('invalid_option', `num_clusters must be a whole number from ${MIN_CLUSTERS} to ${MAX_CLUSTERS}; got "${clusters}".`);
+    if (!/^\d+$/.test(clusters.trim()))
+      throw new TagsmithError('invalid_option', `num_clusters must be a whole number from ${MIN_CLUSTERS} to ${MAX_CLUSTERS}; got "${clusters}".`);
     partial.num_clusters = Number(clusters);
   }
   for (const key of ['apply_aesthetic_score', 'apply_stock_score', 'apply_keywords'] as const) {

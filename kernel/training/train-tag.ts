@@ -14,7 +14,17 @@ import { ParallelFits, SharedMatrix, type FitJob } from '../ml/parallel-fits';
 import { bestF1Threshold, confusionAt, histogram, rocAuc, rocCurve, summarise } from '../ml/metrics';
 import { stratifiedFolds } from '../ml/stratified-folds';
 import { dot, sigmoid } from '../ml/vectors';
-import { extraLength, modelInput, TAG_MODEL_FORMAT, TAG_MODEL_NAME, TagModel, type FeatureTransform, type ScoringInput, type TagMetrics, type TagModelJson } from './tag-model';
+import {
+  extraLength,
+  modelInput,
+  TAG_MODEL_FORMAT,
+  TAG_MODEL_NAME,
+  TagModel,
+  type FeatureTransform,
+  type ScoringInput,
+  type TagMetrics,
+  type TagModelJson,
+} from './tag-model';
 import type { TrainOptions } from './train-options';
 
 export interface TrainingData {
@@ -73,7 +83,12 @@ export interface TrainingResources {
   clusterHeads?: 'tied' | 'independent';
 }
 
-export async function trainTag(data: TrainingData, options: TrainOptions, onProgress: (p: TrainingProgress) => void = () => {}, resources: TrainingResources = {}): Promise<TagModel> {
+export async function trainTag(
+  data: TrainingData,
+  options: TrainOptions,
+  onProgress: (p: TrainingProgress) => void = () => {},
+  resources: TrainingResources = {},
+): Promise<TagModel> {
   const k = options.num_clusters;
   checkEnoughSamples(data.positives.length, data.negatives.length, k);
   onProgress({ stage: 'preparing', progress: 0 });
@@ -84,126 +99,136 @@ export async function trainTag(data: TrainingData, options: TrainOptions, onProg
   const keywords = options.apply_keywords ? keywordStandardiser(data.keywordModel, [...data.positives, ...data.negatives]) : undefined;
   const featureTransform = data.featureTransform ?? 'sqrt-l2';
   const shape = { featureLength: data.featureLength, extras, featureTransform, ...(keywords ? { keywords } : {}) };
-  const matrix = new SharedMatrix([...data.positives, ...data.negatives].map((s) => modelInput(s, shape)), data.featureLength + extraLength(shape));
+  const matrix = new SharedMatrix(
+    [...data.positives, ...data.negatives].map((s) => modelInput(s, shape)),
+    data.featureLength + extraLength(shape),
+  );
   const x = matrix.rows;
   const y = x.map((_, i) => (i < data.positives.length ? 1 : 0));
   const fits = ParallelFits.create(matrix, Math.max(1, resources.threads ?? 1));
   const tied = (resources.clusterHeads ?? 'tied') === 'tied';
   try {
+    // Cross-validation: every fold refits the whole pipeline (clustering included) on the rest.
+    // Penalties are tried strongest first, all folds at each, warm-starting from the last one.
+    // With many samples, once PATIENCE weaker penalties in a row have not beaten the best AUC,
+    // the weaker (and slowest to fit) rest are skipped; few samples are quick to fit, and their
+    // noisy AUC can rise again late (bench:accuracy's 10-shot bees fell from 0.84 to 0.80).
+    const folds = Math.min(x.length >= FEWER_FOLDS_FROM ? 3 : MAX_FOLDS, data.positives.length, data.negatives.length);
+    const fold = stratifiedFolds(y, folds, SEED);
+    const cv = Array.from({ length: folds }, (_, f) => {
+      const train = x.map((_, i) => i).filter((i) => fold[i] !== f);
+      const clusters = Math.min(k, train.filter((i) => y[i] === 1).length);
+      return {
+        heldOut: x.map((_, i) => i).filter((i) => fold[i] === f),
+        shared: sharedProblem(y, train),
+        clusters: clusterProblems(x, y, train, clusters).problems,
+        sharedModel: undefined as LogisticModel | undefined,
+        models: [] as LogisticModel[],
+      };
+    });
+    const outOfFold: Float64Array[] = [];
+    const aucs: number[] = [];
+    const shares: number[] = [];
+    let chosen = 0;
+    let lastGain = 0;
+    const patience = x.length >= FEWER_FOLDS_FROM ? PATIENCE : L2_GRID.length;
+    for (let l = 0; l < L2_GRID.length && l - lastGain <= patience; l++) {
+      const scores = new Float64Array(x.length);
+      const settings = { l2: L2_GRID[l], tolerance: CV_TOLERANCE, maxIterations: 200 };
+      const tiedFolds = cv.filter((f) => tied && f.clusters.length > 1);
+      const shared = await fits.fitAll(tiedFolds.map((f) => ({ ...f.shared, ...settings, init: f.sharedModel })));
+      tiedFolds.forEach((f, i) => (f.sharedModel = shared[i]));
+      const jobs = cv.flatMap((f) =>
+        f.clusters.map((c, i): FitJob => tiedJob(c, settings, f.models[i], tied && f.clusters.length > 1 ? f.sharedModel : undefined)),
+      );
+      const fitted = await fits.fitAll(jobs);
+      const sharedScores = new Float64Array(x.length);
+      for (const f of cv) {
+        f.models = fitted.splice(0, f.clusters.length);
+        for (const i of f.heldOut) {
+          scores[i] = scoreClusters(f.models, x[i]);
+          sharedScores[i] = f.sharedModel && f.clusters.length > 1 ? scoreClusters([f.sharedModel], x[i]) : scores[i];
+        }
+      }
+      // How much of the shared head the score takes: cross-validation weighs it against the
+      // cluster heads, so clusters the data does not bear out cost nothing.
+      let best = { share: 0, scores, auc: rocAuc(scores, y) };
+      if (tiedFolds.length > 0) {
+        for (const share of SHARED_SHARES.slice(1)) {
+          const blended = scores.map((s, i) => share * sharedScores[i] + (1 - share) * s);
+          const auc = rocAuc(blended, y);
+          if (auc > best.auc + 1e-9) best = { share, scores: blended, auc };
+        }
+      }
+      shares.push(best.share);
+      outOfFold.push(best.scores);
+      aucs.push(best.auc);
+      // Ties go to the weaker penalty: small tags tie often (a few held-out samples per fold),
+      // and there the weaker fit generalised better: 10-shot ants AUC 0.804 → 0.834 in
+      // bench:accuracy's few-shot curve. (Preferring the strongest penalty within 0.01 of the
+      // best measured worse.) Patience counts from the last strict gain.
+      if (aucs[l] > aucs[chosen] + 1e-9) lastGain = l;
+      if (aucs[l] >= aucs[chosen] - 1e-9) chosen = l;
+      onProgress({ stage: 'cross-validation', progress: 0.05 + (0.75 * (l + 1)) / L2_GRID.length });
+    }
+    const scores = outOfFold[chosen];
 
-  // Cross-validation: every fold refits the whole pipeline (clustering included) on the rest.
-  // Penalties are tried strongest first, all folds at each, warm-starting from the last one.
-  // With many samples, once PATIENCE weaker penalties in a row have not beaten the best AUC,
-  // the weaker (and slowest to fit) rest are skipped; few samples are quick to fit, and their
-  // noisy AUC can rise again late (bench:accuracy's 10-shot bees fell from 0.84 to 0.80).
-  const folds = Math.min(x.length >= FEWER_FOLDS_FROM ? 3 : MAX_FOLDS, data.positives.length, data.negatives.length);
-  const fold = stratifiedFolds(y, folds, SEED);
-  const cv = Array.from({ length: folds }, (_, f) => {
-    const train = x.map((_, i) => i).filter((i) => fold[i] !== f);
-    const clusters = Math.min(k, train.filter((i) => y[i] === 1).length);
-    return {
-      heldOut: x.map((_, i) => i).filter((i) => fold[i] === f),
-      shared: sharedProblem(y, train),
-      clusters: clusterProblems(x, y, train, clusters).problems,
-      sharedModel: undefined as LogisticModel | undefined,
-      models: [] as LogisticModel[],
+    onProgress({ stage: 'fitting', progress: 0.85 });
+    const all = x.map((_, i) => i);
+    const { problems, sizes } = clusterProblems(x, y, all, k);
+    const sharedFinal = sharedProblem(y, all);
+    let models: LogisticModel[] = [];
+    let sharedModel: LogisticModel | undefined;
+    for (const l2 of L2_GRID.slice(0, chosen + 1)) {
+      const settings = { l2, tolerance: FINAL_TOLERANCE, maxIterations: 200 };
+      if (tied && problems.length > 1) [sharedModel] = await fits.fitAll([{ ...sharedFinal, ...settings, init: sharedModel }]);
+      models = await fits.fitAll(problems.map((c, i) => tiedJob(c, settings, models[i], sharedModel)));
+    }
+    const { threshold } = bestF1Threshold(scores, y);
+    const confusion = confusionAt(scores, y, threshold);
+    const metrics: TagMetrics = {
+      folds,
+      positives: data.positives.length,
+      negatives: data.negatives.length,
+      threshold,
+      ...summarise(confusion),
+      rocAuc: aucs[chosen],
+      confusion,
+      histogram: {
+        positives: histogram(
+          scores.filter((_, i) => y[i] === 1),
+          20,
+        ),
+        negatives: histogram(
+          scores.filter((_, i) => y[i] === 0),
+          20,
+        ),
+      },
+      roc: rocCurve(scores, y),
+      clusterSizes: sizes,
+      l2: L2_GRID[chosen],
     };
-  });
-  const outOfFold: Float64Array[] = [];
-  const aucs: number[] = [];
-  const shares: number[] = [];
-  let chosen = 0;
-  let lastGain = 0;
-  const patience = x.length >= FEWER_FOLDS_FROM ? PATIENCE : L2_GRID.length;
-  for (let l = 0; l < L2_GRID.length && l - lastGain <= patience; l++) {
-    const scores = new Float64Array(x.length);
-    const settings = { l2: L2_GRID[l], tolerance: CV_TOLERANCE, maxIterations: 200 };
-    const tiedFolds = cv.filter((f) => tied && f.clusters.length > 1);
-    const shared = await fits.fitAll(tiedFolds.map((f) => ({ ...f.shared, ...settings, init: f.sharedModel })));
-    tiedFolds.forEach((f, i) => (f.sharedModel = shared[i]));
-    const jobs = cv.flatMap((f) => f.clusters.map((c, i): FitJob => tiedJob(c, settings, f.models[i], tied && f.clusters.length > 1 ? f.sharedModel : undefined)));
-    const fitted = await fits.fitAll(jobs);
-    const sharedScores = new Float64Array(x.length);
-    for (const f of cv) {
-      f.models = fitted.splice(0, f.clusters.length);
-      for (const i of f.heldOut) {
-        scores[i] = scoreClusters(f.models, x[i]);
-        sharedScores[i] = f.sharedModel && f.clusters.length > 1 ? scoreClusters([f.sharedModel], x[i]) : scores[i];
-      }
-    }
-    // How much of the shared head the score takes: cross-validation weighs it against the
-    // cluster heads, so clusters the data does not bear out cost nothing.
-    let best = { share: 0, scores, auc: rocAuc(scores, y) };
-    if (tiedFolds.length > 0) {
-      for (const share of SHARED_SHARES.slice(1)) {
-        const blended = scores.map((s, i) => share * sharedScores[i] + (1 - share) * s);
-        const auc = rocAuc(blended, y);
-        if (auc > best.auc + 1e-9) best = { share, scores: blended, auc };
-      }
-    }
-    shares.push(best.share);
-    outOfFold.push(best.scores);
-    aucs.push(best.auc);
-    // Ties go to the weaker penalty: small tags tie often (a few held-out samples per fold),
-    // and there the weaker fit generalised better: 10-shot ants AUC 0.804 → 0.834 in
-    // bench:accuracy's few-shot curve. (Preferring the strongest penalty within 0.01 of the
-    // best measured worse.) Patience counts from the last strict gain.
-    if (aucs[l] > aucs[chosen] + 1e-9) lastGain = l;
-    if (aucs[l] >= aucs[chosen] - 1e-9) chosen = l;
-    onProgress({ stage: 'cross-validation', progress: 0.05 + (0.75 * (l + 1)) / L2_GRID.length });
-  }
-  const scores = outOfFold[chosen];
-
-  onProgress({ stage: 'fitting', progress: 0.85 });
-  const all = x.map((_, i) => i);
-  const { problems, sizes } = clusterProblems(x, y, all, k);
-  const sharedFinal = sharedProblem(y, all);
-  let models: LogisticModel[] = [];
-  let sharedModel: LogisticModel | undefined;
-  for (const l2 of L2_GRID.slice(0, chosen + 1)) {
-    const settings = { l2, tolerance: FINAL_TOLERANCE, maxIterations: 200 };
-    if (tied && problems.length > 1) [sharedModel] = await fits.fitAll([{ ...sharedFinal, ...settings, init: sharedModel }]);
-    models = await fits.fitAll(problems.map((c, i) => tiedJob(c, settings, models[i], sharedModel)));
-  }
-  const { threshold } = bestF1Threshold(scores, y);
-  const confusion = confusionAt(scores, y, threshold);
-  const metrics: TagMetrics = {
-    folds,
-    positives: data.positives.length,
-    negatives: data.negatives.length,
-    threshold,
-    ...summarise(confusion),
-    rocAuc: aucs[chosen],
-    confusion,
-    histogram: {
-      positives: histogram(scores.filter((_, i) => y[i] === 1), 20),
-      negatives: histogram(scores.filter((_, i) => y[i] === 0), 20),
-    },
-    roc: rocCurve(scores, y),
-    clusterSizes: sizes,
-    l2: L2_GRID[chosen],
-  };
-  const share = shares[chosen];
-  const json: TagModelJson = {
-    name: TAG_MODEL_NAME,
-    formatVersion: TAG_MODEL_FORMAT,
-    tag: data.tag,
-    backbone: data.backbone,
-    featureLength: data.featureLength,
-    featureTransform,
-    options,
-    extras,
-    ...(keywords ? { keywords } : {}),
-    clusters: models.map((m, c) => ({ weights: Array.from(m.weights), bias: m.bias, size: sizes[c] })),
-    ...(sharedModel && share > 0 ? { shared: { weights: Array.from(sharedModel.weights), bias: sharedModel.bias, share } } : {}),
-    threshold,
-    metrics,
-    trainedAt: new Date().toISOString(),
-    samplesDigest: data.samplesDigest,
-    ...(data.sampleIds?.length === x.length ? { outOfFold: data.sampleIds.map((id, i) => ({ id, score: scores[i] })) } : {}),
-  };
-  onProgress({ stage: 'fitting', progress: 1 });
-  return TagModel.fromJSON(json);
+    const share = shares[chosen];
+    const json: TagModelJson = {
+      name: TAG_MODEL_NAME,
+      formatVersion: TAG_MODEL_FORMAT,
+      tag: data.tag,
+      backbone: data.backbone,
+      featureLength: data.featureLength,
+      featureTransform,
+      options,
+      extras,
+      ...(keywords ? { keywords } : {}),
+      clusters: models.map((m, c) => ({ weights: Array.from(m.weights), bias: m.bias, size: sizes[c] })),
+      ...(sharedModel && share > 0 ? { shared: { weights: Array.from(sharedModel.weights), bias: sharedModel.bias, share } } : {}),
+      threshold,
+      metrics,
+      trainedAt: new Date().toISOString(),
+      samplesDigest: data.samplesDigest,
+      ...(data.sampleIds?.length === x.length ? { outOfFold: data.sampleIds.map((id, i) => ({ id, score: scores[i] })) } : {}),
+    };
+    onProgress({ stage: 'fitting', progress: 1 });
+    return TagModel.fromJSON(json);
   } finally {
     fits.close();
   }
@@ -257,7 +282,10 @@ interface ClusterProblem {
 function clusterProblems(x: Float64Array[], y: number[], subset: number[], k: number): { problems: ClusterProblem[]; sizes: number[] } {
   const positives = subset.filter((i) => y[i] === 1);
   const negatives = subset.filter((i) => y[i] === 0);
-  const assignment = clusterPositives(positives.map((i) => x[i]), k);
+  const assignment = clusterPositives(
+    positives.map((i) => x[i]),
+    k,
+  );
   const clusters = Math.max(...assignment) + 1;
   const sizes = Array.from({ length: clusters }, (_, c) => assignment.filter((a) => a === c).length);
   const problems = sizes.map((_, c) => {
@@ -281,7 +309,12 @@ function sharedProblem(y: number[], subset: number[]): ClusterProblem {
 }
 
 /** A cluster's fit: pulled toward the shared head when there is one, warm-started from its last fit or from the shared head. */
-function tiedJob(problem: ClusterProblem, settings: { l2: number; tolerance: number; maxIterations: number }, last: LogisticModel | undefined, shared: LogisticModel | undefined): FitJob {
+function tiedJob(
+  problem: ClusterProblem,
+  settings: { l2: number; tolerance: number; maxIterations: number },
+  last: LogisticModel | undefined,
+  shared: LogisticModel | undefined,
+): FitJob {
   return { ...problem, ...settings, init: last ?? shared, ...(shared ? { prior: shared.weights } : {}) };
 }
 

@@ -9,9 +9,7 @@ import type { TrainOptions } from './train-options';
 /** `threads`: for the cross-validation's fits, this thread included (the queue resolves 0 to every core). */
 export type TrainingRequest = { data: TrainingData; options: TrainOptions; threads: number };
 export type TrainingMessage =
-  | ({ kind: 'progress' } & TrainingProgress)
-  | { kind: 'done'; model: TagModelJson }
-  | { kind: 'error'; code: string; message: string };
+  ({ kind: 'progress' } & TrainingProgress) | { kind: 'done'; model: TagModelJson } | { kind: 'error'; code: string; message: string };
 
 parentPort?.once('message', async (request: TrainingRequest) => {
   const post = (message: TrainingMessage) => parentPort!.postMessage(message);

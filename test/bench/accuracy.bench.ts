@@ -18,12 +18,23 @@ import { listImageFiles } from '../../kernel/images/image-files';
 import { KeywordDetector } from '../../kernel/features/keyword-detector';
 import { table } from './stats';
 
-interface Sample { cls: string; features: Float32Array; file: string; keywords?: number[] }
-interface Split { train: Sample[]; val: Sample[] }
+interface Sample {
+  cls: string;
+  features: Float32Array;
+  file: string;
+  keywords?: number[];
+}
+interface Split {
+  train: Sample[];
+  val: Sample[];
+}
 
 async function embedSplit(root: string, options: FeatureExtractorOptions): Promise<{ split: Split; classes: string[]; skipped: number }> {
   const extractor = await FeatureExtractor.create(options);
-  const classes = (await fs.readdir(path.join(root, 'train'), { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+  const classes = (await fs.readdir(path.join(root, 'train'), { withFileTypes: true }))
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name)
+    .sort();
   const split: Split = { train: [], val: [] };
   let skipped = 0;
   for (const part of ['train', 'val'] as const) {
@@ -40,7 +51,11 @@ async function embedSplit(root: string, options: FeatureExtractorOptions): Promi
   return { split, classes, skipped };
 }
 
-interface Result { auc: number; accuracy: number; f1: number }
+interface Result {
+  auc: number;
+  accuracy: number;
+  f1: number;
+}
 
 function evaluate(scores: number[], labels: number[], threshold: number): Result {
   return { auc: rocAuc(scores, labels), ...pick(summarise(confusionAt(scores, labels, threshold))) };
@@ -53,12 +68,30 @@ function pick(s: { accuracy: number; f1: number }) {
 function plainLogistic(split: Split, cls: string): Result {
   const x = split.train.map((s) => s.features);
   const y = split.train.map((s) => (s.cls === cls ? 1 : 0));
-  const model = fitLogistic(x, y, y.map(() => 1), { l2: 1 / x.length, tolerance: 1e-5 });
+  const model = fitLogistic(
+    x,
+    y,
+    y.map(() => 1),
+    { l2: 1 / x.length, tolerance: 1e-5 },
+  );
   const scores = split.val.map((s) => predictLogistic(model, s.features));
-  return evaluate(scores, split.val.map((s) => (s.cls === cls ? 1 : 0)), 0.5);
+  return evaluate(
+    scores,
+    split.val.map((s) => (s.cls === cls ? 1 : 0)),
+    0.5,
+  );
 }
 
-async function tagsmith(split: Split, cls: string, clusters: number, shots?: number, seed = 1, featureTransform: FeatureTransform = 'sqrt-l2', clusterHeads: 'tied' | 'independent' = 'tied', keywordModel?: string): Promise<Result> {
+async function tagsmith(
+  split: Split,
+  cls: string,
+  clusters: number,
+  shots?: number,
+  seed = 1,
+  featureTransform: FeatureTransform = 'sqrt-l2',
+  clusterHeads: 'tied' | 'independent' = 'tied',
+  keywordModel?: string,
+): Promise<Result> {
   let positives = split.train.filter((s) => s.cls === cls);
   let negatives = split.train.filter((s) => s.cls !== cls);
   if (shots) {
@@ -67,13 +100,26 @@ async function tagsmith(split: Split, cls: string, clusters: number, shots?: num
     negatives = shuffled(negatives, random).slice(0, shots);
   }
   const model = await trainTag(
-    { tag: cls, backbone: 'bench', featureLength: positives[0].features.length, featureTransform, positives, negatives, samplesDigest: '', ...(keywordModel ? { keywordModel } : {}) },
+    {
+      tag: cls,
+      backbone: 'bench',
+      featureLength: positives[0].features.length,
+      featureTransform,
+      positives,
+      negatives,
+      samplesDigest: '',
+      ...(keywordModel ? { keywordModel } : {}),
+    },
     { ...DEFAULT_TRAIN_OPTIONS, num_clusters: clusters, apply_keywords: keywordModel !== undefined },
     undefined,
     { clusterHeads },
   );
   const scores = split.val.map((s) => model.score(s).score);
-  return evaluate(scores, split.val.map((s) => (s.cls === cls ? 1 : 0)), model.json.threshold);
+  return evaluate(
+    scores,
+    split.val.map((s) => (s.cls === cls ? 1 : 0)),
+    model.json.threshold,
+  );
 }
 
 const DRAWS = 20;
@@ -85,11 +131,29 @@ async function main(): Promise<void> {
   const allPolicies: { name: string; options: FeatureExtractorOptions; transform: FeatureTransform; curve?: boolean }[] = [
     { name: '224 squash, l2', options: { backbone: 'mobilenet_v2_140', inputSize: 224, resize: 'squash', flipAverage: false }, transform: 'l2' },
     { name: '224 squash, sqrt-l2', options: { backbone: 'mobilenet_v2_140', inputSize: 224, resize: 'squash', flipAverage: false }, transform: 'sqrt-l2' },
-    { name: '224 squash + flip, sqrt-l2', options: { backbone: 'mobilenet_v2_140', inputSize: 224, resize: 'squash', flipAverage: true }, transform: 'sqrt-l2' },
+    {
+      name: '224 squash + flip, sqrt-l2',
+      options: { backbone: 'mobilenet_v2_140', inputSize: 224, resize: 'squash', flipAverage: true },
+      transform: 'sqrt-l2',
+    },
     { name: '288 squash, sqrt-l2', options: { backbone: 'mobilenet_v2_140', inputSize: 288, resize: 'squash', flipAverage: false }, transform: 'sqrt-l2' },
-    { name: '288 center-crop, sqrt-l2', options: { backbone: 'mobilenet_v2_140', inputSize: 288, resize: 'center-crop', flipAverage: false }, transform: 'sqrt-l2', curve: true },
-    { name: '288 center-crop + flip, sqrt-l2', options: { backbone: 'mobilenet_v2_140', inputSize: 288, resize: 'center-crop', flipAverage: true }, transform: 'sqrt-l2' },
-    { name: '320 center-crop + flip, sqrt-l2 (fp32)', options: { backbone: 'mobilenet_v2_140_flip320', inputSize: 320, resize: 'center-crop', flipAverage: true }, transform: 'sqrt-l2', curve: true },
+    {
+      name: '288 center-crop, sqrt-l2',
+      options: { backbone: 'mobilenet_v2_140', inputSize: 288, resize: 'center-crop', flipAverage: false },
+      transform: 'sqrt-l2',
+      curve: true,
+    },
+    {
+      name: '288 center-crop + flip, sqrt-l2',
+      options: { backbone: 'mobilenet_v2_140', inputSize: 288, resize: 'center-crop', flipAverage: true },
+      transform: 'sqrt-l2',
+    },
+    {
+      name: '320 center-crop + flip, sqrt-l2 (fp32)',
+      options: { backbone: 'mobilenet_v2_140_flip320', inputSize: 320, resize: 'center-crop', flipAverage: true },
+      transform: 'sqrt-l2',
+      curve: true,
+    },
     { name: 'int8 320 center-crop + flip, sqrt-l2', options: { backbone: 'mobilenet_v2_140_int8_flip320' }, transform: 'sqrt-l2', curve: true },
     { name: 'int8 288 center-crop, sqrt-l2', options: { backbone: 'mobilenet_v2_140_int8' }, transform: 'sqrt-l2', curve: true },
     { name: '352 squash, sqrt-l2', options: { backbone: 'mobilenet_v2_140', inputSize: 352, resize: 'squash', flipAverage: false }, transform: 'sqrt-l2' },
@@ -102,7 +166,9 @@ async function main(): Promise<void> {
     const { split, classes, skipped } = await embedSplit(root, policy.options);
     embedded.set(policy.name, { split, classes, transform: policy.transform });
     if (policy === allPolicies[0]) {
-      console.log(`bench:accuracy — ${root}: ${split.train.length} train, ${split.val.length} val images (${skipped} unreadable skipped), classes ${classes.join(', ')}`);
+      console.log(
+        `bench:accuracy — ${root}: ${split.train.length} train, ${split.val.length} val images (${skipped} unreadable skipped), classes ${classes.join(', ')}`,
+      );
       for (const cls of classes) rows.push(['plain logistic regression (baseline)', 'squash', cls, '-', ...fmt(plainLogistic(split, cls))]);
     }
     for (const cls of classes) {
@@ -120,10 +186,17 @@ async function main(): Promise<void> {
     for (const shots of [5, 10, 20, 0]) {
       for (const cls of classes) {
         // Few-shot results depend on which samples are drawn: the median and the mean over DRAWS draws.
-        const runs = shots === 0 ? [await tagsmith(split, cls, 1)] : await Promise.all(Array.from({ length: DRAWS }, (_, i) => tagsmith(split, cls, 1, shots, i + 1)));
+        const runs =
+          shots === 0 ? [await tagsmith(split, cls, 1)] : await Promise.all(Array.from({ length: DRAWS }, (_, i) => tagsmith(split, cls, 1, shots, i + 1)));
         const med = (key: keyof Result) => runs.map((r) => r[key]).sort((a, b) => a - b)[Math.floor(runs.length / 2)];
         const meanAuc = runs.reduce((sum, r) => sum + r.auc, 0) / runs.length;
-        curve.push([policy.name, shots === 0 ? 'all' : String(shots), cls, ...fmt({ auc: med('auc'), accuracy: med('accuracy'), f1: med('f1') }), meanAuc.toFixed(4)]);
+        curve.push([
+          policy.name,
+          shots === 0 ? 'all' : String(shots),
+          cls,
+          ...fmt({ auc: med('auc'), accuracy: med('accuracy'), f1: med('f1') }),
+          meanAuc.toFixed(4),
+        ]);
       }
     }
   }
@@ -138,7 +211,13 @@ async function main(): Promise<void> {
         const all = await tagsmith(dSplit, cls, k, undefined, 1, defaultPolicy.transform, heads);
         const few = await Promise.all(Array.from({ length: DRAWS }, (_, i) => tagsmith(dSplit, cls, k, 10, i + 1, defaultPolicy.transform, heads)));
         const fewMean = few.reduce((sum, r) => sum + r.auc, 0) / few.length;
-        clusterRows.push([heads === 'tied' ? 'tied to a shared head (default)' : 'independent (before)', String(k), cls, all.auc.toFixed(4), fewMean.toFixed(4)]);
+        clusterRows.push([
+          heads === 'tied' ? 'tied to a shared head (default)' : 'independent (before)',
+          String(k),
+          cls,
+          all.auc.toFixed(4),
+          fewMean.toFixed(4),
+        ]);
       }
     }
   }
@@ -178,7 +257,9 @@ async function keywordsAsInput(split: Split, classes: string[], policy: string, 
     }
   }
   const withObjects = [...split.train, ...split.val].filter((s) => s.keywords!.some((v) => v >= 0.3)).length;
-  console.log(`\napply_keywords (${policy}, 1 cluster; ${withObjects} of ${split.train.length + split.val.length} images have a COCO object at confidence ≥ 0.3): ROC AUC, accuracy and F1 with all data; the mean ROC AUC of ${DRAWS} draws at 5 and 10 shots`);
+  console.log(
+    `\napply_keywords (${policy}, 1 cluster; ${withObjects} of ${split.train.length + split.val.length} images have a COCO object at confidence ≥ 0.3): ROC AUC, accuracy and F1 with all data; the mean ROC AUC of ${DRAWS} draws at 5 and 10 shots`,
+  );
   console.log(table(['apply_keywords', 'tag', 'ROC AUC', 'accuracy', 'F1', '5-shot mean ROC AUC', '10-shot mean ROC AUC'], rows));
 }
 

@@ -52,7 +52,15 @@ async function embedFolder(extractor: FeatureExtractor, root: string, part: stri
 async function train(tag: string, positives: Photo[], negatives: Photo[], withIds = false): Promise<TagModel> {
   const input = (p: Photo) => ({ features: p.features });
   return trainTag(
-    { tag, backbone: 'bench', featureLength: positives[0].features.length, positives: positives.map(input), negatives: negatives.map(input), samplesDigest: '', ...(withIds ? { sampleIds: [...positives, ...negatives].map((p) => sha(p.id)) } : {}) },
+    {
+      tag,
+      backbone: 'bench',
+      featureLength: positives[0].features.length,
+      positives: positives.map(input),
+      negatives: negatives.map(input),
+      samplesDigest: '',
+      ...(withIds ? { sampleIds: [...positives, ...negatives].map((p) => sha(p.id)) } : {}),
+    },
     DEFAULT_TRAIN_OPTIONS,
   );
 }
@@ -63,7 +71,10 @@ function sha(text: string): string {
 }
 
 function auc(model: TagModel, val: Photo[], cls: string): number {
-  return rocAuc(val.map((p) => model.score(p).score), val.map((p) => (p.cls === cls ? 1 : 0)));
+  return rocAuc(
+    val.map((p) => model.score(p).score),
+    val.map((p) => (p.cls === cls ? 1 : 0)),
+  );
 }
 
 type Pick = 'review' | 'random';
@@ -74,11 +85,20 @@ type Pick = 'review' | 'random';
  */
 async function simulate(train: Photo[], val: Photo[], cls: string, seed: number, pick: Pick, positiveShare?: number): Promise<number[]> {
   const random = seededRandom(seed);
-  const positives = shuffled(train.filter((p) => p.cls === cls), random);
-  const negatives = shuffled(train.filter((p) => p.cls !== cls), random);
+  const positives = shuffled(
+    train.filter((p) => p.cls === cls),
+    random,
+  );
+  const negatives = shuffled(
+    train.filter((p) => p.cls !== cls),
+    random,
+  );
   const labelled = [...positives.slice(0, START), ...negatives.slice(0, START)];
   const poolNegatives = negatives.slice(START);
-  const poolPositives = positiveShare === undefined ? positives.slice(START) : positives.slice(START, START + Math.round((poolNegatives.length * positiveShare) / (1 - positiveShare)));
+  const poolPositives =
+    positiveShare === undefined
+      ? positives.slice(START)
+      : positives.slice(START, START + Math.round((poolNegatives.length * positiveShare) / (1 - positiveShare)));
   let pool = shuffled([...poolPositives, ...poolNegatives], seededRandom(seed * 31 + 7));
   const curve: number[] = [];
   for (let added = 0; ; added += ROUND) {
@@ -89,7 +109,9 @@ async function simulate(train: Photo[], val: Photo[], cls: string, seed: number,
     if (pick === 'random') chosen = pool.slice(0, ROUND);
     else {
       const scores = pool.map((p) => model.score(p).score);
-      chosen = mostInformativeFirst(scores, model.json.threshold).slice(0, ROUND).map((i) => pool[i]);
+      chosen = mostInformativeFirst(scores, model.json.threshold)
+        .slice(0, ROUND)
+        .map((i) => pool[i]);
     }
     const taken = new Set(chosen);
     pool = pool.filter((p) => !taken.has(p));
@@ -98,7 +120,11 @@ async function simulate(train: Photo[], val: Photo[], cls: string, seed: number,
 }
 
 function trainModel(cls: string, labelled: Photo[]): Promise<TagModel> {
-  return train(cls, labelled.filter((p) => p.cls === cls), labelled.filter((p) => p.cls !== cls));
+  return train(
+    cls,
+    labelled.filter((p) => p.cls === cls),
+    labelled.filter((p) => p.cls !== cls),
+  );
 }
 
 async function main(): Promise<void> {
@@ -106,13 +132,21 @@ async function main(): Promise<void> {
   const root = positionals[0] ?? path.resolve(__dirname, '../../../shared/data/hymenoptera');
   const draws = Number(values.draws);
   const extractor = await FeatureExtractor.create({ backbone: values.backbone });
-  const classes = (await fs.readdir(path.join(root, 'train'), { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+  const classes = (await fs.readdir(path.join(root, 'train'), { withFileTypes: true }))
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name)
+    .sort();
   const trainSet = await embedFolder(extractor, root, 'train', classes);
   const valSet = await embedFolder(extractor, root, 'val', classes);
-  console.log(`bench:active — ${root}: ${trainSet.length} train, ${valSet.length} val photos, classes ${classes.join(', ')}; backbone ${extractor.backboneId}; ${draws} draws per class`);
+  console.log(
+    `bench:active — ${root}: ${trainSet.length} train, ${valSet.length} val photos, classes ${classes.join(', ')}; backbone ${extractor.backboneId}; ${draws} draws per class`,
+  );
 
   // 1. The review order against random picks.
-  for (const [label, share] of [['the folder\'s own mix (about half positive)', undefined], ['positives thinned to 1 in 5 of the pool, as a tag in a collection', 0.2]] as const) {
+  for (const [label, share] of [
+    ["the folder's own mix (about half positive)", undefined],
+    ['positives thinned to 1 in 5 of the pool, as a tag in a collection', 0.2],
+  ] as const) {
     const curves: Record<Pick, number[][]> = { review: [], random: [] };
     for (const cls of classes) {
       for (let d = 1; d <= draws; d++) {
@@ -130,7 +164,9 @@ async function main(): Promise<void> {
     console.log(table(['labels added', 'review queue order', 'random picks (baseline)', 'difference'], rows));
     const randomAt100 = mean(curves.random, BUDGET / ROUND);
     const reached = rows.findIndex((r) => Number(r[1]) >= randomAt100);
-    console.log(`random's ${BUDGET}-label AUC (${randomAt100.toFixed(3)}) reached by the review order with ${reached < 0 ? 'more than 100' : rows[reached][0]} labels (target ≤ 60); beats random at every budget from 40: ${rows.slice(2).every((r) => Number(r[3]) > 0)}`);
+    console.log(
+      `random's ${BUDGET}-label AUC (${randomAt100.toFixed(3)}) reached by the review order with ${reached < 0 ? 'more than 100' : rows[reached][0]} labels (target ≤ 60); beats random at every budget from 40: ${rows.slice(2).every((r) => Number(r[3]) > 0)}`,
+    );
   }
 
   // 2. Suspicious samples with 10% of the labels flipped.
@@ -138,13 +174,19 @@ async function main(): Promise<void> {
   for (const cls of classes) {
     for (let d = 1; d <= draws; d++) {
       const random = seededRandom(1000 + d);
-      const flipped = new Set(shuffled(trainSet, random).slice(0, Math.round(trainSet.length / 10)).map((p) => p.id));
+      const flipped = new Set(
+        shuffled(trainSet, random)
+          .slice(0, Math.round(trainSet.length / 10))
+          .map((p) => p.id),
+      );
       const labelOf = (p: Photo) => (p.cls === cls) !== flipped.has(p.id);
       const positives = trainSet.filter(labelOf);
       const negatives = trainSet.filter((p) => !labelOf(p));
       const model = await train(cls, positives, negatives, true);
       const list: SampleListJson = {
-        name: 'tagsmith-samples', formatVersion: 1, tag: cls,
+        name: 'tagsmith-samples',
+        formatVersion: 1,
+        tag: cls,
         samples: [...positives, ...negatives].map((p) => ({ id: sha(p.id), type: labelOf(p) ? 'positive' : 'negative', addedAt: '2026-01-01T00:00:00.000Z' })),
       };
       const byId = new Map(trainSet.map((p) => [sha(p.id), p]));
@@ -158,7 +200,9 @@ async function main(): Promise<void> {
       precisions.push(ranked.filter((s) => flipped.has(byId.get(s.id)!.id)).length / 10);
     }
   }
-  console.log(`\nsuspicious samples with 10% of ${trainSet.length} train labels flipped: precision at 10, mean of ${precisions.length} runs ${(precisions.reduce((a, b) => a + b, 0) / precisions.length).toFixed(2)} (runs: ${precisions.map((p) => p.toFixed(1)).join(', ')}; target ≥ 0.7)`);
+  console.log(
+    `\nsuspicious samples with 10% of ${trainSet.length} train labels flipped: precision at 10, mean of ${precisions.length} runs ${(precisions.reduce((a, b) => a + b, 0) / precisions.length).toFixed(2)} (runs: ${precisions.map((p) => p.toFixed(1)).join(', ')}; target ≥ 0.7)`,
+  );
 
   // 3. The near-duplicate threshold: edited copies of every other train photo against distinct photos.
   const originals = trainSet.filter((_, i) => i % 2 === 0);
@@ -172,8 +216,12 @@ async function main(): Promise<void> {
     const h = meta.height ?? 300;
     const edits = [
       sharp(bytes).jpeg({ quality: 50 }),
-      sharp(bytes).resize(Math.round(w / 2)).jpeg({ quality: 85 }),
-      sharp(bytes).extract({ left: Math.round(w * 0.05), top: Math.round(h * 0.05), width: Math.round(w * 0.9), height: Math.round(h * 0.9) }).jpeg(),
+      sharp(bytes)
+        .resize(Math.round(w / 2))
+        .jpeg({ quality: 85 }),
+      sharp(bytes)
+        .extract({ left: Math.round(w * 0.05), top: Math.round(h * 0.05), width: Math.round(w * 0.9), height: Math.round(h * 0.9) })
+        .jpeg(),
       sharp(bytes).modulate({ brightness: 1.15, saturation: 0.8 }).jpeg(),
     ];
     const original = prepareRows(photo.features, dim);
@@ -185,14 +233,18 @@ async function main(): Promise<void> {
   const matrix = new Float32Array(originals.length * dim);
   originals.forEach((p, i) => matrix.set(p.features, i * dim));
   const prepared = prepareRows(matrix, dim);
-  const distinct = crossPairsAbove(prepared, prepared, dim, 0.8).filter((p) => p.a < p.b).map((p) => p.similarity);
+  const distinct = crossPairsAbove(prepared, prepared, dim, 0.8)
+    .filter((p) => p.a < p.b)
+    .map((p) => p.similarity);
   const pairs = (originals.length * (originals.length - 1)) / 2;
   const thresholdRows = [0.85, 0.88, 0.9, 0.92, 0.95].map((t) => [
     t.toFixed(2) + (t === DUPLICATE_SIMILARITY ? ' (used)' : ''),
     `${((same.filter((s) => s >= t).length / same.length) * 100).toFixed(1)}%`,
     `${distinct.filter((s) => s >= t).length} of ${pairs}`,
   ]);
-  console.log(`\nnear-duplicate threshold (cosine of prepared features): ${same.length} edited copies (JPEG q50, half size, 5% crop, brighter) of ${originals.length} photos`);
+  console.log(
+    `\nnear-duplicate threshold (cosine of prepared features): ${same.length} edited copies (JPEG q50, half size, 5% crop, brighter) of ${originals.length} photos`,
+  );
   console.log(table(['threshold', 'edited copies caught', 'distinct photo pairs flagged'], thresholdRows));
   await extractor.release();
 }

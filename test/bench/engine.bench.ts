@@ -48,41 +48,81 @@ async function main(): Promise<void> {
   // The product trains on 2 threads; 1 thread is the baseline, measured alternately in the same run.
   const trainRuns: Record<1 | 2, { ms: number; result: TagModel }[]> = { 1: [], 2: [] };
   for (let run = 0; run < 3; run++) {
-    for (const threads of [2, 1] as const) trainRuns[threads].push(await timeAsync(() => trainTag(data, { ...DEFAULT_TRAIN_OPTIONS, num_clusters: 3 }, undefined, { threads })));
+    for (const threads of [2, 1] as const)
+      trainRuns[threads].push(await timeAsync(() => trainTag(data, { ...DEFAULT_TRAIN_OPTIONS, num_clusters: 3 }, undefined, { threads })));
   }
   const model = trainRuns[2][0].result;
   // Classes that overlap (AUC below 1): the penalty search runs further down the grid.
   const hard = { ...data, positives: syntheticSamples(1000, 3, 1, 6), negatives: syntheticSamples(1000, 5, 2, 6) };
   const hardRuns: Record<1 | 2, { ms: number; result: TagModel }[]> = { 1: [], 2: [] };
   for (let run = 0; run < 3; run++) {
-    for (const threads of [2, 1] as const) hardRuns[threads].push(await timeAsync(() => trainTag(hard, { ...DEFAULT_TRAIN_OPTIONS, num_clusters: 3 }, undefined, { threads })));
+    for (const threads of [2, 1] as const)
+      hardRuns[threads].push(await timeAsync(() => trainTag(hard, { ...DEFAULT_TRAIN_OPTIONS, num_clusters: 3 }, undefined, { threads })));
   }
   const hardModel = hardRuns[2][0].result;
   const single = time(() => {
     const x = [...positives, ...negatives].map((s) => transformFeatures(s.features, 'sqrt-l2'));
     const y = x.map((_, i) => (i < positives.length ? 1 : 0));
-    return fitLogistic(x, y, y.map(() => 1), { l2: 1e-3, tolerance: 1e-5 });
+    return fitLogistic(
+      x,
+      y,
+      y.map(() => 1),
+      { l2: 1e-3, tolerance: 1e-5 },
+    );
   });
   const seconds = (threads: 1 | 2) => median(trainRuns[threads].map((r) => r.ms)) / 1000;
-  rows.push([`train 2,000 samples, 3 clusters, ${model.json.metrics.folds}-fold CV, penalties ${L2_GRID[0]}…${L2_GRID.at(-1)} (stops 2 past the best), 2 threads`, `${seconds(2).toFixed(2)} s (median of 3)`, `AUC ${model.json.metrics.rocAuc.toFixed(3)}, L2 ${model.json.metrics.l2}`]);
-  rows.push(['  same on 1 thread (baseline, alternating runs)', `${seconds(1).toFixed(2)} s (median of 3)`, `${(seconds(1) / seconds(2)).toFixed(2)}× the 2-thread time`]);
+  rows.push([
+    `train 2,000 samples, 3 clusters, ${model.json.metrics.folds}-fold CV, penalties ${L2_GRID[0]}…${L2_GRID.at(-1)} (stops 2 past the best), 2 threads`,
+    `${seconds(2).toFixed(2)} s (median of 3)`,
+    `AUC ${model.json.metrics.rocAuc.toFixed(3)}, L2 ${model.json.metrics.l2}`,
+  ]);
+  rows.push([
+    '  same on 1 thread (baseline, alternating runs)',
+    `${seconds(1).toFixed(2)} s (median of 3)`,
+    `${(seconds(1) / seconds(2)).toFixed(2)}× the 2-thread time`,
+  ]);
   const hardSeconds = (threads: 1 | 2) => median(hardRuns[threads].map((r) => r.ms)) / 1000;
-  rows.push(['  overlapping classes, 2 threads', `${hardSeconds(2).toFixed(2)} s (median of 3)`, `AUC ${hardModel.json.metrics.rocAuc.toFixed(3)}, L2 ${hardModel.json.metrics.l2}`]);
-  rows.push(['  overlapping classes, 1 thread (baseline)', `${hardSeconds(1).toFixed(2)} s (median of 3)`, `${(hardSeconds(1) / hardSeconds(2)).toFixed(2)}× the 2-thread time`]);
+  rows.push([
+    '  overlapping classes, 2 threads',
+    `${hardSeconds(2).toFixed(2)} s (median of 3)`,
+    `AUC ${hardModel.json.metrics.rocAuc.toFixed(3)}, L2 ${hardModel.json.metrics.l2}`,
+  ]);
+  rows.push([
+    '  overlapping classes, 1 thread (baseline)',
+    `${hardSeconds(1).toFixed(2)} s (median of 3)`,
+    `${(hardSeconds(1) / hardSeconds(2)).toFixed(2)}× the 2-thread time`,
+  ]);
   rows.push(['baseline: one logistic regression, no clusters, no CV', `${(single.ms / 1000).toFixed(2)} s`, `${single.result.iterations} L-BFGS iterations`]);
 
   // k-means of 1,000 positives: ours against ml-kmeans (which training used before).
   const points = positives.map((s) => Float64Array.from(transformFeatures(s.features, 'sqrt-l2')));
   const ours = [0, 1, 2].map(() => time(() => kmeans(points, { k: 3, seed: 42 })));
-  const theirs = [0, 1, 2].map(() => time(() => mlKmeans(points.map((p) => Array.from(p)), 3, { seed: 42, initialization: 'kmeans++', maxIterations: 100 })));
+  const theirs = [0, 1, 2].map(() =>
+    time(() =>
+      mlKmeans(
+        points.map((p) => Array.from(p)),
+        3,
+        { seed: 42, initialization: 'kmeans++', maxIterations: 100 },
+      ),
+    ),
+  );
   const kmMs = (runs: { ms: number }[]) => median(runs.map((r) => r.ms));
-  rows.push(['k-means++ of 1,000 × 1,792, k = 3 (kernel/ml/kmeans.ts)', `${kmMs(ours).toFixed(0)} ms (median of 3)`, `${ours[0].result.iterations} iterations`]);
+  rows.push([
+    'k-means++ of 1,000 × 1,792, k = 3 (kernel/ml/kmeans.ts)',
+    `${kmMs(ours).toFixed(0)} ms (median of 3)`,
+    `${ours[0].result.iterations} iterations`,
+  ]);
   rows.push(['  baseline: ml-kmeans, same data and seed', `${kmMs(theirs).toFixed(0)} ms (median of 3)`, `ratio ${(kmMs(theirs) / kmMs(ours)).toFixed(1)}×`]);
 
   // 2. Scoring saved features against 50 tags.
   const tags: TagModel[] = [];
   for (let i = 0; i < 50; i++) {
-    tags.push(await trainTag({ ...data, tag: `t${i}`, positives: positives.slice(i * 10, i * 10 + 10), negatives: negatives.slice(i * 10, i * 10 + 10) }, DEFAULT_TRAIN_OPTIONS));
+    tags.push(
+      await trainTag(
+        { ...data, tag: `t${i}`, positives: positives.slice(i * 10, i * 10 + 10), negatives: negatives.slice(i * 10, i * 10 + 10) },
+        DEFAULT_TRAIN_OPTIONS,
+      ),
+    );
   }
   const vectors = syntheticSamples(200, 7, 3).map((s) => s.features);
   const scoreAll = (share: boolean) => {
@@ -100,18 +140,30 @@ async function main(): Promise<void> {
   const shared = [0, 1, 2].map(() => time(() => scoreAll(true)));
   const unshared = [0, 1, 2].map(() => time(() => scoreAll(false)));
   const rate = (runs: { ms: number; result: number }[]) => runs[0].result / (median(runs.map((r) => r.ms)) / 1000);
-  rows.push(['tag-scorings/s from features, 50 tags (vector transformed once per image)', `${Math.round(rate(shared)).toLocaleString('en')}/s`, `${(1e6 / rate(shared)).toFixed(2)} µs each`]);
-  rows.push(['baseline: transform the vector again for every tag', `${Math.round(rate(unshared)).toLocaleString('en')}/s`, `ratio ${(rate(shared) / rate(unshared)).toFixed(1)}×`]);
+  rows.push([
+    'tag-scorings/s from features, 50 tags (vector transformed once per image)',
+    `${Math.round(rate(shared)).toLocaleString('en')}/s`,
+    `${(1e6 / rate(shared)).toFixed(2)} µs each`,
+  ]);
+  rows.push([
+    'baseline: transform the vector again for every tag',
+    `${Math.round(rate(unshared)).toLocaleString('en')}/s`,
+    `ratio ${(rate(shared) / rate(unshared)).toFixed(1)}×`,
+  ]);
 
   // 3. Archive round trip of 1,000 samples through the real engine.
   const { engine, stateDir } = await openTestEngine();
   const t0 = performance.now();
   for (let start = 0; start < 1000; start += 25) {
-    await Promise.all(Array.from({ length: 25 }, async (_, k) => {
-      const i = start + k;
-      const image = await (i % 2 ? stripes(96, 96, 8 + (i % 13), [200, (i * 7) % 255, 40], [20, 30, (i * 3) % 255], i) : blobs(96, 96, i)).jpeg({ quality: 85 }).toBuffer();
-      await engine.addSample(i % 2 ? 'positive' : 'negative', `tag${i % 4}`, image);
-    }));
+    await Promise.all(
+      Array.from({ length: 25 }, async (_, k) => {
+        const i = start + k;
+        const image = await (i % 2 ? stripes(96, 96, 8 + (i % 13), [200, (i * 7) % 255, 40], [20, 30, (i * 3) % 255], i) : blobs(96, 96, i))
+          .jpeg({ quality: 85 })
+          .toBuffer();
+        await engine.addSample(i % 2 ? 'positive' : 'negative', `tag${i % 4}`, image);
+      }),
+    );
   }
   const addMs = performance.now() - t0;
   const t1 = performance.now();
@@ -122,7 +174,11 @@ async function main(): Promise<void> {
   const t2 = performance.now();
   const restored = await engine.setState(Readable.from([archive]));
   const restoreMs = performance.now() - t2;
-  rows.push(['add 1,000 generated images as samples (embedding included)', `${(addMs / 1000).toFixed(1)} s`, `${(1000 / (addMs / 1000)).toFixed(0)} samples/s`]);
+  rows.push([
+    'add 1,000 generated images as samples (embedding included)',
+    `${(addMs / 1000).toFixed(1)} s`,
+    `${(1000 / (addMs / 1000)).toFixed(0)} samples/s`,
+  ]);
   rows.push(['get_state of 1,000 samples', `${backupMs.toFixed(0)} ms`, `${(archive.length / 1e6).toFixed(1)} MB tar`]);
   rows.push(['set_state of that archive (validate, fsync, swap)', `${restoreMs.toFixed(0)} ms`, `${restored.samples} samples in ${restored.tags} tags`]);
   await engine.close();

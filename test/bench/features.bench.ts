@@ -88,8 +88,16 @@ const BASE: Pipeline[] = [
 ];
 const INT8 = { backbone: 'mobilenet_v2_140_int8_flip320' };
 const SWEEP: Pipeline[] = [
-  { name: `sweep: in-thread session, ${cores} intra-op threads, spinning`, kind: 'extractor', options: { ...INT8, workers: 0, intraOpThreads: cores, spinning: true } },
-  { name: `sweep: in-thread session, ${cores} intra-op threads, no spinning`, kind: 'extractor', options: { ...INT8, workers: 0, intraOpThreads: cores, spinning: false } },
+  {
+    name: `sweep: in-thread session, ${cores} intra-op threads, spinning`,
+    kind: 'extractor',
+    options: { ...INT8, workers: 0, intraOpThreads: cores, spinning: true },
+  },
+  {
+    name: `sweep: in-thread session, ${cores} intra-op threads, no spinning`,
+    kind: 'extractor',
+    options: { ...INT8, workers: 0, intraOpThreads: cores, spinning: false },
+  },
   { name: `sweep: 1 worker × ${cores} intra-op threads`, kind: 'extractor', options: { ...INT8, workers: 1, intraOpThreads: cores } },
   { name: 'sweep: threads 1 (1 worker × 1 thread)', kind: 'extractor', options: { ...INT8, threads: 1 } },
   { name: `sweep: ${cores} workers × 1 thread, batch 1`, kind: 'extractor', options: { ...INT8, maxBatch: 1 } },
@@ -115,7 +123,12 @@ async function measure(pipeline: Pipeline, allFiles: string[]): Promise<Report> 
   if (reference) {
     embed = async (image) => {
       const d = await extractor.decode(image);
-      return runReference(reference, Float32Array.from(d.pixels, (v) => v / 255), 1, size);
+      return runReference(
+        reference,
+        Float32Array.from(d.pixels, (v) => v / 255),
+        1,
+        size,
+      );
     };
   } else if (pipeline.kind === 'second-decode') {
     const sharp = (await import('sharp')).default;
@@ -147,7 +160,13 @@ async function measure(pipeline: Pipeline, allFiles: string[]): Promise<Report> 
     const decoded = await extractor.decode(image);
     const decodeTime = performance.now() - t;
     t = performance.now();
-    if (reference) await runReference(reference, Float32Array.from(decoded.pixels, (v) => v / 255), 1, size);
+    if (reference)
+      await runReference(
+        reference,
+        Float32Array.from(decoded.pixels, (v) => v / 255),
+        1,
+        size,
+      );
     else await extractor.embedDecoded(decoded);
     if (i >= 3) {
       decodeMs.push(decodeTime);
@@ -169,8 +188,16 @@ async function measure(pipeline: Pipeline, allFiles: string[]): Promise<Report> 
   const cpu = process.cpuUsage(cpu0);
   const sched1 = await schedstat();
   return {
-    name: pipeline.name, backbone: extractor.backboneId, inputSize: size, views: flip ? 2 : 1, images: bytes.length, failed, decodeMs, inferMs,
-    throughput: readable.length / seconds, cpuMsPerImage: (cpu.user + cpu.system) / 1000 / readable.length,
+    name: pipeline.name,
+    backbone: extractor.backboneId,
+    inputSize: size,
+    views: flip ? 2 : 1,
+    images: bytes.length,
+    failed,
+    decodeMs,
+    inferMs,
+    throughput: readable.length / seconds,
+    cpuMsPerImage: (cpu.user + cpu.system) / 1000 / readable.length,
     waitingCores: (sched1.wait - sched0.wait) / seconds,
     peakRssMb: process.resourceUsage().maxRSS / 1024,
   };
@@ -182,7 +209,14 @@ async function roofline(backbone: string, size: number): Promise<Roofline> {
   const dir = findModelsDir();
   const entry = readManifest(dir, backbone).models[backbone];
   const file = path.join(dir, entry.file);
-  const spec = { file, input: entry.input, featuresOutput: 'features', featureLength: entry.outputs.features.length, labels: entry.outputs.nsfw?.labels.length ?? 0, size };
+  const spec = {
+    file,
+    input: entry.input,
+    featuresOutput: 'features',
+    featureLength: entry.outputs.features.length,
+    labels: entry.outputs.nsfw?.labels.length ?? 0,
+    size,
+  };
   const pixels = new Uint8Array(size * size * 3).map((_, i) => (i * 2654435761) >>> 24);
   const settings = [
     ...[1, 2, 4].map((batch) => ({ setting: `${cores} workers × 1 thread, batch ${batch}`, workers: cores, intra: 1, batch })),
@@ -229,10 +263,25 @@ async function runChild<T>(job: ChildJob): Promise<T> {
 }
 
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { limit: { type: 'string' }, child: { type: 'boolean' }, rounds: { type: 'string', default: '3' }, sweep: { type: 'boolean' }, 'keywords-only': { type: 'boolean' } } });
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      limit: { type: 'string' },
+      child: { type: 'boolean' },
+      rounds: { type: 'string', default: '3' },
+      sweep: { type: 'boolean' },
+      'keywords-only': { type: 'boolean' },
+    },
+  });
   if (values.child) {
     process.once('message', async (job: ChildJob) => {
-      process.send!('roofline' in job ? await roofline(job.roofline.backbone, job.roofline.size) : 'keywords' in job ? await measureKeywords(job.keywords) : await measure(job.pipeline, job.files));
+      process.send!(
+        'roofline' in job
+          ? await roofline(job.roofline.backbone, job.roofline.size)
+          : 'keywords' in job
+            ? await measureKeywords(job.keywords)
+            : await measure(job.pipeline, job.files),
+      );
       process.exit(0);
     });
     return;
@@ -242,7 +291,9 @@ async function main(): Promise<void> {
   if (values.limit) files = files.slice(0, Number(values.limit));
   const rounds = Number(values.rounds);
   const pipelines = values['keywords-only'] ? [] : values.sweep ? [...BASE.slice(0, 3), ...SWEEP] : BASE;
-  console.log(`bench:features — ${files.length} files from ${folder}; MobileNetV2-1.4 (nsfwjs mobilenet_v2_mid); ${cores} cores (${os.cpus()[0].model}); ${rounds} rounds, pipelines taking turns`);
+  console.log(
+    `bench:features — ${files.length} files from ${folder}; MobileNetV2-1.4 (nsfwjs mobilenet_v2_mid); ${cores} cores (${os.cpus()[0].model}); ${rounds} rounds, pipelines taking turns`,
+  );
 
   // The rooflines, once per (file, size) the pipelines use.
   const dir = findModelsDir();
@@ -280,9 +331,38 @@ async function main(): Promise<void> {
   console.log('\nroofline: the bare network on random input, no decoding (views/s; an image with its mirror is 2 views)');
   const roofRows = [...roofs.entries()].map(([, r]) => {
     const { flops } = countFlops(path.join(dir, r.file), r.size);
-    return [r.file, String(r.size), (flops / 1e9).toFixed(3), r.best.viewsPerSecond.toFixed(1), ((r.best.viewsPerSecond * flops) / 1e9).toFixed(0), r.cpuMsPerView.toFixed(2), (flops / 1e6 / r.cpuMsPerView).toFixed(0), r.best.setting, r.all.map((a) => a.viewsPerSecond.toFixed(0)).join(' / ')];
+    return [
+      r.file,
+      String(r.size),
+      (flops / 1e9).toFixed(3),
+      r.best.viewsPerSecond.toFixed(1),
+      ((r.best.viewsPerSecond * flops) / 1e9).toFixed(0),
+      r.cpuMsPerView.toFixed(2),
+      (flops / 1e6 / r.cpuMsPerView).toFixed(0),
+      r.best.setting,
+      r.all.map((a) => a.viewsPerSecond.toFixed(0)).join(' / '),
+    ];
   });
-  console.log(table(['model', 'size', 'GFLOP/view', 'best views/s', 'GFLOP/s', 'CPU ms/view', 'GFLOP/s a core', 'best setting', `all settings (${roofs.values().next().value!.all.map((a) => a.setting).join(' / ')})`], roofRows));
+  console.log(
+    table(
+      [
+        'model',
+        'size',
+        'GFLOP/view',
+        'best views/s',
+        'GFLOP/s',
+        'CPU ms/view',
+        'GFLOP/s a core',
+        'best setting',
+        `all settings (${roofs
+          .values()
+          .next()
+          .value!.all.map((a) => a.setting)
+          .join(' / ')})`,
+      ],
+      roofRows,
+    ),
+  );
 
   const baseline = median(reports.get(pipelines[0].name)!.map((r) => r.throughput));
   const rows = pipelines.map((p) => {
@@ -311,10 +391,30 @@ async function main(): Promise<void> {
     ];
   });
   console.log(`\npipelines, end to end from JPEG bytes (median of ${rounds} rounds; each round's figure in brackets)`);
-  console.log(table(['pipeline', 'images', 'images/s', 'vs baseline', 'share of the bare network (images/s)', 'network share of the CPU', 'CPU ms/image', 'cores busy + waiting for one', 'decode ms p50 / p95', 'inference ms p50 / p95 (1 image)', 'peak RSS MB'], rows));
+  console.log(
+    table(
+      [
+        'pipeline',
+        'images',
+        'images/s',
+        'vs baseline',
+        'share of the bare network (images/s)',
+        'network share of the CPU',
+        'CPU ms/image',
+        'cores busy + waiting for one',
+        'decode ms p50 / p95',
+        'inference ms p50 / p95 (1 image)',
+        'peak RSS MB',
+      ],
+      rows,
+    ),
+  );
   const rate = (name: string) => median(reports.get(name)?.map((r) => r.throughput) ?? [Number.NaN]);
   const tf = rate('TF.js wasm 224, one view');
-  if (!Number.isNaN(tf)) console.log(`ONNX / TF.js wasm at 224, end to end: fp32 ${(rate('fp32 224, one view') / tf).toFixed(1)}×, int8 ${(rate('int8 224, one view') / tf).toFixed(1)}×`);
+  if (!Number.isNaN(tf))
+    console.log(
+      `ONNX / TF.js wasm at 224, end to end: fp32 ${(rate('fp32 224, one view') / tf).toFixed(1)}×, int8 ${(rate('int8 224, one view') / tf).toFixed(1)}×`,
+    );
 }
 
 /** The detector's row: what finding an image's objects costs, beside what embedding it costs above. */
@@ -326,18 +426,37 @@ function printKeywords(runs: KeywordsReport[], missing: string | undefined, roun
   const r = runs[0];
   const decodeMs = runs.flatMap((x) => x.decodeMs);
   const inferMs = runs.flatMap((x) => x.inferMs);
-  console.log(`\nkeywords detector (opt-in base model, run only when asked), end to end from JPEG bytes (median of ${rounds} rounds; each round's figure in brackets)`);
-  console.log(table(['model', 'images', 'images/s', 'CPU ms/image', 'decode ms p50 / p95', 'inference ms p50 / p95 (1 image)', 'peak RSS MB', 'images with objects', 'objects found'], [[
-    r.model,
-    `${r.images - r.failed}/${r.images}`,
-    `${median(runs.map((x) => x.throughput)).toFixed(1)} (${runs.map((x) => x.throughput.toFixed(1)).join(', ')})`,
-    median(runs.map((x) => x.cpuMsPerImage)).toFixed(1),
-    `${median(decodeMs).toFixed(1)} / ${percentile(decodeMs, 95).toFixed(1)}`,
-    `${median(inferMs).toFixed(1)} / ${percentile(inferMs, 95).toFixed(1)}`,
-    median(runs.map((x) => x.peakRssMb)).toFixed(0),
-    `${r.withObjects}/${r.images - r.failed}`,
-    String(r.objects),
-  ]]));
+  console.log(
+    `\nkeywords detector (opt-in base model, run only when asked), end to end from JPEG bytes (median of ${rounds} rounds; each round's figure in brackets)`,
+  );
+  console.log(
+    table(
+      [
+        'model',
+        'images',
+        'images/s',
+        'CPU ms/image',
+        'decode ms p50 / p95',
+        'inference ms p50 / p95 (1 image)',
+        'peak RSS MB',
+        'images with objects',
+        'objects found',
+      ],
+      [
+        [
+          r.model,
+          `${r.images - r.failed}/${r.images}`,
+          `${median(runs.map((x) => x.throughput)).toFixed(1)} (${runs.map((x) => x.throughput.toFixed(1)).join(', ')})`,
+          median(runs.map((x) => x.cpuMsPerImage)).toFixed(1),
+          `${median(decodeMs).toFixed(1)} / ${percentile(decodeMs, 95).toFixed(1)}`,
+          `${median(inferMs).toFixed(1)} / ${percentile(inferMs, 95).toFixed(1)}`,
+          median(runs.map((x) => x.peakRssMb)).toFixed(0),
+          `${r.withObjects}/${r.images - r.failed}`,
+          String(r.objects),
+        ],
+      ],
+    ),
+  );
 }
 
 void main();

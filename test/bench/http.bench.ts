@@ -18,15 +18,38 @@ import { scene } from '../helpers/images';
 import { multipartBody } from '../helpers/server';
 import { percentile, rssMb, table } from './stats';
 
-type Request = { method?: 'GET' | 'POST'; body?: Buffer; headers?: Record<string, string>; bodies?: () => { body: Buffer; headers: Record<string, string> }; connections?: number };
+type Request = {
+  method?: 'GET' | 'POST';
+  body?: Buffer;
+  headers?: Record<string, string>;
+  bodies?: () => { body: Buffer; headers: Record<string, string> };
+  connections?: number;
+};
 
 async function load(url: string, duration: number, request: Request) {
   // autocannon sets Content-Length itself; a second one makes the request malformed.
   const { 'content-length': _length, ...headers } = request.headers ?? {};
   const next = request.bodies;
   return autocannon({
-    url, connections: request.connections ?? 8, duration, method: request.method ?? 'GET', body: request.body, headers,
-    ...(next ? { requests: [{ setupRequest: (r: autocannon.Request) => { const { body, headers: h } = next(); const { 'content-length': _l, ...rest } = h; return { ...r, body, headers: rest }; } }] } : {}),
+    url,
+    connections: request.connections ?? 8,
+    duration,
+    method: request.method ?? 'GET',
+    body: request.body,
+    headers,
+    ...(next
+      ? {
+          requests: [
+            {
+              setupRequest: (r: autocannon.Request) => {
+                const { body, headers: h } = next();
+                const { 'content-length': _l, ...rest } = h;
+                return { ...r, body, headers: rest };
+              },
+            },
+          ],
+        }
+      : {}),
   });
 }
 
@@ -56,7 +79,9 @@ async function main(): Promise<void> {
   const features = Buffer.from(JSON.stringify(await client.getFeatures(photo)));
   const pid = server.process.pid!;
   const { backbone } = await client.health();
-  console.log(`bench:http — tagsmith serve (pid ${pid}, backbone ${backbone}), 8 connections, ${duration} s per endpoint; 1 MP JPEG of ${(photo.length / 1024).toFixed(0)} KB`);
+  console.log(
+    `bench:http — tagsmith serve (pid ${pid}, backbone ${backbone}), 8 connections, ${duration} s per endpoint; 1 MP JPEG of ${(photo.length / 1024).toFixed(0)} KB`,
+  );
 
   const rows: string[][] = [];
   const rssStart = rssMb(pid);
@@ -87,7 +112,9 @@ async function main(): Promise<void> {
   }
   console.log(table(['pass', 'endpoint', 'requests/s', 'p50 ms', 'p99 ms', 'errors', 'server RSS MB'], rows));
   const [first, second] = rssAfterPass;
-  console.log(`server RSS: ${rssStart.toFixed(0)} MB cold → ${first.toFixed(0)} after pass 1 (+${(first - rssStart).toFixed(0)}) → ${second.toFixed(0)} after pass 2 (${second - first >= 0 ? '+' : ''}${(second - first).toFixed(0)} over the warm pass)`);
+  console.log(
+    `server RSS: ${rssStart.toFixed(0)} MB cold → ${first.toFixed(0)} after pass 1 (+${(first - rssStart).toFixed(0)}) → ${second.toFixed(0)} after pass 2 (${second - first >= 0 ? '+' : ''}${(second - first).toFixed(0)} over the warm pass)`,
+  );
   await server.stop();
   await removeDir(server.stateDir);
 }
@@ -116,7 +143,12 @@ async function sideBySide(duration: number, otherRoot: string): Promise<void> {
   const end = performance.now() + duration * 1000;
   while (performance.now() < end) for (const s of servers) s.ms.push(await post(s.server.url));
   console.log(`bench:http --against: one client, /predict of a new 1-MP JPEG alternately to each server, ${duration} s`);
-  console.log(table(['server', 'requests', 'p50 ms', 'p95 ms', 'p99 ms'], servers.map((s) => [s.name, String(s.ms.length), percentile(s.ms, 50).toFixed(1), percentile(s.ms, 95).toFixed(1), percentile(s.ms, 99).toFixed(1)])));
+  console.log(
+    table(
+      ['server', 'requests', 'p50 ms', 'p95 ms', 'p99 ms'],
+      servers.map((s) => [s.name, String(s.ms.length), percentile(s.ms, 50).toFixed(1), percentile(s.ms, 95).toFixed(1), percentile(s.ms, 99).toFixed(1)]),
+    ),
+  );
   for (const s of servers) {
     await s.server.stop();
     await removeDir(s.server.stateDir);

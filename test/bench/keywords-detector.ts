@@ -60,7 +60,11 @@ export async function measureKeywords(files: string[]): Promise<KeywordsReport |
   await detector.release();
   const counts = results.map((r) => Object.values(r.keywords).reduce((sum, k) => sum + k.count, 0));
   return {
-    model: detector.id, images: bytes.length, failed, decodeMs, inferMs,
+    model: detector.id,
+    images: bytes.length,
+    failed,
+    decodeMs,
+    inferMs,
     throughput: readable.length / seconds,
     cpuMsPerImage: (cpu.user + cpu.system) / 1000 / readable.length,
     peakRssMb: process.resourceUsage().maxRSS / 1024,

@@ -67,7 +67,10 @@ async function timedCommand(args: string[], cwd: string, from?: RegExp): Promise
 }
 
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { rounds: { type: 'string', default: '2' }, batch: { type: 'string', default: '16' } } });
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { rounds: { type: 'string', default: '2' }, batch: { type: 'string', default: '16' } },
+  });
   const source = path.resolve(positionals[0] ?? path.resolve(__dirname, '../../../shared/data/hymenoptera'));
   const rounds = Number(values.rounds);
   const work = await fsp.mkdtemp(path.join(os.tmpdir(), 'tagsmith-bench-scale-'));
@@ -79,8 +82,12 @@ async function main(): Promise<void> {
     const { engine } = await openTestEngine(stateDir);
     const archive = path.join(work, 'backup.tar');
     try {
-      for (const [type, folder] of [['positive', 'bees'], ['negative', 'ants']] as const) {
-        for (const file of (await listImageFiles([path.join(source, 'train', folder)])).slice(0, 10)) await engine.addSample(type, 'bees', await fsp.readFile(file));
+      for (const [type, folder] of [
+        ['positive', 'bees'],
+        ['negative', 'ants'],
+      ] as const) {
+        for (const file of (await listImageFiles([path.join(source, 'train', folder)])).slice(0, 10))
+          await engine.addSample(type, 'bees', await fsp.readFile(file));
       }
       await waitForTask(engine, (await engine.train('bees')).task_id, 300_000);
       const chunks: Buffer[] = [];
@@ -94,7 +101,9 @@ async function main(): Promise<void> {
     const oneImage = (await listImageFiles([photos]))[0];
     // Other work on the machine moves every figure: its load is printed with them.
     const load = () => os.loadavg()[0].toFixed(1);
-    console.log(`bench:scale — ${count} photos from ${photos}, batches of ${values.batch}, ${os.cpus().length} cores (load ${load()}), ${rounds} rounds each (medians), Redis ${redis.url}`);
+    console.log(
+      `bench:scale — ${count} photos from ${photos}, batches of ${values.batch}, ${os.cpus().length} cores (load ${load()}), ${rounds} rounds each (medians), Redis ${redis.url}`,
+    );
 
     const coldLocal = async () => {
       const derived = derivedPaths(stateDir);
@@ -128,24 +137,39 @@ async function main(): Promise<void> {
       for (const n of [1, 2]) {
         await startWorkers(n);
         const redisBefore = cpuSeconds(redisPid) ?? 0;
-        const run = await timedCommand(['predict', '--redis', redis.url, '--state-archive', archive, '--runs-dir', path.join(work, 'runs'), '--batch', values.batch!, photos], work, /run r-/);
+        const run = await timedCommand(
+          ['predict', '--redis', redis.url, '--state-archive', archive, '--runs-dir', path.join(work, 'runs'), '--batch', values.batch!, photos],
+          work,
+          /run r-/,
+        );
         note(`${n} worker${n > 1 ? 's' : ''} (tagsmith predict --redis)`, run, (cpuSeconds(redisPid) ?? 0) - redisBefore);
         await stopWorkers();
       }
-      console.log(`round ${round + 1}: ${Object.entries(results).map(([name, r]) => `${name.split(' (')[0]} ${r.ips.at(-1)!.toFixed(1)}`).join(', ')} images/s (load ${load()})`);
+      console.log(
+        `round ${round + 1}: ${Object.entries(results)
+          .map(([name, r]) => `${name.split(' (')[0]} ${r.ips.at(-1)!.toFixed(1)}`)
+          .join(', ')} images/s (load ${load()})`,
+      );
     }
     const localIps = median(results['local scan (tagsmith predict --state)'].ips);
-    console.log(table(['scan', 'images/s (median)', 'rounds', 'vs local', 'coordinator CPU ms/image (with its start-up)', 'Redis CPU ms/image'], Object.entries(results).map(([name, r]) => [
-      name,
-      median(r.ips).toFixed(1),
-      r.ips.map((v) => v.toFixed(1)).join(', '),
-      (median(r.ips) / localIps).toFixed(2),
-      name.startsWith('local') ? '—' : median(r.cpuMsPerImage).toFixed(2),
-      name.startsWith('local') ? '—' : median(r.redisMsPerImage).toFixed(3),
-    ])));
+    console.log(
+      table(
+        ['scan', 'images/s (median)', 'rounds', 'vs local', 'coordinator CPU ms/image (with its start-up)', 'Redis CPU ms/image'],
+        Object.entries(results).map(([name, r]) => [
+          name,
+          median(r.ips).toFixed(1),
+          r.ips.map((v) => v.toFixed(1)).join(', '),
+          (median(r.ips) / localIps).toFixed(2),
+          name.startsWith('local') ? '—' : median(r.cpuMsPerImage).toFixed(2),
+          name.startsWith('local') ? '—' : median(r.redisMsPerImage).toFixed(3),
+        ]),
+      ),
+    );
     const one = results['1 worker (tagsmith predict --redis)'];
     const overheadMs = (median(one.seconds) / count - median(results['local scan (tagsmith predict --state)'].seconds) / count) * 1000;
-    console.log(`1 worker against the local scan: ${overheadMs.toFixed(1)} ms more wall time per image (queueing, batch hand-offs, Redis round trips; start-ups taken off both).`);
+    console.log(
+      `1 worker against the local scan: ${overheadMs.toFixed(1)} ms more wall time per image (queueing, batch hand-offs, Redis round trips; start-ups taken off both).`,
+    );
   } finally {
     await Promise.all(workers.map((w) => w.kill()));
     await redis.stop();

@@ -27,7 +27,10 @@ import { TagModel } from '../../kernel/training/tag-model';
 import { median, rssMb, table } from './stats';
 
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { copies: { type: 'string', default: '25' }, backbone: { type: 'string' }, runs: { type: 'string', default: '3' } } });
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { copies: { type: 'string', default: '25' }, backbone: { type: 'string' }, runs: { type: 'string', default: '3' } },
+  });
   const source = positionals[0] ?? path.resolve(__dirname, '../../../shared/data/hymenoptera');
   const copies = Number(values.copies);
   const runs = Number(values.runs);
@@ -64,14 +67,21 @@ async function main(): Promise<void> {
     embedder.forget();
     sample();
   }
-  console.log(table(['pipeline', 'images/s (median)', 'runs'], [
-    ['bare: read, decode, embed (bench:features\' end to end)', median(bare).toFixed(1), bare.map((v) => v.toFixed(1)).join(', ')],
-    ['embed + base scores (what /predict computes)', median(withScores).toFixed(1), withScores.map((v) => v.toFixed(1)).join(', ')],
-    ['scan of new photos: walk, hash, index, embed, base scores, cache', median(scanned).toFixed(1), scanned.map((v) => v.toFixed(1)).join(', ')],
-  ]));
+  console.log(
+    table(
+      ['pipeline', 'images/s (median)', 'runs'],
+      [
+        ["bare: read, decode, embed (bench:features' end to end)", median(bare).toFixed(1), bare.map((v) => v.toFixed(1)).join(', ')],
+        ['embed + base scores (what /predict computes)', median(withScores).toFixed(1), withScores.map((v) => v.toFixed(1)).join(', ')],
+        ['scan of new photos: walk, hash, index, embed, base scores, cache', median(scanned).toFixed(1), scanned.map((v) => v.toFixed(1)).join(', ')],
+      ],
+    ),
+  );
   const ratio = (a: number[], b: number[]) => median(a.map((v, i) => v / b[i])).toFixed(2);
   console.log(`scan / bare: ${(median(scanned) / median(bare)).toFixed(2)} (target ≥ 0.90; median of per-round ratios ${ratio(scanned, bare)})`);
-  console.log(`scan / embed + base scores: ${ratio(scanned, withScores)} (the scan's own walk, hash, index and cache); embed + base scores / bare: ${ratio(withScores, bare)}\n`);
+  console.log(
+    `scan / embed + base scores: ${ratio(scanned, withScores)} (the scan's own walk, hash, index and cache); embed + base scores / bare: ${ratio(withScores, bare)}\n`,
+  );
 
   // 2. Ten thousand files: the photos under new names.
   const big = path.join(work, 'big');
@@ -96,10 +106,21 @@ async function main(): Promise<void> {
     if (counter.embedded !== before || again.images.length !== first.images.length) throw new Error('a rescan embedded something');
     sample();
   }
-  console.log(table(['scan of a folder', 'files', 'images', 'embedded', 'seconds (median)'], [
-    [`first: ${copies} copies of each photo under new names`, String(files), String(first.images.length), String(first.embedded), firstSeconds.toFixed(1)],
-    ['rescan, unchanged (restarted: the index read from disk)', String(files), String(first.images.length), '0', `${median(rescans).toFixed(2)} (${rescans.map((v) => v.toFixed(2)).join(', ')})`],
-  ]));
+  console.log(
+    table(
+      ['scan of a folder', 'files', 'images', 'embedded', 'seconds (median)'],
+      [
+        [`first: ${copies} copies of each photo under new names`, String(files), String(first.images.length), String(first.embedded), firstSeconds.toFixed(1)],
+        [
+          'rescan, unchanged (restarted: the index read from disk)',
+          String(files),
+          String(first.images.length),
+          '0',
+          `${median(rescans).toFixed(2)} (${rescans.map((v) => v.toFixed(2)).join(', ')})`,
+        ],
+      ],
+    ),
+  );
   console.log(`rescan of ${files} files: ${median(rescans).toFixed(2)} s (target < 5 s)\n`);
 
   // 3. Ten tags re-scored over the scan's feature matrix.
@@ -107,9 +128,18 @@ async function main(): Promise<void> {
   const random = seededRandom(7);
   const models: TagModel[] = [];
   for (let k = 0; k < 10; k++) {
-    const order = shuffled(first.images.map((_, i) => i), random).slice(0, 60);
-    const rows = order.map((i) => ({ features: first.features.subarray(i * dim, (i + 1) * dim), aesthetic: first.images[i].aesthetic, stock: first.images[i].stock }));
-    models.push(await trainTag({ tag: `tag-${k}`, ...running, positives: rows.slice(0, 30), negatives: rows.slice(30), samplesDigest: '' }, DEFAULT_TRAIN_OPTIONS));
+    const order = shuffled(
+      first.images.map((_, i) => i),
+      random,
+    ).slice(0, 60);
+    const rows = order.map((i) => ({
+      features: first.features.subarray(i * dim, (i + 1) * dim),
+      aesthetic: first.images[i].aesthetic,
+      stock: first.images[i].stock,
+    }));
+    models.push(
+      await trainTag({ tag: `tag-${k}`, ...running, positives: rows.slice(0, 30), negatives: rows.slice(30), samplesDigest: '' }, DEFAULT_TRAIN_OPTIONS),
+    );
   }
   const stored = { record: { id: 's-bench-00000000', featureLength: dim } as never, images: first.images, features: first.features };
   const rescore: number[] = [];
@@ -127,17 +157,26 @@ async function main(): Promise<void> {
     retrainOne.push((performance.now() - t) / 1000);
     t = performance.now();
     for (let i = 0; i < first.images.length; i++) {
-      const input = { features: Array.from(first.features.subarray(i * dim, (i + 1) * dim)), aesthetic: first.images[i].aesthetic, stock: first.images[i].stock };
+      const input = {
+        features: Array.from(first.features.subarray(i * dim, (i + 1) * dim)),
+        aesthetic: first.images[i].aesthetic,
+        stock: first.images[i].stock,
+      };
       for (const model of models) model.score(input);
     }
     oneByOne.push((performance.now() - t) / 1000);
     sample();
   }
-  console.log(table(['re-score 10 tags', 'images', 'seconds (median)'], [
-    ['from the scan\'s feature matrix (the first scoring)', String(first.images.length), median(rescore).toFixed(3)],
-    ['one tag trained again (its column only)', String(first.images.length), median(retrainOne).toFixed(3)],
-    ['baseline: image by image, as /predict_by_features', String(first.images.length), median(oneByOne).toFixed(3)],
-  ]));
+  console.log(
+    table(
+      ['re-score 10 tags', 'images', 'seconds (median)'],
+      [
+        ["from the scan's feature matrix (the first scoring)", String(first.images.length), median(rescore).toFixed(3)],
+        ['one tag trained again (its column only)', String(first.images.length), median(retrainOne).toFixed(3)],
+        ['baseline: image by image, as /predict_by_features', String(first.images.length), median(oneByOne).toFixed(3)],
+      ],
+    ),
+  );
   console.log(`re-scoring ${first.images.length} images for 10 tags: ${median(rescore).toFixed(3)} s (target < 1 s)\n`);
 
   clearInterval(timer);
@@ -147,8 +186,15 @@ async function main(): Promise<void> {
 }
 
 /** A scan's embeddings the engine's way: a sample store-less cache in `dir`, counting what the network embeds. */
-async function scanSetup(dir: string, embedder: Embedder, running: { backbone: string; featureLength: number }): Promise<{ embeddings: ScanEmbeddings; counter: { embedded: number } }> {
-  const cache = await FeatureCache.open<EmbeddingRecord>(path.join(dir, 'cache'), { maxBytes: 4 * 1024 ** 3, check: (v) => checkEmbedding(v, 'cache', running) });
+async function scanSetup(
+  dir: string,
+  embedder: Embedder,
+  running: { backbone: string; featureLength: number },
+): Promise<{ embeddings: ScanEmbeddings; counter: { embedded: number } }> {
+  const cache = await FeatureCache.open<EmbeddingRecord>(path.join(dir, 'cache'), {
+    maxBytes: 4 * 1024 ** 3,
+    check: (v) => checkEmbedding(v, 'cache', running),
+  });
   const counter = { embedded: 0 };
   return {
     counter,

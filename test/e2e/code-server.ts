@@ -9,7 +9,14 @@ import { hostTarget, vsixFileName } from '../../.ci/vsix/targets';
 import { freePort } from '../helpers/cli-server';
 
 export const CODE_SERVER = path.resolve(__dirname, '../../.cache/code-server/node_modules/.bin/code-server');
-export const CHROMIUM_FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+export const CHROMIUM_FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 
 export interface VsCode {
   page: Page;
@@ -38,16 +45,35 @@ export async function openVsCode(workspace: string, root: string): Promise<VsCod
   const userDir = path.join(root, 'user');
   const extensionsDir = path.join(root, 'extensions');
   await fs.mkdir(path.join(userDir, 'User'), { recursive: true });
-  await fs.writeFile(path.join(userDir, 'User', 'settings.json'), JSON.stringify({
-    'workbench.startupEditor': 'none',
-    'security.workspace.trust.enabled': false,
-    'files.simpleDialog.enable': true,
-    'workbench.tips.enabled': false,
-    'telemetry.telemetryLevel': 'off',
-  }));
+  await fs.writeFile(
+    path.join(userDir, 'User', 'settings.json'),
+    JSON.stringify({
+      'workbench.startupEditor': 'none',
+      'security.workspace.trust.enabled': false,
+      'files.simpleDialog.enable': true,
+      'workbench.tips.enabled': false,
+      'telemetry.telemetryLevel': 'off',
+    }),
+  );
   const port = await freePort();
-  const server = spawn(CODE_SERVER, ['--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust',
-    '--user-data-dir', userDir, '--extensions-dir', extensionsDir, workspace], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const server = spawn(
+    CODE_SERVER,
+    [
+      '--auth',
+      'none',
+      '--bind-addr',
+      `127.0.0.1:${port}`,
+      '--disable-telemetry',
+      '--disable-update-check',
+      '--disable-workspace-trust',
+      '--user-data-dir',
+      userDir,
+      '--extensions-dir',
+      extensionsDir,
+      workspace,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+  );
   let output = '';
   server.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   server.stderr!.on('data', (d: Buffer) => (output += d.toString()));
@@ -63,7 +89,10 @@ export async function openVsCode(workspace: string, root: string): Promise<VsCod
   await page.goto(`http://127.0.0.1:${port}/?${open}=${encodeURIComponent(workspace)}`);
   await page.waitForSelector('.monaco-workbench .explorer-folders-view, .monaco-workbench .part.sidebar', { timeout: 120_000 });
   return {
-    page, browser, server, userDir,
+    page,
+    browser,
+    server,
+    userDir,
     async close() {
       await browser.close();
       // code-server keeps extension hosts alive for a reconnect that will not come: end its
@@ -88,7 +117,12 @@ export async function openVsCode(workspace: string, root: string): Promise<VsCod
 export async function runCommand(page: Page, title: string): Promise<void> {
   const input = page.locator('.quick-input-widget .quick-input-box input');
   await page.keyboard.press('F1');
-  if (!(await input.waitFor({ state: 'visible', timeout: 3000 }).then(() => true, () => false))) {
+  if (
+    !(await input.waitFor({ state: 'visible', timeout: 3000 }).then(
+      () => true,
+      () => false,
+    ))
+  ) {
     // A focused webview keeps F1 to itself: give the focus back to the workbench first.
     await page.locator('.explorer-folders-view').first().click();
     await page.keyboard.press('F1');
@@ -110,7 +144,16 @@ export async function pick(page: Page, label: string): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     await input.waitFor({ state: 'visible' });
     await input.fill(label);
-    if (await focused.first().waitFor({ timeout: 5000 }).then(() => true, () => false)) break;
+    if (
+      await focused
+        .first()
+        .waitFor({ timeout: 5000 })
+        .then(
+          () => true,
+          () => false,
+        )
+    )
+      break;
     if (attempt >= 5) throw new Error(`no QuickPick item "${label}"`);
   }
   await page.keyboard.press('Enter');
@@ -134,7 +177,13 @@ export async function contextMenu(page: Page, rowText: string, itemText: string)
   // highlighted item. Only a menu still open after a while: one that is merely closing would
   // pass the Enter to the explorer, which opens its focused row in an editor, and the
   // command's picker loses the focus and closes.
-  if (!(await menu.waitFor({ state: 'hidden', timeout: 2000 }).then(() => true, () => false))) await page.keyboard.press('Enter');
+  if (
+    !(await menu.waitFor({ state: 'hidden', timeout: 2000 }).then(
+      () => true,
+      () => false,
+    ))
+  )
+    await page.keyboard.press('Enter');
   await menu.waitFor({ state: 'hidden' });
 }
 
@@ -146,7 +195,13 @@ export async function contextMenuToPicker(page: Page, rowText: string, itemText:
   const picker = page.locator('.quick-input-widget .quick-input-box input');
   for (let attempt = 1; ; attempt++) {
     await contextMenu(page, rowText, itemText);
-    if (await picker.waitFor({ state: 'visible', timeout: 20_000 }).then(() => true, () => false)) return;
+    if (
+      await picker.waitFor({ state: 'visible', timeout: 20_000 }).then(
+        () => true,
+        () => false,
+      )
+    )
+      return;
     if (attempt === 3) throw new Error(`"${itemText}" on ${rowText} opened no picker`);
   }
 }
@@ -159,8 +214,14 @@ export async function waitForCommand(page: Page, title: string, timeoutMs = 120_
     const input = page.locator('.quick-input-widget .quick-input-box input');
     await input.waitFor({ state: 'visible' });
     await input.fill(`>${title}`);
-    const found = await page.locator('.quick-input-widget .monaco-list-row', { hasText: title }).first()
-      .waitFor({ timeout: 3000 }).then(() => true, () => false);
+    const found = await page
+      .locator('.quick-input-widget .monaco-list-row', { hasText: title })
+      .first()
+      .waitFor({ timeout: 3000 })
+      .then(
+        () => true,
+        () => false,
+      );
     await page.keyboard.press('Escape');
     if (found) return;
     if (Date.now() > deadline) throw new Error(`command "${title}" never appeared in the palette`);
@@ -172,7 +233,13 @@ export async function webviewFrame(page: Page, selector: string, timeoutMs = 60_
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     for (const frame of page.frames()) {
-      if (await frame.locator(selector).count().catch(() => 0)) return frame;
+      if (
+        await frame
+          .locator(selector)
+          .count()
+          .catch(() => 0)
+      )
+        return frame;
     }
     if (Date.now() > deadline) throw new Error(`no webview shows ${selector}`);
     await page.waitForTimeout(250);
@@ -189,7 +256,11 @@ export function screenshotOnFailure(page: () => Page | undefined, dir: string): 
     const current = page();
     // TestContext.passed (Node 20.12+, not yet in @types/node 20): false once the test has failed.
     if ((t as { passed?: boolean }).passed !== false || !current || current.isClosed()) return;
-    const name = t.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 80);
+    const name = t.name
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-|-$/g, '')
+      .slice(0, 80);
     await fs.mkdir(dir, { recursive: true });
     await current.screenshot({ path: path.join(dir, `${name}-failed.png`) }).catch(() => undefined);
   });

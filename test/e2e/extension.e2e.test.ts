@@ -13,7 +13,19 @@ import path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { blobImages, stripedImages, tempDir } from '../helpers/engine';
 import { blobs } from '../helpers/images';
-import { contextMenuToPicker, hostVsix, installExtension, notification, openVsCode, pick, runCommand, screenshotOnFailure, waitForCommand, webviewFrame, type VsCode } from './code-server';
+import {
+  contextMenuToPicker,
+  hostVsix,
+  installExtension,
+  notification,
+  openVsCode,
+  pick,
+  runCommand,
+  screenshotOnFailure,
+  waitForCommand,
+  webviewFrame,
+  type VsCode,
+} from './code-server';
 
 const ARTIFACTS = path.resolve(__dirname, '../../test-artifacts/e2e');
 
@@ -61,13 +73,25 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
     await fs.mkdir(path.join(workspace, 'photos'));
     for (const [i, b] of (await stripedImages(2, 20)).entries()) await fs.writeFile(path.join(workspace, 'photos', `p-stripes-${i}.jpg`), b);
     for (const [i, b] of (await blobImages(2, 20)).entries()) await fs.writeFile(path.join(workspace, 'photos', `p-blob-${i}.jpg`), b);
-    for (let i = 0; i < 2; i++) await fs.writeFile(path.join(workspace, 'photos', `p-green-${i}.jpg`), await blobs(200, 180, 400 + i, [30, 160, 60]).jpeg({ quality: 90 }).toBuffer());
+    for (let i = 0; i < 2; i++)
+      await fs.writeFile(
+        path.join(workspace, 'photos', `p-green-${i}.jpg`),
+        await blobs(200, 180, 400 + i, [30, 160, 60])
+          .jpeg({ quality: 90 })
+          .toBuffer(),
+      );
     // The folder reviewed: striped pictures, blobs, and green blobs (stripes to the tag once
     // p-green-0 is a positive, until the reviewer says they are not).
     await fs.mkdir(path.join(workspace, 'review-me'));
     for (const [i, b] of (await stripedImages(4, 30)).entries()) await fs.writeFile(path.join(workspace, 'review-me', `r-stripes-${i}.jpg`), b);
     for (const [i, b] of (await blobImages(4, 30)).entries()) await fs.writeFile(path.join(workspace, 'review-me', `r-blob-${i}.jpg`), b);
-    for (let i = 0; i < 6; i++) await fs.writeFile(path.join(workspace, 'review-me', `r-green-${i}.jpg`), await blobs(200, 180, 410 + i, [30, 160, 60]).jpeg({ quality: 90 }).toBuffer());
+    for (let i = 0; i < 6; i++)
+      await fs.writeFile(
+        path.join(workspace, 'review-me', `r-green-${i}.jpg`),
+        await blobs(200, 180, 410 + i, [30, 160, 60])
+          .jpeg({ quality: 90 })
+          .toBuffer(),
+      );
     installExtension(hostVsix(), path.join(root, 'user'), path.join(root, 'extensions'));
     vscode = await openVsCode(workspace, root);
     await waitForCommand(vscode.page, 'Tagsmith: Train Tag');
@@ -102,7 +126,10 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
     await contextMenuToPicker(page, 'first.jpg', 'Add as Positive Sample');
     await pick(page, 'stripes');
     // The truncated JPEG is named with its reason; the image added before is counted, not doubled.
-    assert.match(await notification(page, /8 added as positive/), /8 added as positive of "stripes", 1 already there\. Skipped 1: broken\.jpg \(.*(truncated|corrupt|premature|not an image).*\)/i);
+    assert.match(
+      await notification(page, /8 added as positive/),
+      /8 added as positive of "stripes", 1 already there\. Skipped 1: broken\.jpg \(.*(truncated|corrupt|premature|not an image).*\)/i,
+    );
     await shot('1-added');
     await contextMenuToPicker(page, 'blobs', 'Add as Negative Sample');
     await pick(page, 'stripes');
@@ -122,12 +149,18 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
 
   it('opens the dashboard from the training message, with charts of the new model', async () => {
     const { page } = vscode;
-    await page.locator('.notifications-toasts .notification-toast', { hasText: /Trained "stripes"/ }).getByRole('button', { name: 'Open Dashboard' }).click();
+    await page
+      .locator('.notifications-toasts .notification-toast', { hasText: /Trained "stripes"/ })
+      .getByRole('button', { name: 'Open Dashboard' })
+      .click();
     const dashboard = await webviewFrame(page, '.sentence');
     await dashboard.locator('.sentence', { hasText: 'held-out positives found' }).waitFor();
     assert.equal(await dashboard.locator('.charts canvas').count(), 4);
     const model = await trainedModel('stripes');
-    assert.match(await dashboard.locator('.figures').innerText(), new RegExp(`F1\\s+${model.metrics.f1.toFixed(3)}\\s+ROC AUC\\s+${model.metrics.rocAuc.toFixed(3)}`));
+    assert.match(
+      await dashboard.locator('.figures').innerText(),
+      new RegExp(`F1\\s+${model.metrics.f1.toFixed(3)}\\s+ROC AUC\\s+${model.metrics.rocAuc.toFixed(3)}`),
+    );
     await shot('3-dashboard');
   });
 
@@ -141,7 +174,11 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
     await gallery.locator('.grid-section.negative h3', { hasText: 'Negatives (8)' }).waitFor();
     // notes.txt was skipped when the folder was added: no cell for it.
     assert.equal(await gallery.locator('.sample[title="notes.txt"]').count(), 0);
-    await waitUntil(async () => (await gallery.locator('.sample img').evaluateAll((imgs) => imgs.filter((i) => (i as { naturalWidth: number }).naturalWidth > 0).length)) === 17, 'all 17 thumbnails are drawn');
+    await waitUntil(
+      async () =>
+        (await gallery.locator('.sample img').evaluateAll((imgs) => imgs.filter((i) => (i as { naturalWidth: number }).naturalWidth > 0).length)) === 17,
+      'all 17 thumbnails are drawn',
+    );
     // Move one positive to the negatives: both counts change, and the tag is marked stale.
     const first = gallery.locator('.grid-section.positive .sample').first();
     await first.hover();
@@ -176,11 +213,17 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
     // replace what was typed: type again until the path stays.
     for (let attempt = 0; ; attempt++) {
       await input.fill(file);
-      const replaced = await waitUntil(async () => (await input.inputValue()) !== file, 'the dialog replaces the path', 1500).then(() => true, () => false);
+      const replaced = await waitUntil(async () => (await input.inputValue()) !== file, 'the dialog replaces the path', 1500).then(
+        () => true,
+        () => false,
+      );
       if (!replaced) break;
       assert.ok(attempt < 10, 'the file dialog kept replacing the typed path');
     }
-    await page.locator('.quick-input-widget .quick-input-action .monaco-button', { hasText: /OK|Save|Tag Images/ }).first().click();
+    await page
+      .locator('.quick-input-widget .quick-input-action .monaco-button', { hasText: /OK|Save|Tag Images/ })
+      .first()
+      .click();
   }
 
   it('backs up the state, removes the tag, restores it, and sees the tag back', () => backupRemoveRestore());
@@ -208,9 +251,12 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
     // Where the engine listens, from the status bar's tooltip, and its token, from its
     // environment: what a curl user would find.
     const url = /running at (http:\/\/127\.0\.0\.1:\d+)/.exec(await statusTooltip('Tagsmith: 1 tag', 'running at'))?.[1];
-    assert.ok(url, 'the tooltip names the engine\'s address');
+    assert.ok(url, "the tooltip names the engine's address");
     const [pid] = enginePids();
-    const token = (await fs.readFile(`/proc/${pid}/environ`, 'utf8')).split('\0').find((v) => v.startsWith('TAGSMITH_TOKEN='))!.slice('TAGSMITH_TOKEN='.length);
+    const token = (await fs.readFile(`/proc/${pid}/environ`, 'utf8'))
+      .split('\0')
+      .find((v) => v.startsWith('TAGSMITH_TOKEN='))!
+      .slice('TAGSMITH_TOKEN='.length);
     const headers = { authorization: `Bearer ${token}` };
     const form = new FormData();
     form.append('data', new Blob([await fs.readFile(path.join(workspace, 'unseen.jpg'))], { type: 'image/jpeg' }), 'unseen.jpg');
@@ -231,7 +277,13 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
     for (let attempt = 0; ; attempt++) {
       await page.mouse.move(700, 300);
       await page.locator('.statusbar-item', { hasText: itemText }).hover();
-      if (await hover.waitFor({ timeout: 5000 }).then(() => true, () => false)) break;
+      if (
+        await hover.waitFor({ timeout: 5000 }).then(
+          () => true,
+          () => false,
+        )
+      )
+        break;
       assert.ok(attempt < 5, `no tooltip with "${tooltipText}" on the status-bar item "${itemText}"`);
     }
     const text = await hover.innerText();
@@ -256,7 +308,11 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
 
   /** An explorer row by its file name (exactly). */
   function explorerRow(name: string) {
-    return vscode.page.locator('.explorer-folders-view .monaco-list-row', { has: vscode.page.locator('.label-name', { hasText: new RegExp(`^${name.replace(/[.]/g, '\\.')}$`) }) }).first();
+    return vscode.page
+      .locator('.explorer-folders-view .monaco-list-row', {
+        has: vscode.page.locator('.label-name', { hasText: new RegExp(`^${name.replace(/[.]/g, '\\.')}$`) }),
+      })
+      .first();
   }
 
   /**
@@ -267,18 +323,28 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
     await explorerRow(name).waitFor();
     // One badge, or any of several.
     const expected = (Array.isArray(badge) ? badge : [badge]).map((b) => (b === undefined ? 'none' : JSON.stringify(b)));
-    await vscode.page.waitForFunction(([file, contents]) => {
-      const page = globalThis as unknown as InPage;
-      const row = Array.from(page.document.querySelectorAll('.explorer-folders-view .monaco-list-row')).find((r) => r.querySelector('.label-name')?.textContent === file);
-      const label = row?.querySelector('.monaco-icon-label');
-      return label ? contents.includes(page.getComputedStyle(label, '::after').content) : false;
-    }, [name, expected] as const, { timeout: 120_000 }).catch(async (error: unknown) => {
-      const html = await explorerRow(name).evaluate((row) => {
-        const label = row.querySelector('.monaco-icon-label');
-        return `${row.outerHTML}\n::after ${label ? (globalThis as unknown as InPage).getComputedStyle(label, '::after').content : '(no label)'}`;
-      }).catch(() => '(no row)');
-      throw new Error(`the explorer row of ${name} never showed the badge ${expected.join(' or ')}: ${html}`, { cause: error });
-    });
+    await vscode.page
+      .waitForFunction(
+        ([file, contents]) => {
+          const page = globalThis as unknown as InPage;
+          const row = Array.from(page.document.querySelectorAll('.explorer-folders-view .monaco-list-row')).find(
+            (r) => r.querySelector('.label-name')?.textContent === file,
+          );
+          const label = row?.querySelector('.monaco-icon-label');
+          return label ? contents.includes(page.getComputedStyle(label, '::after').content) : false;
+        },
+        [name, expected] as const,
+        { timeout: 120_000 },
+      )
+      .catch(async (error: unknown) => {
+        const html = await explorerRow(name)
+          .evaluate((row) => {
+            const label = row.querySelector('.monaco-icon-label');
+            return `${row.outerHTML}\n::after ${label ? (globalThis as unknown as InPage).getComputedStyle(label, '::after').content : '(no label)'}`;
+          })
+          .catch(() => '(no row)');
+        throw new Error(`the explorer row of ${name} never showed the badge ${expected.join(' or ')}: ${html}`, { cause: error });
+      });
   }
 
   /** The hover of an explorer row. */
@@ -288,7 +354,13 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
     for (let attempt = 0; ; attempt++) {
       await page.mouse.move(700, 300);
       await explorerRow(name).hover();
-      if (await hover.waitFor({ timeout: 5000 }).then(() => true, () => false)) break;
+      if (
+        await hover.waitFor({ timeout: 5000 }).then(
+          () => true,
+          () => false,
+        )
+      )
+        break;
       assert.ok(attempt < 5, `no hover with "${text}" on the explorer row of ${name}`);
     }
     const content = await hover.innerText();
@@ -307,7 +379,10 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
     const entry = page.locator('.context-view .action-item', { hasText: item }).first();
     for (let attempt = 1; ; attempt++) {
       await explorerRow(name).click({ button: 'right' });
-      const shown = await entry.waitFor({ timeout: 5000 }).then(() => true, () => false);
+      const shown = await entry.waitFor({ timeout: 5000 }).then(
+        () => true,
+        () => false,
+      );
       const onRow = /\bfocused\b/.test((await explorerRow(name).getAttribute('class')) ?? '');
       if (shown && onRow) break;
       await page.keyboard.press('Escape');
@@ -317,7 +392,13 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
     await entry.hover();
     await entry.click();
     // As contextMenu does: a menu that swallowed the click while animating in takes Enter.
-    if (!(await menu.waitFor({ state: 'hidden', timeout: 2000 }).then(() => true, () => false))) await page.keyboard.press('Enter');
+    if (
+      !(await menu.waitFor({ state: 'hidden', timeout: 2000 }).then(
+        () => true,
+        () => false,
+      ))
+    )
+      await page.keyboard.press('Enter');
     await menu.waitFor({ state: 'hidden' });
   }
 
@@ -338,7 +419,13 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
     for (let attempt = 1; ; attempt++) {
       await explorerMenu('photos', 'Tag Images in Folder');
       const started = page.locator('.notifications-toasts .notification-toast', { hasText: /tagging images in photos|Tagged \d+ images? in photos/ }).first();
-      if (await started.waitFor({ timeout: 20_000 }).then(() => true, () => false)) break;
+      if (
+        await started.waitFor({ timeout: 20_000 }).then(
+          () => true,
+          () => false,
+        )
+      )
+        break;
       assert.ok(attempt < 3, '"Tag Images in Folder" on photos started no scan');
     }
     const text = await notification(page, summary);
@@ -370,7 +457,7 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
     const sidecar = path.join(workspace, 'photos', 'p-stripes-0.jpg.xmp');
     // The export's message offers the scan's actions again.
     await toastButton(/Exported 6 images/, 'Write XMP Keywords…').click();
-    const dialog = page.locator('.monaco-dialog-box', { hasText: 'Write Tagsmith\'s keywords to 2 XMP sidecars?' });
+    const dialog = page.locator('.monaco-dialog-box', { hasText: "Write Tagsmith's keywords to 2 XMP sidecars?" });
     await dialog.waitFor();
     assert.match(await dialog.innerText(), /2 new, 0 changed[\s\S]*p-stripes-0\.jpg\.xmp \(new\): \+ stripes/);
     await shot('11-xmp-preview');
@@ -386,7 +473,14 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
     await confirm.locator('.monaco-button', { hasText: /^Remove$/ }).click();
     assert.match(await notification(page, /Took Tagsmith's keywords out/), /out of 2 XMP sidecars/);
     // Sidecars Tagsmith created, left empty, are deleted.
-    await waitUntil(async () => !(await fs.stat(sidecar).then(() => true, () => false)), 'the sidecar is gone');
+    await waitUntil(
+      async () =>
+        !(await fs.stat(sidecar).then(
+          () => true,
+          () => false,
+        )),
+      'the sidecar is gone',
+    );
   }
 
   it('trains the tag again with one more sample, and the badges follow', () => retrainAndSeeBadges());
@@ -448,12 +542,27 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
     for (let step = 1; !Object.values(seen).every(Boolean); step++) {
       assert.ok(Date.now() < deadline, `not all outputs appeared: ${JSON.stringify(seen)}`);
       for (const frame of page.frames()) {
-        const text = await frame.locator('body').innerText({ timeout: 1000 }).catch(() => '');
+        const text = await frame
+          .locator('body')
+          .innerText({ timeout: 1000 })
+          .catch(() => '');
         if (/F1 \d\.\d\d, ROC AUC \d\.\d\d, threshold/.test(text)) seen.metrics = true;
         if (/unseen striped picture: demo-stripes [01]\.\d\d \(threshold [01]\.\d\d\) → yes/.test(text)) seen.prediction = true;
         if (/restored \d+ tag\(s\) and \d+ samples .* "demo-stripes" trained again: true/.test(text)) seen.restored = true;
-        if (await frame.locator('table.tagsmith-predictions').count().catch(() => 0)) seen.table = true;
-        if (await frame.locator('svg text, img[src^="data:image/svg"]').count().catch(() => 0)) seen.chart = true;
+        if (
+          await frame
+            .locator('table.tagsmith-predictions')
+            .count()
+            .catch(() => 0)
+        )
+          seen.table = true;
+        if (
+          await frame
+            .locator('svg text, img[src^="data:image/svg"]')
+            .count()
+            .catch(() => 0)
+        )
+          seen.chart = true;
       }
       // Down through the notebook, and back to the top now and then for outputs that came late.
       await page.keyboard.press(step % 25 === 0 ? 'Control+Home' : 'ArrowDown');
@@ -487,8 +596,16 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
     const summary = /Tagged 14 images in review-me/;
     for (let attempt = 1; ; attempt++) {
       await explorerMenu('review-me', 'Tag Images in Folder');
-      const started = page.locator('.notifications-toasts .notification-toast', { hasText: /tagging images in review-me|Tagged \d+ images? in review-me/ }).first();
-      if (await started.waitFor({ timeout: 20_000 }).then(() => true, () => false)) break;
+      const started = page
+        .locator('.notifications-toasts .notification-toast', { hasText: /tagging images in review-me|Tagged \d+ images? in review-me/ })
+        .first();
+      if (
+        await started.waitFor({ timeout: 20_000 }).then(
+          () => true,
+          () => false,
+        )
+      )
+        break;
       assert.ok(attempt < 3, '"Tag Images in Folder" on review-me started no scan');
     }
     await notification(page, summary);
@@ -518,7 +635,11 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
     await shot('14-trained-again');
     // The explorer's badges follow the calls the panel shows for the images left ("2" where
     // demo-stripes applies too, its initials where only it does).
-    const calls = await panel.locator('.review-card').evaluateAll((cards) => cards.map((c) => [c.querySelector('.review-name')!.textContent!, c.querySelector('.review-score')!.classList.contains('applies')] as const));
+    const calls = await panel
+      .locator('.review-card')
+      .evaluateAll((cards) =>
+        cards.map((c) => [c.querySelector('.review-name')!.textContent!, c.querySelector('.review-score')!.classList.contains('applies')] as const),
+      );
     await explorerRow('review-me').click();
     for (const [name, applies] of calls) await waitForBadge(name, applies ? ['St', '2'] : [undefined, 'DS']);
   }

@@ -5,7 +5,17 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { blobImages, stripedImages, tempDir } from '../helpers/engine';
-import { contextMenuToPicker, hostVsix, installExtension, notification, openVsCode, pick, screenshotOnFailure, waitForCommand, type VsCode } from './code-server';
+import {
+  contextMenuToPicker,
+  hostVsix,
+  installExtension,
+  notification,
+  openVsCode,
+  pick,
+  screenshotOnFailure,
+  waitForCommand,
+  type VsCode,
+} from './code-server';
 
 const ARTIFACTS = path.resolve(__dirname, '../../test-artifacts/e2e');
 

@@ -37,7 +37,8 @@ export async function packArchive(files: ArchiveFiles): Promise<Buffer> {
       await fs.writeFile(path.join(dir, name), data);
     }
     const chunks: Buffer[] = [];
-    for await (const chunk of tar.create({ cwd: dir, portable: true }, [...new Set([...files.keys()].map((f) => f.split('/')[0]))])) chunks.push(chunk as Buffer);
+    for await (const chunk of tar.create({ cwd: dir, portable: true }, [...new Set([...files.keys()].map((f) => f.split('/')[0]))]))
+      chunks.push(chunk as Buffer);
     return Buffer.concat(chunks);
   } finally {
     await fs.rm(dir, { recursive: true, force: true });

@@ -40,12 +40,24 @@ export function enginesPerTest(): (options?: Partial<EngineOptions>) => Promise<
 
 /** Striped pictures (the "positive" kind) with varied colours and periods. */
 export async function stripedImages(count: number, offset = 0): Promise<Buffer[]> {
-  return Promise.all(Array.from({ length: count }, (_, i) => stripedPicture(i + offset).jpeg({ quality: 90 }).toBuffer()));
+  return Promise.all(
+    Array.from({ length: count }, (_, i) =>
+      stripedPicture(i + offset)
+        .jpeg({ quality: 90 })
+        .toBuffer(),
+    ),
+  );
 }
 
 /** Soft-blob pictures (the "negative" kind). */
 export async function blobImages(count: number, offset = 0): Promise<Buffer[]> {
-  return Promise.all(Array.from({ length: count }, (_, i) => blobPicture(i + offset).jpeg({ quality: 90 }).toBuffer()));
+  return Promise.all(
+    Array.from({ length: count }, (_, i) =>
+      blobPicture(i + offset)
+        .jpeg({ quality: 90 })
+        .toBuffer(),
+    ),
+  );
 }
 
 /** The task once it has finished (done or failed), from the engine's task events; fails after `timeoutMs`. */

@@ -55,7 +55,10 @@ export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
 export function scene(width: number, height: number, seed: number): Sharp {
   const random = seededRandom(seed);
   const discs = Array.from({ length: 12 }, () => ({
-    x: random() * width, y: random() * height, r: (0.03 + random() * 0.12) * width, c: [random() * 255, random() * 255, random() * 255],
+    x: random() * width,
+    y: random() * height,
+    r: (0.03 + random() * 0.12) * width,
+    c: [random() * 255, random() * 255, random() * 255],
   }));
   return rgbImage(width, height, (x, y) => {
     let px = [60 + (120 * y) / height, 120 + (60 * x) / width, 200 - (100 * y) / height];

@@ -10,13 +10,18 @@ export const PERSON_DOG_HORSE = path.join(__dirname, '..', 'fixtures', 'keywords
 
 const installed = KeywordDetector.availability();
 /** Test options: run when the keywords model is installed, else skip naming the command that installs it. */
-export const needsKeywordsModel: { skip?: string } = installed.installed ? {} : { skip: `the keywords model is not installed (${installed.reason}): run \`npm run models:keywords\`` };
+export const needsKeywordsModel: { skip?: string } = installed.installed
+  ? {}
+  : { skip: `the keywords model is not installed (${installed.reason}): run \`npm run models:keywords\`` };
 
 /** The fixture photo over its mirror image: two people with two dogs (and two horses). */
 export async function peopleWithDogs(): Promise<Buffer> {
   const mirror = await sharp(PERSON_DOG_HORSE).flop().toBuffer();
   return sharp({ create: { width: 640, height: 848, channels: 3, background: '#000' } })
-    .composite([{ input: PERSON_DOG_HORSE, left: 0, top: 0 }, { input: mirror, left: 0, top: 424 }])
+    .composite([
+      { input: PERSON_DOG_HORSE, left: 0, top: 0 },
+      { input: mirror, left: 0, top: 424 },
+    ])
     .jpeg({ quality: 90 })
     .toBuffer();
 }

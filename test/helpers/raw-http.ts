@@ -57,8 +57,14 @@ export function rawExchange(port: number, requestBytes: string | Buffer, options
   let fail!: (e: Error) => void;
   let settled = false;
   const response = new Promise<RawResponse>((resolve, reject) => {
-    settle = (r) => { settled = true; resolve(r); };
-    fail = (e) => { settled = true; reject(e); };
+    settle = (r) => {
+      settled = true;
+      resolve(r);
+    };
+    fail = (e) => {
+      settled = true;
+      reject(e);
+    };
   });
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
   const guard = setTimeout(() => {
@@ -85,7 +91,9 @@ export function rawExchange(port: number, requestBytes: string | Buffer, options
 /** A request head; `body` adds Content-Length unless the headers say chunked. */
 export function requestHead(method: string, path: string, headers: Record<string, string | number> = {}): string {
   const all: Record<string, string | number> = { host: '127.0.0.1', ...headers };
-  return `${method} ${path} HTTP/1.1\r\n${Object.entries(all).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n`;
+  return `${method} ${path} HTTP/1.1\r\n${Object.entries(all)
+    .map(([k, v]) => `${k}: ${v}`)
+    .join('\r\n')}\r\n\r\n`;
 }
 
 /** One HTTP/1.1 chunk. */
@@ -100,7 +108,12 @@ export const LAST_CHUNK = '0\r\n\r\n';
  * Writes `piece` to `socket` every `everyMs`, `times` times (a client that trickles its
  * upload); `done` resolves when it has written them all, `stop()` ends it early.
  */
-export function trickle(socket: net.Socket, piece: () => Buffer, everyMs: number, times: number): { done: Promise<boolean>; finished: () => boolean; stop: () => void } {
+export function trickle(
+  socket: net.Socket,
+  piece: () => Buffer,
+  everyMs: number,
+  times: number,
+): { done: Promise<boolean>; finished: () => boolean; stop: () => void } {
   let sent = 0;
   let finished = false;
   // eslint-disable-next-line prefer-const -- assigned below, after the promise that reads it

@@ -27,7 +27,9 @@ export async function startRedis(): Promise<TestRedis> {
   const running = () => child !== undefined && child.exitCode === null && child.signalCode === null;
   const start = async () => {
     if (running()) return;
-    const process_ = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const process_ = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     child = process_;
     let output = '';
     await new Promise<void>((resolve, reject) => {

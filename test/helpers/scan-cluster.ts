@@ -90,7 +90,12 @@ export interface WorkerProcess extends Cli {
 export async function startWorker(redisUrl: string, archive: string, cacheDir: string, extra: string[] = []): Promise<WorkerProcess> {
   const cli = tagsmith(['worker', '--redis', redisUrl, '--state-archive', archive, '--cache', cacheDir, '--threads', '1', ...extra]);
   try {
-    await until(() => cli.stdout().includes(' ready: '), 120_000, () => `the worker did not start: ${cli.output()}`, cli.exited);
+    await until(
+      () => cli.stdout().includes(' ready: '),
+      120_000,
+      () => `the worker did not start: ${cli.output()}`,
+      cli.exited,
+    );
   } catch (error) {
     // Not handed to the test, so nobody else would stop it: it would wait for Redis forever.
     cli.process.kill('SIGKILL');
@@ -140,14 +145,21 @@ interface Record_ {
 }
 
 export function jsonLines(text: string): Record_[] {
-  return text.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as Record_);
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as Record_);
 }
 
 /** Two scans' JSON Lines: the same images in the same order, each once, every number within 1e-6, the same calls. */
 export function assertSameRecords(actual: string, expected: string): void {
   const a = jsonLines(actual);
   const e = jsonLines(expected);
-  assert.deepEqual(a.map((r) => r.path), e.map((r) => r.path), 'the same images, in the same order');
+  assert.deepEqual(
+    a.map((r) => r.path),
+    e.map((r) => r.path),
+    'the same images, in the same order',
+  );
   assert.equal(new Set(a.map((r) => r.path)).size, a.length, 'each image once');
   a.forEach((record, i) => {
     const want = e[i];

@@ -19,7 +19,11 @@ export interface TestServer {
 }
 
 /** `stateDir`: a folder of the test's (removed on close like a fresh one). */
-export async function startTestServer(options: Partial<ServerOptions> = {}, stateDir?: string, engineOptions: Partial<EngineOptions> = {}): Promise<TestServer> {
+export async function startTestServer(
+  options: Partial<ServerOptions> = {},
+  stateDir?: string,
+  engineOptions: Partial<EngineOptions> = {},
+): Promise<TestServer> {
   const { engine } = await openTestEngine(stateDir, engineOptions);
   const log: string[] = [];
   const app: FastifyInstance = await createServer(engine, {
@@ -34,7 +38,10 @@ export async function startTestServer(options: Partial<ServerOptions> = {}, stat
   const port = (app.server.address() as { port: number }).port;
   const url = `http://127.0.0.1:${port}`;
   return {
-    url, port, engine, log,
+    url,
+    port,
+    engine,
+    log,
     client: new TagsmithClient({ url, token: options.token }),
     async close({ keepState = false } = {}) {
       await app.close();
@@ -62,7 +69,10 @@ export function serversPerTest(): typeof startTestServer {
 }
 
 /** A raw request with full control of headers (fetch forbids setting Host). */
-export function rawRequest(port: number, options: { method?: string; path: string; headers?: Record<string, string>; body?: Buffer }): Promise<{ status: number; json: any; headers: http.IncomingHttpHeaders }> {
+export function rawRequest(
+  port: number,
+  options: { method?: string; path: string; headers?: Record<string, string>; body?: Buffer },
+): Promise<{ status: number; json: any; headers: http.IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port, method: options.method ?? 'GET', path: options.path, headers: options.headers }, (res) => {
       const chunks: Buffer[] = [];
@@ -70,7 +80,11 @@ export function rawRequest(port: number, options: { method?: string; path: strin
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
         let json: unknown;
-        try { json = JSON.parse(text); } catch { json = text; }
+        try {
+          json = JSON.parse(text);
+        } catch {
+          json = text;
+        }
         resolve({ status: res.statusCode ?? 0, json, headers: res.headers });
       });
     });
@@ -80,7 +94,12 @@ export function rawRequest(port: number, options: { method?: string; path: strin
 }
 
 /** A multipart body with one file field, as curl -F "name=@file" sends it. */
-export function multipartBody(field: string, fileName: string, content: Buffer, contentType = 'application/octet-stream'): { body: Buffer; headers: Record<string, string> } {
+export function multipartBody(
+  field: string,
+  fileName: string,
+  content: Buffer,
+  contentType = 'application/octet-stream',
+): { body: Buffer; headers: Record<string, string> } {
   const boundary = `----tagsmith${Math.random().toString(16).slice(2)}`;
   const body = Buffer.concat([
     Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="${fileName}"\r\nContent-Type: ${contentType}\r\n\r\n`),

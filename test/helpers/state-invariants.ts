@@ -20,7 +20,10 @@ export async function inspectState(stateDir: string, backbone = readManifest(fin
   const models: string[] = [];
   for (const tag of await fs.readdir(path.join(dir, 'tags'))) {
     const samplesFile = path.join(dir, 'tags', tag, 'samples.json');
-    const list = await fs.readFile(samplesFile, 'utf8').then((t) => JSON.parse(t) as { samples: { id: string }[] }, () => undefined);
+    const list = await fs.readFile(samplesFile, 'utf8').then(
+      (t) => JSON.parse(t) as { samples: { id: string }[] },
+      () => undefined,
+    );
     if (list) {
       tags[tag] = list.samples.map((s) => s.id);
       for (const { id } of list.samples) {
@@ -62,5 +65,8 @@ export async function inspectState(stateDir: string, backbone = readManifest(fin
 }
 
 async function exists(file: string): Promise<boolean> {
-  return fs.access(file).then(() => true, () => false);
+  return fs.access(file).then(
+    () => true,
+    () => false,
+  );
 }

@@ -8,7 +8,8 @@ import { readManifest } from '../../models/manifest';
 import { nsfwjsModelDir } from '../../models/convert';
 import { findModelsDir } from '../../kernel/features/models-dir';
 
-export const TF_FEATURES_NODE = 'StatefulPartitionedCall/sequential/keras_layer/StatefulPartitionedCall/StatefulPartitionedCall/StatefulPartitionedCall/predict/feature_vector/SpatialSqueeze';
+export const TF_FEATURES_NODE =
+  'StatefulPartitionedCall/sequential/keras_layer/StatefulPartitionedCall/StatefulPartitionedCall/StatefulPartitionedCall/predict/feature_vector/SpatialSqueeze';
 
 export async function loadReferenceModel(backend: 'cpu' | 'wasm'): Promise<tf.GraphModel> {
   if (backend === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
@@ -28,7 +29,12 @@ export async function loadReferenceModel(backend: 'cpu' | 'wasm'): Promise<tf.Gr
 }
 
 /** Runs NHWC [0,1] pixels through TF.js; returns features and probabilities per image. */
-export async function runReference(model: tf.GraphModel, input: Float32Array, count: number, size: number): Promise<{ features: Float32Array; nsfw: Float32Array }> {
+export async function runReference(
+  model: tf.GraphModel,
+  input: Float32Array,
+  count: number,
+  size: number,
+): Promise<{ features: Float32Array; nsfw: Float32Array }> {
   const x = tf.tensor4d(input, [count, size, size, 3]);
   const [features, nsfw] = model.execute(x, [TF_FEATURES_NODE, 'Identity']) as tf.Tensor[];
   const result = { features: (await features.data()) as Float32Array, nsfw: (await nsfw.data()) as Float32Array };
@@ -41,10 +47,15 @@ export async function loadDetectorReference(modelJson: string): Promise<tf.Graph
   await import('@tensorflow/tfjs-backend-wasm');
   await tf.setBackend('wasm');
   await tf.ready();
-  const json = JSON.parse(fs.readFileSync(modelJson, 'utf8')) as { modelTopology: object; weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[] };
+  const json = JSON.parse(fs.readFileSync(modelJson, 'utf8')) as {
+    modelTopology: object;
+    weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
+  };
   const bytes = Buffer.concat(json.weightsManifest.flatMap((g) => g.paths.map((p) => fs.readFileSync(path.join(path.dirname(modelJson), p)))));
   const weightSpecs = json.weightsManifest.flatMap((g) => g.weights);
-  return tf.loadGraphModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs, weightData: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) }));
+  return tf.loadGraphModel(
+    tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs, weightData: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) }),
+  );
 }
 
 /** The detector's decoded rows for one image of NHWC pixels (0–255, as the graph takes them). */

@@ -24,7 +24,12 @@ export async function eventually(check: () => boolean | Promise<boolean>, what: 
  * The first value `subscribe` delivers that `holds`, within `limitMs`. `subscribe` registers a
  * listener and returns the function that removes it; the listener is removed either way.
  */
-export function firstEvent<T>(subscribe: (listener: (value: T) => void) => () => void, holds: (value: T) => boolean, what: string, limitMs = 60_000): Promise<T> {
+export function firstEvent<T>(
+  subscribe: (listener: (value: T) => void) => () => void,
+  holds: (value: T) => boolean,
+  what: string,
+  limitMs = 60_000,
+): Promise<T> {
   let off: (() => void) | undefined;
   const seen = new Promise<T>((resolve) => {
     off = subscribe((value) => {

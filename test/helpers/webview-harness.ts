@@ -11,7 +11,15 @@ import { imageFilesUnder } from '../../extension/logic/image-selection';
 import { EngineWatcher } from '../../extension/engine/engine-watcher';
 import { PanelRequests } from '../../extension/panels/panel-requests';
 import { buildWebviewHtml } from '../../extension/panels/webview-html';
-import { isReadyNotification, isRequestMessage, notification, response, type EngineSnapshot, type HostNotification, type PanelKind } from '../../webview/protocol';
+import {
+  isReadyNotification,
+  isRequestMessage,
+  notification,
+  response,
+  type EngineSnapshot,
+  type HostNotification,
+  type PanelKind,
+} from '../../webview/protocol';
 import { CHROMIUM_FLAGS } from '../e2e/code-server';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -78,7 +86,13 @@ export async function startHarness(client: TagsmithClient, options: { imageRoots
     if (panel) {
       const kind = panel[1] as PanelKind;
       // VS Code injects its theme variables and a body class; the harness does the same.
-      const html = buildWebviewHtml({ panel: kind, title: kind, cspSource: origin, scriptUri: `${origin}/dist/webview/${kind}.js`, styleUri: `${origin}/dist/webview/${kind}.css` })
+      const html = buildWebviewHtml({
+        panel: kind,
+        title: kind,
+        cspSource: origin,
+        scriptUri: `${origin}/dist/webview/${kind}.js`,
+        styleUri: `${origin}/dist/webview/${kind}.css`,
+      })
         .replace('<link rel="stylesheet"', `<link rel="stylesheet" href="${origin}/test/fixtures/webview/theme-${theme}.css">\n<link rel="stylesheet"`)
         .replace('<body ', `<body class="vscode-${theme}" `);
       res.writeHead(200, { 'content-type': 'text/html' }).end(html);
@@ -101,7 +115,9 @@ export async function startHarness(client: TagsmithClient, options: { imageRoots
   }
 
   return {
-    browser, problems, opened,
+    browser,
+    problems,
+    opened,
     async openPanel(kind, theme) {
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, colorScheme: theme });
       pages.push(page);
@@ -109,7 +125,10 @@ export async function startHarness(client: TagsmithClient, options: { imageRoots
         if (m.type() === 'error' || /Content.Security.Policy|Refused to/i.test(m.text())) problems.push(`${kind} console: ${m.text()}`);
       });
       page.on('pageerror', (e) => problems.push(`${kind} page error: ${e.message}`));
-      const post = (message: unknown) => void page.evaluate((m) => (globalThis as unknown as { postMessage(m: unknown, origin: string): void }).postMessage(m, '*'), message).catch(() => undefined);
+      const post = (message: unknown) =>
+        void page
+          .evaluate((m) => (globalThis as unknown as { postMessage(m: unknown, origin: string): void }).postMessage(m, '*'), message)
+          .catch(() => undefined);
       await page.exposeFunction('__tagsmithHostReceive', async (message: unknown) => {
         if (isReadyNotification(message)) {
           if (snapshot) post(notification('engine/changed', snapshot));

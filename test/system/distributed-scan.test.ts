@@ -37,7 +37,12 @@ describe('distributed scans over BullMQ', { timeout: 900_000 }, () => {
   };
   const predict = (args: string[]) => tagsmith(['predict', '--redis', redis.url, '--runs-dir', 'runs', ...args], { cwd: work });
   const runIdOf = async (cli: ReturnType<typeof tagsmith>) => {
-    await until(() => /run (r-[0-9a-z]+-[0-9a-f]{8})/.test(cli.stderr()), 60_000, () => cli.output(), cli.exited);
+    await until(
+      () => /run (r-[0-9a-z]+-[0-9a-f]{8})/.test(cli.stderr()),
+      60_000,
+      () => cli.output(),
+      cli.exited,
+    );
     return /run (r-[0-9a-z]+-[0-9a-f]{8})/.exec(cli.stderr())![1];
   };
   const answeredBatches = async (runId: string) => (await fs.readdir(path.join(work, 'runs', runId, 'batches')).catch(() => [])).length;
@@ -67,7 +72,7 @@ describe('distributed scans over BullMQ', { timeout: 900_000 }, () => {
     if (work) await fs.rm(work, { recursive: true, force: true });
   });
 
-  it('writes the local scan\'s records with two workers, and leaves nothing behind in Redis or the runs folder', async () => {
+  it("writes the local scan's records with two workers, and leaves nothing behind in Redis or the runs folder", async () => {
     const kept = await worker();
     await worker();
     const run = predict(['--state-archive', 'backup.tar', '--batch', '4', 'photos']);
@@ -75,7 +80,7 @@ describe('distributed scans over BullMQ', { timeout: 900_000 }, () => {
     assertSameRecords(run.stdout(), local);
     assert.match(run.stderr(), /tagsmith: photos\/b\/broken\.jpg: .*not an image/);
     assert.match(run.stderr(), new RegExp(`${PHOTOS} images \\(${PHOTOS} embedded, 0 from the cache\\), 1 skipped`));
-    assert.deepEqual(await fs.readdir(path.join(work, 'runs')), [], 'the finished run\'s ledger is removed');
+    assert.deepEqual(await fs.readdir(path.join(work, 'runs')), [], "the finished run's ledger is removed");
     const counts = await queue.getJobCounts('wait', 'active', 'completed', 'failed', 'delayed');
     assert.deepEqual(counts, { wait: 0, active: 0, completed: 0, failed: 0, delayed: 0 }, 'each answer is removed from Redis once collected');
 
@@ -88,8 +93,13 @@ describe('distributed scans over BullMQ', { timeout: 900_000 }, () => {
     assert.equal(await csv.exited, 1);
     const rows = csv.stdout().trimEnd().split('\r\n');
     assert.equal(rows[0].split(',').slice(0, 5).join(','), 'path,sha256,stripes.score,stripes.threshold,stripes.applies');
-    assert.deepEqual(rows.slice(1).map((r) => r.split(',')[0]), jsonLines(local).filter((r) => r.tags.stripes.applies).map((r) => r.path));
-    assert.match(csv.stderr(), new RegExp(`${PHOTOS} images \\(${PHOTOS - seen} embedded, ${seen} from the cache\\)`), 'the worker\'s feature cache');
+    assert.deepEqual(
+      rows.slice(1).map((r) => r.split(',')[0]),
+      jsonLines(local)
+        .filter((r) => r.tags.stripes.applies)
+        .map((r) => r.path),
+    );
+    assert.match(csv.stderr(), new RegExp(`${PHOTOS} images \\(${PHOTOS - seen} embedded, ${seen} from the cache\\)`), "the worker's feature cache");
     // Now it has seen them all: nothing is embedded again.
     const again = predict(['--state-archive', 'backup.tar', 'photos']);
     assert.equal(await again.exited, 1);
@@ -105,16 +115,21 @@ describe('distributed scans over BullMQ', { timeout: 900_000 }, () => {
     const runId = await runIdOf(run);
     // A batch under way on the doomed worker, part done.
     let killedJob = '';
-    await until(async () => {
-      for (const job of await queue.getActive()) {
-        const progress = job.progress as { done?: number; total?: number };
-        if (job.processedBy?.endsWith(`:${doomed.pid}`) && (progress.done ?? 0) > 0 && progress.done! < progress.total!) {
-          killedJob = job.id!;
-          return true;
+    await until(
+      async () => {
+        for (const job of await queue.getActive()) {
+          const progress = job.progress as { done?: number; total?: number };
+          if (job.processedBy?.endsWith(`:${doomed.pid}`) && (progress.done ?? 0) > 0 && progress.done! < progress.total!) {
+            killedJob = job.id!;
+            return true;
+          }
         }
-      }
-      return false;
-    }, 60_000, () => `no batch seen part done on the doomed worker: ${run.output()}`, run.exited);
+        return false;
+      },
+      60_000,
+      () => `no batch seen part done on the doomed worker: ${run.output()}`,
+      run.exited,
+    );
     await doomed.kill();
     const restarted = await worker(['--lock-seconds', '2']);
     assert.equal(await run.exited, 1, run.stderr());
@@ -131,7 +146,12 @@ describe('distributed scans over BullMQ', { timeout: 900_000 }, () => {
     await worker();
     const run = predict(['--state-archive', 'backup.tar', '--batch', '3', 'photos']);
     const runId = await runIdOf(run);
-    await until(async () => (await answeredBatches(runId)) >= 1, 60_000, () => run.output(), run.exited);
+    await until(
+      async () => (await answeredBatches(runId)) >= 1,
+      60_000,
+      () => run.output(),
+      run.exited,
+    );
     await redis.stop();
     await redis.start(); // empty: nothing was saved
     assert.equal(await run.exited, 1, run.stderr());
@@ -146,10 +166,18 @@ describe('distributed scans over BullMQ', { timeout: 900_000 }, () => {
     await worker();
     const run = predict(['--state-archive', 'backup.tar', '--batch', '3', '--redis-timeout', '3', 'photos']);
     const runId = await runIdOf(run);
-    await until(async () => (await answeredBatches(runId)) >= 1, 60_000, () => run.output(), run.exited);
+    await until(
+      async () => (await answeredBatches(runId)) >= 1,
+      60_000,
+      () => run.output(),
+      run.exited,
+    );
     await redis.stop();
     assert.equal(await run.exited, 1, run.stderr());
-    assert.match(run.stderr(), new RegExp(`Redis at redis://127\\.0\\.0\\.1:${redis.port}/? has not answered for \\d+ s .* resume with --resume ${runId} once Redis is back`));
+    assert.match(
+      run.stderr(),
+      new RegExp(`Redis at redis://127\\.0\\.0\\.1:${redis.port}/? has not answered for \\d+ s .* resume with --resume ${runId} once Redis is back`),
+    );
     const partial = jsonLines(run.stdout());
     assert.ok(partial.length < PHOTOS, 'stopped part way');
     await redis.start();
@@ -164,7 +192,12 @@ describe('distributed scans over BullMQ', { timeout: 900_000 }, () => {
     await worker();
     const run = predict(['--state-archive', 'backup.tar', '--batch', '3', 'photos']);
     const runId = await runIdOf(run);
-    await until(async () => (await answeredBatches(runId)) >= 2, 60_000, () => run.output(), run.exited);
+    await until(
+      async () => (await answeredBatches(runId)) >= 2,
+      60_000,
+      () => run.output(),
+      run.exited,
+    );
     run.process.kill('SIGKILL');
     await run.exited;
     await fs.stat(path.join(work, 'runs', runId, 'run.json')); // the ledger survives the coordinator
@@ -178,12 +211,26 @@ describe('distributed scans over BullMQ', { timeout: 900_000 }, () => {
     await stopWorkers();
   });
 
-  it('never scores a batch with another archive\'s models, and will not start without an archive it can load', async () => {
+  it("never scores a batch with another archive's models, and will not start without an archive it can load", async () => {
     const w = await worker();
-    const job = await queue.add('scan-batch', {
-      name: 'tagsmith-scan-batch', formatVersion: 1, run: 'r-forged-0123abcd', batch: 0, archive: 'f'.repeat(64), backbone: 'mobilenet_v2_140_int8_flip320', paths: [path.join(work, 'photos', 'a', '0000.jpg')],
-    }, { jobId: 'r-forged-0123abcd.0', attempts: 3 });
-    await until(async () => (await job.getState()) === 'failed', 30_000, () => w.output());
+    const job = await queue.add(
+      'scan-batch',
+      {
+        name: 'tagsmith-scan-batch',
+        formatVersion: 1,
+        run: 'r-forged-0123abcd',
+        batch: 0,
+        archive: 'f'.repeat(64),
+        backbone: 'mobilenet_v2_140_int8_flip320',
+        paths: [path.join(work, 'photos', 'a', '0000.jpg')],
+      },
+      { jobId: 'r-forged-0123abcd.0', attempts: 3 },
+    );
+    await until(
+      async () => (await job.getState()) === 'failed',
+      30_000,
+      () => w.output(),
+    );
     const failed = await queue.getJob(job.id!);
     assert.match(failed!.failedReason, /asks for archive f{64} .* it refuses the batch/);
     assert.equal(failed!.attemptsMade, 1, 'refused at once, not tried again');

@@ -48,7 +48,7 @@ describe('suspicious samples in the gallery', { timeout: 600_000 }, () => {
     assert.match(await line.innerText(), new RegExp(`⚠ ${listing.suspicious} samples? looks? mislabelled`));
     const flagged = gallery.locator(`.grid-section.positive .sample[data-sample-id="${wrong.id}"]`);
     await flagged.locator('.suspicion-badge').waitFor();
-    assert.match(await flagged.getAttribute('title') ?? '', /wrong\.jpg: .*(scored it 0\.\d\d|nearly the same picture as a negative)/);
+    assert.match((await flagged.getAttribute('title')) ?? '', /wrong\.jpg: .*(scored it 0\.\d\d|nearly the same picture as a negative)/);
     assert.equal(await gallery.locator('.grid-section.positive .sample').last().getAttribute('data-sample-id'), wrong.id, 'in the order added: last');
 
     await gallery.getByRole('button', { name: 'Most suspicious first' }).click();

@@ -17,9 +17,18 @@ const EXAMPLE = path.join(EXAMPLES, 'getting-started.ipynb');
 /** What the notebook writes next to itself. */
 const NOTEBOOK_OUTPUTS = ['tagsmith-demo', 'tagsmith-backup.tar'];
 
-interface Output { output_type: string; text?: string | string[]; name?: string; data?: Record<string, string | string[]> }
-interface Cell { cell_type: string; source: string | string[]; outputs?: Output[] }
-const joined = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join('') : v ?? '');
+interface Output {
+  output_type: string;
+  text?: string | string[];
+  name?: string;
+  data?: Record<string, string | string[]>;
+}
+interface Cell {
+  cell_type: string;
+  source: string | string[];
+  outputs?: Output[];
+}
+const joined = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join('') : (v ?? ''));
 
 interface Setup {
   name: string;
@@ -60,18 +69,26 @@ for (const setup of SETUPS) {
     let cells: Cell[];
 
     before(async () => {
-      const kernels = execFileSync('/usr/bin/python3', ['-c', 'from jupyter_client.kernelspec import find_kernel_specs; print(" ".join(find_kernel_specs()))'], { encoding: 'utf8' });
+      const kernels = execFileSync(
+        '/usr/bin/python3',
+        ['-c', 'from jupyter_client.kernelspec import find_kernel_specs; print(" ".join(find_kernel_specs()))'],
+        { encoding: 'utf8' },
+      );
       assert.match(kernels, /\btslab\b/, 'register the kernel first: npx tslab install --python=/usr/bin/python3');
       server = await startCliServer();
       folder = await setup.prepare();
       outputDir = await tempDir('tagsmith-jupyter-out-');
-      execFileSync('jupyter', ['nbconvert', '--to', 'notebook', '--execute', '--ExecutePreprocessor.timeout=300', '--output-dir', outputDir, 'getting-started.ipynb'], {
-        cwd: folder,
-        // The kernelspec runs `tslab`: the one this package depends on.
-        env: { ...process.env, TAGSMITH_URL: server.url, PATH: `${path.join(ROOT, 'node_modules', '.bin')}:${process.env.PATH}` },
-        stdio: ['ignore', 'pipe', 'pipe'],
-        timeout: 540_000,
-      });
+      execFileSync(
+        'jupyter',
+        ['nbconvert', '--to', 'notebook', '--execute', '--ExecutePreprocessor.timeout=300', '--output-dir', outputDir, 'getting-started.ipynb'],
+        {
+          cwd: folder,
+          // The kernelspec runs `tslab`: the one this package depends on.
+          env: { ...process.env, TAGSMITH_URL: server.url, PATH: `${path.join(ROOT, 'node_modules', '.bin')}:${process.env.PATH}` },
+          stdio: ['ignore', 'pipe', 'pipe'],
+          timeout: 540_000,
+        },
+      );
       cells = (JSON.parse(await fs.readFile(path.join(outputDir, 'getting-started.ipynb'), 'utf8')) as { cells: Cell[] }).cells;
     });
     after(async () => {
@@ -84,10 +101,21 @@ for (const setup of SETUPS) {
     const stdoutOf = (marker: string) => {
       const cell = cells.find((c) => c.cell_type === 'code' && joined(c.source).includes(marker));
       assert.ok(cell, `a cell with ${marker}`);
-      assert.deepEqual(cell!.outputs!.filter((o) => o.output_type === 'error' || o.name === 'stderr'), [], `no errors in the cell with ${marker}`);
-      return cell!.outputs!.filter((o) => o.output_type === 'stream' && o.name === 'stdout').map((o) => joined(o.text)).join('');
+      assert.deepEqual(
+        cell!.outputs!.filter((o) => o.output_type === 'error' || o.name === 'stderr'),
+        [],
+        `no errors in the cell with ${marker}`,
+      );
+      return cell!
+        .outputs!.filter((o) => o.output_type === 'stream' && o.name === 'stdout')
+        .map((o) => joined(o.text))
+        .join('');
     };
-    const displays = (mime: string) => cells.flatMap((c) => c.outputs ?? []).filter((o) => o.output_type === 'display_data' && o.data?.[mime]).map((o) => joined(o.data![mime]));
+    const displays = (mime: string) =>
+      cells
+        .flatMap((c) => c.outputs ?? [])
+        .filter((o) => o.output_type === 'display_data' && o.data?.[mime])
+        .map((o) => joined(o.data![mime]));
 
     it('runs every cell without an error', () => {
       const errors = cells.flatMap((c) => c.outputs ?? []).filter((o) => o.output_type === 'error' || o.name === 'stderr');
@@ -109,8 +137,14 @@ for (const setup of SETUPS) {
       assert.ok(Number(striped![1]) >= Number(striped![2]), `score ${striped![1]} is at or above threshold ${striped![2]}`);
       assert.match(stdoutOf('predictByFeatures('), /unseen blob picture, scored from its saved features: demo-stripes [01]\.\d\d → no/);
       const html = displays('text/html');
-      assert.ok(html.some((h) => h.includes('class="tagsmith-samples"') && h.includes('data:image/webp;base64,')), 'the sample grid');
-      assert.ok(html.some((h) => h.includes('class="tagsmith-predictions"') && (h.match(/<tr>/g) ?? []).length === 5), 'a prediction table with a row per image');
+      assert.ok(
+        html.some((h) => h.includes('class="tagsmith-samples"') && h.includes('data:image/webp;base64,')),
+        'the sample grid',
+      );
+      assert.ok(
+        html.some((h) => h.includes('class="tagsmith-predictions"') && (h.match(/<tr>/g) ?? []).length === 5),
+        'a prediction table with a row per image',
+      );
     });
 
     it('saves and restores the state', () => {

@@ -23,7 +23,14 @@ let emptyUserConfig = '';
  */
 function userEnv(): NodeJS.ProcessEnv {
   const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^npm_|^ONNXRUNTIME_NODE_INSTALL/i.test(key)));
-  return { ...env, npm_config_userconfig: emptyUserConfig, npm_config_globalconfig: GLOBAL_CONFIG, npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' };
+  return {
+    ...env,
+    npm_config_userconfig: emptyUserConfig,
+    npm_config_globalconfig: GLOBAL_CONFIG,
+    npm_config_update_notifier: 'false',
+    npm_config_fund: 'false',
+    npm_config_audit: 'false',
+  };
 }
 
 function run(npm: string[], args: string[], cwd: string, env = userEnv()): { status: number | null; output: string } {
@@ -77,7 +84,11 @@ for (const version of NPM_VERSIONS) {
 
     it('runs npm start, npm run and npx without a warning about the project config', () => {
       assert.equal(install.status, 0, install.output);
-      for (const args of [['exec', '--', 'tagsmith', '--help'], ['run', 'convert-models'], ['start', '--', '--port', 'not-a-port']]) {
+      for (const args of [
+        ['exec', '--', 'tagsmith', '--help'],
+        ['run', 'convert-models'],
+        ['start', '--', '--port', 'not-a-port'],
+      ]) {
         const { output } = run(npm, args, clone);
         assert.doesNotMatch(output, /npm warn/i, `npm ${args.join(' ')} warned:\n${output}`);
       }

@@ -40,11 +40,14 @@ describe('read-only replicas (tagsmith serve --read-only)', { timeout: 600_000 }
     for (const probe of probes) {
       const [pa, pb] = [await a.predict(probe), await b.predict(probe)];
       assert.deepEqual(pa, pb);
-      assert.ok(pa.custom[TAG], 'the archive\'s tag is scored');
+      assert.ok(pa.custom[TAG], "the archive's tag is scored");
       assert.deepEqual(await a.predictByFeatures(await b.getFeatures(probe)), await b.predictByFeatures(await a.getFeatures(probe)));
     }
     assert.deepEqual(await a.tags(), await b.tags());
-    assert.deepEqual((await a.tags()).map((t) => [t.tag, t.trained]), [[TAG, true]]);
+    assert.deepEqual(
+      (await a.tags()).map((t) => [t.tag, t.trained]),
+      [[TAG, true]],
+    );
     assert.deepEqual(await a.tasks(), await b.tasks());
     const health = await a.health();
     assert.equal(health.readOnly, true);
@@ -85,17 +88,34 @@ describe('read-only replicas (tagsmith serve --read-only)', { timeout: 600_000 }
     const sha256 = await sha256File(archive);
     const client = new TagsmithClient({ url: replicas[0].url });
     replicas[0].process.kill('SIGHUP');
-    await until(async () => (await client.health()).snapshot?.sha256 === sha256, 60_000, () => replicas[0].output());
-    assert.deepEqual((await client.tags()).map((t) => t.tag), ['more', TAG]);
+    await until(
+      async () => (await client.health()).snapshot?.sha256 === sha256,
+      60_000,
+      () => replicas[0].output(),
+    );
+    assert.deepEqual(
+      (await client.tags()).map((t) => t.tag),
+      ['more', TAG],
+    );
     assert.ok((await client.predict(probes[0])).custom.more, 'the new tag is scored');
     assert.match(replicas[0].output(), /reloaded: 2 tags/);
     // The other replica, not told, still serves the old archive: reloads are per replica.
-    assert.deepEqual((await new TagsmithClient({ url: replicas[1].url }).tags()).map((t) => t.tag), [TAG]);
+    assert.deepEqual(
+      (await new TagsmithClient({ url: replicas[1].url }).tags()).map((t) => t.tag),
+      [TAG],
+    );
 
     await fs.writeFile(archive, 'not a tar');
     replicas[0].process.kill('SIGHUP');
-    await until(() => /reload failed, still serving the previous snapshot/.test(replicas[0].output()), 60_000, () => replicas[0].output());
+    await until(
+      () => /reload failed, still serving the previous snapshot/.test(replicas[0].output()),
+      60_000,
+      () => replicas[0].output(),
+    );
     assert.equal((await client.health()).snapshot?.sha256, sha256);
-    assert.deepEqual((await client.tags()).map((t) => t.tag), ['more', TAG]);
+    assert.deepEqual(
+      (await client.tags()).map((t) => t.tag),
+      ['more', TAG],
+    );
   });
 });

@@ -23,12 +23,15 @@ interface CardView {
   focused: boolean;
 }
 
-const cards = (page: Page): Promise<CardView[]> => page.locator('.review-card').evaluateAll((cells) => cells.map((c) => ({
-  name: c.querySelector('.review-name')!.textContent!,
-  verdict: (c as HTMLElement).dataset.verdict ?? '',
-  changed: c.classList.contains('changed'),
-  focused: document.activeElement === c,
-})));
+const cards = (page: Page): Promise<CardView[]> =>
+  page.locator('.review-card').evaluateAll((cells) =>
+    cells.map((c) => ({
+      name: c.querySelector('.review-name')!.textContent!,
+      verdict: (c as HTMLElement).dataset.verdict ?? '',
+      changed: c.classList.contains('changed'),
+      focused: document.activeElement === c,
+    })),
+  );
 
 /** The tag's samples as the engine holds them: what "undo restores the exact state" is checked against. */
 async function samplesOf(server: TestServer): Promise<string[]> {
@@ -97,7 +100,11 @@ describe('the review panel in Chromium', { timeout: 600_000 }, () => {
     const page = await reviewPanel(harness);
     const queue = await server.client.reviewQueue(TAG, { limit: 48 });
     const shown = await cards(page);
-    assert.deepEqual(shown.map((c) => c.name), queue.images.map((i) => path.basename(i.path)), 'the engine\'s review order, most informative first');
+    assert.deepEqual(
+      shown.map((c) => c.name),
+      queue.images.map((i) => path.basename(i.path)),
+      "the engine's review order, most informative first",
+    );
     assert.equal(shown.length, 20);
     assert.ok(shown[0].focused, 'the first image has the focus');
     assert.match(await page.locator('.review-card').first().locator('.review-score').innerText(), /^[01]\.\d\d [≥<] [01]\.\d\d · (applies|doesn't apply)$/);
@@ -110,21 +117,27 @@ describe('the review panel in Chromium', { timeout: 600_000 }, () => {
     assert.equal(now[0].verdict, 'positive');
     assert.ok(now[1].focused, 'the focus moves on to the next image');
     const { positives } = await server.client.samples(TAG);
-    assert.ok(positives.some((s) => s.fileName === shown[0].name), `${shown[0].name} is a positive sample now`);
+    assert.ok(
+      positives.some((s) => s.fileName === shown[0].name),
+      `${shown[0].name} is a positive sample now`,
+    );
 
     const afterY = await samplesOf(server);
     await page.keyboard.press('n');
     await counterIs(page, 2);
     await page.keyboard.press('s');
     now = await cards(page);
-    assert.deepEqual(now.slice(0, 4).map((c) => c.verdict), ['positive', 'negative', 'skipped', '']);
+    assert.deepEqual(
+      now.slice(0, 4).map((c) => c.verdict),
+      ['positive', 'negative', 'skipped', ''],
+    );
     assert.ok(now[3].focused);
     assert.equal((await server.client.samples(TAG)).negatives.filter((s) => s.fileName === shown[1].name).length, 1);
 
     await page.keyboard.press('u'); // the skip
-    await page.waitForFunction(() => (document.querySelectorAll<HTMLElement>('.review-card')[2]).dataset.verdict === '');
+    await page.waitForFunction(() => document.querySelectorAll<HTMLElement>('.review-card')[2].dataset.verdict === '');
     await page.keyboard.press('u'); // the negative
-    await page.waitForFunction(() => (document.querySelectorAll<HTMLElement>('.review-card')[1]).dataset.verdict === '');
+    await page.waitForFunction(() => document.querySelectorAll<HTMLElement>('.review-card')[1].dataset.verdict === '');
     await counterIs(page, 1);
     assert.deepEqual(await samplesOf(server), afterY, 'the negative it added is gone, nothing else changed');
     assert.ok((await cards(page))[1].focused, 'the focus is back on the image taken back');
@@ -145,13 +158,23 @@ describe('the review panel in Chromium', { timeout: 600_000 }, () => {
     assert.equal(await page.locator('.review-card.selected').count(), 4);
     await page.keyboard.press('n');
     await counterIs(page, 4);
-    assert.deepEqual((await cards(page)).map((c, i) => [i, c.verdict]).filter(([, v]) => v), [[2, 'negative'], [3, 'negative'], [4, 'negative'], [7, 'negative']]);
+    assert.deepEqual(
+      (await cards(page)).map((c, i) => [i, c.verdict]).filter(([, v]) => v),
+      [
+        [2, 'negative'],
+        [3, 'negative'],
+        [4, 'negative'],
+        [7, 'negative'],
+      ],
+    );
     assert.equal(await page.locator('.review-card.selected').count(), 0, 'the selection is spent');
     assert.equal((await server.client.samples(TAG)).negatives.length, 5 + 4);
 
     // The mouse: a card's own "Y" button.
     await card(0).hover();
-    await card(0).getByRole('button', { name: /^It is \(add as positive\)/ }).click();
+    await card(0)
+      .getByRole('button', { name: /^It is \(add as positive\)/ })
+      .click();
     await counterIs(page, 5);
     await page.getByRole('button', { name: 'Undo' }).click();
     await counterIs(page, 4);
@@ -175,13 +198,21 @@ describe('the review panel in Chromium', { timeout: 600_000 }, () => {
     const notice = page.locator('.notice', { hasText: /Trained "stripes" again/ });
     await notice.waitFor({ timeout: 120_000 });
     const queue = await server.client.reviewQueue(TAG, { limit: 48 });
-    assert.ok(queue.changedCalls > 0, 'the reviews turned some of the scan\'s calls');
+    assert.ok(queue.changedCalls > 0, "the reviews turned some of the scan's calls");
     assert.match(await notice.innerText(), new RegExp(`again: ${queue.changedCalls} calls? of the scan changed`));
     await counterIs(page, 0);
     const shown = await cards(page);
-    assert.deepEqual(shown.map((c) => c.name), queue.images.map((i) => path.basename(i.path)), 'the reviewed images have left the queue');
+    assert.deepEqual(
+      shown.map((c) => c.name),
+      queue.images.map((i) => path.basename(i.path)),
+      'the reviewed images have left the queue',
+    );
     assert.equal(shown.length, 10);
-    assert.deepEqual(shown.filter((c) => c.changed).map((c) => c.name), queue.images.filter((i) => i.changed).map((i) => path.basename(i.path)), 'the changed calls are marked');
+    assert.deepEqual(
+      shown.filter((c) => c.changed).map((c) => c.name),
+      queue.images.filter((i) => i.changed).map((i) => path.basename(i.path)),
+      'the changed calls are marked',
+    );
     assert.match(await page.locator('.review-status').innerText(), new RegExp(`${queue.changedCalls} calls? changed when "stripes" was last trained`));
     await screenshot(page, 'review-retrained-light');
     assert.deepEqual(harness.problems, []);
@@ -192,28 +223,53 @@ describe('the review panel in Chromium', { timeout: 600_000 }, () => {
     const page = await reviewPanel(harness);
     await page.getByRole('tab', { name: 'Applies' }).click();
     const applies = await server.client.reviewQueue(TAG, { view: 'applies', limit: 48 });
-    await page.waitForFunction((n) => document.querySelectorAll('.review-card').length === n && [...document.querySelectorAll('.review-score')].every((s) => s.classList.contains('applies')), applies.images.length);
-    await page.getByRole('tab', { name: 'Doesn\'t apply' }).click();
+    await page.waitForFunction(
+      (n) =>
+        document.querySelectorAll('.review-card').length === n && [...document.querySelectorAll('.review-score')].every((s) => s.classList.contains('applies')),
+      applies.images.length,
+    );
+    await page.getByRole('tab', { name: "Doesn't apply" }).click();
     const rejects = await server.client.reviewQueue(TAG, { view: 'not-applies', limit: 48 });
-    await page.waitForFunction((n) => document.querySelectorAll('.review-card').length === n && [...document.querySelectorAll('.review-score')].every((s) => s.classList.contains('not-applies')), rejects.images.length);
+    await page.waitForFunction(
+      (n) =>
+        document.querySelectorAll('.review-card').length === n &&
+        [...document.querySelectorAll('.review-score')].every((s) => s.classList.contains('not-applies')),
+      rejects.images.length,
+    );
     assert.equal(applies.total + rejects.total, 20);
 
     // More like this, from a striped picture's card: mostly striped ones, then samples.
     await page.getByRole('tab', { name: 'Most informative' }).click();
     await page.waitForFunction(() => document.querySelectorAll('.review-card').length === 20);
-    const striped = page.locator('.review-card').filter({ has: page.locator('.review-name', { hasText: /^s\d\d\.jpg$/ }) }).first();
+    const striped = page
+      .locator('.review-card')
+      .filter({ has: page.locator('.review-name', { hasText: /^s\d\d\.jpg$/ }) })
+      .first();
     const name = await striped.locator('.review-name').innerText();
     await striped.hover();
     await striped.getByRole('button', { name: /^More like this/ }).click();
     await page.locator('.similar-header', { hasText: `Most like ${name}` }).waitFor();
     // The first rows drawn (images further down load as they scroll into view).
-    await page.waitForFunction(() => document.querySelectorAll('.review-card .review-similarity').length > 10 && [...document.querySelectorAll<HTMLImageElement>('.review-card img')].slice(0, 8).every((i) => i.complete && i.naturalWidth > 0));
+    await page.waitForFunction(
+      () =>
+        document.querySelectorAll('.review-card .review-similarity').length > 10 &&
+        [...document.querySelectorAll<HTMLImageElement>('.review-card img')].slice(0, 8).every((i) => i.complete && i.naturalWidth > 0),
+    );
     const similar = await cards(page);
     assert.ok(!similar.some((c) => c.name === name), `not the image itself: ${name} in ${similar.map((c) => c.name).join(', ')}`);
-    assert.ok(similar.slice(0, 5).filter((c) => c.name.startsWith('s')).length >= 4, `mostly striped first: ${similar.slice(0, 5).map((c) => c.name).join(', ')}`);
+    assert.ok(
+      similar.slice(0, 5).filter((c) => c.name.startsWith('s')).length >= 4,
+      `mostly striped first: ${similar
+        .slice(0, 5)
+        .map((c) => c.name)
+        .join(', ')}`,
+    );
     const alike = await page.locator('.review-similarity').allInnerTexts();
     assert.ok(alike.every((t) => /^\d+% alike$/.test(t)));
-    assert.ok(await page.locator('.review-note', { hasText: /sample: (positive|negative) of stripes/ }).count() > 0, 'the samples alike are shown, with what they are');
+    assert.ok(
+      (await page.locator('.review-note', { hasText: /sample: (positive|negative) of stripes/ }).count()) > 0,
+      'the samples alike are shown, with what they are',
+    );
 
     // Select the first three and add them as positives in one step.
     const card = (i: number) => page.locator('.review-card').nth(i);
@@ -224,9 +280,13 @@ describe('the review panel in Chromium', { timeout: 600_000 }, () => {
     await counterIs(page, 3);
     assert.equal((await server.client.samples(TAG)).positives.length, before + 3);
     await page.getByRole('button', { name: 'Back to the review queue' }).click();
-    await page.waitForFunction(() => document.querySelectorAll('.review-card').length === 17, undefined, { timeout: 30_000 }).catch(async (e: unknown) => {
-      throw new Error(`${(e as Error).message}: ${(await cards(page)).length} cards; ${await page.locator('.review-status').innerText()} ${await page.locator('#app').innerText()}`);
-    });
+    await page
+      .waitForFunction(() => document.querySelectorAll('.review-card').length === 17, undefined, { timeout: 30_000 })
+      .catch(async (e: unknown) => {
+        throw new Error(
+          `${(e as Error).message}: ${(await cards(page)).length} cards; ${await page.locator('.review-status').innerText()} ${await page.locator('#app').innerText()}`,
+        );
+      });
     assert.equal(await page.locator('[role=tab][aria-selected=true]').innerText(), 'Most informative');
     assert.deepEqual(harness.problems, []);
   });

@@ -24,7 +24,12 @@ async function literalBlocks(): Promise<string[]> {
     let j = i + 1;
     while (j < lines.length && (lines[j].trim() === '' || /^\s/.test(lines[j]))) block.push(lines[j++]);
     const indent = Math.min(...block.filter((l) => l.trim()).map((l) => l.length - l.trimStart().length));
-    blocks.push(block.map((l) => l.slice(indent)).join('\n').replace(/^\n+|\s+$/g, ''));
+    blocks.push(
+      block
+        .map((l) => l.slice(indent))
+        .join('\n')
+        .replace(/^\n+|\s+$/g, ''),
+    );
   }
   return blocks;
 }
@@ -86,10 +91,15 @@ describe('the SDK document, run as written', () => {
     const options = JSON.parse(curl(find('num_clusters=3'), { tag: 'stripes' }));
     assert.deepEqual(options.options, { num_clusters: 3, apply_aesthetic_score: true, apply_stock_score: true });
     let status: { state: TaskState; error?: unknown } = { state: 'queued' };
-    await eventually(() => {
-      status = JSON.parse(curl(find('/status/<task_id>'), { task_id: options.task_id }));
-      return !isActiveTask(status);
-    }, 'the task trained with num_clusters=3 has finished', 120_000, 200);
+    await eventually(
+      () => {
+        status = JSON.parse(curl(find('/status/<task_id>'), { task_id: options.task_id }));
+        return !isActiveTask(status);
+      },
+      'the task trained with num_clusters=3 has finished',
+      120_000,
+      200,
+    );
     assert.equal(status.state, 'done', JSON.stringify(status.error));
 
     const predicted = JSON.parse(curl(find('/predict -X'), {}, 'pos1.jpg'));
@@ -117,7 +127,9 @@ describe('the SDK document, run as written', () => {
       .join('\n\n')
       .replaceAll('127.0.0.1:5000', `127.0.0.1:${server.port}`)
       .replace('io.StringIO(unicode(json.dumps(features)))', 'io.StringIO(json.dumps(features))');
-    const script = `import io, json, time, requests\n\n${definitions}\n\n` + `
+    const script =
+      `import io, json, time, requests\n\n${definitions}\n\n` +
+      `
 results = {}
 for i in range(4):
     results.setdefault('add', []).append(add_sample('pos%d.jpg' % i, 'positive', 'py-tag'))

@@ -19,24 +19,28 @@ const ARTIFACTS = path.resolve(__dirname, '../../test-artifacts/webviews');
 const TAG = 'stripes';
 
 const screenshot = (page: Page, name: string) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
-const loadedThumbnails = (page: Page) => page.evaluate(() => [...document.querySelectorAll<HTMLImageElement>('.sample img')].filter((i) => i.complete && i.naturalWidth > 0).length);
+const loadedThumbnails = (page: Page) =>
+  page.evaluate(() => [...document.querySelectorAll<HTMLImageElement>('.sample img')].filter((i) => i.complete && i.naturalWidth > 0).length);
 const heading = (page: Page, type: 'positive' | 'negative') => page.locator(`.grid-section.${type} h3`).textContent();
 
 /** Pixels of a canvas whose colour leans to one channel: the bars and lines of a dataset. */
 function colouredPixels(page: Page, selector: string, channel: 'red' | 'green' | 'blue'): Promise<number> {
-  return page.evaluate(({ selector, channel }) => {
-    const canvas = document.querySelector<HTMLCanvasElement>(selector)!;
-    const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
-    const index = { red: 0, green: 1, blue: 2 }[channel];
-    let count = 0;
-    for (let i = 0; i < data.length; i += 4) {
-      if (data[i + 3] === 0) continue;
-      const c = data[i + index];
-      const others = [0, 1, 2].filter((k) => k !== index).map((k) => data[i + k]);
-      if (others.every((o) => c > o + 40)) count++;
-    }
-    return count;
-  }, { selector, channel });
+  return page.evaluate(
+    ({ selector, channel }) => {
+      const canvas = document.querySelector<HTMLCanvasElement>(selector)!;
+      const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+      const index = { red: 0, green: 1, blue: 2 }[channel];
+      let count = 0;
+      for (let i = 0; i < data.length; i += 4) {
+        if (data[i + 3] === 0) continue;
+        const c = data[i + index];
+        const others = [0, 1, 2].filter((k) => k !== index).map((k) => data[i + k]);
+        if (others.every((o) => c > o + 40)) count++;
+      }
+      return count;
+    },
+    { selector, channel },
+  );
 }
 
 describe('webviews in Chromium', { timeout: 600_000 }, () => {
@@ -81,7 +85,12 @@ describe('webviews in Chromium', { timeout: 600_000 }, () => {
   async function galleryOn(harness: Harness, tag: string, samples: number): Promise<Page> {
     const gallery = await harness.openPanel('gallery', 'light');
     await gallery.locator(`.tag-item[data-tag="${tag}"]`).click();
-    await gallery.waitForFunction((count) => document.querySelectorAll('.sample img').length === count && [...document.querySelectorAll<HTMLImageElement>('.sample img')].every((i) => i.complete && i.naturalWidth > 0), samples);
+    await gallery.waitForFunction(
+      (count) =>
+        document.querySelectorAll('.sample img').length === count &&
+        [...document.querySelectorAll<HTMLImageElement>('.sample img')].every((i) => i.complete && i.naturalWidth > 0),
+      samples,
+    );
     return gallery;
   }
 
@@ -103,7 +112,11 @@ describe('webviews in Chromium', { timeout: 600_000 }, () => {
     await gallery.locator('.tag-item').nth(1).waitFor();
     assert.deepEqual(await gallery.locator('.tag-item .tag-name').allTextContents(), ['moody-film', TAG]);
     await gallery.locator(`.tag-item[data-tag="${TAG}"]`).click();
-    await gallery.waitForFunction(() => document.querySelectorAll('.sample img').length === 16 && [...document.querySelectorAll<HTMLImageElement>('.sample img')].every((i) => i.complete && i.naturalWidth > 0));
+    await gallery.waitForFunction(
+      () =>
+        document.querySelectorAll('.sample img').length === 16 &&
+        [...document.querySelectorAll<HTMLImageElement>('.sample img')].every((i) => i.complete && i.naturalWidth > 0),
+    );
     assert.equal(await loadedThumbnails(gallery), 16);
     assert.equal(await heading(gallery, 'positive'), 'Positives (8)');
     assert.equal(await heading(gallery, 'negative'), 'Negatives (8)');
@@ -113,7 +126,10 @@ describe('webviews in Chromium', { timeout: 600_000 }, () => {
   it('offers the cluster choices the engine accepts', async () => {
     const { harness } = await session(untrained);
     const gallery = await galleryOn(harness, TAG, 16);
-    const offered = await gallery.getByRole('group', { name: 'Training options' }).locator('vscode-option').evaluateAll((options) => options.map((o) => o.getAttribute('value')));
+    const offered = await gallery
+      .getByRole('group', { name: 'Training options' })
+      .locator('vscode-option')
+      .evaluateAll((options) => options.map((o) => o.getAttribute('value')));
     assert.deepEqual(offered, CLUSTER_CHOICES.map(String));
     assert.ok(offered.every((k) => isClusterCount(Number(k))));
   });
@@ -181,7 +197,8 @@ describe('webviews in Chromium', { timeout: 600_000 }, () => {
       transfer.items.add(new File([bytes], 'dropped-blob.jpg', { type: 'image/jpeg' }));
       transfer.items.add(new File(['not an image'], 'notes.jpg', { type: 'image/jpeg' }));
       const target = document.querySelector('.grid-section.negative')!;
-      for (const type of ['dragenter', 'dragover', 'drop']) target.dispatchEvent(new DragEvent(type, { dataTransfer: transfer, bubbles: true, cancelable: true }));
+      for (const type of ['dragenter', 'dragover', 'drop'])
+        target.dispatchEvent(new DragEvent(type, { dataTransfer: transfer, bubbles: true, cancelable: true }));
     }, image.toString('base64'));
     await gallery.getByText(/Added 1 negative sample to "stripes"\. Skipped 1: notes\.jpg/).waitFor();
     const samples = await server.client.samples(TAG);
@@ -203,11 +220,11 @@ describe('webviews in Chromium', { timeout: 600_000 }, () => {
 
     const canvases = dashboard.locator('.charts canvas');
     assert.equal(await canvases.count(), 4);
-    assert.ok(await colouredPixels(dashboard, '.charts figure:nth-child(1) canvas', 'green') > 200, 'positive score bars are drawn');
-    assert.ok(await colouredPixels(dashboard, '.charts figure:nth-child(1) canvas', 'red') > 200, 'negative score bars are drawn');
-    assert.ok(await colouredPixels(dashboard, '.charts figure:nth-child(2) canvas', 'blue') > 500, 'the ROC curve is drawn');
-    assert.ok(await colouredPixels(dashboard, '.charts figure:nth-child(3) canvas', 'blue') > 500, 'two cluster bars are drawn');
-    assert.ok(await colouredPixels(dashboard, '.charts figure:nth-child(4) canvas', 'blue') > 50, 'the run history is drawn');
+    assert.ok((await colouredPixels(dashboard, '.charts figure:nth-child(1) canvas', 'green')) > 200, 'positive score bars are drawn');
+    assert.ok((await colouredPixels(dashboard, '.charts figure:nth-child(1) canvas', 'red')) > 200, 'negative score bars are drawn');
+    assert.ok((await colouredPixels(dashboard, '.charts figure:nth-child(2) canvas', 'blue')) > 500, 'the ROC curve is drawn');
+    assert.ok((await colouredPixels(dashboard, '.charts figure:nth-child(3) canvas', 'blue')) > 500, 'two cluster bars are drawn');
+    assert.ok((await colouredPixels(dashboard, '.charts figure:nth-child(4) canvas', 'blue')) > 50, 'the run history is drawn');
     // Two finished runs of the tag in the history grid, newest first.
     assert.equal(await dashboard.locator('vscode-data-grid-row:not([row-type=header])').count(), 2);
 
@@ -215,7 +232,7 @@ describe('webviews in Chromium', { timeout: 600_000 }, () => {
     await dashboard.locator('#try-file').setInputFiles({ name: 'new-stripes.jpg', mimeType: 'image/jpeg', buffer: picked });
     const stripesBar = dashboard.getByRole('listitem', { name: /^stripes: / });
     await stripesBar.waitFor();
-    const bar = /^stripes: ([01]\.\d\d), threshold ([01]\.\d\d) — yes$/.exec(await stripesBar.getAttribute('aria-label') ?? '');
+    const bar = /^stripes: ([01]\.\d\d), threshold ([01]\.\d\d) — yes$/.exec((await stripesBar.getAttribute('aria-label')) ?? '');
     assert.ok(bar, 'the new striped picture is called "yes"');
     assert.ok(Number(bar![1]) >= Number(bar![2]), `score ${bar![1]} is at or above threshold ${bar![2]}`);
     await dashboard.getByRole('listitem', { name: /^aesthetic: / }).waitFor();
@@ -251,7 +268,11 @@ describe('webviews in Chromium', { timeout: 600_000 }, () => {
       const page = await harness.openPanel(kind, 'dark');
       if (kind === 'gallery') {
         await page.locator(`.tag-item[data-tag="${TAG}"]`).click();
-        await page.waitForFunction(() => document.querySelectorAll('.sample img').length > 0 && [...document.querySelectorAll<HTMLImageElement>('.sample img')].every((i) => i.complete && i.naturalWidth > 0));
+        await page.waitForFunction(
+          () =>
+            document.querySelectorAll('.sample img').length > 0 &&
+            [...document.querySelectorAll<HTMLImageElement>('.sample img')].every((i) => i.complete && i.naturalWidth > 0),
+        );
       } else {
         await page.locator('.sentence', { hasText: 'held-out positive' }).waitFor();
       }

@@ -31,7 +31,15 @@ describe('API fuzzer', () => {
   after(() => server.close());
 
   const call: fc.Arbitrary<Call> = fc.oneof(
-    { weight: 5, arbitrary: fc.record({ op: fc.constant('add' as const), type: fc.constantFrom<SampleType>('positive', 'negative'), tag: fc.constantFrom(...TAGS), image: fc.nat(9) }) },
+    {
+      weight: 5,
+      arbitrary: fc.record({
+        op: fc.constant('add' as const),
+        type: fc.constantFrom<SampleType>('positive', 'negative'),
+        tag: fc.constantFrom(...TAGS),
+        image: fc.nat(9),
+      }),
+    },
     fc.record({ op: fc.constant('remove' as const), tag: fc.constantFrom(...TAGS), pick: fc.nat(20) }),
     fc.record({ op: fc.constant('move' as const), tag: fc.constantFrom(...TAGS), pick: fc.nat(20) }),
     fc.record({ op: fc.constant('train' as const), tag: fc.constantFrom(...TAGS), clusters: fc.integer({ min: -1, max: 5 }) }),
@@ -49,17 +57,24 @@ describe('API fuzzer', () => {
       return all.length ? all[pick % all.length].id : 'f'.repeat(64);
     };
     switch (c.op) {
-      case 'add': return void (await client.addSample(c.type, c.tag, images[c.image]));
-      case 'remove': return client.removeSample(c.tag, await sampleAt(c.tag, c.pick));
-      case 'move': return void (await client.moveSample(c.tag, await sampleAt(c.tag, c.pick), c.pick % 2 ? 'positive' : 'negative'));
-      case 'train': return void (await client.train(c.tag, { num_clusters: c.clusters }));
-      case 'clean': return void (await client.clean(c.tag));
-      case 'predict': return void (await client.predict(images[c.image]));
+      case 'add':
+        return void (await client.addSample(c.type, c.tag, images[c.image]));
+      case 'remove':
+        return client.removeSample(c.tag, await sampleAt(c.tag, c.pick));
+      case 'move':
+        return void (await client.moveSample(c.tag, await sampleAt(c.tag, c.pick), c.pick % 2 ? 'positive' : 'negative'));
+      case 'train':
+        return void (await client.train(c.tag, { num_clusters: c.clusters }));
+      case 'clean':
+        return void (await client.clean(c.tag));
+      case 'predict':
+        return void (await client.predict(images[c.image]));
       case 'byFeatures': {
         const doc = await client.getFeatures(images[c.image]);
         return void (await client.predictByFeatures(c.cut === 0 ? doc : { ...doc, features: doc.features.slice(c.cut) }));
       }
-      case 'backupRestore': return void (await client.setState(await client.getState()));
+      case 'backupRestore':
+        return void (await client.setState(await client.getState()));
     }
   }
 
@@ -79,7 +94,10 @@ describe('API fuzzer', () => {
           const health = await server.client.health();
           const tags = await server.client.tags();
           assert.equal(health.tags, tags.length);
-          assert.equal(health.samples, tags.reduce((n, t) => n + t.positives + t.negatives, 0));
+          assert.equal(
+            health.samples,
+            tags.reduce((n, t) => n + t.positives + t.negatives, 0),
+          );
           assert.deepEqual(tags.map((t) => t.tag).sort(), Object.keys(report.tags).sort());
         }
       }),

@@ -66,22 +66,55 @@ describe('archive records fuzzer', () => {
     path.join(sentinel, 'PWNED'),
   ];
   const strings = () => [
-    '../x', 'a/b', 'CON', 'nul.json', '..', '.', '', 'C:\\x', 'a\u0000b', 'x'.repeat(100_000), 'é'.repeat(65), 'stripes', 'other',
-    'queued', 'running', 'positive', ANOTHER_TASK_ID, 'f'.repeat(64), '2026-01-01T00:00:00.000Z', ...climbs(),
+    '../x',
+    'a/b',
+    'CON',
+    'nul.json',
+    '..',
+    '.',
+    '',
+    'C:\\x',
+    'a\u0000b',
+    'x'.repeat(100_000),
+    'é'.repeat(65),
+    'stripes',
+    'other',
+    'queued',
+    'running',
+    'positive',
+    ANOTHER_TASK_ID,
+    'f'.repeat(64),
+    '2026-01-01T00:00:00.000Z',
+    ...climbs(),
   ];
-  const values = () => [
-    ...strings(), -1, 0, 0.5, 1, 1.5, 33, 1e308, -1e308, 2 ** 53 + 1, -0, INFINITE, null, true, false, [], {}, [1, 2], { a: 1 }, [[]],
-  ];
+  const values = () => [...strings(), -1, 0, 0.5, 1, 1.5, 33, 1e308, -1e308, 2 ** 53 + 1, -0, INFINITE, null, true, false, [], {}, [1, 2], { a: 1 }, [[]]];
   /** Names a record's file could be renamed to (safe to create while packing; hostile paths are the hostile-archive tests'). */
-  const names = ['CON', 'CON.json', 'a b', '.hidden', 'é', 'x'.repeat(200), '-', 'a.', ANOTHER_TASK_ID, `${ANOTHER_TASK_ID}.json`, 'samples.json', 'model.json'];
+  const names = [
+    'CON',
+    'CON.json',
+    'a b',
+    '.hidden',
+    'é',
+    'x'.repeat(200),
+    '-',
+    'a.',
+    ANOTHER_TASK_ID,
+    `${ANOTHER_TASK_ID}.json`,
+    'samples.json',
+    'model.json',
+  ];
 
   /** Built once the sentinel's path is known. */
-  const mutations = (): fc.Arbitrary<Mutation> => fc.oneof(
-    { weight: 4, arbitrary: fc.record({ kind: fc.constantFrom<'drop' | 'set'>('drop', 'set'), file: fc.nat(), at: fc.nat(), value: fc.constantFrom(...values()) }) },
-    fc.record({ kind: fc.constant('replace' as const), file: fc.nat(), value: fc.constantFrom(...values()) }),
-    fc.record({ kind: fc.constant('rename' as const), file: fc.nat(), name: fc.constantFrom(...names) }),
-    fc.record({ kind: fc.constant('escape' as const), task: fc.constantFrom(...climbs(), 'nodir/x', '..', 'CON') }),
-  );
+  const mutations = (): fc.Arbitrary<Mutation> =>
+    fc.oneof(
+      {
+        weight: 4,
+        arbitrary: fc.record({ kind: fc.constantFrom<'drop' | 'set'>('drop', 'set'), file: fc.nat(), at: fc.nat(), value: fc.constantFrom(...values()) }),
+      },
+      fc.record({ kind: fc.constant('replace' as const), file: fc.nat(), value: fc.constantFrom(...values()) }),
+      fc.record({ kind: fc.constant('rename' as const), file: fc.nat(), name: fc.constantFrom(...names) }),
+      fc.record({ kind: fc.constant('escape' as const), task: fc.constantFrom(...climbs(), 'nodir/x', '..', 'CON') }),
+    );
 
   /** Every place in a JSON value (arrays: their first two items), as key paths. */
   function places(value: unknown, prefix: Key[] = []): Key[][] {
@@ -192,7 +225,10 @@ describe('archive records fuzzer', () => {
         assert.deepEqual(await endpointsAnswer(), []);
         // What start-up reads and checks, without loading the network again for every case.
         const { generation } = JSON.parse(await fs.readFile(path.join(stateDir, 'CURRENT'), 'utf8'));
-        await readGeneration(new GenerationLayout(path.join(stateDir, generation)), { backbone: server.engine.backbone, featureLength: server.engine.featureLength });
+        await readGeneration(new GenerationLayout(path.join(stateDir, generation)), {
+          backbone: server.engine.backbone,
+          featureLength: server.engine.featureLength,
+        });
         assert.deepEqual(await postArchive(server.client, baseArchive), { status: 200 }, 'the original backup restores again');
       }),
       { numRuns: 40, seed: 20261127 },
@@ -203,7 +239,10 @@ describe('archive records fuzzer', () => {
     await server.close({ keepState: true });
     const { engine } = await openTestEngine(stateDir);
     try {
-      assert.deepEqual((await engine.listTags()).map((t) => [t.tag, t.positives, t.negatives]), [['stripes', 3, 3]]);
+      assert.deepEqual(
+        (await engine.listTags()).map((t) => [t.tag, t.positives, t.negatives]),
+        [['stripes', 3, 3]],
+      );
     } finally {
       await engine.close();
     }

@@ -56,30 +56,128 @@ describe('bad input leaves the state as it was', () => {
       { name: 'truncated JPEG', method: 'POST', path: '/add/positive/stripes', body: jpeg.subarray(0, jpeg.length / 2), expect: 'not_an_image' },
       { name: 'PNG with a corrupt CRC', method: 'POST', path: '/add/positive/stripes', body: await pngWithBadCrc(), expect: 'not_an_image' },
       { name: '30000×30000 PNG header', method: 'POST', path: '/add/positive/stripes', body: pngHeaderOnly(30000, 30000), expect: 'image_too_large' },
-      { name: 'SVG with an external reference', method: 'POST', path: '/add/positive/stripes', body: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="9" height="9"><image xlink:href="http://example.com/x.png" width="9" height="9"/></svg>'), expect: 'not_an_image' },
+      {
+        name: 'SVG with an external reference',
+        method: 'POST',
+        path: '/add/positive/stripes',
+        body: Buffer.from(
+          '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="9" height="9"><image xlink:href="http://example.com/x.png" width="9" height="9"/></svg>',
+        ),
+        expect: 'not_an_image',
+      },
       { name: 'HEIC', method: 'POST', path: '/add/positive/stripes', body: fakeHeic(), expect: 'not_an_image' },
-      { name: '1×1 image (a real image: scored)', method: 'POST', path: '/predict', body: await sharp({ create: { width: 1, height: 1, channels: 3, background: '#808080' } }).png().toBuffer(), expect: 200 },
-      { name: 'animated GIF (first frame scored)', method: 'POST', path: '/predict', body: await sharp(Buffer.concat([await base.clone().raw().toBuffer(), await blobs(64, 48, 9).raw().toBuffer()]), { raw: { width: 64, height: 96, channels: 3, pageHeight: 48 } }).gif().toBuffer(), expect: 200 },
+      {
+        name: '1×1 image (a real image: scored)',
+        method: 'POST',
+        path: '/predict',
+        body: await sharp({ create: { width: 1, height: 1, channels: 3, background: '#808080' } })
+          .png()
+          .toBuffer(),
+        expect: 200,
+      },
+      {
+        name: 'animated GIF (first frame scored)',
+        method: 'POST',
+        path: '/predict',
+        body: await sharp(Buffer.concat([await base.clone().raw().toBuffer(), await blobs(64, 48, 9).raw().toBuffer()]), {
+          raw: { width: 64, height: 96, channels: 3, pageHeight: 48 },
+        })
+          .gif()
+          .toBuffer(),
+        expect: 200,
+      },
       { name: '16-bit TIFF (scored)', method: 'POST', path: '/predict', body: await base.clone().toColourspace('rgb16').tiff().toBuffer(), expect: 200 },
       { name: 'CMYK JPEG (scored)', method: 'POST', path: '/predict', body: await base.clone().toColourspace('cmyk').jpeg().toBuffer(), expect: 200 },
       { name: 'AVIF (scored)', method: 'POST', path: '/predict', body: await base.clone().avif({ effort: 0 }).toBuffer(), expect: 200 },
-      ...['..', 'a%2Fb', '%2e%2e', 'x'.repeat(65), '%F0%9F%99%82', 'nul%00byte', '.hidden'].map((tag) => ({ name: `tag ${tag}`, method: 'POST', path: `/add/positive/${tag}`, body: jpeg, expect: 'invalid_tag' })),
+      ...['..', 'a%2Fb', '%2e%2e', 'x'.repeat(65), '%F0%9F%99%82', 'nul%00byte', '.hidden'].map((tag) => ({
+        name: `tag ${tag}`,
+        method: 'POST',
+        path: `/add/positive/${tag}`,
+        body: jpeg,
+        expect: 'invalid_tag',
+      })),
       { name: 'empty tag', method: 'POST', path: '/add/positive/', body: jpeg, expect: 'invalid_tag' },
       { name: 'boolean maybe', path: '/train/stripes?apply_stock_score=maybe', expect: 'invalid_option' },
       ...['0', '-1', '1e9', 'abc'].map((k) => ({ name: `num_clusters ${k}`, path: `/train/stripes?num_clusters=${k}`, expect: 'invalid_option' })),
       { name: 'num_clusters larger than the positives', path: '/train/stripes?num_clusters=4', expect: 'not_enough_samples' },
-      { name: 'features: 1791 values', method: 'POST', path: '/predict_by_features', body: features({ ...doc, features: doc.features.slice(1) }), expect: 'invalid_features' },
-      { name: 'features: NaN', method: 'POST', path: '/predict_by_features', body: features(JSON.stringify(doc).replace(/"features":\[[^,]+/, '"features":[NaN')), expect: 'invalid_features' },
-      { name: 'features: strings', method: 'POST', path: '/predict_by_features', body: features({ ...doc, features: doc.features.map(String) }), expect: 'invalid_features' },
-      { name: 'features: nested junk', method: 'POST', path: '/predict_by_features', body: features({ features: [[1, 2], { a: 1 }], backbone: { x: 1 } }), expect: 'invalid_features' },
+      {
+        name: 'features: 1791 values',
+        method: 'POST',
+        path: '/predict_by_features',
+        body: features({ ...doc, features: doc.features.slice(1) }),
+        expect: 'invalid_features',
+      },
+      {
+        name: 'features: NaN',
+        method: 'POST',
+        path: '/predict_by_features',
+        body: features(JSON.stringify(doc).replace(/"features":\[[^,]+/, '"features":[NaN')),
+        expect: 'invalid_features',
+      },
+      {
+        name: 'features: strings',
+        method: 'POST',
+        path: '/predict_by_features',
+        body: features({ ...doc, features: doc.features.map(String) }),
+        expect: 'invalid_features',
+      },
+      {
+        name: 'features: nested junk',
+        method: 'POST',
+        path: '/predict_by_features',
+        body: features({ features: [[1, 2], { a: 1 }], backbone: { x: 1 } }),
+        expect: 'invalid_features',
+      },
       // Issue 15, item 7: finite in JSON but not as float32, or base scores outside [0, 1].
-      ...[1e39, -1e39, Number.MAX_VALUE].map((v) => ({ name: `features: ${v}`, method: 'POST', path: '/predict_by_features', body: features({ ...doc, features: doc.features.map((x, i) => (i === 7 ? v : x)) }), expect: 'invalid_features' })),
-      { name: 'features: 3e38 everywhere (the nsfw head overflows)', method: 'POST', path: '/predict_by_features', body: features({ ...doc, features: doc.features.map(() => 3e38) }), expect: 'invalid_features' },
-      { name: 'features: aesthetic score 5', method: 'POST', path: '/predict_by_features', body: features({ ...doc, aesthetic: { ...doc.aesthetic, score: 5 } }), expect: 'invalid_features' },
-      { name: 'features: stock score -0.1', method: 'POST', path: '/predict_by_features', body: features({ ...doc, stock: { ...doc.stock, score: -0.1 } }), expect: 'invalid_features' },
-      { name: 'features: aesthetic score 1e39', method: 'POST', path: '/predict_by_features', body: features(JSON.stringify({ ...doc, aesthetic: { ...doc.aesthetic, score: 0.5 } }).replace('"score":0.5', '"score":1e39')), expect: 'invalid_features' },
-      { name: 'features: a stock component of 7', method: 'POST', path: '/predict_by_features', body: features({ ...doc, stock: { ...doc.stock, components: { ...doc.stock.components, safety: 7 } } }), expect: 'invalid_features' },
-      { name: 'features: aesthetic as a string', method: 'POST', path: '/predict_by_features', body: features({ ...doc, aesthetic: '0.5' }), expect: 'invalid_features' },
+      ...[1e39, -1e39, Number.MAX_VALUE].map((v) => ({
+        name: `features: ${v}`,
+        method: 'POST',
+        path: '/predict_by_features',
+        body: features({ ...doc, features: doc.features.map((x, i) => (i === 7 ? v : x)) }),
+        expect: 'invalid_features',
+      })),
+      {
+        name: 'features: 3e38 everywhere (the nsfw head overflows)',
+        method: 'POST',
+        path: '/predict_by_features',
+        body: features({ ...doc, features: doc.features.map(() => 3e38) }),
+        expect: 'invalid_features',
+      },
+      {
+        name: 'features: aesthetic score 5',
+        method: 'POST',
+        path: '/predict_by_features',
+        body: features({ ...doc, aesthetic: { ...doc.aesthetic, score: 5 } }),
+        expect: 'invalid_features',
+      },
+      {
+        name: 'features: stock score -0.1',
+        method: 'POST',
+        path: '/predict_by_features',
+        body: features({ ...doc, stock: { ...doc.stock, score: -0.1 } }),
+        expect: 'invalid_features',
+      },
+      {
+        name: 'features: aesthetic score 1e39',
+        method: 'POST',
+        path: '/predict_by_features',
+        body: features(JSON.stringify({ ...doc, aesthetic: { ...doc.aesthetic, score: 0.5 } }).replace('"score":0.5', '"score":1e39')),
+        expect: 'invalid_features',
+      },
+      {
+        name: 'features: a stock component of 7',
+        method: 'POST',
+        path: '/predict_by_features',
+        body: features({ ...doc, stock: { ...doc.stock, components: { ...doc.stock.components, safety: 7 } } }),
+        expect: 'invalid_features',
+      },
+      {
+        name: 'features: aesthetic as a string',
+        method: 'POST',
+        path: '/predict_by_features',
+        body: features({ ...doc, aesthetic: '0.5' }),
+        expect: 'invalid_features',
+      },
       { name: 'features: 50 MB', method: 'POST', path: '/predict_by_features', body: Buffer.alloc(51 * 1024 * 1024, 0x20), expect: 'payload_too_large' },
       { name: 'unknown task', path: '/status/3f9a', expect: 'unknown_task' },
       { name: 'unknown tag', method: 'POST', path: '/predict/custom/nope', body: jpeg, expect: 'unknown_tag' },
@@ -95,7 +193,11 @@ describe('bad input leaves the state as it was', () => {
     try {
       for (const name of ['secret', 'secret-256.webp', 'secret.json']) await fs.writeFile(path.join(outside, name), secret);
       const climb = `../../../${path.basename(outside)}/secret`;
-      assert.equal(path.resolve(server.engine.stateDir, 'cache', 'thumbnails', `${climb}-256.webp`), path.join(outside, 'secret-256.webp'), 'the id reaches the planted file');
+      assert.equal(
+        path.resolve(server.engine.stateDir, 'cache', 'thumbnails', `${climb}-256.webp`),
+        path.join(outside, 'secret-256.webp'),
+        'the id reaches the planted file',
+      );
       // A thumbnail cached for a sample this state does not have (another state's, restored over).
       const stranger = 'a'.repeat(64);
       await fs.writeFile(path.join(server.engine.stateDir, 'cache', 'thumbnails', `${stranger}-256.webp`), secret);
@@ -133,7 +235,8 @@ describe('bad input leaves the state as it was', () => {
   });
 
   it('answers each case with its code and changes nothing', async () => {
-    const snapshot = async () => JSON.stringify({ health: await server.client.health(), tags: await server.client.tags(), samples: await server.client.samples('stripes') });
+    const snapshot = async () =>
+      JSON.stringify({ health: await server.client.health(), tags: await server.client.tags(), samples: await server.client.samples('stripes') });
     const before = await snapshot();
     const failures: string[] = [];
     for (const c of cases) {
@@ -154,14 +257,24 @@ describe('bad input leaves the state as it was', () => {
     for (const v of [3.4e38, 1e38, 1e30, -1e30, 1e-45, 0, -1]) {
       for (const pattern of ['all', 'alternate'] as const) {
         const extreme = { ...doc, features: doc.features.map((x, i) => (pattern === 'all' || i % 2 ? v : x)) };
-        const reply = await rawRequest(server.port, { method: 'POST', path: '/predict_by_features', headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(extreme)) });
+        const reply = await rawRequest(server.port, {
+          method: 'POST',
+          path: '/predict_by_features',
+          headers: { 'content-type': 'application/json' },
+          body: Buffer.from(JSON.stringify(extreme)),
+        });
         const name = `${pattern} ${v}`;
         if (reply.status === 400 && reply.json?.error?.code === 'invalid_features') continue;
         if (reply.status !== 200) {
           failures.push(`${name}: ${reply.status} ${JSON.stringify(reply.json).slice(0, 160)}`);
           continue;
         }
-        const scores = [...Object.values(reply.json.base.nsfw), reply.json.base.aesthetic.score, reply.json.base.stock.score, ...Object.values(reply.json.custom).map((t: any) => t.score)];
+        const scores = [
+          ...Object.values(reply.json.base.nsfw),
+          reply.json.base.aesthetic.score,
+          reply.json.base.stock.score,
+          ...Object.values(reply.json.custom).map((t: any) => t.score),
+        ];
         if (!scores.every((s) => typeof s === 'number' && s >= 0 && s <= 1)) failures.push(`${name}: ${JSON.stringify(scores)}`);
       }
     }

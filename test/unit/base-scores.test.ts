@@ -20,7 +20,9 @@ async function withNoise(image: Sharp, amount: number): Promise<Buffer> {
   const { data, info } = await image.clone().raw().toBuffer({ resolveWithObject: true });
   const random = seededRandom(9);
   const noisy = Buffer.from(data.map((v: number) => Math.max(0, Math.min(255, v + (random() - 0.5) * 2 * amount))));
-  return sharp(noisy, { raw: { width: info.width, height: info.height, channels: info.channels } }).png().toBuffer();
+  return sharp(noisy, { raw: { width: info.width, height: info.height, channels: info.channels } })
+    .png()
+    .toBuffer();
 }
 
 function assertFalling(name: string, values: number[]): void {
@@ -33,14 +35,36 @@ describe('aesthetic and stock scores', () => {
   const photo = () => scene(640, 480, 3);
 
   for (const [degradation, make] of [
-    ['blurred', (step: number) => (step === 0 ? photo().png().toBuffer() : photo().blur(step * 1.5).png().toBuffer())],
-    ['darkened', (step: number) => photo().linear(1 - step * 0.17, 0).png().toBuffer()],
+    [
+      'blurred',
+      (step: number) =>
+        step === 0
+          ? photo().png().toBuffer()
+          : photo()
+              .blur(step * 1.5)
+              .png()
+              .toBuffer(),
+    ],
+    [
+      'darkened',
+      (step: number) =>
+        photo()
+          .linear(1 - step * 0.17, 0)
+          .png()
+          .toBuffer(),
+    ],
     ['noised', (step: number) => withNoise(photo(), step * 18)],
   ] as const) {
     it(`fall monotonically as the photo is ${degradation} in 5 steps`, async () => {
       const steps = await Promise.all([0, 1, 2, 3, 4, 5].map(async (s) => scores(await make(s))));
-      assertFalling(`aesthetic (${degradation})`, steps.map((s) => s.aesthetic));
-      assertFalling(`stock (${degradation})`, steps.map((s) => s.stock));
+      assertFalling(
+        `aesthetic (${degradation})`,
+        steps.map((s) => s.aesthetic),
+      );
+      assertFalling(
+        `stock (${degradation})`,
+        steps.map((s) => s.stock),
+      );
       for (const s of steps) assert.ok(s.aesthetic >= 0 && s.aesthetic <= 1 && s.stock >= 0 && s.stock <= 1);
     });
   }

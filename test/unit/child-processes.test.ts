@@ -87,12 +87,18 @@ describe('a forked child process', { timeout: 60_000 }, () => {
   });
 
   it('fails early, with what it wrote to stderr, when it exits before it is ready', async () => {
-    await assert.rejects(ForkedProcess.start(launch('exits-early.js', { line: byLine })), /^Error: the test child exited \(code 2\) while starting: cannot open the state folder$/);
+    await assert.rejects(
+      ForkedProcess.start(launch('exits-early.js', { line: byLine })),
+      /^Error: the test child exited \(code 2\) while starting: cannot open the state folder$/,
+    );
   });
 
   it('gives up on a child that never says it is ready, and kills it', async () => {
     const pidFile = path.join(dir, 'silent.pid');
-    await assert.rejects(ForkedProcess.start(launch('silent.js', { line: byLine }, { args: [pidFile], startTimeoutMs: 1000 })), /the test child did not start within 1 s/);
+    await assert.rejects(
+      ForkedProcess.start(launch('silent.js', { line: byLine }, { args: [pidFile], startTimeoutMs: 1000 })),
+      /the test child did not start within 1 s/,
+    );
     // (No pid file: it was killed before it ran its first line.)
     const pid = await fs.readFile(pidFile, 'utf8').then(Number, () => undefined);
     if (pid) assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' }, 'the child is gone');
@@ -134,7 +140,10 @@ describe('the engine started as the extension starts it', { timeout: 120_000 }, 
     const crashed = new Promise<void>((resolve) => engine.onCrash((exit) => resolve(void crashes.push(exit))));
     process.kill(engine.pid, 'SIGKILL');
     await crashed;
-    assert.deepEqual(crashes.map((c) => [c.signal, c.requested]), [['SIGKILL', false]]);
+    assert.deepEqual(
+      crashes.map((c) => [c.signal, c.requested]),
+      [['SIGKILL', false]],
+    );
     await engine.stop(); // already gone: nothing happens, nothing is reported
     assert.equal(crashes.length, 1);
   });

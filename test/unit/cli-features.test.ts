@@ -26,7 +26,10 @@ async function runFeatures(args: string[], cwd: string): Promise<Run> {
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  const stdoutFiles = stdout.split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { file: string }).file);
+  const stdoutFiles = stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => (JSON.parse(line) as { file: string }).file);
   return { code, stdoutFiles, stderrLines: stderr.split('\n').filter(Boolean), stderr };
 }
 
@@ -40,7 +43,10 @@ describe('tagsmith features with bad files among good ones', () => {
   const good = (n: number) => `good-${String(n).padStart(2, '0')}.jpg`;
   before(async () => {
     dir = await tempDir('tagsmith-cli-');
-    for (let n = 0; n < 40; n++) await blobs(96 + n, 80, n).jpeg().toFile(path.join(dir, good(n)));
+    for (let n = 0; n < 40; n++)
+      await blobs(96 + n, 80, n)
+        .jpeg()
+        .toFile(path.join(dir, good(n)));
     await fs.writeFile(path.join(dir, 'bad.jpg'), 'not an image');
     await fs.writeFile(path.join(dir, 'bad-too.jpg'), 'not an image either');
     await fs.mkdir(path.join(dir, 'folder'));
@@ -56,7 +62,10 @@ describe('tagsmith features with bad files among good ones', () => {
     it(`prints the good files in order and names the bad one when it comes ${where}`, async () => {
       const run = await runFeatures([...files], dir);
       assert.equal(run.code, 1);
-      assert.deepEqual(run.stdoutFiles, files.filter((f) => f !== 'bad.jpg'));
+      assert.deepEqual(
+        run.stdoutFiles,
+        files.filter((f) => f !== 'bad.jpg'),
+      );
       assert.equal(run.stderrLines.length, 1, run.stderr);
       assert.match(run.stderrLines[0], /^tagsmith: bad\.jpg: not_an_image: /);
       assertNoStackTrace(run);
@@ -69,7 +78,10 @@ describe('tagsmith features with bad files among good ones', () => {
     files.splice(37, 0, 'bad-too.jpg');
     const run = await runFeatures(files, dir);
     assert.equal(run.code, 1);
-    assert.deepEqual(run.stdoutFiles, files.filter((f) => !f.startsWith('bad')));
+    assert.deepEqual(
+      run.stdoutFiles,
+      files.filter((f) => !f.startsWith('bad')),
+    );
     assert.equal(run.stderrLines.length, 2, run.stderr);
     assertNoStackTrace(run);
   });

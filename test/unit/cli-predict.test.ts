@@ -50,9 +50,18 @@ describe('tagsmith predict beside a running engine', { timeout: 300_000 }, () =>
   it('prints one JSON line per image, in order, each tag with score, threshold and call; names the bad file', async () => {
     const result = await run(['predict', '--backbone', 'mobilenet_v2_140', '--state', server.stateDir, 'shoot'], folder);
     assert.equal(result.code, 1, 'a file was unreadable');
-    const records = result.stdout.trim().split('\n').map((l) => JSON.parse(l) as { path: string; tags: Record<string, { score: number; threshold: number; applies: boolean }> });
-    assert.deepEqual(records.map((r) => r.path), ['shoot/a-striped-0.jpg', 'shoot/a-striped-1.jpg', 'shoot/b-blob-0.jpg', 'shoot/b-blob-1.jpg']);
-    assert.deepEqual(records.map((r) => r.tags.stripes.applies), [true, true, false, false]);
+    const records = result.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { path: string; tags: Record<string, { score: number; threshold: number; applies: boolean }> });
+    assert.deepEqual(
+      records.map((r) => r.path),
+      ['shoot/a-striped-0.jpg', 'shoot/a-striped-1.jpg', 'shoot/b-blob-0.jpg', 'shoot/b-blob-1.jpg'],
+    );
+    assert.deepEqual(
+      records.map((r) => r.tags.stripes.applies),
+      [true, true, false, false],
+    );
     assert.ok(records.every((r) => r.tags.stripes.score >= 0 && r.tags.stripes.score <= 1));
     assert.match(result.stderr, /tagsmith: shoot\/c-broken\.jpg: .*not an image/i);
     assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
@@ -60,10 +69,16 @@ describe('tagsmith predict beside a running engine', { timeout: 300_000 }, () =>
   });
 
   it('writes CSV of only the images a tag applies to, from the cache the second time', async () => {
-    const result = await run(['predict', '--backbone', 'mobilenet_v2_140', '--state', server.stateDir, '--format', 'csv', '--applies-only', '--tag', 'stripes', 'shoot'], folder);
+    const result = await run(
+      ['predict', '--backbone', 'mobilenet_v2_140', '--state', server.stateDir, '--format', 'csv', '--applies-only', '--tag', 'stripes', 'shoot'],
+      folder,
+    );
     const lines = result.stdout.trimEnd().split('\r\n');
     assert.equal(lines[0].split(',').slice(0, 5).join(','), 'path,sha256,stripes.score,stripes.threshold,stripes.applies');
-    assert.deepEqual(lines.slice(1).map((l) => l.split(',')[0]), ['shoot/a-striped-0.jpg', 'shoot/a-striped-1.jpg']);
+    assert.deepEqual(
+      lines.slice(1).map((l) => l.split(',')[0]),
+      ['shoot/a-striped-0.jpg', 'shoot/a-striped-1.jpg'],
+    );
     assert.match(result.stderr, /4 images \(0 embedded, 4 from the cache\)/);
   });
 
@@ -75,7 +90,10 @@ describe('tagsmith predict beside a running engine', { timeout: 300_000 }, () =>
 
   it('refuses a second engine on the same folder, naming the first', async () => {
     await assert.rejects(startCliServer(['--backbone', 'mobilenet_v2_140'], server.stateDir), (error: Error) => {
-      assert.match(error.message, new RegExp(`in use by another Tagsmith engine \\(pid ${server.process.pid}: .*serve.*answering at ${server.url.replace(/[.:/]/g, '\\$&')}`));
+      assert.match(
+        error.message,
+        new RegExp(`in use by another Tagsmith engine \\(pid ${server.process.pid}: .*serve.*answering at ${server.url.replace(/[.:/]/g, '\\$&')}`),
+      );
       return true;
     });
     assert.equal((await new TagsmithClient({ url: server.url }).tags())[0].tag, 'stripes', 'the first engine kept its folder');

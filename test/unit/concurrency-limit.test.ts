@@ -16,14 +16,21 @@ describe('concurrencyLimit', () => {
     let running = 0;
     let most = 0;
     const limit = concurrencyLimit(2);
-    const results = await Promise.all(Array.from({ length: 25 }, (_, n) => limit(async () => {
-      most = Math.max(most, ++running);
-      await turns(n % 3);
-      running--;
-      return n * n;
-    })));
+    const results = await Promise.all(
+      Array.from({ length: 25 }, (_, n) =>
+        limit(async () => {
+          most = Math.max(most, ++running);
+          await turns(n % 3);
+          running--;
+          return n * n;
+        }),
+      ),
+    );
     assert.equal(most, 2);
-    assert.deepEqual(results, Array.from({ length: 25 }, (_, i) => i * i));
+    assert.deepEqual(
+      results,
+      Array.from({ length: 25 }, (_, i) => i * i),
+    );
   });
 });
 
@@ -32,13 +39,17 @@ describe('settledInOrder', () => {
     let running = 0;
     let most = 0;
     const outcomes: string[] = [];
-    for await (const outcome of settledInOrder(Array.from({ length: 12 }, (_, n) => n), 3, async (n) => {
-      most = Math.max(most, ++running);
-      await turns((12 - n) % 4);
-      running--;
-      if (n === 4) throw new Error(`bad ${n}`);
-      return n;
-    })) {
+    for await (const outcome of settledInOrder(
+      Array.from({ length: 12 }, (_, n) => n),
+      3,
+      async (n) => {
+        most = Math.max(most, ++running);
+        await turns((12 - n) % 4);
+        running--;
+        if (n === 4) throw new Error(`bad ${n}`);
+        return n;
+      },
+    )) {
       outcomes.push(outcome.ok ? String(outcome.value) : (outcome.error as Error).message);
     }
     assert.deepEqual(outcomes, ['0', '1', '2', '3', 'bad 4', '5', '6', '7', '8', '9', '10', '11']);
@@ -48,12 +59,16 @@ describe('settledInOrder', () => {
   it('starts nothing more once its reader stops, and returns when what was started has finished', async () => {
     const started: number[] = [];
     let finished = 0;
-    for await (const outcome of settledInOrder(Array.from({ length: 20 }, (_, n) => n), 2, async (n) => {
-      started.push(n);
-      await turns(2);
-      finished++;
-      return n;
-    })) {
+    for await (const outcome of settledInOrder(
+      Array.from({ length: 20 }, (_, n) => n),
+      2,
+      async (n) => {
+        started.push(n);
+        await turns(2);
+        finished++;
+        return n;
+      },
+    )) {
       if (outcome.ok && outcome.value === 1) break;
     }
     assert.ok(started.length < 20, `started ${started.length} of 20`);

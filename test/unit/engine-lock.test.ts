@@ -21,7 +21,8 @@ async function holdInChild(root: string): Promise<{ child: ChildProcess; firstLi
   return { child, firstLine };
 }
 
-const exited = (child: ChildProcess) => new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
+const exited = (child: ChildProcess) =>
+  new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
 
 describe('EngineLock', () => {
   it('refuses a second engine while the first runs, naming it, and lets it in once the first stops', async () => {

@@ -109,7 +109,7 @@ describe('the engine as the editor sees it, changed by another client', { timeou
     for (const image of pictures.negatives) await other.addSample('negative', 'bees', image);
   }
 
-  it('shows a tag added by another client in the status bar and the panels\' snapshot', async () => {
+  it("shows a tag added by another client in the status bar and the panels' snapshot", async () => {
     const editor = await openEditor();
     const { server, watcher, posted, requests } = editor;
     await statusWhere(watcher, (text) => text === '$(tag) Tagsmith: 0 tags');
@@ -117,9 +117,15 @@ describe('the engine as the editor sees it, changed by another client', { timeou
     const status = await statusWhere(watcher, (text, tooltip) => text === '$(tag) Tagsmith: 1 tag' && tooltip.includes('bees (not trained)'));
     assert.match(status.tooltip, new RegExp(`^Tagsmith engine running at ${server.url}\\.\\nTags: bees \\(not trained\\)\\.`));
     await viewWhere(watcher, (view) => view.snapshot?.tags[0]?.positives === 3 && view.snapshot.tags[0].negatives === 3);
-    assert.deepEqual(posted.at(-1)?.tags.map((t) => [t.tag, t.positives, t.negatives]), [['bees', 3, 3]]);
+    assert.deepEqual(
+      posted.at(-1)?.tags.map((t) => [t.tag, t.positives, t.negatives]),
+      [['bees', 3, 3]],
+    );
     const { tags } = await requests.handle('engine/snapshot', {}, { imageSrc: (file) => file });
-    assert.deepEqual(tags.map((t) => [t.tag, t.positives, t.negatives, t.trained]), [['bees', 3, 3, false]]);
+    assert.deepEqual(
+      tags.map((t) => [t.tag, t.positives, t.negatives, t.trained]),
+      [['bees', 3, 3, false]],
+    );
   });
 
   it('turns the status bar to training while another client trains, and back, and the follower gets the metrics', async () => {
@@ -133,7 +139,10 @@ describe('the engine as the editor sees it, changed by another client', { timeou
     const training = await statusWhere(watcher, (text) => text.startsWith('$(sync~spin) Tagsmith: training bees'));
     assert.match(training.text, /^\$\(sync~spin\) Tagsmith: training bees \d+%$/);
     assert.match(training.tooltip, /^Training "bees": /);
-    assert.ok(posted.at(-1)?.tasks.some((t) => t.task_id === taskId && t.state === 'running'), 'the panels saw it run');
+    assert.ok(
+      posted.at(-1)?.tasks.some((t) => t.task_id === taskId && t.state === 'running'),
+      'the panels saw it run',
+    );
     release();
     const done = await followed;
     assert.equal(done.state, 'done');
@@ -177,7 +186,10 @@ describe('the engine as the editor sees it, changed by another client', { timeou
     await assert.rejects(watcher.read(), 'the panels hear it cannot answer');
     // What the engine's owner says next: it exited and is being restarted, then gave up.
     watcher.engineDown({ state: 'restarting', reason: 'it exited with signal SIGKILL' });
-    assert.deepEqual(statusBarText(watcher.view), { text: '$(loading~spin) Tagsmith: restarting', tooltip: 'The Tagsmith engine stopped (it exited with signal SIGKILL) and is being restarted.' });
+    assert.deepEqual(statusBarText(watcher.view), {
+      text: '$(loading~spin) Tagsmith: restarting',
+      tooltip: 'The Tagsmith engine stopped (it exited with signal SIGKILL) and is being restarted.',
+    });
     watcher.engineDown({ state: 'stopped', reason: 'it kept stopping.' });
     assert.equal(statusBarText(watcher.view).text, '$(error) Tagsmith: engine stopped');
     await assert.rejects(followed, { code: 'engine_unreachable' });
@@ -186,16 +198,23 @@ describe('the engine as the editor sees it, changed by another client', { timeou
   });
 });
 
-describe('the watcher\'s reading', () => {
+describe("the watcher's reading", () => {
   /** A client whose every call waits until the test answers it. */
   function heldClient() {
     const calls: { what: 'tags' | 'tasks'; answer: (value: unknown[]) => void }[] = [];
     let inFlight = 0;
     let most = 0;
-    const call = (what: 'tags' | 'tasks') => new Promise<unknown[]>((resolve) => {
-      most = Math.max(most, ++inFlight);
-      calls.push({ what, answer: (value) => { inFlight--; resolve(value); } });
-    });
+    const call = (what: 'tags' | 'tasks') =>
+      new Promise<unknown[]>((resolve) => {
+        most = Math.max(most, ++inFlight);
+        calls.push({
+          what,
+          answer: (value) => {
+            inFlight--;
+            resolve(value);
+          },
+        });
+      });
     const client = { url: 'http://127.0.0.1:1', tags: () => call('tags'), tasks: () => call('tasks') } as unknown as TagsmithClient;
     return { client, calls, most: () => most };
   }
@@ -208,17 +227,28 @@ describe('the watcher\'s reading', () => {
       const watcher = new EngineWatcher({ busyMs: 100, idleMs: 1000 });
       watcher.engineReady(client);
       mock.timers.tick(0);
-      assert.deepEqual(calls.map((c) => c.what), ['tasks']);
+      assert.deepEqual(
+        calls.map((c) => c.what),
+        ['tasks'],
+      );
       watcher.poke();
       watcher.poke();
       const read = watcher.read();
       calls[0].answer([]);
       await settle();
-      assert.deepEqual(calls.map((c) => c.what), ['tasks', 'tags'], 'one request at a time');
+      assert.deepEqual(
+        calls.map((c) => c.what),
+        ['tasks', 'tags'],
+        'one request at a time',
+      );
       calls[1].answer([{ tag: 'bees' }]);
       await settle();
       mock.timers.tick(0);
-      assert.deepEqual(calls.map((c) => c.what), ['tasks', 'tags', 'tasks'], 'the pokes made one more read, at once');
+      assert.deepEqual(
+        calls.map((c) => c.what),
+        ['tasks', 'tags', 'tasks'],
+        'the pokes made one more read, at once',
+      );
       calls[2].answer([]);
       await settle();
       calls[3].answer([{ tag: 'bees' }, { tag: 'ants' }]);

@@ -28,7 +28,7 @@ async function addAll(engine: TagsmithEngine, tag: string, counts = { positives:
   for (const image of negatives.slice(0, counts.negatives)) await engine.addSample('negative', tag, image);
 }
 
-describe('an engine\'s samples', () => {
+describe("an engine's samples", () => {
   it('adds samples once by content, and refuses the same image on the other side', async () => {
     const { engine, stateDir } = await freshEngine();
     const { positives, negatives } = await pictures;
@@ -41,7 +41,10 @@ describe('an engine\'s samples', () => {
     for (const p of positives.slice(1)) await engine.addSample('positive', 'stripes', p);
     for (const n of negatives) await engine.addSample('negative', 'stripes', n);
     const tags = await engine.listTags();
-    assert.deepEqual(tags.map((t) => [t.tag, t.positives, t.negatives, t.trained]), [['stripes', 8, 8, false]]);
+    assert.deepEqual(
+      tags.map((t) => [t.tag, t.positives, t.negatives, t.trained]),
+      [['stripes', 8, 8, false]],
+    );
     const images = await fs.readdir(path.join(stateDir, JSON.parse(await fs.readFile(path.join(stateDir, 'CURRENT'), 'utf8')).generation, 'images'));
     assert.equal(images.length, 16, 'each image stored once');
   });
@@ -54,7 +57,10 @@ describe('an engine\'s samples', () => {
     }
     const accepted = await engine.addSample('positive', 'Käfer_2024.v1', positives[1]);
     assert.equal(accepted.tag, 'Käfer_2024.v1');
-    assert.deepEqual((await engine.listTags()).map((t) => t.tag), ['Käfer_2024.v1']);
+    assert.deepEqual(
+      (await engine.listTags()).map((t) => t.tag),
+      ['Käfer_2024.v1'],
+    );
   });
 
   it('refuses training with too few samples, saying how many are needed', async () => {
@@ -62,8 +68,14 @@ describe('an engine\'s samples', () => {
     const { positives } = await pictures;
     await engine.addSample('positive', 'lonely', positives[0]);
     await addAll(engine, 'stripes', { positives: 8, negatives: 2 });
-    await assert.rejects(engine.train('lonely'), (e: unknown) => code('not_enough_samples')(e) && /at least 2 positive and 2 negative/.test((e as Error).message));
-    await assert.rejects(engine.train('stripes', { num_clusters: 9 }), (e: unknown) => code('not_enough_samples')(e) && /9 clusters/.test((e as Error).message));
+    await assert.rejects(
+      engine.train('lonely'),
+      (e: unknown) => code('not_enough_samples')(e) && /at least 2 positive and 2 negative/.test((e as Error).message),
+    );
+    await assert.rejects(
+      engine.train('stripes', { num_clusters: 9 }),
+      (e: unknown) => code('not_enough_samples')(e) && /9 clusters/.test((e as Error).message),
+    );
     await assert.rejects(engine.train('stripes', { num_clusters: 0 }), code('invalid_option'));
     await assert.rejects(engine.train('nope'), code('unknown_tag'));
     assert.deepEqual(engine.listTasks(), [], 'nothing was queued');
@@ -100,7 +112,10 @@ describe('a trained tag', () => {
     assert.equal(queued.state, 'queued', 'train() answers at once, with the task queued');
     assert.equal(done.state, 'done', JSON.stringify(done.error));
     assert.ok(done.metrics!.rocAuc > 0.9, `cross-validated AUC ${done.metrics!.rocAuc}`);
-    assert.equal(done.metrics!.clusterSizes.reduce((a, b) => a + b, 0), 8);
+    assert.equal(
+      done.metrics!.clusterSizes.reduce((a, b) => a + b, 0),
+      8,
+    );
 
     const [newStripes] = await stripedImages(1, 50);
     const [newBlob] = await blobImages(1, 50);
@@ -173,7 +188,10 @@ describe('a trained tag', () => {
       const status = reopened.status(task.task_id);
       assert.equal(status.state, 'failed');
       assert.equal(status.error?.code, 'interrupted');
-      assert.ok(reopened.listTasks('stripes').some((t) => t.state === 'done'), 'the earlier finished run is still in the history');
+      assert.ok(
+        reopened.listTasks('stripes').some((t) => t.state === 'done'),
+        'the earlier finished run is still in the history',
+      );
       assert.equal((await reopened.listTags())[0].trained, true, 'the previous model still serves');
     } finally {
       await reopened.close();

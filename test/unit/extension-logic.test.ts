@@ -22,8 +22,17 @@ describe('image selection', () => {
       }
       await fs.writeFile(path.join(dir, 'empty.jpg'), '');
       await fs.writeFile(path.join(dir, 'readme.md'), '# hi');
-      const result = await selectImages([path.join(dir, 'shots'), path.join(dir, 'empty.jpg'), path.join(dir, 'readme.md'), path.join(dir, 'shots', 'a.JPG'), path.join(dir, 'gone.png')]);
-      assert.deepEqual(result.images.map((f) => path.relative(path.join(dir, 'shots'), f)), ['a.JPG', 'b.jpeg', 'c.png', 'd.webp', 'e.GIF', 'f.tif', 'g.TIFF', 'h.avif', 'nested/i.jpg']);
+      const result = await selectImages([
+        path.join(dir, 'shots'),
+        path.join(dir, 'empty.jpg'),
+        path.join(dir, 'readme.md'),
+        path.join(dir, 'shots', 'a.JPG'),
+        path.join(dir, 'gone.png'),
+      ]);
+      assert.deepEqual(
+        result.images.map((f) => path.relative(path.join(dir, 'shots'), f)),
+        ['a.JPG', 'b.jpeg', 'c.png', 'd.webp', 'e.GIF', 'f.tif', 'g.TIFF', 'h.avif', 'nested/i.jpg'],
+      );
       assert.deepEqual(result.skipped.map((s) => [path.basename(s.file), s.reason]).sort(), [
         ['empty.jpg', 'the file is empty'],
         ['gone.png', 'there is no such file or folder (or it is a link to nothing)'],
@@ -54,7 +63,10 @@ describe('error messages', () => {
 describe('restart policy', () => {
   it('restarts at once, then with growing pauses, and gives up after a burst of crashes', () => {
     const policy = new RestartPolicy({ delaysMs: [0, 1000, 5000], windowMs: 60_000, maxCrashesInWindow: 4 });
-    assert.deepEqual([0, 1, 2, 3].map((i) => policy.onCrash(i * 1000)), [0, 1000, 5000, 5000]);
+    assert.deepEqual(
+      [0, 1, 2, 3].map((i) => policy.onCrash(i * 1000)),
+      [0, 1000, 5000, 5000],
+    );
     assert.equal(policy.onCrash(4000), undefined);
     policy.reset();
     assert.equal(policy.onCrash(5000), 0);

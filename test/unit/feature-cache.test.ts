@@ -74,7 +74,7 @@ describe('FeatureCache', () => {
     assert.equal((await open(dir)).stats.entries, 0);
   });
 
-  it('sees what another process put, and removes a crash\'s temporary files at open', async () => {
+  it("sees what another process put, and removes a crash's temporary files at open", async () => {
     const dir = await tempDir('tagsmith-cache-');
     const server = await open(dir);
     const cli = await open(dir);

@@ -61,7 +61,9 @@ describe('FeatureExtractor', () => {
       palette: await base.clone().png({ palette: true, colours: 16 }).toBuffer(),
       animated: await sharp(Buffer.concat([await base.clone().raw().toBuffer(), await blobs(160, 120, 5).raw().toBuffer()]), {
         raw: { width: 160, height: 240, channels: 3, pageHeight: 120 },
-      }).gif().toBuffer(),
+      })
+        .gif()
+        .toBuffer(),
       avif: await base.clone().avif({ effort: 0 }).toBuffer(),
     };
     const reference = await extractor.embed(await base.clone().png().toBuffer());

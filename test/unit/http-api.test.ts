@@ -44,7 +44,10 @@ describe('the HTTP API', () => {
     const health = await client.health();
     assert.equal(health.samples, 12);
     assert.equal(health.backbone, 'mobilenet_v2_140_int8_flip320');
-    assert.ok(log.some((line) => /^POST \/add\/positive\/stripes 200 \d+ms$/.test(line)), 'one log line per request');
+    assert.ok(
+      log.some((line) => /^POST \/add\/positive\/stripes 200 \d+ms$/.test(line)),
+      'one log line per request',
+    );
   });
 
   it('accepts an image as a raw image/* body and GET or POST for train and clean', async () => {
@@ -60,7 +63,10 @@ describe('the HTTP API', () => {
     assert.equal((await rawRequest(own.port, { path: '/train/stripes' })).status, 200);
     assert.equal((await rawRequest(own.port, { method: 'POST', path: '/train/stripes' })).status, 200);
     await within(own.engine.whenIdle(), 120_000, 'both trainings have finished');
-    assert.deepEqual((await own.client.tasks()).map((t) => t.state), ['done', 'done']);
+    assert.deepEqual(
+      (await own.client.tasks()).map((t) => t.state),
+      ['done', 'done'],
+    );
     assert.equal((await rawRequest(own.port, { path: '/clean/stripes?keep_samples=true' })).status, 200);
     assert.equal((await own.client.tags())[0].trained, false, 'GET /clean removed the model');
     assert.equal((await rawRequest(own.port, { method: 'POST', path: '/clean/stripes' })).status, 200);
@@ -68,7 +74,7 @@ describe('the HTTP API', () => {
   });
 });
 
-describe('the HTTP API\'s answers to what it does not do', () => {
+describe("the HTTP API's answers to what it does not do", () => {
   /** A tag with 6 positives and 6 negatives, untrained; the tests only read it. */
   let server: TestServer;
   before(async () => {
@@ -125,7 +131,19 @@ describe('the HTTP API\'s answers to what it does not do', () => {
 
   it('serves an OpenAPI document that lists every endpoint of the SDK', async () => {
     const doc = (await rawRequest(server.port, { path: '/openapi.json' })).json;
-    for (const p of ['/add/{type}/{tag}', '/train/{tag}', '/status/{task_id}', '/predict', '/predict/custom', '/predict/custom/{tag}', '/get_features', '/predict_by_features', '/clean/{tag}', '/get_state', '/set_state']) {
+    for (const p of [
+      '/add/{type}/{tag}',
+      '/train/{tag}',
+      '/status/{task_id}',
+      '/predict',
+      '/predict/custom',
+      '/predict/custom/{tag}',
+      '/get_features',
+      '/predict_by_features',
+      '/clean/{tag}',
+      '/get_state',
+      '/set_state',
+    ]) {
       assert.ok(doc.paths[p], p);
     }
     // Every operation of the table, also where two entries share a path (GET and POST /scans).

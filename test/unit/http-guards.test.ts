@@ -50,15 +50,16 @@ describe('a server with a token', () => {
     const guarded = await ownServer({ token: 's3cret-token' });
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     // One socket for both requests: the refused upload's unread bytes must not become the next request.
-    const send = (method: string, path: string, headers: Record<string, string>, body?: Buffer) => new Promise<{ status: number; connection?: string }>((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port: guarded.port, method, path, headers, agent, timeout: 5000 }, (res) => {
-        res.resume();
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection }));
+    const send = (method: string, path: string, headers: Record<string, string>, body?: Buffer) =>
+      new Promise<{ status: number; connection?: string }>((resolve, reject) => {
+        const req = http.request({ host: '127.0.0.1', port: guarded.port, method, path, headers, agent, timeout: 5000 }, (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection }));
+        });
+        req.on('timeout', () => req.destroy(new Error(`${method} ${path} got no answer`)));
+        req.on('error', reject);
+        req.end(body);
       });
-      req.on('timeout', () => req.destroy(new Error(`${method} ${path} got no answer`)));
-      req.on('error', reject);
-      req.end(body);
-    });
     try {
       const upload = multipartBody('data', 'state.tar', Buffer.alloc(2 * 1024 * 1024, 7), 'application/x-tar');
       const refused = await send('POST', '/set_state', upload.headers, upload.body);
@@ -74,7 +75,11 @@ describe('a server with a token', () => {
 describe('tagsmith serve', () => {
   it('refuses to listen beyond loopback without a token', () => {
     const cli = path.resolve(__dirname, '../../kernel/cli.ts');
-    const run = spawnSync(process.execPath, ['--import', 'tsx', cli, 'serve', '--host', '0.0.0.0', '--port', '0'], { encoding: 'utf8', env: { ...process.env, TAGSMITH_TOKEN: '' }, timeout: 30_000 });
+    const run = spawnSync(process.execPath, ['--import', 'tsx', cli, 'serve', '--host', '0.0.0.0', '--port', '0'], {
+      encoding: 'utf8',
+      env: { ...process.env, TAGSMITH_TOKEN: '' },
+      timeout: 30_000,
+    });
     assert.equal(run.status, 2);
     assert.match(run.stderr, /refusing to listen on 0\.0\.0\.0 without a token/);
   });

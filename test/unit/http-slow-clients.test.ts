@@ -49,7 +49,10 @@ describe('a slow upload holds up nobody', () => {
     const tags = await beforeThat(server.client.tags(), never, '/tags');
     const added = await beforeThat(server.client.addSample('negative', 'kept', image), never, '/add');
     assert.equal(health.status, 'ok');
-    assert.deepEqual(tags.map((t) => t.tag), ['kept']);
+    assert.deepEqual(
+      tags.map((t) => t.tag),
+      ['kept'],
+    );
     assert.equal(added.added, true);
     await slow.done;
     exchange.socket.write(held);
@@ -87,7 +90,11 @@ describe('a client that takes too long to send its request', () => {
 
   for (const [what, head, piece] of [
     ['a /set_state upload', () => setStateHead(archivePart(archive).length), (i: number) => archivePart(archive).subarray(i * 64, i * 64 + 64)],
-    ['an /add upload', () => requestHead('POST', '/add/positive/kept', { 'content-type': 'image/jpeg', 'content-length': 10_000_000 }), () => Buffer.alloc(64, 0xff)],
+    [
+      'an /add upload',
+      () => requestHead('POST', '/add/positive/kept', { 'content-type': 'image/jpeg', 'content-length': 10_000_000 }),
+      () => Buffer.alloc(64, 0xff),
+    ],
   ] as const) {
     it(`is answered 408 request_timeout for ${what}, and the state is unchanged`, async () => {
       const before = JSON.stringify(await server.client.tags());

@@ -26,7 +26,10 @@ describe('findImageFiles', () => {
 
   it('finds each image once, in name order, without hidden entries or non-images', async () => {
     const { files, skipped } = await findImageFiles([root]);
-    assert.deepEqual(files.map((f) => rel(f.path)), ['B.PNG', 'a.jpg', 'link-to-a.jpg', 'space name.jpg', 'sub/c.webp', 'sub/deeper/d.gif']);
+    assert.deepEqual(
+      files.map((f) => rel(f.path)),
+      ['B.PNG', 'a.jpg', 'link-to-a.jpg', 'space name.jpg', 'sub/c.webp', 'sub/deeper/d.gif'],
+    );
     assert.ok(files.every((f) => !f.explicit && f.size > 0 && f.mtimeMs > 0));
     assert.deepEqual(skipped.map((s) => rel(s.path)).sort(), ['dangling.jpg', 'sub-again', 'sub/loop']);
     assert.match(skipped.find((s) => rel(s.path) === 'dangling.jpg')!.reason, /link to nothing/);
@@ -35,14 +38,23 @@ describe('findImageFiles', () => {
 
   it('takes a file named by hand whatever its extension, and names a missing one', async () => {
     const { files, skipped } = await findImageFiles([path.join(root, 'notes.txt'), path.join(root, 'missing.jpg'), path.join(root, 'a.jpg'), root]);
-    assert.deepEqual(files.slice(0, 2).map((f) => [rel(f.path), f.explicit]), [['notes.txt', true], ['a.jpg', true]]);
+    assert.deepEqual(
+      files.slice(0, 2).map((f) => [rel(f.path), f.explicit]),
+      [
+        ['notes.txt', true],
+        ['a.jpg', true],
+      ],
+    );
     assert.equal(files.filter((f) => rel(f.path) === 'a.jpg').length, 1, 'named and found in the folder: listed once');
     assert.match(skipped.find((s) => rel(s.path) === 'missing.jpg')!.reason, /no such file/);
   });
 
   it('stops at a depth when asked (a glob without **)', async () => {
     const { files } = await findImageFiles([root], { maxDepth: 0 });
-    assert.deepEqual(files.map((f) => rel(f.path)), ['B.PNG', 'a.jpg', 'link-to-a.jpg', 'space name.jpg']);
+    assert.deepEqual(
+      files.map((f) => rel(f.path)),
+      ['B.PNG', 'a.jpg', 'link-to-a.jpg', 'space name.jpg'],
+    );
   });
 
   it('walks a folder of 2,000 files with 100 links, one of them looping, without losing a file', async () => {
@@ -53,7 +65,10 @@ describe('findImageFiles', () => {
     await fs.symlink(big, path.join(big, 'links', 'up'));
     const { files, skipped } = await findImageFiles([big]);
     assert.equal(files.length, 2099);
-    assert.deepEqual(skipped.map((s) => path.relative(big, s.path)), ['links/up']);
+    assert.deepEqual(
+      skipped.map((s) => path.relative(big, s.path)),
+      ['links/up'],
+    );
   });
 
   it('keeps to the allowed folders: a link leading out and a path outside are named, not followed', async () => {
@@ -64,7 +79,10 @@ describe('findImageFiles', () => {
     await fs.symlink(elsewhere, path.join(allowed, 'escape'));
     await fs.symlink(path.join(elsewhere, 'secret.jpg'), path.join(allowed, 'secret-link.jpg'));
     const { files, skipped } = await findImageFiles([allowed, path.join(elsewhere, 'secret.jpg')], { within: [allowed] });
-    assert.deepEqual(files.map((f) => path.relative(allowed, f.path)), ['in.jpg']);
+    assert.deepEqual(
+      files.map((f) => path.relative(allowed, f.path)),
+      ['in.jpg'],
+    );
     assert.deepEqual(skipped.map((s) => path.basename(s.path)).sort(), ['escape', 'secret-link.jpg', 'secret.jpg']);
     assert.ok(skipped.every((s) => /outside the folders this engine may read/.test(s.reason)));
   });

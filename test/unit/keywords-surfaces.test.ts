@@ -16,7 +16,7 @@ import { blobImages, tempDir } from '../helpers/engine';
 import { needsKeywordsModel, peopleWithDogs, PERSON_DOG_HORSE } from '../helpers/keyword-photos';
 import { startTestServer, type TestServer } from '../helpers/server';
 
-describe('keywords over HTTP, in the notebook API and in the explorer\'s badges', { ...needsKeywordsModel, timeout: 180_000 }, () => {
+describe("keywords over HTTP, in the notebook API and in the explorer's badges", { ...needsKeywordsModel, timeout: 180_000 }, () => {
   let server: TestServer;
   let folder: string;
   let family: Buffer;
@@ -24,7 +24,9 @@ describe('keywords over HTTP, in the notebook API and in the explorer\'s badges'
     folder = await tempDir('tagsmith-keywords-');
     family = await peopleWithDogs();
     await fs.writeFile(path.join(folder, 'family.jpg'), family);
-    await sharp({ create: { width: 96, height: 64, channels: 3, background: '#6a8caf' } }).jpeg().toFile(path.join(folder, 'sky.jpg'));
+    await sharp({ create: { width: 96, height: 64, channels: 3, background: '#6a8caf' } })
+      .jpeg()
+      .toFile(path.join(folder, 'sky.jpg'));
     server = await startTestServer({}, undefined, { scanRoots: [folder] });
   });
   after(async () => {
@@ -46,7 +48,7 @@ describe('keywords over HTTP, in the notebook API and in the explorer\'s badges'
   it('POST /predict?keywords=true names the people and the dogs with counts, beside nsfw, aesthetic and stock', async () => {
     const response = await post('?keywords=true', family);
     assert.equal(response.status, 200);
-    const body = await response.json() as { base: Record<string, unknown> & { keywords: Keywords } };
+    const body = (await response.json()) as { base: Record<string, unknown> & { keywords: Keywords } };
     assert.deepEqual(Object.keys(body.base).sort(), ['aesthetic', 'keywords', 'nsfw', 'stock']);
     const { person, dog } = body.base.keywords;
     assert.equal(person?.count, 2, keywordsInWords(body.base.keywords));
@@ -57,7 +59,7 @@ describe('keywords over HTTP, in the notebook API and in the explorer\'s badges'
 
   it('POST /predict without the flag (or with keywords=0) answers no keywords', async () => {
     for (const query of ['', '?keywords=0']) {
-      const body = await (await post(query, family)).json() as { base: Record<string, unknown> };
+      const body = (await (await post(query, family)).json()) as { base: Record<string, unknown> };
       assert.equal('keywords' in body.base, false, query);
     }
   });
@@ -65,12 +67,12 @@ describe('keywords over HTTP, in the notebook API and in the explorer\'s badges'
   it('a flag that is not a boolean is refused with a 400 that names it', async () => {
     const response = await post('?keywords=maybe', family);
     assert.equal(response.status, 400);
-    const body = await response.json() as { error: { code: string; message: string } };
+    const body = (await response.json()) as { error: { code: string; message: string } };
     assert.equal(body.error.code, 'invalid_option');
     assert.match(body.error.message, /keywords/);
   });
 
-  it('the notebook\'s predict returns keywords when asked, and showPredictions lists them', async () => {
+  it("the notebook's predict returns keywords when asked, and showPredictions lists them", async () => {
     const tagsmith = await Tagsmith.connect({ url: server.url, baseDir: folder });
     const prediction = await tagsmith.predict('family.jpg', { keywords: true });
     assert.equal(prediction.base.keywords?.person?.count, 2);
@@ -84,7 +86,7 @@ describe('keywords over HTTP, in the notebook API and in the explorer\'s badges'
     assert.doesNotMatch(without!.content, /keywords:/);
   });
 
-  it('the notebook\'s scan with keywords shows each image\'s objects from the scan\'s results', async () => {
+  it("the notebook's scan with keywords shows each image's objects from the scan's results", async () => {
     const tagsmith = await Tagsmith.connect({ url: server.url, baseDir: folder });
     const scan = await tagsmith.scan('.', { keywords: true });
     assert.equal(scan.state, 'done');
@@ -102,10 +104,14 @@ describe('keywords over HTTP, in the notebook API and in the explorer\'s badges'
 
   it('the explorer badge of an image a tag applies to names its objects in the tooltip, from a scan with keywords', async () => {
     const client = server.client;
-    for (const image of [await fs.readFile(PERSON_DOG_HORSE), await sharp(PERSON_DOG_HORSE).flop().toBuffer(), family]) await client.addSample('positive', 'field', image);
+    for (const image of [await fs.readFile(PERSON_DOG_HORSE), await sharp(PERSON_DOG_HORSE).flop().toBuffer(), family])
+      await client.addSample('positive', 'field', image);
     for (const image of await blobImages(3)) await client.addSample('negative', 'field', image);
     assert.equal((await client.train('field')).state, 'done');
-    const scanned = new ScannedImages(async () => client, () => [folder]);
+    const scanned = new ScannedImages(
+      async () => client,
+      () => [folder],
+    );
     try {
       await client.scan([folder], { keywords: true });
       await scanned.refresh();

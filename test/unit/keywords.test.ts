@@ -27,10 +27,18 @@ function rows(...detections: [number, number, number, number, number, string][])
 
 describe('keywords from detector rows', () => {
   it('counts the instances of each class, keeps the best confidence, and drops what is below the threshold', () => {
-    const keywords = decodeKeywords(rows(
-      [10, 10, 100, 200, 0.8, 'person'], [200, 10, 300, 200, 0.6, 'person'], [400, 10, 500, 200, 0.5, 'person'],
-      [100, 300, 200, 400, 0.45, 'dog'], [300, 300, 400, 400, 0.29, 'bicycle'],
-    ), LABELS, DECODING, WHOLE);
+    const keywords = decodeKeywords(
+      rows(
+        [10, 10, 100, 200, 0.8, 'person'],
+        [200, 10, 300, 200, 0.6, 'person'],
+        [400, 10, 500, 200, 0.5, 'person'],
+        [100, 300, 200, 400, 0.45, 'dog'],
+        [300, 300, 400, 400, 0.29, 'bicycle'],
+      ),
+      LABELS,
+      DECODING,
+      WHOLE,
+    );
     assert.deepEqual(Object.keys(keywords), ['person', 'dog']);
     assert.equal(keywords.person.count, 3);
     assert.ok(Math.abs(keywords.person.score - 0.8) < 1e-6);
@@ -39,23 +47,38 @@ describe('keywords from detector rows', () => {
   });
 
   it('one object found twice in one class is counted once, and named twice across classes keeps the surer name', () => {
-    const keywords = decodeKeywords(rows(
-      [100, 100, 300, 300, 0.7, 'horse'], [105, 102, 305, 298, 0.6, 'horse'], // the same horse twice
-      [100, 100, 300, 300, 0.5, 'cow'], // the same box, a weaker name
-      [50, 150, 150, 300, 0.4, 'dog'], // a dog beside it, overlapping a little: kept
-    ), LABELS, DECODING, WHOLE);
+    const keywords = decodeKeywords(
+      rows(
+        [100, 100, 300, 300, 0.7, 'horse'],
+        [105, 102, 305, 298, 0.6, 'horse'], // the same horse twice
+        [100, 100, 300, 300, 0.5, 'cow'], // the same box, a weaker name
+        [50, 150, 150, 300, 0.4, 'dog'], // a dog beside it, overlapping a little: kept
+      ),
+      LABELS,
+      DECODING,
+      WHOLE,
+    );
     assert.deepEqual(Object.fromEntries(Object.entries(keywords).map(([k, v]) => [k, v.count])), { horse: 1, dog: 1 });
   });
 
   it('boxes are fractions of the image, where it sat in the letterboxed square', () => {
     // A 2:1 image letterboxed into 512²: 512×256, 128 pixels of padding above and below.
-    const keywords = decodeKeywords(rows([0, 128, 256, 384, 0.9, 'car']), LABELS, DECODING, { size: 512, left: 0, top: 128, contentWidth: 512, contentHeight: 256 });
+    const keywords = decodeKeywords(rows([0, 128, 256, 384, 0.9, 'car']), LABELS, DECODING, {
+      size: 512,
+      left: 0,
+      top: 128,
+      contentWidth: 512,
+      contentHeight: 256,
+    });
     assert.deepEqual(keywords.car.boxes, [[0, 0, 0.5, 1]]);
   });
 
-  it('the training vector holds each class\'s best confidence, thresholded or not', () => {
+  it("the training vector holds each class's best confidence, thresholded or not", () => {
     const vector = keywordVector(rows([0, 0, 1, 1, 0.2, 'dog'], [0, 0, 1, 1, 0.1, 'dog'], [0, 0, 1, 1, 0.05, 'person']), LABELS.length);
-    assert.deepEqual(Array.from(vector, (v) => Math.round(v * 100) / 100), [0.05, 0, 0, 0.2, 0, 0]);
+    assert.deepEqual(
+      Array.from(vector, (v) => Math.round(v * 100) / 100),
+      [0.05, 0, 0, 0.2, 0, 0],
+    );
   });
 });
 
@@ -74,7 +97,8 @@ describe('the keywords model on a real photo', () => {
     // Each box is inside the image, and the people stand one above the other.
     const tops = keywords.person.boxes.map((b) => b[1]).sort();
     assert.ok(tops[0] < 0.5 && tops[1] > 0.5, JSON.stringify(keywords.person.boxes));
-    for (const box of Object.values(keywords).flatMap((k) => k.boxes)) assert.ok(box.every((v) => v >= 0 && v <= 1) && box[0] + box[2] <= 1.0001 && box[1] + box[3] <= 1.0001);
+    for (const box of Object.values(keywords).flatMap((k) => k.boxes))
+      assert.ok(box.every((v) => v >= 0 && v <= 1) && box[0] + box[2] <= 1.0001 && box[1] + box[3] <= 1.0001);
   });
 
   it('/predict without asking has no keywords, and asking twice detects once', needsModel, async () => {
@@ -99,7 +123,12 @@ describe('an engine without the keywords model', () => {
     }
     try {
       const { engine } = await ownEngine({ modelsDir });
-      assert.deepEqual(engine.keywordsStatus, { installed: false, model: 'centernet_mbv3_coco512', install: 'npm run models:keywords', reason: 'centernet_coco512.onnx is not installed' });
+      assert.deepEqual(engine.keywordsStatus, {
+        installed: false,
+        model: 'centernet_mbv3_coco512',
+        install: 'npm run models:keywords',
+        reason: 'centernet_coco512.onnx is not installed',
+      });
       const prediction = await engine.predict(await fs.readFile(PHOTO), { keywords: true });
       assert.equal(prediction.base.keywords, undefined);
       assert.ok(prediction.base.aesthetic.score > 0);
@@ -116,7 +145,9 @@ describe('a scan with keywords', () => {
     const server = await startTestServer({}, undefined, { scanRoots: [photos] });
     try {
       await fs.writeFile(path.join(photos, 'family.jpg'), await peopleWithDogs());
-      await sharp({ create: { width: 64, height: 64, channels: 3, background: '#808080' } }).png().toFile(path.join(photos, 'grey.png'));
+      await sharp({ create: { width: 64, height: 64, channels: 3, background: '#808080' } })
+        .png()
+        .toFile(path.join(photos, 'grey.png'));
       const client = server.client;
       const done = await client.scan([photos], { keywords: true });
       assert.equal(done.keywords, true);
@@ -125,14 +156,20 @@ describe('a scan with keywords', () => {
       const family = csv.find((line) => line.includes('family.jpg'))!;
       assert.match(family, /,"?person ×2; dog ×2[^,]*"?$/);
       assert.ok(csv.find((line) => line.includes('grey.png'))!.endsWith(','), 'a plain grey picture has no keywords');
-      const jsonl = (await client.exportScan(done.scan_id, 'jsonl')).trim().split('\n').map((line) => JSON.parse(line) as { path: string; keywords?: Record<string, { score: number; count: number }> });
+      const jsonl = (await client.exportScan(done.scan_id, 'jsonl'))
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { path: string; keywords?: Record<string, { score: number; count: number }> });
       const record = jsonl.find((r) => r.path.endsWith('family.jpg'))!;
       assert.equal(record.keywords?.person.count, 2);
       assert.equal(record.keywords?.dog.count, 2);
       // Without asking, sidecars carry tags only (there are none trained): nothing to write.
       assert.deepEqual((await client.scanSidecars(done.scan_id, { action: 'preview' })).changes, []);
       const preview = await client.scanSidecars(done.scan_id, { action: 'preview', includeKeywords: true });
-      assert.deepEqual(preview.changes.map((c) => [path.basename(c.image), c.add.slice(0, 2)]), [['family.jpg', ['person', 'dog']]]);
+      assert.deepEqual(
+        preview.changes.map((c) => [path.basename(c.image), c.add.slice(0, 2)]),
+        [['family.jpg', ['person', 'dog']]],
+      );
     } finally {
       await server.close();
       await fs.rm(photos, { recursive: true, force: true });
@@ -141,42 +178,55 @@ describe('a scan with keywords', () => {
 });
 
 describe('a tag trained with apply_keywords', () => {
-  it('reads the detector\'s confidences: a scan finds them for it unasked, and scores each image as /predict does, also after a retrain', { ...needsModel, timeout: 180_000 }, async () => {
-    const photos = await tempDir('tagsmith-photos-');
-    const server = await startTestServer({}, undefined, { scanRoots: [photos] });
-    try {
-      const client = server.client;
-      const family = await peopleWithDogs();
-      for (const image of [await fs.readFile(PHOTO), await sharp(PHOTO).flop().toBuffer(), family]) await client.addSample('positive', 'field', image);
-      for (const colour of ['#808080', '#6a8caf', '#a0522d']) await client.addSample('negative', 'field', await sharp({ create: { width: 96, height: 64, channels: 3, background: colour } }).jpeg().toBuffer());
-      const trained = await client.train('field', { apply_keywords: true });
-      assert.equal(trained.state, 'done', JSON.stringify(trained.error));
-      assert.equal((await client.tags()).find((t) => t.tag === 'field')?.options?.apply_keywords, true);
+  it(
+    "reads the detector's confidences: a scan finds them for it unasked, and scores each image as /predict does, also after a retrain",
+    { ...needsModel, timeout: 180_000 },
+    async () => {
+      const photos = await tempDir('tagsmith-photos-');
+      const server = await startTestServer({}, undefined, { scanRoots: [photos] });
+      try {
+        const client = server.client;
+        const family = await peopleWithDogs();
+        for (const image of [await fs.readFile(PHOTO), await sharp(PHOTO).flop().toBuffer(), family]) await client.addSample('positive', 'field', image);
+        for (const colour of ['#808080', '#6a8caf', '#a0522d'])
+          await client.addSample(
+            'negative',
+            'field',
+            await sharp({ create: { width: 96, height: 64, channels: 3, background: colour } })
+              .jpeg()
+              .toBuffer(),
+          );
+        const trained = await client.train('field', { apply_keywords: true });
+        assert.equal(trained.state, 'done', JSON.stringify(trained.error));
+        assert.equal((await client.tags()).find((t) => t.tag === 'field')?.options?.apply_keywords, true);
 
-      await fs.writeFile(path.join(photos, 'family.jpg'), family);
-      await sharp({ create: { width: 64, height: 64, channels: 3, background: '#808080' } }).png().toFile(path.join(photos, 'grey.png'));
-      const scan = await client.scan([photos]); // not asked for keywords: the tag needs them
-      assert.equal(scan.state, 'done');
-      const scoresNow = async () => {
-        const page = await client.scanResults(scan.scan_id, { tag: 'field' });
-        return Object.fromEntries(page.images.map((i) => [path.basename(i.path), i.tags.field.score]));
-      };
-      const predicted = async () => ({
-        'family.jpg': (await client.predictCustom(family, 'field')).field.score,
-        'grey.png': (await client.predictCustom(await fs.readFile(path.join(photos, 'grey.png')), 'field')).field.score,
-      });
-      const close = (a: Record<string, number>, b: Record<string, number>) => Object.keys(b).every((k) => Math.abs(a[k] - b[k]) < 1e-5);
-      const before = await predicted();
-      assert.ok(before['family.jpg'] > before['grey.png'], JSON.stringify(before));
-      assert.ok(close(await scoresNow(), before), `scan ${JSON.stringify(await scoresNow())} against predict ${JSON.stringify(before)}`);
+        await fs.writeFile(path.join(photos, 'family.jpg'), family);
+        await sharp({ create: { width: 64, height: 64, channels: 3, background: '#808080' } })
+          .png()
+          .toFile(path.join(photos, 'grey.png'));
+        const scan = await client.scan([photos]); // not asked for keywords: the tag needs them
+        assert.equal(scan.state, 'done');
+        const scoresNow = async () => {
+          const page = await client.scanResults(scan.scan_id, { tag: 'field' });
+          return Object.fromEntries(page.images.map((i) => [path.basename(i.path), i.tags.field.score]));
+        };
+        const predicted = async () => ({
+          'family.jpg': (await client.predictCustom(family, 'field')).field.score,
+          'grey.png': (await client.predictCustom(await fs.readFile(path.join(photos, 'grey.png')), 'field')).field.score,
+        });
+        const close = (a: Record<string, number>, b: Record<string, number>) => Object.keys(b).every((k) => Math.abs(a[k] - b[k]) < 1e-5);
+        const before = await predicted();
+        assert.ok(before['family.jpg'] > before['grey.png'], JSON.stringify(before));
+        assert.ok(close(await scoresNow(), before), `scan ${JSON.stringify(await scoresNow())} against predict ${JSON.stringify(before)}`);
 
-      // Retrained with two clusters: the scan is re-scored from its stored features and keyword confidences.
-      assert.equal((await client.train('field', { apply_keywords: true, num_clusters: 2 })).state, 'done');
-      const after = await predicted();
-      assert.ok(close(await scoresNow(), after), `re-scored ${JSON.stringify(await scoresNow())} against predict ${JSON.stringify(after)}`);
-    } finally {
-      await server.close();
-      await fs.rm(photos, { recursive: true, force: true });
-    }
-  });
+        // Retrained with two clusters: the scan is re-scored from its stored features and keyword confidences.
+        assert.equal((await client.train('field', { apply_keywords: true, num_clusters: 2 })).state, 'done');
+        const after = await predicted();
+        assert.ok(close(await scoresNow(), after), `re-scored ${JSON.stringify(await scoresNow())} against predict ${JSON.stringify(after)}`);
+      } finally {
+        await server.close();
+        await fs.rm(photos, { recursive: true, force: true });
+      }
+    },
+  );
 });

@@ -26,12 +26,15 @@ describe('k-th smallest (the median of the noise estimate)', () => {
       fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 1, maxLength: 300 }), // many ties
       fc.integer({ min: 1, max: 300 }).map((n) => Array.from({ length: n }, (_, i) => i)), // already sorted
     );
-    fc.assert(fc.property(arrays, fc.nat(), (values, pick) => {
-      const k = pick % values.length;
-      const sorted = Float32Array.from(values).sort();
-      const found = kthSmallest(Float32Array.from(values), k);
-      assert.ok(found === sorted[k], `k = ${k}: ${found}, a sort gives ${sorted[k]}`); // === : −0 and 0 are the same median
-    }), { numRuns: 500, seed: 7 });
+    fc.assert(
+      fc.property(arrays, fc.nat(), (values, pick) => {
+        const k = pick % values.length;
+        const sorted = Float32Array.from(values).sort();
+        const found = kthSmallest(Float32Array.from(values), k);
+        assert.ok(found === sorted[k], `k = ${k}: ${found}, a sort gives ${sorted[k]}`); // === : −0 and 0 are the same median
+      }),
+      { numRuns: 500, seed: 7 },
+    );
   });
 
   it('refuses an index outside the array', () => {
@@ -59,9 +62,19 @@ describe('logistic regression', () => {
   it('with no features, fits the bias to the log-odds of the weighted labels', () => {
     const x = Array.from({ length: 10 }, () => new Float64Array(0));
     const y = [1, 1, 1, 0, 0, 0, 0, 0, 0, 0];
-    const fit = fitLogistic(x, y, y.map(() => 1), { l2: 0 });
+    const fit = fitLogistic(
+      x,
+      y,
+      y.map(() => 1),
+      { l2: 0 },
+    );
     assert.ok(Math.abs(fit.bias - Math.log(3 / 7)) < 1e-6, `bias ${fit.bias}`);
-    const weighted = fitLogistic(x, y, y.map((l) => (l === 1 ? 7 / 3 : 1)), { l2: 0 });
+    const weighted = fitLogistic(
+      x,
+      y,
+      y.map((l) => (l === 1 ? 7 / 3 : 1)),
+      { l2: 0 },
+    );
     assert.ok(Math.abs(weighted.bias) < 1e-6, 'balanced weights give even odds');
   });
 
@@ -75,10 +88,17 @@ describe('logistic regression', () => {
       y.push(label);
     }
     const l2 = 0.01;
-    const fit = fitLogistic(x, y, y.map(() => 1), { l2, tolerance: 1e-10 });
+    const fit = fitLogistic(
+      x,
+      y,
+      y.map(() => 1),
+      { l2, tolerance: 1e-10 },
+    );
     const reference = newton(x, y, l2);
-    assert.ok(Math.abs(fit.weights[0] - reference[0]) < 1e-5 && Math.abs(fit.weights[1] - reference[1]) < 1e-5 && Math.abs(fit.bias - reference[2]) < 1e-5,
-      `L-BFGS ${[...fit.weights, fit.bias]} vs Newton ${reference}`);
+    assert.ok(
+      Math.abs(fit.weights[0] - reference[0]) < 1e-5 && Math.abs(fit.weights[1] - reference[1]) < 1e-5 && Math.abs(fit.bias - reference[2]) < 1e-5,
+      `L-BFGS ${[...fit.weights, fit.bias]} vs Newton ${reference}`,
+    );
     assert.ok(predictLogistic(fit, Float64Array.from([1.5, -1])) > 0.5);
   });
 });
@@ -101,7 +121,11 @@ function newton(x: Float64Array[], y: number[], l2: number): number[] {
   const n = x.length;
   for (let it = 0; it < 50; it++) {
     const g = [0, 0, 0];
-    const h = [[0, 0, 0], [0, 0, 0], [0, 0, 0]];
+    const h = [
+      [0, 0, 0],
+      [0, 0, 0],
+      [0, 0, 0],
+    ];
     for (let i = 0; i < n; i++) {
       const v = [x[i][0], x[i][1], 1];
       const p = 1 / (1 + Math.exp(-(theta[0] * v[0] + theta[1] * v[1] + theta[2])));
@@ -120,7 +144,8 @@ function newton(x: Float64Array[], y: number[], l2: number): number[] {
 }
 
 function solve3(m: number[][], b: number[]): number[] {
-  const det = (a: number[][]) => a[0][0] * (a[1][1] * a[2][2] - a[1][2] * a[2][1]) - a[0][1] * (a[1][0] * a[2][2] - a[1][2] * a[2][0]) + a[0][2] * (a[1][0] * a[2][1] - a[1][1] * a[2][0]);
+  const det = (a: number[][]) =>
+    a[0][0] * (a[1][1] * a[2][2] - a[1][2] * a[2][1]) - a[0][1] * (a[1][0] * a[2][2] - a[1][2] * a[2][0]) + a[0][2] * (a[1][0] * a[2][1] - a[1][1] * a[2][0]);
   const d = det(m);
   return [0, 1, 2].map((c) => det(m.map((row, r) => row.map((v, k) => (k === c ? b[r] : v)))) / d);
 }
@@ -130,7 +155,11 @@ describe('k-means', () => {
     const { kmeans } = await import('../../kernel/ml/kmeans');
     const random = seededRandom(5);
     const around = (c: number) => Float64Array.from({ length: 6 }, (_, j) => (j === c ? 4 : 0) + random() * 0.5);
-    const points = [...Array.from({ length: 20 }, () => around(0)), ...Array.from({ length: 20 }, () => around(3)), ...Array.from({ length: 20 }, () => around(5))];
+    const points = [
+      ...Array.from({ length: 20 }, () => around(0)),
+      ...Array.from({ length: 20 }, () => around(3)),
+      ...Array.from({ length: 20 }, () => around(5)),
+    ];
     const result = kmeans(points, { k: 3, seed: 1 });
     assert.equal(result.converged, true);
     for (const group of [0, 20, 40]) assert.equal(new Set(result.assignment.slice(group, group + 20)).size, 1, 'each group is one cluster');

@@ -45,7 +45,11 @@ describe('ONNX conversion of nsfwjs mobilenet_v2_mid', () => {
   });
 
   it('installed files match the sha256 recorded in models.json', () => {
-    const hash = (file: string) => crypto.createHash('sha256').update(fs.readFileSync(path.join(modelsDir, file))).digest('hex');
+    const hash = (file: string) =>
+      crypto
+        .createHash('sha256')
+        .update(fs.readFileSync(path.join(modelsDir, file)))
+        .digest('hex');
     assert.equal(hash(entry.file), entry.sha256);
     assert.equal(hash(entry.outputs.nsfw!.headFile), entry.outputs.nsfw!.headSha256);
   });
@@ -90,7 +94,6 @@ describe('ONNX conversion of nsfwjs mobilenet_v2_mid', () => {
       assert.ok(cosine(alone.features, together[i].features) > 0.999999, image.name);
     }
   });
-
 });
 
 describe('the int8 network made at install', () => {
@@ -132,7 +135,10 @@ describe('ONNX conversion of the keywords detector (human-models CenterNet)', ()
 
   /** The six kinds of generated image, and the real photo (generated shapes trigger no COCO class). */
   async function detectorImages(): Promise<{ name: string; bytes: Buffer }[]> {
-    return [...(await testImages()), { name: 'photo', bytes: await fs.promises.readFile(path.join(__dirname, '..', 'fixtures', 'keywords', 'person-dog-horse.jpg')) }];
+    return [
+      ...(await testImages()),
+      { name: 'photo', bytes: await fs.promises.readFile(path.join(__dirname, '..', 'fixtures', 'keywords', 'person-dog-horse.jpg')) },
+    ];
   }
 
   it('its file matches the sha256 recorded in models.json, and so do the package files it was converted from', options, () => {
@@ -146,41 +152,58 @@ describe('ONNX conversion of the keywords detector (human-models CenterNet)', ()
   // The TF.js graph it was converted from, as `npm run models:keywords` left it in .cache/.
   const sources = keywordSourceDir(keywords, path.join(__dirname, '..', '..', '.cache'));
   const haveSources = Object.keys(keywords.source.files).every((f) => fs.existsSync(path.join(sources, f)));
-  const againstTf = status.installed && !haveSources ? { skip: `${path.relative(process.cwd(), sources)} has no TF.js graph to compare with: run \`npm run models:keywords\`` } : options;
+  const againstTf =
+    status.installed && !haveSources
+      ? { skip: `${path.relative(process.cwd(), sources)} has no TF.js graph to compare with: run \`npm run models:keywords\`` }
+      : options;
 
-  it('gives TF.js\' detections on six generated images and a photo: every one above 0.05 with the same class, its score within 1e-4 and its box within 0.01 pixels', { ...againstTf, timeout: 300_000 }, async () => {
-    const reference = await loadDetectorReference(path.join(sources, Object.keys(keywords.source.files).find((f) => f.endsWith('.json'))!));
-    const session = await ort.InferenceSession.create(path.join(modelsDir, keywords.file), { intraOpNumThreads: 2 });
-    try {
-      let compared = 0;
-      let worstScore = 0;
-      let worstBox = 0;
-      for (const image of await detectorImages()) {
-        const { pixels } = await decodeLetterboxed(image.bytes, size);
-        const onnxRows = (await session.run({ image: new ort.Tensor('uint8', new Uint8Array(pixels), [1, size, size, 3]) })).detections.data as Float32Array;
-        const tfRows = await runDetectorReference(reference, pixels, size, keywords.source.outputNode);
-        assert.equal(onnxRows.length, tfRows.length);
-        // Ties among near-zero peaks may come out in another order: each TF.js detection that
-        // counts is looked for among the ONNX ones of its class.
-        for (let i = 0; i < tfRows.length; i += 6) {
-          if (tfRows[i + 4] < 0.05) continue;
-          let best = { score: Infinity, box: Infinity };
-          for (let j = 0; j < onnxRows.length; j += 6) {
-            if (onnxRows[j + 5] !== tfRows[i + 5]) continue;
-            const box = Math.max(...[0, 1, 2, 3].map((k) => Math.abs(onnxRows[j + k] - tfRows[i + k])));
-            const score = Math.abs(onnxRows[j + 4] - tfRows[i + 4]);
-            if (box + score < best.box + best.score) best = { score, box };
+  it(
+    "gives TF.js' detections on six generated images and a photo: every one above 0.05 with the same class, its score within 1e-4 and its box within 0.01 pixels",
+    { ...againstTf, timeout: 300_000 },
+    async () => {
+      const reference = await loadDetectorReference(
+        path.join(
+          sources,
+          Object.keys(keywords.source.files).find((f) => f.endsWith('.json'))!,
+        ),
+      );
+      const session = await ort.InferenceSession.create(path.join(modelsDir, keywords.file), { intraOpNumThreads: 2 });
+      try {
+        let compared = 0;
+        let worstScore = 0;
+        let worstBox = 0;
+        for (const image of await detectorImages()) {
+          const { pixels } = await decodeLetterboxed(image.bytes, size);
+          const onnxRows = (await session.run({ image: new ort.Tensor('uint8', new Uint8Array(pixels), [1, size, size, 3]) })).detections.data as Float32Array;
+          const tfRows = await runDetectorReference(reference, pixels, size, keywords.source.outputNode);
+          assert.equal(onnxRows.length, tfRows.length);
+          // Ties among near-zero peaks may come out in another order: each TF.js detection that
+          // counts is looked for among the ONNX ones of its class.
+          for (let i = 0; i < tfRows.length; i += 6) {
+            if (tfRows[i + 4] < 0.05) continue;
+            let best = { score: Infinity, box: Infinity };
+            for (let j = 0; j < onnxRows.length; j += 6) {
+              if (onnxRows[j + 5] !== tfRows[i + 5]) continue;
+              const box = Math.max(...[0, 1, 2, 3].map((k) => Math.abs(onnxRows[j + k] - tfRows[i + k])));
+              const score = Math.abs(onnxRows[j + 4] - tfRows[i + 4]);
+              if (box + score < best.box + best.score) best = { score, box };
+            }
+            assert.ok(
+              best.score <= 1e-4 && best.box <= 0.01,
+              `${image.name}: TF.js' ${keywords.labels[tfRows[i + 5]]} ${tfRows[i + 4].toFixed(4)} at [${Array.from(tfRows.slice(i, i + 4), (v) => v.toFixed(2))}] is off by score ${best.score}, box ${best.box}`,
+            );
+            worstScore = Math.max(worstScore, best.score);
+            worstBox = Math.max(worstBox, best.box);
+            compared++;
           }
-          assert.ok(best.score <= 1e-4 && best.box <= 0.01, `${image.name}: TF.js' ${keywords.labels[tfRows[i + 5]]} ${tfRows[i + 4].toFixed(4)} at [${Array.from(tfRows.slice(i, i + 4), (v) => v.toFixed(2))}] is off by score ${best.score}, box ${best.box}`);
-          worstScore = Math.max(worstScore, best.score);
-          worstBox = Math.max(worstBox, best.box);
-          compared++;
         }
+        assert.ok(compared >= 10, `only ${compared} detections above 0.05 to compare`);
+        console.log(
+          `keywords detector against TF.js: ${compared} detections, worst |Δscore| ${worstScore.toExponential(2)}, worst |Δbox| ${worstBox.toExponential(2)} px`,
+        );
+      } finally {
+        await session.release();
       }
-      assert.ok(compared >= 10, `only ${compared} detections above 0.05 to compare`);
-      console.log(`keywords detector against TF.js: ${compared} detections, worst |Δscore| ${worstScore.toExponential(2)}, worst |Δbox| ${worstBox.toExponential(2)} px`);
-    } finally {
-      await session.release();
-    }
-  });
+    },
+  );
 });

@@ -12,10 +12,17 @@ import { within } from '../helpers/wait';
 
 const SCRIPT = path.resolve(__dirname, '../../dist/kernel/notebook-kernel.js');
 
-async function run(kernel: KernelProcess, code: string): Promise<{ ok: boolean; stdout: string; stderr: string; displays: Record<string, string>[]; outputs: CellOutput[] }> {
+async function run(
+  kernel: KernelProcess,
+  code: string,
+): Promise<{ ok: boolean; stdout: string; stderr: string; displays: Record<string, string>[]; outputs: CellOutput[] }> {
   const outputs: CellOutput[] = [];
   const ok = await kernel.execute(code, (o) => outputs.push(o));
-  const text = (kind: 'stdout' | 'stderr') => outputs.filter((o) => o.kind === kind).map((o) => (o as { text: string }).text).join('');
+  const text = (kind: 'stdout' | 'stderr') =>
+    outputs
+      .filter((o) => o.kind === kind)
+      .map((o) => (o as { text: string }).text)
+      .join('');
   return { ok, stdout: text('stdout'), stderr: text('stderr'), displays: outputs.flatMap((o) => (o.kind === 'display' ? [o.data] : [])), outputs };
 }
 
@@ -81,7 +88,7 @@ describe('notebook kernel process', { timeout: 120_000 }, () => {
     assert.deepEqual(result.displays, [{ 'text/html': '<b>bold</b>' }, { 'image/svg+xml': '<svg></svg>' }]);
   });
 
-  it('offers completions from the cell\'s types', async () => {
+  it("offers completions from the cell's types", async () => {
     const code = 'const greeting = "hi";\ngreeting.toUpp';
     const completion = await kernel.complete(code, code.length);
     assert.ok(completion.candidates.includes('toUpperCase'), completion.candidates.slice(0, 10).join(','));
@@ -110,14 +117,20 @@ describe('notebook kernel with an engine', { timeout: 180_000 }, () => {
 
   it('binds `tagsmith` to the engine: add from globs, train, predict, show', async () => {
     assert.equal(kernel.tagsmithBound, true);
-    const added = await run(kernel, [
-      'const pos = await tagsmith.addSamples("positive", "stripes", "stripes/*.jpg");',
-      'const neg = await tagsmith.addSamples("negative", "stripes", "blobs");',
-      'console.log(pos.added, neg.added, neg.skipped.map((s) => s.name).join(","));',
-    ].join('\n'));
+    const added = await run(
+      kernel,
+      [
+        'const pos = await tagsmith.addSamples("positive", "stripes", "stripes/*.jpg");',
+        'const neg = await tagsmith.addSamples("negative", "stripes", "blobs");',
+        'console.log(pos.added, neg.added, neg.skipped.map((s) => s.name).join(","));',
+      ].join('\n'),
+    );
     assert.equal(added.ok, true, added.stderr);
     assert.equal(added.stdout, '6 6 blobs/notes.jpg\n');
-    const trained = await run(kernel, 'const done = await tagsmith.train("stripes", { num_clusters: 2 });\nconsole.log(done.state, done.metrics!.clusterSizes.length);');
+    const trained = await run(
+      kernel,
+      'const done = await tagsmith.train("stripes", { num_clusters: 2 });\nconsole.log(done.state, done.metrics!.clusterSizes.length);',
+    );
     assert.equal(trained.ok, true, trained.stderr);
     assert.equal(trained.stdout, 'done 2\n');
     const shown = await run(kernel, 'await tagsmith.showMetrics("stripes");\nawait tagsmith.showPredictions("stripes/s0.jpg");');
@@ -151,7 +164,9 @@ describe('the example notebook in place, through the kernel the VS Code controll
 
   it('runs every code cell of examples/getting-started.ipynb without an error', async () => {
     const fs = await import('node:fs/promises');
-    const notebook = JSON.parse(await fs.readFile(path.join(examples, 'getting-started.ipynb'), 'utf8')) as { cells: { cell_type: string; source: string | string[] }[] };
+    const notebook = JSON.parse(await fs.readFile(path.join(examples, 'getting-started.ipynb'), 'utf8')) as {
+      cells: { cell_type: string; source: string | string[] }[];
+    };
     const cells = notebook.cells.filter((c) => c.cell_type === 'code').map((c) => (Array.isArray(c.source) ? c.source.join('') : c.source));
     assert.ok(cells.length >= 8);
     let stdout = '';

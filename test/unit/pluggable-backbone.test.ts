@@ -33,7 +33,7 @@ async function writeMeanColourEncoder(dir: string, manifestPatch: Record<string,
   await fs.writeFile(path.join(dir, 'models.json'), JSON.stringify({ formatVersion: 1, backbone: 'mean-colour', models: { 'mean-colour': entry } }));
 }
 
-describe('a pluggable backbone (a user\'s own ONNX encoder)', () => {
+describe("a pluggable backbone (a user's own ONNX encoder)", () => {
   let modelsDir: string;
   let stateDir: string;
   let engine: TagsmithEngine;
@@ -49,10 +49,12 @@ describe('a pluggable backbone (a user\'s own ONNX encoder)', () => {
     await fs.rm(stateDir, { recursive: true, force: true });
   });
 
-  it('feeds pixels in the manifest\'s layout and normalisation', async () => {
+  it("feeds pixels in the manifest's layout and normalisation", async () => {
     const extractor = await FeatureExtractor.create({ modelsDir });
     const colour: [number, number, number] = [200, 100, 50];
-    const png = await rgbImage(40, 30, () => colour).png().toBuffer();
+    const png = await rgbImage(40, 30, () => colour)
+      .png()
+      .toBuffer();
     const { features, nsfw } = await extractor.embed(png);
     const expected = colour.map((v, c) => (v / 255 - MEAN[c]) / STD[c]);
     features.forEach((f, c) => assert.ok(Math.abs(f - expected[c]) < 1e-4, `channel ${c}: ${f} vs ${expected[c]}`));
@@ -76,8 +78,11 @@ describe('a pluggable backbone (a user\'s own ONNX encoder)', () => {
 
   it('refuses features from another backbone, naming both', async () => {
     const foreign = { ...(await engine.getFeatures((await blobImages(1, 40))[0])), backbone: 'mobilenet_v2_140', features: new Array(1792).fill(0.1) };
-    await assert.rejects(engine.predictByFeatures(foreign), (e: { code?: string; message?: string }) =>
-      e.code === 'invalid_features' && /mobilenet_v2_140/.test(e.message ?? '') && /mean-colour/.test(e.message ?? ''));
+    await assert.rejects(
+      engine.predictByFeatures(foreign),
+      (e: { code?: string; message?: string }) =>
+        e.code === 'invalid_features' && /mobilenet_v2_140/.test(e.message ?? '') && /mean-colour/.test(e.message ?? ''),
+    );
   });
 
   it('says what is wrong with a manifest before loading anything', async () => {
@@ -121,7 +126,7 @@ describe('switching a state folder to another backbone', () => {
         assert.deepEqual([summary.tag, summary.positives, summary.negatives, summary.trained], ['warm', 5, 5, false]);
         assert.match(summary.retrainReason ?? '', /Trained on backbone mean-colour; this engine runs mean-colour-v2: train again/);
         const [unseen] = await stripedImages(1, 30);
-        assert.deepEqual((await after.predict(unseen)).custom, {}, 'a model of another backbone is not applied to this one\'s vectors');
+        assert.deepEqual((await after.predict(unseen)).custom, {}, "a model of another backbone is not applied to this one's vectors");
 
         const stages: string[] = [];
         const unsubscribe = after.onTaskChange((task) => stages.push(`${task.stage} ${task.progress?.toFixed(1)}`));
@@ -152,7 +157,7 @@ async function streamToBuffer(stream: NodeJS.ReadableStream): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-describe('the shipped manifest\'s backbones', () => {
+describe("the shipped manifest's backbones", () => {
   it('feeds each as its entry says, and an unknown id names the choices', async () => {
     const accurate = await FeatureExtractor.create({ threads: 1 });
     const fast = await FeatureExtractor.create({ threads: 1, backbone: 'mobilenet_v2_140' });
@@ -168,6 +173,9 @@ describe('the shipped manifest\'s backbones', () => {
       await accurate.release();
       await fast.release();
     }
-    await assert.rejects(FeatureExtractor.create({ backbone: '../models' }), /backbone \.\.\/models is not among the models \(mobilenet_v2_140_int8_flip320, mobilenet_v2_140_int8, mobilenet_v2_140_flip320, mobilenet_v2_140\)/);
+    await assert.rejects(
+      FeatureExtractor.create({ backbone: '../models' }),
+      /backbone \.\.\/models is not among the models \(mobilenet_v2_140_int8_flip320, mobilenet_v2_140_int8, mobilenet_v2_140_flip320, mobilenet_v2_140\)/,
+    );
   });
 });

@@ -62,7 +62,10 @@ describe('tags that differ only in case', () => {
       return true;
     });
     assert.equal((await engine.addSample('negative', 'bees', c)).added, true);
-    assert.deepEqual((await engine.listTags()).map((t) => t.tag), ['bees']);
+    assert.deepEqual(
+      (await engine.listTags()).map((t) => t.tag),
+      ['bees'],
+    );
   });
 
   it('are one tag when both are created at once: one add wins, the other is refused', async () => {

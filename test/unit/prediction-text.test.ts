@@ -21,14 +21,26 @@ describe('Predict Tags: keywords', () => {
   it('the report of several images has a keywords column from the real detector', { ...needsKeywordsModel, timeout: 120_000 }, async () => {
     const { engine } = await ownEngine();
     // A flat grey picture: nothing for the detector (a generated blob can pass for a sports ball).
-    const grey = await sharp({ create: { width: 96, height: 64, channels: 3, background: '#808080' } }).jpeg().toBuffer();
+    const grey = await sharp({ create: { width: 96, height: 64, channels: 3, background: '#808080' } })
+      .jpeg()
+      .toBuffer();
     const results = [
       { file: '/photos/family.jpg', prediction: await engine.predict(await peopleWithDogs(), { keywords: true }) },
       { file: '/photos/grey.jpg', prediction: await engine.predict(grey, { keywords: true }) },
     ];
     const lines = predictionReport(results).split('\n');
-    assert.equal(lines.find((l) => l.startsWith('| image')), '| image | aesthetic | stock | keywords |', 'no trained tags: no empty column');
-    assert.match(lines.find((l) => l.startsWith('| family.jpg'))!, /\| person ×2, dog ×2[^|]* \|$/);
-    assert.match(lines.find((l) => l.startsWith('| grey.jpg'))!, /\| – \|$/);
+    assert.equal(
+      lines.find((l) => l.startsWith('| image')),
+      '| image | aesthetic | stock | keywords |',
+      'no trained tags: no empty column',
+    );
+    assert.match(
+      lines.find((l) => l.startsWith('| family.jpg'))!,
+      /\| person ×2, dog ×2[^|]* \|$/,
+    );
+    assert.match(
+      lines.find((l) => l.startsWith('| grey.jpg'))!,
+      /\| – \|$/,
+    );
   });
 });

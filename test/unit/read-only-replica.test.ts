@@ -72,10 +72,17 @@ describe('a read-only replica', { timeout: 300_000 }, () => {
     }
     // /openapi.json tells a load balancer which operations are writes, the same ones.
     const doc = (await rawRequest(replica.port, { path: '/openapi.json' })).json;
-    const flagged = Object.entries(doc.paths).flatMap(([p, ops]) => Object.entries(ops as Record<string, any>).filter(([, op]) => op['x-tagsmith-writes']).map(([m]) => `${m.toUpperCase()} ${p}`));
+    const flagged = Object.entries(doc.paths).flatMap(([p, ops]) =>
+      Object.entries(ops as Record<string, any>)
+        .filter(([, op]) => op['x-tagsmith-writes'])
+        .map(([m]) => `${m.toUpperCase()} ${p}`),
+    );
     assert.deepEqual(flagged.sort(), writes.flatMap(([, e]) => e.methods.map((m) => `${m} ${e.path}`)).sort());
     // Nothing of it happened.
-    assert.deepEqual((await replica.client.tags()).map((t) => [t.tag, t.positives, t.negatives, t.trained]), [[TAG, 6, 6, true]]);
+    assert.deepEqual(
+      (await replica.client.tags()).map((t) => [t.tag, t.positives, t.negatives, t.trained]),
+      [[TAG, 6, 6, true]],
+    );
     assert.equal((await replica.client.tasks()).length, 1);
   });
 
@@ -106,7 +113,10 @@ describe('a read-only replica', { timeout: 300_000 }, () => {
   });
 
   it('refuses POST /reload on an engine that owns its state', async () => {
-    await assert.rejects(owner.client.reload(), (e: unknown) => e instanceof TagsmithApiError && e.status === 403 && e.code === 'forbidden' && /owns its state/.test(e.message));
+    await assert.rejects(
+      owner.client.reload(),
+      (e: unknown) => e instanceof TagsmithApiError && e.status === 403 && e.code === 'forbidden' && /owns its state/.test(e.message),
+    );
   });
 
   it('reloads a new archive while predictions are in flight, dropping none; a bad archive changes nothing', async () => {
@@ -117,10 +127,12 @@ describe('a read-only replica', { timeout: 300_000 }, () => {
     await writeArchive(owner, archive);
 
     let answered = 0;
-    const predictions = Array.from({ length: 12 }, () => replica.client.predict(probe).then((p) => {
-      answered++;
-      return p;
-    }));
+    const predictions = Array.from({ length: 12 }, () =>
+      replica.client.predict(probe).then((p) => {
+        answered++;
+        return p;
+      }),
+    );
     const reloaded = await replica.client.reload();
     const results = await Promise.all(predictions);
     assert.equal(answered, 12, 'every prediction in flight was answered');
@@ -128,7 +140,10 @@ describe('a read-only replica', { timeout: 300_000 }, () => {
     assert.equal(reloaded.changed, true);
     assert.equal(reloaded.tags, 2);
     assert.notEqual(reloaded.snapshot.sha256, before.sha256);
-    assert.deepEqual((await replica.client.tags()).map((t) => t.tag), ['more', TAG]);
+    assert.deepEqual(
+      (await replica.client.tags()).map((t) => t.tag),
+      ['more', TAG],
+    );
     assert.deepEqual(await replica.client.predict(probe), await owner.client.predict(probe), 'the new model, as its engine scores');
 
     const again = await replica.client.reload();
@@ -136,7 +151,11 @@ describe('a read-only replica', { timeout: 300_000 }, () => {
 
     await fs.writeFile(archive, 'not a tar');
     await assert.rejects(replica.client.reload(), (e: unknown) => e instanceof TagsmithApiError && e.code === 'invalid_archive');
-    assert.deepEqual((await replica.client.tags()).map((t) => t.tag), ['more', TAG], 'still serving the last good archive');
+    assert.deepEqual(
+      (await replica.client.tags()).map((t) => t.tag),
+      ['more', TAG],
+      'still serving the last good archive',
+    );
     assert.equal((await replica.client.health()).snapshot?.sha256, reloaded.snapshot.sha256);
   });
 });
@@ -170,7 +189,9 @@ describe('a read-only replica of a state folder', { timeout: 300_000 }, () => {
       }
       const after = await treeState(stateDir);
       // The owner's restore and its thumbnail changed the folder; the replica added or touched nothing.
-      const ownerThumbnail = [...after.keys()].filter((p) => !tree.has(p) && !p.startsWith('g-') && !p.includes('thumbnails') && p !== 'CURRENT' && !p.startsWith('tmp'));
+      const ownerThumbnail = [...after.keys()].filter(
+        (p) => !tree.has(p) && !p.startsWith('g-') && !p.includes('thumbnails') && p !== 'CURRENT' && !p.startsWith('tmp'),
+      );
       assert.deepEqual(ownerThumbnail, [], 'no file of the replica in the state folder');
       assert.equal((await owner.client.health()).status, 'ok', 'the owner kept its lock and folder');
     } finally {

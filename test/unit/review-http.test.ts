@@ -33,7 +33,7 @@ describe('the review queue and more like this', { timeout: 300_000 }, () => {
   });
   after(() => server?.close());
 
-  it('offers the images nearest the threshold first, and the tag\'s calls either way', async () => {
+  it("offers the images nearest the threshold first, and the tag's calls either way", async () => {
     const client = server.client;
     const queue = await client.reviewQueue(TAG, { limit: 5 });
     assert.equal(queue.scan_id, scan.scan_id, 'the newest scan by default');
@@ -43,7 +43,10 @@ describe('the review queue and more like this', { timeout: 300_000 }, () => {
     const threshold = queue.images[0].tags[TAG].threshold;
     const logit = (p: number) => Math.log(p / (1 - p));
     const distances = queue.images.map((i) => Math.abs(logit(i.tags[TAG].score) - logit(threshold)));
-    assert.deepEqual(distances, [...distances].sort((a, b) => a - b));
+    assert.deepEqual(
+      distances,
+      [...distances].sort((a, b) => a - b),
+    );
     const applies = await client.reviewQueue(TAG, { view: 'applies', limit: 100 });
     const rejects = await client.reviewQueue(TAG, { view: 'not-applies', limit: 100 });
     assert.equal(applies.total + rejects.total, 12);
@@ -54,7 +57,8 @@ describe('the review queue and more like this', { timeout: 300_000 }, () => {
     const client = server.client;
     const queue = await client.reviewQueue(TAG, { limit: 4 });
     // Each decision as the panel makes it: the image added as a sample of the kind the reviewer says.
-    for (const image of queue.images) await client.addSample(path.basename(image.path).startsWith('s') ? 'positive' : 'negative', TAG, await fs.readFile(image.path));
+    for (const image of queue.images)
+      await client.addSample(path.basename(image.path).startsWith('s') ? 'positive' : 'negative', TAG, await fs.readFile(image.path));
     const after = await client.reviewQueue(TAG, { limit: 100 });
     assert.equal(after.reviewedSinceTraining, 4);
     assert.equal(after.total, 8, 'reviewed images are samples now, and left out');
@@ -72,10 +76,19 @@ describe('the review queue and more like this', { timeout: 300_000 }, () => {
     const s2 = page.images.find((i) => path.basename(i.path) === 's2.jpg')!;
     const fromScan = await client.similar({ scanId: scan.scan_id, index: s2.index }, 5);
     assert.equal(fromScan.images.length, 5);
-    assert.ok(fromScan.images.every((i) => i.index !== s2.index), 'not itself');
-    assert.ok(fromScan.images.filter((i) => path.basename(i.path).startsWith('s')).length >= 3, `mostly striped: ${fromScan.images.map((i) => path.basename(i.path)).join(', ')}`);
+    assert.ok(
+      fromScan.images.every((i) => i.index !== s2.index),
+      'not itself',
+    );
+    assert.ok(
+      fromScan.images.filter((i) => path.basename(i.path).startsWith('s')).length >= 3,
+      `mostly striped: ${fromScan.images.map((i) => path.basename(i.path)).join(', ')}`,
+    );
     const sims = fromScan.images.map((i) => i.similarity);
-    assert.deepEqual(sims, [...sims].sort((a, b) => b - a));
+    assert.deepEqual(
+      sims,
+      [...sims].sort((a, b) => b - a),
+    );
     assert.ok(fromScan.samples.length > 0 && fromScan.samples[0].tags.some((t) => t.tag === TAG));
 
     const fromFile = await client.similar({ image: stripedCopy }, 3);
@@ -84,7 +97,10 @@ describe('the review queue and more like this', { timeout: 300_000 }, () => {
 
     const { positives } = await client.samples(TAG);
     const fromSample = await client.similar({ sampleId: positives[0].id }, 3);
-    assert.ok(fromSample.samples.every((s) => s.id !== positives[0].id), 'not itself');
+    assert.ok(
+      fromSample.samples.every((s) => s.id !== positives[0].id),
+      'not itself',
+    );
     assert.equal(fromSample.scan_id, scan.scan_id);
   });
 
@@ -126,14 +142,20 @@ describe('suspicious samples', { timeout: 300_000 }, () => {
     for (const id of [wrongNegative.sample.id, wrongPositive.sample.id, duplicate.sample.id]) assert.ok(ids.has(id), `flagged: ${id.slice(0, 8)}`);
     assert.ok(flagged.length <= 4, `few false alarms: ${flagged.length} flagged of 21: ${JSON.stringify(flagged.map((s) => [s.type, s.suspicion]))}`);
     const dup = flagged.find((s) => s.id === duplicate.sample.id)!;
-    assert.ok(listing.positives.some((s) => s.id === dup.suspicion?.duplicateOf), 'the copy points at a positive it nearly is');
+    assert.ok(
+      listing.positives.some((s) => s.id === dup.suspicion?.duplicateOf),
+      'the copy points at a positive it nearly is',
+    );
     const wrong = flagged.find((s) => s.id === wrongNegative.sample.id)!;
-    assert.ok(wrong.suspicion!.disagreement! > 0.5 && wrong.suspicion!.heldOutScore! >= 0.5 - 1e-9 || wrong.suspicion!.duplicateOf !== undefined);
+    assert.ok((wrong.suspicion!.disagreement! > 0.5 && wrong.suspicion!.heldOutScore! >= 0.5 - 1e-9) || wrong.suspicion!.duplicateOf !== undefined);
     // Most suspicious first, within each side.
     const rank = (s: (typeof flagged)[number]) => Math.max(s.suspicion?.disagreement ?? 0, s.suspicion?.duplicateOf ? 1 : 0);
     for (const side of [listing.positives, listing.negatives]) {
       const ranks = side.map((s) => (s.suspicion ? rank(s) : -1));
-      assert.deepEqual(ranks, [...ranks].sort((a, b) => b - a));
+      assert.deepEqual(
+        ranks,
+        [...ranks].sort((a, b) => b - a),
+      );
     }
   });
 });

@@ -29,7 +29,10 @@ describe('suspicious samples', () => {
     const outOfFold = [0.9, 0.04, 0.6, 0.1, 0.95, 0.45];
     const positive = [true, true, true, false, false, false];
     const flagged = suspiciousSamples(outOfFold, positive, 0.5);
-    assert.deepEqual(flagged.map((s) => s.index), [1, 4]);
+    assert.deepEqual(
+      flagged.map((s) => s.index),
+      [1, 4],
+    );
     assert.ok(Math.abs(flagged[0].disagreement - 0.96) < 1e-9);
   });
 });

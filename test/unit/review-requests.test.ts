@@ -48,7 +48,7 @@ describe('review requests', { timeout: 300_000 }, () => {
     return [...positives, ...negatives].map((s) => `${s.type}:${s.id}`).sort();
   };
 
-  it('gives the queue\'s images a URL of the asking page', async () => {
+  it("gives the queue's images a URL of the asking page", async () => {
     const queue = await requests.handle('review/queue', { tag: TAG, view: 'informative', offset: 0, limit: 3 }, page);
     assert.equal(queue.images.length, 3);
     assert.ok(queue.images.every((i) => i.src === `test-image:${i.path}`));
@@ -68,7 +68,10 @@ describe('review requests', { timeout: 300_000 }, () => {
   });
 
   it('refuses to read a file that is not an image', async () => {
-    await assert.rejects(requests.handle('review/decide', { tag: TAG, type: 'positive', target: { path: '/etc/passwd' } }, page), (e: { code?: string }) => e.code === 'not_an_image');
+    await assert.rejects(
+      requests.handle('review/decide', { tag: TAG, type: 'positive', target: { path: '/etc/passwd' } }, page),
+      (e: { code?: string }) => e.code === 'not_an_image',
+    );
   });
 
   it('finds more like a file on disk, without the file itself', async () => {

@@ -14,13 +14,19 @@ describe('review session', () => {
     assert.equal(session.reviewedSinceTraining, 4, 'an image that already was a positive adds nothing');
     assert.equal(session.record('negative', ['a']), undefined, 'a decided image is not decided again');
     const skip = session.record('skipped', ['b', 'c'])!;
-    assert.deepEqual(skip.items.map((i) => i.key), ['c']);
+    assert.deepEqual(
+      skip.items.map((i) => i.key),
+      ['c'],
+    );
     assert.deepEqual(session.decided, { positive: 2, negative: 0, skipped: 1 });
 
     assert.equal(session.undo(), skip);
     assert.ok(session.isOpen('c'));
     const undone = session.undo()!;
-    assert.deepEqual(undone.items.map((i) => i.effect), [{ kind: 'added', sampleId: 'sa' }, { kind: 'none' }]);
+    assert.deepEqual(
+      undone.items.map((i) => i.effect),
+      [{ kind: 'added', sampleId: 'sa' }, { kind: 'none' }],
+    );
     assert.equal(session.reviewedSinceTraining, 4, 'the counter waits for the host to undo');
     for (const item of undone.items) session.undone(item.effect!);
     assert.equal(session.reviewedSinceTraining, 3);
@@ -45,6 +51,6 @@ describe('review session', () => {
     assert.equal(session.reviewedSinceTraining, 1);
     session.undo();
     session.undone({ kind: 'added', sampleId: 'sa' });
-    assert.equal(session.reviewedSinceTraining, 0, 'undone after the read: the engine\'s count less one');
+    assert.equal(session.reviewedSinceTraining, 0, "undone after the read: the engine's count less one");
   });
 });

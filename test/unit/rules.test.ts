@@ -8,8 +8,23 @@ import { ENDPOINTS } from '../../kernel/api/endpoints';
 import { TagsmithError } from '../../kernel/errors';
 import { hasImageExtension } from '../../kernel/images/image-files';
 import {
-  CLUSTER_CHOICES, clusterChoicesFor, DEFAULT_TRAIN_OPTIONS, hasEnoughSamples, IMAGE_EXTENSIONS, IMAGE_KINDS, isActiveTask, MAX_CLUSTERS, MIN_CLUSTERS,
-  MIN_NEGATIVES, MIN_POSITIVES, samplesNeeded, TASK_STATES, THUMBNAIL_DEFAULT, THUMBNAIL_MAX, THUMBNAIL_MIN, type TaskState,
+  CLUSTER_CHOICES,
+  clusterChoicesFor,
+  DEFAULT_TRAIN_OPTIONS,
+  hasEnoughSamples,
+  IMAGE_EXTENSIONS,
+  IMAGE_KINDS,
+  isActiveTask,
+  MAX_CLUSTERS,
+  MIN_CLUSTERS,
+  MIN_NEGATIVES,
+  MIN_POSITIVES,
+  samplesNeeded,
+  TASK_STATES,
+  THUMBNAIL_DEFAULT,
+  THUMBNAIL_MAX,
+  THUMBNAIL_MIN,
+  type TaskState,
 } from '../../kernel/rules';
 import { interruptedTask } from '../../kernel/state/generation-loader';
 import { isThumbnailSide } from '../../kernel/state/path-names';
@@ -42,7 +57,11 @@ const engineTrains = (positives: number, negatives: number, clusters: number) =>
 describe('cluster counts', () => {
   it('every choice a Train dialog offers is accepted by the engine and by the webview protocol', () => {
     assert.ok(CLUSTER_CHOICES.length > 0);
-    assert.deepEqual([...CLUSTER_CHOICES].sort((a, b) => a - b), CLUSTER_CHOICES, 'offered smallest first');
+    assert.deepEqual(
+      [...CLUSTER_CHOICES].sort((a, b) => a - b),
+      CLUSTER_CHOICES,
+      'offered smallest first',
+    );
     for (const k of CLUSTER_CHOICES) assert.deepEqual([k, engineAccepts(k), protocolAccepts(k)], [k, true, true]);
   });
 
@@ -65,7 +84,8 @@ describe('cluster counts', () => {
       const offered = clusterChoicesFor(positives);
       assert.ok(offered.includes(MIN_CLUSTERS), `${positives} positives: the smallest is always offered`);
       for (const k of offered.filter((k) => k !== MIN_CLUSTERS)) assert.ok(engineTrains(positives, MIN_NEGATIVES, k), `${positives} positives, ${k} clusters`);
-      for (const k of CLUSTER_CHOICES.filter((k) => !offered.includes(k))) assert.ok(!engineTrains(positives, MIN_NEGATIVES, k), `${positives} positives, ${k} clusters left out`);
+      for (const k of CLUSTER_CHOICES.filter((k) => !offered.includes(k)))
+        assert.ok(!engineTrains(positives, MIN_NEGATIVES, k), `${positives} positives, ${k} clusters left out`);
     }
   });
 });
@@ -74,23 +94,37 @@ describe('samples training needs', () => {
   it('the panels enable Train exactly when the engine would train', () => {
     for (let positives = 0; positives <= 4; positives++) {
       for (let negatives = 0; negatives <= 4; negatives++) {
-        assert.equal(hasEnoughSamples({ positives, negatives }), engineTrains(positives, negatives, DEFAULT_TRAIN_OPTIONS.num_clusters), `${positives}/${negatives}`);
+        assert.equal(
+          hasEnoughSamples({ positives, negatives }),
+          engineTrains(positives, negatives, DEFAULT_TRAIN_OPTIONS.num_clusters),
+          `${positives}/${negatives}`,
+        );
       }
     }
     assert.equal(hasEnoughSamples({ positives: MIN_POSITIVES, negatives: MIN_NEGATIVES }), true);
   });
 
-  it('the engine\'s refusal says what the panels say is needed', () => {
+  it("the engine's refusal says what the panels say is needed", () => {
     assert.equal(samplesNeeded(), `at least ${MIN_POSITIVES} positive and ${MIN_NEGATIVES} negative samples`);
-    assert.throws(() => checkEnoughSamples(1, 5, 1), (e: Error) => e.message.includes(`Training needs ${samplesNeeded()}`));
-    assert.throws(() => checkEnoughSamples(5, 5, 9), (e: Error) => e.message.includes(`Training needs ${samplesNeeded(9)} (at least one positive per cluster for 9 clusters)`));
+    assert.throws(
+      () => checkEnoughSamples(1, 5, 1),
+      (e: Error) => e.message.includes(`Training needs ${samplesNeeded()}`),
+    );
+    assert.throws(
+      () => checkEnoughSamples(5, 5, 9),
+      (e: Error) => e.message.includes(`Training needs ${samplesNeeded(9)} (at least one positive per cluster for 9 clusters)`),
+    );
   });
 });
 
 describe('active tasks', () => {
   it('are the queued and running ones, and those are what a stopped engine settles as interrupted', () => {
-    const task = (state: TaskState) => ({ state, task_id: 'x', tag: 't', progress: 0, options: DEFAULT_TRAIN_OPTIONS, createdAt: '2026-01-01T00:00:00.000Z' }) as TaskRecord;
-    assert.deepEqual(TASK_STATES.filter((state) => isActiveTask({ state })), ['queued', 'running']);
+    const task = (state: TaskState) =>
+      ({ state, task_id: 'x', tag: 't', progress: 0, options: DEFAULT_TRAIN_OPTIONS, createdAt: '2026-01-01T00:00:00.000Z' }) as TaskRecord;
+    assert.deepEqual(
+      TASK_STATES.filter((state) => isActiveTask({ state })),
+      ['queued', 'running'],
+    );
     for (const state of TASK_STATES) {
       const settled = interruptedTask(task(state));
       assert.equal(settled.state !== state, isActiveTask({ state }), state);

@@ -30,7 +30,7 @@ async function filesOf(stateDir: string, id: string): Promise<string[]> {
   return all.filter((f) => f.includes(id)).sort();
 }
 
-describe('removed samples\' files', () => {
+describe("removed samples' files", () => {
   // Pictures made once and only read; a server (restarted by some tests) and state per test.
   let striped: Buffer[];
   let blobs: Buffer[];
@@ -68,7 +68,11 @@ describe('removed samples\' files', () => {
     }
     assert.deepEqual(await client.sampleImage(ids.striped[0]), new Uint8Array(striped[0]), 'the shared sample keeps its image');
     const archived = [...(await unpackArchive(await client.getState())).keys()];
-    assert.deepEqual(archived.filter((f) => onlyDoomed.some((id) => f.includes(id))), [], 'the backup carries none of them');
+    assert.deepEqual(
+      archived.filter((f) => onlyDoomed.some((id) => f.includes(id))),
+      [],
+      'the backup carries none of them',
+    );
     assert.ok(archived.includes(`images/${ids.striped[0]}`));
 
     await server.close({ keepState: true });
@@ -106,14 +110,20 @@ describe('removed samples\' files', () => {
     await fs.writeFile(path.join(generation, 'images', orphanId), orphan);
     await fs.writeFile(path.join(generation, 'features', backbone, `${orphanId}.json`), files.get(embedding)!);
     await fs.mkdir(path.join(generation, 'features', 'another-net'));
-    await fs.writeFile(path.join(generation, 'features', 'another-net', `${orphanId}.json`), JSON.stringify({ ...json(files, embedding), backbone: 'another-net' }));
+    await fs.writeFile(
+      path.join(generation, 'features', 'another-net', `${orphanId}.json`),
+      JSON.stringify({ ...json(files, embedding), backbone: 'another-net' }),
+    );
     await fs.writeFile(path.join(stateDir, 'cache', 'thumbnails', `${orphanId}-64.webp`), orphan);
     assert.equal((await filesOf(stateDir, orphanId)).length, 4);
 
     server = await startTestServer({}, stateDir);
     assert.deepEqual(await filesOf(stateDir, orphanId), [], 'swept at start');
     assert.deepEqual((await inspectState(stateDir)).problems, []);
-    assert.deepEqual((await server.client.tags()).map((t) => [t.tag, t.positives]), [['kept', 2]]);
+    assert.deepEqual(
+      (await server.client.tags()).map((t) => [t.tag, t.positives]),
+      [['kept', 2]],
+    );
 
     const withOrphan = new Map(files).set(`images/${orphanId}`, orphan);
     assert.deepEqual(await server.client.setState(await packArchive(withOrphan)), { tags: 1, samples: 2 });
@@ -125,7 +135,7 @@ describe('an add and a sweep of unlisted files at once', () => {
   let stateDir: string;
   let engine: TagsmithEngine;
   let events: string[];
-  let hooks: Required<Pick<EngineHooks, "waiting" | "holding">>;
+  let hooks: Required<Pick<EngineHooks, 'waiting' | 'holding'>>;
   let image: Buffer;
   let id: string;
   /** What the test does at each hook, once armed. */
@@ -165,7 +175,10 @@ describe('an add and a sweep of unlisted files at once', () => {
 
   async function assertListedWithFiles(tag: string): Promise<void> {
     const { positives } = await engine.listSamples(tag);
-    assert.deepEqual(positives.map((s) => s.id), [id]);
+    assert.deepEqual(
+      positives.map((s) => s.id),
+      [id],
+    );
     assert.deepEqual(await engine.sampleImage(id), image);
     assert.deepEqual((await inspectState(stateDir, engine.backbone)).problems, []);
   }
@@ -188,7 +201,11 @@ describe('an add and a sweep of unlisted files at once', () => {
     // Meanwhile "a" drops the image; its sweep queues for the lock, and then the add may go on.
     onWaiting = (who) => who === 'sweep' && releaseAdd();
     await Promise.all([adding, engine.removeSample('a', id)]);
-    assert.deepEqual(events, ['add waiting', 'add holding [1]', 'sweep waiting', 'sweep holding [0]'], 'the sweep read the lists after the add had listed the image, and kept it');
+    assert.deepEqual(
+      events,
+      ['add waiting', 'add holding [1]', 'sweep waiting', 'sweep holding [0]'],
+      'the sweep read the lists after the add had listed the image, and kept it',
+    );
     await assertListedWithFiles('b');
   });
 
@@ -210,7 +227,11 @@ describe('an add and a sweep of unlisted files at once', () => {
     // Meanwhile the same image is added to "b"; once it queues for the lock the sweep goes on.
     onWaiting = (who) => who === 'add' && releaseSweep();
     await Promise.all([removing, engine.addSample('positive', 'b', image)]);
-    assert.deepEqual(events, ['sweep waiting', 'sweep holding [1]', 'add waiting', 'add holding [1]'], 'the add stored its files after the sweep had deleted them');
+    assert.deepEqual(
+      events,
+      ['sweep waiting', 'sweep holding [1]', 'add waiting', 'add holding [1]'],
+      'the add stored its files after the sweep had deleted them',
+    );
     await assertListedWithFiles('b');
   });
 

@@ -14,21 +14,53 @@ const ARCHIVE = 'a'.repeat(64);
 const RUN = 'r-abc123-0123abcd';
 
 function image(p: string, score = 0.7): BatchImage {
-  return { path: p, sha256: 'b'.repeat(64), width: 4, height: 3, tags: { cats: { score, threshold: 0.5, applies: score >= 0.5 } }, aesthetic: 0.5, stock: 0.4, nsfw: { neutral: 1 } };
+  return {
+    path: p,
+    sha256: 'b'.repeat(64),
+    width: 4,
+    height: 3,
+    tags: { cats: { score, threshold: 0.5, applies: score >= 0.5 } },
+    aesthetic: 0.5,
+    stock: 0.4,
+    nsfw: { neutral: 1 },
+  };
 }
 
 function answer(batch: number, paths: string[], skipped: string[] = [], extra: Partial<BatchResult> = {}): BatchResult {
   return {
-    name: 'tagsmith-scan-batch-result', formatVersion: 1, run: RUN, batch, archive: ARCHIVE, worker: 'tagsmith-worker@test:1',
-    images: paths.map((p) => image(p)), skipped: skipped.map((p) => ({ path: p, reason: 'not an image' })), embedded: paths.length, known: 0, ...extra,
+    name: 'tagsmith-scan-batch-result',
+    formatVersion: 1,
+    run: RUN,
+    batch,
+    archive: ARCHIVE,
+    worker: 'tagsmith-worker@test:1',
+    images: paths.map((p) => image(p)),
+    skipped: skipped.map((p) => ({ path: p, reason: 'not an image' })),
+    embedded: paths.length,
+    known: 0,
+    ...extra,
   };
 }
 
 function manifest(batches: string[][]): RunManifest {
   return {
-    name: 'tagsmith-scan-run', formatVersion: 1, id: RUN, createdAt: new Date().toISOString(), redis: 'redis://127.0.0.1:6379', queue: queueName(ARCHIVE, 'net'),
-    archive: { path: '/backup.tar', sha256: ARCHIVE }, backbone: 'net', cwd: '/', inputs: ['/photos'], format: 'jsonl', tags: ['cats'], nsfwLabels: ['neutral'],
-    appliesOnly: false, batchSize: 2, batches, walkSkipped: [],
+    name: 'tagsmith-scan-run',
+    formatVersion: 1,
+    id: RUN,
+    createdAt: new Date().toISOString(),
+    redis: 'redis://127.0.0.1:6379',
+    queue: queueName(ARCHIVE, 'net'),
+    archive: { path: '/backup.tar', sha256: ARCHIVE },
+    backbone: 'net',
+    cwd: '/',
+    inputs: ['/photos'],
+    format: 'jsonl',
+    tags: ['cats'],
+    nsfwLabels: ['neutral'],
+    appliesOnly: false,
+    batchSize: 2,
+    batches,
+    walkSkipped: [],
   };
 }
 
@@ -106,7 +138,10 @@ describe('the run ledger', () => {
 
       await resumed.remove();
       await assert.rejects(RunLedger.open(dir, RUN), /There is no run r-abc123-0123abcd/);
-      await assert.rejects(RunLedger.open(dir, '../etc'), (e: unknown) => e instanceof TagsmithError && e.code === 'invalid_option' && /is not a run id/.test(e.message));
+      await assert.rejects(
+        RunLedger.open(dir, '../etc'),
+        (e: unknown) => e instanceof TagsmithError && e.code === 'invalid_option' && /is not a run id/.test(e.message),
+      );
       await assert.rejects(RunLedger.create(dir, { ...manifest(batches), id: '../../escaped' }), /is not a run id/);
       await assert.rejects(fs.stat(path.join(dir, '..', '..', 'escaped')), { code: 'ENOENT' });
     } finally {
@@ -120,7 +155,12 @@ describe('records in walk order', () => {
     const answers = new Map<number, BatchResult>();
     const printed: string[] = [];
     const skipped: string[] = [];
-    const records = new OrderedRecords(3, (b) => answers.get(b), (i) => printed.push(i.path), (s) => skipped.push(s.path));
+    const records = new OrderedRecords(
+      3,
+      (b) => answers.get(b),
+      (i) => printed.push(i.path),
+      (s) => skipped.push(s.path),
+    );
     answers.set(2, answer(2, ['/p/5.jpg']));
     assert.equal(records.flush(), 0, 'batch 2 waits for 0 and 1');
     answers.set(0, answer(0, ['/p/1.jpg'], ['/p/2.jpg']));

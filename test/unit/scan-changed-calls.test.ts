@@ -35,7 +35,7 @@ describe('changed calls over several scans', { timeout: 300_000 }, () => {
 
   const calls = (images: ScannedImageView[]) => new Map(images.map((i) => [i.path, i.tags[TAG].applies]));
 
-  it('keeps a scan\'s changed calls while another scan is read', async () => {
+  it("keeps a scan's changed calls while another scan is read", async () => {
     const client = server.client;
     const first = await client.scan([path.join(photos, 'a')]);
     const second = await client.scan([path.join(photos, 'b')]);
@@ -51,9 +51,18 @@ describe('changed calls over several scans', { timeout: 300_000 }, () => {
     await client.scanResults(second.scan_id, { tag: TAG, limit: 100 });
 
     const after = (await client.scanResults(first.scan_id, { tag: TAG, limit: 100 })).images;
-    const turned = after.filter((i) => before.get(i.path) !== i.tags[TAG].applies).map((i) => i.path).sort();
-    assert.ok(turned.length > 0, 'training on the right labels turned some of the first scan\'s calls');
-    assert.deepEqual(after.filter((i) => i.changed).map((i) => i.path).sort(), turned);
+    const turned = after
+      .filter((i) => before.get(i.path) !== i.tags[TAG].applies)
+      .map((i) => i.path)
+      .sort();
+    assert.ok(turned.length > 0, "training on the right labels turned some of the first scan's calls");
+    assert.deepEqual(
+      after
+        .filter((i) => i.changed)
+        .map((i) => i.path)
+        .sort(),
+      turned,
+    );
     const queue = await client.reviewQueue(TAG, { scanId: first.scan_id });
     assert.equal(queue.changedCalls, turned.length);
   });

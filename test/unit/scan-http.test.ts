@@ -60,7 +60,7 @@ describe('folder scans over HTTP', { timeout: 300_000 }, () => {
   it('finishes with what each tag applies to, and names what it skipped', async () => {
     assert.equal(scan.state, 'done');
     assert.equal(scan.result?.images, 9);
-    assert.equal(scan.progress.embedded, 8, 'the sample\'s own embedding is reused');
+    assert.equal(scan.progress.embedded, 8, "the sample's own embedding is reused");
     assert.equal(scan.progress.known, 1);
     const applies = scan.result!.applies[TAG];
     assert.ok(applies >= 4 && applies <= 6, `applies to ${applies} of 9 (5 striped)`);
@@ -71,7 +71,7 @@ describe('folder scans over HTTP', { timeout: 300_000 }, () => {
     assert.deepEqual(await server.client.scanStatus(scan.scan_id), scan, 'the same view when asked again');
   });
 
-  it('pages results by score, by nearness to the threshold without the tag\'s samples, and by call', async () => {
+  it("pages results by score, by nearness to the threshold without the tag's samples, and by call", async () => {
     const client = server.client;
     const byScore = await client.scanResults(scan.scan_id, { tag: TAG, order: 'score', limit: 4 });
     assert.equal(byScore.total, 9);
@@ -79,7 +79,10 @@ describe('folder scans over HTTP', { timeout: 300_000 }, () => {
     const top = byScore.images.map((i) => path.basename(i.path));
     assert.ok(top.filter((n) => n.startsWith('s') || n === 'already-a-sample.jpg').length >= 3, `striped pictures score highest: ${top.join(', ')}`);
     const scores = byScore.images.map((i) => i.tags[TAG].score);
-    assert.deepEqual(scores, [...scores].sort((a, b) => b - a));
+    assert.deepEqual(
+      scores,
+      [...scores].sort((a, b) => b - a),
+    );
     const second = await client.scanResults(scan.scan_id, { tag: TAG, order: 'score', offset: 4, limit: 100 });
     assert.equal(second.images.length, 5);
     assert.ok(second.images[0].tags[TAG].score <= scores[3]);
@@ -89,13 +92,19 @@ describe('folder scans over HTTP', { timeout: 300_000 }, () => {
     const threshold = review.images[0].tags[TAG].threshold;
     const distance = (s: number) => Math.abs(Math.log(s / (1 - s)) - Math.log(threshold / (1 - threshold)));
     const distances = review.images.map((i) => distance(i.tags[TAG].score));
-    assert.deepEqual(distances, [...distances].sort((a, b) => a - b));
+    assert.deepEqual(
+      distances,
+      [...distances].sort((a, b) => a - b),
+    );
 
     const applying = await client.scanResults(scan.scan_id, { tag: TAG, applies: true });
     assert.equal(applying.total, scan.result!.applies[TAG]);
     assert.ok(applying.images.every((i) => i.tags[TAG].applies));
     const marked = await client.scanResults(scan.scan_id, { tag: TAG });
-    assert.deepEqual(marked.images.filter((i) => i.sample).map((i) => [path.basename(i.path), i.sample]), [['already-a-sample.jpg', 'positive']]);
+    assert.deepEqual(
+      marked.images.filter((i) => i.sample).map((i) => [path.basename(i.path), i.sample]),
+      [['already-a-sample.jpg', 'positive']],
+    );
   });
 
   it('rescans an unchanged folder without embedding anything', async () => {
@@ -111,7 +120,10 @@ describe('folder scans over HTTP', { timeout: 300_000 }, () => {
     const lines = csv.trimEnd().split('\r\n');
     assert.deepEqual(lines[0].split(',').slice(0, 5), ['path', 'sha256', `${TAG}.score`, `${TAG}.threshold`, `${TAG}.applies`]);
     assert.equal(lines.length, 10);
-    const jsonl = (await client.exportScan(scan.scan_id, 'jsonl', { appliesOnly: true })).trimEnd().split('\n').map((l) => JSON.parse(l) as { path: string; tags: Record<string, { applies: boolean }> });
+    const jsonl = (await client.exportScan(scan.scan_id, 'jsonl', { appliesOnly: true }))
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { path: string; tags: Record<string, { applies: boolean }> });
     assert.equal(jsonl.length, scan.result!.applies[TAG]);
     assert.ok(jsonl.every((r) => r.tags[TAG].applies && path.isAbsolute(r.path)));
     await rejectsWith(client.exportScan(scan.scan_id, 'xml' as 'csv'), 400, 'invalid_option');
@@ -152,7 +164,10 @@ describe('folder scans over HTTP', { timeout: 300_000 }, () => {
     const flipped = page.images.filter((i, n) => i.tags[TAG].applies !== before.images[n].tags[TAG].applies);
     assert.ok(flipped.length >= 6, `most calls flip: ${flipped.length} of 9`);
     assert.equal(changed, flipped.length);
-    assert.deepEqual(page.images.filter((i) => i.changed).map((i) => i.index), flipped.map((i) => i.index));
+    assert.deepEqual(
+      page.images.filter((i) => i.changed).map((i) => i.index),
+      flipped.map((i) => i.index),
+    );
     assert.equal(page.images.find((i) => i.sample)?.sample, 'negative', 'the sample in the scan moved too');
   });
 

@@ -31,13 +31,24 @@ describe('finished scans kept', () => {
       const folder = (name: string) => path.join(root, name);
       // a, a again (covers the first), b and c once each, then the whole root, then five others.
       const ids = await saveScans(store, [
-        [folder('a')], [folder('a')], [folder('b'), folder('c')], [folder('c')],
-        [root], [folder('x1')], [folder('x2')], [folder('x3')], [folder('x4')], [folder('x5')],
+        [folder('a')],
+        [folder('a')],
+        [folder('b'), folder('c')],
+        [folder('c')],
+        [root],
+        [folder('x1')],
+        [folder('x2')],
+        [folder('x3')],
+        [folder('x4')],
+        [folder('x5')],
       ]);
       const kept = new Set((await store.list()).map((r) => r.id));
       // The five newest, plus the scan of the root, which no newer scan covers; the scans of
       // a, b and c are all covered by the root's.
-      assert.deepEqual(ids.map((id) => kept.has(id)), [false, false, false, false, true, true, true, true, true, true]);
+      assert.deepEqual(
+        ids.map((id) => kept.has(id)),
+        [false, false, false, false, true, true, true, true, true, true],
+      );
       assert.ok(SCANS_KEPT < kept.size);
       assert.deepEqual((await fs.readdir(dir)).sort(), [...kept].sort(), 'the others are deleted from disk');
     } finally {
@@ -49,7 +60,10 @@ describe('finished scans kept', () => {
     const dir = await tempDir('tagsmith-scan-store-');
     try {
       const store = new ScanStore(dir);
-      const ids = await saveScans(store, Array.from({ length: SCANS_KEPT_MOST + 3 }, (_, i) => [path.resolve(`/photos/f${i}`)]));
+      const ids = await saveScans(
+        store,
+        Array.from({ length: SCANS_KEPT_MOST + 3 }, (_, i) => [path.resolve(`/photos/f${i}`)]),
+      );
       const kept = (await store.list()).map((r) => r.id);
       assert.equal(kept.length, SCANS_KEPT_MOST);
       assert.deepEqual(new Set(kept), new Set(ids.slice(-SCANS_KEPT_MOST)), 'the newest ones');

@@ -43,10 +43,23 @@ function parseCsv(text: string): string[][] {
 }
 
 describe('scan tables', () => {
-  it('writes a header with each tag\'s score, threshold and call, and one row per image', () => {
+  it("writes a header with each tag's score, threshold and call, and one row per image", () => {
     const text = csvHeader(['bees', 'ants'], ['neutral', 'porn']) + csvRow(row('/p/a.jpg'), ['bees', 'ants'], ['neutral', 'porn']);
     const [header, first] = parseCsv(text);
-    assert.deepEqual(header, ['path', 'sha256', 'bees.score', 'bees.threshold', 'bees.applies', 'ants.score', 'ants.threshold', 'ants.applies', 'aesthetic', 'stock', 'nsfw.neutral', 'nsfw.porn']);
+    assert.deepEqual(header, [
+      'path',
+      'sha256',
+      'bees.score',
+      'bees.threshold',
+      'bees.applies',
+      'ants.score',
+      'ants.threshold',
+      'ants.applies',
+      'aesthetic',
+      'stock',
+      'nsfw.neutral',
+      'nsfw.porn',
+    ]);
     assert.deepEqual(first, ['/p/a.jpg', 'a'.repeat(64), '0.912346', '0.5', 'true', '', '', '', '0.4', '0.3', '0.99', '0.01']);
   });
 

@@ -27,7 +27,7 @@ function next<T>(event: Event<T>, holds: (value: T) => boolean = () => true): Pr
   });
 }
 
-describe('scanned images for the explorer\'s badges', { timeout: 240_000 }, () => {
+describe("scanned images for the explorer's badges", { timeout: 240_000 }, () => {
   let server: TestServer;
   let folder: string;
   let photos: string;
@@ -62,7 +62,13 @@ describe('scanned images for the explorer\'s badges', { timeout: 240_000 }, () =
     for (const [i, image] of (await stripedImages(2, 20)).entries()) await fs.writeFile(path.join(photos, `s${i}.jpg`), image);
     for (const [i, image] of (await blobImages(2, 20)).entries()) await fs.writeFile(path.join(photos, `b${i}.jpg`), image);
     // Green blobs: not stripes, until one is added as a positive.
-    for (let i = 0; i < 2; i++) await fs.writeFile(path.join(photos, 'more', `green${i}.jpg`), await blobs(200, 180, 400 + i, [30, 160, 60]).jpeg({ quality: 90 }).toBuffer());
+    for (let i = 0; i < 2; i++)
+      await fs.writeFile(
+        path.join(photos, 'more', `green${i}.jpg`),
+        await blobs(200, 180, 400 + i, [30, 160, 60])
+          .jpeg({ quality: 90 })
+          .toBuffer(),
+      );
 
     watcher = new EngineWatcher({ busyMs: 20, idleMs: 50 });
     watcher.onDidChangeModels((m) => models.push(m));
@@ -75,7 +81,11 @@ describe('scanned images for the explorer\'s badges', { timeout: 240_000 }, () =
       },
     };
     // Two images a page, so reading a scan takes several pages.
-    scanned = new ScannedImages(async () => source, () => [folder], { pageSize: 2, onError: (message) => errors.push(message) });
+    scanned = new ScannedImages(
+      async () => source,
+      () => [folder],
+      { pageSize: 2, onError: (message) => errors.push(message) },
+    );
     watcher.onDidChangeModels(() => void scanned.modelsChanged());
     const first = next(watcher.onDidChangeModels);
     watcher.engineReady(ours);
@@ -115,7 +125,11 @@ describe('scanned images for the explorer\'s badges', { timeout: 240_000 }, () =
     const shown = badges();
     await server.client.scan([path.join(photos, 'more')]);
     await scanned.refresh();
-    assert.deepEqual(scanned.scans.map((s) => s.inputs), [[path.join(photos, 'more')], [photos]], 'photos/ still decides its other files');
+    assert.deepEqual(
+      scanned.scans.map((s) => s.inputs),
+      [[path.join(photos, 'more')], [photos]],
+      'photos/ still decides its other files',
+    );
     await server.client.scan([photos]);
     await scanned.refresh();
     assert.equal(scanned.scans.length, 1);
@@ -123,14 +137,18 @@ describe('scanned images for the explorer\'s badges', { timeout: 240_000 }, () =
     assert.deepEqual(badges(), shown, 'the same files, the same calls');
   });
 
-  it('takes a removed tag\'s badges away', async () => {
+  it("takes a removed tag's badges away", async () => {
     const removed = next(watcher.onDidChangeModels, (m) => m.tags.length === 0);
     const reread = next(scanned.onDidChange);
     await other.clean('stripes');
     await removed;
     assert.deepEqual(badges(), {}, 'at once, by the trained tags the watcher read');
     await reread;
-    assert.deepEqual(scanned.scans[0].images.flatMap((i) => Object.keys(i.tags)), [], 'and the calls read again have no such tag');
+    assert.deepEqual(
+      scanned.scans[0].images.flatMap((i) => Object.keys(i.tags)),
+      [],
+      'and the calls read again have no such tag',
+    );
   });
 
   it('announces the trained tags again when another run of the engine answers', async () => {

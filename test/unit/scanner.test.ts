@@ -49,7 +49,10 @@ describe('scanImages', () => {
 
   /** A scan state in `state`, opened as a process starting would open it; `calls()` counts what it embedded. */
   async function scanState(state: string): Promise<{ embeddings: ScanEmbeddings; index: () => Promise<ScanIndex>; calls: () => number }> {
-    const cache = await FeatureCache.open<EmbeddingRecord>(path.join(state, 'cache'), { maxBytes: 1e9, check: (v) => checkEmbedding(v, 'cache', { backbone: extractor.backboneId, featureLength: extractor.featureLength }) });
+    const cache = await FeatureCache.open<EmbeddingRecord>(path.join(state, 'cache'), {
+      maxBytes: 1e9,
+      check: (v) => checkEmbedding(v, 'cache', { backbone: extractor.backboneId, featureLength: extractor.featureLength }),
+    });
     let calls = 0;
     const embeddings: ScanEmbeddings = {
       backbone: extractor.backboneId,

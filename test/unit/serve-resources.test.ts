@@ -65,7 +65,11 @@ describe('tagsmith serve releases what clients leave behind', { skip: process.pl
     const before = openFiles(pid).length;
     for (let i = 0; i < 12; i++) await abortedDownload(server.url);
     await eventually(() => snapshots().length === 0, 'every snapshot folder is removed');
-    assert.deepEqual(openFiles(pid).filter((file) => file.endsWith('(deleted)')), [], 'no file held open after its snapshot was removed');
+    assert.deepEqual(
+      openFiles(pid).filter((file) => file.endsWith('(deleted)')),
+      [],
+      'no file held open after its snapshot was removed',
+    );
     await eventually(() => openFiles(pid).length <= before, `open files back to ${before}`);
     // And a whole download still works.
     assert.ok((await client.getState()).length > 30 * 2 ** 20);
@@ -74,7 +78,9 @@ describe('tagsmith serve releases what clients leave behind', { skip: process.pl
   it('exits promptly on SIGTERM with an upload still trickling in', async () => {
     const [image] = await blobImages(1, 4);
     await client.addSample('positive', 'kept', image);
-    const exchange = rawExchange(server.port, requestHead('POST', '/set_state', { 'content-type': 'application/x-tar', 'content-length': 100_000_000 }), { hangGuardMs: 120_000 });
+    const exchange = rawExchange(server.port, requestHead('POST', '/set_state', { 'content-type': 'application/x-tar', 'content-length': 100_000_000 }), {
+      hangGuardMs: 120_000,
+    });
     // 1 KB every 100 ms: the upload would take more than two hours.
     const slow = trickle(exchange.socket, () => Buffer.alloc(1024), 100, 100_000);
     await eventually(() => fs.readdirSync(path.join(server.stateDir, 'tmp')).some((name) => name.endsWith('.upload.tar')), 'the upload is being received');
@@ -93,7 +99,10 @@ describe('tagsmith serve releases what clients leave behind', { skip: process.pl
     // The state is as it was: a server started on the folder again serves it, with nothing half-built left.
     const again = await startCliServer([], server.stateDir);
     try {
-      assert.deepEqual((await new TagsmithClient({ url: again.url }).tags()).map((t) => [t.tag, t.positives]), [['kept', 1]]);
+      assert.deepEqual(
+        (await new TagsmithClient({ url: again.url }).tags()).map((t) => [t.tag, t.positives]),
+        [['kept', 1]],
+      );
       assert.deepEqual(fs.readdirSync(path.join(server.stateDir, 'tmp')), []);
     } finally {
       await again.stop();
@@ -101,7 +110,7 @@ describe('tagsmith serve releases what clients leave behind', { skip: process.pl
   });
 });
 
-describe('the upload limit and the archive\'s per-file limit agree', () => {
+describe("the upload limit and the archive's per-file limit agree", () => {
   it('so no server takes a sample that its own archive could not carry back', async () => {
     assert.ok(DEFAULT_MAX_UPLOAD <= DEFAULT_ARCHIVE_LIMITS.maxFileBytes);
     assert.equal(MAX_UPLOAD, DEFAULT_ARCHIVE_LIMITS.maxFileBytes);
@@ -110,7 +119,10 @@ describe('the upload limit and the archive\'s per-file limit agree', () => {
   });
 
   it('tagsmith serve refuses --max-upload-mb above what a state archive holds for one file', () => {
-    const run = spawnSync(process.execPath, [CLI, 'serve', '--port', '0', '--max-upload-mb', String(DEFAULT_ARCHIVE_LIMITS.maxFileBytes / 2 ** 20 + 1)], { encoding: 'utf8', timeout: 30_000 });
+    const run = spawnSync(process.execPath, [CLI, 'serve', '--port', '0', '--max-upload-mb', String(DEFAULT_ARCHIVE_LIMITS.maxFileBytes / 2 ** 20 + 1)], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     assert.equal(run.status, 1);
     assert.match(run.stderr, /--max-upload-mb must be between 1 and 64/);
   });

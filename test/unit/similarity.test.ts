@@ -27,6 +27,9 @@ describe('similarity search', () => {
     copy[0] += 0.01;
     const b = prepareRows(Float32Array.from([...base.subarray(100 * dim, 105 * dim), ...copy]), dim);
     const pairs = crossPairsAbove(a, b, dim, 0.99);
-    assert.deepEqual(pairs.map((p) => [p.a, p.b]), [[3, 5]]);
+    assert.deepEqual(
+      pairs.map((p) => [p.a, p.b]),
+      [[3, 5]],
+    );
   });
 });

@@ -74,14 +74,26 @@ describe('restoring hostile archives', () => {
     await refused('a drive path', tarOf(MANIFEST, tarEntry({ path: 'C:\\Windows\\pwned', body: 'x' })), /absolute or Windows path/);
     await refused('foreign top-level name', tarOf(MANIFEST, tarEntry({ path: 'etc/passwd', body: 'x' })), /not part of a Tagsmith state/);
     await refused('a file where a folder belongs', tarOf(MANIFEST, tarEntry({ path: 'tasks', body: 'x' })), /tasks is not a file a Tagsmith state has/);
-    await refused('an image not named by its hash', tarOf(MANIFEST, tarEntry({ path: 'images/cat.jpg', body: 'x' })), /images\/cat\.jpg: "cat\.jpg" is not a sample id/);
-    await refused('a folder deeper than the layout', tarOf(MANIFEST, tarEntry({ path: 'tags/a/b/', type: 'directory' })), /tags\/a\/b is a folder where a Tagsmith state has a file/);
+    await refused(
+      'an image not named by its hash',
+      tarOf(MANIFEST, tarEntry({ path: 'images/cat.jpg', body: 'x' })),
+      /images\/cat\.jpg: "cat\.jpg" is not a sample id/,
+    );
+    await refused(
+      'a folder deeper than the layout',
+      tarOf(MANIFEST, tarEntry({ path: 'tags/a/b/', type: 'directory' })),
+      /tags\/a\/b is a folder where a Tagsmith state has a file/,
+    );
   });
 
   it('refuses links, devices and FIFOs, and a file written through a link', async () => {
     await refused('symlink', tarOf(MANIFEST, tarEntry({ path: 'images/link', type: 'symlink', linkpath: outside })), /SymbolicLink/);
     await refused('hardlink', tarOf(MANIFEST, tarEntry({ path: 'images/hard', type: 'hardlink', linkpath: '/etc/passwd' })), /Link/);
-    await refused('link then file through it', tarOf(MANIFEST, tarEntry({ path: 'tags', type: 'symlink', linkpath: outside }), tarEntry({ path: 'tags/pwned', body: 'x' })), /SymbolicLink/);
+    await refused(
+      'link then file through it',
+      tarOf(MANIFEST, tarEntry({ path: 'tags', type: 'symlink', linkpath: outside }), tarEntry({ path: 'tags/pwned', body: 'x' })),
+      /SymbolicLink/,
+    );
     await refused('character device', tarOf(MANIFEST, tarEntry({ path: 'images/dev', type: 'chardev' })), /CharacterDevice/);
     await refused('FIFO', tarOf(MANIFEST, tarEntry({ path: 'images/fifo', type: 'fifo' })), /FIFO/);
   });
@@ -104,9 +116,31 @@ describe('restoring hostile archives', () => {
   it('refuses an unknown format version, a model that does not parse, and junk', async () => {
     const v99 = tarEntry({ path: 'manifest.json', body: JSON.stringify({ name: 'tagsmith-state', formatVersion: 99 }) });
     await refused('format 99', tarOf(v99), /format version 99/);
-    const samples = tarEntry({ path: 'tags/broken/samples.json', body: JSON.stringify({ name: 'tagsmith-samples', formatVersion: 1, tag: 'broken', samples: [] }) });
-    await refused('bad model', tarOf(MANIFEST, samples, tarEntry({ path: 'tags/broken/model.json', body: '{"name": "tagsmith-tag-model", "formatV' })), /model\.json: does not parse/);
-    await refused('a sample without its image', tarOf(MANIFEST, tarEntry({ path: 'tags/x/samples.json', body: JSON.stringify({ name: 'tagsmith-samples', formatVersion: 1, tag: 'x', samples: [{ id: 'a'.repeat(64), type: 'positive', addedAt: '2026-01-01T00:00:00.000Z' }] }) })), /has no image/);
+    const samples = tarEntry({
+      path: 'tags/broken/samples.json',
+      body: JSON.stringify({ name: 'tagsmith-samples', formatVersion: 1, tag: 'broken', samples: [] }),
+    });
+    await refused(
+      'bad model',
+      tarOf(MANIFEST, samples, tarEntry({ path: 'tags/broken/model.json', body: '{"name": "tagsmith-tag-model", "formatV' })),
+      /model\.json: does not parse/,
+    );
+    await refused(
+      'a sample without its image',
+      tarOf(
+        MANIFEST,
+        tarEntry({
+          path: 'tags/x/samples.json',
+          body: JSON.stringify({
+            name: 'tagsmith-samples',
+            formatVersion: 1,
+            tag: 'x',
+            samples: [{ id: 'a'.repeat(64), type: 'positive', addedAt: '2026-01-01T00:00:00.000Z' }],
+          }),
+        }),
+      ),
+      /has no image/,
+    );
     await refused('not a tar at all', Buffer.from('hello, this is not an archive'.repeat(40)));
     await refused('an empty upload', Buffer.alloc(0), /empty/);
   });
@@ -198,20 +232,54 @@ describe('restoring an edited backup', () => {
     const escapes = [
       path.relative(path.join(stateDir, 'g-x', 'tasks'), path.join(sentinel, 'PWNED')),
       `${'../'.repeat(16)}${sentinel.slice(1)}/PWNED`,
-      'nodir/x', '..', 'CON', '', 'x'.repeat(5000), path.join(sentinel, 'PWNED'),
+      'nodir/x',
+      '..',
+      'CON',
+      '',
+      'x'.repeat(5000),
+      path.join(sentinel, 'PWNED'),
     ];
     for (const taskId of escapes) {
-      await refused(`task_id ${taskId.slice(0, 40)}`, withRecord(files, taskFile, { ...task(), task_id: taskId, state: 'queued' }), /^tasks\/[0-9a-f-]+\.json: task_id: .* is not a task id/);
+      await refused(
+        `task_id ${taskId.slice(0, 40)}`,
+        withRecord(files, taskFile, { ...task(), task_id: taskId, state: 'queued' }),
+        /^tasks\/[0-9a-f-]+\.json: task_id: .* is not a task id/,
+      );
     }
     await refused('task_id not its file name', withRecord(files, taskFile, { ...task(), task_id: crypto.randomUUID() }), /does not match its file name/);
     await refused('task file named CON', withRecord(files, taskFile, task(), 'tasks/CON.json'), /tasks\/CON\.json: "CON\.json" is not a task record file/);
-    await refused('tag folder named CON', withRecord(withRecord(files, 'tags/stripes/samples.json', { ...json(files, 'tags/stripes/samples.json'), tag: 'CON' }, 'tags/CON/samples.json'), 'tags/stripes/model.json', { ...model(), tag: 'CON' }, 'tags/CON/model.json'), /tags\/CON: "CON" is not a tag name/);
+    await refused(
+      'tag folder named CON',
+      withRecord(
+        withRecord(files, 'tags/stripes/samples.json', { ...json(files, 'tags/stripes/samples.json'), tag: 'CON' }, 'tags/CON/samples.json'),
+        'tags/stripes/model.json',
+        { ...model(), tag: 'CON' },
+        'tags/CON/model.json',
+      ),
+      /tags\/CON: "CON" is not a tag name/,
+    );
     const stripesList = json(files, 'tags/stripes/samples.json');
-    const caseTwins = withRecord(withRecord(files, 'tags/stripes/samples.json', { ...stripesList, tag: 'Stripes' }, 'tags/Stripes/samples.json'), 'tags/stripes/samples.json', stripesList);
-    await refused('tags Stripes and stripes', caseTwins, /^tags\/stripes: tags "Stripes" and "stripes" differ only in case: on Windows and macOS they would be one folder$/);
-    await refused('backbone folder with a space', withRecord(files, embeddingFile, json(files, embeddingFile), embeddingFile.replace(/^features\/[^/]+\//, 'features/a b/')), /"a b" is not a backbone id/);
+    const caseTwins = withRecord(
+      withRecord(files, 'tags/stripes/samples.json', { ...stripesList, tag: 'Stripes' }, 'tags/Stripes/samples.json'),
+      'tags/stripes/samples.json',
+      stripesList,
+    );
+    await refused(
+      'tags Stripes and stripes',
+      caseTwins,
+      /^tags\/stripes: tags "Stripes" and "stripes" differ only in case: on Windows and macOS they would be one folder$/,
+    );
+    await refused(
+      'backbone folder with a space',
+      withRecord(files, embeddingFile, json(files, embeddingFile), embeddingFile.replace(/^features\/[^/]+\//, 'features/a b/')),
+      /"a b" is not a backbone id/,
+    );
     await refused('a stray file', withRecord(files, 'tags/stripes/notes.txt', 'hello'), /tags\/stripes\/notes\.txt is not a file a Tagsmith state has/);
-    await refused('an image named by another hash', withRecord(files, 'images/' + 'e'.repeat(64), Buffer.from('not that image').toString()), /images\/e{64}: the image's sha256 is [0-9a-f]{64}, not its name/);
+    await refused(
+      'an image named by another hash',
+      withRecord(files, 'images/' + 'e'.repeat(64), Buffer.from('not that image').toString()),
+      /images\/e{64}: the image's sha256 is [0-9a-f]{64}, not its name/,
+    );
   });
 
   it('refuses records an endpoint would trip over, naming the file and the field', async () => {
@@ -220,20 +288,67 @@ describe('restoring an edited backup', () => {
     const { createdAt: _createdAt, ...noCreatedAt } = task();
     await refused('model without extras', withRecord(files, 'tags/stripes/model.json', noExtras), /^tags\/stripes\/model\.json: extras is missing$/);
     await refused('model without options', withRecord(files, 'tags/stripes/model.json', noOptions), /^tags\/stripes\/model\.json: options is missing$/);
-    await refused('featureLength 10 with 10 weights', withRecord(files, 'tags/stripes/model.json', model10()), /model\.json: featureLength is 10; backbone \S+ gives 1792/);
-    await refused('model of another tag', withRecord(files, 'tags/stripes/model.json', { ...model(), tag: '../../evil' }), /model\.json: tag: "\.\.\/\.\.\/evil" is not a tag name/);
+    await refused(
+      'featureLength 10 with 10 weights',
+      withRecord(files, 'tags/stripes/model.json', model10()),
+      /model\.json: featureLength is 10; backbone \S+ gives 1792/,
+    );
+    await refused(
+      'model of another tag',
+      withRecord(files, 'tags/stripes/model.json', { ...model(), tag: '../../evil' }),
+      /model\.json: tag: "\.\.\/\.\.\/evil" is not a tag name/,
+    );
     await refused('task without createdAt', withRecord(files, taskFile, noCreatedAt), /^tasks\/[0-9a-f-]+\.json: createdAt is missing$/);
     await refused('threshold above 1', withRecord(files, 'tags/stripes/model.json', { ...model(), threshold: 1.5 }), /threshold must be <= 1/);
     await refused('no clusters', withRecord(files, 'tags/stripes/model.json', { ...model(), clusters: [] }), /clusters must not have fewer than 1 items/);
-    await refused('an infinite weight', withRecord(files, 'tags/stripes/model.json', JSON.stringify(model()).replace(/"weights":\[[^,]+/, '"weights":[1e999')), /clusters\[0\]\.weights\[0\] must be a finite number/);
-    await refused('weights one short', withRecord(files, 'tags/stripes/model.json', { ...model(), clusters: [{ ...model().clusters[0], weights: model().clusters[0].weights.slice(1) }] }), /clusters\[0\]\.weights has 1791 numbers/);
-    await refused('extras the options do not ask for', withRecord(files, 'tags/stripes/model.json', { ...model(), extras: [{ name: 'stock', mean: 0.5, std: 0.1 }] }), /extras are \[stock\] but options ask for \[\]/);
+    await refused(
+      'an infinite weight',
+      withRecord(files, 'tags/stripes/model.json', JSON.stringify(model()).replace(/"weights":\[[^,]+/, '"weights":[1e999')),
+      /clusters\[0\]\.weights\[0\] must be a finite number/,
+    );
+    await refused(
+      'weights one short',
+      withRecord(files, 'tags/stripes/model.json', { ...model(), clusters: [{ ...model().clusters[0], weights: model().clusters[0].weights.slice(1) }] }),
+      /clusters\[0\]\.weights has 1791 numbers/,
+    );
+    await refused(
+      'extras the options do not ask for',
+      withRecord(files, 'tags/stripes/model.json', { ...model(), extras: [{ name: 'stock', mean: 0.5, std: 0.1 }] }),
+      /extras are \[stock\] but options ask for \[\]/,
+    );
     await refused('an unknown field', withRecord(files, 'tags/stripes/model.json', { ...model(), surprise: 1 }), /surprise is not a field of this record/);
-    await refused('a samples list of another tag', withRecord(files, 'tags/stripes/samples.json', { ...json(files, 'tags/stripes/samples.json'), tag: 'other' }), /samples\.json: tag "other" is not its folder's name/);
-    await refused('a sample listed twice', withRecord(files, 'tags/stripes/samples.json', (() => { const l = json(files, 'tags/stripes/samples.json'); return { ...l, samples: [...l.samples, l.samples[0]] }; })()), /samples\[8\]\.id: sample [0-9a-f]{64} is listed twice/);
-    await refused('a task state of its own', withRecord(files, taskFile, { ...task(), state: 'paused' }), /state must be one of "queued", "running", "done", "failed", not "paused"/);
-    await refused('an embedding of 10 floats', withRecord(files, embeddingFile, { ...json(files, embeddingFile), features: Buffer.alloc(40).toString('base64') }), /features hold 10 values; backbone \S+ gives 1792/);
-    await refused('a manifest with a number for a date', withRecord(files, 'manifest.json', { ...json(files, 'manifest.json'), createdAt: 5 }), /^manifest\.json: createdAt must be a string, not 5$/);
+    await refused(
+      'a samples list of another tag',
+      withRecord(files, 'tags/stripes/samples.json', { ...json(files, 'tags/stripes/samples.json'), tag: 'other' }),
+      /samples\.json: tag "other" is not its folder's name/,
+    );
+    await refused(
+      'a sample listed twice',
+      withRecord(
+        files,
+        'tags/stripes/samples.json',
+        (() => {
+          const l = json(files, 'tags/stripes/samples.json');
+          return { ...l, samples: [...l.samples, l.samples[0]] };
+        })(),
+      ),
+      /samples\[8\]\.id: sample [0-9a-f]{64} is listed twice/,
+    );
+    await refused(
+      'a task state of its own',
+      withRecord(files, taskFile, { ...task(), state: 'paused' }),
+      /state must be one of "queued", "running", "done", "failed", not "paused"/,
+    );
+    await refused(
+      'an embedding of 10 floats',
+      withRecord(files, embeddingFile, { ...json(files, embeddingFile), features: Buffer.alloc(40).toString('base64') }),
+      /features hold 10 values; backbone \S+ gives 1792/,
+    );
+    await refused(
+      'a manifest with a number for a date',
+      withRecord(files, 'manifest.json', { ...json(files, 'manifest.json'), createdAt: 5 }),
+      /^manifest\.json: createdAt must be a string, not 5$/,
+    );
     await refused('a record that is not JSON', withRecord(files, taskFile, '{"name": "tagsmith-task",'), /^tasks\/[0-9a-f-]+\.json: does not parse as JSON$/);
 
     // Every endpoint these edits would have broken still answers.
@@ -256,8 +371,14 @@ describe('restoring an edited backup', () => {
     state.server = undefined;
     const { engine } = await openTestEngine(state.stateDir);
     try {
-      assert.deepEqual((await engine.listTags()).map((t) => [t.tag, t.trained]), [['stripes', true]]);
-      assert.deepEqual(engine.listTasks().map((t) => [t.state, t.error?.code]), [['failed', 'interrupted']]);
+      assert.deepEqual(
+        (await engine.listTags()).map((t) => [t.tag, t.trained]),
+        [['stripes', true]],
+      );
+      assert.deepEqual(
+        engine.listTasks().map((t) => [t.state, t.error?.code]),
+        [['failed', 'interrupted']],
+      );
     } finally {
       await engine.close();
     }

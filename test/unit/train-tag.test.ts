@@ -32,7 +32,8 @@ describe('clustered tag training', () => {
   it('costs nothing to ask for clusters the data does not have: the shared head takes over', async () => {
     // One kind of positive, noisy: splitting it in three only leaves each head fewer examples.
     const random = seededRandom(11);
-    const noisy = (centre: number[], count: number) => Array.from({ length: count }, () => ({ features: Float32Array.from(centre, (c) => c + (random() - 0.5) * 1.6) }));
+    const noisy = (centre: number[], count: number) =>
+      Array.from({ length: count }, () => ({ features: Float32Array.from(centre, (c) => c + (random() - 0.5) * 1.6) }));
     const data = { tag: 't', backbone: 'test', featureLength: 8, positives: noisy(e(0), 30), negatives: noisy(e(1), 30), samplesDigest: '' };
     const held = { positives: noisy(e(0), 200), negatives: noisy(e(1), 200) };
     const auc = (model: Awaited<ReturnType<typeof trainTag>>) => {
@@ -44,7 +45,9 @@ describe('clustered tag training', () => {
     };
     const one = await trainTag(data, { num_clusters: 1, apply_aesthetic_score: false, apply_stock_score: false });
     const three = await trainTag(data, { num_clusters: 3, apply_aesthetic_score: false, apply_stock_score: false });
-    const independent = await trainTag(data, { num_clusters: 3, apply_aesthetic_score: false, apply_stock_score: false }, undefined, { clusterHeads: 'independent' });
+    const independent = await trainTag(data, { num_clusters: 3, apply_aesthetic_score: false, apply_stock_score: false }, undefined, {
+      clusterHeads: 'independent',
+    });
     assert.ok(three.json.shared, 'a clustered tag keeps a shared head');
     assert.ok(auc(three) >= auc(one) - 0.01, `3 clusters ${auc(three).toFixed(3)} vs 1 cluster ${auc(one).toFixed(3)}`);
     assert.ok(auc(three) >= auc(independent), `tied ${auc(three).toFixed(3)} vs independent ${auc(independent).toFixed(3)}`);
@@ -54,7 +57,10 @@ describe('clustered tag training', () => {
     const random = seededRandom(5);
     const withBases = (points: { features: Float32Array }[]) => points.map((p) => ({ ...p, aesthetic: random() * 10, stock: random() }));
     const data = {
-      tag: 't', backbone: 'test', featureLength: 8, samplesDigest: '',
+      tag: 't',
+      backbone: 'test',
+      featureLength: 8,
+      samplesDigest: '',
       positives: withBases([...blob(e(0), 12, random), ...blob(e(1), 12, random)]),
       negatives: withBases(blob(e(4), 20, random)),
     };

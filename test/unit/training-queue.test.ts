@@ -44,7 +44,11 @@ describe('a training task still loading its samples', () => {
     const taskId = await loadingTask(queue);
     const cancelled = queue.cancel(taskId);
     host.gate.open();
-    await within(cancelled.then(() => queue.whenIdle()), 30_000, 'the queue is idle after the cancel');
+    await within(
+      cancelled.then(() => queue.whenIdle()),
+      30_000,
+      'the queue is idle after the cancel',
+    );
     const task = queue.status(taskId);
     assert.deepEqual([task.state, task.error?.code], ['failed', 'cancelled']);
     assert.equal(host.steps, 1, 'the loading stopped at the first report after the cancel');

@@ -12,9 +12,10 @@ import type { TrainingData } from '../../kernel/training/train-tag';
 /** Two separable blobs of 8-D points: enough for a real cross-validated training. */
 function trainingData(): TrainingData {
   const random = seededRandom(5);
-  const blob = (hot: number, count: number) => Array.from({ length: count }, () => ({
-    features: Float32Array.from({ length: 8 }, (_, j) => (j === hot ? 1 : 0.05) + (random() - 0.5) * 0.2),
-  }));
+  const blob = (hot: number, count: number) =>
+    Array.from({ length: count }, () => ({
+      features: Float32Array.from({ length: 8 }, (_, j) => (j === hot ? 1 : 0.05) + (random() - 0.5) * 0.2),
+    }));
   return { tag: 't', backbone: 'test', featureLength: 8, positives: blob(0, 10), negatives: blob(5, 10), samplesDigest: '' };
 }
 
@@ -43,12 +44,12 @@ async function trainWith(threads: number | undefined): Promise<void> {
 }
 
 describe('training threads', { timeout: 120_000 }, () => {
-  it('runs a task\'s fits on the configured number of threads: its worker and the fit pool\'s helpers', async () => {
+  it("runs a task's fits on the configured number of threads: its worker and the fit pool's helpers", async () => {
     assert.equal(await threadsStartedBy(() => trainWith(3)), 3);
     assert.equal(await threadsStartedBy(() => trainWith(1)), 1);
   });
 
-  it('reads the count as each task starts (`tagsmith serve --threads` sets it on the engine\'s queue)', async () => {
+  it("reads the count as each task starts (`tagsmith serve --threads` sets it on the engine's queue)", async () => {
     const host: TrainingHost = { loadTrainingData: async () => trainingData(), saveModel: async () => {}, saveTask: async () => {} };
     const queue = new TrainingQueue(host);
     queue.threads = 2;

@@ -14,10 +14,11 @@ const ZMQ = 'zeromq/build';
 describe('the .vsix check, on packages that are wrong', () => {
   const linux = TARGETS.find((t) => t.name === 'linux-x64')!;
   const file = (p: string) => fs.readFileSync(path.join(MODULES, p));
-  const good = () => new Map<string, Buffer>([
-    ['extension/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/onnxruntime_binding.node', file(`${ORT}/linux/x64/onnxruntime_binding.node`)],
-    ['extension/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1', file(`${ORT}/linux/x64/libonnxruntime.so.1`)],
-  ]);
+  const good = () =>
+    new Map<string, Buffer>([
+      ['extension/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/onnxruntime_binding.node', file(`${ORT}/linux/x64/onnxruntime_binding.node`)],
+      ['extension/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1', file(`${ORT}/linux/x64/libonnxruntime.so.1`)],
+    ]);
 
   it('passes a package whose binaries all fit and find their libraries', () => {
     const inspection = inspectNatives(good(), linux);
@@ -25,7 +26,7 @@ describe('the .vsix check, on packages that are wrong', () => {
     assert.ok(inspection.fromSystem.has('libc.so.6'));
   });
 
-  it('finds another platform\'s binary by its header, whatever its name and folder', () => {
+  it("finds another platform's binary by its header, whatever its name and folder", () => {
     const files = good();
     files.set('extension/node_modules/x/lib/helper.node', file(`${ZMQ}/darwin/arm64/node/libc-115-Release/addon.node`));
     files.set('extension/node_modules/x/lib/renamed.txt', file(`${ZMQ}/linux/arm64/node/glibc-127-Release/addon.node`));

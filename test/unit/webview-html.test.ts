@@ -5,7 +5,14 @@ import { buildWebviewHtml } from '../../extension/panels/webview-html';
 
 describe('webview page', () => {
   it('has a strict CSP: scripts only with the nonce, no remote content', () => {
-    const html = buildWebviewHtml({ panel: 'gallery', title: 'T', cspSource: 'https://x.vscode-cdn.net', scriptUri: 'https://x.vscode-cdn.net/g.js', styleUri: 'https://x.vscode-cdn.net/g.css', nonce: 'abc' });
+    const html = buildWebviewHtml({
+      panel: 'gallery',
+      title: 'T',
+      cspSource: 'https://x.vscode-cdn.net',
+      scriptUri: 'https://x.vscode-cdn.net/g.js',
+      styleUri: 'https://x.vscode-cdn.net/g.css',
+      nonce: 'abc',
+    });
     const csp = /Content-Security-Policy" content="([^"]+)"/.exec(html)![1];
     assert.match(csp, /default-src 'none'/);
     assert.match(csp, /script-src 'nonce-abc'(;|$)/);

@@ -6,21 +6,31 @@ import { isHostNotification, isReadyNotification, isRequestMessage, isResponseMe
 describe('webview protocol', () => {
   it('accepts well-formed requests and refuses anything else', () => {
     assert.ok(isRequestMessage(request(1, 'samples/move', { tag: 'cats', sampleIds: ['a'], to: 'negative' })));
-    assert.ok(isRequestMessage(request(2, 'train/start', { tag: 'cats', options: { num_clusters: 2, apply_aesthetic_score: false, apply_stock_score: true } })));
+    assert.ok(
+      isRequestMessage(request(2, 'train/start', { tag: 'cats', options: { num_clusters: 2, apply_aesthetic_score: false, apply_stock_score: true } })),
+    );
     const refused = [
       { ...request(3, 'samples/move', { tag: 'cats', sampleIds: ['a'], to: 'negative' }), v: 2 }, // another protocol version
       { v: 1, kind: 'request', id: 4, method: 'samples/move', params: { tag: 'cats', sampleIds: ['a'], to: 'sideways' } },
-      { v: 1, kind: 'request', id: 5, method: 'train/start', params: { tag: 'cats', options: { num_clusters: 0, apply_aesthetic_score: false, apply_stock_score: false } } },
+      {
+        v: 1,
+        kind: 'request',
+        id: 5,
+        method: 'train/start',
+        params: { tag: 'cats', options: { num_clusters: 0, apply_aesthetic_score: false, apply_stock_score: false } },
+      },
       { v: 1, kind: 'request', id: 6, method: 'eval', params: {} },
       { v: 1, kind: 'request', id: 7, method: 'toString', params: {} }, // inherited names are not methods
       { v: 1, kind: 'request', id: 'x', method: 'engine/snapshot', params: {} },
       { v: 1, kind: 'request', id: 8, method: 'samples/add', params: { tag: 'cats', type: 'positive', files: [{ name: 'a.jpg' }], uris: [] } },
-      null, 'ready', [],
+      null,
+      'ready',
+      [],
     ];
     for (const message of refused) assert.equal(isRequestMessage(message), false, JSON.stringify(message));
   });
 
-  it('accepts the review panel\'s requests only with a target and an undo it can carry out', () => {
+  it("accepts the review panel's requests only with a target and an undo it can carry out", () => {
     assert.ok(isRequestMessage(request(1, 'review/queue', { tag: 'cats', view: 'not-applies', offset: 0, limit: 48 })));
     assert.ok(isRequestMessage(request(2, 'review/decide', { tag: 'cats', type: 'positive', target: { path: '/photos/a.jpg' } })));
     assert.ok(isRequestMessage(request(3, 'review/undo', { tag: 'cats', effect: { kind: 'moved', sampleId: 'ab', from: 'negative' } })));

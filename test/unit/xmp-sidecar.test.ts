@@ -27,7 +27,8 @@ function fieldsOf(xml: string): string[] {
   const walk = (node: import('@xmldom/xmldom').Element, trail: string) => {
     if (node.namespaceURI === 'https://tagsmith.dev/ns/xmp/1.0/') return;
     const here = `${trail}/${node.namespaceURI}:${node.localName}`;
-    for (const attr of Array.from(node.attributes)) if (!attr.name.startsWith('xmlns')) out.push(`${here}@${attr.namespaceURI}:${attr.localName}=${attr.value}`);
+    for (const attr of Array.from(node.attributes))
+      if (!attr.name.startsWith('xmlns')) out.push(`${here}@${attr.namespaceURI}:${attr.localName}=${attr.value}`);
     for (let child = node.firstChild; child; child = child.nextSibling) {
       if (child.nodeType === 1) walk(child as import('@xmldom/xmldom').Element, here);
       else if (child.nodeType === 3 && child.nodeValue!.trim()) out.push(`${here}=${child.nodeValue!.trim()}`);
@@ -64,7 +65,10 @@ describe('XMP sidecar keywords', () => {
       assert.equal(plan.sidecar, sidecar);
       assert.equal(plan.exists, true);
       assert.deepEqual(plan.keep, [...own]);
-      assert.deepEqual(plan.add, ['bees', 'macro'].filter((k) => !own.includes(k as never)));
+      assert.deepEqual(
+        plan.add,
+        ['bees', 'macro'].filter((k) => !own.includes(k as never)),
+      );
       assert.equal(await fs.readFile(sidecar, 'utf8'), original, 'planning writes nothing');
 
       await applyPlan(plan);

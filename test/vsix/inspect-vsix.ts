@@ -26,7 +26,9 @@ export interface Inspection {
 
 /** What each platform provides by itself. Anything else a native file needs must be in the package. */
 const SYSTEM_LIBRARIES: Record<VsixTarget['os'], RegExp[]> = {
-  linux: [/^(libc\.so\.6|libm\.so\.6|libdl\.so\.2|libpthread\.so\.0|librt\.so\.1|libresolv\.so\.2|libgcc_s\.so\.1|libstdc\+\+\.so\.6|ld-linux-(x86-64|aarch64)\.so\.[12])$/],
+  linux: [
+    /^(libc\.so\.6|libm\.so\.6|libdl\.so\.2|libpthread\.so\.0|librt\.so\.1|libresolv\.so\.2|libgcc_s\.so\.1|libstdc\+\+\.so\.6|ld-linux-(x86-64|aarch64)\.so\.[12])$/,
+  ],
   darwin: [/^\/usr\/lib\/[^/]+\.dylib$/, /^\/System\/Library\/Frameworks\//],
   win32: [
     /^(kernel32|user32|advapi32|gdi32|ole32|oleaut32|shell32|shlwapi|ws2_32|iphlpapi|dnsapi|setupapi|dbghelp|bcrypt|bcryptprimitives|crypt32|ntdll|d3d12|dxgi|version|winmm|psapi|userenv|secur32|rpcrt4|cfgmgr32)\.dll$/i,

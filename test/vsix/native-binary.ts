@@ -99,7 +99,12 @@ function readElf(b: Buffer): NativeBinary | undefined {
     if (strtab !== undefined) {
       for (const e of entries) {
         if (e.tag === 1) needs.push(cString(b, strtab + e.value));
-        else if (e.tag === 15 || e.tag === 29) searchPaths.push(...cString(b, strtab + e.value).split(':').filter(Boolean));
+        else if (e.tag === 15 || e.tag === 29)
+          searchPaths.push(
+            ...cString(b, strtab + e.value)
+              .split(':')
+              .filter(Boolean),
+          );
       }
       // DT_VERNEED / DT_VERNEEDNUM: Elf_Verneed records (16 bytes), each with Elf_Vernaux ones
       // (16 bytes) naming a version such as GLIBC_2.28; the layout is the same for 32 and 64 bits.

@@ -23,8 +23,16 @@ import { readZip } from './zip';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const MAX_BYTES = 60 * 1024 * 1024;
-const project = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { name: string; publisher: string; version: string; engines: { vscode: string }; main: string };
-const only = process.env.TAGSMITH_VSIX_TARGETS?.split(',').map((s) => s.trim()).filter(Boolean);
+const project = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+  name: string;
+  publisher: string;
+  version: string;
+  engines: { vscode: string };
+  main: string;
+};
+const only = process.env.TAGSMITH_VSIX_TARGETS?.split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
 const targets = TARGETS.filter((t) => !only || only.includes(t.name));
 const vsixPath = (t: VsixTarget) => path.join(ROOT, 'dist-vsix', vsixFileName(t.name, project.version));
 
@@ -68,14 +76,31 @@ for (const target of targets) {
       // The Marketplace shows these.
       assert.match(manifest, /Type="Microsoft.VisualStudio.Services.Content.Changelog" Path="extension\/changelog.md"/);
       assert.match(manifest, /Type="Microsoft.VisualStudio.Services.Content.License" Path="extension\/LICENSE.txt"/);
-      assert.match(text('extension/changelog.md'), new RegExp(`^## ${project.version.replace(/\./g, '\\.')}\\b`, 'm'), 'the changelog has no entry for this version');
+      assert.match(
+        text('extension/changelog.md'),
+        new RegExp(`^## ${project.version.replace(/\./g, '\\.')}\\b`, 'm'),
+        'the changelog has no entry for this version',
+      );
     });
 
     it('holds the bundles, the notebook API declarations and the converted models', () => {
-      for (const bundle of ['extension/extension.js', 'kernel/cli.js', 'kernel/index.js', 'kernel/notebook.js', 'kernel/notebook-kernel.js', 'kernel/training-worker.js', 'kernel/fit-worker.js', 'webview/gallery.js', 'webview/dashboard.js', 'types/kernel/notebook.d.ts']) {
+      for (const bundle of [
+        'extension/extension.js',
+        'kernel/cli.js',
+        'kernel/index.js',
+        'kernel/notebook.js',
+        'kernel/notebook-kernel.js',
+        'kernel/training-worker.js',
+        'kernel/fit-worker.js',
+        'webview/gallery.js',
+        'webview/dashboard.js',
+        'types/kernel/notebook.d.ts',
+      ]) {
         assert.ok(files.has(`extension/dist/${bundle}`), `dist/${bundle} is missing`);
       }
-      const models = JSON.parse(text('extension/models/models.json')) as { models: Record<string, { file: string; sha256: string; outputs: { nsfw?: { headFile?: string; headSha256?: string } } }> };
+      const models = JSON.parse(text('extension/models/models.json')) as {
+        models: Record<string, { file: string; sha256: string; outputs: { nsfw?: { headFile?: string; headSha256?: string } } }>;
+      };
       for (const model of Object.values(models.models)) {
         const expected: [string, string][] = [[model.file, model.sha256]];
         if (model.outputs.nsfw?.headFile && model.outputs.nsfw.headSha256) expected.push([model.outputs.nsfw.headFile, model.outputs.nsfw.headSha256]);
@@ -89,10 +114,16 @@ for (const target of targets) {
 
     it(`has only ${target.format === 'elf' ? 'ELF' : target.format === 'macho' ? 'Mach-O' : 'PE'} ${target.cpu} native files, each finding what it loads`, (t) => {
       for (const n of inspection.natives) t.diagnostic(`${n.path.replace('extension/node_modules/', '')}: ${describeBinary(n.binary)}`);
-      t.diagnostic(`from the system: ${[...inspection.fromSystem.keys()].filter((l) => !/^(api|ext)-ms-win-/i.test(l)).sort().join(', ')}`);
+      t.diagnostic(
+        `from the system: ${[...inspection.fromSystem.keys()]
+          .filter((l) => !/^(api|ext)-ms-win-/i.test(l))
+          .sort()
+          .join(', ')}`,
+      );
       if (inspection.minimums.length) t.diagnostic(`newest needed: ${inspection.minimums.join(', ')}`);
       t.diagnostic(`users need (targets.ts, README): ${target.requirements}`);
-      for (const [library, by] of inspection.optionalAbsent) t.diagnostic(`absent but only loaded on demand: ${library} (by ${by.map((f) => path.basename(f)).join(', ')})`);
+      for (const [library, by] of inspection.optionalAbsent)
+        t.diagnostic(`absent but only loaded on demand: ${library} (by ${by.map((f) => path.basename(f)).join(', ')})`);
       assert.ok(inspection.natives.length >= 4, 'sharp, libvips and onnxruntime must be there');
       assert.deepEqual(inspection.problems, []);
     });
@@ -100,10 +131,20 @@ for (const target of targets) {
     it('holds no package or binary folder of another platform', () => {
       const img = new Set([...files.keys()].flatMap((f) => /^extension\/node_modules\/@img\/([^/]+)\//.exec(f)?.[1] ?? []));
       const allowed = new Set(['colour', `sharp-${target.os}-${target.cpu}`, `sharp-libvips-${target.os}-${target.cpu}`]);
-      assert.deepEqual([...img].filter((p) => !allowed.has(p)), [], 'another platform\'s @img package');
-      const ortFolders = new Set([...files.keys()].flatMap((f) => /^extension\/node_modules\/onnxruntime-node\/bin\/([^/]+\/[^/]+\/[^/]+)\//.exec(f)?.[1] ?? []));
+      assert.deepEqual(
+        [...img].filter((p) => !allowed.has(p)),
+        [],
+        "another platform's @img package",
+      );
+      const ortFolders = new Set(
+        [...files.keys()].flatMap((f) => /^extension\/node_modules\/onnxruntime-node\/bin\/([^/]+\/[^/]+\/[^/]+)\//.exec(f)?.[1] ?? []),
+      );
       assert.deepEqual([...ortFolders], [`napi-v6/${target.os}/${target.cpu}`]);
-      assert.deepEqual([...files.keys()].filter((f) => /node_modules\/(zeromq|cmake-ts)\//.test(f)), [], 'zeromq is only for tslab\'s Jupyter front end');
+      assert.deepEqual(
+        [...files.keys()].filter((f) => /node_modules\/(zeromq|cmake-ts)\//.test(f)),
+        [],
+        "zeromq is only for tslab's Jupyter front end",
+      );
     });
 
     it('has the files sharp and onnxruntime-node require on that platform', () => {
@@ -113,12 +154,24 @@ for (const target of targets) {
       const index = text(path.posix.join(sharpPackage, exported));
       const addon = /require\('(\.\/lib\/[^']+\.node)'\)/.exec(index)?.[1];
       assert.ok(addon, `${exported} requires no addon`);
-      assert.ok(inspection.natives.some((n) => n.path === path.posix.join(sharpPackage, addon)), `${addon} is not a native file`);
-      assert.match(text('extension/node_modules/sharp/dist/sharp.cjs'), new RegExp(`case "${target.os}-${target.cpu}":\\s*sharp = require\\("@img/sharp-${target.os}-${target.cpu}/sharp.node"\\)`));
+      assert.ok(
+        inspection.natives.some((n) => n.path === path.posix.join(sharpPackage, addon)),
+        `${addon} is not a native file`,
+      );
+      assert.match(
+        text('extension/node_modules/sharp/dist/sharp.cjs'),
+        new RegExp(`case "${target.os}-${target.cpu}":\\s*sharp = require\\("@img/sharp-${target.os}-${target.cpu}/sharp.node"\\)`),
+      );
       // onnxruntime-node requires ../bin/napi-v6/${process.platform}/${process.arch}/onnxruntime_binding.node.
-      assert.match(text('extension/node_modules/onnxruntime-node/dist/binding.js'), /require\(`\.\.\/bin\/napi-v6\/\$\{process\.platform\}\/\$\{process\.arch\}\/onnxruntime_binding\.node`\)/);
+      assert.match(
+        text('extension/node_modules/onnxruntime-node/dist/binding.js'),
+        /require\(`\.\.\/bin\/napi-v6\/\$\{process\.platform\}\/\$\{process\.arch\}\/onnxruntime_binding\.node`\)/,
+      );
       const binding = `extension/node_modules/onnxruntime-node/bin/napi-v6/${target.os}/${target.cpu}/onnxruntime_binding.node`;
-      assert.ok(inspection.natives.some((n) => n.path === binding), `${binding} is missing`);
+      assert.ok(
+        inspection.natives.some((n) => n.path === binding),
+        `${binding} is missing`,
+      );
       const ortVersion = (JSON.parse(text('extension/node_modules/onnxruntime-node/package.json')) as { version: string }).version;
       const common = (JSON.parse(text('extension/node_modules/onnxruntime-common/package.json')) as { version: string }).version;
       assert.equal(common, ortVersion, 'onnxruntime-common must match onnxruntime-node');
@@ -135,16 +188,26 @@ for (const target of targets) {
         const pkg = JSON.parse(text(f)) as { name: string; version: string };
         return [`${pkg.name}@${pkg.version} at ${folder}`];
       });
-      assert.deepEqual(notices.filter((e) => e.where.startsWith('node_modules/')).map(described).sort(), shipped.sort());
+      assert.deepEqual(
+        notices
+          .filter((e) => e.where.startsWith('node_modules/'))
+          .map(described)
+          .sort(),
+        shipped.sort(),
+      );
       // Every package esbuild put into a shipped bundle, by the build's metafile.
-      const metafile = JSON.parse(fs.readFileSync(path.join(ROOT, 'dist', 'metafile.json'), 'utf8')) as { outputs: Record<string, { bytes: number; inputs: Record<string, unknown> }> };
+      const metafile = JSON.parse(fs.readFileSync(path.join(ROOT, 'dist', 'metafile.json'), 'utf8')) as {
+        outputs: Record<string, { bytes: number; inputs: Record<string, unknown> }>;
+      };
       const bundled = new Set<string>();
       for (const [output, { bytes, inputs }] of Object.entries(metafile.outputs)) {
         const inVsix = files.get(`extension/${output}`);
         if (!inVsix || !output.endsWith('.js')) continue;
         assert.equal(inVsix.length, bytes, `dist/metafile.json is not the build of ${output} in the .vsix: run npm run package:all again`);
         for (const input of Object.keys(inputs)) {
-          const folder = [...input.matchAll(/node_modules\/(?:@[^/]+\/)?[^/]+(?=\/)/g)].map((m) => input.slice(0, m.index + m[0].length)).reverse()
+          const folder = [...input.matchAll(/node_modules\/(?:@[^/]+\/)?[^/]+(?=\/)/g)]
+            .map((m) => input.slice(0, m.index + m[0].length))
+            .reverse()
             .find((f) => fs.existsSync(path.join(ROOT, f, 'package.json')));
           if (!folder) continue;
           const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, folder, 'package.json'), 'utf8')) as { name: string; version: string };
@@ -154,7 +217,9 @@ for (const target of targets) {
       const listedBundled = new Set(notices.filter((e) => e.where.startsWith('bundled in ')).map((e) => `${e.name}@${e.version}`));
       assert.deepEqual([...listedBundled].sort(), [...bundled].sort());
       // The weights: models.json's source package.
-      const models = JSON.parse(text('extension/models/models.json')) as { models: Record<string, { file: string; source?: { package: string; version: string } }> };
+      const models = JSON.parse(text('extension/models/models.json')) as {
+        models: Record<string, { file: string; source?: { package: string; version: string } }>;
+      };
       for (const model of Object.values(models.models)) {
         if (!model.source) continue;
         const entry = notices.find((e) => e.name === model.source!.package && e.version === model.source!.version);
@@ -163,7 +228,11 @@ for (const target of targets) {
       }
       // Each section carries licence text; LGPL ones the LGPL and the GPL it adds to.
       for (const entry of notices) {
-        assert.match(entry.body, /permission|licen[cs]ed under|terms and conditions|redistribution and use|GNU|copyright/i, `${entry.name}'s notice has no licence text`);
+        assert.match(
+          entry.body,
+          /permission|licen[cs]ed under|terms and conditions|redistribution and use|GNU|copyright/i,
+          `${entry.name}'s notice has no licence text`,
+        );
         if (/LGPL/.test(entry.license)) {
           assert.match(entry.body, /GNU LESSER GENERAL PUBLIC LICENSE\s+Version 3, 29 June 2007/, `${entry.name}: no LGPL-3.0 text`);
           assert.match(entry.body, /GNU GENERAL PUBLIC LICENSE\s+Version 3, 29 June 2007/, `${entry.name}: no GPL-3.0 text`);
@@ -203,72 +272,87 @@ function parseNotices(notices: string): NoticeSection[] {
 }
 
 const host = hostTarget();
-describe(`the ${host?.name ?? 'host'} .vsix on this machine`, { skip: (!host || !targets.includes(host) || !fs.existsSync(vsixPath(host))) && 'no package for this machine', timeout: 300_000 }, () => {
-  let dir: string;
-  let images: string[];
-  let embedded: { file: string; features: number[]; nsfw: Record<string, number> }[];
+describe(
+  `the ${host?.name ?? 'host'} .vsix on this machine`,
+  { skip: (!host || !targets.includes(host) || !fs.existsSync(vsixPath(host))) && 'no package for this machine', timeout: 300_000 },
+  () => {
+    let dir: string;
+    let images: string[];
+    let embedded: { file: string; features: number[]; nsfw: Record<string, number> }[];
 
-  before(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tagsmith-vsix-'));
-    for (const [file, bytes] of (await readZip(vsixPath(host!))).files) {
-      fs.mkdirSync(path.join(dir, path.dirname(file)), { recursive: true });
-      fs.writeFileSync(path.join(dir, file), bytes);
-    }
-    images = [path.join(dir, 'blobs.jpg'), path.join(dir, 'stripes.png')];
-    await blobs(200, 150, 7).jpeg().toFile(images[0]);
-    await stripes(120, 160, 9, [200, 30, 30], [20, 20, 20]).png().toFile(images[1]);
-  });
-  after(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-  it('embeds images with its own sharp and onnxruntime', (t) => {
-    const run = embed(path.join(dir, 'extension'), images);
-    embedded = run.results;
-    assert.equal(embedded.length, 2);
-    for (const e of embedded) assert.equal(e.features.length, 1792);
-    // Everything native the engine loaded came from the unpacked package, not this project's node_modules.
-    const outside = run.loaded.filter((f) => /sharp|vips|onnxruntime/.test(f) && !f.startsWith(dir));
-    assert.deepEqual(outside, []);
-    t.diagnostic(`loaded: ${run.loaded.filter((f) => f.startsWith(dir)).map((f) => path.relative(path.join(dir, 'extension', 'node_modules'), f)).join(', ') || '(not listed on this platform)'}`);
-  });
-
-  it('runs a notebook cell in its tslab kernel, without zeromq', async () => {
-    const kernel = await KernelProcess.start({ scriptPath: path.join(dir, 'extension', 'dist', 'kernel', 'notebook-kernel.js'), cwd: dir });
-    try {
-      let out = '';
-      const ok = await kernel.execute('import { writeDemoImages } from "tagsmith";\nconst written = await writeDemoImages("demo", 2);\nconsole.log(written.blobs.length + written.stripes.length);', (o) => {
-        if (o.kind !== 'display') out += o.text;
-      });
-      assert.equal(ok, true, out);
-      assert.equal(out.trim(), "4");
-    } finally {
-      kernel.dispose();
-    }
-  });
-
-  for (const other of TARGETS.filter((t) => t.onnxruntime.version)) {
-    it(`gives the same features with onnxruntime-node ${other.onnxruntime.version}, which the ${other.name} package carries`, () => {
-      assert.ok(embedded, 'the embedding test ran first');
-      const copy = path.join(dir, `with-onnxruntime-${other.onnxruntime.version}`);
-      fs.cpSync(path.join(dir, 'extension'), copy, { recursive: true });
-      const packs = path.join(ROOT, '.cache', 'npm-packs');
-      fs.mkdirSync(packs, { recursive: true });
-      for (const name of ['onnxruntime-node', 'onnxruntime-common']) {
-        const tarball = path.join(packs, `${name}-${other.onnxruntime.version}.tgz`);
-        if (!fs.existsSync(tarball)) execFileSync('npm', ['pack', `${name}@${other.onnxruntime.version}`, '--silent', `--cache=${path.join(ROOT, '.cache', 'npm')}`], { cwd: packs });
-        const destination = path.join(copy, 'node_modules', name);
-        fs.rmSync(destination, { recursive: true, force: true });
-        fs.mkdirSync(destination);
-        execFileSync('tar', ['xzf', tarball, '-C', destination, '--strip-components=1']);
+    before(async () => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tagsmith-vsix-'));
+      for (const [file, bytes] of (await readZip(vsixPath(host!))).files) {
+        fs.mkdirSync(path.join(dir, path.dirname(file)), { recursive: true });
+        fs.writeFileSync(path.join(dir, file), bytes);
       }
-      const again = embed(copy, images).results;
-      for (let i = 0; i < embedded.length; i++) {
-        const delta = Math.max(...embedded[i].features.map((v, j) => Math.abs(v - again[i].features[j])));
-        assert.ok(delta <= 1e-5, `${path.basename(images[i])}: features differ by up to ${delta}`);
-        assert.deepEqual(again[i].nsfw, embedded[i].nsfw);
+      images = [path.join(dir, 'blobs.jpg'), path.join(dir, 'stripes.png')];
+      await blobs(200, 150, 7).jpeg().toFile(images[0]);
+      await stripes(120, 160, 9, [200, 30, 30], [20, 20, 20]).png().toFile(images[1]);
+    });
+    after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    it('embeds images with its own sharp and onnxruntime', (t) => {
+      const run = embed(path.join(dir, 'extension'), images);
+      embedded = run.results;
+      assert.equal(embedded.length, 2);
+      for (const e of embedded) assert.equal(e.features.length, 1792);
+      // Everything native the engine loaded came from the unpacked package, not this project's node_modules.
+      const outside = run.loaded.filter((f) => /sharp|vips|onnxruntime/.test(f) && !f.startsWith(dir));
+      assert.deepEqual(outside, []);
+      t.diagnostic(
+        `loaded: ${
+          run.loaded
+            .filter((f) => f.startsWith(dir))
+            .map((f) => path.relative(path.join(dir, 'extension', 'node_modules'), f))
+            .join(', ') || '(not listed on this platform)'
+        }`,
+      );
+    });
+
+    it('runs a notebook cell in its tslab kernel, without zeromq', async () => {
+      const kernel = await KernelProcess.start({ scriptPath: path.join(dir, 'extension', 'dist', 'kernel', 'notebook-kernel.js'), cwd: dir });
+      try {
+        let out = '';
+        const ok = await kernel.execute(
+          'import { writeDemoImages } from "tagsmith";\nconst written = await writeDemoImages("demo", 2);\nconsole.log(written.blobs.length + written.stripes.length);',
+          (o) => {
+            if (o.kind !== 'display') out += o.text;
+          },
+        );
+        assert.equal(ok, true, out);
+        assert.equal(out.trim(), '4');
+      } finally {
+        kernel.dispose();
       }
     });
-  }
-});
+
+    for (const other of TARGETS.filter((t) => t.onnxruntime.version)) {
+      it(`gives the same features with onnxruntime-node ${other.onnxruntime.version}, which the ${other.name} package carries`, () => {
+        assert.ok(embedded, 'the embedding test ran first');
+        const copy = path.join(dir, `with-onnxruntime-${other.onnxruntime.version}`);
+        fs.cpSync(path.join(dir, 'extension'), copy, { recursive: true });
+        const packs = path.join(ROOT, '.cache', 'npm-packs');
+        fs.mkdirSync(packs, { recursive: true });
+        for (const name of ['onnxruntime-node', 'onnxruntime-common']) {
+          const tarball = path.join(packs, `${name}-${other.onnxruntime.version}.tgz`);
+          if (!fs.existsSync(tarball))
+            execFileSync('npm', ['pack', `${name}@${other.onnxruntime.version}`, '--silent', `--cache=${path.join(ROOT, '.cache', 'npm')}`], { cwd: packs });
+          const destination = path.join(copy, 'node_modules', name);
+          fs.rmSync(destination, { recursive: true, force: true });
+          fs.mkdirSync(destination);
+          execFileSync('tar', ['xzf', tarball, '-C', destination, '--strip-components=1']);
+        }
+        const again = embed(copy, images).results;
+        for (let i = 0; i < embedded.length; i++) {
+          const delta = Math.max(...embedded[i].features.map((v, j) => Math.abs(v - again[i].features[j])));
+          assert.ok(delta <= 1e-5, `${path.basename(images[i])}: features differ by up to ${delta}`);
+          assert.deepEqual(again[i].nsfw, embedded[i].nsfw);
+        }
+      });
+    }
+  },
+);
 
 /** Embeds `images` with the engine of an unpacked extension folder, in a process of its own. */
 function embed(extensionDir: string, images: string[]): { results: { file: string; features: number[]; nsfw: Record<string, number> }[]; loaded: string[] } {
@@ -287,7 +371,12 @@ function embed(extensionDir: string, images: string[]): { results: { file: strin
       const loaded = [...new Set(maps.split('\\n').map((l) => l.split(/\\s+/)[5]).filter((f) => f && /\\.(node|so[.0-9]*)$/.test(f)))];
       process.stdout.write(JSON.stringify({ results, loaded }));
     })().catch((e) => { console.error(e); process.exit(1); });`;
-  const run = spawnSync(process.execPath, ['-e', script, JSON.stringify(images)], { cwd: extensionDir, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, env: { ...process.env, NODE_OPTIONS: '' } });
+  const run = spawnSync(process.execPath, ['-e', script, JSON.stringify(images)], {
+    cwd: extensionDir,
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+    env: { ...process.env, NODE_OPTIONS: '' },
+  });
   assert.equal(run.status, 0, run.stderr);
   return JSON.parse(run.stdout);
 }

@@ -1,8 +1,19 @@
 // The dashboard's chart.js charts, drawn from a tag's cross-validation metrics and its run
 // history: score distributions with the threshold, the ROC curve, cluster sizes, F1/AUC per run.
 import {
-  BarController, BarElement, CategoryScale, Chart, Filler, Legend, LinearScale, LineController, LineElement,
-  PointElement, ScatterController, Tooltip, type Plugin,
+  BarController,
+  BarElement,
+  CategoryScale,
+  Chart,
+  Filler,
+  Legend,
+  LinearScale,
+  LineController,
+  LineElement,
+  PointElement,
+  ScatterController,
+  Tooltip,
+  type Plugin,
 } from 'chart.js';
 import type { TaskView } from '../protocol';
 import type { TagSummary } from '../protocol';
@@ -69,8 +80,12 @@ export class MetricCharts {
         ],
       },
       options: {
-        responsive: true, maintainAspectRatio: false,
-        scales: { x: { title: { display: true, text: 'held-out score' }, grid: { display: false } }, y: { title: { display: true, text: 'samples' }, beginAtZero: true, ticks: { precision: 0 } } },
+        responsive: true,
+        maintainAspectRatio: false,
+        scales: {
+          x: { title: { display: true, text: 'held-out score' }, grid: { display: false } },
+          y: { title: { display: true, text: 'samples' }, beginAtZero: true, ticks: { precision: 0 } },
+        },
         plugins: { thresholdLine: { value: m.threshold, colour: c.threshold, bins } } as Record<string, unknown>,
       },
       plugins: [thresholdLine],
@@ -82,13 +97,35 @@ export class MetricCharts {
       type: 'scatter',
       data: {
         datasets: [
-          { label: `ROC (AUC ${m.rocAuc.toFixed(3)})`, data: m.roc.map((p) => ({ x: p.fpr, y: p.tpr })), showLine: true, borderColor: c.accent, backgroundColor: translucent(c.accent, 0.15), fill: 'origin', pointRadius: 2 },
-          { label: 'chance', data: [{ x: 0, y: 0 }, { x: 1, y: 1 }], showLine: true, borderColor: c.grid, borderDash: [4, 4], pointRadius: 0 },
+          {
+            label: `ROC (AUC ${m.rocAuc.toFixed(3)})`,
+            data: m.roc.map((p) => ({ x: p.fpr, y: p.tpr })),
+            showLine: true,
+            borderColor: c.accent,
+            backgroundColor: translucent(c.accent, 0.15),
+            fill: 'origin',
+            pointRadius: 2,
+          },
+          {
+            label: 'chance',
+            data: [
+              { x: 0, y: 0 },
+              { x: 1, y: 1 },
+            ],
+            showLine: true,
+            borderColor: c.grid,
+            borderDash: [4, 4],
+            pointRadius: 0,
+          },
         ],
       },
       options: {
-        responsive: true, maintainAspectRatio: false,
-        scales: { x: { min: 0, max: 1, title: { display: true, text: 'false alarms (share of negatives)' } }, y: { min: 0, max: 1, title: { display: true, text: 'found (share of positives)' } } },
+        responsive: true,
+        maintainAspectRatio: false,
+        scales: {
+          x: { min: 0, max: 1, title: { display: true, text: 'false alarms (share of negatives)' } },
+          y: { min: 0, max: 1, title: { display: true, text: 'found (share of positives)' } },
+        },
       },
     });
   }
@@ -96,8 +133,18 @@ export class MetricCharts {
   private clusters(m: Metrics, c: ChartColours): Chart {
     return new Chart(this.canvases.clusters, {
       type: 'bar',
-      data: { labels: m.clusterSizes.map((_, i) => `cluster ${i + 1}`), datasets: [{ label: 'positives per cluster', data: m.clusterSizes, backgroundColor: translucent(c.accent, 0.7), borderColor: c.accent, borderWidth: 1 }] },
-      options: { responsive: true, maintainAspectRatio: false, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } }, plugins: { legend: { display: false } } },
+      data: {
+        labels: m.clusterSizes.map((_, i) => `cluster ${i + 1}`),
+        datasets: [
+          { label: 'positives per cluster', data: m.clusterSizes, backgroundColor: translucent(c.accent, 0.7), borderColor: c.accent, borderWidth: 1 },
+        ],
+      },
+      options: {
+        responsive: true,
+        maintainAspectRatio: false,
+        scales: { y: { beginAtZero: true, ticks: { precision: 0 } } },
+        plugins: { legend: { display: false } },
+      },
     });
   }
 
@@ -113,7 +160,12 @@ export class MetricCharts {
           { label: 'ROC AUC', data: done.map((r) => r.metrics!.rocAuc), borderColor: c.positive, backgroundColor: c.positive, pointRadius: 4 },
         ],
       },
-      options: { responsive: true, maintainAspectRatio: false, scales: { y: { min: 0, max: 1 } }, plugins: { tooltip: { callbacks: { title: (items) => new Date(done[items[0].dataIndex].finishedAt ?? '').toLocaleString() } } } },
+      options: {
+        responsive: true,
+        maintainAspectRatio: false,
+        scales: { y: { min: 0, max: 1 } },
+        plugins: { tooltip: { callbacks: { title: (items) => new Date(done[items[0].dataIndex].finishedAt ?? '').toLocaleString() } } },
+      },
     });
   }
 }

@@ -28,7 +28,11 @@ export class SampleGrid {
   private shown = PAGE;
   private focusIndex = 0;
 
-  constructor(readonly type: SampleType, private readonly loader: ThumbnailLoader, private readonly actions: SampleGridActions) {
+  constructor(
+    readonly type: SampleType,
+    private readonly loader: ThumbnailLoader,
+    private readonly actions: SampleGridActions,
+  ) {
     this.grid.setAttribute('aria-label', `${type === 'positive' ? 'Positive' : 'Negative'} samples`);
     this.more.addEventListener('click', () => {
       this.shown += PAGE;
@@ -59,9 +63,16 @@ export class SampleGrid {
     const title = this.type === 'positive' ? 'Positives' : 'Negatives';
     this.heading.textContent = `${title} (${this.samples.length})`;
     const visible = this.samples.slice(0, this.shown);
-    clear(this.grid, visible.length === 0
-      ? h('p', { className: 'grid-empty' }, `No ${this.type} samples yet. Drop images here, or right-click images in the Explorer → Tagsmith: Add as ${this.type === 'positive' ? 'Positive' : 'Negative'} Sample…`)
-      : visible.map((s, i) => this.cell(s, i)));
+    clear(
+      this.grid,
+      visible.length === 0
+        ? h(
+            'p',
+            { className: 'grid-empty' },
+            `No ${this.type} samples yet. Drop images here, or right-click images in the Explorer → Tagsmith: Add as ${this.type === 'positive' ? 'Positive' : 'Negative'} Sample…`,
+          )
+        : visible.map((s, i) => this.cell(s, i)),
+    );
     this.more.hidden = this.samples.length <= this.shown;
     this.more.textContent = `Show ${Math.min(PAGE, this.samples.length - this.shown)} more of ${this.samples.length - this.shown}`;
     this.renderSelection();
@@ -77,26 +88,51 @@ export class SampleGrid {
       run();
     };
     const suspicion = sample.suspicion && describeSuspicion(sample.type, sample.suspicion);
-    return h('div', {
-      role: 'gridcell', className: `sample${suspicion ? ' suspicious' : ''}`, tabindex: index === this.focusIndex ? 0 : -1, 'data-sample-id': sample.id, 'aria-selected': 'false',
-      title: suspicion ? `${name}: ${suspicion.text} M moves it to the ${other}s, Delete removes it.` : name,
-      // VS Code's right-click menu for webviews: "More Like This" on this sample.
-      'data-vscode-context': JSON.stringify({ tagsmithImage: true, preventDefaultContextMenuItems: true, sampleId: sample.id, label: name }),
-      onclick: (e: MouseEvent) => {
-        this.focusIndex = index;
-        this.selection.click(index, { toggle: e.ctrlKey || e.metaKey, extend: e.shiftKey });
-        this.renderSelection();
+    return h(
+      'div',
+      {
+        role: 'gridcell',
+        className: `sample${suspicion ? ' suspicious' : ''}`,
+        tabindex: index === this.focusIndex ? 0 : -1,
+        'data-sample-id': sample.id,
+        'aria-selected': 'false',
+        title: suspicion ? `${name}: ${suspicion.text} M moves it to the ${other}s, Delete removes it.` : name,
+        // VS Code's right-click menu for webviews: "More Like This" on this sample.
+        'data-vscode-context': JSON.stringify({ tagsmithImage: true, preventDefaultContextMenuItems: true, sampleId: sample.id, label: name }),
+        onclick: (e: MouseEvent) => {
+          this.focusIndex = index;
+          this.selection.click(index, { toggle: e.ctrlKey || e.metaKey, extend: e.shiftKey });
+          this.renderSelection();
+        },
+        ondblclick: () => this.actions.open(sample),
       },
-      ondblclick: () => this.actions.open(sample),
-    },
       img,
       suspicion ? h('span', { className: 'suspicion-badge', 'aria-label': `Suspicious: ${suspicion.text}` }, suspicion.badge) : null,
       h('span', { className: 'sample-name' }, name),
-      h('span', { className: 'sample-actions' },
-        h('button', { className: 'icon-button', 'aria-label': `Open ${name}`, title: 'Open the original', onclick: stop(() => this.actions.open(sample)) }, '⤢'),
-        h('button', { className: 'icon-button', 'aria-label': `Move ${name} to ${other}s`, title: `Move to ${other}s`, onclick: stop(() => this.actions.move([sample.id], other)) }, '⇄'),
+      h(
+        'span',
+        { className: 'sample-actions' },
+        h(
+          'button',
+          { className: 'icon-button', 'aria-label': `Open ${name}`, title: 'Open the original', onclick: stop(() => this.actions.open(sample)) },
+          '⤢',
+        ),
+        h(
+          'button',
+          {
+            className: 'icon-button',
+            'aria-label': `Move ${name} to ${other}s`,
+            title: `Move to ${other}s`,
+            onclick: stop(() => this.actions.move([sample.id], other)),
+          },
+          '⇄',
+        ),
         h('button', { className: 'icon-button', 'aria-label': `Remove ${name}`, title: 'Remove', onclick: stop(() => this.actions.remove([sample.id])) }, '✕'),
-        h('button', { className: 'icon-button', 'aria-label': `More like ${name}`, title: 'More like this', onclick: stop(() => this.actions.moreLike(sample)) }, '≈'),
+        h(
+          'button',
+          { className: 'icon-button', 'aria-label': `More like ${name}`, title: 'More like this', onclick: stop(() => this.actions.moreLike(sample)) },
+          '≈',
+        ),
       ),
     );
   }
@@ -165,7 +201,10 @@ export function describeSuspicion(type: SampleType, suspicion: NonNullable<Sampl
   if (suspicion.heldOutScore !== undefined) {
     parts.push(`trained without it, the tag scored it ${suspicion.heldOutScore.toFixed(2)}: it looks like a ${type === 'positive' ? 'negative' : 'positive'}.`);
   }
-  if (suspicion.duplicateOf) parts.push(`nearly the same picture as a ${type === 'positive' ? 'negative' : 'positive'} (${suspicion.duplicateOf.slice(0, 12)}): one of the two labels is probably wrong.`);
+  if (suspicion.duplicateOf)
+    parts.push(
+      `nearly the same picture as a ${type === 'positive' ? 'negative' : 'positive'} (${suspicion.duplicateOf.slice(0, 12)}): one of the two labels is probably wrong.`,
+    );
   const text = parts.map((p) => p[0].toUpperCase() + p.slice(1)).join(' ');
   const badge = suspicion.heldOutScore !== undefined ? `⚠ ${suspicion.heldOutScore.toFixed(2)}` : '⚠ duplicate';
   return { badge, text };

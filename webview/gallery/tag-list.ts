@@ -20,7 +20,12 @@ export class TagList {
 
   render(tags: readonly TagSummary[], selected: string | undefined, filter: string): void {
     const shown = tags.filter((t) => t.tag.toLowerCase().includes(filter.toLowerCase()));
-    clear(this.element, shown.length === 0 ? h('p', { className: 'muted' }, tags.length === 0 ? 'No tags yet.' : 'No tag matches the filter.') : shown.map((t) => this.item(t, t.tag === selected)));
+    clear(
+      this.element,
+      shown.length === 0
+        ? h('p', { className: 'muted' }, tags.length === 0 ? 'No tags yet.' : 'No tag matches the filter.')
+        : shown.map((t) => this.item(t, t.tag === selected)),
+    );
     if (selected) this.element.setAttribute('aria-activedescendant', `tag-${cssId(selected)}`);
   }
 
@@ -28,14 +33,22 @@ export class TagList {
     const status = !t.trained
       ? h('span', { className: 'tag-status muted' }, 'not trained')
       : h('span', { className: 'tag-status' }, `F1 ${t.metrics!.f1.toFixed(2)} · AUC ${t.metrics!.rocAuc.toFixed(2)}`);
-    return h('div', {
-      role: 'option', id: `tag-${cssId(t.tag)}`, className: `tag-item${selected ? ' selected' : ''}`, 'aria-selected': String(selected), 'data-tag': t.tag,
-      onclick: () => this.onSelect(t.tag),
-    },
+    return h(
+      'div',
+      {
+        role: 'option',
+        id: `tag-${cssId(t.tag)}`,
+        className: `tag-item${selected ? ' selected' : ''}`,
+        'aria-selected': String(selected),
+        'data-tag': t.tag,
+        onclick: () => this.onSelect(t.tag),
+      },
       h('span', { className: 'tag-name' }, t.tag),
       h('span', { className: 'tag-counts', title: `${t.positives} positive and ${t.negatives} negative samples` }, `+${t.positives} −${t.negatives}`),
       status,
-      t.trained && t.stale ? h('span', { className: 'tag-stale', title: 'Samples changed since the last training: train again to use them.' }, '⚠ samples changed') : null,
+      t.trained && t.stale
+        ? h('span', { className: 'tag-stale', title: 'Samples changed since the last training: train again to use them.' }, '⚠ samples changed')
+        : null,
       t.retrainReason ? h('span', { className: 'tag-stale', title: t.retrainReason }, '⚠ train again') : null,
     );
   }

@@ -15,7 +15,10 @@ export async function readDroppedFile(file: File): Promise<DroppedFile> {
 /** What a drop carries: files from the desktop, URIs from VS Code's explorer (dragged with Shift). */
 export async function readDrop(transfer: DataTransfer): Promise<{ files: DroppedFile[]; uris: string[] }> {
   const uriList = transfer.getData('text/uri-list') || transfer.getData('application/vnd.code.uri-list');
-  const uris = uriList.split(/\r?\n/).map((u) => u.trim()).filter((u) => u && !u.startsWith('#'));
+  const uris = uriList
+    .split(/\r?\n/)
+    .map((u) => u.trim())
+    .filter((u) => u && !u.startsWith('#'));
   // A drop from the explorer may also carry a File for the same item; the URI is enough then.
   const files = uris.length > 0 ? [] : await Promise.all([...transfer.files].map(readDroppedFile));
   return { files, uris };

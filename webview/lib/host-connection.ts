@@ -1,8 +1,16 @@
 // The webview's end of the protocol: typed requests with ids and a timeout on every reply,
 // host notifications checked before use, and the panel's saved state.
 import {
-  isHostNotification, isResponseMessage, notification, request, REPLY_TIMEOUT_MS,
-  type HostNotifications, type PanelKind, type Params, type RequestMethod, type Result,
+  isHostNotification,
+  isResponseMessage,
+  notification,
+  request,
+  REPLY_TIMEOUT_MS,
+  type HostNotifications,
+  type PanelKind,
+  type Params,
+  type RequestMethod,
+  type Result,
 } from '../protocol';
 
 interface VsCodeApi {
@@ -14,7 +22,10 @@ declare function acquireVsCodeApi(): VsCodeApi;
 
 /** A failed request, with the engine's error code when there is one. */
 export class HostError extends Error {
-  constructor(readonly code: string, message: string) {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
     this.name = 'HostError';
   }

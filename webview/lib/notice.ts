@@ -8,7 +8,23 @@ export class Notice {
   show(text: string, action?: { label: string; run: () => void }, sticky = false): void {
     clearTimeout(this.timer);
     this.element.classList.remove('error');
-    clear(this.element, h('span', {}, text), action ? h('vscode-button', { appearance: 'secondary', onclick: () => { this.hide(); action.run(); } }, action.label) : null);
+    clear(
+      this.element,
+      h('span', {}, text),
+      action
+        ? h(
+            'vscode-button',
+            {
+              appearance: 'secondary',
+              onclick: () => {
+                this.hide();
+                action.run();
+              },
+            },
+            action.label,
+          )
+        : null,
+    );
     this.element.hidden = false;
     if (!sticky) this.timer = setTimeout(() => this.hide(), action ? 15_000 : 6_000);
   }

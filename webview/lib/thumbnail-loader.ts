@@ -7,15 +7,18 @@ export class ThumbnailLoader {
   private readonly urls = new Map<string, string>();
   private readonly queue: { id: string; img: HTMLImageElement }[] = [];
   private active = 0;
-  private readonly observer = new IntersectionObserver((entries) => {
-    for (const entry of entries) {
-      if (!entry.isIntersecting) continue;
-      const img = entry.target as HTMLImageElement;
-      this.observer.unobserve(img);
-      this.queue.push({ id: img.dataset.sampleId!, img });
-    }
-    this.pump();
-  }, { rootMargin: '200px' });
+  private readonly observer = new IntersectionObserver(
+    (entries) => {
+      for (const entry of entries) {
+        if (!entry.isIntersecting) continue;
+        const img = entry.target as HTMLImageElement;
+        this.observer.unobserve(img);
+        this.queue.push({ id: img.dataset.sampleId!, img });
+      }
+      this.pump();
+    },
+    { rootMargin: '200px' },
+  );
 
   constructor(private readonly host: HostConnection<object>) {}
 
@@ -31,7 +34,8 @@ export class ThumbnailLoader {
       const { id, img } = this.queue.shift()!;
       if (!img.isConnected) continue;
       this.active++;
-      this.host.request('samples/thumbnail', { sampleId: id })
+      this.host
+        .request('samples/thumbnail', { sampleId: id })
         .then(({ dataUrl }) => {
           this.urls.set(id, dataUrl);
           img.src = dataUrl;

@@ -15,8 +15,16 @@ export class TrainForm {
   constructor(onTrain: (options: TrainOptions) => void) {
     for (const k of CLUSTER_CHOICES) this.clusters.append(h('vscode-option', { value: String(k) }, `${k} cluster${k === 1 ? '' : 's'}`));
     this.button.addEventListener('click', () => onTrain(this.options));
-    this.element = h('div', { className: 'train-form', role: 'group', 'aria-label': 'Training options' },
-      h('label', { className: 'inline-label' }, 'Clusters'), this.clusters, this.aesthetic, this.stock, this.button, this.progress);
+    this.element = h(
+      'div',
+      { className: 'train-form', role: 'group', 'aria-label': 'Training options' },
+      h('label', { className: 'inline-label' }, 'Clusters'),
+      this.clusters,
+      this.aesthetic,
+      this.stock,
+      this.button,
+      this.progress,
+    );
   }
 
   get options(): TrainOptions {
@@ -37,6 +45,7 @@ export class TrainForm {
     this.button.toggleAttribute('disabled', Boolean(running) || !canTrain);
     this.button.title = canTrain ? 'Train this tag with these options' : `Add ${samplesNeeded()} first`;
     this.progress.hidden = !running;
-    if (running) this.progress.replaceChildren(h('vscode-progress-ring', { 'aria-label': 'Training' }), ` ${running.stage ?? running.state} ${percent(running.progress)}`);
+    if (running)
+      this.progress.replaceChildren(h('vscode-progress-ring', { 'aria-label': 'Training' }), ` ${running.stage ?? running.state} ${percent(running.progress)}`);
   }
 }

@@ -32,7 +32,7 @@ export interface ReviewGridActions {
   selectionChanged(): void;
 }
 
-const MARKS: Record<Verdict, string> = { positive: '✓ it is', negative: '✗ it isn\'t', skipped: '→ skipped' };
+const MARKS: Record<Verdict, string> = { positive: '✓ it is', negative: "✗ it isn't", skipped: '→ skipped' };
 
 export class ReviewGrid {
   readonly element = h('div', { role: 'grid', className: 'review-grid', 'aria-multiselectable': 'true', 'aria-label': 'Images to review' });
@@ -40,7 +40,11 @@ export class ReviewGrid {
   private items: ReviewItem[] = [];
   private focusIndex = 0;
 
-  constructor(private readonly loader: ThumbnailLoader, private readonly actions: ReviewGridActions, private readonly tagName: () => string) {
+  constructor(
+    private readonly loader: ThumbnailLoader,
+    private readonly actions: ReviewGridActions,
+    private readonly tagName: () => string,
+  ) {
     this.element.addEventListener('keydown', (e) => this.onKey(e));
     this.element.addEventListener('focusin', (e) => {
       const cell = (e.target as HTMLElement).closest<HTMLElement>('.review-card');
@@ -57,7 +61,10 @@ export class ReviewGrid {
     this.items = items;
     this.selection.clear();
     this.selection.setOrder(items.map((i) => i.key));
-    this.focusIndex = Math.max(0, items.findIndex((i) => !this.actions.verdictOf(i.key)));
+    this.focusIndex = Math.max(
+      0,
+      items.findIndex((i) => !this.actions.verdictOf(i.key)),
+    );
     clear(this.element, items.length === 0 ? h('p', { className: 'grid-empty' }, emptyText) : items.map((item) => this.card(item)));
     this.refresh();
   }
@@ -133,29 +140,58 @@ export class ReviewGrid {
     else this.loader.attach(img, item.image.sampleId);
     img.addEventListener('error', () => img.classList.add('thumbnail-failed'));
     const button = (label: string, title: string, run: () => void, className = 'icon-button') =>
-      h('button', { className, title, 'aria-label': `${title}: ${item.label}`, onclick: (e: Event) => { e.stopPropagation(); run(); } }, label);
+      h(
+        'button',
+        {
+          className,
+          title,
+          'aria-label': `${title}: ${item.label}`,
+          onclick: (e: Event) => {
+            e.stopPropagation();
+            run();
+          },
+        },
+        label,
+      );
     const context = item.moreLike;
-    return h('div', {
-      role: 'gridcell', className: `review-card${item.changed ? ' changed' : ''}`, tabindex: -1, 'aria-selected': 'false', 'data-key': item.key, title: item.label,
-      // VS Code's right-click menu for webviews: "More Like This" on this image.
-      'data-vscode-context': JSON.stringify({ tagsmithImage: true, preventDefaultContextMenuItems: true, tag: this.tagName(), ...context }),
-      onclick: (e: MouseEvent) => {
-        this.focusIndex = this.items.indexOf(item);
-        this.selection.click(this.items.indexOf(item), { toggle: e.ctrlKey || e.metaKey, extend: e.shiftKey });
-        this.refresh();
+    return h(
+      'div',
+      {
+        role: 'gridcell',
+        className: `review-card${item.changed ? ' changed' : ''}`,
+        tabindex: -1,
+        'aria-selected': 'false',
+        'data-key': item.key,
+        title: item.label,
+        // VS Code's right-click menu for webviews: "More Like This" on this image.
+        'data-vscode-context': JSON.stringify({ tagsmithImage: true, preventDefaultContextMenuItems: true, tag: this.tagName(), ...context }),
+        onclick: (e: MouseEvent) => {
+          this.focusIndex = this.items.indexOf(item);
+          this.selection.click(this.items.indexOf(item), { toggle: e.ctrlKey || e.metaKey, extend: e.shiftKey });
+          this.refresh();
+        },
+        ondblclick: () => this.actions.open(item),
       },
-      ondblclick: () => this.actions.open(item),
-    },
-      h('div', { className: 'review-image' }, img, h('span', { className: 'review-mark', 'aria-live': 'polite' }), item.changed ? h('span', { className: 'changed-badge', title: 'The call changed when the tag was last trained' }, 'changed') : null),
-      h('div', { className: 'review-meta' },
+      h(
+        'div',
+        { className: 'review-image' },
+        img,
+        h('span', { className: 'review-mark', 'aria-live': 'polite' }),
+        item.changed ? h('span', { className: 'changed-badge', title: 'The call changed when the tag was last trained' }, 'changed') : null,
+      ),
+      h(
+        'div',
+        { className: 'review-meta' },
         h('span', { className: 'review-name' }, item.label),
         item.score ? scoreLine(item.score) : null,
         item.similarity !== undefined ? h('span', { className: 'review-similarity' }, `${Math.round(item.similarity * 100)}% alike`) : null,
         item.note ? h('span', { className: 'muted review-note' }, item.note) : null,
       ),
-      h('div', { className: 'review-actions' },
+      h(
+        'div',
+        { className: 'review-actions' },
         button('Y', 'It is (add as positive)', () => this.actions.decide(this.actedOn(item), 'positive'), 'icon-button yes'),
-        button('N', 'It isn\'t (add as negative)', () => this.actions.decide(this.actedOn(item), 'negative'), 'icon-button no'),
+        button('N', "It isn't (add as negative)", () => this.actions.decide(this.actedOn(item), 'negative'), 'icon-button no'),
         button('S', 'Skip', () => this.actions.decide(this.actedOn(item), 'skipped')),
         button('≈', 'More like this', () => this.actions.moreLike(item)),
       ),
@@ -198,6 +234,9 @@ export class ReviewGrid {
 }
 
 function scoreLine(score: { value: number; threshold: number; applies: boolean }): HTMLElement {
-  return h('span', { className: `review-score ${score.applies ? 'applies' : 'not-applies'}`, title: `The tag's score; it applies from ${score.threshold.toFixed(2)}` },
-    `${score.value.toFixed(2)} ${score.applies ? '≥' : '<'} ${score.threshold.toFixed(2)} · ${score.applies ? 'applies' : 'doesn\'t apply'}`);
+  return h(
+    'span',
+    { className: `review-score ${score.applies ? 'applies' : 'not-applies'}`, title: `The tag's score; it applies from ${score.threshold.toFixed(2)}` },
+    `${score.value.toFixed(2)} ${score.applies ? '≥' : '<'} ${score.threshold.toFixed(2)} · ${score.applies ? 'applies' : "doesn't apply"}`,
+  );
 }

@@ -9,7 +9,8 @@ import { blobs, stripes } from '../../helpers/images';
 import { seededRandom } from '../../../kernel/ml/random';
 import { inspectState } from '../../helpers/state-invariants';
 
-type Op = { kind: 'add'; tag: string; image: number } | { kind: 'train'; tag: string } | { kind: 'clean'; tag: string } | { kind: 'backup' } | { kind: 'restore' };
+type Op =
+  { kind: 'add'; tag: string; image: number } | { kind: 'train'; tag: string } | { kind: 'clean'; tag: string } | { kind: 'backup' } | { kind: 'restore' };
 
 export interface CrashResult {
   kills: number;
@@ -25,8 +26,11 @@ export interface CrashResult {
 
 export async function runCrashKills(kills: number): Promise<CrashResult> {
   const random = seededRandom(2026);
-  const images = await Promise.all(Array.from({ length: 80 }, (_, i) =>
-    (i % 2 ? stripes(96, 80, 10 + (i % 7), [200, (i * 9) % 255, 30], [20, 20, 60], i) : blobs(96, 80, i)).jpeg().toBuffer()));
+  const images = await Promise.all(
+    Array.from({ length: 80 }, (_, i) =>
+      (i % 2 ? stripes(96, 80, 10 + (i % 7), [200, (i * 9) % 255, 30], [20, 20, 60], i) : blobs(96, 80, i)).jpeg().toBuffer(),
+    ),
+  );
   const stateDir = await tempDir('tagsmith-crash-');
   const counts = { kills: 0, requests: 0, served: 0, serverErrors: 0, samplesLost: 0, invariantViolations: 0, interruptedChecked: 0, interruptedWrong: 0 };
   // What answered requests promise: tag → sample ids; plus the last archive and its content.
@@ -50,15 +54,20 @@ export async function runCrashKills(kills: number): Promise<CrashResult> {
       const excused = inFlight?.kind === 'restore' || (inFlight?.kind === 'clean' && inFlight.tag === tag);
       if (excused) continue;
       const present = new Set(report.tags[tag] ?? []);
-      for (const id of ids) if (!present.has(id)) {
-        counts.samplesLost++;
-        problems.push(`round ${round}: answered sample ${id.slice(0, 8)} of ${tag} is gone`);
-      }
+      for (const id of ids)
+        if (!present.has(id)) {
+          counts.samplesLost++;
+          problems.push(`round ${round}: answered sample ${id.slice(0, 8)} of ${tag} is gone`);
+        }
     }
     for (const id of inFlight?.kind === 'restore' ? [] : runningTasks) {
       const status = await client.status(id).catch(() => undefined);
       counts.interruptedChecked++;
-      if (!status || (status.state !== 'failed' && status.state !== 'done') || (status.state === 'failed' && status.error?.code !== 'interrupted' && status.error?.code !== 'not_enough_samples')) {
+      if (
+        !status ||
+        (status.state !== 'failed' && status.state !== 'done') ||
+        (status.state === 'failed' && status.error?.code !== 'interrupted' && status.error?.code !== 'not_enough_samples')
+      ) {
         counts.interruptedWrong++;
         problems.push(`round ${round}: task ${id} reads ${status?.state}/${status?.error?.code}`);
       }
@@ -73,8 +82,16 @@ export async function runCrashKills(kills: number): Promise<CrashResult> {
     const work = (async () => {
       while (Date.now() < killAt) {
         const r = random();
-        const op: Op = r < 0.7 ? { kind: 'add', tag: pick(['alpha', 'beta']), image: Math.floor(random() * images.length) }
-          : r < 0.8 ? { kind: 'train', tag: 'alpha' } : r < 0.88 ? { kind: 'clean', tag: 'beta' } : r < 0.95 ? { kind: 'backup' } : { kind: 'restore' };
+        const op: Op =
+          r < 0.7
+            ? { kind: 'add', tag: pick(['alpha', 'beta']), image: Math.floor(random() * images.length) }
+            : r < 0.8
+              ? { kind: 'train', tag: 'alpha' }
+              : r < 0.88
+                ? { kind: 'clean', tag: 'beta' }
+                : r < 0.95
+                  ? { kind: 'backup' }
+                  : { kind: 'restore' };
         counts.requests++;
         inFlight = op;
         try {

@@ -22,13 +22,22 @@ export interface LoadResult {
 
 type Operation = 'add' | 'train' | 'predict' | 'get_features' | 'predict_by_features' | 'get_state';
 // Mostly what a busy user does (add and predict), with training and backups mixed in.
-const MIX: [Operation, number][] = [['add', 0.35], ['predict', 0.25], ['predict_by_features', 0.15], ['get_features', 0.1], ['train', 0.1], ['get_state', 0.05]];
+const MIX: [Operation, number][] = [
+  ['add', 0.35],
+  ['predict', 0.25],
+  ['predict_by_features', 0.15],
+  ['get_features', 0.1],
+  ['train', 0.1],
+  ['get_state', 0.05],
+];
 const TAGS = ['alpha', 'beta', 'gamma', 'delta'];
 
 export async function runLoad(options: { clients: number; seconds: number }): Promise<LoadResult> {
   const random = seededRandom(9);
   // Small, distinct pictures made up front, so the load generator does not compete for CPU while it runs.
-  const pool = await Promise.all(Array.from({ length: 1500 }, (_, i) => (i % 2 ? stripedPicture(i) : blobPicture(i)).resize(160).jpeg({ quality: 85 }).toBuffer()));
+  const pool = await Promise.all(
+    Array.from({ length: 1500 }, (_, i) => (i % 2 ? stripedPicture(i) : blobPicture(i)).resize(160).jpeg({ quality: 85 }).toBuffer()),
+  );
   const server = await startCliServer();
   const client = new TagsmithClient({ url: server.url, timeoutMs: 60_000 });
   const expected = new Map<string, Set<string>>(TAGS.map((t) => [t, new Set()]));
@@ -64,11 +73,16 @@ export async function runLoad(options: { clients: number; seconds: number }): Pr
         expected.get(tag)!.add(result.sample.id);
         return;
       }
-      case 'train': return void (await client.train(tag, { num_clusters: 1 + Math.floor(random() * 2) }).taskId);
-      case 'predict': return void (await client.predict(pool[Math.floor(random() * pool.length)]));
-      case 'get_features': return void (await client.getFeatures(pool[Math.floor(random() * pool.length)]));
-      case 'predict_by_features': return void (await client.predictByFeatures(features));
-      case 'get_state': return void (await client.getState());
+      case 'train':
+        return void (await client.train(tag, { num_clusters: 1 + Math.floor(random() * 2) }).taskId);
+      case 'predict':
+        return void (await client.predict(pool[Math.floor(random() * pool.length)]));
+      case 'get_features':
+        return void (await client.getFeatures(pool[Math.floor(random() * pool.length)]));
+      case 'predict_by_features':
+        return void (await client.predictByFeatures(features));
+      case 'get_state':
+        return void (await client.getState());
     }
   };
   const worker = async () => {
@@ -109,10 +123,21 @@ export async function runLoad(options: { clients: number; seconds: number }): Pr
   const report = await inspectState(server.stateDir);
   await removeDir(server.stateDir);
 
-  const byOperation = Object.fromEntries(MIX.map(([op]) => {
-    const values = latencies.get(op)!;
-    return [op, { count: values.length, p50: percentile(values, 50), p99: percentile(values, 99), clientErrors: clientErrors.get(op) ?? 0 }];
-  }));
+  const byOperation = Object.fromEntries(
+    MIX.map(([op]) => {
+      const values = latencies.get(op)!;
+      return [op, { count: values.length, p50: percentile(values, 50), p99: percentile(values, 99), clientErrors: clientErrors.get(op) ?? 0 }];
+    }),
+  );
   const requests = [...latencies.values()].reduce((n, v) => n + v.length, 0) + [...clientErrors.values()].reduce((a, b) => a + b, 0) + serverErrors;
-  return { ...options, requests, byOperation, serverErrors, samplesLost, invariantViolations: report.problems.length, rssMb: rss, problems: [...problems, ...report.problems] };
+  return {
+    ...options,
+    requests,
+    byOperation,
+    serverErrors,
+    samplesLost,
+    invariantViolations: report.problems.length,
+    rssMb: rss,
+    problems: [...problems, ...report.problems],
+  };
 }

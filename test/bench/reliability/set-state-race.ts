@@ -15,7 +15,12 @@ export interface RaceResult {
   problems: string[];
 }
 
-const signature = (tags: Record<string, string[]>) => JSON.stringify(Object.entries(tags).map(([t, ids]) => [t, [...ids].sort()]).sort());
+const signature = (tags: Record<string, string[]>) =>
+  JSON.stringify(
+    Object.entries(tags)
+      .map(([t, ids]) => [t, [...ids].sort()])
+      .sort(),
+  );
 
 export async function runSetStateRace(rounds: number): Promise<RaceResult> {
   const server = await startCliServer();
