@@ -1,5 +1,5 @@
 // A trained tag: per-cluster logistic regressions over the backbone's power- and L2-normalised
-// features (plus standardised base scores when asked), with more than one cluster blended with
+// features (plus standardised base scores and keyword confidences when asked), with more than one cluster blended with
 // a shared head, a threshold, and the metrics that chose them.
 import { TagsmithError } from '../errors';
 import { dotAt, dotFrom, sigmoid, type Vector } from '../ml/vectors';
