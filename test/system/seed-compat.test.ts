@@ -89,7 +89,8 @@ describe('the SDK document, run as written', () => {
     const { task_id } = JSON.parse(curl(find('/train/<tag>'), { tag: 'stripes' }));
     assert.match(task_id, /^[0-9a-f-]{36}$/);
     const options = JSON.parse(curl(find('num_clusters=3'), { tag: 'stripes' }));
-    assert.deepEqual(options.options, { num_clusters: 3, apply_aesthetic_score: true, apply_stock_score: true });
+    // Every option the task will train with: the three asked for, and apply_keywords at its default.
+    assert.deepEqual(options.options, { num_clusters: 3, apply_aesthetic_score: true, apply_stock_score: true, apply_keywords: false });
     let status: { state: TaskState; error?: unknown } = { state: 'queued' };
     await eventually(
       () => {
