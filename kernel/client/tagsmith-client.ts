@@ -340,98 +340,105 @@ function blobPart(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
   return bytes as Uint8Array<ArrayBuffer>;
 }
 
-/** A scan: `await scan` resolves with the finished scan (cancelled ones too), or rejects if it failed. */
-export class ScanTask implements PromiseLike<ScanView> {
-  private readonly listeners = new Set<(scan: ScanView) => void>();
-  private finished?: Promise<ScanView>;
+/**
+ * Something the engine runs in the background, followed by polling its status: `await task`
+ * resolves with its final view, or rejects with its error; listeners hear each change of progress.
+ */
+abstract class PolledTask<View extends { state: string; error?: { code: string; message: string } }> implements PromiseLike<View> {
+  private readonly listeners = new Set<(view: View) => void>();
+  private finished?: Promise<View>;
 
   constructor(
-    private readonly client: TagsmithClient,
-    /** Resolves once the engine has queued the scan (rejects if it refused, e.g. a path outside its roots). */
-    readonly scanId: Promise<string>,
+    protected readonly client: TagsmithClient,
+    /** Resolves once the engine has queued it (rejects if it refused); the rejection surfaces where it is awaited. */
+    readonly id: Promise<string>,
     private readonly pollMs = 250,
   ) {
-    scanId.catch(() => undefined); // the rejection surfaces where the scan is awaited
+    id.catch(() => undefined);
   }
 
-  onProgress(listener: (scan: ScanView) => void): this {
+  onProgress(listener: (view: View) => void): this {
     this.listeners.add(listener);
     return this;
   }
 
-  async cancel(): Promise<ScanView> {
-    return this.client.cancelScan(await this.scanId);
-  }
-
-  then<A = ScanView, B = never>(
-    onDone?: ((scan: ScanView) => A | PromiseLike<A>) | null,
-    onError?: ((reason: unknown) => B | PromiseLike<B>) | null,
-  ): Promise<A | B> {
+  then<A = View, B = never>(onDone?: ((view: View) => A | PromiseLike<A>) | null, onError?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<A | B> {
     this.finished ??= this.poll();
     return this.finished.then(onDone, onError);
   }
 
-  private async poll(): Promise<ScanView> {
-    const id = await this.scanId;
+  protected abstract status(id: string): Promise<View>;
+  /** What a listener would see change; an unchanged key is not reported again. */
+  protected abstract progressKey(view: View): string;
+  /** Whether the view is final and a success (a failed one throws its error). */
+  protected abstract isFinished(view: View): boolean;
+  protected abstract readonly failure: string;
+
+  private async poll(): Promise<View> {
+    const id = await this.id;
     let last = '';
     for (;;) {
-      const scan = await this.client.scanStatus(id);
-      const key = `${scan.state}:${scan.progress.done}/${scan.progress.total}`;
+      const view = await this.status(id);
+      const key = this.progressKey(view);
       if (key !== last) {
         last = key;
-        for (const listener of this.listeners) listener(scan);
+        for (const listener of this.listeners) listener(view);
       }
-      if (scan.state === 'done' || scan.state === 'cancelled') return scan;
-      if (scan.state === 'failed') throw new TagsmithApiError(scan.error?.code ?? 'internal', scan.error?.message ?? 'The scan failed.', 200);
+      if (this.isFinished(view)) return view;
+      if (view.state === 'failed') throw new TagsmithApiError(view.error?.code ?? 'internal', view.error?.message ?? this.failure, 200);
       await new Promise((resolve) => setTimeout(resolve, this.pollMs));
     }
   }
 }
 
-/** A training run: `await task` resolves with the finished task, or rejects with its error. */
-export class TrainingTask implements PromiseLike<TaskView> {
-  private readonly listeners = new Set<(task: TaskView) => void>();
-  private finished?: Promise<TaskView>;
+/** A scan: `await scan` resolves with the finished scan (cancelled ones too), or rejects if it failed. */
+export class ScanTask extends PolledTask<ScanView> {
+  protected readonly failure = 'The scan failed.';
 
-  constructor(
-    private readonly client: TagsmithClient,
-    /** Resolves once the engine has queued the task (rejects if it refused, e.g. too few samples). */
-    readonly taskId: Promise<string>,
-    private readonly pollMs = 250,
-  ) {
-    taskId.catch(() => undefined); // the rejection surfaces where the task is awaited
+  /** Resolves once the engine has queued the scan (rejects if it refused, e.g. a path outside its roots). */
+  get scanId(): Promise<string> {
+    return this.id;
   }
 
-  onProgress(listener: (task: TaskView) => void): this {
-    this.listeners.add(listener);
-    return this;
+  async cancel(): Promise<ScanView> {
+    return this.client.cancelScan(await this.id);
+  }
+
+  protected status(id: string): Promise<ScanView> {
+    return this.client.scanStatus(id);
+  }
+
+  protected progressKey(scan: ScanView): string {
+    return `${scan.state}:${scan.progress.done}/${scan.progress.total}`;
+  }
+
+  protected isFinished(scan: ScanView): boolean {
+    return scan.state === 'done' || scan.state === 'cancelled';
+  }
+}
+
+/** A training run: `await task` resolves with the finished task, or rejects with its error. */
+export class TrainingTask extends PolledTask<TaskView> {
+  protected readonly failure = 'Training failed.';
+
+  /** Resolves once the engine has queued the task (rejects if it refused, e.g. too few samples). */
+  get taskId(): Promise<string> {
+    return this.id;
   }
 
   async cancel(): Promise<TaskView> {
-    return this.client.cancelTask(await this.taskId);
+    return this.client.cancelTask(await this.id);
   }
 
-  then<A = TaskView, B = never>(
-    onDone?: ((task: TaskView) => A | PromiseLike<A>) | null,
-    onError?: ((reason: unknown) => B | PromiseLike<B>) | null,
-  ): Promise<A | B> {
-    this.finished ??= this.poll();
-    return this.finished.then(onDone, onError);
+  protected status(id: string): Promise<TaskView> {
+    return this.client.status(id);
   }
 
-  private async poll(): Promise<TaskView> {
-    const id = await this.taskId;
-    let last = '';
-    for (;;) {
-      const task = await this.client.status(id);
-      const key = `${task.state}:${task.stage}:${task.progress}`;
-      if (key !== last) {
-        last = key;
-        for (const listener of this.listeners) listener(task);
-      }
-      if (task.state === 'done') return task;
-      if (task.state === 'failed') throw new TagsmithApiError(task.error?.code ?? 'internal', task.error?.message ?? 'Training failed.', 200);
-      await new Promise((resolve) => setTimeout(resolve, this.pollMs));
-    }
+  protected progressKey(task: TaskView): string {
+    return `${task.state}:${task.stage}:${task.progress}`;
+  }
+
+  protected isFinished(task: TaskView): boolean {
+    return task.state === 'done';
   }
 }
