@@ -1,34 +1,36 @@
-// The k-th smallest value of an array in linear expected time (Hoare's selection with a
-// median-of-three pivot), for medians of large arrays where a full sort would be wasted work.
+// The k-th smallest of many non-negative numbers (the median of the noise estimate's 50,000
+// filter responses per image), in linear time with sequential memory access.
 
-/** Returns the value a sort would put at index `k`; reorders `values` in place. */
-export function kthSmallest(values: Float32Array | Float64Array, k: number): number {
+// Counts per 16-bit digit, reused across calls (the noise estimate runs once per image).
+const digitCounts = new Uint32Array(1 << 16);
+
+/**
+ * `kthSmallest` for values that are all ≥ 0 (+0 included, no NaN), in two sequential passes
+ * instead of a selection's scattered swaps: the bits of a non-negative float32 sort as
+ * unsigned integers do, so the answer's upper 16 bits are found by counting them, then its
+ * lower 16 bits by counting those among the values that share the upper ones. Leaves `values`
+ * as it was.
+ */
+export function kthSmallestNonNegative(values: Float32Array, k: number): number {
   if (!Number.isInteger(k) || k < 0 || k >= values.length) throw new RangeError(`k = ${k} is outside 0…${values.length - 1}`);
-  let low = 0;
-  let high = values.length - 1;
-  while (high > low) {
-    const pivot = medianOfThree(values[low], values[(low + high) >> 1], values[high]);
-    let i = low;
-    let j = high;
-    // Afterwards [low, j] ≤ pivot ≤ [i, high], with any values between them equal to the pivot.
-    while (i <= j) {
-      while (values[i] < pivot) i++;
-      while (values[j] > pivot) j--;
-      if (i <= j) {
-        const t = values[i];
-        values[i] = values[j];
-        values[j] = t;
-        i++;
-        j--;
-      }
-    }
-    if (k <= j) high = j;
-    else if (k >= i) low = i;
-    else return values[k];
-  }
-  return values[k];
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  digitCounts.fill(0);
+  for (let i = 0; i < bits.length; i++) digitCounts[bits[i] >>> 16]++;
+  const upper = digitHolding(k);
+  let below = 0;
+  for (let d = 0; d < upper; d++) below += digitCounts[d];
+  digitCounts.fill(0);
+  for (let i = 0; i < bits.length; i++) if (bits[i] >>> 16 === upper) digitCounts[bits[i] & 0xffff]++;
+  const lower = digitHolding(k - below);
+  return new Float32Array(Uint32Array.of(((upper << 16) | lower) >>> 0).buffer)[0];
 }
 
-function medianOfThree(a: number, b: number, c: number): number {
-  return a < b ? (b < c ? b : a < c ? c : a) : a < c ? a : b < c ? c : b;
+/** The digit whose run, in ascending order, holds rank `rank` of the counted values. */
+function digitHolding(rank: number): number {
+  let seen = 0;
+  for (let d = 0; d < digitCounts.length; d++) {
+    seen += digitCounts[d];
+    if (seen > rank) return d;
+  }
+  throw new RangeError(`rank ${rank} is past the ${seen} values counted`);
 }

@@ -1,6 +1,6 @@
 // Measured photographic cues, each in [0, 1] with 1 the better photo. They feed the
 // transparent aesthetic score (no pretrained aesthetic model is available offline).
-import { kthSmallest } from '../ml/kth-smallest';
+import { kthSmallestNonNegative } from '../ml/kth-smallest';
 
 export interface ImageCues {
   /** Edge energy: variance of the Laplacian at half resolution (pixel noise averages out there). */
@@ -16,16 +16,24 @@ export interface ImageCues {
 }
 
 export function measureCues(rgb: Uint8Array, width: number, height: number): ImageCues {
-  const luma = new Float32Array(width * height);
+  const n = width * height;
+  const luma = new Float32Array(n);
   let rg = 0,
     yb = 0,
     rg2 = 0,
-    yb2 = 0;
-  for (let i = 0, p = 0; i < luma.length; i++, p += 3) {
+    yb2 = 0,
+    mean = 0,
+    clipped = 0;
+  // One pass over the pixels; the sums run in the same order as separate passes would, so
+  // the cues (inputs of tags trained with the aesthetic score) stay exactly what they were.
+  for (let i = 0, p = 0; i < n; i++, p += 3) {
     const r = rgb[p],
       g = rgb[p + 1],
       b = rgb[p + 2];
     luma[i] = (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+    const v = luma[i];
+    mean += v;
+    if (v < 0.02 || v > 0.98) clipped++;
     const a = r - g;
     const c = 0.5 * (r + g) - b;
     rg += a;
@@ -33,16 +41,9 @@ export function measureCues(rgb: Uint8Array, width: number, height: number): Ima
     rg2 += a * a;
     yb2 += c * c;
   }
-  const n = luma.length;
-  let mean = 0;
-  let clipped = 0;
-  for (const v of luma) {
-    mean += v;
-    if (v < 0.02 || v > 0.98) clipped++;
-  }
   mean /= n;
   let variance = 0;
-  for (const v of luma) variance += (v - mean) ** 2;
+  for (let i = 0; i < n; i++) variance += (luma[i] - mean) ** 2;
   const std = Math.sqrt(variance / n);
 
   const mrg = rg / n,
@@ -77,13 +78,14 @@ function downscaleByTwo(values: Float32Array, width: number, height: number): { 
   const w = Math.max(1, Math.floor(width / 2));
   const h = Math.max(1, Math.floor(height / 2));
   const out = new Float32Array(w * h);
+  // A one-pixel-wide or -high image repeats its edge; otherwise every 2×2 block is inside.
+  const dx = width > 1 ? 1 : 0;
+  const dy = height > 1 ? width : 0;
   for (let y = 0; y < h; y++) {
+    const top = 2 * y * width;
     for (let x = 0; x < w; x++) {
-      const x0 = Math.min(width - 1, 2 * x),
-        y0 = Math.min(height - 1, 2 * y);
-      const x1 = Math.min(width - 1, x0 + 1),
-        y1 = Math.min(height - 1, y0 + 1);
-      out[y * w + x] = (values[y0 * width + x0] + values[y0 * width + x1] + values[y1 * width + x0] + values[y1 * width + x1]) / 4;
+      const i = top + 2 * x;
+      out[y * w + x] = (values[i] + values[i + dx] + values[i + dy] + values[i + dy + dx]) / 4;
     }
   }
   return { values: out, width: w, height: h };
@@ -124,5 +126,5 @@ function noiseSigma(v: Float32Array, width: number, height: number): number {
       responses[k++] = Math.abs(r);
     }
   }
-  return kthSmallest(responses, Math.floor(responses.length / 2)) / (6 * 0.6745);
+  return kthSmallestNonNegative(responses, Math.floor(responses.length / 2)) / (6 * 0.6745);
 }
