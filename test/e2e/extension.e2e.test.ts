@@ -644,6 +644,55 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
     for (const [name, applies] of calls) await waitForBadge(name, applies ? ['St', '2'] : [undefined, 'DS']);
   }
 
+  it("finds the images most like one, from the explorer and from the review panel's own right-click menu", () => moreLikeThis());
+
+  async function moreLikeThis(): Promise<void> {
+    const { page } = vscode;
+    // The explorer's entry: the other images of the scan, the striped pictures first (the file itself is left out).
+    await explorerMenu('r-stripes-0.jpg', 'More Like This');
+    const panel = await webviewFrame(page, '.similar-header:not([hidden])');
+    await panel.locator('.similar-header', { hasText: 'Most like r-stripes-0.jpg' }).waitFor();
+    await panel.locator('.review-status', { hasText: /scanned images? and \d+ samples? most like r-stripes-0\.jpg/ }).waitFor();
+    // The scanned images' cards (the samples' follow them), the most alike first.
+    const alike = () => panel.locator('.review-card[data-key^="scan:"] .review-name').allInnerTexts();
+    const fromExplorer = await alike();
+    assert.equal(fromExplorer.length, 13, `the other 13 images of review-me: ${fromExplorer.join(', ')}`);
+    assert.deepEqual(
+      fromExplorer.slice(0, 3).sort(),
+      ['r-stripes-1.jpg', 'r-stripes-2.jpg', 'r-stripes-3.jpg'],
+      `the striped pictures first: ${fromExplorer.join(', ')}`,
+    );
+    await shot('15-more-like-explorer');
+
+    // The panel's right-click menu (VS Code's own, from the card's data-vscode-context) on a blob.
+    const blob = panel.locator('.review-card', { has: panel.locator('.review-name', { hasText: /^r-blob-0\.jpg$/ }) }).first();
+    const entry = page.locator('.context-view .action-item', { hasText: 'More Like This' }).first();
+    for (let attempt = 1; ; attempt++) {
+      await blob.click({ button: 'right' });
+      if (
+        await entry.waitFor({ timeout: 5000 }).then(
+          () => true,
+          () => false,
+        )
+      )
+        break;
+      await page.keyboard.press('Escape');
+      assert.ok(attempt < 3, 'right-clicking a card in the review panel shows no "More Like This"');
+    }
+    await entry.click();
+    await panel.locator('.similar-header', { hasText: 'Most like r-blob-0.jpg' }).waitFor();
+    await panel.locator('.review-status', { hasText: /most like r-blob-0\.jpg/ }).waitFor();
+    // The card itself is left out; the most alike are blobs, not stripes.
+    const fromPanel = await alike();
+    assert.equal(fromPanel.length, 13, `the other 13 images of review-me: ${fromPanel.join(', ')}`);
+    assert.ok(!fromPanel.includes('r-blob-0.jpg'), `r-blob-0.jpg is not compared with itself: ${fromPanel.join(', ')}`);
+    for (const name of fromPanel.slice(0, 3))
+      assert.match(name, /^r-(blob|green)-\d\.jpg$/, `the three most like r-blob-0.jpg are blobs: ${fromPanel.join(', ')}`);
+    await shot('16-more-like-panel');
+    await panel.getByRole('button', { name: 'Back to the review queue' }).click();
+    await panel.locator('.similar-header').waitFor({ state: 'hidden' });
+  }
+
   it('an engine whose extension host dies exits too', async () => {
     await waitUntil(async () => enginePids().length === 1, 'the new engine runs');
     const [engine] = enginePids();
