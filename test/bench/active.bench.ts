@@ -109,7 +109,7 @@ async function simulate(train: Photo[], val: Photo[], cls: string, seed: number,
     if (pick === 'random') chosen = pool.slice(0, ROUND);
     else {
       const scores = pool.map((p) => model.score(p).score);
-      chosen = mostInformativeFirst(scores, model.json.threshold)
+      chosen = mostInformativeFirst(scores)
         .slice(0, ROUND)
         .map((i) => pool[i]);
     }
