@@ -297,7 +297,8 @@ export const ENDPOINTS = {
       limit: 'Images per page (1–1000, default 100).',
       tag: 'Sort and filter by this tag.',
       applies: 'true/false: only images the tag applies to, or does not.',
-      order: "path (default), score (highest first) or informative (nearest the tag's threshold first, its samples left out).",
+      order:
+        "path (default), score (highest first) or informative (the model's least sure first, the two sides of its boundary in turn, its samples left out).",
     },
   }),
   exportScan: endpoint<ScanId, { format?: TableFormat; applies_only?: boolean }, BinaryReply>({

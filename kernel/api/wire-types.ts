@@ -237,7 +237,7 @@ export interface ScanQuery {
   tag?: string;
   /** Only images the tag applies to (true) or not (false). */
   applies?: boolean;
-  /** path (default), score (highest first), informative (nearest the tag's threshold first, samples left out). */
+  /** path (default), score (highest first), informative (the model's least sure first, the two sides of its boundary in turn; samples left out). */
   order?: ScanOrder;
 }
 
@@ -274,7 +274,7 @@ export interface SidecarReport {
 
 // ── review and similarity ──────────────────────────────────────────────────────────────
 
-/** informative: nearest the threshold first, samples left out; applies / not-applies: the tag's calls, least sure first. */
+/** informative: the model's least sure first, the two sides of its boundary in turn, samples left out; applies / not-applies: the tag's calls, least sure (nearest the threshold) first. */
 export type ReviewView = 'informative' | 'applies' | 'not-applies';
 
 export interface ReviewQueue {

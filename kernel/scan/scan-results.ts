@@ -5,7 +5,7 @@ import { TagsmithError } from '../errors';
 import type { ScanPage, ScannedImageView, ScanQuery, SampleType } from '../api/wire-types';
 import type { ImageCalls } from '../export/scan-table';
 import type { FeatureTransform, TagModel } from '../training/tag-model';
-import { mostInformativeFirst } from '../training/review-order';
+import { appliesLeastSureFirst, doesNotApplyLeastSureFirst, mostInformativeFirst } from '../training/review-order';
 import { nearestRows, prepareRows, row, type Neighbour } from '../ml/similarity';
 import { applies, changedCalls, scoreScan, type TagColumn } from './scan-scores';
 import type { StoredScan } from './scan-store';
@@ -137,10 +137,11 @@ export class ScanResults {
     let order: number[];
     switch (query.order ?? 'path') {
       case 'informative': {
-        // What is already a sample of the tag teaches it nothing new.
+        // What is already a sample of the tag teaches it nothing new. The whole queue is what
+        // would teach the model most; one side of it is the tag's calls, least sure first.
         const labelled = new Set(all.filter((i) => samples.has(this.scan.images[i].sha256)));
-        order = mostInformativeFirst(column.scores, column.threshold, labelled);
-        break;
+        if (query.applies === undefined) return mostInformativeFirst(column.scores, labelled);
+        return (query.applies ? appliesLeastSureFirst : doesNotApplyLeastSureFirst)(column.scores, column.threshold, labelled);
       }
       case 'score':
         order = all.sort((a, b) => column.scores[b] - column.scores[a] || a - b);

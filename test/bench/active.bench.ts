@@ -1,9 +1,10 @@
-// npm run bench:active -- [folder] [--draws 3] [--backbone ID]
+// npm run bench:active -- [folder] [--draws 3] [--first-draw 1] [--orders review,logit0,...] [--curves-only] [--backbone ID]
 // Does the review queue's order teach a tag more per label than labelling at random? On a
 // labelled folder (train/<class>, val/<class>; default the hymenoptera photos), a simulated
 // reviewer starts each class's tag from 10 positives and 10 negatives drawn at random, then
-// labels 20 images a round from the rest of train, picked by the review queue (nearest the
-// threshold first) or at random (the baseline), up to 100 labels; ROC AUC on val after each
+// labels 20 images a round from the rest of train, picked by the review queue (the model's
+// least sure first, the two sides of its boundary in turn; --orders adds the candidates of
+// review-candidates.ts) or at random (the baseline), up to 100 labels; ROC AUC on val after each
 // round, the mean over draws and classes. Then the suspicious-sample finder: with 10% of the
 // train labels flipped on purpose, how many of the 10 most suspicious are flipped ones; and
 // the near-duplicate threshold: edited copies of photos caught against distinct photos flagged.
@@ -20,6 +21,7 @@ import { crossPairsAbove, prepareRows } from '../../kernel/ml/similarity';
 import { DuplicateFinder, DUPLICATE_SIMILARITY, heldOutSuspicions } from '../../kernel/engine/sample-suspicion';
 import type { SampleListJson } from '../../kernel/state/record-schemas';
 import { mostInformativeFirst } from '../../kernel/training/review-order';
+import { CANDIDATES, type ReviewOrder } from './review-candidates';
 import type { TagModel } from '../../kernel/training/tag-model';
 import { trainTag } from '../../kernel/training/train-tag';
 import { DEFAULT_TRAIN_OPTIONS } from '../../kernel/rules';
@@ -77,7 +79,13 @@ function auc(model: TagModel, val: Photo[], cls: string): number {
   );
 }
 
-type Pick = 'review' | 'random';
+/** How a round's images are picked: the product's review queue, random (the baseline), or a candidate order. */
+type Pick = 'review' | 'random' | string;
+
+const ORDERS: Record<string, ReviewOrder> = {
+  review: ({ scores }) => mostInformativeFirst(scores),
+  ...CANDIDATES,
+};
 
 /**
  * One simulated review. `positiveShare`: the pool's positives thinned to this share of it (a
@@ -108,8 +116,15 @@ async function simulate(train: Photo[], val: Photo[], cls: string, seed: number,
     let chosen: Photo[];
     if (pick === 'random') chosen = pool.slice(0, ROUND);
     else {
-      const scores = pool.map((p) => model.score(p).score);
-      chosen = mostInformativeFirst(scores, model.json.threshold)
+      const dim = pool[0].features.length;
+      const context = {
+        scores: pool.map((p) => model.score(p).score),
+        threshold: model.json.threshold,
+        pool: preparedOf(pool),
+        labelled: preparedOf(labelled),
+        dim,
+      };
+      chosen = ORDERS[pick](context)
         .slice(0, ROUND)
         .map((i) => pool[i]);
     }
@@ -117,6 +132,13 @@ async function simulate(train: Photo[], val: Photo[], cls: string, seed: number,
     pool = pool.filter((p) => !taken.has(p));
     labelled.push(...chosen);
   }
+}
+
+function preparedOf(photos: Photo[]): Float32Array {
+  const dim = photos[0].features.length;
+  const matrix = new Float32Array(photos.length * dim);
+  photos.forEach((p, i) => matrix.set(p.features, i * dim));
+  return prepareRows(matrix, dim);
 }
 
 function trainModel(cls: string, labelled: Photo[]): Promise<TagModel> {
@@ -128,9 +150,19 @@ function trainModel(cls: string, labelled: Photo[]): Promise<TagModel> {
 }
 
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { draws: { type: 'string', default: '3' }, backbone: { type: 'string' } } });
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      draws: { type: 'string', default: '3' },
+      'first-draw': { type: 'string', default: '1' },
+      orders: { type: 'string', default: 'review' },
+      'curves-only': { type: 'boolean', default: false },
+      backbone: { type: 'string' },
+    },
+  });
   const root = positionals[0] ?? path.resolve(__dirname, '../../../shared/data/hymenoptera');
   const draws = Number(values.draws);
+  const firstDraw = Number(values['first-draw']);
   const extractor = await FeatureExtractor.create({ backbone: values.backbone });
   const classes = (await fs.readdir(path.join(root, 'train'), { withFileTypes: true }))
     .filter((d) => d.isDirectory())
@@ -142,32 +174,48 @@ async function main(): Promise<void> {
     `bench:active — ${root}: ${trainSet.length} train, ${valSet.length} val photos, classes ${classes.join(', ')}; backbone ${extractor.backboneId}; ${draws} draws per class`,
   );
 
-  // 1. The review order against random picks.
+  // 1. The review order (and any candidate orders asked for) against random picks, each run
+  // of a draw starting from the same samples and the same pool.
+  const picks: Pick[] = [...values.orders.split(',').filter((o) => o !== ''), 'random'];
+  for (const pick of picks) if (pick !== 'random' && !ORDERS[pick]) throw new Error(`unknown order ${pick}; known: ${Object.keys(ORDERS).join(', ')}`);
+  const drawSeeds = Array.from({ length: draws }, (_, d) => firstDraw + d);
   for (const [label, share] of [
     ["the folder's own mix (about half positive)", undefined],
     ['positives thinned to 1 in 5 of the pool, as a tag in a collection', 0.2],
   ] as const) {
-    const curves: Record<Pick, number[][]> = { review: [], random: [] };
+    const curves = new Map<Pick, number[][]>(picks.map((p) => [p, []]));
     for (const cls of classes) {
-      for (let d = 1; d <= draws; d++) {
-        for (const pick of ['review', 'random'] as const) curves[pick].push(await simulate(trainSet, valSet, cls, d, pick, share));
+      for (const d of drawSeeds) {
+        for (const pick of picks) curves.get(pick)!.push(await simulate(trainSet, valSet, cls, d, pick, share));
       }
     }
     const mean = (runs: number[][], i: number) => runs.reduce((s, r) => s + r[i], 0) / runs.length;
+    const random = curves.get('random')!;
+    const signed = (x: number) => (x >= 0 ? '+' : '') + x.toFixed(3);
     const rows: string[][] = [];
     for (let i = 0; i * ROUND <= BUDGET; i++) {
-      const review = mean(curves.review, i);
-      const random = mean(curves.random, i);
-      rows.push([String(i * ROUND), review.toFixed(3), random.toFixed(3), (review - random >= 0 ? '+' : '') + (review - random).toFixed(3)]);
+      rows.push([String(i * ROUND), ...picks.map((p) => mean(curves.get(p)!, i).toFixed(3))]);
     }
-    console.log(`\nPool: ${label}. ROC AUC on val after each round (start: ${START} positives and ${START} negatives; mean of ${curves.review.length} runs):`);
-    console.log(table(['labels added', 'review queue order', 'random picks (baseline)', 'difference'], rows));
-    const randomAt100 = mean(curves.random, BUDGET / ROUND);
-    const reached = rows.findIndex((r) => Number(r[1]) >= randomAt100);
     console.log(
-      `random's ${BUDGET}-label AUC (${randomAt100.toFixed(3)}) reached by the review order with ${reached < 0 ? 'more than 100' : rows[reached][0]} labels (target ≤ 60); beats random at every budget from 40: ${rows.slice(2).every((r) => Number(r[3]) > 0)}`,
+      `\nPool: ${label}. ROC AUC on val after each round (start: ${START} positives and ${START} negatives; mean of ${random.length} runs, draws ${drawSeeds.join(', ')}):`,
     );
+    console.log(table(['labels added', ...picks.map((p) => (p === 'random' ? 'random picks (baseline)' : p))], rows));
+    const randomAt100 = mean(random, BUDGET / ROUND);
+    for (const pick of picks.filter((p) => p !== 'random')) {
+      const runs = curves.get(pick)!;
+      const differences = rows.map((_, i) => mean(runs, i) - mean(random, i));
+      // The spread of the paired difference at 100 labels says how far the means can be trusted.
+      const at100 = runs.map((r, k) => r[BUDGET / ROUND] - random[k][BUDGET / ROUND]);
+      const sd = Math.sqrt(at100.reduce((s, x) => s + (x - differences.at(-1)!) ** 2, 0) / Math.max(1, at100.length - 1));
+      const reached = rows.findIndex((_, i) => mean(runs, i) >= randomAt100);
+      console.log(
+        `${pick}: difference from random ${differences.map(signed).join(' / ')}; at ${BUDGET} labels ${signed(differences.at(-1)!)} ± ${(sd / Math.sqrt(at100.length)).toFixed(3)} (standard error); ` +
+          `random's ${BUDGET}-label AUC (${randomAt100.toFixed(3)}) reached with ${reached < 0 ? 'more than 100' : rows[reached][0]} labels (target ≤ 60); ` +
+          `beats random at every budget from 40: ${differences.slice(2).every((x) => x > 0)}`,
+      );
+    }
   }
+  if (values['curves-only']) return extractor.release();
 
   // 2. Suspicious samples with 10% of the labels flipped.
   const precisions: number[] = [];

@@ -1,5 +1,5 @@
-// Improving a tag where it is wrong, over HTTP: the review queue of a scan (the least certain
-// images first, samples left out), its counter of reviews since training, the calls that
+// Improving a tag where it is wrong, over HTTP: the review queue of a scan (the model's least
+// certain images first, both sides of its boundary in turn, samples left out), its counter of reviews since training, the calls that
 // change after training again, and "more like this" from a scanned image, a sample or a file.
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
@@ -33,24 +33,43 @@ describe('the review queue and more like this', { timeout: 300_000 }, () => {
   });
   after(() => server?.close());
 
-  it("offers the images nearest the threshold first, and the tag's calls either way", async () => {
+  it("offers the model's least sure images first, from each side of its boundary in turn, and the tag's calls either way", async () => {
     const client = server.client;
     const queue = await client.reviewQueue(TAG, { limit: 5 });
     assert.equal(queue.scan_id, scan.scan_id, 'the newest scan by default');
     assert.equal(queue.total, 12);
     assert.equal(queue.images.length, 5);
     assert.equal(queue.reviewedSinceTraining, 0);
-    const threshold = queue.images[0].tags[TAG].threshold;
     const logit = (p: number) => Math.log(p / (1 - p));
-    const distances = queue.images.map((i) => Math.abs(logit(i.tags[TAG].score) - logit(threshold)));
+    const nearestFirst = (distances: number[]) =>
+      assert.deepEqual(
+        distances,
+        [...distances].sort((a, b) => a - b),
+      );
+    const whole = (await client.reviewQueue(TAG, { limit: 100 })).images;
     assert.deepEqual(
-      distances,
-      [...distances].sort((a, b) => a - b),
+      queue.images.map((i) => i.index),
+      whole.slice(0, 5).map((i) => i.index),
     );
+    const scores = whole.map((i) => i.tags[TAG].score);
+    const above = scores.filter((s) => s >= 0.5);
+    const below = scores.filter((s) => s < 0.5);
+    const turns = 2 * Math.min(above.length, below.length);
+    assert.ok(turns >= 2, `the scan has images on both sides of the boundary: ${scores.join(', ')}`);
+    assert.deepEqual(
+      scores.slice(0, turns).map((s) => s >= 0.5),
+      Array.from({ length: turns }, (_, k) => k % 2 === 0),
+      'one above the boundary, one below, while both sides last',
+    );
+    nearestFirst(above.map((s) => Math.abs(logit(s))));
+    nearestFirst(below.map((s) => Math.abs(logit(s))));
+
+    const threshold = queue.images[0].tags[TAG].threshold;
     const applies = await client.reviewQueue(TAG, { view: 'applies', limit: 100 });
     const rejects = await client.reviewQueue(TAG, { view: 'not-applies', limit: 100 });
     assert.equal(applies.total + rejects.total, 12);
     assert.ok(applies.images.every((i) => i.tags[TAG].applies) && rejects.images.every((i) => !i.tags[TAG].applies));
+    for (const view of [applies, rejects]) nearestFirst(view.images.map((i) => Math.abs(logit(i.tags[TAG].score) - logit(threshold))));
   });
 
   it('counts the reviews since training, leaves reviewed images out, and reports the calls a retrain changed', async () => {

@@ -71,7 +71,7 @@ describe('folder scans over HTTP', { timeout: 300_000 }, () => {
     assert.deepEqual(await server.client.scanStatus(scan.scan_id), scan, 'the same view when asked again');
   });
 
-  it("pages results by score, by nearness to the threshold without the tag's samples, and by call", async () => {
+  it("pages results by score, by the model's least sure first without the tag's samples, and by call", async () => {
     const client = server.client;
     const byScore = await client.scanResults(scan.scan_id, { tag: TAG, order: 'score', limit: 4 });
     assert.equal(byScore.total, 9);
@@ -89,13 +89,22 @@ describe('folder scans over HTTP', { timeout: 300_000 }, () => {
 
     const review = await client.scanResults(scan.scan_id, { tag: TAG, order: 'informative', limit: 100 });
     assert.equal(review.total, 8, 'the image that already is a sample is not offered for review');
-    const threshold = review.images[0].tags[TAG].threshold;
-    const distance = (s: number) => Math.abs(Math.log(s / (1 - s)) - Math.log(threshold / (1 - threshold)));
-    const distances = review.images.map((i) => distance(i.tags[TAG].score));
+    // The model's least sure first: nearest its boundary (0.5), one above and one below in turn.
+    const reviewScores = review.images.map((i) => i.tags[TAG].score);
+    const sides = [reviewScores.filter((s) => s >= 0.5), reviewScores.filter((s) => s < 0.5)];
+    const turns = 2 * Math.min(sides[0].length, sides[1].length);
+    assert.ok(turns >= 2, `images on both sides of the boundary: ${reviewScores.join(', ')}`);
     assert.deepEqual(
-      distances,
-      [...distances].sort((a, b) => a - b),
+      reviewScores.slice(0, turns).map((s) => s >= 0.5),
+      Array.from({ length: turns }, (_, k) => k % 2 === 0),
     );
+    for (const side of sides) {
+      const distances = side.map((s) => Math.abs(Math.log(s / (1 - s))));
+      assert.deepEqual(
+        distances,
+        [...distances].sort((a, b) => a - b),
+      );
+    }
 
     const applying = await client.scanResults(scan.scan_id, { tag: TAG, applies: true });
     assert.equal(applying.total, scan.result!.applies[TAG]);
