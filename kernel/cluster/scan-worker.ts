@@ -16,6 +16,7 @@ import path from 'node:path';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { TagsmithError } from '../errors';
 import { Embedder } from '../engine/embedder';
+import { keywordSourceFor, type KeywordSource } from '../engine/keyword-source';
 import { FeatureExtractor } from '../features/feature-extractor';
 import { ScanIndex } from '../scan/scan-index';
 import { imageCalls } from '../scan/image-calls';
@@ -68,6 +69,7 @@ const PROGRESS_EVERY_MS = 250;
 
 export async function startScanWorker(options: ScanWorkerOptions): Promise<RunningScanWorker> {
   const extractor = await FeatureExtractor.create({ threads: options.threads, backbone: options.backbone });
+  let keywords: KeywordSource | undefined;
   try {
     const running = { backbone: extractor.backboneId, featureLength: extractor.featureLength };
     const archive = await readArchiveModels(options.archive, running);
@@ -85,6 +87,13 @@ export async function startScanWorker(options: ScanWorkerOptions): Promise<Runni
       check: (value) => checkEmbedding(value, 'feature cache entry', running),
     });
     const index = await ScanIndex.open(path.join(options.cacheDir, 'scan-index.json'));
+    // Tags trained with apply_keywords read each image's keywords, found as a local scan finds
+    // them; a worker without the keywords model cannot score them and refuses to start.
+    keywords = await keywordSourceFor(models, path.join(options.cacheDir, 'keywords'), {
+      threads: options.threads,
+      then: ' on this worker, or give it an archive whose tags need no keywords',
+    });
+    const source = keywords;
     const embedder = new Embedder(extractor);
     const embeddings: ScanEmbeddings = {
       ...running,
@@ -94,6 +103,7 @@ export async function startScanWorker(options: ScanWorkerOptions): Promise<Runni
         await cache.put(running.backbone, id, record);
         return record;
       },
+      ...(source ? { keywords: (id: string, bytes: () => Promise<Uint8Array>) => source.of(bytes, id) } : {}),
     };
     const name = `tagsmith-worker@${os.hostname()}:${process.pid}`;
     const queue = queueName(archive.sha256, running.backbone);
@@ -155,11 +165,13 @@ export async function startScanWorker(options: ScanWorkerOptions): Promise<Runni
           clearTimeout(forced);
           await index.save().catch(() => undefined);
           await extractor.release();
+          await source?.detector.release();
         }
       },
     };
   } catch (error) {
     await extractor.release();
+    await keywords?.detector.release();
     throw error;
   }
 }
@@ -184,6 +196,8 @@ export async function scanBatch(
   const outcome = await scanImages(job.paths, embeddings, index, {
     keepFeatures: false,
     within,
+    // A worker has a keyword source only when its archive's tags need keywords.
+    keywords: embeddings.keywords !== undefined,
     onImage: (image, features) => {
       if (!wanted.has(image.path)) return; // a path that became a folder: its files are not this batch's
       const { path: _path, ...calls } = imageCalls(image, features, models);
