@@ -56,6 +56,7 @@ import { createStateArchive, restoreStateArchive, snapshotState, syncTree } from
 import { checkEmbedding, checkTagModel, checkTask, decodeFeatures } from '../state/stored-records';
 import { ScanIndex } from '../scan/scan-index';
 import { ScanStore } from '../scan/scan-store';
+import type { ScanRunner } from '../scan/scanner';
 import { TagModel, type TagScore } from '../training/tag-model';
 import { checkEnoughSamples, type TrainingData } from '../training/train-tag';
 import { validateTrainOptions, type TrainOptions } from '../training/train-options';
@@ -99,6 +100,11 @@ export interface EngineOptions extends FeatureExtractorOptions {
    * that lead out, are refused. Undefined: anywhere (the engine of a local CLI run).
    */
   scanRoots?: readonly string[];
+  /**
+   * Runs folder scans elsewhere instead of in this process: `tagsmith serve --redis` hands them to
+   * scan workers (cluster/distributed-scan.ts) with the same task, progress, cancel and results.
+   */
+  scanRunner?: ScanRunner;
   /** Test seams (see EngineHooks). */
   hooks?: EngineHooks;
 }
@@ -181,6 +187,7 @@ export class TagsmithEngine {
       index: () => (this.scanIndex ??= ScanIndex.open(layout.scanIndex)),
       store: scanStore,
       within: scanRoots,
+      runner: options.scanRunner,
     });
     this.scanning = new ScanService(this.scans, scanStore, new SampleSimilarity(this.samples), {
       running: this.embeddings.running,
