@@ -287,8 +287,10 @@ export class StateLayout {
  * The state's derived data beside its generations: rebuildable, never archived, and safe to
  * share with another process that only predicts (see feature-cache.ts, scan-index.ts).
  */
-export function derivedPaths(root: string): { featureCache: string; keywordCache: string; scanIndex: string; scans: string } {
+export function derivedPaths(root: string): { featureCache: string; keywordCache: string; scanIndex: string; scans: string; scanRuns: string } {
   return {
+    // The ledger of the scan an engine started with --redis has under way on scan workers.
+    scanRuns: path.join(root, 'cache', 'scan-runs'),
     featureCache: path.join(root, 'cache', 'features'),
     keywordCache: path.join(root, 'cache', 'keywords'),
     scanIndex: path.join(root, 'cache', 'scan-index.json'),
