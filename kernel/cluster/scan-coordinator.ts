@@ -248,7 +248,8 @@ export async function coordinateRun(options: CoordinatorOptions): Promise<RunOut
     while (todo.length > 0 || inRedis.size > 0) {
       if (options.signal?.aborted) {
         if (options.dropOnAbort) {
-          for (const batch of inRedis.keys()) await call('removing a cancelled batch', () => queue.remove(jobId(run.id, batch)));
+          // Best effort: a cancel is not turned into a failure by Redis being away (what stays goes after a day).
+          for (const batch of inRedis.keys()) await call('removing a cancelled batch', () => queue.remove(jobId(run.id, batch))).catch(() => undefined);
           throw new TagsmithError('cancelled', 'Cancelled; its batches waiting in Redis were taken out.');
         }
         throw new TagsmithError('cancelled', `Stopped. The run's batches in Redis are still worked on and kept a day; resume with --resume ${run.id}.`);

@@ -125,7 +125,7 @@ export function keywordsModelMissing(status: KeywordsStatus, tags: readonly stri
 
 /**
  * The keyword source scoring `models` needs, for a process that scores them away from the engine
- * (`tagsmith predict`, a scan worker): none when no model was trained with apply_keywords, else
+ * (`tagsmith predict`): none when no model was trained with apply_keywords, else
  * the keywords model with its cache in `cacheDir`; a clear error when it is not installed, so a
  * run fails before its first image rather than on each one (`invalid_features`).
  */
