@@ -14,6 +14,9 @@ const USAGE = `usage:
                  [--allow-origin URL]... [--max-upload-mb ${DEFAULT_MAX_UPLOAD_MB}] [--backbone ID] [--scan-root DIR]...
       serve the HTTP API (state: $TAGSMITH_STATE or ~/.tagsmith/state; token also from $TAGSMITH_TOKEN);
       POST /scans reads folders under the --scan-root folders only
+  tagsmith serve --redis URL --state-archive FILE [--batch 32] [--redis-timeout 60] [--scan-root DIR]... …
+      the same engine, its folder scans (POST /scans) embedded by the \`tagsmith worker\`s of that archive
+      (the same task, progress, cancel and results; paths must read the same on every machine)
   tagsmith serve --read-only [--state-archive FILE | --state DIR] [--host …] [--port …] [--token T] …
       a replica: serves every read (predictions, tags, samples, tasks) of an archive or a state folder,
       refuses every write (read_only), takes no lock; POST /reload or SIGHUP reads the snapshot again
@@ -91,9 +94,15 @@ async function main(argv: string[]): Promise<number> {
           'scan-root': { type: 'string', multiple: true, default: [] },
           'read-only': { type: 'boolean', default: false },
           'state-archive': { type: 'string' },
+          redis: { type: 'string' },
+          batch: { type: 'string' },
+          'redis-timeout': { type: 'string' },
         },
       });
       return runServeCommand({
+        redisUrl: values.redis ?? (process.env.TAGSMITH_REDIS || undefined),
+        batchSize: positiveInteger('batch', values.batch, undefined),
+        redisTimeoutMs: seconds('redis-timeout', values['redis-timeout']),
         readOnly: values['read-only'],
         stateArchive: values['state-archive'] && path.resolve(values['state-archive']),
         scanRoots: values['scan-root']!.map((root) => path.resolve(root)),

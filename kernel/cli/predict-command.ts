@@ -17,6 +17,7 @@ import { derivedPaths } from '../state/state-layout';
 import { readServedModels } from '../state/served-models';
 import { checkEmbedding } from '../state/stored-records';
 import { DEFAULT_FEATURE_CACHE_BYTES } from '../engine/tagsmith-engine';
+import { keywordSourceFor, type KeywordSource } from '../engine/keyword-source';
 import { TagModel } from '../training/tag-model';
 
 export interface PredictOptions {
@@ -34,6 +35,7 @@ export async function runPredictCommand(inputs: string[], options: PredictOption
     return 2;
   }
   const extractor = await FeatureExtractor.create({ threads: options.threads, backbone: options.backbone });
+  let keywords: KeywordSource | undefined;
   try {
     const running = { backbone: extractor.backboneId, featureLength: extractor.featureLength };
     const models = await chooseModels(
@@ -42,6 +44,8 @@ export async function runPredictCommand(inputs: string[], options: PredictOption
       options.stateDir,
     );
     const layout = derivedPaths(options.stateDir);
+    // Tags trained with apply_keywords read each image's keywords: found as the engine finds them, in the cache it shares.
+    keywords = await keywordSourceFor(models, layout.keywordCache, { threads: options.threads });
     const cache = await FeatureCache.open<EmbeddingRecord>(layout.featureCache, {
       maxBytes: DEFAULT_FEATURE_CACHE_BYTES,
       check: (value) => checkEmbedding(value, 'feature cache entry', running),
@@ -61,10 +65,12 @@ export async function runPredictCommand(inputs: string[], options: PredictOption
           await cache.put(running.backbone, id, record);
           return record;
         },
+        ...(keywords ? { keywords: (id: string, bytes: () => Promise<Uint8Array>) => keywords!.of(bytes, id) } : {}),
       },
       await ScanIndex.open(layout.scanIndex),
       {
         keepFeatures: false,
+        keywords: keywords !== undefined,
         onImage: (image, features) => {
           const row = imageCalls(image, features, models, path.relative(process.cwd(), image.path) || image.path);
           if (options.appliesOnly && !Object.values(row.tags).some((call) => call.applies)) return;
@@ -84,6 +90,7 @@ export async function runPredictCommand(inputs: string[], options: PredictOption
     return 1;
   } finally {
     await extractor.release();
+    await keywords?.detector.release();
   }
 }
 

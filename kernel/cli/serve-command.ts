@@ -1,7 +1,10 @@
 // `tagsmith serve`: the engine's HTTP API on loopback, state in a folder of the user's.
 import os from 'node:os';
 import path from 'node:path';
+import { distributedScans, type DistributedScans } from '../cluster/distributed-scan';
 import { TagsmithEngine } from '../engine/tagsmith-engine';
+import { asTagsmithError } from '../errors';
+import { derivedPaths } from '../state/state-layout';
 import { isLoopbackHostname } from '../http/request-guard';
 import { createServer, DEFAULT_MAX_ARCHIVE, MAX_UPLOAD, stopServer } from '../http/server';
 import { formatReadyLine } from './ready-line';
@@ -21,6 +24,11 @@ export interface ServeOptions {
   /** A read-only replica of `stateDir`, or of `stateArchive` if given (see EngineOptions.readOnly). */
   readOnly?: boolean;
   stateArchive?: string;
+  /** Folder scans go to `tagsmith worker`s through this Redis (with `stateArchive`: the archive they loaded). */
+  redisUrl?: string;
+  /** With `redisUrl`: paths per batch, and how long Redis may be unreachable before a scan fails. */
+  batchSize?: number;
+  redisTimeoutMs?: number;
 }
 
 /**
@@ -44,8 +52,20 @@ export async function runServeCommand(options: ServeOptions): Promise<number> {
     process.stderr.write(`tagsmith serve: refusing to listen on ${options.host} without a token; add --token (or TAGSMITH_TOKEN), or use 127.0.0.1.\n`);
     return 2;
   }
-  if (options.stateArchive && !options.readOnly) {
-    process.stderr.write('tagsmith serve: --state-archive is served read-only: add --read-only (or restore the archive with POST /set_state).\n');
+  if (options.redisUrl && options.readOnly) {
+    process.stderr.write('tagsmith serve: a read-only replica scans no folders, so it has no use for --redis; drop one of them.\n');
+    return 2;
+  }
+  if (options.redisUrl && !options.stateArchive) {
+    process.stderr.write(
+      'tagsmith serve: --redis needs --state-archive FILE: the archive (from /get_state) the scan workers loaded, whose sha256 names their queue.\n',
+    );
+    return 2;
+  }
+  if (options.stateArchive && !options.readOnly && !options.redisUrl) {
+    process.stderr.write(
+      "tagsmith serve: --state-archive is served read-only: add --read-only (or restore the archive with POST /set_state); with --redis it names the scan workers' archive.\n",
+    );
     return 2;
   }
   if (options.readOnly && options.scanRoots.length > 0) {
@@ -53,6 +73,23 @@ export async function runServeCommand(options: ServeOptions): Promise<number> {
     return 2;
   }
   const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+  let workers: DistributedScans | undefined;
+  if (options.redisUrl) {
+    try {
+      workers = await distributedScans({
+        redisUrl: options.redisUrl,
+        archive: options.stateArchive!,
+        runsDir: derivedPaths(options.stateDir).scanRuns,
+        backbone: options.backbone,
+        batchSize: options.batchSize,
+        redisTimeoutMs: options.redisTimeoutMs,
+        log,
+      });
+    } catch (error) {
+      process.stderr.write(`tagsmith serve: ${asTagsmithError(error).message}\n`);
+      return 2;
+    }
+  }
   // Training takes the same thread count as inference (none: every core).
   const engine = await TagsmithEngine.open({
     stateDir: options.stateDir,
@@ -60,7 +97,8 @@ export async function runServeCommand(options: ServeOptions): Promise<number> {
     backbone: options.backbone,
     scanRoots: options.scanRoots,
     readOnly: options.readOnly,
-    stateArchive: options.stateArchive,
+    stateArchive: options.redisUrl ? undefined : options.stateArchive,
+    scanRunner: workers?.run,
   });
   const server = await createServer(engine, {
     token: options.token,
@@ -78,7 +116,7 @@ export async function runServeCommand(options: ServeOptions): Promise<number> {
   const snapshot = engine.snapshot;
   const serving = snapshot
     ? `read-only replica of ${snapshot.path}${snapshot.sha256 ? ` (sha256 ${snapshot.sha256})` : ` (generation ${snapshot.generation})`}`
-    : `state: ${engine.stateDir}`;
+    : `state: ${engine.stateDir}${workers ? `, scans by the workers of ${workers.queue} at ${workers.redis}` : ''}`;
   process.stdout.write(`Tagsmith engine ready at ${url} (${serving}, backbone: ${engine.backbone}${options.token ? ', token required' : ''})\n`);
   await engine.announceUrl(url);
   process.stdout.write(`${formatReadyLine({ url, port, pid: process.pid, stateDir: engine.stateDir })}\n`);

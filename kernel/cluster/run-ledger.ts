@@ -41,6 +41,10 @@ export const RunManifestSchema = Type.Object(
     batches: Type.Array(Type.Array(Type.String(), { minItems: 1 })),
     /** What the walk itself could not read (named before any image, as a local scan does). */
     walkSkipped: Type.Array(Skipped),
+    /** An engine's scan: workers answer features of this length too (see ScanJob.features). */
+    featureLength: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** Workers find and answer each image's keywords. */
+    keywords: Type.Optional(Type.Boolean()),
   },
   closed,
 );
@@ -109,7 +113,7 @@ export class RunLedger {
   }
 
   /** What a worker's answer for `batch` must be to count (see checkBatchResult). */
-  expected(batch: number): { run: string; batch: number; archive: string; paths: readonly string[] } {
+  expected(batch: number): ReturnType<typeof expectedOf> {
     return expectedOf(this.manifest, batch);
   }
 
@@ -127,7 +131,14 @@ export class RunLedger {
 }
 
 function expectedOf(manifest: RunManifest, batch: number) {
-  return { run: manifest.id, batch, archive: manifest.archive.sha256, paths: manifest.batches[batch] };
+  return {
+    run: manifest.id,
+    batch,
+    archive: manifest.archive.sha256,
+    paths: manifest.batches[batch],
+    ...(manifest.featureLength !== undefined ? { featureLength: manifest.featureLength } : {}),
+    ...(manifest.keywords ? { keywords: true } : {}),
+  };
 }
 
 /**

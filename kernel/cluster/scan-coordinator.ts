@@ -44,6 +44,12 @@ export interface CoordinatorOptions {
   /** How often every batch in Redis is looked at (default 2 s): lost ones are queued again. */
   checkEveryMs?: number;
   signal?: AbortSignal;
+  /**
+   * On abort, take the run's batches out of Redis (those waiting; one under way finishes and its
+   * answer goes with the others after a day): a cancelled engine scan is not resumed, so work on
+   * it would be wasted. Without it (`tagsmith predict --redis`) they stay, for --resume.
+   */
+  dropOnAbort?: boolean;
   /** A batch's answer, once it is in the ledger. */
   onAnswer?: (batch: number, result: BatchResult) => void;
   onProgress?: (progress: RunProgress) => void;
@@ -145,6 +151,8 @@ export async function coordinateRun(options: CoordinatorOptions): Promise<RunOut
       archive: run.archive.sha256,
       backbone: run.backbone,
       paths: run.batches[batch],
+      ...(run.featureLength !== undefined ? { features: true } : {}),
+      ...(run.keywords ? { keywords: true } : {}),
     };
     // The same job id each time: a batch already in Redis (waiting, under way, or answered for a
     // coordinator that was restarted) is not added twice. Counted as in Redis before the answer
@@ -238,8 +246,14 @@ export async function coordinateRun(options: CoordinatorOptions): Promise<RunOut
     let hinted = false;
     const waitingSince = Date.now();
     while (todo.length > 0 || inRedis.size > 0) {
-      if (options.signal?.aborted)
+      if (options.signal?.aborted) {
+        if (options.dropOnAbort) {
+          // Best effort: a cancel is not turned into a failure by Redis being away (what stays goes after a day).
+          for (const batch of inRedis.keys()) await call('removing a cancelled batch', () => queue.remove(jobId(run.id, batch))).catch(() => undefined);
+          throw new TagsmithError('cancelled', 'Cancelled; its batches waiting in Redis were taken out.');
+        }
         throw new TagsmithError('cancelled', `Stopped. The run's batches in Redis are still worked on and kept a day; resume with --resume ${run.id}.`);
+      }
       while (todo.length > 0 && inRedis.size < window) {
         if (!(await add(todo[0]))) break;
         todo.shift();

@@ -59,11 +59,27 @@ export const ScanJobSchema = Type.Object(
     archive: Sha256,
     backbone: Backbone,
     paths: Type.Array(AbsolutePath, { minItems: 1, maxItems: MAX_BATCH }),
+    /**
+     * Answer each image's feature vector too: an engine's scan (POST /scans with --redis) keeps
+     * the feature matrix, to re-score a retrained tag, rank its review queue and find "more like
+     * this" without reading an image again. `tagsmith predict --redis` needs only the scores.
+     */
+    features: Type.Optional(Type.Boolean()),
+    /** Find each image's keywords and answer them (a scan with keywords, or the engine's tags need them). */
+    keywords: Type.Optional(Type.Boolean()),
   },
   closed,
 );
 export type ScanJob = Static<typeof ScanJobSchema>;
 
+const KeywordHitSchema = Type.Object(
+  {
+    score: Probability,
+    count: Type.Integer({ minimum: 1 }),
+    boxes: Type.Array(Type.Array(Type.Number(), { minItems: 4, maxItems: 4 }), { maxItems: 1000 }),
+  },
+  closed,
+);
 const TagCallSchema = Type.Object({ score: Probability, threshold: Probability, applies: Type.Boolean() }, closed);
 
 export const BatchImageSchema = Type.Object(
@@ -77,6 +93,11 @@ export const BatchImageSchema = Type.Object(
     aesthetic: Probability,
     stock: Probability,
     nsfw: Type.Record(Type.String({ maxLength: 64 }), Probability),
+    /** With the job's `features`: the embedding's features, base64 float32 little-endian (as stored records hold them). */
+    features: Type.Optional(Type.String({ maxLength: 1 << 20 })),
+    /** With the job's `keywords`: the objects found and each class's best confidence. */
+    keywords: Type.Optional(Type.Record(Type.String({ maxLength: 64 }), KeywordHitSchema)),
+    keywordVector: Type.Optional(Type.Array(Probability, { maxItems: 1000 })),
   },
   closed,
 );
@@ -148,7 +169,7 @@ export function checkJob(value: unknown): ScanJob | { problem: string } {
  */
 export function checkBatchResult(
   value: unknown,
-  expected: { run: string; batch: number; archive: string; paths: readonly string[] },
+  expected: { run: string; batch: number; archive: string; paths: readonly string[]; featureLength?: number; keywords?: boolean },
 ): BatchResult | { problem: string } {
   const checked = resultShape(value);
   if (!('value' in checked)) return { problem: `the answer is malformed: ${checked.problem}` };
@@ -165,5 +186,11 @@ export function checkBatchResult(
   }
   const missing = expected.paths.find((p) => !seen.has(p));
   if (missing !== undefined) return { problem: `the answer leaves out ${missing}` };
+  for (const image of result.images) {
+    // base64 of featureLength float32s: 4 bytes each, 3 bytes in 4 characters, padded.
+    if (expected.featureLength !== undefined && image.features?.length !== Math.ceil((expected.featureLength * 4) / 3) * 4)
+      return { problem: `the answer has no features of ${expected.featureLength} numbers for ${image.path}` };
+    if (expected.keywords && (!image.keywords || !image.keywordVector)) return { problem: `the answer has no keywords for ${image.path}` };
+  }
   return result;
 }

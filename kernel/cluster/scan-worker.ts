@@ -16,6 +16,7 @@ import path from 'node:path';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { TagsmithError } from '../errors';
 import { Embedder } from '../engine/embedder';
+import { keywordsModelMissing, openKeywordSource, type KeywordSource } from '../engine/keyword-source';
 import { FeatureExtractor } from '../features/feature-extractor';
 import { ScanIndex } from '../scan/scan-index';
 import { imageCalls } from '../scan/image-calls';
@@ -23,7 +24,7 @@ import { scanImages, type ScanEmbeddings } from '../scan/scanner';
 import { readArchiveModels } from '../state/archive-file';
 import { FeatureCache } from '../state/feature-cache';
 import type { EmbeddingRecord } from '../state/record-schemas';
-import { checkEmbedding } from '../state/stored-records';
+import { checkEmbedding, encodeFeatures } from '../state/stored-records';
 import { TagModel } from '../training/tag-model';
 import { redisConnection, shownRedisUrl } from './redis-connection';
 import { checkJob, queueName, type BatchImage, type BatchResult, type ScanJob } from './scan-jobs';
@@ -68,6 +69,7 @@ const PROGRESS_EVERY_MS = 250;
 
 export async function startScanWorker(options: ScanWorkerOptions): Promise<RunningScanWorker> {
   const extractor = await FeatureExtractor.create({ threads: options.threads, backbone: options.backbone });
+  let keywords: KeywordSource | undefined;
   try {
     const running = { backbone: extractor.backboneId, featureLength: extractor.featureLength };
     const archive = await readArchiveModels(options.archive, running);
@@ -85,6 +87,15 @@ export async function startScanWorker(options: ScanWorkerOptions): Promise<Runni
       check: (value) => checkEmbedding(value, 'feature cache entry', running),
     });
     const index = await ScanIndex.open(path.join(options.cacheDir, 'scan-index.json'));
+    // Keywords are found as a local scan finds them: for tags trained with apply_keywords, and for
+    // an engine's scan that asks for them. A worker without the keywords model cannot score such
+    // tags and refuses the archive at start; a batch asking for keywords it cannot find is refused.
+    const opened = await openKeywordSource(path.join(options.cacheDir, 'keywords'), { threads: options.threads });
+    keywords = opened.keywords;
+    const needing = models.filter((m) => m.needs.keywords).map((m) => m.tag);
+    if (needing.length > 0 && !keywords)
+      throw keywordsModelMissing(opened.keywordsStatus, needing, ' on this worker, or give it an archive whose tags need no keywords');
+    const source = keywords;
     const embedder = new Embedder(extractor);
     const embeddings: ScanEmbeddings = {
       ...running,
@@ -94,6 +105,7 @@ export async function startScanWorker(options: ScanWorkerOptions): Promise<Runni
         await cache.put(running.backbone, id, record);
         return record;
       },
+      ...(source ? { keywords: (id: string, bytes: () => Promise<Uint8Array>) => source.of(bytes, id) } : {}),
     };
     const name = `tagsmith-worker@${os.hostname()}:${process.pid}`;
     const queue = queueName(archive.sha256, running.backbone);
@@ -106,8 +118,13 @@ export async function startScanWorker(options: ScanWorkerOptions): Promise<Runni
           `Batch ${job.id} asks for archive ${data.archive} on ${data.backbone}; ${name} scores with ${archive.sha256} on ${running.backbone} only, so it refuses the batch.`,
         );
       }
+      if (data.keywords && !source)
+        throw new UnrecoverableError(
+          `Batch ${job.id} asks for keywords; ${name} has no keywords model (${opened.keywordsStatus.reason ?? 'missing'}): run \`${opened.keywordsStatus.install ?? 'npm run models:keywords'}\` on it.`,
+        );
       const started = performance.now();
-      const result = await scanBatch(data, embeddings, index, models, options.within, (done, total) => job.updateProgress({ done, total }));
+      const wants = { features: data.features ?? false, keywords: needing.length > 0 || (data.keywords ?? false) };
+      const result = await scanBatch(data, embeddings, index, models, options.within, (done, total) => job.updateProgress({ done, total }), wants);
       options.log(
         `${job.id}: ${result.images.length} images (${result.embedded} embedded, ${result.known} from the cache), ${result.skipped.length} skipped, ${((performance.now() - started) / 1000).toFixed(1)} s`,
       );
@@ -155,11 +172,13 @@ export async function startScanWorker(options: ScanWorkerOptions): Promise<Runni
           clearTimeout(forced);
           await index.save().catch(() => undefined);
           await extractor.release();
+          await source?.detector.release();
         }
       },
     };
   } catch (error) {
     await extractor.release();
+    await keywords?.detector.release();
     throw error;
   }
 }
@@ -175,6 +194,8 @@ export async function scanBatch(
   models: readonly TagModel[],
   within: readonly string[] | undefined,
   progress: (done: number, total: number) => Promise<void>,
+  /** Answer each image's features; find (and answer) its keywords. */
+  wants: { features: boolean; keywords: boolean } = { features: false, keywords: false },
 ): Promise<Pick<BatchResult, 'images' | 'skipped' | 'embedded' | 'known'>> {
   const wanted = new Set(job.paths);
   const images = new Map<string, BatchImage>();
@@ -184,10 +205,18 @@ export async function scanBatch(
   const outcome = await scanImages(job.paths, embeddings, index, {
     keepFeatures: false,
     within,
+    keywords: wants.keywords && embeddings.keywords !== undefined,
     onImage: (image, features) => {
       if (!wanted.has(image.path)) return; // a path that became a folder: its files are not this batch's
       const { path: _path, ...calls } = imageCalls(image, features, models);
-      images.set(image.path, { path: image.path, width: image.width, height: image.height, ...calls });
+      images.set(image.path, {
+        path: image.path,
+        width: image.width,
+        height: image.height,
+        ...calls,
+        ...(wants.features ? { features: encodeFeatures(features) } : {}),
+        ...(wants.keywords && image.keywords && image.keywordVector ? { keywords: image.keywords, keywordVector: image.keywordVector } : {}),
+      });
     },
     onSkipped: (s) => {
       if (wanted.has(s.path)) skipped.set(s.path, s.reason);

@@ -2,9 +2,13 @@
 // then the keyword cache (by the sha256 of the image bytes, beside the state like the feature
 // cache: derived, bounded, never archived), else the detector. Samples get theirs when a tag
 // trains with apply_keywords, not when they are added; scans when they are asked for them.
-import type { KeywordDetector } from '../features/keyword-detector';
-import type { FeatureCache } from '../state/feature-cache';
+import type { KeywordsStatus } from '../api/wire-types';
+import { TagsmithError } from '../errors';
+import { KeywordDetector } from '../features/keyword-detector';
+import { findModelsDir } from '../features/models-dir';
+import { FeatureCache } from '../state/feature-cache';
 import type { Keywords } from '../scores/keywords';
+import type { TagModel } from '../training/tag-model';
 import { sha256 } from './embedder';
 
 export interface KeywordRecord {
@@ -74,4 +78,65 @@ export class KeywordSource {
   forget(): void {
     this.recent.clear();
   }
+}
+
+export interface KeywordSourceOptions {
+  modelsDir?: string;
+  /** Cores the detector may use (default every core). */
+  threads?: number;
+  /** Largest size of the keyword cache (default DEFAULT_KEYWORD_CACHE_BYTES). */
+  cacheBytes?: number;
+}
+
+/**
+ * The keywords model with its cache in `cacheDir`, as the engine, `tagsmith predict` and a scan
+ * worker all open it (so an image's keywords are found the same way wherever it is scored).
+ * The model is an opt-in install: without it, no source and the status saying how to get it.
+ */
+export async function openKeywordSource(
+  cacheDir: string,
+  options: KeywordSourceOptions = {},
+): Promise<{ keywords: KeywordSource | undefined; keywordsStatus: KeywordsStatus }> {
+  const modelsDir = options.modelsDir ?? findModelsDir();
+  const keywordsStatus = KeywordDetector.availability(modelsDir);
+  // Checked by availability just now: the file is not hashed twice.
+  const detector = keywordsStatus.installed ? KeywordDetector.create({ modelsDir, threads: options.threads, verify: false }) : undefined;
+  const keywords =
+    detector &&
+    new KeywordSource(
+      detector,
+      await FeatureCache.open<KeywordRecord>(cacheDir, {
+        maxBytes: options.cacheBytes ?? DEFAULT_KEYWORD_CACHE_BYTES,
+        check: (value) => checkKeywordRecord(value, detector.id, detector.labels.length),
+      }),
+    );
+  return { keywords, keywordsStatus };
+}
+
+/** What a user is told when tags trained with apply_keywords are to be scored without the keywords model; `then` ends the sentence. */
+export function keywordsModelMissing(status: KeywordsStatus, tags: readonly string[], then = ''): TagsmithError {
+  const which = tags.length === 1 ? `Tag "${tags[0]}" was` : `Tags ${tags.map((t) => `"${t}"`).join(', ')} were`;
+  return new TagsmithError(
+    'invalid_option',
+    `${which} trained with keywords (apply_keywords), and the keywords model is not installed (${status.reason ?? 'missing'}): ` +
+      `run \`${status.install ?? 'npm run models:keywords'}\`${then}.`,
+  );
+}
+
+/**
+ * The keyword source scoring `models` needs, for a process that scores them away from the engine
+ * (`tagsmith predict`): none when no model was trained with apply_keywords, else
+ * the keywords model with its cache in `cacheDir`; a clear error when it is not installed, so a
+ * run fails before its first image rather than on each one (`invalid_features`).
+ */
+export async function keywordSourceFor(
+  models: readonly TagModel[],
+  cacheDir: string,
+  options: KeywordSourceOptions & { then?: string } = {},
+): Promise<KeywordSource | undefined> {
+  const needing = models.filter((m) => m.needs.keywords).map((m) => m.tag);
+  if (needing.length === 0) return undefined;
+  const { keywords, keywordsStatus } = await openKeywordSource(cacheDir, options);
+  if (!keywords) throw keywordsModelMissing(keywordsStatus, needing, options.then);
+  return keywords;
 }

@@ -4,7 +4,7 @@
 import { asTagsmithError, TagsmithError } from '../errors';
 import type { ScanView } from '../api/wire-types';
 import type { ScanIndex } from '../scan/scan-index';
-import { scanImages, type ScanEmbeddings } from '../scan/scanner';
+import { scanImages, type ScanEmbeddings, type ScanRunner } from '../scan/scanner';
 import { isScanId, newScanId, type ScanRecord, type ScanStore } from '../scan/scan-store';
 
 /** Skipped files a scan's view lists (it counts them all). */
@@ -18,6 +18,8 @@ export interface ScanHost {
   store: ScanStore;
   /** Real paths of the folders scans may read; undefined: anywhere (the CLI's own scans). */
   within: readonly string[] | undefined;
+  /** Runs a scan elsewhere (an engine started with --redis: scan workers); default: here, scanImages. */
+  runner?: ScanRunner;
 }
 
 type Listener = (view: ScanView) => void;
@@ -108,7 +110,7 @@ export class ScanQueue {
       const inputs = this.inputs.get(id)!;
       // Keywords when asked for, or when a trained tag reads them.
       const keywords = this.host.embeddings.keywords !== undefined && (this.withKeywords.has(id) || (this.host.embeddings.keywordsWanted?.() ?? false));
-      const outcome = await scanImages(inputs, this.host.embeddings, await this.host.index(), {
+      const outcome = await (this.host.runner ?? scanImages)(inputs, this.host.embeddings, await this.host.index(), {
         signal: controller.signal,
         within: this.host.within,
         keywords,

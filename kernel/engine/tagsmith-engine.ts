@@ -42,8 +42,6 @@ import { THUMBNAIL_DEFAULT, THUMBNAIL_MAX, THUMBNAIL_MIN } from '../rules';
 import { FeatureExtractor, type FeatureExtractorOptions } from '../features/feature-extractor';
 import { NsfwHead } from '../features/nsfw-head';
 import { unpackArchiveFile } from '../state/archive-file';
-import { KeywordDetector } from '../features/keyword-detector';
-import { findModelsDir } from '../features/models-dir';
 import { writeJsonAtomic } from '../state/atomic-file';
 import { EngineLock } from '../state/engine-lock';
 import { FeatureCache } from '../state/feature-cache';
@@ -58,12 +56,13 @@ import { createStateArchive, restoreStateArchive, snapshotState, syncTree } from
 import { checkEmbedding, checkTagModel, checkTask, decodeFeatures } from '../state/stored-records';
 import { ScanIndex } from '../scan/scan-index';
 import { ScanStore } from '../scan/scan-store';
+import type { ScanRunner } from '../scan/scanner';
 import { TagModel, type TagScore } from '../training/tag-model';
 import { checkEnoughSamples, type TrainingData } from '../training/train-tag';
 import { validateTrainOptions, type TrainOptions } from '../training/train-options';
 import { concurrencyLimit } from './concurrency-limit';
 import { EmbeddingCache } from './embedding-cache';
-import { checkKeywordRecord, DEFAULT_KEYWORD_CACHE_BYTES, KeywordSource, type KeywordRecord } from './keyword-source';
+import { keywordsModelMissing, openKeywordSource, type KeywordRecord, type KeywordSource } from './keyword-source';
 import { Embedder, sha256 } from './embedder';
 import { parseFeaturesDocument } from './features-document';
 import { ModelRegistry } from './model-registry';
@@ -101,6 +100,11 @@ export interface EngineOptions extends FeatureExtractorOptions {
    * that lead out, are refused. Undefined: anywhere (the engine of a local CLI run).
    */
   scanRoots?: readonly string[];
+  /**
+   * Runs folder scans elsewhere instead of in this process: `tagsmith serve --redis` hands them to
+   * scan workers (cluster/distributed-scan.ts) with the same task, progress, cancel and results.
+   */
+  scanRunner?: ScanRunner;
   /** Test seams (see EngineHooks). */
   hooks?: EngineHooks;
 }
@@ -183,6 +187,7 @@ export class TagsmithEngine {
       index: () => (this.scanIndex ??= ScanIndex.open(layout.scanIndex)),
       store: scanStore,
       within: scanRoots,
+      runner: options.scanRunner,
     });
     this.scanning = new ScanService(this.scans, scanStore, new SampleSimilarity(this.samples), {
       running: this.embeddings.running,
@@ -539,9 +544,13 @@ export class TagsmithEngine {
     if (!asked && !needed) return undefined;
     if (!this.keywords) {
       if (needed)
-        throw new TagsmithError(
-          'invalid_option',
-          `A tag was trained with keywords, and the keywords model is not installed: run \`${this.keywordsStatus.install ?? 'npm run models:keywords'}\` and restart the engine.`,
+        throw keywordsModelMissing(
+          this.keywordsStatus,
+          this.models
+            .all()
+            .filter((m) => m.needs.keywords && (!tags || tags.includes(m.tag)))
+            .map((m) => m.tag),
+          ' and restart the engine',
         );
       return undefined;
     }
@@ -849,20 +858,8 @@ export class TagsmithEngine {
 }
 
 /** The keywords model is an opt-in install: without it the engine answers without keywords. */
-async function openKeywords(layout: StateLayout, options: EngineOptions): Promise<{ keywords: KeywordSource | undefined; keywordsStatus: KeywordsStatus }> {
-  const modelsDir = options.modelsDir ?? findModelsDir();
-  const keywordsStatus = KeywordDetector.availability(modelsDir);
-  const detector = keywordsStatus.installed ? KeywordDetector.create({ modelsDir, threads: options.threads, verify: false }) : undefined;
-  const keywords =
-    detector &&
-    new KeywordSource(
-      detector,
-      await FeatureCache.open<KeywordRecord>(layout.keywordCache, {
-        maxBytes: options.keywordCacheBytes ?? DEFAULT_KEYWORD_CACHE_BYTES,
-        check: (value) => checkKeywordRecord(value, detector.id, detector.labels.length),
-      }),
-    );
-  return { keywords, keywordsStatus };
+function openKeywords(layout: StateLayout, options: EngineOptions): ReturnType<typeof openKeywordSource> {
+  return openKeywordSource(layout.keywordCache, { modelsDir: options.modelsDir, threads: options.threads, cacheBytes: options.keywordCacheBytes });
 }
 
 function countsOf(loaded: GenerationContents): RestoreResult {

@@ -6,7 +6,8 @@ import type { PreparedFeatures, TagModel } from '../training/tag-model';
 import type { ScannedImage } from './scanner';
 
 export function imageCalls(image: ScannedImage, features: Float32Array, models: readonly TagModel[], shownPath = image.path): ImageCalls {
-  const input = { features, aesthetic: image.aesthetic, stock: image.stock };
+  // A tag trained with apply_keywords reads the image's keyword confidences; the scan found them (see keywordSourceFor).
+  const input = { features, aesthetic: image.aesthetic, stock: image.stock, ...(image.keywordVector ? { keywords: image.keywordVector } : {}) };
   const prepared: PreparedFeatures = new Map();
   return {
     path: shownPath,

@@ -171,6 +171,12 @@ export async function scanImages(inputs: string[], embeddings: ScanEmbeddings, i
   return { images, features, skipped, embedded: progress.embedded, known: progress.known, cancelled };
 }
 
+/**
+ * What runs a scan: scanImages on this machine, or the same contract kept by other machines
+ * (cluster/distributed-scan.ts: the files walked here, embedded by scan workers over Redis).
+ */
+export type ScanRunner = typeof scanImages;
+
 async function* numbered<T>(items: AsyncIterable<T>): AsyncGenerator<[number, T]> {
   let i = 0;
   for await (const item of items) yield [i++, item];

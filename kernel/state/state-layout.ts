@@ -192,7 +192,7 @@ export class StateLayout {
 
   /** Keywords of images by sha256 (derived, bounded, never archived, like the feature cache). */
   get keywordCache(): string {
-    return path.join(this.derivedRoot, 'cache', 'keywords');
+    return derivedPaths(this.derivedRoot).keywordCache;
   }
 
   get scanIndex(): string {
@@ -287,8 +287,15 @@ export class StateLayout {
  * The state's derived data beside its generations: rebuildable, never archived, and safe to
  * share with another process that only predicts (see feature-cache.ts, scan-index.ts).
  */
-export function derivedPaths(root: string): { featureCache: string; scanIndex: string; scans: string } {
-  return { featureCache: path.join(root, 'cache', 'features'), scanIndex: path.join(root, 'cache', 'scan-index.json'), scans: path.join(root, 'scans') };
+export function derivedPaths(root: string): { featureCache: string; keywordCache: string; scanIndex: string; scans: string; scanRuns: string } {
+  return {
+    // The ledger of the scan an engine started with --redis has under way on scan workers.
+    scanRuns: path.join(root, 'cache', 'scan-runs'),
+    featureCache: path.join(root, 'cache', 'features'),
+    keywordCache: path.join(root, 'cache', 'keywords'),
+    scanIndex: path.join(root, 'cache', 'scan-index.json'),
+    scans: path.join(root, 'scans'),
+  };
 }
 
 /** What a path inside a generation folder is, by the layout above; anything else has no place in a state. */

@@ -7,7 +7,9 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { CLI } from './cli-server';
 import { blobImages, openTestEngine, stripedImages, waitForTask } from './engine';
+import sharp from 'sharp';
 import { scene } from './images';
+import { peopleWithDogs, PERSON_DOG_HORSE } from './keyword-photos';
 
 export const TAG = 'stripes';
 
@@ -28,6 +30,40 @@ export async function trainedArchive(dir: string, options: { backbone?: string }
     for await (const chunk of await engine.getState()) chunks.push(chunk as Buffer);
     await fs.writeFile(archive, Buffer.concat(chunks));
     return { stateDir, archive };
+  } finally {
+    await engine.close();
+  }
+}
+
+/** The tag trained with apply_keywords: the photo of a person with a dog and a horse against blobs. */
+export const KEYWORD_TAG = 'field';
+
+/**
+ * Like trainedArchive, with one tag trained with apply_keywords (needs the keywords model), and a
+ * folder of photos the tag never saw, with and without people and dogs.
+ */
+export async function keywordArchive(dir: string): Promise<{ stateDir: string; archive: string; photos: string }> {
+  const stateDir = path.join(dir, 'keyword-state');
+  const { engine } = await openTestEngine(stateDir);
+  try {
+    const photo = await fs.readFile(PERSON_DOG_HORSE);
+    const positives = [photo, await sharp(photo).flop().toBuffer(), await peopleWithDogs(), await sharp(photo).resize(400).jpeg({ quality: 80 }).toBuffer()];
+    for (const bytes of positives) await engine.addSample('positive', KEYWORD_TAG, bytes);
+    for (const bytes of await blobImages(4)) await engine.addSample('negative', KEYWORD_TAG, bytes);
+    const task = await waitForTask(engine, (await engine.train(KEYWORD_TAG, { apply_keywords: true, num_clusters: 1 })).task_id);
+    assert.equal(task.state, 'done');
+    const archive = path.join(dir, 'keyword-backup.tar');
+    const chunks: Buffer[] = [];
+    for await (const chunk of await engine.getState()) chunks.push(chunk as Buffer);
+    await fs.writeFile(archive, Buffer.concat(chunks));
+    const photos = path.join(dir, 'keyword-photos');
+    await fs.mkdir(photos);
+    await sharp(photo).greyscale().jpeg().toFile(path.join(photos, 'a-grey.jpg'));
+    await sharp(photo).rotate(8, { background: '#777' }).jpeg().toFile(path.join(photos, 'b-tilted.jpg'));
+    await sharp(photo).extract({ left: 0, top: 0, width: 500, height: 424 }).jpeg().toFile(path.join(photos, 'c-cropped.jpg'));
+    for (const [i, bytes] of (await blobImages(2, 40)).entries()) await fs.writeFile(path.join(photos, `d-blob-${i}.jpg`), bytes);
+    await scene(480, 360, 7).jpeg().toFile(path.join(photos, 'e-scene.jpg'));
+    return { stateDir, archive, photos };
   } finally {
     await engine.close();
   }

@@ -14,7 +14,19 @@ import { queueName } from '../../kernel/cluster/scan-jobs';
 import { sha256File } from '../../kernel/state/archive-file';
 import { tempDir } from '../helpers/engine';
 import { startRedis, type TestRedis } from '../helpers/redis-server';
-import { assertSameRecords, jsonLines, photoFolder, startWorker, tagsmith, trainedArchive, until, type WorkerProcess } from '../helpers/scan-cluster';
+import { needsKeywordsModel } from '../helpers/keyword-photos';
+import {
+  assertSameRecords,
+  jsonLines,
+  KEYWORD_TAG,
+  keywordArchive,
+  photoFolder,
+  startWorker,
+  tagsmith,
+  trainedArchive,
+  until,
+  type WorkerProcess,
+} from '../helpers/scan-cluster';
 
 const PHOTOS = 36;
 
@@ -209,6 +221,36 @@ describe('distributed scans over BullMQ', { timeout: 900_000 }, () => {
     assertSameRecords(resumed.stdout(), local);
     assert.deepEqual(await fs.readdir(path.join(work, 'runs')), []);
     await stopWorkers();
+  });
+
+  it('scores a tag trained with apply_keywords as a local scan does, keywords found by the workers', needsKeywordsModel, async () => {
+    const trained = await keywordArchive(work);
+    const scan = tagsmith(['predict', '--state', trained.stateDir, 'keyword-photos'], { cwd: work });
+    assert.equal(await scan.exited, 0, scan.stderr());
+    const localKeywords = scan.stdout();
+    const calls = jsonLines(localKeywords).map((r) => r.tags[KEYWORD_TAG].applies);
+    assert.deepEqual(calls, [true, true, true, false, false, false], 'the photos with people and dogs, not the pictures without');
+
+    for (let i = 0; i < 2; i++) workers.push(await startWorker(redis.url, trained.archive, freshCache()));
+    const run = predict(['--state-archive', trained.archive, '--batch', '2', 'keyword-photos']);
+    assert.equal(await run.exited, 0, run.stderr());
+    assertSameRecords(run.stdout(), localKeywords);
+    await stopWorkers();
+
+    // A worker that could not find the keywords refuses the archive at start, not each batch.
+    const models = path.join(work, 'models-without-keywords');
+    await fs.mkdir(models);
+    const installed = path.resolve(__dirname, '../../models');
+    for (const name of await fs.readdir(installed))
+      if (name !== 'centernet_coco512.onnx') await fs.symlink(path.join(installed, name), path.join(models, name));
+    const refused = tagsmith(['worker', '--redis', redis.url, '--state-archive', trained.archive, '--cache', freshCache()], {
+      env: { TAGSMITH_MODELS_DIR: models },
+    });
+    assert.equal(await refused.exited, 1);
+    assert.match(
+      refused.stderr(),
+      /tagsmith worker: Tag "field" was trained with keywords \(apply_keywords\), and the keywords model is not installed .*run `npm run models:keywords` on this worker/,
+    );
   });
 
   it("never scores a batch with another archive's models, and will not start without an archive it can load", async () => {

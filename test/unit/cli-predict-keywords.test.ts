@@ -1,0 +1,109 @@
+// `tagsmith predict` (the CLI, as a process) on a tag trained with apply_keywords: each image's
+// keyword confidences are part of the tag's input, so the CLI must find them as the engine does
+// and score every image as the engine's /predict scores it; without the keywords model it says
+// so once, with the command that installs it, instead of failing on every image.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import sharp from 'sharp';
+import { TagsmithClient } from '../../kernel/client/tagsmith-client';
+import { CLI, removeDir, startCliServer, type CliServer } from '../helpers/cli-server';
+import { blobImages, tempDir } from '../helpers/engine';
+import { scene } from '../helpers/images';
+import { needsKeywordsModel, peopleWithDogs, PERSON_DOG_HORSE } from '../helpers/keyword-photos';
+
+const TAG = 'field';
+
+function run(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+describe('tagsmith predict with a tag trained on keywords', { ...needsKeywordsModel, timeout: 300_000 }, () => {
+  let server: CliServer;
+  let folder: string;
+  before(async () => {
+    server = await startCliServer();
+    const client = new TagsmithClient({ url: server.url });
+    const photo = await fs.readFile(PERSON_DOG_HORSE);
+    const positives = [photo, await sharp(photo).flop().toBuffer(), await peopleWithDogs(), await sharp(photo).resize(400).jpeg({ quality: 80 }).toBuffer()];
+    for (const bytes of positives) await client.addSample('positive', TAG, bytes);
+    for (const bytes of await blobImages(4)) await client.addSample('negative', TAG, bytes);
+    const task = await client.train(TAG, { apply_keywords: true, num_clusters: 1 });
+    assert.equal(task.state, 'done', JSON.stringify(task));
+    assert.equal((await client.tags()).find((t) => t.tag === TAG)?.options?.apply_keywords, true);
+
+    // Images the tag never saw, some with people and dogs, some without.
+    folder = await tempDir('tagsmith-predict-keywords-');
+    await fs.mkdir(path.join(folder, 'shoot'));
+    await sharp(photo)
+      .greyscale()
+      .jpeg()
+      .toFile(path.join(folder, 'shoot', 'a-grey.jpg'));
+    await sharp(photo)
+      .rotate(8, { background: '#777' })
+      .jpeg()
+      .toFile(path.join(folder, 'shoot', 'b-tilted.jpg'));
+    await fs.writeFile(path.join(folder, 'shoot', 'c-blob.jpg'), (await blobImages(1, 40))[0]);
+    await scene(480, 360, 7)
+      .jpeg()
+      .toFile(path.join(folder, 'shoot', 'd-scene.jpg'));
+  });
+  after(async () => {
+    await server?.stop();
+    if (server) await removeDir(server.stateDir);
+    if (folder) await removeDir(folder);
+  });
+
+  it("scores every image as the engine's /predict does (to 1e-6), keywords included", async () => {
+    const result = await run(['predict', '--state', server.stateDir, 'shoot'], folder);
+    assert.equal(result.code, 0, result.stderr);
+    const records = result.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { path: string; tags: Record<string, { score: number; threshold: number; applies: boolean }> });
+    assert.deepEqual(
+      records.map((r) => r.path),
+      ['shoot/a-grey.jpg', 'shoot/b-tilted.jpg', 'shoot/c-blob.jpg', 'shoot/d-scene.jpg'],
+    );
+    const client = new TagsmithClient({ url: server.url });
+    for (const record of records) {
+      const expected = (await client.predict(await fs.readFile(path.join(folder, record.path)))).custom[TAG];
+      const got = record.tags[TAG];
+      assert.ok(Math.abs(got.score - expected.score) <= 1e-6, `${record.path}: predict ${got.score}, the engine ${expected.score}`);
+      assert.ok(Math.abs(got.threshold - expected.threshold) <= 1e-6, record.path);
+      assert.equal(got.applies, expected.label, record.path);
+    }
+    assert.deepEqual(
+      records.map((r) => r.tags[TAG].applies),
+      [true, true, false, false],
+      'the photos with people and dogs, not the pictures without',
+    );
+  });
+
+  it('without the keywords model, says which tag needs it and how to install it, once', async () => {
+    // The same models folder without the detector's file.
+    const models = await tempDir('tagsmith-models-');
+    const installed = path.resolve(__dirname, '../../models');
+    try {
+      for (const name of await fs.readdir(installed)) {
+        if (name !== 'centernet_coco512.onnx') await fs.symlink(path.join(installed, name), path.join(models, name));
+      }
+      const result = await run(['predict', '--state', server.stateDir, 'shoot'], folder, { TAGSMITH_MODELS_DIR: models });
+      assert.equal(result.code, 1);
+      assert.equal(result.stdout, '', 'no image is scored without its keywords');
+      assert.match(
+        result.stderr,
+        /^tagsmith predict: Tag "field" was trained with keywords \(apply_keywords\), and the keywords model is not installed \(centernet_coco512\.onnx is not installed\): run `npm run models:keywords`\.\n$/,
+      );
+    } finally {
+      await removeDir(models);
+    }
+  });
+});
