@@ -79,6 +79,9 @@ export interface ScanOptions {
   keywords?: boolean;
 }
 
+/** Files read, decoded and embedded at once (bench:scan --concurrency compares others). */
+export const DEFAULT_SCAN_CONCURRENCY = 4;
+
 export async function scanImages(inputs: string[], embeddings: ScanEmbeddings, index: ScanIndex, options: ScanOptions = {}): Promise<ScanOutcome> {
   const started = performance.now();
   const maxBytes = options.maxImageBytes ?? DEFAULT_MAX_UPLOAD;
@@ -141,7 +144,7 @@ export async function scanImages(inputs: string[], embeddings: ScanEmbeddings, i
   };
 
   let cancelled = false;
-  const concurrency = options.concurrency ?? 4;
+  const concurrency = options.concurrency ?? DEFAULT_SCAN_CONCURRENCY;
   for await (const [i, outcome] of numbered(settledInOrder(found.files, concurrency, scanFile))) {
     progress.done++;
     if (outcome.ok) {

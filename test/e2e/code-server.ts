@@ -169,6 +169,11 @@ export async function notification(page: Page, text: RegExp, timeout = 120_000):
 export async function contextMenu(page: Page, rowText: string, itemText: string): Promise<void> {
   const row = page.locator('.explorer-folders-view .monaco-list-row', { hasText: rowText }).first();
   await row.click({ button: 'right' });
+  await chooseMenuItem(page, itemText);
+}
+
+/** Chooses an item of the context menu that is open (the explorer's, or a webview's). */
+export async function chooseMenuItem(page: Page, itemText: string): Promise<void> {
   const item = page.locator('.context-view .action-item', { hasText: itemText }).first();
   await item.hover();
   await item.click();

@@ -14,6 +14,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { blobImages, stripedImages, tempDir } from '../helpers/engine';
 import { blobs } from '../helpers/images';
 import {
+  chooseMenuItem,
   contextMenuToPicker,
   hostVsix,
   installExtension,
@@ -389,17 +390,7 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
       await menu.waitFor({ state: 'hidden' });
       assert.ok(attempt < 3, `the explorer's menu on ${name} ${onRow ? `has no "${item}"` : 'opened on another row'}`);
     }
-    await entry.hover();
-    await entry.click();
-    // As contextMenu does: a menu that swallowed the click while animating in takes Enter.
-    if (
-      !(await menu.waitFor({ state: 'hidden', timeout: 2000 }).then(
-        () => true,
-        () => false,
-      ))
-    )
-      await page.keyboard.press('Enter');
-    await menu.waitFor({ state: 'hidden' });
+    await chooseMenuItem(page, item);
   }
 
   /** A button of the notification toast showing `text`. */
@@ -679,7 +670,7 @@ describe('Tagsmith in VS Code', { timeout: 600_000 }, () => {
       await page.keyboard.press('Escape');
       assert.ok(attempt < 3, 'right-clicking a card in the review panel shows no "More Like This"');
     }
-    await entry.click();
+    await chooseMenuItem(page, 'More Like This');
     await panel.locator('.similar-header', { hasText: 'Most like r-blob-0.jpg' }).waitFor();
     await panel.locator('.review-status', { hasText: /most like r-blob-0\.jpg/ }).waitFor();
     // The card itself is left out; the most alike are blobs, not stripes.
