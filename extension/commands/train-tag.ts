@@ -28,17 +28,28 @@ export async function trainTag(client: TagsmithClient, watcher: EngineWatcher, m
     placeHolder: `Last time: ${remembered.num_clusters}`,
   });
   if (!clusters) return undefined;
-  const scores = await vscode.window.showQuickPick(
+  // The keywords input is offered only where the engine has the keywords model (an opt-in install).
+  const keywordsInstalled = (await client.health()).keywords.installed;
+  const inputs = await vscode.window.showQuickPick(
     [
       { label: 'aesthetic', description: 'use the aesthetic score as an input', picked: remembered.apply_aesthetic_score },
       { label: 'stock', description: 'use the stock-suitability score as an input', picked: remembered.apply_stock_score },
+      ...(keywordsInstalled
+        ? [
+            {
+              label: 'keywords',
+              description: 'use the COCO objects found in each image as inputs (for tags objects explain; see docs/benchmarks.md)',
+              picked: remembered.apply_keywords ?? false,
+            },
+          ]
+        : []),
     ],
     { title: `Train "${tag}": extra inputs (optional)`, canPickMany: true },
   );
-  if (!scores) return undefined;
+  if (!inputs) return undefined;
   const options = optionsFrom(
     Number(clusters.label),
-    scores.map((s) => s.label),
+    inputs.map((s) => s.label),
   );
   await memento.update(REMEMBERED, { ...memento.get<Record<string, TrainOptions>>(REMEMBERED, {}), [tag]: options });
 

@@ -81,7 +81,8 @@ describe('restart policy', () => {
 
 describe('train choices', () => {
   it('turns the dialog into engine options', () => {
-    assert.deepEqual(optionsFrom(3, ['stock']), { num_clusters: 3, apply_aesthetic_score: false, apply_stock_score: true });
-    assert.deepEqual(optionsFrom(1, ['aesthetic', 'stock']), { num_clusters: 1, apply_aesthetic_score: true, apply_stock_score: true });
+    assert.deepEqual(optionsFrom(3, ['stock']), { num_clusters: 3, apply_aesthetic_score: false, apply_stock_score: true, apply_keywords: false });
+    assert.deepEqual(optionsFrom(1, ['aesthetic', 'stock']), { num_clusters: 1, apply_aesthetic_score: true, apply_stock_score: true, apply_keywords: false });
+    assert.deepEqual(optionsFrom(2, ['keywords']), { num_clusters: 2, apply_aesthetic_score: false, apply_stock_score: false, apply_keywords: true });
   });
 });
