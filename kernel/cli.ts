@@ -100,7 +100,9 @@ async function main(argv: string[]): Promise<number> {
         },
       });
       return runServeCommand({
-        redisUrl: values.redis ?? (process.env.TAGSMITH_REDIS || undefined),
+        // Only the flag: TAGSMITH_REDIS, exported for `predict` and `worker`, must not turn every
+        // engine (the extension's too, which inherits the environment) into a coordinator.
+        redisUrl: values.redis,
         batchSize: positiveInteger('batch', values.batch, undefined),
         redisTimeoutMs: seconds('redis-timeout', values['redis-timeout']),
         readOnly: values['read-only'],
@@ -138,7 +140,7 @@ async function main(argv: string[]): Promise<number> {
       if (values.format !== 'jsonl' && values.format !== 'csv') throw new Error(`--format must be jsonl or csv; got ${values.format}`);
       const redis = values.redis ?? (process.env.TAGSMITH_REDIS || undefined);
       if (redis) {
-        // BullMQ and its Redis client are loaded only by the commands that use them (not by `serve`).
+        // BullMQ and its Redis client are loaded only by the commands that use them (`serve` only with --redis).
         const { DEFAULT_RUNS_DIR, runDistributedPredict } = await import('./cli/distributed-predict');
         return runDistributedPredict(positionals, {
           redisUrl: redis,

@@ -1,7 +1,7 @@
 // `tagsmith serve`: the engine's HTTP API on loopback, state in a folder of the user's.
 import os from 'node:os';
 import path from 'node:path';
-import { distributedScans, type DistributedScans } from '../cluster/distributed-scan';
+import type { DistributedScans } from '../cluster/distributed-scan';
 import { TagsmithEngine } from '../engine/tagsmith-engine';
 import { asTagsmithError } from '../errors';
 import { derivedPaths } from '../state/state-layout';
@@ -76,6 +76,8 @@ export async function runServeCommand(options: ServeOptions): Promise<number> {
   let workers: DistributedScans | undefined;
   if (options.redisUrl) {
     try {
+      // Loaded only here: an engine without --redis never loads BullMQ and its Redis client.
+      const { distributedScans } = await import('../cluster/distributed-scan');
       workers = await distributedScans({
         redisUrl: options.redisUrl,
         archive: options.stateArchive!,

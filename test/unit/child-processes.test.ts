@@ -134,6 +134,17 @@ describe('the engine started as the extension starts it', { timeout: 120_000 }, 
     assert.equal(crashed, false);
   });
 
+  it("starts in a shell that exported TAGSMITH_REDIS for the CLI's scan workers (only --redis makes an engine hand scans out)", async () => {
+    process.env.TAGSMITH_REDIS = 'redis://127.0.0.1:9';
+    try {
+      const engine = await EngineProcess.start({ cliPath, stateDir, port: 0, threads: 1, log: () => undefined });
+      assert.deepEqual(await engine.client.tags(), []);
+      await engine.stop();
+    } finally {
+      delete process.env.TAGSMITH_REDIS;
+    }
+  });
+
   it('reports a crash once, with how it ended', async () => {
     const engine = await EngineProcess.start({ cliPath, stateDir, port: 0, threads: 1, log: () => undefined });
     const crashes: ChildExit[] = [];
