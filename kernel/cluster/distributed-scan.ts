@@ -17,7 +17,7 @@ import { decodeFeatures } from '../state/stored-records';
 import { checkRedisUrl, shownRedisUrl } from './redis-connection';
 import { RunLedger, type RunManifest } from './run-ledger';
 import { coordinateRun } from './scan-coordinator';
-import { cutBatches, DEFAULT_BATCH, newRunId, queueName } from './scan-jobs';
+import { cutBatches, DEFAULT_BATCH, MAX_BATCH, newRunId, queueName } from './scan-jobs';
 
 export interface DistributedScanOptions {
   redisUrl: string;
@@ -52,6 +52,8 @@ export async function distributedScans(options: DistributedScanOptions): Promise
     );
   const queue = queueName(archive.sha256, running.backbone);
   const batchSize = options.batchSize ?? DEFAULT_BATCH;
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH)
+    throw new TagsmithError('invalid_option', `--batch must be 1 to ${MAX_BATCH} images; got ${batchSize}.`);
   let cleared = false;
 
   const run: ScanRunner = async (inputs, embeddings, _index, scan = {}) => {
@@ -116,7 +118,15 @@ export async function distributedScans(options: DistributedScanOptions): Promise
         });
         failed = new Map(outcome.failed.map((f) => [f.batch, f.reason]));
       } catch (error) {
-        if (asTagsmithError(error).code !== 'cancelled') throw error;
+        const e = asTagsmithError(error);
+        // The coordinator's advice (--resume) is the CLI's: an engine's run is not kept to resume.
+        if (e.code === 'redis_unavailable')
+          throw new TagsmithError(
+            'redis_unavailable',
+            e.message.replace(/what was done is kept: resume with --resume .*$/, 'the scan stopped: scan the folder again once Redis is back.'),
+            { cause: error },
+          );
+        if (e.code !== 'cancelled') throw error;
         cancelled = true;
       }
       return assemble(ledger, found.skipped, failed, cancelled, scan);

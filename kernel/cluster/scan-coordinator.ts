@@ -249,7 +249,8 @@ export async function coordinateRun(options: CoordinatorOptions): Promise<RunOut
       if (options.signal?.aborted) {
         if (options.dropOnAbort) {
           // Best effort: a cancel is not turned into a failure by Redis being away (what stays goes after a day).
-          for (const batch of inRedis.keys()) await call('removing a cancelled batch', () => queue.remove(jobId(run.id, batch))).catch(() => undefined);
+          // All at once: one by one, each waiting out an unreachable Redis, a cancel (and an engine's shutdown) would take minutes.
+          await Promise.allSettled([...inRedis.keys()].map((batch) => call('removing a cancelled batch', () => queue.remove(jobId(run.id, batch)))));
           throw new TagsmithError('cancelled', 'Cancelled; its batches waiting in Redis were taken out.');
         }
         throw new TagsmithError('cancelled', `Stopped. The run's batches in Redis are still worked on and kept a day; resume with --resume ${run.id}.`);
