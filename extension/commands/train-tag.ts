@@ -38,7 +38,7 @@ export async function trainTag(client: TagsmithClient, watcher: EngineWatcher, m
         ? [
             {
               label: 'keywords',
-              description: 'use the COCO objects found in each image as inputs (for tags objects explain; see docs/benchmarks.md)',
+              description: 'use the objects found in each image (COCO classes) as inputs: for tags the objects explain, such as "picnic"',
               picked: remembered.apply_keywords ?? false,
             },
           ]

@@ -5,11 +5,11 @@
 const digitCounts = new Uint32Array(1 << 16);
 
 /**
- * `kthSmallest` for values that are all ≥ 0 (+0 included, no NaN), in two sequential passes
- * instead of a selection's scattered swaps: the bits of a non-negative float32 sort as
- * unsigned integers do, so the answer's upper 16 bits are found by counting them, then its
- * lower 16 bits by counting those among the values that share the upper ones. Leaves `values`
- * as it was.
+ * The value a sort would put at index `k`, for values that are all ≥ 0 (+0 included, no NaN),
+ * in two sequential passes instead of a selection's scattered swaps: the bits of a non-negative
+ * float32 sort as unsigned integers do, so the answer's upper 16 bits are found by counting
+ * them, then its lower 16 bits by counting those among the values that share the upper ones.
+ * Leaves `values` as it was.
  */
 export function kthSmallestNonNegative(values: Float32Array, k: number): number {
   if (!Number.isInteger(k) || k < 0 || k >= values.length) throw new RangeError(`k = ${k} is outside 0…${values.length - 1}`);
