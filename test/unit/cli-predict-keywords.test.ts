@@ -3,27 +3,17 @@
 // and score every image as the engine's /predict scores it; without the keywords model it says
 // so once, with the command that installs it, instead of failing on every image.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { TagsmithClient } from '../../kernel/client/tagsmith-client';
-import { CLI, removeDir, startCliServer, type CliServer } from '../helpers/cli-server';
+import { removeDir, runCli, startCliServer, type CliServer } from '../helpers/cli-server';
 import { blobImages, tempDir } from '../helpers/engine';
 import { scene } from '../helpers/images';
 import { needsKeywordsModel, peopleWithDogs, PERSON_DOG_HORSE } from '../helpers/keyword-photos';
 
 const TAG = 'field';
-
-function run(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-}
 
 describe('tagsmith predict with a tag trained on keywords', { ...needsKeywordsModel, timeout: 300_000 }, () => {
   let server: CliServer;
@@ -62,7 +52,7 @@ describe('tagsmith predict with a tag trained on keywords', { ...needsKeywordsMo
   });
 
   it("scores every image as the engine's /predict does (to 1e-6), keywords included", async () => {
-    const result = await run(['predict', '--state', server.stateDir, 'shoot'], folder);
+    const result = await runCli(['predict', '--state', server.stateDir, 'shoot'], folder);
     assert.equal(result.code, 0, result.stderr);
     const records = result.stdout
       .trim()
@@ -87,6 +77,31 @@ describe('tagsmith predict with a tag trained on keywords', { ...needsKeywordsMo
     );
   });
 
+  it('names a truncated JPEG among the photos on stderr and scores the rest, keywords included', async () => {
+    const mixed = path.join(folder, 'mixed');
+    await fs.mkdir(mixed);
+    for (const name of await fs.readdir(path.join(folder, 'shoot'))) await fs.copyFile(path.join(folder, 'shoot', name), path.join(mixed, name));
+    const whole = await fs.readFile(path.join(mixed, 'a-grey.jpg'));
+    await fs.writeFile(path.join(mixed, 'b-broken.jpg'), whole.subarray(0, Math.floor(whole.length / 2)));
+    const result = await runCli(['predict', '--state', server.stateDir, 'mixed'], folder);
+    assert.equal(result.code, 1, 'a file was unreadable');
+    const records = result.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { path: string; tags: Record<string, { applies: boolean }> });
+    assert.deepEqual(
+      records.map((r) => [r.path, r.tags[TAG].applies]),
+      [
+        ['mixed/a-grey.jpg', true],
+        ['mixed/b-tilted.jpg', true],
+        ['mixed/c-blob.jpg', false],
+        ['mixed/d-scene.jpg', false],
+      ],
+    );
+    assert.match(result.stderr, /^tagsmith: mixed\/b-broken\.jpg: .*(truncated|corrupt)/im);
+    assert.match(result.stderr, /4 images .*, 1 skipped/);
+  });
+
   it('without the keywords model, says which tag needs it and how to install it, once', async () => {
     // The same models folder without the detector's file.
     const models = await tempDir('tagsmith-models-');
@@ -95,7 +110,7 @@ describe('tagsmith predict with a tag trained on keywords', { ...needsKeywordsMo
       for (const name of await fs.readdir(installed)) {
         if (name !== 'centernet_coco512.onnx') await fs.symlink(path.join(installed, name), path.join(models, name));
       }
-      const result = await run(['predict', '--state', server.stateDir, 'shoot'], folder, { TAGSMITH_MODELS_DIR: models });
+      const result = await runCli(['predict', '--state', server.stateDir, 'shoot'], folder, { TAGSMITH_MODELS_DIR: models });
       assert.equal(result.code, 1);
       assert.equal(result.stdout, '', 'no image is scored without its keywords');
       assert.match(

@@ -3,28 +3,12 @@
 // message naming the first, in either order, and a lock left by a killed engine does not
 // keep the folder locked.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TagsmithClient } from '../../kernel/client/tagsmith-client';
-import { CLI, removeDir, startCliServer, type CliServer } from '../helpers/cli-server';
+import { removeDir, runCli, startCliServer, type CliServer } from '../helpers/cli-server';
 import { blobImages, stripedImages, tempDir } from '../helpers/engine';
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(args: string[], cwd: string): Promise<Run> {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-}
 
 describe('tagsmith predict beside a running engine', { timeout: 300_000 }, () => {
   let server: CliServer;
@@ -48,7 +32,7 @@ describe('tagsmith predict beside a running engine', { timeout: 300_000 }, () =>
   });
 
   it('prints one JSON line per image, in order, each tag with score, threshold and call; names the bad file', async () => {
-    const result = await run(['predict', '--backbone', 'mobilenet_v2_140', '--state', server.stateDir, 'shoot'], folder);
+    const result = await runCli(['predict', '--backbone', 'mobilenet_v2_140', '--state', server.stateDir, 'shoot'], folder);
     assert.equal(result.code, 1, 'a file was unreadable');
     const records = result.stdout
       .trim()
@@ -69,7 +53,7 @@ describe('tagsmith predict beside a running engine', { timeout: 300_000 }, () =>
   });
 
   it('writes CSV of only the images a tag applies to, from the cache the second time', async () => {
-    const result = await run(
+    const result = await runCli(
       ['predict', '--backbone', 'mobilenet_v2_140', '--state', server.stateDir, '--format', 'csv', '--applies-only', '--tag', 'stripes', 'shoot'],
       folder,
     );
@@ -83,7 +67,7 @@ describe('tagsmith predict beside a running engine', { timeout: 300_000 }, () =>
   });
 
   it('says which tags exist when asked for one that does not', async () => {
-    const result = await run(['predict', '--backbone', 'mobilenet_v2_140', '--state', server.stateDir, '--tag', 'cats', 'shoot'], folder);
+    const result = await runCli(['predict', '--backbone', 'mobilenet_v2_140', '--state', server.stateDir, '--tag', 'cats', 'shoot'], folder);
     assert.equal(result.code, 1);
     assert.match(result.stderr, /There is no trained tag "cats" .* \(trained: stripes\)/);
   });
