@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { seededRandom } from '../../kernel/ml/random';
-import { TagModel, transformRows } from '../../kernel/training/tag-model';
+import { fitLogistic } from '../../kernel/ml/logistic-regression';
+import { modelInput, TagModel, transformRows } from '../../kernel/training/tag-model';
 import { trainTag } from '../../kernel/training/train-tag';
 
 describe('clustered tag training', () => {
@@ -51,6 +52,25 @@ describe('clustered tag training', () => {
     assert.ok(three.json.shared, 'a clustered tag keeps a shared head');
     assert.ok(auc(three) >= auc(one) - 0.01, `3 clusters ${auc(three).toFixed(3)} vs 1 cluster ${auc(one).toFixed(3)}`);
     assert.ok(auc(three) >= auc(independent), `tied ${auc(three).toFixed(3)} vs independent ${auc(independent).toFixed(3)}`);
+  });
+
+  it('ends at the optimum of the chosen penalty, whatever the fit started from', async () => {
+    // The final fit starts from the folds' mean head; the loss is strictly convex, so it must
+    // land where a fit from zero, run to a far tighter tolerance, lands.
+    const random = seededRandom(17);
+    const noisy = (centre: number[], count: number) =>
+      Array.from({ length: count }, () => ({ features: Float32Array.from(centre, (c) => Math.max(0, c + (random() - 0.5) * 1.2)) }));
+    const positives = noisy(e(0), 40);
+    const negatives = noisy(e(1), 60);
+    const data = { tag: 't', backbone: 'test', featureLength: 8, positives, negatives, samplesDigest: '' };
+    const model = await trainTag(data, { num_clusters: 1, apply_aesthetic_score: false, apply_stock_score: false });
+    const rows = [...positives, ...negatives].map((s) => modelInput(s, model.json));
+    const labels = rows.map((_, i) => (i < positives.length ? 1 : 0));
+    const weights = labels.map((l) => (l === 1 ? rows.length / (2 * positives.length) : rows.length / (2 * negatives.length)));
+    const reference = fitLogistic(rows, labels, weights, { l2: model.json.metrics.l2, tolerance: 1e-9, maxIterations: 5000 });
+    const [head] = model.json.clusters;
+    head.weights.forEach((w, j) => assert.ok(Math.abs(w - reference.weights[j]) < 1e-3, `weight ${j}: ${w} vs ${reference.weights[j]}`));
+    assert.ok(Math.abs(head.bias - reference.bias) < 1e-3, `bias ${head.bias} vs ${reference.bias}`);
   });
 
   it("scores a scan's whole matrix as it scores each image alone, clusters, shared head and base scores included", async () => {
