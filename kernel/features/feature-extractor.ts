@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { readManifest, type ModelEntry } from '../../models/manifest';
 import { TagsmithError } from '../errors';
-import { decodeImage, type DecodedImage, type ImageInfo, type ResizePolicy, type RgbImage } from '../images/image-decoder';
+import { decodeImage, type ColourProfilePolicy, type DecodedImage, type ImageInfo, type ResizePolicy, type RgbImage } from '../images/image-decoder';
 import { InferencePool } from './inference-pool';
 import type { View } from './input-tensor';
 import { findModelsDir } from './models-dir';
@@ -43,6 +43,8 @@ export interface FeatureExtractorOptions {
   inputSize?: number;
   /** Average the features of the image and its mirror image (one extra inference per image); default: the manifest's `input.flipAverage`. */
   flipAverage?: boolean;
+  /** `convert-all`: convert sRGB profiles too, as sharp does by default (bench:features' comparison); default `skip-srgb` (kernel/images/colour-profile.ts). */
+  colourProfiles?: ColourProfilePolicy;
 }
 
 /**
@@ -56,7 +58,7 @@ export class FeatureExtractor {
     private readonly pool: InferencePool,
     readonly backboneId: string,
     readonly model: ModelEntry,
-    private readonly options: { resize: ResizePolicy; inputSize: number; flipAverage: boolean },
+    private readonly options: { resize: ResizePolicy; inputSize: number; flipAverage: boolean; colourProfiles: ColourProfilePolicy },
   ) {}
 
   static async create(options: FeatureExtractorOptions = {}): Promise<FeatureExtractor> {
@@ -87,6 +89,7 @@ export class FeatureExtractor {
       resize: options.resize ?? 'center-crop',
       inputSize,
       flipAverage: options.flipAverage ?? entry.input.flipAverage ?? false,
+      colourProfiles: options.colourProfiles ?? 'skip-srgb',
     });
   }
 
@@ -109,13 +112,17 @@ export class FeatureExtractor {
 
   /** `embed`, plus a thumbnail of the whole image (longer side ≤ `cueSide`) from the same decode where it can. */
   async embedWithThumbnail(bytes: Uint8Array, cueSide: number, header?: ImageInfo): Promise<{ embedding: Embedding; thumbnail: RgbImage }> {
-    const { model, cues } = await decodeImage(bytes, { size: this.options.inputSize, policy: this.options.resize, cueSide }, header);
+    const { model, cues } = await decodeImage(
+      bytes,
+      { size: this.options.inputSize, policy: this.options.resize, profiles: this.options.colourProfiles, cueSide },
+      header,
+    );
     return { embedding: await this.embedDecoded(model), thumbnail: cues! };
   }
 
   /** Decodes as this model wants (size, resize policy); the bytes-to-pixels half of `embed`. `header`: `inspectImage`'s answer, if known. */
   async decode(bytes: Uint8Array, header?: ImageInfo): Promise<DecodedImage> {
-    return (await decodeImage(bytes, { size: this.options.inputSize, policy: this.options.resize }, header)).model;
+    return (await decodeImage(bytes, { size: this.options.inputSize, policy: this.options.resize, profiles: this.options.colourProfiles }, header)).model;
   }
 
   /** The pixels-to-embedding half of `embed`, for callers that also use the pixels. */

@@ -1,8 +1,9 @@
 // Turns untrusted image bytes into the RGB pixels a model wants. sharp decodes; this file
 // decides what is accepted: raster formats only (an SVG could reference other files), a pixel
 // limit read from the header before any decoding, and the first frame of an animation.
-import sharp, { type Metadata, type OutputInfo } from 'sharp';
+import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp';
 import { TagsmithError } from '../errors';
+import { profileIsSrgb } from './colour-profile';
 
 /**
  * How strict decoding is: any truncation fails; for PNG also a warning, because libpng
@@ -24,6 +25,8 @@ export interface ImageInfo {
   /** Size after EXIF rotation. */
   width: number;
   height: number;
+  /** The embedded ICC profile, if any: for decoding only, never stored. */
+  iccProfile?: Buffer;
 }
 
 export interface DecodedImage extends ImageInfo {
@@ -51,7 +54,26 @@ export async function inspectImage(bytes: Uint8Array): Promise<ImageInfo> {
   if (width * height > MAX_INPUT_PIXELS) {
     throw new TagsmithError('image_too_large', `The image is ${width}×${height} pixels; the limit is ${MAX_INPUT_PIXELS / 1e6} megapixels.`);
   }
-  return { format, width, height };
+  return { format, width, height, ...(meta.icc ? { iccProfile: meta.icc } : {}) };
+}
+
+/** What a record keeps of an image: its format and upright size. */
+function describe(info: ImageInfo): ImageInfo {
+  return { format: info.format, width: info.width, height: info.height };
+}
+
+/**
+ * sharp over untrusted bytes with this file's limits (the pixel limit, the first frame, strict
+ * failure), turned upright, alpha flattened onto white, in sRGB. An sRGB profile is not
+ * converted (colour-profile.ts: it changes no colour by more than a level and costs more than
+ * the decoding); any other profile is.
+ */
+async function openUpright(bytes: Uint8Array, info: ImageInfo, profiles: ColourProfilePolicy = 'skip-srgb'): Promise<Sharp> {
+  const ignoreIcc = profiles === 'skip-srgb' && info.iccProfile !== undefined && (await profileIsSrgb(info.iccProfile));
+  return sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS, pages: 1, failOn: failOn(info.format), ignoreIcc })
+    .autoOrient()
+    .flatten({ background: '#ffffff' })
+    .toColourspace('srgb');
 }
 
 /** Decodes, rotates upright, flattens alpha onto white, converts to sRGB and resizes. `header`: what `inspectImage` said of these bytes, if the caller asked already. */
@@ -65,7 +87,12 @@ export interface DecodeRequest {
   policy: ResizePolicy;
   /** Also a thumbnail of the whole image, its longer side at most this (for the photographic cues). */
   cueSide?: number;
+  /** Default `skip-srgb`. */
+  profiles?: ColourProfilePolicy;
 }
+
+/** `skip-srgb`: an sRGB profile is not converted (colour-profile.ts); `convert-all`: every profile is, as sharp does by default. */
+export type ColourProfilePolicy = 'skip-srgb' | 'convert-all';
 
 export interface RgbImage {
   pixels: Buffer;
@@ -82,18 +109,17 @@ export interface RgbImage {
  */
 export async function decodeImage(bytes: Uint8Array, request: DecodeRequest, header?: ImageInfo): Promise<{ model: DecodedImage; cues?: RgbImage }> {
   const info = header ?? (await inspectImage(bytes));
-  const { size, policy, cueSide } = request;
+  const { size, policy, cueSide, profiles } = request;
   // The scaled image serves the thumbnail only when it is a reduction of the original that is still at least the thumbnail's size.
   const scale = size / Math.min(info.width, info.height);
   const shared = policy === 'center-crop' && cueSide !== undefined && scale <= 1 && Math.max(info.width, info.height) * scale >= cueSide;
-  const cuesApart = cueSide !== undefined && !shared ? decodeThumbnailRgb(bytes, cueSide, info) : undefined;
+  const cuesApart = cueSide !== undefined && !shared ? decodeThumbnailRgb(bytes, cueSide, info, profiles) : undefined;
   // Observed at once: should it fail while the model's decode is awaited, that is an outcome, not an unhandled rejection.
   cuesApart?.catch(() => {});
   try {
-    const { data, info: out } = await sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS, pages: 1, failOn: failOn(info.format) })
-      .autoOrient()
-      .flatten({ background: '#ffffff' })
-      .toColourspace('srgb')
+    const { data, info: out } = await (
+      await openUpright(bytes, info, profiles)
+    )
       .resize(size, size, { fit: policy === 'squash' ? 'fill' : 'outside', kernel: 'lanczos3' })
       .removeAlpha()
       .raw({ depth: 'uchar' })
@@ -101,7 +127,7 @@ export async function decodeImage(bytes: Uint8Array, request: DecodeRequest, hea
     if (out.channels !== 3 || out.width < size || out.height < size)
       throw new Error(`decoded ${out.width}×${out.height}×${out.channels}, expected at least ${size}²×3`);
     const pixels = centreCrop(data, out.width, out.height, size);
-    const model = { ...info, pixels, size };
+    const model = { ...describe(info), pixels, size };
     if (!shared) return { model, cues: await cuesApart };
     const thumbnail = await sharp(data, { raw: { width: out.width, height: out.height, channels: 3 } })
       .resize(cueSide, cueSide, { fit: 'inside', withoutEnlargement: true })
@@ -124,13 +150,17 @@ function centreCrop(rgb: Buffer, width: number, height: number, size: number): B
 }
 
 /** The upright image scaled so its longer side is at most `maxSide`, as RGB bytes. */
-export async function decodeThumbnailRgb(bytes: Uint8Array, maxSide: number, header?: ImageInfo): Promise<{ pixels: Buffer; width: number; height: number }> {
-  const { format } = header ?? (await inspectImage(bytes));
+export async function decodeThumbnailRgb(
+  bytes: Uint8Array,
+  maxSide: number,
+  header?: ImageInfo,
+  profiles?: ColourProfilePolicy,
+): Promise<{ pixels: Buffer; width: number; height: number }> {
+  const image = header ?? (await inspectImage(bytes));
   try {
-    const { data, info } = await sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS, pages: 1, failOn: failOn(format) })
-      .autoOrient()
-      .flatten({ background: '#ffffff' })
-      .toColourspace('srgb')
+    const { data, info } = await (
+      await openUpright(bytes, image, profiles)
+    )
       .resize(maxSide, maxSide, { fit: 'inside', withoutEnlargement: true })
       .removeAlpha()
       .raw({ depth: 'uchar' })
@@ -158,10 +188,9 @@ export async function decodeLetterboxed(bytes: Uint8Array, size: number, header?
   const info = header ?? (await inspectImage(bytes));
   let scaled: { data: Buffer; info: OutputInfo };
   try {
-    scaled = await sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS, pages: 1, failOn: failOn(info.format) })
-      .autoOrient()
-      .flatten({ background: '#ffffff' })
-      .toColourspace('srgb')
+    scaled = await (
+      await openUpright(bytes, info)
+    )
       .resize(size, size, { fit: 'inside', kernel: 'lanczos3' })
       .removeAlpha()
       .raw({ depth: 'uchar' })
@@ -175,5 +204,5 @@ export async function decodeLetterboxed(bytes: Uint8Array, size: number, header?
   const top = Math.floor((size - height) / 2);
   const pixels = Buffer.alloc(size * size * 3);
   for (let y = 0; y < height; y++) scaled.data.copy(pixels, ((top + y) * size + left) * 3, y * width * 3, (y + 1) * width * 3);
-  return { ...info, pixels, size, left, top, contentWidth: width, contentHeight: height };
+  return { ...describe(info), pixels, size, left, top, contentWidth: width, contentHeight: height };
 }

@@ -80,6 +80,11 @@ const BASE: Pipeline[] = [
   { name: 'baseline: 16e262b default (fp32, 320 + mirror)', kind: 'baseline', options: { backbone: 'mobilenet_v2_140_flip320' } },
   { name: 'fp32 320 + mirror, new pipeline', kind: 'extractor', options: { backbone: 'mobilenet_v2_140_flip320' } },
   { name: 'int8 320 + mirror', kind: 'extractor', options: { backbone: 'mobilenet_v2_140_int8_flip320' } },
+  {
+    name: 'int8 320 + mirror, sRGB profiles converted (before)',
+    kind: 'extractor',
+    options: { backbone: 'mobilenet_v2_140_int8_flip320', colourProfiles: 'convert-all' },
+  },
   { name: 'fp32 288, one view', kind: 'extractor', options: { backbone: 'mobilenet_v2_140' } },
   { name: 'int8 288, one view', kind: 'extractor', options: { backbone: 'mobilenet_v2_140_int8' } },
   { name: 'fp32 224, one view', kind: 'extractor', options: { backbone: 'mobilenet_v2_140', inputSize: 224 } },
