@@ -89,7 +89,7 @@ export async function distributedScans(options: DistributedScanOptions): Promise
       ),
       walkSkipped: found.skipped,
       featureLength: running.featureLength,
-      ...(scan.keywords ? { keywords: true } : {}),
+      ...(scan.keywords ? { keywords: true, ...(embeddings.keywordModel !== undefined ? { keywordModel: embeddings.keywordModel } : {}) } : {}),
     };
     if (manifest.batches.length === 0) return { images: [], features: new Float32Array(0), skipped: found.skipped, embedded: 0, known: 0, cancelled: false };
 

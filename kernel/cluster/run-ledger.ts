@@ -45,6 +45,8 @@ export const RunManifestSchema = Type.Object(
     featureLength: Type.Optional(Type.Integer({ minimum: 1 })),
     /** Workers find and answer each image's keywords. */
     keywords: Type.Optional(Type.Boolean()),
+    /** With `keywords`: the keywords model they must come from (an engine's, whose tags read them). */
+    keywordModel: Type.Optional(Type.String({ maxLength: 64 })),
   },
   closed,
 );
@@ -138,6 +140,7 @@ function expectedOf(manifest: RunManifest, batch: number) {
     paths: manifest.batches[batch],
     ...(manifest.featureLength !== undefined ? { featureLength: manifest.featureLength } : {}),
     ...(manifest.keywords ? { keywords: true } : {}),
+    ...(manifest.keywordModel !== undefined ? { keywordModel: manifest.keywordModel } : {}),
   };
 }
 

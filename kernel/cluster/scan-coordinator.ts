@@ -153,6 +153,7 @@ export async function coordinateRun(options: CoordinatorOptions): Promise<RunOut
       paths: run.batches[batch],
       ...(run.featureLength !== undefined ? { features: true } : {}),
       ...(run.keywords ? { keywords: true } : {}),
+      ...(run.keywordModel !== undefined ? { keywordModel: run.keywordModel } : {}),
     };
     // The same job id each time: a batch already in Redis (waiting, under way, or answered for a
     // coordinator that was restarted) is not added twice. Counted as in Redis before the answer

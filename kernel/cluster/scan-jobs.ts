@@ -67,6 +67,8 @@ export const ScanJobSchema = Type.Object(
     features: Type.Optional(Type.Boolean()),
     /** Find each image's keywords and answer them (a scan with keywords, or the engine's tags need them). */
     keywords: Type.Optional(Type.Boolean()),
+    /** With `keywords`: the keywords model the answer's confidences must come from (what the engine's tags were trained on). */
+    keywordModel: Type.Optional(Type.String({ maxLength: 64 })),
   },
   closed,
 );
@@ -116,6 +118,8 @@ export const BatchResultSchema = Type.Object(
     worker: Type.String({ maxLength: 300 }),
     images: Type.Array(BatchImageSchema, { maxItems: MAX_BATCH }),
     skipped: Type.Array(SkippedSchema, { maxItems: MAX_BATCH }),
+    /** With keywords in the answer: the keywords model that found them. */
+    keywordModel: Type.Optional(Type.String({ maxLength: 64 })),
     /** Images the worker's network embedded, and those its feature cache knew. */
     embedded: Count,
     known: Count,
@@ -169,7 +173,7 @@ export function checkJob(value: unknown): ScanJob | { problem: string } {
  */
 export function checkBatchResult(
   value: unknown,
-  expected: { run: string; batch: number; archive: string; paths: readonly string[]; featureLength?: number; keywords?: boolean },
+  expected: { run: string; batch: number; archive: string; paths: readonly string[]; featureLength?: number; keywords?: boolean; keywordModel?: string },
 ): BatchResult | { problem: string } {
   const checked = resultShape(value);
   if (!('value' in checked)) return { problem: `the answer is malformed: ${checked.problem}` };
@@ -186,6 +190,8 @@ export function checkBatchResult(
   }
   const missing = expected.paths.find((p) => !seen.has(p));
   if (missing !== undefined) return { problem: `the answer leaves out ${missing}` };
+  if (expected.keywordModel !== undefined && result.images.length > 0 && result.keywordModel !== expected.keywordModel)
+    return { problem: `the answer's keywords come from ${result.keywordModel ?? 'an unnamed model'}, not ${expected.keywordModel}` };
   for (const image of result.images) {
     // base64 of featureLength float32s: 4 bytes each, 3 bytes in 4 characters, padded.
     if (expected.featureLength !== undefined && image.features?.length !== Math.ceil((expected.featureLength * 4) / 3) * 4)

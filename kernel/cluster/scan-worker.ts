@@ -16,7 +16,7 @@ import path from 'node:path';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { TagsmithError } from '../errors';
 import { Embedder } from '../engine/embedder';
-import { keywordsModelMissing, openKeywordSource, type KeywordSource } from '../engine/keyword-source';
+import { checkKeywordModels, keywordsModelMissing, openKeywordSource, type KeywordSource } from '../engine/keyword-source';
 import { FeatureExtractor } from '../features/feature-extractor';
 import { ScanIndex } from '../scan/scan-index';
 import { imageCalls } from '../scan/image-calls';
@@ -95,6 +95,7 @@ export async function startScanWorker(options: ScanWorkerOptions): Promise<Runni
     const needing = models.filter((m) => m.needs.keywords).map((m) => m.tag);
     if (needing.length > 0 && !keywords)
       throw keywordsModelMissing(opened.keywordsStatus, needing, ' on this worker, or give it an archive whose tags need no keywords');
+    if (keywords) checkKeywordModels(models, keywords, ', or install their keywords model on this worker');
     const source = keywords;
     const embedder = new Embedder(extractor);
     const embeddings: ScanEmbeddings = {
@@ -122,13 +123,25 @@ export async function startScanWorker(options: ScanWorkerOptions): Promise<Runni
         throw new UnrecoverableError(
           `Batch ${job.id} asks for keywords; ${name} has no keywords model (${opened.keywordsStatus.reason ?? 'missing'}): run \`${opened.keywordsStatus.install ?? 'npm run models:keywords'}\` on it.`,
         );
+      if (data.keywords && data.keywordModel !== undefined && source && data.keywordModel !== source.model)
+        throw new UnrecoverableError(`Batch ${job.id} asks for the keywords of ${data.keywordModel}; ${name} has ${source.model}, so it refuses the batch.`);
       const started = performance.now();
       const wants = { features: data.features ?? false, keywords: needing.length > 0 || (data.keywords ?? false) };
       const result = await scanBatch(data, embeddings, index, models, options.within, (done, total) => job.updateProgress({ done, total }), wants);
       options.log(
         `${job.id}: ${result.images.length} images (${result.embedded} embedded, ${result.known} from the cache), ${result.skipped.length} skipped, ${((performance.now() - started) / 1000).toFixed(1)} s`,
       );
-      return { name: 'tagsmith-scan-batch-result', formatVersion: 1, run: data.run, batch: data.batch, archive: archive.sha256, worker: name, ...result };
+      const answered = wants.keywords && source ? { keywordModel: source.model } : {};
+      return {
+        name: 'tagsmith-scan-batch-result',
+        formatVersion: 1,
+        run: data.run,
+        batch: data.batch,
+        archive: archive.sha256,
+        worker: name,
+        ...answered,
+        ...result,
+      };
     };
 
     const lockMs = options.lockMs ?? 30_000;

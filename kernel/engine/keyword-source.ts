@@ -124,6 +124,21 @@ export function keywordsModelMissing(status: KeywordsStatus, tags: readonly stri
 }
 
 /**
+ * Refuses to score tags trained on another keywords model's confidences than `source`'s: the
+ * classes may line up in number and not in meaning (a new model version), and the scores would
+ * then be wrong without a sign. `then` ends the sentence.
+ */
+export function checkKeywordModels(models: readonly TagModel[], source: Pick<KeywordSource, 'model'>, then = ''): void {
+  const other = models.filter((m) => m.json.keywords && m.json.keywords.model !== source.model);
+  if (other.length === 0) return;
+  const which = other.map((m) => `"${m.tag}" (${m.json.keywords!.model})`).join(', ');
+  throw new TagsmithError(
+    'invalid_option',
+    `${other.length === 1 ? 'Tag' : 'Tags'} ${which} ${other.length === 1 ? 'was' : 'were'} trained with the keywords of another model than this install's ${source.model}: train ${other.length === 1 ? 'it' : 'them'} again${then}.`,
+  );
+}
+
+/**
  * The keyword source scoring `models` needs, for a process that scores them away from the engine
  * (`tagsmith predict`): none when no model was trained with apply_keywords, else
  * the keywords model with its cache in `cacheDir`; a clear error when it is not installed, so a
@@ -138,5 +153,6 @@ export async function keywordSourceFor(
   if (needing.length === 0) return undefined;
   const { keywords, keywordsStatus } = await openKeywordSource(cacheDir, options);
   if (!keywords) throw keywordsModelMissing(keywordsStatus, needing, options.then);
+  checkKeywordModels(models, keywords, options.then);
   return keywords;
 }

@@ -62,7 +62,7 @@ import { checkEnoughSamples, type TrainingData } from '../training/train-tag';
 import { validateTrainOptions, type TrainOptions } from '../training/train-options';
 import { concurrencyLimit } from './concurrency-limit';
 import { EmbeddingCache } from './embedding-cache';
-import { keywordsModelMissing, openKeywordSource, type KeywordRecord, type KeywordSource } from './keyword-source';
+import { checkKeywordModels, keywordsModelMissing, openKeywordSource, type KeywordRecord, type KeywordSource } from './keyword-source';
 import { Embedder, sha256 } from './embedder';
 import { parseFeaturesDocument } from './features-document';
 import { ModelRegistry } from './model-registry';
@@ -182,6 +182,7 @@ export class TagsmithEngine {
           return this.embeddings.embedForScan(bytes, id);
         },
         keywords: this.keywords && ((id, bytes) => this.keywords!.of(bytes, id)),
+        ...(this.keywords ? { keywordModel: this.keywords.model } : {}),
         keywordsWanted: () => this.models.all().some((m) => m.needs.keywords),
       },
       index: () => (this.scanIndex ??= ScanIndex.open(layout.scanIndex)),
@@ -554,6 +555,7 @@ export class TagsmithEngine {
         );
       return undefined;
     }
+    if (needed) checkKeywordModels(tags ? tags.map((t) => this.models.require(t)) : this.models.all(), this.keywords);
     return this.keywords.of(bytes);
   }
 
@@ -656,6 +658,7 @@ export class TagsmithEngine {
   /** Queues a scan of image files and folders on this machine (absolute paths; their keywords too, if asked) and returns it at once. */
   async startScan(paths: unknown, options: { keywords?: unknown } = {}): Promise<ScanView> {
     this.writable();
+    if (this.keywords) checkKeywordModels(this.models.all(), this.keywords);
     return this.scanning.start(paths, options);
   }
 

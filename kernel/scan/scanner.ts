@@ -22,6 +22,8 @@ export interface ScanEmbeddings {
   embed(bytes: Uint8Array, sha256: string): Promise<EmbeddingRecord>;
   /** The keywords of an image (from the keyword cache, else detected); absent without the keywords model. */
   keywords?: (sha256: string, bytes: () => Promise<Uint8Array>) => Promise<{ keywords: Keywords; vector: number[] }>;
+  /** The id of the keywords model `keywords` runs (scan workers must find keywords with the same one). */
+  keywordModel?: string;
   /** Whether a trained tag needs keywords (a scan then finds them whether asked or not). */
   keywordsWanted?: () => boolean;
 }

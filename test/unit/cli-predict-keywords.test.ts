@@ -102,6 +102,30 @@ describe('tagsmith predict with a tag trained on keywords', { ...needsKeywordsMo
     assert.match(result.stderr, /4 images .*, 1 skipped/);
   });
 
+  it('refuses, before any image, a tag trained on the confidences of another keywords model than the installed one', async () => {
+    // The install as it would be after its keywords model changed: same file, another id.
+    const models = await tempDir('tagsmith-models-');
+    const installed = path.resolve(__dirname, '../../models');
+    try {
+      for (const name of await fs.readdir(installed)) {
+        if (name !== 'models.json') await fs.symlink(path.join(installed, name), path.join(models, name));
+      }
+      const manifest = JSON.parse(await fs.readFile(path.join(installed, 'models.json'), 'utf8'));
+      const trainedOn = manifest.keywords.id;
+      manifest.keywords.id = `${trainedOn}_next`;
+      await fs.writeFile(path.join(models, 'models.json'), JSON.stringify(manifest));
+      const result = await runCli(['predict', '--state', server.stateDir, 'shoot'], folder, { TAGSMITH_MODELS_DIR: models });
+      assert.equal(result.code, 1);
+      assert.equal(result.stdout, '', 'no image is scored with the wrong keywords');
+      assert.equal(
+        result.stderr,
+        `tagsmith predict: Tag "field" (${trainedOn}) was trained with the keywords of another model than this install's ${trainedOn}_next: train it again.\n`,
+      );
+    } finally {
+      await removeDir(models);
+    }
+  });
+
   it('without the keywords model, says which tag needs it and how to install it, once', async () => {
     // The same models folder without the detector's file.
     const models = await tempDir('tagsmith-models-');

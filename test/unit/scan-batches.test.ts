@@ -114,6 +114,22 @@ describe('a batch answer counts once and whole', () => {
     assert.match(problem(bad)!, /malformed.*score/);
     assert.match(problem('nonsense')!, /malformed/);
   });
+
+  it("refuses keywords found by another keywords model than the engine's, or by an unnamed one", () => {
+    const withKeywords = { ...expected, keywords: true, keywordModel: 'detector_v1' };
+    const keyworded = (extra: Partial<BatchResult>) => {
+      const result = answer(3, expected.paths, [], extra);
+      for (const i of result.images) Object.assign(i, { keywords: {}, keywordVector: [0.1, 0.2] });
+      return result;
+    };
+    const ok = keyworded({ keywordModel: 'detector_v1' });
+    assert.deepEqual(checkBatchResult(ok, withKeywords), ok);
+    assert.match(
+      (checkBatchResult(keyworded({ keywordModel: 'detector_v2' }), withKeywords) as { problem: string }).problem,
+      /from detector_v2, not detector_v1/,
+    );
+    assert.match((checkBatchResult(keyworded({}), withKeywords) as { problem: string }).problem, /from an unnamed model, not detector_v1/);
+  });
 });
 
 describe('the run ledger', () => {
