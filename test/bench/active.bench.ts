@@ -122,6 +122,8 @@ async function simulate(train: Photo[], val: Photo[], cls: string, seed: number,
         threshold: model.json.threshold,
         pool: preparedOf(pool),
         labelled: preparedOf(labelled),
+        labelledPositive: labelled.map((p) => p.cls === cls),
+        model,
         dim,
       };
       chosen = ORDERS[pick](context)
