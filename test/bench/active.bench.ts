@@ -1,11 +1,12 @@
-// npm run bench:active -- [folder] [--draws 3] [--first-draw 1] [--orders review,logit0,...] [--curves-only] [--backbone ID]
+// npm run bench:active -- [folder] [--draws 3] [--first-draw 1] [--orders review,logit0,...] [--curves-only] [--fixed-l2] [--backbone ID]
 // Does the review queue's order teach a tag more per label than labelling at random? On a
 // labelled folder (train/<class>, val/<class>; default the hymenoptera photos), a simulated
 // reviewer starts each class's tag from 10 positives and 10 negatives drawn at random, then
 // labels 20 images a round from the rest of train, picked by the review queue (the model's
 // least sure first, the two sides of its boundary in turn; --orders adds the candidates of
 // review-candidates.ts) or at random (the baseline), up to 100 labels; ROC AUC on val after each
-// round, the mean over draws and classes. Then the suspicious-sample finder: with 10% of the
+// round, the mean over draws and classes (--fixed-l2: also each round's labelled set fitted at
+// every L2 penalty of the grid, to see whether the trainer's cross-validated choice is the limit). Then the suspicious-sample finder: with 10% of the
 // train labels flipped on purpose, how many of the 10 most suspicious are flipped ones; and
 // the near-duplicate threshold: edited copies of photos caught against distinct photos flagged.
 import crypto from 'node:crypto';
@@ -25,6 +26,9 @@ import { CANDIDATES, type ReviewOrder } from './review-candidates';
 import type { TagModel } from '../../kernel/training/tag-model';
 import { trainTag } from '../../kernel/training/train-tag';
 import { DEFAULT_TRAIN_OPTIONS } from '../../kernel/rules';
+import { fitLogistic } from '../../kernel/ml/logistic-regression';
+import { L2_GRID } from '../../kernel/training/train-tag';
+import { transformFeatures } from '../../kernel/training/tag-model';
 import { table } from './stats';
 
 interface Photo {
@@ -91,7 +95,15 @@ const ORDERS: Record<string, ReviewOrder> = {
  * One simulated review. `positiveShare`: the pool's positives thinned to this share of it (a
  * tag usually applies to a minority of a collection); undefined keeps the folder's own mix.
  */
-async function simulate(train: Photo[], val: Photo[], cls: string, seed: number, pick: Pick, positiveShare?: number): Promise<number[]> {
+async function simulate(
+  train: Photo[],
+  val: Photo[],
+  cls: string,
+  seed: number,
+  pick: Pick,
+  positiveShare?: number,
+  onRound: (labelled: Photo[]) => void = () => {},
+): Promise<number[]> {
   const random = seededRandom(seed);
   const positives = shuffled(
     train.filter((p) => p.cls === cls),
@@ -112,6 +124,7 @@ async function simulate(train: Photo[], val: Photo[], cls: string, seed: number,
   for (let added = 0; ; added += ROUND) {
     const model = await trainModel(cls, labelled);
     curve.push(auc(model, val, cls));
+    onRound(labelled);
     if (added >= BUDGET) return curve;
     let chosen: Photo[];
     if (pick === 'random') chosen = pool.slice(0, ROUND);
@@ -122,6 +135,8 @@ async function simulate(train: Photo[], val: Photo[], cls: string, seed: number,
         threshold: model.json.threshold,
         pool: preparedOf(pool),
         labelled: preparedOf(labelled),
+        labelledPositive: labelled.map((p) => p.cls === cls),
+        model,
         dim,
       };
       chosen = ORDERS[pick](context)
@@ -141,6 +156,28 @@ function preparedOf(photos: Photo[]): Float32Array {
   return prepareRows(matrix, dim);
 }
 
+/**
+ * The labelled set's val ROC AUC fitted at each penalty of the trainer's grid: what a 1-cluster
+ * tag's final fit is (one class-balanced head over sqrt-l2 features), without the
+ * cross-validation that chooses the penalty.
+ */
+function fixedL2Aucs(cls: string, labelled: Photo[], val: Photo[]): number[] {
+  const rows = (photos: Photo[]) => photos.map((p) => Float64Array.from(transformFeatures(p.features, 'sqrt-l2')));
+  const x = rows(labelled);
+  const y = labelled.map((p) => (p.cls === cls ? 1 : 0));
+  const positives = y.filter((v) => v === 1).length;
+  const weights = y.map((v) => (v === 1 ? y.length / (2 * positives) : y.length / (2 * (y.length - positives))));
+  const valRows = rows(val);
+  return L2_GRID.map((l2) => {
+    const fit = fitLogistic(x, y, weights, { l2, tolerance: 1e-5, maxIterations: 200 });
+    const z = valRows.map((r) => r.reduce((s, v, j) => s + v * fit.weights[j], fit.bias));
+    return rocAuc(
+      z,
+      val.map((p) => (p.cls === cls ? 1 : 0)),
+    );
+  });
+}
+
 function trainModel(cls: string, labelled: Photo[]): Promise<TagModel> {
   return train(
     cls,
@@ -157,6 +194,7 @@ async function main(): Promise<void> {
       'first-draw': { type: 'string', default: '1' },
       orders: { type: 'string', default: 'review' },
       'curves-only': { type: 'boolean', default: false },
+      'fixed-l2': { type: 'boolean', default: false },
       backbone: { type: 'string' },
     },
   });
@@ -184,9 +222,16 @@ async function main(): Promise<void> {
     ['positives thinned to 1 in 5 of the pool, as a tag in a collection', 0.2],
   ] as const) {
     const curves = new Map<Pick, number[][]>(picks.map((p) => [p, []]));
+    // --fixed-l2: per pick, per run, per round, the AUC at each penalty of the grid.
+    const fixed = new Map<Pick, number[][][]>(picks.map((p) => [p, []]));
     for (const cls of classes) {
       for (const d of drawSeeds) {
-        for (const pick of picks) curves.get(pick)!.push(await simulate(trainSet, valSet, cls, d, pick, share));
+        for (const pick of picks) {
+          const rounds: number[][] = [];
+          const onRound = values['fixed-l2'] ? (labelled: Photo[]) => rounds.push(fixedL2Aucs(cls, labelled, valSet)) : undefined;
+          curves.get(pick)!.push(await simulate(trainSet, valSet, cls, d, pick, share, onRound));
+          fixed.get(pick)!.push(rounds);
+        }
       }
     }
     const mean = (runs: number[][], i: number) => runs.reduce((s, r) => s + r[i], 0) / runs.length;
@@ -213,6 +258,22 @@ async function main(): Promise<void> {
           `random's ${BUDGET}-label AUC (${randomAt100.toFixed(3)}) reached with ${reached < 0 ? 'more than 100' : rows[reached][0]} labels (target ≤ 60); ` +
           `beats random at every budget from 40: ${differences.slice(2).every((x) => x > 0)}`,
       );
+    }
+    if (values['fixed-l2']) {
+      for (const pick of picks) {
+        const runs = fixed.get(pick)!;
+        const at = (i: number, value: (aucs: number[]) => number) => (runs.reduce((s, r) => s + value(r[i]), 0) / runs.length).toFixed(3);
+        const fixedRows = rows.map((row, i) => [
+          row[0],
+          mean(curves.get(pick)!, i).toFixed(3),
+          ...L2_GRID.map((_, k) => at(i, (aucs) => aucs[k])),
+          at(i, (aucs) => Math.max(...aucs)),
+        ]);
+        console.log(
+          `\n${pick === 'random' ? 'random picks' : pick}: the same labelled sets fitted at each L2 penalty, without cross-validation (best per run: the penalty an oracle would pick)`,
+        );
+        console.log(table(['labels added', 'trainer (CV-chosen L2)', ...L2_GRID.map((l2) => `L2 ${l2}`), 'best per run'], fixedRows));
+      }
     }
   }
   if (values['curves-only']) return extractor.release();
