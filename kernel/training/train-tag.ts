@@ -81,6 +81,12 @@ export interface TrainingResources {
    * head on its own, as before (bench:accuracy compares the two).
    */
   clusterHeads?: 'tied' | 'independent';
+  /**
+   * `folds` (default): the final fit starts from the folds' mean head at the chosen penalty;
+   * `penalty-walk`: from zero, down every penalty to the chosen one, as before (bench:engine
+   * compares the two).
+   */
+  finalFit?: 'folds' | 'penalty-walk';
 }
 
 export async function trainTag(
@@ -191,7 +197,8 @@ export async function trainTag(
     // gradient evaluations in bench:engine's training (the whole training: 77%). Untied clusters
     // have no such head across folds (each fold clusters anew): they still walk down.
     const wholeTag = tied || problems.length === 1;
-    const start = wholeTag && chosenHeads.length === folds ? meanModel(chosenHeads) : undefined;
+    const fromFolds = (resources.finalFit ?? 'folds') === 'folds' && wholeTag && chosenHeads.length === folds;
+    const start = fromFolds ? meanModel(chosenHeads) : undefined;
     for (const l2 of start ? [L2_GRID[chosen]] : L2_GRID.slice(0, chosen + 1)) {
       const settings = { l2, tolerance: FINAL_TOLERANCE, maxIterations: 200 };
       if (tied && problems.length > 1) [sharedModel] = await fits.fitAll([{ ...sharedFinal, ...settings, init: sharedModel ?? start }]);

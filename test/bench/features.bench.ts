@@ -32,6 +32,8 @@ interface Pipeline {
   options: FeatureExtractorOptions;
   /** Only the first N images (TF.js is slow; its rate is per image all the same). */
   limit?: number;
+  /** libvips' operation cache back on, as sharp has it by default (the decoder turns it off). */
+  libvipsCache?: boolean;
 }
 
 interface Report {
@@ -77,13 +79,25 @@ interface Roofline {
 
 const cores = os.availableParallelism();
 const BASE: Pipeline[] = [
-  { name: 'baseline: 16e262b default (fp32, 320 + mirror)', kind: 'baseline', options: { backbone: 'mobilenet_v2_140_flip320' } },
+  { name: 'baseline: 16e262b default (fp32, 320 + mirror)', kind: 'baseline', options: { backbone: 'mobilenet_v2_140_flip320' }, libvipsCache: true },
   { name: 'fp32 320 + mirror, new pipeline', kind: 'extractor', options: { backbone: 'mobilenet_v2_140_flip320' } },
   { name: 'int8 320 + mirror', kind: 'extractor', options: { backbone: 'mobilenet_v2_140_int8_flip320' } },
   {
     name: 'int8 320 + mirror, sRGB profiles converted (before)',
     kind: 'extractor',
     options: { backbone: 'mobilenet_v2_140_int8_flip320', colourProfiles: 'convert-all' },
+  },
+  {
+    name: 'int8 320 + mirror, libvips cache on (before)',
+    kind: 'extractor',
+    options: { backbone: 'mobilenet_v2_140_int8_flip320' },
+    libvipsCache: true,
+  },
+  {
+    name: 'int8 320 + mirror, both (this morning)',
+    kind: 'extractor',
+    options: { backbone: 'mobilenet_v2_140_int8_flip320', colourProfiles: 'convert-all' },
+    libvipsCache: true,
   },
   { name: 'fp32 288, one view', kind: 'extractor', options: { backbone: 'mobilenet_v2_140' } },
   { name: 'int8 288, one view', kind: 'extractor', options: { backbone: 'mobilenet_v2_140_int8' } },
@@ -116,6 +130,7 @@ async function measure(pipeline: Pipeline, allFiles: string[]): Promise<Report> 
   const bytes = await Promise.all(files.map((f) => fs.readFile(f)));
   const { FeatureExtractor } = await import('../../kernel/features/feature-extractor');
   const { BaselineFeatureExtractor } = await import('./baseline/feature-extractor-16e262b');
+  if (pipeline.libvipsCache) (await import('sharp')).default.cache(true);
   const extractor = pipeline.kind === 'baseline' ? await BaselineFeatureExtractor.create(pipeline.options) : await FeatureExtractor.create(pipeline.options);
   const size = extractor.inputSize;
   const flip = pipeline.options.flipAverage ?? extractor.model.input.flipAverage ?? false;
