@@ -139,6 +139,9 @@ describe('the engine as the editor sees it, changed by another client', { timeou
     const training = await statusWhere(watcher, (text) => text.startsWith('$(sync~spin) Tagsmith: training bees'));
     assert.match(training.text, /^\$\(sync~spin\) Tagsmith: training bees \d+%$/);
     assert.match(training.tooltip, /^Training "bees": /);
+    // The status bar shows a queued task as training too; the gate holds this one running, so
+    // the panels are sent a snapshot with it running before it is released.
+    await viewWhere(watcher, (view) => !!view.snapshot?.tasks.some((t) => t.task_id === taskId && t.state === 'running'));
     assert.ok(
       posted.at(-1)?.tasks.some((t) => t.task_id === taskId && t.state === 'running'),
       'the panels saw it run',
