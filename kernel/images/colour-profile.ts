@@ -1,10 +1,10 @@
-// Whether an image's embedded ICC profile is worth converting from. sharp converts every image
-// that carries a profile to sRGB, and for a photo of 0.2 megapixels that conversion costs more
-// than the decoding (12 ms of CPU instead of 5 on this project's photos): lcms builds a
+// Whether an image's embedded ICC profile is worth converting from. sharp converts every 8-bit
+// image that carries a profile to sRGB, and for a photo of 0.2 megapixels that conversion costs
+// more than the decoding (12 ms of CPU instead of 5 on this project's photos): lcms builds a
 // transform for every image. Most profiles cameras and editors embed are sRGB's own, whose
-// conversion moves no channel of any colour by more than one level; such an image is decoded
-// as the sRGB it is. Which profiles those are is measured, not guessed from their names: the
-// profile converts a lattice of colours once, and the verdict is remembered by its bytes.
+// conversion moves no channel of a lattice of colours by more than one level; such an image is
+// decoded as the sRGB it is. Which profiles those are is measured, not guessed from their names:
+// the profile converts the lattice once, and the verdict is remembered by its bytes.
 import crypto from 'node:crypto';
 import zlib from 'node:zlib';
 import sharp from 'sharp';
@@ -15,9 +15,17 @@ const LATTICE_LEVELS = [...Array.from({ length: 64 }, (_, i) => i * 4), 255];
 export const PROFILE_TOLERANCE = 1;
 /** Verdicts remembered (by the profile's sha256); a collection holds a few distinct profiles. */
 const REMEMBERED = 256;
+/**
+ * Larger profiles are converted without a check. sRGB profiles are 0.5–9 KB; a check costs
+ * 10–40 ms of CPU, so uploads each carrying another large profile could otherwise make the
+ * engine spend more on checks than the conversions they save.
+ */
+const LARGEST_CHECKED = 64 * 1024;
 
 const verdicts = new Map<string, Promise<boolean>>();
 let lattice: Promise<Buffer> | undefined;
+/** One check at a time: a burst of images with new profiles waits in line instead of taking every core. */
+let checking: Promise<unknown> = Promise.resolve();
 
 /**
  * True when decoding may ignore `profile`: no profile at all, or an RGB profile whose conversion
@@ -28,17 +36,22 @@ let lattice: Promise<Buffer> | undefined;
 export async function profileIsSrgb(profile: Buffer | undefined): Promise<boolean> {
   if (!profile) return true;
   // ICC header: bytes 16–19 name the colour space; a grey or CMYK profile never qualifies.
-  if (profile.length < 132 || profile.toString('latin1', 16, 20) !== 'RGB ') return false;
+  if (profile.length < 132 || profile.length > LARGEST_CHECKED || profile.toString('latin1', 16, 20) !== 'RGB ') return false;
   const key = crypto.createHash('sha256').update(profile).digest('hex');
   let verdict = verdicts.get(key);
-  if (!verdict) {
-    verdict = largestShift(profile).then(
-      (shift) => shift <= PROFILE_TOLERANCE,
-      () => false,
-    );
+  if (verdict) {
+    verdicts.delete(key); // most recently used last, so a flood of new profiles evicts it last
+  } else {
+    verdict = checking
+      .then(() => largestShift(profile))
+      .then(
+        (shift) => shift <= PROFILE_TOLERANCE,
+        () => false,
+      );
+    checking = verdict;
     if (verdicts.size >= REMEMBERED) verdicts.delete(verdicts.keys().next().value!);
-    verdicts.set(key, verdict);
   }
+  verdicts.set(key, verdict);
   return verdict;
 }
 

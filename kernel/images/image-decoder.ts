@@ -14,9 +14,10 @@ function failOn(format: string): 'warning' | 'truncated' {
   return format === 'png' ? 'warning' : 'truncated';
 }
 
-// libvips keeps recent operations for reuse (100 of them, up to 50 MB, by default). Every image
-// here is decoded once, so the cache only costs: bench:features measured the pipeline faster
-// without it (its row "libvips cache on (before)").
+// libvips keeps recent operations for reuse (100 of them, up to 50 MB, by default). The decoders
+// here never repeat an operation on the same input, so the cache only costs: bench:features
+// measured the pipeline faster without it (its row "libvips cache on (before)"). Process-wide:
+// the kernel's other sharp users (thumbnails, written once and kept on disk) gain nothing from it either.
 sharp.cache(false);
 
 /** 100 megapixels: a 20000×20000 image is refused before a single pixel is decoded. */
@@ -32,9 +33,14 @@ export interface ImageInfo {
   height: number;
   /** The embedded ICC profile, if any: for decoding only, never stored. */
   iccProfile?: Buffer;
+  /** 16 bits a channel, RGB: sharp converts such an image's profile to Display P3, not sRGB. */
+  rgb16?: boolean;
 }
 
-export interface DecodedImage extends ImageInfo {
+/** What is kept of an image beside its pixels: never its profile. */
+export type ImageDescription = Omit<ImageInfo, 'iccProfile' | 'rgb16'>;
+
+export interface DecodedImage extends ImageDescription {
   /** size × size × 3 bytes, RGB, row-major. */
   pixels: Buffer;
   size: number;
@@ -59,11 +65,11 @@ export async function inspectImage(bytes: Uint8Array): Promise<ImageInfo> {
   if (width * height > MAX_INPUT_PIXELS) {
     throw new TagsmithError('image_too_large', `The image is ${width}×${height} pixels; the limit is ${MAX_INPUT_PIXELS / 1e6} megapixels.`);
   }
-  return { format, width, height, ...(meta.icc ? { iccProfile: meta.icc } : {}) };
+  return { format, width, height, ...(meta.icc ? { iccProfile: meta.icc } : {}), ...(meta.space === 'rgb16' ? { rgb16: true } : {}) };
 }
 
 /** What a record keeps of an image: its format and upright size. */
-function describe(info: ImageInfo): ImageInfo {
+function describe(info: ImageInfo): ImageDescription {
   return { format: info.format, width: info.width, height: info.height };
 }
 
@@ -75,10 +81,14 @@ function describe(info: ImageInfo): ImageInfo {
  */
 async function openUpright(bytes: Uint8Array, info: ImageInfo, profiles: ColourProfilePolicy = 'skip-srgb'): Promise<Sharp> {
   const ignoreIcc = profiles === 'skip-srgb' && info.iccProfile !== undefined && (await profileIsSrgb(info.iccProfile));
-  return sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS, pages: 1, failOn: failOn(info.format), ignoreIcc })
+  const image = sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS, pages: 1, failOn: failOn(info.format), ignoreIcc })
     .autoOrient()
     .flatten({ background: '#ffffff' })
     .toColourspace('srgb');
+  // sharp converts a 16-bit image's profile to Display P3 and then only narrows the numbers to
+  // 8 bits, so its colours would be read as sRGB's, off by 10 levels on average: the last step
+  // converts them from P3 to sRGB.
+  return info.rgb16 && info.iccProfile !== undefined && !ignoreIcc ? image.withIccProfile('srgb') : image;
 }
 
 /** Decodes, rotates upright, flattens alpha onto white, converts to sRGB and resizes. `header`: what `inspectImage` said of these bytes, if the caller asked already. */
@@ -177,7 +187,7 @@ export async function decodeThumbnailRgb(
 }
 
 /** An image scaled to fit inside a square and padded (black) around it: what a detector reads. */
-export interface LetterboxedImage extends ImageInfo {
+export interface LetterboxedImage extends ImageDescription {
   /** size × size × 3 bytes, RGB, row-major. */
   pixels: Buffer;
   size: number;

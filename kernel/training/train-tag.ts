@@ -193,7 +193,7 @@ export async function trainTag(
     // The whole-tag head fitted on all samples is close to the mean of the folds' heads at the
     // same penalty (each saw 2/3 or more of the samples), so the final fit starts there, at
     // the chosen penalty only. The optimum is unique (the loss is strictly convex), so this is
-    // the model the walk down the penalties from zero reached, for 38% of the final fit's
+    // the model the walk down the penalties from zero reached (to FINAL_TOLERANCE), for 38% of the final fit's
     // gradient evaluations in bench:engine's training (the whole training: 77%). Untied clusters
     // have no such head across folds (each fold clusters anew): they still walk down.
     const wholeTag = tied || problems.length === 1;

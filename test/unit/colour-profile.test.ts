@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import sharp from 'sharp';
 import { largestShift, profileIsSrgb, PROFILE_TOLERANCE } from '../../kernel/images/colour-profile';
 import { decodeImage, inspectImage } from '../../kernel/images/image-decoder';
-import { noise } from '../helpers/images';
+import { noise, scene } from '../helpers/images';
 
 /** A built-in profile of libvips ('srgb', 'p3', 'cmyk'), as the bytes a file would embed. */
 async function builtInProfile(name: string): Promise<Buffer> {
@@ -53,5 +53,21 @@ describe('embedded colour profiles', () => {
     // without its profile the photo would be off by 11.
     assert.ok(meanShift(asStored, pixels) > 5, `read as stored: ${meanShift(asStored, pixels).toFixed(2)} levels off`);
     assert.ok(meanShift(fromP3, untagged) < 1, `P3 converted back: ${meanShift(fromP3, untagged).toFixed(2)} levels off`);
+  });
+
+  it('converts a 16-bit photo with a Display P3 profile to its sRGB colours, not to P3 numbers read as sRGB', async () => {
+    // sharp converts a 16-bit image's profile to Display P3: read as sRGB, this scene came out
+    // 5.3 levels off on average before the decoder converted the result on to sRGB.
+    const pixels = await scene(320, 240, 7).raw().toBuffer();
+    const raw = { raw: { width: 320, height: 240, channels: 3 as const } };
+    const decode = async (bytes: Buffer) => (await decodeImage(bytes, { size: 224, policy: 'center-crop' }, await inspectImage(bytes))).model.pixels;
+    const meanShift = (a: Buffer, b: Buffer) => a.reduce((sum, v, i) => sum + Math.abs(v - b[i]), 0) / a.length;
+    const eightBit = await decode(await sharp(pixels, raw).png().toBuffer());
+    for (const profile of ['p3', 'srgb']) {
+      const sixteenBit = await sharp(pixels, raw).withIccProfile(profile).toColourspace('rgb16').png({ force: true }).toBuffer();
+      assert.equal((await inspectImage(sixteenBit)).rgb16, true);
+      const shift = meanShift(await decode(sixteenBit), eightBit);
+      assert.ok(shift < 1, `16-bit ${profile}: ${shift.toFixed(2)} levels off the 8-bit decode`);
+    }
   });
 });
