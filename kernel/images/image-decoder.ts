@@ -86,7 +86,7 @@ async function openUpright(bytes: Uint8Array, info: ImageInfo, profiles: ColourP
     .flatten({ background: '#ffffff' })
     .toColourspace('srgb');
   // sharp converts a 16-bit image's profile to Display P3 and then only narrows the numbers to
-  // 8 bits, so its colours would be read as sRGB's, off by 10 levels on average: the last step
+  // 8 bits, so its colours would be read as sRGB's, 5–10 levels off on average: the last step
   // converts them from P3 to sRGB.
   return info.rgb16 && info.iccProfile !== undefined && !ignoreIcc ? image.withIccProfile('srgb') : image;
 }
