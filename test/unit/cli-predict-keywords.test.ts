@@ -14,6 +14,16 @@ import { scene } from '../helpers/images';
 import { needsKeywordsModel, peopleWithDogs, PERSON_DOG_HORSE } from '../helpers/keyword-photos';
 
 const TAG = 'field';
+const INSTALLED_MODELS = path.resolve(__dirname, '../../models');
+
+/** A models folder (for TAGSMITH_MODELS_DIR) holding links to the installed one's files, all but `leftOut`. */
+async function installedModelsBut(leftOut: string): Promise<string> {
+  const models = await tempDir('tagsmith-models-');
+  for (const name of await fs.readdir(INSTALLED_MODELS)) {
+    if (name !== leftOut) await fs.symlink(path.join(INSTALLED_MODELS, name), path.join(models, name));
+  }
+  return models;
+}
 
 describe('tagsmith predict with a tag trained on keywords', { ...needsKeywordsModel, timeout: 300_000 }, () => {
   let server: CliServer;
@@ -104,13 +114,9 @@ describe('tagsmith predict with a tag trained on keywords', { ...needsKeywordsMo
 
   it('refuses, before any image, a tag trained on the confidences of another keywords model than the installed one', async () => {
     // The install as it would be after its keywords model changed: same file, another id.
-    const models = await tempDir('tagsmith-models-');
-    const installed = path.resolve(__dirname, '../../models');
+    const models = await installedModelsBut('models.json');
     try {
-      for (const name of await fs.readdir(installed)) {
-        if (name !== 'models.json') await fs.symlink(path.join(installed, name), path.join(models, name));
-      }
-      const manifest = JSON.parse(await fs.readFile(path.join(installed, 'models.json'), 'utf8'));
+      const manifest = JSON.parse(await fs.readFile(path.join(INSTALLED_MODELS, 'models.json'), 'utf8'));
       const trainedOn = manifest.keywords.id;
       manifest.keywords.id = `${trainedOn}_next`;
       await fs.writeFile(path.join(models, 'models.json'), JSON.stringify(manifest));
@@ -128,12 +134,8 @@ describe('tagsmith predict with a tag trained on keywords', { ...needsKeywordsMo
 
   it('without the keywords model, says which tag needs it and how to install it, once', async () => {
     // The same models folder without the detector's file.
-    const models = await tempDir('tagsmith-models-');
-    const installed = path.resolve(__dirname, '../../models');
+    const models = await installedModelsBut('centernet_coco512.onnx');
     try {
-      for (const name of await fs.readdir(installed)) {
-        if (name !== 'centernet_coco512.onnx') await fs.symlink(path.join(installed, name), path.join(models, name));
-      }
       const result = await runCli(['predict', '--state', server.stateDir, 'shoot'], folder, { TAGSMITH_MODELS_DIR: models });
       assert.equal(result.code, 1);
       assert.equal(result.stdout, '', 'no image is scored without its keywords');
