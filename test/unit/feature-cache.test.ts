@@ -72,6 +72,18 @@ describe('FeatureCache', () => {
     assert.equal(cache.stats.entries, 0);
     assert.equal(await cache.get('net', hash(1)), undefined);
     assert.equal((await open(dir)).stats.entries, 0);
+    await cache.put('net', hash(1), record(1));
+    assert.deepEqual(await cache.get('net', hash(1)), record(1), 'a cleared cache fills again');
+  });
+
+  it('keeps writing after another process cleared the cache under it', async () => {
+    const dir = await tempDir('tagsmith-cache-');
+    const server = await open(dir);
+    await server.put('net', hash(1), record(1));
+    await (await open(dir)).clear(); // a `tagsmith cache clear` beside the server: the shard folders go too
+    await server.put('net', hash(2), record(2)); // same shard ("00") as hash(1)
+    assert.deepEqual(await server.get('net', hash(2)), record(2));
+    assert.deepEqual(await (await open(dir)).get('net', hash(2)), record(2), 'the entry is on disk');
   });
 
   it("sees what another process put, and removes a crash's temporary files at open", async () => {
