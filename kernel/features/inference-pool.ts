@@ -10,6 +10,8 @@ import { createSession, runViews, type BatchOutput, type RunnerSpec, type View }
 import type { WorkerReply, WorkerRequest } from './inference-worker';
 
 interface Runner {
+  /** How many runs it may be handed at once (a worker queues the second in its inbox). */
+  readonly runsHanded: number;
   run(views: View[]): Promise<BatchOutput>;
   close(): Promise<void>;
 }
@@ -29,14 +31,15 @@ export interface PoolOptions {
 
 export class InferencePool {
   private readonly queue: Pending[] = [];
-  private readonly idle: Runner[];
+  /** Runs each runner has been handed and not yet answered. */
+  private readonly load: Map<Runner, number>;
 
   private constructor(
     private readonly runners: Runner[],
     private readonly spec: RunnerSpec,
     private readonly maxBatch: number,
   ) {
-    this.idle = [...runners];
+    this.load = new Map(runners.map((r) => [r, 0]));
   }
 
   static async create(spec: RunnerSpec, options: PoolOptions): Promise<InferencePool> {
@@ -58,34 +61,50 @@ export class InferencePool {
   }
 
   /**
-   * Hands queued views to idle runners. Dispatch waits for a microtask, so the views of one
-   * image queued together go out together; they are shared fairly among idle runners (one
-   * image's two views run on two cores at once), up to `maxBatch` per run.
+   * Hands queued views to runners, up to `maxBatch` per run. Dispatch waits for a microtask, so
+   * the views of one image queued together go out together. Idle runners come first and share
+   * the queue fairly (one image's two views run on two cores at once). What is left goes one
+   * run deep behind a busy worker's current run: a worker that finishes then starts its next
+   * run at once, instead of waiting for this thread, which may be busy hashing, measuring cues
+   * or writing a scan's cache, to answer its message and hand it more.
    */
   private dispatch(): void {
-    while (this.queue.length > 0 && this.idle.length > 0) {
-      const share = Math.min(this.maxBatch, Math.ceil(this.queue.length / this.idle.length));
-      const batch = this.queue.splice(0, share);
-      const runner = this.idle.pop()!;
-      runner
-        .run(batch.map((p) => p.view))
-        .then(
-          (out) => {
-            const f = this.spec.featureLength;
-            const k = this.spec.labels;
-            batch.forEach((p, i) => p.resolve({ features: out.features.slice(i * f, (i + 1) * f), nsfw: out.nsfw.slice(i * k, (i + 1) * k) }));
-          },
-          (error: unknown) => batch.forEach((p) => p.reject(error)),
-        )
-        .finally(() => {
-          this.idle.push(runner);
-          this.dispatch();
-        });
+    for (let depth = 0; depth < MAX_RUNS_HANDED && this.queue.length > 0; depth++) {
+      const ready = this.runners.filter((r) => this.load.get(r) === depth && depth < r.runsHanded);
+      for (const [i, runner] of ready.entries()) {
+        if (this.queue.length === 0) return;
+        const share = Math.min(this.maxBatch, Math.ceil(this.queue.length / (ready.length - i)));
+        this.start(runner, this.queue.splice(0, share));
+      }
     }
+  }
+
+  private start(runner: Runner, batch: Pending[]): void {
+    this.load.set(runner, this.load.get(runner)! + 1);
+    runner
+      .run(batch.map((p) => p.view))
+      .then(
+        (out) => {
+          const f = this.spec.featureLength;
+          const k = this.spec.labels;
+          batch.forEach((p, i) => p.resolve({ features: out.features.slice(i * f, (i + 1) * f), nsfw: out.nsfw.slice(i * k, (i + 1) * k) }));
+        },
+        (error: unknown) => batch.forEach((p) => p.reject(error)),
+      )
+      .finally(() => {
+        this.load.set(runner, this.load.get(runner)! - 1);
+        this.dispatch();
+      });
   }
 }
 
+/** The most runs a runner holds at once: the one it runs and one waiting in its worker's inbox. */
+const MAX_RUNS_HANDED = 2;
+
 class LocalRunner implements Runner {
+  // It blocks this thread while it runs: nothing to gain from handing it a second run.
+  readonly runsHanded = 1;
+
   private constructor(
     private readonly session: ort.InferenceSession,
     private readonly spec: RunnerSpec,
@@ -105,6 +124,7 @@ class LocalRunner implements Runner {
 }
 
 class WorkerRunner implements Runner {
+  readonly runsHanded = MAX_RUNS_HANDED;
   private readonly pending = new Map<number, { resolve: (out: BatchOutput) => void; reject: (error: Error) => void }>();
   private nextId = 1;
 
