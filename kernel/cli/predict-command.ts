@@ -15,7 +15,7 @@ import { FeatureCache } from '../state/feature-cache';
 import type { EmbeddingRecord } from '../state/record-schemas';
 import { derivedPaths } from '../state/state-layout';
 import { readServedModels } from '../state/served-models';
-import { checkEmbedding } from '../state/stored-records';
+import { checkCurrentEmbedding } from '../state/stored-records';
 import { DEFAULT_FEATURE_CACHE_BYTES } from '../engine/tagsmith-engine';
 import { keywordSourceFor, type KeywordSource } from '../engine/keyword-source';
 import { TagModel } from '../training/tag-model';
@@ -48,7 +48,7 @@ export async function runPredictCommand(inputs: string[], options: PredictOption
     keywords = await keywordSourceFor(models, layout.keywordCache, { threads: options.threads });
     const cache = await FeatureCache.open<EmbeddingRecord>(layout.featureCache, {
       maxBytes: DEFAULT_FEATURE_CACHE_BYTES,
-      check: (value) => checkEmbedding(value, 'feature cache entry', running),
+      check: (value) => checkCurrentEmbedding(value, 'feature cache entry', running),
     });
     const embedder = new Embedder(extractor);
     const tags = models.map((m) => m.tag);

@@ -107,10 +107,13 @@ export type BatchImage = Static<typeof BatchImageSchema>;
 
 const SkippedSchema = Type.Object({ path: AbsolutePath, reason: Type.String({ maxLength: 2000 }) }, closed);
 
+/** 2 since its images' aesthetic and stock scores are measured as EMBEDDING_FORMAT 2 measures them: a worker of an older version is not heard. */
+export const BATCH_RESULT_FORMAT = 2;
+
 export const BatchResultSchema = Type.Object(
   {
     name: Type.Literal('tagsmith-scan-batch-result'),
-    formatVersion: Type.Literal(1),
+    formatVersion: Type.Literal(BATCH_RESULT_FORMAT),
     run: RunIdSchema,
     batch: Count,
     archive: Sha256,

@@ -24,10 +24,10 @@ import { scanImages, type ScanEmbeddings } from '../scan/scanner';
 import { readArchiveModels } from '../state/archive-file';
 import { FeatureCache } from '../state/feature-cache';
 import type { EmbeddingRecord } from '../state/record-schemas';
-import { checkEmbedding, encodeFeatures } from '../state/stored-records';
+import { checkCurrentEmbedding, encodeFeatures } from '../state/stored-records';
 import { TagModel } from '../training/tag-model';
 import { redisConnection, shownRedisUrl } from './redis-connection';
-import { checkJob, queueName, type BatchImage, type BatchResult, type ScanJob } from './scan-jobs';
+import { BATCH_RESULT_FORMAT, checkJob, queueName, type BatchImage, type BatchResult, type ScanJob } from './scan-jobs';
 
 export interface ScanWorkerOptions {
   redisUrl: string;
@@ -84,7 +84,7 @@ export async function startScanWorker(options: ScanWorkerOptions): Promise<Runni
     await fs.mkdir(options.cacheDir, { recursive: true });
     const cache = await FeatureCache.open<EmbeddingRecord>(path.join(options.cacheDir, 'features'), {
       maxBytes: options.cacheBytes ?? DEFAULT_CACHE_BYTES,
-      check: (value) => checkEmbedding(value, 'feature cache entry', running),
+      check: (value) => checkCurrentEmbedding(value, 'feature cache entry', running),
     });
     const index = await ScanIndex.open(path.join(options.cacheDir, 'scan-index.json'));
     // Keywords are found as a local scan finds them: for tags trained with apply_keywords, and for
@@ -134,7 +134,7 @@ export async function startScanWorker(options: ScanWorkerOptions): Promise<Runni
       const answered = wants.keywords && source ? { keywordModel: source.model } : {};
       return {
         name: 'tagsmith-scan-batch-result',
-        formatVersion: 1,
+        formatVersion: BATCH_RESULT_FORMAT,
         run: data.run,
         batch: data.batch,
         archive: archive.sha256,

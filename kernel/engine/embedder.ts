@@ -5,10 +5,9 @@ import { FeatureExtractor } from '../features/feature-extractor';
 import { inspectImage } from '../images/image-decoder';
 import { aestheticScore, stockScore } from '../scores/base-scores';
 import { measureCues } from '../scores/image-cues';
-import type { EmbeddingRecord } from '../state/record-schemas';
+import { EMBEDDING_FORMAT, type EmbeddingRecord } from '../state/record-schemas';
 import { encodeFeatures } from '../state/stored-records';
 
-const CUE_SIDE = 256;
 const MEMORY_ENTRIES = 256;
 
 export function sha256(bytes: Uint8Array): string {
@@ -34,12 +33,12 @@ export class Embedder {
     const remembered = this.recent.get(hash);
     if (remembered) return remembered;
     const header = await inspectImage(bytes); // format and pixel limit, once, before any decoding
-    // One decode gives the model's pixels and the cue thumbnail (two decodes of the file before).
-    const { embedding, thumbnail } = await this.extractor.embedWithThumbnail(bytes, CUE_SIDE, header);
-    const aesthetic = aestheticScore(measureCues(thumbnail.pixels, thumbnail.width, thumbnail.height));
+    // One decode gives the model's pixels and the cue image (for the default backbone).
+    const { embedding, cueImage } = await this.extractor.embedWithCueImage(bytes, header);
+    const aesthetic = aestheticScore(measureCues(cueImage.pixels, cueImage.width, cueImage.height));
     const record: EmbeddingRecord = {
       name: 'tagsmith-embedding',
-      formatVersion: 1,
+      formatVersion: EMBEDDING_FORMAT,
       backbone: this.backbone,
       features: encodeFeatures(embedding.features),
       nsfw: embedding.nsfw,

@@ -53,7 +53,7 @@ import type { EmbeddingRecord, SampleRecord, SampleType, TagModelJson, TaskRecor
 import { sweepThumbnails } from '../state/sample-files';
 import { GenerationLayout, StateLayout } from '../state/state-layout';
 import { createStateArchive, restoreStateArchive, snapshotState, syncTree } from '../state/state-archive';
-import { checkEmbedding, checkTagModel, checkTask, decodeFeatures } from '../state/stored-records';
+import { checkCurrentEmbedding, checkTagModel, checkTask, decodeFeatures } from '../state/stored-records';
 import { ScanIndex } from '../scan/scan-index';
 import { ScanStore } from '../scan/scan-store';
 import type { ScanRunner } from '../scan/scanner';
@@ -61,6 +61,7 @@ import { TagModel, type TagScore } from '../training/tag-model';
 import { checkEnoughSamples, type TrainingData } from '../training/train-tag';
 import { validateTrainOptions, type TrainOptions } from '../training/train-options';
 import { concurrencyLimit } from './concurrency-limit';
+import { upgradeStoredCues } from './cue-upgrade';
 import { EmbeddingCache } from './embedding-cache';
 import { checkKeywordModels, keywordsModelMissing, openKeywordSource, type KeywordRecord, type KeywordSource } from './keyword-source';
 import { Embedder, sha256 } from './embedder';
@@ -222,7 +223,7 @@ export class TagsmithEngine {
       const running = { backbone: extractor.backboneId, featureLength: extractor.featureLength };
       const featureCache = await FeatureCache.open<EmbeddingRecord>(layout.featureCache, {
         maxBytes: options.featureCacheBytes ?? DEFAULT_FEATURE_CACHE_BYTES,
-        check: (value) => checkEmbedding(value, 'feature cache entry', running),
+        check: (value) => checkCurrentEmbedding(value, 'feature cache entry', running),
       });
       const head = await NsfwHead.create(options.modelsDir, options.backbone);
       const scanRoots = options.scanRoots && (await Promise.all(options.scanRoots.map(realFolder)));
@@ -269,7 +270,7 @@ export class TagsmithEngine {
       }
       const featureCache = await FeatureCache.open<EmbeddingRecord>(layout.featureCache, {
         maxBytes: options.featureCacheBytes ?? DEFAULT_FEATURE_CACHE_BYTES,
-        check: (value) => checkEmbedding(value, 'feature cache entry', running),
+        check: (value) => checkCurrentEmbedding(value, 'feature cache entry', running),
       });
       const head = await NsfwHead.create(options.modelsDir, options.backbone);
       // Keywords as the owning engine finds them (tags trained with apply_keywords need them); the cache is the replica's own.
@@ -636,6 +637,7 @@ export class TagsmithEngine {
       await StateLayout.ensureFolders(generation);
       // Every file is checked, and the new folder settled, before it may become the state.
       const loaded = await loadGeneration(new GenerationLayout(generation), this.running, { verifyImages: true, portableTags: true });
+      await upgradeStoredCues(new GenerationLayout(generation), loaded);
       await syncTree(generation);
       return await this.stateLock.write(async () => {
         // A task may have started while the upload came in.
@@ -849,6 +851,7 @@ export class TagsmithEngine {
   /** At start-up: the current generation, checked and settled like a restored one. */
   private async loadState(): Promise<void> {
     const loaded = await loadGeneration(this.layout.current, this.running);
+    await upgradeStoredCues(this.layout.current, loaded);
     this.install(loaded);
     await sweepThumbnails(this.layout.thumbnails, (id) => loaded.listed.has(id));
   }

@@ -110,14 +110,14 @@ export class FeatureExtractor {
     return this.embedDecoded(await this.decode(bytes, header));
   }
 
-  /** `embed`, plus a thumbnail of the whole image (longer side ≤ `cueSide`) from the same decode where it can. */
-  async embedWithThumbnail(bytes: Uint8Array, cueSide: number, header?: ImageInfo): Promise<{ embedding: Embedding; thumbnail: RgbImage }> {
+  /** `embed`, plus the image the photographic cues are measured on (decodeCueImage's), from the same decode where it can. */
+  async embedWithCueImage(bytes: Uint8Array, header?: ImageInfo): Promise<{ embedding: Embedding; cueImage: RgbImage }> {
     const { model, cues } = await decodeImage(
       bytes,
-      { size: this.options.inputSize, policy: this.options.resize, profiles: this.options.colourProfiles, cueSide },
+      { size: this.options.inputSize, policy: this.options.resize, profiles: this.options.colourProfiles, cues: true },
       header,
     );
-    return { embedding: await this.embedDecoded(model), thumbnail: cues! };
+    return { embedding: await this.embedDecoded(model), cueImage: cues! };
   }
 
   /** Decodes as this model wants (size, resize policy); the bytes-to-pixels half of `embed`. `header`: `inspectImage`'s answer, if known. */

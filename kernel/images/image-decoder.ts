@@ -4,6 +4,7 @@
 import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp';
 import { TagsmithError } from '../errors';
 import { profileIsSrgb } from './colour-profile';
+import { halveByBox } from './halve-by-box';
 
 /**
  * How strict decoding is: any truncation fails; for PNG also a warning, because libpng
@@ -100,8 +101,8 @@ export interface DecodeRequest {
   /** The model's square input. */
   size: number;
   policy: ResizePolicy;
-  /** Also a thumbnail of the whole image, its longer side at most this (for the photographic cues). */
-  cueSide?: number;
+  /** Also the cue image (decodeCueImage's) of the whole image. */
+  cues?: boolean;
   /** Default `skip-srgb`. */
   profiles?: ColourProfilePolicy;
 }
@@ -110,31 +111,38 @@ export interface DecodeRequest {
 export type ColourProfilePolicy = 'skip-srgb' | 'convert-all';
 
 export interface RgbImage {
-  pixels: Buffer;
+  pixels: Uint8Array;
   width: number;
   height: number;
 }
 
 /**
- * The model's pixels and, if asked, the cue thumbnail, from one decode where it can: a centre
- * crop is the image scaled to cover the square (JPEG shrink-on-load does most of that inside
- * the decoder) and cut in the middle, so that scaled image also gives the thumbnail by a
- * cheap resize of raw pixels, instead of decoding the file a second time. The crop is where
- * sharp's own `cover` takes it, so the pixels are the same bytes as before.
+ * The shorter side the cue image is scaled to before its 2×2 average: the default backbone's
+ * input, so that backbone's decode serves both.
+ */
+export const CUE_SCALED_SIDE = 320;
+
+/**
+ * The model's pixels and, if asked, the cue image, from one decode where it can: a centre crop
+ * of CUE_SCALED_SIDE is the image scaled so its shorter side is that (JPEG shrink-on-load does
+ * most of it inside the decoder) and cut in the middle, and that scaled image, halved, is the
+ * cue image, so the file is decoded once. The crop is where sharp's own `cover` takes it, so
+ * the pixels are the same bytes as before.
  */
 export async function decodeImage(bytes: Uint8Array, request: DecodeRequest, header?: ImageInfo): Promise<{ model: DecodedImage; cues?: RgbImage }> {
   const info = header ?? (await inspectImage(bytes));
-  const { size, policy, cueSide, profiles } = request;
-  // The scaled image serves the thumbnail only when it is a reduction of the original that is still at least the thumbnail's size.
-  const scale = size / Math.min(info.width, info.height);
-  const shared = policy === 'center-crop' && cueSide !== undefined && scale <= 1 && Math.max(info.width, info.height) * scale >= cueSide;
-  const cuesApart = cueSide !== undefined && !shared ? decodeThumbnailRgb(bytes, cueSide, info, profiles) : undefined;
+  const { size, policy, profiles } = request;
+  const strip = isStrip(info);
+  const shared = request.cues === true && policy === 'center-crop' && size === CUE_SCALED_SIDE && !strip;
+  const cuesApart = request.cues === true && !shared ? decodeCueImage(bytes, info, profiles) : undefined;
   // Observed at once: should it fail while the model's decode is awaited, that is an outcome, not an unhandled rejection.
   cuesApart?.catch(() => {});
   try {
-    const { data, info: out } = await (
-      await openUpright(bytes, info, profiles)
-    )
+    const upright = await openUpright(bytes, info, profiles);
+    // A strip's centre crop is cut before scaling: covering the square first would scale its length too.
+    const side = Math.min(info.width, info.height);
+    const cut = policy === 'center-crop' && strip ? upright.extract(centreSquare(info.width, info.height, side)) : upright;
+    const { data, info: out } = await cut
       .resize(size, size, { fit: policy === 'squash' ? 'fill' : 'outside', kernel: 'lanczos3' })
       .removeAlpha()
       .raw({ depth: 'uchar' })
@@ -143,47 +151,67 @@ export async function decodeImage(bytes: Uint8Array, request: DecodeRequest, hea
       throw new Error(`decoded ${out.width}×${out.height}×${out.channels}, expected at least ${size}²×3`);
     const pixels = centreCrop(data, out.width, out.height, size);
     const model = { ...describe(info), pixels, size };
-    if (!shared) return { model, cues: await cuesApart };
-    const thumbnail = await sharp(data, { raw: { width: out.width, height: out.height, channels: 3 } })
-      .resize(cueSide, cueSide, { fit: 'inside', withoutEnlargement: true })
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true });
-    return { model, cues: { pixels: thumbnail.data, width: thumbnail.info.width, height: thumbnail.info.height } };
+    return { model, cues: shared ? halveByBox(data, out.width, out.height) : await cuesApart };
   } catch (error) {
     throw new TagsmithError('not_an_image', `The ${info.format.toUpperCase()} image could not be decoded (truncated or corrupt?).`, { cause: error });
   }
 }
 
+/**
+ * Longer side over shorter side beyond which an image is a strip. Scaled to cover the model's
+ * square as a photo is, a strip grows along its length: a 1×20000 PNG of a few hundred bytes
+ * would become 320×6,400,000 pixels, gigabytes and seconds of CPU, and libvips crashed the
+ * whole process on it. A strip's crop is cut before scaling and its cue image is capped.
+ * Panoramas up to 16:1 keep the usual path.
+ */
+const STRIP_ASPECT = 16;
+
+function isStrip(info: Pick<ImageInfo, 'width' | 'height'>): boolean {
+  return Math.max(info.width, info.height) > STRIP_ASPECT * Math.min(info.width, info.height);
+}
+
+/** The middle side² region of a width × height image, where libvips' centre gravity puts a crop. */
+function centreSquare(width: number, height: number, side: number): { left: number; top: number; width: number; height: number } {
+  return { left: Math.floor((width - side + 1) / 2), top: Math.floor((height - side + 1) / 2), width: side, height: side };
+}
+
 /** The middle size² of an RGB image, where libvips' centre gravity puts it (odd margins: one more pixel left/top). */
 function centreCrop(rgb: Buffer, width: number, height: number, size: number): Buffer {
   if (width === size && height === size) return rgb;
-  const left = Math.floor((width - size + 1) / 2);
-  const top = Math.floor((height - size + 1) / 2);
+  const { left, top } = centreSquare(width, height, size);
   const out = Buffer.allocUnsafe(size * size * 3);
   for (let y = 0; y < size; y++) rgb.copy(out, y * size * 3, ((top + y) * width + left) * 3, ((top + y) * width + left + size) * 3);
   return out;
 }
 
-/** The upright image scaled so its longer side is at most `maxSide`, as RGB bytes. */
-export async function decodeThumbnailRgb(
-  bytes: Uint8Array,
-  maxSide: number,
-  header?: ImageInfo,
-  profiles?: ColourProfilePolicy,
-): Promise<{ pixels: Buffer; width: number; height: number }> {
-  const image = header ?? (await inspectImage(bytes));
+/**
+ * The image the photographic cues are measured on (scores/image-cues.ts): the upright image
+ * scaled, up or down, so its shorter side is CUE_SCALED_SIDE (lanczos3, as the model's decode
+ * scales), then averaged over 2×2 blocks. The same bytes as decodeImage's shared path, for
+ * backbones whose own decode cannot serve.
+ */
+export async function decodeCueImage(bytes: Uint8Array, header?: ImageInfo, profiles?: ColourProfilePolicy): Promise<RgbImage> {
+  const info = header ?? (await inspectImage(bytes));
+  // A strip is scaled so its longer side is STRIP_ASPECT times CUE_SCALED_SIDE instead (its shorter side then less than that, and at least 2 to halve).
+  const long = STRIP_ASPECT * CUE_SCALED_SIDE;
+  const across = (length: number) => Math.max(2, Math.round((length * long) / Math.max(info.width, info.height)));
+  const target = isStrip(info)
+    ? ({ width: across(info.width), height: across(info.height), fit: 'fill' } as const)
+    : ({ width: CUE_SCALED_SIDE, height: CUE_SCALED_SIDE, fit: 'outside' } as const);
+  let scaled: { data: Buffer; info: OutputInfo };
   try {
-    const { data, info } = await (
-      await openUpright(bytes, image, profiles)
+    scaled = await (
+      await openUpright(bytes, info, profiles)
     )
-      .resize(maxSide, maxSide, { fit: 'inside', withoutEnlargement: true })
+      .resize(target.width, target.height, { fit: target.fit, kernel: 'lanczos3' })
       .removeAlpha()
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
-    return { pixels: data, width: info.width, height: info.height };
   } catch (error) {
-    throw new TagsmithError('not_an_image', 'The image could not be decoded (truncated or corrupt?).', { cause: error });
+    throw new TagsmithError('not_an_image', `The ${info.format.toUpperCase()} image could not be decoded (truncated or corrupt?).`, { cause: error });
   }
+  if (scaled.info.channels !== 3) throw new Error(`decoded ${scaled.info.channels} channels, expected 3`);
+  return halveByBox(scaled.data, scaled.info.width, scaled.info.height);
 }
 
 /** An image scaled to fit inside a square and padded (black) around it: what a detector reads. */

@@ -8,7 +8,7 @@ import { createReadStream, type Dirent } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { TagsmithError } from '../errors';
-import type { SampleListJson, TagModelJson, TaskRecord } from './record-schemas';
+import { EMBEDDING_FORMAT, type SampleListJson, type TagModelJson, type TaskRecord } from './record-schemas';
 import { tagFolderClash } from './path-names';
 import { classifyStatePath, type GenerationLayout, type StatePath } from './state-layout';
 import { checkEmbedding, checkManifest, checkSampleList, checkTagModel, checkTask, invalidRecord, readRecordFile } from './stored-records';
@@ -29,6 +29,8 @@ export interface GenerationContents {
   images: Set<string>;
   /** Embedding files by backbone. */
   embeddings: Map<string, Set<string>>;
+  /** Embeddings whose base scores an older version measured (format version 1): engine/cue-upgrade.ts re-measures them. */
+  outdated: { backbone: string; id: string }[];
 }
 
 /** Files checked at once (reading thousands of small records one by one is slow). */
@@ -45,7 +47,7 @@ export interface ReadOptions {
 }
 
 export async function readGeneration(gen: GenerationLayout, running: RunningBackbone, options: ReadOptions = {}): Promise<GenerationContents> {
-  const contents: GenerationContents = { lists: [], models: [], tasks: [], listed: new Set(), images: new Set(), embeddings: new Map() };
+  const contents: GenerationContents = { lists: [], models: [], tasks: [], listed: new Set(), images: new Set(), embeddings: new Map(), outdated: [] };
   const files: { relative: string; place: StatePath }[] = [];
   await walk(gen.dir, [], files);
 
@@ -73,7 +75,8 @@ export async function readGeneration(gen: GenerationLayout, running: RunningBack
         return;
       case 'embedding': {
         const featureLength = place.backbone === running.backbone ? running.featureLength : undefined;
-        checkEmbedding(await readRecordFile(file, relative), relative, { backbone: place.backbone, featureLength });
+        const record = checkEmbedding(await readRecordFile(file, relative), relative, { backbone: place.backbone, featureLength });
+        if (record.formatVersion !== EMBEDDING_FORMAT) contents.outdated.push({ backbone: place.backbone, id: place.id });
         const ids = contents.embeddings.get(place.backbone) ?? new Set<string>();
         ids.add(place.id);
         contents.embeddings.set(place.backbone, ids);

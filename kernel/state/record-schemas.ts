@@ -97,10 +97,18 @@ const ScoreSchema = Type.Object(
   closed,
 );
 
+/**
+ * 2 since 2026-11-28: the aesthetic cues are measured on the cue image (image-decoder.ts's
+ * decodeCueImage), no longer on a lanczos3 thumbnail of longer side 256; the two measures
+ * correlate 0.98 on the hymenoptera photos. A writable engine re-measures the version 1 records
+ * of its samples when it opens the state or restores an archive (engine/cue-upgrade.ts).
+ */
+export const EMBEDDING_FORMAT = 2;
+
 export const EmbeddingSchema = Type.Object(
   {
     name: Type.Literal('tagsmith-embedding'),
-    formatVersion: Type.Literal(1),
+    formatVersion: Type.Union([Type.Literal(1), Type.Literal(EMBEDDING_FORMAT)]),
     backbone: BackboneId,
     /** Float32 little-endian, base64: a third of the size of a JSON number array. */
     features: Type.String({ pattern: '^[A-Za-z0-9+/]*={0,2}$', minLength: 8 }),

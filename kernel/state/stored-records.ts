@@ -12,6 +12,7 @@ import { TagsmithError } from '../errors';
 import { shownName } from './path-names';
 import {
   CurrentPointerSchema,
+  EMBEDDING_FORMAT,
   EmbeddingSchema,
   SampleListSchema,
   STATE_FORMAT,
@@ -119,6 +120,16 @@ export function checkEmbedding(value: unknown, file: string, expected: { backbon
   for (let i = 0; i < bytes.length; i += 4) {
     if (!Number.isFinite(bytes.readFloatLE(i))) throw invalidRecord(file, `features[${i / 4}] is not a finite number`);
   }
+  return record;
+}
+
+/**
+ * An embedding whose base scores are measured the way this version measures them: what a cache
+ * may serve (an older entry is dropped and the image embedded again).
+ */
+export function checkCurrentEmbedding(value: unknown, file: string, expected: { backbone: string; featureLength?: number }): EmbeddingRecord {
+  const record = checkEmbedding(value, file, expected);
+  if (record.formatVersion !== EMBEDDING_FORMAT) throw invalidRecord(file, `format version ${record.formatVersion} measured its base scores the old way`);
   return record;
 }
 

@@ -254,7 +254,11 @@ export async function trainTag(
   }
 }
 
-function standardiser(name: 'aesthetic' | 'stock', samples: ScoringInput[]): { name: 'aesthetic' | 'stock'; mean: number; std: number } {
+/** How a base score is standardised before it joins a tag's input: its mean and std over the training samples. */
+export function standardiser(
+  name: 'aesthetic' | 'stock',
+  samples: readonly Pick<ScoringInput, 'aesthetic' | 'stock'>[],
+): { name: 'aesthetic' | 'stock'; mean: number; std: number } {
   const values = samples.map((s) => {
     const v = s[name];
     if (v === undefined) throw new Error(`sample without a ${name} score`);

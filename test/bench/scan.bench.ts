@@ -19,7 +19,7 @@ import { ScanIndex } from '../../kernel/scan/scan-index';
 import { ScanResults } from '../../kernel/scan/scan-results';
 import { DEFAULT_SCAN_CONCURRENCY, scanImages, type ScanEmbeddings } from '../../kernel/scan/scanner';
 import { FeatureCache } from '../../kernel/state/feature-cache';
-import { checkEmbedding, type EmbeddingRecord } from '../../kernel/state/stored-records';
+import { checkCurrentEmbedding, type EmbeddingRecord } from '../../kernel/state/stored-records';
 import { seededRandom, shuffled } from '../../kernel/ml/random';
 import { trainTag } from '../../kernel/training/train-tag';
 import { DEFAULT_TRAIN_OPTIONS } from '../../kernel/rules';
@@ -216,7 +216,7 @@ async function scanSetup(
 ): Promise<{ embeddings: ScanEmbeddings; counter: { embedded: number } }> {
   const cache = await FeatureCache.open<EmbeddingRecord>(path.join(dir, 'cache'), {
     maxBytes: 4 * 1024 ** 3,
-    check: (v) => checkEmbedding(v, 'cache', running),
+    check: (v) => checkCurrentEmbedding(v, 'cache', running),
   });
   const counter = { embedded: 0 };
   return {

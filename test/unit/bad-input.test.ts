@@ -89,6 +89,15 @@ describe('bad input leaves the state as it was', () => {
       { name: '16-bit TIFF (scored)', method: 'POST', path: '/predict', body: await base.clone().toColourspace('rgb16').tiff().toBuffer(), expect: 200 },
       { name: 'CMYK JPEG (scored)', method: 'POST', path: '/predict', body: await base.clone().toColourspace('cmyk').jpeg().toBuffer(), expect: 200 },
       { name: 'AVIF (scored)', method: 'POST', path: '/predict', body: await base.clone().avif({ effort: 0 }).toBuffer(), expect: 200 },
+      // A few hundred bytes that scaled like a photo would be 320×6,400,000 pixels (libvips crashed the process on it).
+      { name: '1×20000 PNG strip (scored)', method: 'POST', path: '/predict', body: await blobs(1, 20000, 4).png().toBuffer(), expect: 200 },
+      {
+        name: '20000×2 JPEG strip stood upright by EXIF (scored)',
+        method: 'POST',
+        path: '/predict',
+        body: await blobs(20000, 2, 5).jpeg().withMetadata({ orientation: 6 }).toBuffer(),
+        expect: 200,
+      },
       ...['..', 'a%2Fb', '%2e%2e', 'x'.repeat(65), '%F0%9F%99%82', 'nul%00byte', '.hidden'].map((tag) => ({
         name: `tag ${tag}`,
         method: 'POST',

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import sharp, { type Sharp } from 'sharp';
-import { decodeThumbnailRgb } from '../../kernel/images/image-decoder';
+import { decodeCueImage } from '../../kernel/images/image-decoder';
 import { measureCues } from '../../kernel/scores/image-cues';
 import { aestheticScore, stockScore } from '../../kernel/scores/base-scores';
 import { scene, seededRandom } from '../helpers/images';
@@ -10,7 +10,7 @@ import { scene, seededRandom } from '../helpers/images';
 const SAFE = { drawing: 0, hentai: 0, neutral: 1, porn: 0, sexy: 0 };
 
 async function scores(bytes: Buffer): Promise<{ aesthetic: number; stock: number }> {
-  const { pixels, width, height } = await decodeThumbnailRgb(bytes, 256);
+  const { pixels, width, height } = await decodeCueImage(bytes);
   const aesthetic = aestheticScore(measureCues(pixels, width, height)).score;
   const meta = await sharp(bytes).metadata();
   return { aesthetic, stock: stockScore(aesthetic, { width: meta.width!, height: meta.height! }, SAFE).score };

@@ -6,7 +6,18 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { OrderedRecords, RunLedger, type RunManifest } from '../../kernel/cluster/run-ledger';
-import { batchOf, checkBatchResult, checkJob, cutBatches, jobId, newRunId, queueName, type BatchImage, type BatchResult } from '../../kernel/cluster/scan-jobs';
+import {
+  BATCH_RESULT_FORMAT,
+  batchOf,
+  checkBatchResult,
+  checkJob,
+  cutBatches,
+  jobId,
+  newRunId,
+  queueName,
+  type BatchImage,
+  type BatchResult,
+} from '../../kernel/cluster/scan-jobs';
 import { TagsmithError } from '../../kernel/errors';
 import { tempDir } from '../helpers/engine';
 
@@ -29,7 +40,7 @@ function image(p: string, score = 0.7): BatchImage {
 function answer(batch: number, paths: string[], skipped: string[] = [], extra: Partial<BatchResult> = {}): BatchResult {
   return {
     name: 'tagsmith-scan-batch-result',
-    formatVersion: 1,
+    formatVersion: BATCH_RESULT_FORMAT,
     run: RUN,
     batch,
     archive: ARCHIVE,

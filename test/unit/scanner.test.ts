@@ -11,7 +11,7 @@ import { FeatureExtractor } from '../../kernel/features/feature-extractor';
 import { ScanIndex } from '../../kernel/scan/scan-index';
 import { scanImages, type ScanEmbeddings } from '../../kernel/scan/scanner';
 import { FeatureCache } from '../../kernel/state/feature-cache';
-import { checkEmbedding, type EmbeddingRecord } from '../../kernel/state/stored-records';
+import { checkCurrentEmbedding, type EmbeddingRecord } from '../../kernel/state/stored-records';
 import { blobImages, stripedImages, tempDir } from '../helpers/engine';
 
 describe('scanImages', () => {
@@ -51,7 +51,7 @@ describe('scanImages', () => {
   async function scanState(state: string): Promise<{ embeddings: ScanEmbeddings; index: () => Promise<ScanIndex>; calls: () => number }> {
     const cache = await FeatureCache.open<EmbeddingRecord>(path.join(state, 'cache'), {
       maxBytes: 1e9,
-      check: (v) => checkEmbedding(v, 'cache', { backbone: extractor.backboneId, featureLength: extractor.featureLength }),
+      check: (v) => checkCurrentEmbedding(v, 'cache', { backbone: extractor.backboneId, featureLength: extractor.featureLength }),
     });
     let calls = 0;
     const embeddings: ScanEmbeddings = {
