@@ -134,9 +134,13 @@ export type BatchResult = Static<typeof BatchResultSchema>;
 const jobShape = schemaChecker(ScanJobSchema);
 const resultShape = schemaChecker(BatchResultSchema);
 
-/** The queue of one archive's batches for one backbone (BullMQ queue names may not hold `:`). */
+/**
+ * The queue of one archive's batches for one backbone (BullMQ queue names may not hold `:`),
+ * named with the result format: a worker of a version that answers another format listens
+ * elsewhere, so it never takes a batch only to have its answer refused.
+ */
 export function queueName(archiveSha256: string, backbone: string): string {
-  return `tagsmith-scan.${backbone}.${archiveSha256}`;
+  return `tagsmith-scan.v${BATCH_RESULT_FORMAT}.${backbone}.${archiveSha256}`;
 }
 
 export function newRunId(): string {

@@ -4,8 +4,12 @@
 // apply_aesthetic_score would compare its samples' old scores with new images' new ones. The
 // samples' images are in the state, so a writable engine re-measures each such record when it
 // opens the state or restores an archive, before serving it, and re-standardises the base
-// scores of the tags trained on them. Each file is replaced atomically: a crash halfway leaves
-// records of both versions, each whole, and the next start finishes the job.
+// scores of the tags trained on them.
+//
+// Crash safety: everything is measured first, in memory; then the refitted tag models are
+// written, then the records, each file replaced atomically. A crash before the last record is
+// written leaves some records at version 1, so the next start measures and refits again, to the
+// same numbers (both are deterministic), and finishes.
 import fs from 'node:fs/promises';
 import { decodeCueImage, inspectImage } from '../images/image-decoder';
 import { aestheticScore, stockScore, type ScoreWithComponents } from '../scores/base-scores';
@@ -16,68 +20,101 @@ import { EMBEDDING_FORMAT, type EmbeddingRecord, type TagModelJson } from '../st
 import type { GenerationLayout } from '../state/state-layout';
 import { checkEmbedding, readRecordFile } from '../state/stored-records';
 import { standardiser } from '../training/train-tag';
+import { concurrencyLimit } from './concurrency-limit';
 
 export interface CueUpgrade {
   /** Records re-measured. */
   records: number;
+  /** Samples whose image could not be measured again: their records keep the old scores. */
+  failed: string[];
   /** Tags whose base-score standardisers were refitted. */
   tags: string[];
 }
+
+/** Images decoded at once (the engine is not serving yet: both cores are free). */
+const AT_ONCE = 2;
 
 /** Re-measures `loaded`'s outdated records of listed samples in `gen`, then refits the tag models that use base scores; updates `loaded.models`. */
 export async function upgradeStoredCues(gen: GenerationLayout, loaded: GenerationContents): Promise<CueUpgrade> {
   const outdated = loaded.outdated.filter(({ id }) => loaded.listed.has(id)); // unlisted ones were swept
   loaded.outdated = [];
-  if (outdated.length === 0) return { records: 0, tags: [] };
-  const measured = new Map<string, ScoreWithComponents>(); // by sample: the cues do not depend on the backbone
-  const upgraded = new Set<string>();
-  for (const { backbone, id } of outdated) {
-    const file = gen.features(backbone, id);
-    const record = checkEmbedding(await readRecordFile(file, gen.relative(file)), gen.relative(file), { backbone });
-    let aesthetic = measured.get(id);
-    if (!aesthetic) {
-      const bytes = await fs.readFile(gen.image(id));
-      const cueImage = await decodeCueImage(bytes, await inspectImage(bytes));
-      aesthetic = aestheticScore(measureCues(cueImage.pixels, cueImage.width, cueImage.height));
-      measured.set(id, aesthetic);
-    }
-    const current: EmbeddingRecord = { ...record, formatVersion: EMBEDDING_FORMAT, aesthetic, stock: stockScore(aesthetic.score, record.image, record.nsfw) };
-    await writeJsonAtomic(file, current);
-    upgraded.add(id);
-  }
+  if (outdated.length === 0) return { records: 0, failed: [], tags: [] };
 
+  // 1. Measure, in memory.
+  const aesthetics = new Map<string, Promise<ScoreWithComponents | undefined>>(); // by sample: the cue image does not depend on the backbone
+  const measure = concurrencyLimit(AT_ONCE);
+  const aestheticOf = (id: string) => {
+    let pending = aesthetics.get(id);
+    if (!pending) {
+      pending = measure(async () => {
+        const bytes = await fs.readFile(gen.image(id));
+        const cueImage = await decodeCueImage(bytes, await inspectImage(bytes));
+        return aestheticScore(measureCues(cueImage.pixels, cueImage.width, cueImage.height));
+      }).catch(() => undefined); // an image this version no longer decodes keeps its old scores
+      aesthetics.set(id, pending);
+    }
+    return pending;
+  };
+  const upgraded = new Map<string, EmbeddingRecord>(); // by backbone/id
+  const failed = new Set<string>();
+  await Promise.all(
+    outdated.map(async ({ backbone, id }) => {
+      const file = gen.features(backbone, id);
+      const record = checkEmbedding(await readRecordFile(file, gen.relative(file)), gen.relative(file), { backbone });
+      const aesthetic = await aestheticOf(id);
+      if (!aesthetic) return void failed.add(id);
+      upgraded.set(`${backbone}/${id}`, {
+        ...record,
+        formatVersion: EMBEDDING_FORMAT,
+        aesthetic,
+        stock: stockScore(aesthetic.score, record.image, record.nsfw),
+      });
+    }),
+  );
+
+  // 2. Refit the tags trained with base scores whose samples changed, and write them.
+  const upgradedIds = new Set([...upgraded.keys()].map((key) => key.split('/')[1]));
   const tags: string[] = [];
   for (const [i, model] of loaded.models.entries()) {
     if (model.extras.length === 0) continue;
     const list = loaded.lists.find((l) => l.tag === model.tag);
-    if (!list?.samples.some((s) => upgraded.has(s.id))) continue;
-    const refitted = await refitStandardisers(
-      gen,
-      model,
-      list.samples.map((s) => s.id),
-    );
+    if (!list?.samples.some((s) => upgradedIds.has(s.id))) continue;
+    const refitted = await refitStandardisers(gen, model, list.samples, upgraded);
     if (!refitted) continue;
     await writeJsonAtomic(gen.model(model.tag), refitted);
     loaded.models[i] = refitted;
     tags.push(model.tag);
   }
-  return { records: upgraded.size, tags };
+
+  // 3. Only then the records: until the last is written, the next start does all of this again.
+  for (const [key, record] of upgraded) await writeJsonAtomic(gen.features(record.backbone, key.split('/')[1]), record);
+  return { records: upgraded.size, failed: [...failed], tags };
 }
 
 /**
- * The model with each base score's mean and std taken again over its tag's samples, now
- * measured the new way, as training takes them (the weights stay: they apply to a score
- * standardised as it was when they were fitted). The samples are those it was trained on
- * unless they changed since, and then the tag shows as stale anyway. Undefined if a sample
- * has no record for the model's backbone.
+ * The model with each base score's mean and std taken again, as training takes them, over the
+ * samples it was trained on (its out-of-fold list; else its tag's samples now) measured the new
+ * way. The weights stay: they apply to a score standardised as it was when they were fitted.
+ * Undefined if a sample has no record for the model's backbone.
  */
-async function refitStandardisers(gen: GenerationLayout, model: TagModelJson, ids: string[]): Promise<TagModelJson | undefined> {
+async function refitStandardisers(
+  gen: GenerationLayout,
+  model: TagModelJson,
+  listed: readonly { id: string }[],
+  upgraded: ReadonlyMap<string, EmbeddingRecord>,
+): Promise<TagModelJson | undefined> {
+  const listedIds = new Set(listed.map((s) => s.id));
+  const trainedOn = model.outOfFold?.map((s) => s.id);
+  const ids = trainedOn && trainedOn.every((id) => listedIds.has(id)) ? trainedOn : [...listedIds];
   const samples: { aesthetic: number; stock: number }[] = [];
   for (const id of ids) {
-    const file = gen.features(model.backbone, id);
-    const stored = await readRecordFile(file, gen.relative(file));
-    if (stored === undefined) return undefined;
-    const record = checkEmbedding(stored, gen.relative(file), { backbone: model.backbone });
+    let record = upgraded.get(`${model.backbone}/${id}`);
+    if (!record) {
+      const file = gen.features(model.backbone, id);
+      const stored = await readRecordFile(file, gen.relative(file));
+      if (stored === undefined) return undefined;
+      record = checkEmbedding(stored, gen.relative(file), { backbone: model.backbone });
+    }
     samples.push({ aesthetic: record.aesthetic.score, stock: record.stock.score });
   }
   return { ...model, extras: model.extras.map((extra) => standardiser(extra.name, samples)) };

@@ -6,7 +6,7 @@ import sharp from 'sharp';
 import { halveByBox } from '../../kernel/images/halve-by-box';
 import { CUE_SCALED_SIDE, decodeCueImage, decodeImage } from '../../kernel/images/image-decoder';
 import { stripedImages } from '../helpers/engine';
-import { blobs } from '../helpers/images';
+import { stripes } from '../helpers/images';
 
 describe('the cue image', () => {
   it('averages each 2×2 block, rounding halves up, and drops an odd last row and column', () => {
@@ -26,8 +26,11 @@ describe('the cue image', () => {
   });
 
   it('is bounded for a strip, whose model crop is its centre square scaled, upright whatever EXIF says', async () => {
-    const strip = await blobs(20000, 3, 6).jpeg().toBuffer(); // a few kilobytes; covering 320² would scale it to 2,133,333×320
-    const upright = await blobs(20000, 3, 6).jpeg().withMetadata({ orientation: 6 }).toBuffer(); // stored lying, shown standing: 3×20000
+    // Stripes 2 pixels wide with noise: a crop one pixel off is far from the right one. A few
+    // kilobytes; covering 320² would scale it to 2,133,333×320.
+    const lying = () => stripes(20000, 3, 4, [250, 20, 20], [20, 20, 250], 6).png();
+    const strip = await lying().toBuffer();
+    const upright = await lying().withMetadata({ orientation: 6 }).toBuffer(); // stored lying, shown standing: 3×20000
     for (const [bytes, across] of [
       [strip, true],
       [upright, false],
@@ -37,10 +40,11 @@ describe('the cue image', () => {
       assert.deepEqual([model.width, model.height], across ? [20000, 3] : [3, 20000], 'the upright size');
       assert.equal(Math.max(cues!.width, cues!.height), (16 * CUE_SCALED_SIDE) / 2, 'the cue image is 16 times the scaled side long, halved');
       assert.equal(cues!.width > cues!.height, across);
-      // The crop is the strip's middle 3×3 pixels, scaled: what the whole strip scaled to cover would show there.
+      // The crop is the strip's middle 3×3 pixels (from 9999: libvips' centre, one more pixel
+      // before than after), scaled: what the whole strip scaled to cover would show there.
       const middle = await sharp(bytes)
         .autoOrient()
-        .extract(across ? { left: 9998, top: 0, width: 3, height: 3 } : { left: 0, top: 9998, width: 3, height: 3 })
+        .extract(across ? { left: 9999, top: 0, width: 3, height: 3 } : { left: 0, top: 9999, width: 3, height: 3 })
         .resize(CUE_SCALED_SIDE, CUE_SCALED_SIDE, { kernel: 'lanczos3' })
         .raw()
         .toBuffer();

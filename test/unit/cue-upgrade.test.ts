@@ -42,7 +42,12 @@ async function snapshot(generation: string): Promise<Snapshot> {
 async function downgrade(generation: string): Promise<void> {
   const { records, model } = await snapshot(generation);
   for (const [key, record] of records) {
-    const old = { ...record, formatVersion: 1, aesthetic: { ...record.aesthetic, score: record.aesthetic.score + OLD_SHIFT } };
+    const old = {
+      ...record,
+      formatVersion: 1,
+      aesthetic: { ...record.aesthetic, score: record.aesthetic.score + OLD_SHIFT },
+      stock: { ...record.stock, score: record.stock.score + 0.4 * OLD_SHIFT },
+    };
     await fs.writeFile(path.join(generation, 'features', key), JSON.stringify(old));
   }
   const extras = model.extras.map((e) => ({ ...e, mean: e.name === 'aesthetic' ? e.mean + OLD_SHIFT : e.mean + 0.4 * OLD_SHIFT }));
@@ -107,6 +112,16 @@ describe('base scores stored before the cue image changed', () => {
     assertUpgraded(await snapshot(await generationOf(fresh.stateDir)), trained);
     assert.ok(Math.abs((await tagScore(fresh.engine, probe)) - score) < 1e-9, 'the restored tag scores a new image as before');
     await fs.rm(unpacked, { recursive: true, force: true });
+
+    // A sample image this version cannot decode any more does not stop the engine: its record keeps the old scores.
+    const generation = await generationOf(stateDir);
+    await downgrade(generation);
+    const [unreadable] = [...trained.records.keys()];
+    await fs.writeFile(path.join(generation, 'images', path.basename(unreadable, '.json')), 'no longer an image');
+    const reopened = await openTestEngine(stateDir);
+    await reopened.engine.close();
+    const after = await snapshot(generation);
+    for (const [key, record] of after.records) assert.equal(record.formatVersion, key === unreadable ? 1 : 2, key);
     await fs.rm(stateDir, { recursive: true, force: true });
   });
 });
