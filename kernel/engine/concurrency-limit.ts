@@ -18,6 +18,34 @@ export function concurrencyLimit(max: number): Limit {
   };
 }
 
+/**
+ * Tasks that each hold `weight` (bytes, say) of a shared `capacity` while they run, started in
+ * the order they ask: one waits until what runs leaves room for it. A task heavier than the
+ * whole capacity runs alone rather than never.
+ */
+export function weightedLimit(capacity: number): <T>(weight: number, task: () => Promise<T>) => Promise<T> {
+  let used = 0;
+  const waiting: { weight: number; start: () => void }[] = [];
+  const fits = (weight: number) => used === 0 || used + weight <= capacity;
+  const wake = () => {
+    while (waiting.length > 0 && fits(waiting[0].weight)) {
+      const next = waiting.shift()!;
+      used += next.weight;
+      next.start();
+    }
+  };
+  return async (weight, task) => {
+    if (waiting.length === 0 && fits(weight)) used += weight;
+    else await new Promise<void>((start) => waiting.push({ weight, start }));
+    try {
+      return await task();
+    } finally {
+      used -= weight;
+      wake();
+    }
+  };
+}
+
 export type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
 
 /**

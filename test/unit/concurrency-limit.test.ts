@@ -4,7 +4,7 @@
 // the test scrambles by yielding to the event loop, not by waiting on the clock.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { concurrencyLimit, settledInOrder } from '../../kernel/engine/concurrency-limit';
+import { concurrencyLimit, settledInOrder, weightedLimit } from '../../kernel/engine/concurrency-limit';
 
 /** Lets the event loop turn `times` times: later tasks can overtake earlier ones. */
 async function turns(times: number): Promise<void> {
@@ -31,6 +31,51 @@ describe('concurrencyLimit', () => {
       results,
       Array.from({ length: 25 }, (_, i) => i * i),
     );
+  });
+});
+
+describe('weightedLimit', () => {
+  it('keeps what runs within its capacity, starts tasks in the order they asked, and runs an oversized one alone', async () => {
+    const capacity = 10;
+    const limit = weightedLimit(capacity);
+    let held = 0;
+    let most = 0;
+    const started: number[] = [];
+    const alone: boolean[] = [];
+    const weights = [6, 6, 3, 25, 1, 4, 5, 9, 2, 7];
+    await Promise.all(
+      weights.map((weight, n) =>
+        limit(weight, async () => {
+          started.push(n);
+          held += weight;
+          most = Math.max(most, held);
+          if (weight > capacity) alone.push(held === weight);
+          await turns((n * 7) % 4);
+          held -= weight;
+        }),
+      ),
+    );
+    assert.ok(most <= 25, 'nothing runs beside the oversized task');
+    assert.deepEqual(started, [...weights.keys()], 'in the order asked: a light task does not overtake a heavy one waiting for room');
+    assert.deepEqual(alone, [true]);
+  });
+
+  it('never holds more than its capacity with tasks that fit', async () => {
+    const limit = weightedLimit(10);
+    let held = 0;
+    let most = 0;
+    await Promise.all(
+      Array.from({ length: 30 }, (_, n) =>
+        limit(1 + (n % 6), async () => {
+          held += 1 + (n % 6);
+          most = Math.max(most, held);
+          await turns(n % 3);
+          held -= 1 + (n % 6);
+        }),
+      ),
+    );
+    assert.ok(most <= 10, `held ${most}`);
+    assert.ok(most >= 7, 'more than one task at a time');
   });
 });
 
