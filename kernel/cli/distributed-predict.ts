@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { readManifest } from '../../models/manifest';
 import { asTagsmithError, TagsmithError } from '../errors';
+import { upgradeStoredCues } from '../engine/cue-upgrade';
 import { csvHeader, csvRow, jsonLine, type ImageCalls, type TableFormat } from '../export/scan-table';
 import { findModelsDir } from '../features/models-dir';
 import { findImageFiles } from '../images/image-files';
@@ -140,7 +141,7 @@ async function newRun(inputs: string[], options: DistributedPredictOptions): Pro
   const entry = models.models[models.backbone];
   const running = { backbone: models.backbone, featureLength: entry.outputs.features.length };
   // Only the tag list is needed here; the workers check every file of the archive.
-  const archive = await readArchiveModels(options.archive, running, { verifyImages: false });
+  const archive = await readArchiveModels(options.archive, running, { verifyImages: false, upgrade: upgradeStoredCues });
   if (archive.models.length === 0)
     throw new TagsmithError(
       'unknown_tag',

@@ -9,6 +9,7 @@
 import fs from 'node:fs/promises';
 import { readManifest } from '../../models/manifest';
 import { TagsmithError, asTagsmithError } from '../errors';
+import { upgradeStoredCues } from '../engine/cue-upgrade';
 import { findModelsDir } from '../features/models-dir';
 import { findImageFiles, type SkippedPath } from '../images/image-files';
 import type { ScannedImage, ScanOutcome, ScanProgress, ScanRunner } from '../scan/scanner';
@@ -43,7 +44,7 @@ export async function distributedScans(options: DistributedScanOptions): Promise
   checkRedisUrl(options.redisUrl);
   const manifest = readManifest(findModelsDir(), options.backbone);
   const running = { backbone: manifest.backbone, featureLength: manifest.models[manifest.backbone].outputs.features.length };
-  const archive = await readArchiveModels(options.archive, running, { verifyImages: false });
+  const archive = await readArchiveModels(options.archive, running, { verifyImages: false, upgrade: upgradeStoredCues });
   // A worker refuses such an archive, so no batch of it would ever be taken.
   if (archive.models.length === 0)
     throw new TagsmithError(

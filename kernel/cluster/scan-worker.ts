@@ -15,6 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { TagsmithError } from '../errors';
+import { upgradeStoredCues } from '../engine/cue-upgrade';
 import { Embedder } from '../engine/embedder';
 import { checkKeywordModels, keywordsModelMissing, openKeywordSource, type KeywordSource } from '../engine/keyword-source';
 import { FeatureExtractor } from '../features/feature-extractor';
@@ -72,7 +73,7 @@ export async function startScanWorker(options: ScanWorkerOptions): Promise<Runni
   let keywords: KeywordSource | undefined;
   try {
     const running = { backbone: extractor.backboneId, featureLength: extractor.featureLength };
-    const archive = await readArchiveModels(options.archive, running);
+    const archive = await readArchiveModels(options.archive, running, { upgrade: upgradeStoredCues });
     if (archive.models.length === 0) {
       const other =
         archive.otherBackbone.length > 0

@@ -261,6 +261,8 @@ export class TagsmithEngine {
         await writeJsonAtomic(path.join(root, 'CURRENT'), { generation: path.basename(generation) });
         layout = await StateLayout.openReadOnly(root, scratch);
         loaded = await loadGeneration(layout.current, running, { verifyImages: true, readOnly: true });
+        // The unpacked copy is this replica's own: an archive made before the cue measure changed is brought up to date in it.
+        await upgradeStoredCues(layout.current, loaded);
         snapshot = { source: 'archive', path: file, sha256, generation: path.basename(generation), loadedAt };
       } else {
         const root = path.resolve(options.stateDir);

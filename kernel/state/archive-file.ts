@@ -7,7 +7,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { TagsmithError } from '../errors';
-import { readGeneration, type RunningBackbone } from './read-generation';
+import { readGeneration, type GenerationContents, type RunningBackbone } from './read-generation';
 import type { TagModelJson } from './record-schemas';
 import { restoreStateArchive } from './state-archive';
 import { GenerationLayout, StateLayout } from './state-layout';
@@ -63,15 +63,26 @@ export interface ArchiveModels {
   otherBackbone: string[];
 }
 
+export interface ReadArchiveOptions {
+  verifyImages?: boolean;
+  /**
+   * Brings the unpacked copy up to date before its models are read, as a writable engine does
+   * its state (the engine's cue upgrade: an archive made before the measure changed).
+   */
+  upgrade?: (gen: GenerationLayout, contents: GenerationContents) => Promise<unknown>;
+}
+
 /**
  * The trained tags of an archive file, every file checked as /set_state checks it (images
  * against their sha256 too); nothing of it is kept on disk afterwards.
  */
-export async function readArchiveModels(file: string, running: RunningBackbone, options: { verifyImages?: boolean } = {}): Promise<ArchiveModels> {
+export async function readArchiveModels(file: string, running: RunningBackbone, options: ReadArchiveOptions = {}): Promise<ArchiveModels> {
   const parent = await fs.mkdtemp(path.join(os.tmpdir(), 'tagsmith-archive-'));
   try {
     const { sha256, generation } = await unpackArchiveFile(file, parent);
-    const contents = await readGeneration(new GenerationLayout(generation), running, { verifyImages: options.verifyImages ?? true });
+    const gen = new GenerationLayout(generation);
+    const contents = await readGeneration(gen, running, { verifyImages: options.verifyImages ?? true });
+    await options.upgrade?.(gen, contents);
     return {
       sha256,
       models: contents.models.filter((m) => m.backbone === running.backbone),

@@ -9,7 +9,9 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, it } from 'node:test';
 import * as tar from 'tar';
+import { upgradeStoredCues } from '../../kernel/engine/cue-upgrade';
 import type { TagsmithEngine } from '../../kernel/engine/tagsmith-engine';
+import { readArchiveModels } from '../../kernel/state/archive-file';
 import type { EmbeddingRecord, TagModelJson } from '../../kernel/state/record-schemas';
 import { blobImages, enginesPerTest, openTestEngine, stateArchive, stripedImages, tempDir, waitForTask } from '../helpers/engine';
 
@@ -111,6 +113,22 @@ describe('base scores stored before the cue image changed', () => {
     await fresh.engine.setState(Readable.from([Buffer.concat(chunks)]));
     assertUpgraded(await snapshot(await generationOf(fresh.stateDir)), trained);
     assert.ok(Math.abs((await tagScore(fresh.engine, probe)) - score) < 1e-9, 'the restored tag scores a new image as before');
+    // Scan workers and coordinators read an old archive through their own unpacked copy, brought up to date there.
+    const file = path.join(unpacked, '..', `${path.basename(unpacked)}.tar`);
+    await fs.writeFile(file, Buffer.concat(chunks));
+    const running = { backbone: trained.model.backbone, featureLength: trained.model.featureLength };
+    const read = await readArchiveModels(file, running, { upgrade: upgradeStoredCues });
+    assert.deepEqual(read.models[0].extras, (await snapshot(await generationOf(fresh.stateDir))).model.extras, 'a worker standardises as the engine does');
+    const asIs = await readArchiveModels(file, running);
+    assert.notDeepEqual(asIs.models[0].extras, read.models[0].extras, 'the archive itself still holds the old standardisers');
+    // So does a read-only replica serving it.
+    const replica = await openTestEngine(path.join(unpacked, 'unused'), { readOnly: true, stateArchive: file });
+    try {
+      assert.ok(Math.abs((await tagScore(replica.engine, probe)) - score) < 1e-9, 'the replica scores a new image as before');
+    } finally {
+      await replica.engine.close();
+    }
+    await fs.rm(file, { force: true });
     await fs.rm(unpacked, { recursive: true, force: true });
 
     // A sample image this version cannot decode any more does not stop the engine: its record keeps the old scores.
