@@ -22,23 +22,18 @@ import { checkEmbedding, readRecordFile } from '../state/stored-records';
 import { standardiser } from '../training/train-tag';
 import { concurrencyLimit } from './concurrency-limit';
 
-export interface CueUpgrade {
-  /** Records re-measured. */
-  records: number;
-  /** Samples whose image could not be measured again: their records keep the old scores. */
-  failed: string[];
-  /** Tags whose base-score standardisers were refitted. */
-  tags: string[];
-}
-
 /** Images decoded at once (the engine is not serving yet: both cores are free). */
 const AT_ONCE = 2;
 
-/** Re-measures `loaded`'s outdated records of listed samples in `gen`, then refits the tag models that use base scores; updates `loaded.models`. */
-export async function upgradeStoredCues(gen: GenerationLayout, loaded: GenerationContents): Promise<CueUpgrade> {
+/**
+ * Re-measures `loaded`'s outdated records of listed samples in `gen`, then refits the tag models
+ * that use base scores; updates `loaded.models`. A sample whose image no longer decodes keeps
+ * its old record.
+ */
+export async function upgradeStoredCues(gen: GenerationLayout, loaded: GenerationContents): Promise<void> {
   const outdated = loaded.outdated.filter(({ id }) => loaded.listed.has(id)); // unlisted ones were swept
   loaded.outdated = [];
-  if (outdated.length === 0) return { records: 0, failed: [], tags: [] };
+  if (outdated.length === 0) return;
 
   // 1. Measure, in memory.
   const aesthetics = new Map<string, Promise<ScoreWithComponents | undefined>>(); // by sample: the cue image does not depend on the backbone
@@ -55,26 +50,28 @@ export async function upgradeStoredCues(gen: GenerationLayout, loaded: Generatio
     }
     return pending;
   };
-  const upgraded = new Map<string, EmbeddingRecord>(); // by backbone/id
-  const failed = new Set<string>();
+  const upgraded = new Map<string, { id: string; record: EmbeddingRecord }>(); // by backbone/id
+  const upgradedIds = new Set<string>();
   await Promise.all(
     outdated.map(async ({ backbone, id }) => {
       const file = gen.features(backbone, id);
       const record = checkEmbedding(await readRecordFile(file, gen.relative(file)), gen.relative(file), { backbone });
       const aesthetic = await aestheticOf(id);
-      if (!aesthetic) return void failed.add(id);
+      if (!aesthetic) return;
+      upgradedIds.add(id);
       upgraded.set(`${backbone}/${id}`, {
-        ...record,
-        formatVersion: EMBEDDING_FORMAT,
-        aesthetic,
-        stock: stockScore(aesthetic.score, record.image, record.nsfw),
+        id,
+        record: {
+          ...record,
+          formatVersion: EMBEDDING_FORMAT,
+          aesthetic,
+          stock: stockScore(aesthetic.score, record.image, record.nsfw),
+        },
       });
     }),
   );
 
   // 2. Refit the tags trained with base scores whose samples changed, and write them.
-  const upgradedIds = new Set([...upgraded.keys()].map((key) => key.split('/')[1]));
-  const tags: string[] = [];
   for (const [i, model] of loaded.models.entries()) {
     if (model.extras.length === 0) continue;
     const list = loaded.lists.find((l) => l.tag === model.tag);
@@ -83,12 +80,10 @@ export async function upgradeStoredCues(gen: GenerationLayout, loaded: Generatio
     if (!refitted) continue;
     await writeJsonAtomic(gen.model(model.tag), refitted);
     loaded.models[i] = refitted;
-    tags.push(model.tag);
   }
 
   // 3. Only then the records: until the last is written, the next start does all of this again.
-  for (const [key, record] of upgraded) await writeJsonAtomic(gen.features(record.backbone, key.split('/')[1]), record);
-  return { records: upgraded.size, failed: [...failed], tags };
+  for (const { id, record } of upgraded.values()) await writeJsonAtomic(gen.features(record.backbone, id), record);
 }
 
 /**
@@ -101,14 +96,14 @@ async function refitStandardisers(
   gen: GenerationLayout,
   model: TagModelJson,
   listed: readonly { id: string }[],
-  upgraded: ReadonlyMap<string, EmbeddingRecord>,
+  upgraded: ReadonlyMap<string, { record: EmbeddingRecord }>,
 ): Promise<TagModelJson | undefined> {
   const listedIds = new Set(listed.map((s) => s.id));
   const trainedOn = model.outOfFold?.map((s) => s.id);
   const ids = trainedOn && trainedOn.every((id) => listedIds.has(id)) ? trainedOn : [...listedIds];
   const samples: { aesthetic: number; stock: number }[] = [];
   for (const id of ids) {
-    let record = upgraded.get(`${model.backbone}/${id}`);
+    let record = upgraded.get(`${model.backbone}/${id}`)?.record;
     if (!record) {
       const file = gen.features(model.backbone, id);
       const stored = await readRecordFile(file, gen.relative(file));

@@ -69,7 +69,7 @@ export interface ReadArchiveOptions {
    * Brings the unpacked copy up to date before its models are read, as a writable engine does
    * its state (the engine's cue upgrade: an archive made before the measure changed).
    */
-  upgrade?: (gen: GenerationLayout, contents: GenerationContents) => Promise<unknown>;
+  upgrade?: (gen: GenerationLayout, contents: GenerationContents) => Promise<void>;
 }
 
 /**
