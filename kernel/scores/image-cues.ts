@@ -15,9 +15,19 @@ export interface ImageCues {
   noise: number;
 }
 
+// Working arrays reused from image to image (the cues run once per embedded image, on the main
+// thread): allocating three fresh ones each time cost as much in garbage collection as filling them.
+let scratch = new Float32Array(0);
+
+/** Room for `n` floats at each of three offsets of one reused array: luma, responses, half (at most 4.9 MB: a cue image is at most 160 × 2,560). */
+function scratchArrays(n: number): { luma: Float32Array; responses: Float32Array; half: Float32Array } {
+  if (scratch.length < 3 * n) scratch = new Float32Array(3 * n);
+  return { luma: scratch.subarray(0, n), responses: scratch.subarray(n, 2 * n), half: scratch.subarray(2 * n, 3 * n) };
+}
+
 export function measureCues(rgb: Uint8Array, width: number, height: number): ImageCues {
   const n = width * height;
-  const luma = new Float32Array(n);
+  const { luma, responses, half: halfValues } = scratchArrays(n);
   let rg = 0,
     yb = 0,
     rg2 = 0,
@@ -52,8 +62,8 @@ export function measureCues(rgb: Uint8Array, width: number, height: number): Ima
     syb = Math.sqrt(Math.max(0, yb2 / n - myb * myb));
   const colourfulness = Math.sqrt(srg * srg + syb * syb) + 0.3 * Math.sqrt(mrg * mrg + myb * myb);
 
-  const sigma = noiseSigma(luma, width, height);
-  const half = downscaleByTwo(luma, width, height);
+  const sigma = noiseSigma(luma, width, height, responses);
+  const half = downscaleByTwo(luma, width, height, halfValues);
   // Averaging 2×2 pixels halves σ; a 5-tap Laplacian multiplies noise variance by 20, so
   // 5σ² of the measured variance is noise, not detail.
   const edgeEnergy = Math.max(0, varianceOfLaplacian(half.values, half.width, half.height) - 5 * sigma * sigma);
@@ -74,10 +84,11 @@ function clamp01(v: number): number {
   return Math.min(1, Math.max(0, v));
 }
 
-function downscaleByTwo(values: Float32Array, width: number, height: number): { values: Float32Array; width: number; height: number } {
+/** `values` averaged over 2×2 blocks, into the start of `into`. */
+function downscaleByTwo(values: Float32Array, width: number, height: number, into: Float32Array): { values: Float32Array; width: number; height: number } {
   const w = Math.max(1, Math.floor(width / 2));
   const h = Math.max(1, Math.floor(height / 2));
-  const out = new Float32Array(w * h);
+  const out = into.subarray(0, w * h);
   // A one-pixel-wide or -high image repeats its edge; otherwise every 2×2 block is inside.
   const dx = width > 1 ? 1 : 0;
   const dy = height > 1 ? width : 0;
@@ -114,15 +125,14 @@ function varianceOfLaplacian(v: Float32Array, width: number, height: number): nu
  * shading), with the median instead of the mean of |I ∗ N| so that edges, which are few,
  * do not count as noise. For Gaussian noise |I ∗ N| has standard deviation 6σ.
  */
-function noiseSigma(v: Float32Array, width: number, height: number): number {
+function noiseSigma(v: Float32Array, width: number, height: number, room: Float32Array): number {
   if (width < 3 || height < 3) return 0;
-  const responses = new Float32Array((width - 2) * (height - 2));
+  const responses = room.subarray(0, (width - 2) * (height - 2));
   let k = 0;
   for (let y = 1; y < height - 1; y++) {
-    for (let x = 1; x < width - 1; x++) {
-      const i = y * width + x;
-      const r =
-        4 * v[i] - 2 * (v[i - 1] + v[i + 1] + v[i - width] + v[i + width]) + (v[i - width - 1] + v[i - width + 1] + v[i + width - 1] + v[i + width + 1]);
+    const end = y * width + width - 1;
+    for (let i = y * width + 1, up = i - width, down = i + width; i < end; i++, up++, down++) {
+      const r = 4 * v[i] - 2 * (v[i - 1] + v[i + 1] + v[up] + v[down]) + (v[up - 1] + v[up + 1] + v[down - 1] + v[down + 1]);
       responses[k++] = Math.abs(r);
     }
   }
