@@ -1,6 +1,6 @@
 // Which files count as images when a user points at files and folders: one walker for the
 // CLI, the notebook, the explorer's selection and folder scans, so they all agree.
-import type { Dirent } from 'node:fs';
+import type { Dirent, Stats } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { TagsmithError } from '../errors';
@@ -104,10 +104,11 @@ export async function findImageFiles(inputs: string[], options: FindOptions = {}
       skipped.push({ path: folder, reason: `the folder cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})` });
       return;
     }
-    for (const dirent of entries) {
+    const stats = await statAll(entries.map((dirent) => path.join(folder, dirent.name)));
+    for (const [i, dirent] of entries.entries()) {
       const name = dirent.name;
       const entry = path.join(folder, name);
-      const stat = await fs.stat(entry).catch((error: NodeJS.ErrnoException) => error);
+      const stat = stats[i];
       if (stat instanceof Error) {
         // Only a dangling link gets here between readdir and stat (or a file deleted meanwhile).
         if (hasImageExtension(name) || stat.code === 'ELOOP') skipped.push({ path: entry, reason: unreadableReason(stat) });
@@ -140,6 +141,22 @@ export async function listImageFiles(inputs: string[], onUnreadable: (input: str
   for (const s of skipped) onUnreadable(s.path, new TagsmithError('not_found', s.reason));
   return files.map((f) => f.path);
 }
+
+/**
+ * Each path's stat or its error, in order, STATS_IN_FLIGHT at a time: one after the other, the
+ * walk of a folder of photos was a pause of its own before a scan's first image (40 ms for 398
+ * files on the 2-core VM), each call waiting out a hand-off to libuv's threads.
+ */
+async function statAll(paths: string[]): Promise<(Stats | NodeJS.ErrnoException)[]> {
+  const out: (Stats | NodeJS.ErrnoException)[] = [];
+  for (let start = 0; start < paths.length; start += STATS_IN_FLIGHT) {
+    const chunk = paths.slice(start, start + STATS_IN_FLIGHT);
+    out.push(...(await Promise.all(chunk.map((p) => fs.stat(p).catch((error: NodeJS.ErrnoException) => error)))));
+  }
+  return out;
+}
+
+const STATS_IN_FLIGHT = 64;
 
 function unreadableReason(error: NodeJS.ErrnoException): string {
   switch (error.code) {
