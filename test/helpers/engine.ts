@@ -1,4 +1,5 @@
 // A real engine on a temporary state folder, and the two kinds of picture tests train on.
+import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,8 +10,23 @@ import { blobPicture, stripedPicture } from '../../kernel/notebook/demo-images';
 import { isActiveTask } from '../../kernel/rules';
 import { firstEvent } from './wait';
 
+const madeFolders: string[] = [];
+// Each test file runs in a process of its own: what its tests made goes when it ends, passed or not.
+process.once('exit', () => {
+  for (const dir of madeFolders) {
+    try {
+      fsSync.rmSync(dir, { recursive: true, force: true, maxRetries: 2 });
+    } catch {
+      // a child process still writing there: leave it to the system's cleaning of /tmp
+    }
+  }
+});
+
+/** A new empty folder under the system's temporary folder, removed when the test process exits. */
 export async function tempDir(prefix = 'tagsmith-test-'): Promise<string> {
-  return fs.mkdtemp(path.join(os.tmpdir(), prefix));
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
+  madeFolders.push(dir);
+  return dir;
 }
 
 export async function openTestEngine(stateDir?: string, options: Partial<EngineOptions> = {}): Promise<{ engine: TagsmithEngine; stateDir: string }> {
