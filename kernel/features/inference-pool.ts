@@ -1,5 +1,6 @@
 // Runs a model on as many cores as it is given: one runner per core, each an ONNX session with
-// one intra-op thread in a worker thread of its own, fed batches of views from one queue.
+// one intra-op thread in a worker thread of its own, fed batches of views from one queue in two
+// lanes (an image someone waits for goes before a scan's).
 // Runners share no barrier, so a core that sharp is decoding on slows one batch instead of
 // stalling every op of a parallel one, and the event loop stays free while they run.
 import fs from 'node:fs';
@@ -29,8 +30,16 @@ export interface PoolOptions {
   maxBatch: number;
 }
 
+/**
+ * Whose views these are: `interactive` (a /predict, a sample added: someone is waiting for this
+ * image) or `bulk` (a folder scan, which keeps many images queued to keep the cores busy). An
+ * interactive view is handed out before any bulk one, so a scan's deep queue does not stand
+ * between a user and the answer for one image.
+ */
+export type Lane = 'interactive' | 'bulk';
+
 export class InferencePool {
-  private readonly queue: Pending[] = [];
+  private readonly queues: Record<Lane, Pending[]> = { interactive: [], bulk: [] };
   /** Runs each runner has been handed and not yet answered. */
   private readonly load: Map<Runner, number>;
 
@@ -49,11 +58,21 @@ export class InferencePool {
   }
 
   /** The features and nsfw probabilities of one view. */
-  infer(view: View): Promise<{ features: Float32Array; nsfw: Float32Array }> {
+  infer(view: View, lane: Lane = 'interactive'): Promise<{ features: Float32Array; nsfw: Float32Array }> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ view, resolve, reject });
+      this.queues[lane].push({ view, resolve, reject });
       queueMicrotask(() => this.dispatch());
     });
+  }
+
+  private get queued(): number {
+    return this.queues.interactive.length + this.queues.bulk.length;
+  }
+
+  /** The next `count` views to hand out (fewer if fewer wait), interactive ones first. */
+  private take(count: number): Pending[] {
+    const batch = this.queues.interactive.splice(0, count);
+    return batch.concat(this.queues.bulk.splice(0, count - batch.length));
   }
 
   async close(): Promise<void> {
@@ -69,12 +88,12 @@ export class InferencePool {
    * or writing a scan's cache, to answer its message and hand it more.
    */
   private dispatch(): void {
-    for (let depth = 0; depth < MAX_RUNS_HANDED && this.queue.length > 0; depth++) {
+    for (let depth = 0; depth < MAX_RUNS_HANDED && this.queued > 0; depth++) {
       const ready = this.runners.filter((r) => this.load.get(r) === depth && depth < r.runsHanded);
       for (const [i, runner] of ready.entries()) {
-        if (this.queue.length === 0) return;
-        const share = Math.min(this.maxBatch, Math.ceil(this.queue.length / (ready.length - i)));
-        this.start(runner, this.queue.splice(0, share));
+        if (this.queued === 0) return;
+        const share = Math.min(this.maxBatch, Math.ceil(this.queued / (ready.length - i)));
+        this.start(runner, this.take(share));
       }
     }
   }

@@ -77,6 +77,21 @@ describe('FeatureExtractor', () => {
     assert.deepEqual([animated.image.width, animated.image.height], [160, 120], 'first frame only');
   });
 
+  it("answers an image someone waits for before a scan's queued images", async () => {
+    const decoded = await extractor.decode(photo);
+    const finished: string[] = [];
+    const bulk = Array.from({ length: 40 }, (_, i) => extractor.embedDecoded(decoded, 'bulk').then(() => finished.push(`bulk ${i}`)));
+    const waitedFor = extractor.embedDecoded(decoded).then((embedding) => {
+      finished.push('interactive');
+      return embedding;
+    });
+    await Promise.all([...bulk, waitedFor]);
+    // Only the runs already handed to the two workers (a few images) may finish before it.
+    const place = finished.indexOf('interactive');
+    assert.ok(place <= 8, `the interactive image finished ${place + 1}th of 41`);
+    assert.deepEqual((await waitedFor).features, (await extractor.embedDecoded(decoded, 'bulk')).features, 'the lane changes when, not what');
+  });
+
   it('refuses bytes that are not an image', async () => {
     await rejectsWith(extractor.embed(Buffer.from('this is a text file, not a photo')), 'not_an_image');
     await rejectsWith(extractor.embed(Buffer.alloc(0)), 'not_an_image');
