@@ -71,8 +71,9 @@ export async function* settledInOrder<I, T>(items: readonly I[], max: number, ta
       yield outcome;
     }
   } finally {
-    // A consumer that stops early (a cancelled scan) starts nothing more, but returns only
-    // once the tasks already started have finished: no work goes on behind its back.
+    // A consumer that stops early (a cancelled scan) pushes nothing more, but returns only once
+    // every task in the window has settled: no work goes on behind its back. Tasks still waiting
+    // for a slot do run then, so a task should look at the consumer's cancel first (scanner.ts).
     await Promise.all(window);
   }
 }

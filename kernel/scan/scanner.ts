@@ -129,6 +129,8 @@ export async function scanImages(inputs: string[], embeddings: ScanEmbeddings, i
 
   const bytesInFlight = weightedLimit(SCAN_BYTES_IN_FLIGHT);
   const scanFile = async (file: (typeof found.files)[number]): Promise<ScannedImage & { record: EmbeddingRecord }> => {
+    // Files queued behind those in flight when a scan is cancelled are not started at all.
+    if (options.signal?.aborted) throw NOT_STARTED;
     if (file.size > maxBytes) throw new Error(`larger than ${Math.round(maxBytes / 2 ** 20)} MB`);
     if (file.size === 0) throw new Error('the file is empty');
     let sha256 = index.lookup(file.path, file.size, file.mtimeMs);
@@ -163,6 +165,10 @@ export async function scanImages(inputs: string[], embeddings: ScanEmbeddings, i
   let cancelled = false;
   const concurrency = options.concurrency ?? DEFAULT_SCAN_CONCURRENCY;
   for await (const [i, outcome] of numbered(settledInOrder(found.files, concurrency, scanFile))) {
+    if (!outcome.ok && outcome.error === NOT_STARTED) {
+      cancelled = true;
+      break;
+    }
     progress.done++;
     if (outcome.ok) {
       const { record, ...image } = outcome.value;
@@ -178,7 +184,7 @@ export async function scanImages(inputs: string[], embeddings: ScanEmbeddings, i
     }
     progress.imagesPerSecond = progress.done / ((performance.now() - started) / 1000);
     options.onProgress?.({ ...progress });
-    // Whatever is in flight finishes into the cache; nothing new starts.
+    // Whatever is in flight finishes into the cache; nothing new starts (NOT_STARTED).
     if (options.signal?.aborted) {
       cancelled = progress.done < progress.total;
       break;
@@ -190,6 +196,9 @@ export async function scanImages(inputs: string[], embeddings: ScanEmbeddings, i
   rows.forEach((row, i) => features.set(row, i * embeddings.featureLength));
   return { images, features, skipped, embedded: progress.embedded, known: progress.known, cancelled };
 }
+
+/** What a file's task throws when the scan was cancelled before it started. */
+const NOT_STARTED = new Error('the scan was cancelled before this file was read');
 
 /**
  * What runs a scan: scanImages on this machine, or the same contract kept by other machines

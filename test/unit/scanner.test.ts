@@ -138,4 +138,25 @@ describe('scanImages', () => {
     assert.equal(rest.images.length, 5);
     assert.equal(scan.calls() - embeddedBeforeCancel, 5 - embeddedBeforeCancel, 'the second scan embeds only what the first did not');
   });
+
+  it('starts no file once cancelled: only those already in flight are embedded', async () => {
+    const photos = await folder('tagsmith-scan-cancel-');
+    for (const [i, bytes] of (await stripedImages(10, 70)).entries()) await fs.writeFile(path.join(photos, `r${i}.jpg`), bytes);
+    const scan = await scanState(await folder('tagsmith-scan-state-'));
+    const controller = new AbortController();
+    // Two in flight, and the scan lines up three more behind them (its window is twice the files
+    // in flight): without the cancel reaching those, five would be embedded.
+    const outcome = await scanImages([photos], scan.embeddings, await scan.index(), {
+      concurrency: 2,
+      onProgress: (p) => {
+        if (p.done === 1) controller.abort();
+      },
+      signal: controller.signal,
+    });
+    assert.equal(outcome.cancelled, true);
+    assert.deepEqual(names(outcome), ['r0.jpg']);
+    // r0, the two in flight at the cancel, and one more if r1 finished before the cancel was seen.
+    assert.ok(scan.calls() <= 4, `${scan.calls()} files embedded: files lined up behind those in flight were started after the cancel`);
+    assert.equal(outcome.skipped.length, 0, 'files never started are not reported as skipped');
+  });
 });
