@@ -84,11 +84,11 @@ export interface ScanOptions {
 /**
  * Files read, decoded and embedded at once (bench:scan --concurrency compares others). Deep on
  * purpose: with many images queued, the inference workers, libuv's threads and this thread each
- * find work waiting instead of sleeping and being woken for every image, which cost about 3 ms
- * of CPU an image at 16 in flight on the 2-core VM (scan / bare pipeline 0.84-0.91 at 16 against
- * 0.87-0.96 at 128, docs/benchmarks.md). The scan's views queue in the inference pool's bulk
+ * find work waiting instead of sleeping and being woken for every image, which cost about 2 ms
+ * of CPU an image at 16 in flight on the 2-core VM (scan / bare pipeline 0.82-0.91 at 16 against
+ * 0.86-0.96 at 128, docs/benchmarks.md). The scan's views queue in the inference pool's bulk
  * lane, so a /predict meanwhile still goes first; memory stays bounded by SCAN_BYTES_IN_FLIGHT
- * and a decoded image's 0.4 MB. The cost: a cancel returns once the files in flight are embedded.
+ * and a decoded image's 0.4 MB each. The cost: a cancel returns once the files in flight are embedded.
  */
 export const DEFAULT_SCAN_CONCURRENCY = 128;
 
