@@ -9,6 +9,7 @@
 //
 //   <dir>/<backbone>/<first two hex digits>/<sha256>.bin
 //   entry = "TSF1" | u32 payload length | u32 crc32(payload) | payload (UTF-8 JSON record)
+import crypto from 'node:crypto';
 import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -39,6 +40,8 @@ export class FeatureCache<T> {
   private totalBytes = 0;
   private uses = 0;
   private writes = 0;
+  /** Tells this instance's temporary files from those of another with the same pid (another container sharing the folder). */
+  private readonly tempTag = crypto.randomBytes(4).toString('hex');
   private evicting: Promise<void> | undefined;
   /** Shard folders this cache has made (or found) since it opened or was cleared. */
   private readonly shards = new Set<string>();
@@ -109,8 +112,8 @@ export class FeatureCache<T> {
     }
     const entry = encode(record);
     // Written and renamed with nothing in between, so no two writes of this process share the
-    // name; another process's carry another pid.
-    const temp = `${file}.tmp-${process.pid}-${++this.writes}`;
+    // name; another process's carry another pid or tag.
+    const temp = `${file}.tmp-${process.pid}-${this.tempTag}-${++this.writes}`;
     this.writeInShard(temp, entry);
     try {
       fsSync.renameSync(temp, file);
@@ -194,10 +197,13 @@ export class FeatureCache<T> {
     if (this.totalBytes <= this.options.maxBytes) return;
     this.evicting ??= (async () => {
       const oldestFirst = [...this.entries].sort(([, a], [, b]) => a.lastUsed - b.lastUsed);
-      for (const [key] of oldestFirst) {
+      for (const [i, [key, info]] of oldestFirst.entries()) {
         if (this.totalBytes <= this.options.maxBytes * 0.9) break;
+        if (this.entries.get(key) !== info) continue; // used (or removed) since the sweep began
         const [backbone, hash] = key.split('/');
         this.remove(key, this.file(backbone, hash));
+        // A sweep of a full 2 GB cache removes some 20,000 entries: let requests in between.
+        if (i % EVICTIONS_PER_TURN === EVICTIONS_PER_TURN - 1) await new Promise((resolve) => setImmediate(resolve));
       }
     })().finally(() => {
       this.evicting = undefined;
@@ -205,6 +211,9 @@ export class FeatureCache<T> {
     await this.evicting;
   }
 }
+
+/** Synchronous removals before the sweep gives the event loop a turn (about 5 ms of them). */
+const EVICTIONS_PER_TURN = 256;
 
 function encode(record: unknown): Buffer {
   const payload = Buffer.from(JSON.stringify(record), 'utf8');
