@@ -2,7 +2,7 @@
 // stored by sha256 in the state folder, recent predictions are remembered in memory.
 import crypto from 'node:crypto';
 import { FeatureExtractor } from '../features/feature-extractor';
-import type { Lane } from '../features/inference-pool';
+import type { InferOptions } from '../features/inference-pool';
 import { inspectImage } from '../images/image-decoder';
 import { aestheticScore, stockScore } from '../scores/base-scores';
 import { measureCues } from '../scores/image-cues';
@@ -29,13 +29,16 @@ export class Embedder {
     return this.extractor.backboneId;
   }
 
-  /** Embeds and scores; throws `not_an_image` / `image_too_large` for bad bytes. `lane`: 'bulk' for a scan's images, so an image someone waits for goes first. */
-  async embed(bytes: Uint8Array, hash = sha256(bytes), lane?: Lane): Promise<EmbeddingRecord> {
+  /**
+   * Embeds and scores; throws `not_an_image` / `image_too_large` for bad bytes. `queueing`: lane
+   * 'bulk' for a scan's images, so an image someone waits for goes first, and the scan's cancel.
+   */
+  async embed(bytes: Uint8Array, hash = sha256(bytes), queueing?: InferOptions): Promise<EmbeddingRecord> {
     const remembered = this.recent.get(hash);
     if (remembered) return remembered;
     const header = await inspectImage(bytes); // format and pixel limit, once, before any decoding
     // One decode gives the model's pixels and the cue image (for the default backbone).
-    const { embedding, cueImage } = await this.extractor.embedWithCueImage(bytes, header, lane);
+    const { embedding, cueImage } = await this.extractor.embedWithCueImage(bytes, header, queueing);
     const aesthetic = aestheticScore(measureCues(cueImage.pixels, cueImage.width, cueImage.height));
     const record: EmbeddingRecord = {
       name: 'tagsmith-embedding',

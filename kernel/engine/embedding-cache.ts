@@ -75,9 +75,9 @@ export class EmbeddingCache {
     return stored ?? this.features.get(this.running.backbone, id);
   }
 
-  /** For a scan: embeds new bytes (behind any image someone is waiting for) and keeps the result in the feature cache. */
-  async embedForScan(bytes: Uint8Array, id: string): Promise<EmbeddingRecord> {
-    const record = await this.embedder.embed(bytes, id, 'bulk');
+  /** For a scan: embeds new bytes (behind any image someone is waiting for; dropped from the queue on `signal`) and keeps the result in the feature cache. */
+  async embedForScan(bytes: Uint8Array, id: string, signal?: AbortSignal): Promise<EmbeddingRecord> {
+    const record = await this.embedder.embed(bytes, id, { lane: 'bulk', signal });
     await this.features.put(this.running.backbone, id, record);
     return record;
   }

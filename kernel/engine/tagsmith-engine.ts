@@ -178,9 +178,9 @@ export class TagsmithEngine {
         backbone: embedder.backbone,
         featureLength: embedder.extractor.featureLength,
         known: (id) => this.embeddings.known(id),
-        embed: async (bytes, id) => {
+        embed: async (bytes, id, signal) => {
           await this.hooks.beforeScanEmbed?.(id);
-          return this.embeddings.embedForScan(bytes, id);
+          return this.embeddings.embedForScan(bytes, id, signal);
         },
         keywords: this.keywords && ((id, bytes) => this.keywords!.of(bytes, id)),
         ...(this.keywords ? { keywordModel: this.keywords.model } : {}),

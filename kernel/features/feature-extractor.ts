@@ -7,7 +7,7 @@ import path from 'node:path';
 import { readManifest, type ModelEntry } from '../../models/manifest';
 import { TagsmithError } from '../errors';
 import { decodeImage, type ColourProfilePolicy, type DecodedImage, type ImageInfo, type ResizePolicy, type RgbImage } from '../images/image-decoder';
-import { InferencePool, type Lane } from './inference-pool';
+import { InferencePool, type InferOptions } from './inference-pool';
 import type { View } from './input-tensor';
 import { findModelsDir } from './models-dir';
 
@@ -111,13 +111,13 @@ export class FeatureExtractor {
   }
 
   /** `embed`, plus the image the photographic cues are measured on (decodeCueImage's), from the same decode where it can. */
-  async embedWithCueImage(bytes: Uint8Array, header?: ImageInfo, lane?: Lane): Promise<{ embedding: Embedding; cueImage: RgbImage }> {
+  async embedWithCueImage(bytes: Uint8Array, header?: ImageInfo, queueing?: InferOptions): Promise<{ embedding: Embedding; cueImage: RgbImage }> {
     const { model, cues } = await decodeImage(
       bytes,
       { size: this.options.inputSize, policy: this.options.resize, profiles: this.options.colourProfiles, cues: true },
       header,
     );
-    return { embedding: await this.embedDecoded(model, lane), cueImage: cues! };
+    return { embedding: await this.embedDecoded(model, queueing), cueImage: cues! };
   }
 
   /** Decodes as this model wants (size, resize policy); the bytes-to-pixels half of `embed`. `header`: `inspectImage`'s answer, if known. */
@@ -125,8 +125,8 @@ export class FeatureExtractor {
     return (await decodeImage(bytes, { size: this.options.inputSize, policy: this.options.resize, profiles: this.options.colourProfiles }, header)).model;
   }
 
-  /** The pixels-to-embedding half of `embed`, for callers that also use the pixels. `lane`: the inference pool's (default interactive). */
-  async embedDecoded(decoded: DecodedImage, lane?: Lane): Promise<Embedding> {
+  /** The pixels-to-embedding half of `embed`, for callers that also use the pixels. `queueing`: the inference pool's lane and cancel. */
+  async embedDecoded(decoded: DecodedImage, queueing?: InferOptions): Promise<Embedding> {
     if (decoded.pixels.length !== this.options.inputSize ** 2 * 3) throw new Error(`pixels are not ${this.options.inputSize}² RGB`);
     // The mirror image is the same pixels read right to left, flipped while the tensor is filled.
     const views: View[] = this.options.flipAverage
@@ -137,7 +137,7 @@ export class FeatureExtractor {
       : [{ pixels: decoded.pixels, mirror: false }];
     let outputs;
     try {
-      outputs = await Promise.all(views.map((view) => this.pool.infer(view, lane)));
+      outputs = await Promise.all(views.map((view) => this.pool.infer(view, queueing)));
     } catch (error) {
       throw new TagsmithError('internal', `ONNX inference failed: ${(error as Error).message}`, { cause: error });
     }

@@ -21,6 +21,7 @@ interface Pending {
   view: View;
   resolve: (value: { features: Float32Array; nsfw: Float32Array }) => void;
   reject: (error: unknown) => void;
+  signal?: AbortSignal;
 }
 
 export interface PoolOptions {
@@ -38,8 +39,17 @@ export interface PoolOptions {
  */
 export type Lane = 'interactive' | 'bulk';
 
+export interface InferOptions {
+  /** Default interactive. */
+  lane?: Lane;
+  /** Aborted before a runner takes the view: it leaves the queue, rejected with the signal's reason (a cancelled scan's queue empties at once). */
+  signal?: AbortSignal;
+}
+
 export class InferencePool {
   private readonly queues: Record<Lane, Pending[]> = { interactive: [], bulk: [] };
+  /** Signals this pool listens to already. */
+  private readonly watched = new WeakSet<AbortSignal>();
   /** Runs each runner has been handed and not yet answered. */
   private readonly load: Map<Runner, number>;
 
@@ -58,11 +68,28 @@ export class InferencePool {
   }
 
   /** The features and nsfw probabilities of one view. */
-  infer(view: View, lane: Lane = 'interactive'): Promise<{ features: Float32Array; nsfw: Float32Array }> {
+  infer(view: View, options: InferOptions = {}): Promise<{ features: Float32Array; nsfw: Float32Array }> {
+    const { lane = 'interactive', signal } = options;
     return new Promise((resolve, reject) => {
-      this.queues[lane].push({ view, resolve, reject });
+      if (signal?.aborted) return reject(signal.reason);
+      if (signal && !this.watched.has(signal)) {
+        // One listener a signal, however many views it covers (a scan's are hundreds).
+        this.watched.add(signal);
+        signal.addEventListener('abort', () => this.dropQueued(signal), { once: true });
+      }
+      this.queues[lane].push({ view, resolve, reject, signal });
       queueMicrotask(() => this.dispatch());
     });
+  }
+
+  /** Rejects, with the signal's reason, the views of an aborted signal that no runner has taken yet. */
+  private dropQueued(signal: AbortSignal): void {
+    for (const lane of ['interactive', 'bulk'] as const) {
+      const dropped = this.queues[lane].filter((p) => p.signal === signal);
+      if (dropped.length === 0) continue;
+      this.queues[lane] = this.queues[lane].filter((p) => p.signal !== signal);
+      for (const p of dropped) p.reject(signal.reason);
+    }
   }
 
   private get queued(): number {

@@ -18,8 +18,8 @@ export interface ScanEmbeddings {
   readonly featureLength: number;
   /** The embedding of these bytes if one exists (a sample's, or the feature cache's). */
   known(sha256: string): Promise<EmbeddingRecord | undefined>;
-  /** Embeds new bytes and keeps the result in the feature cache. */
-  embed(bytes: Uint8Array, sha256: string): Promise<EmbeddingRecord>;
+  /** Embeds new bytes and keeps the result in the feature cache; `signal` is the scan's cancel (what has not reached the network by then need not). */
+  embed(bytes: Uint8Array, sha256: string, signal?: AbortSignal): Promise<EmbeddingRecord>;
   /** The keywords of an image (from the keyword cache, else detected); absent without the keywords model. */
   keywords?: (sha256: string, bytes: () => Promise<Uint8Array>) => Promise<{ keywords: Keywords; vector: number[] }>;
   /** The id of the keywords model `keywords` runs (scan workers must find keywords with the same one). */
@@ -87,8 +87,8 @@ export interface ScanOptions {
  * find work waiting instead of sleeping and being woken for every image, which cost about 2 ms
  * of CPU an image at 16 in flight on the 2-core VM (scan / bare pipeline 0.82-0.91 at 16 against
  * 0.86-0.96 at 128, docs/benchmarks.md). The scan's views queue in the inference pool's bulk
- * lane, so a /predict meanwhile still goes first; memory stays bounded by SCAN_BYTES_IN_FLIGHT
- * and a decoded image's 0.4 MB each. The cost: a cancel returns once the files in flight are embedded.
+ * lane, so a /predict meanwhile still goes first, and a cancel drops them from it; memory stays
+ * bounded by SCAN_BYTES_IN_FLIGHT and a decoded image's 0.4 MB each.
  */
 export const DEFAULT_SCAN_CONCURRENCY = 128;
 
@@ -118,7 +118,9 @@ export async function scanImages(inputs: string[], embeddings: ScanEmbeddings, i
           progress.known++;
           return known;
         }
-        const record = await embeddings.embed(await bytes(), sha256);
+        const read = await bytes();
+        if (options.signal?.aborted) throw NOT_STARTED;
+        const record = await embeddings.embed(read, sha256, options.signal);
         progress.embedded++;
         return record;
       })();
@@ -139,6 +141,8 @@ export async function scanImages(inputs: string[], embeddings: ScanEmbeddings, i
     if (sha256) record = await embeddingOf(sha256, () => fs.readFile(file.path)).catch(() => undefined);
     if (!record) {
       ({ sha256, record } = await bytesInFlight(file.size, async () => {
+        // A file that waited for room in the byte budget may find the scan cancelled meanwhile.
+        if (options.signal?.aborted) throw NOT_STARTED;
         const bytes = await fs.readFile(file.path);
         const hash = crypto.createHash('sha256').update(bytes).digest('hex');
         return { sha256: hash, record: await embeddingOf(hash, async () => bytes) };
@@ -165,7 +169,9 @@ export async function scanImages(inputs: string[], embeddings: ScanEmbeddings, i
   let cancelled = false;
   const concurrency = options.concurrency ?? DEFAULT_SCAN_CONCURRENCY;
   for await (const [i, outcome] of numbered(settledInOrder(found.files, concurrency, scanFile))) {
-    if (!outcome.ok && outcome.error === NOT_STARTED) {
+    // After a cancel, files not yet embedded fail (NOT_STARTED, or the inference pool's queue
+    // dropping them): the scan ends there, with what was done before.
+    if (!outcome.ok && options.signal?.aborted) {
       cancelled = true;
       break;
     }

@@ -226,7 +226,7 @@ async function scanSetup(
       known: (id) => cache.get(running.backbone, id),
       embed: async (bytes, id) => {
         counter.embedded++;
-        const record = await embedder.embed(bytes, id, 'bulk');
+        const record = await embedder.embed(bytes, id, { lane: 'bulk' });
         await cache.put(running.backbone, id, record);
         return record;
       },

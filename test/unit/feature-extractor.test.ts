@@ -80,7 +80,7 @@ describe('FeatureExtractor', () => {
   it("answers an image someone waits for before a scan's queued images", async () => {
     const decoded = await extractor.decode(photo);
     const finished: string[] = [];
-    const bulk = Array.from({ length: 40 }, (_, i) => extractor.embedDecoded(decoded, 'bulk').then(() => finished.push(`bulk ${i}`)));
+    const bulk = Array.from({ length: 40 }, (_, i) => extractor.embedDecoded(decoded, { lane: 'bulk' }).then(() => finished.push(`bulk ${i}`)));
     const waitedFor = extractor.embedDecoded(decoded).then((embedding) => {
       finished.push('interactive');
       return embedding;
@@ -89,7 +89,11 @@ describe('FeatureExtractor', () => {
     // Only the runs already handed to the two workers (a few images) may finish before it.
     const place = finished.indexOf('interactive');
     assert.ok(place <= 8, `the interactive image finished ${place + 1}th of 41`);
-    assert.deepEqual((await waitedFor).features, (await extractor.embedDecoded(decoded, 'bulk')).features, 'the lane changes when, not what');
+    // Batches of another size may round differently (model-conversion.test.ts), never more.
+    assert.ok(
+      cosine((await waitedFor).features, (await extractor.embedDecoded(decoded, { lane: 'bulk' })).features) > 0.999999,
+      'the lane changes when, not what',
+    );
   });
 
   it('refuses bytes that are not an image', async () => {

@@ -48,7 +48,7 @@ describe('scanImages', () => {
   }
 
   /** A scan state in `state`, opened as a process starting would open it; `calls()` counts what it embedded. */
-  async function scanState(state: string): Promise<{ embeddings: ScanEmbeddings; index: () => Promise<ScanIndex>; calls: () => number }> {
+  async function scanState(state: string): Promise<{ embeddings: ScanEmbeddings; index: () => Promise<ScanIndex>; calls: () => number; cached: () => number }> {
     const cache = await FeatureCache.open<EmbeddingRecord>(path.join(state, 'cache'), {
       maxBytes: 1e9,
       check: (v) => checkCurrentEmbedding(v, 'cache', { backbone: extractor.backboneId, featureLength: extractor.featureLength }),
@@ -58,14 +58,14 @@ describe('scanImages', () => {
       backbone: extractor.backboneId,
       featureLength: extractor.featureLength,
       known: (sha) => cache.get(extractor.backboneId, sha),
-      embed: async (bytes, sha) => {
+      embed: async (bytes, sha, signal) => {
         calls++;
-        const record = await embedder.embed(bytes, sha);
+        const record = await embedder.embed(bytes, sha, { lane: 'bulk', signal });
         await cache.put(extractor.backboneId, sha, record);
         return record;
       },
     };
-    return { embeddings, index: () => ScanIndex.open(path.join(state, 'scan-index.json')), calls: () => calls };
+    return { embeddings, index: () => ScanIndex.open(path.join(state, 'scan-index.json')), calls: () => calls, cached: () => cache.stats.entries };
   }
 
   it('embeds each new image once (the same bytes under two names too), in name order', async () => {
@@ -158,5 +158,25 @@ describe('scanImages', () => {
     // r0, the two in flight at the cancel, and one more if r1 finished before the cancel was seen.
     assert.ok(scan.calls() <= 4, `${scan.calls()} files embedded: files lined up behind those in flight were started after the cancel`);
     assert.equal(outcome.skipped.length, 0, 'files never started are not reported as skipped');
+  });
+
+  it('drops the images a cancelled scan had queued for the network instead of embedding them', async () => {
+    const photos = await folder('tagsmith-scan-cancel-');
+    for (const [i, bytes] of (await stripedImages(40, 80)).entries()) await fs.writeFile(path.join(photos, `s${String(i).padStart(2, '0')}.jpg`), bytes);
+    const scan = await scanState(await folder('tagsmith-scan-state-'));
+    const controller = new AbortController();
+    let asked = 0;
+    // Cancelled the moment the last of the forty is handed over: the rest wait for the two inference workers.
+    const embeddings: ScanEmbeddings = {
+      ...scan.embeddings,
+      embed: (bytes, sha, signal) => {
+        if (++asked === 40) controller.abort();
+        return scan.embeddings.embed(bytes, sha, signal);
+      },
+    };
+    const outcome = await scanImages([photos], embeddings, await scan.index(), { concurrency: 64, signal: controller.signal });
+    assert.equal(outcome.cancelled, true);
+    // Only what the workers had finished or were holding at the cancel.
+    assert.ok(scan.cached() <= 12, `${scan.cached()} of 40 images embedded after the cancel`);
   });
 });
