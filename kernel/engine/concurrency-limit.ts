@@ -54,10 +54,14 @@ export type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
  * earlier one is still awaited is an outcome, never an unhandled rejection (which ends the
  * process). At most `2 × max` finished outcomes wait behind a slow earlier one.
  */
+/** The outcome of a task that never ran because its reader had stopped (read by no one). */
+const NOT_RUN = new Error('not run: the reader stopped');
+
 export async function* settledInOrder<I, T>(items: readonly I[], max: number, task: (item: I) => Promise<T>): AsyncGenerator<Settled<T>> {
   const limit = concurrencyLimit(max);
+  let stopped = false;
   const start = (item: I): Promise<Settled<T>> =>
-    limit(() => task(item)).then(
+    limit(() => (stopped ? Promise.reject(NOT_RUN) : task(item))).then(
       (value) => ({ ok: true, value }),
       (error: unknown) => ({ ok: false, error }),
     );
@@ -71,9 +75,10 @@ export async function* settledInOrder<I, T>(items: readonly I[], max: number, ta
       yield outcome;
     }
   } finally {
-    // A consumer that stops early (a cancelled scan) pushes nothing more, but returns only once
-    // every task in the window has settled: no work goes on behind its back. Tasks still waiting
-    // for a slot do run then, so a task should look at the consumer's cancel first (scanner.ts).
+    // A consumer that stops early (a cancelled scan) starts nothing more, not even the tasks
+    // lined up in the window waiting for a slot, and returns only once those already running
+    // have finished: no work goes on behind its back.
+    stopped = true;
     await Promise.all(window);
   }
 }

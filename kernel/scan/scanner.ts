@@ -131,8 +131,6 @@ export async function scanImages(inputs: string[], embeddings: ScanEmbeddings, i
 
   const bytesInFlight = weightedLimit(SCAN_BYTES_IN_FLIGHT);
   const scanFile = async (file: (typeof found.files)[number]): Promise<ScannedImage & { record: EmbeddingRecord }> => {
-    // Files queued behind those in flight when a scan is cancelled are not started at all.
-    if (options.signal?.aborted) throw NOT_STARTED;
     if (file.size > maxBytes) throw new Error(`larger than ${Math.round(maxBytes / 2 ** 20)} MB`);
     if (file.size === 0) throw new Error('the file is empty');
     let sha256 = index.lookup(file.path, file.size, file.mtimeMs);
@@ -190,7 +188,7 @@ export async function scanImages(inputs: string[], embeddings: ScanEmbeddings, i
     }
     progress.imagesPerSecond = progress.done / ((performance.now() - started) / 1000);
     options.onProgress?.({ ...progress });
-    // Whatever is in flight finishes into the cache; nothing new starts (NOT_STARTED).
+    // Whatever is in flight finishes into the cache; nothing new starts.
     if (options.signal?.aborted) {
       cancelled = progress.done < progress.total;
       break;
@@ -203,7 +201,7 @@ export async function scanImages(inputs: string[], embeddings: ScanEmbeddings, i
   return { images, features, skipped, embedded: progress.embedded, known: progress.known, cancelled };
 }
 
-/** What a file's task throws when the scan was cancelled before it started. */
+/** What a file's task throws when it finds the scan cancelled before reading or embedding (files not yet started are never started: settledInOrder). */
 const NOT_STARTED = new Error('the scan was cancelled before this file was read');
 
 /**

@@ -116,7 +116,8 @@ describe('settledInOrder', () => {
     )) {
       if (outcome.ok && outcome.value === 1) break;
     }
-    assert.ok(started.length < 20, `started ${started.length} of 20`);
+    // 0 and 1, and the two that took their slots; not 4, which was lined up behind them waiting for one.
+    assert.ok(started.length <= 4, `started ${started.join(', ')}: a task waiting for a slot ran after the reader stopped`);
     assert.equal(finished, started.length, 'nothing still running behind the reader');
   });
 });

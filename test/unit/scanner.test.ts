@@ -47,6 +47,13 @@ describe('scanImages', () => {
     return photos;
   }
 
+  /** A folder of `count` striped pictures (patterns from `offset` on), file i named `name(i)`. */
+  async function stripedFolder(count: number, offset: number, name: (i: number) => string): Promise<string> {
+    const photos = await folder('tagsmith-scan-cancel-');
+    for (const [i, bytes] of (await stripedImages(count, offset)).entries()) await fs.writeFile(path.join(photos, name(i)), bytes);
+    return photos;
+  }
+
   /** A scan state in `state`, opened as a process starting would open it; `calls()` counts what it embedded. */
   async function scanState(state: string): Promise<{ embeddings: ScanEmbeddings; index: () => Promise<ScanIndex>; calls: () => number; cached: () => number }> {
     const cache = await FeatureCache.open<EmbeddingRecord>(path.join(state, 'cache'), {
@@ -118,8 +125,7 @@ describe('scanImages', () => {
   });
 
   it('skips a file deleted during the scan, and keeps what a cancelled scan embedded', async () => {
-    const photos = await folder('tagsmith-scan-cancel-');
-    for (const [i, bytes] of (await stripedImages(6, 60)).entries()) await fs.writeFile(path.join(photos, `q${i}.jpg`), bytes);
+    const photos = await stripedFolder(6, 60, (i) => `q${i}.jpg`);
     const scan = await scanState(await folder('tagsmith-scan-state-'));
     const controller = new AbortController();
     const outcome = await scanImages([photos], scan.embeddings, await scan.index(), {
@@ -140,8 +146,7 @@ describe('scanImages', () => {
   });
 
   it('starts no file once cancelled: only those already in flight are embedded', async () => {
-    const photos = await folder('tagsmith-scan-cancel-');
-    for (const [i, bytes] of (await stripedImages(10, 70)).entries()) await fs.writeFile(path.join(photos, `r${i}.jpg`), bytes);
+    const photos = await stripedFolder(10, 70, (i) => `r${i}.jpg`);
     const scan = await scanState(await folder('tagsmith-scan-state-'));
     const controller = new AbortController();
     // Two in flight, and the scan lines up three more behind them (its window is twice the files
@@ -161,8 +166,7 @@ describe('scanImages', () => {
   });
 
   it('drops the images a cancelled scan had queued for the network instead of embedding them', async () => {
-    const photos = await folder('tagsmith-scan-cancel-');
-    for (const [i, bytes] of (await stripedImages(40, 80)).entries()) await fs.writeFile(path.join(photos, `s${String(i).padStart(2, '0')}.jpg`), bytes);
+    const photos = await stripedFolder(40, 80, (i) => `s${String(i).padStart(2, '0')}.jpg`);
     const scan = await scanState(await folder('tagsmith-scan-state-'));
     const controller = new AbortController();
     let asked = 0;
