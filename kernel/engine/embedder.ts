@@ -3,7 +3,6 @@
 import crypto from 'node:crypto';
 import { FeatureExtractor } from '../features/feature-extractor';
 import type { InferOptions } from '../features/inference-pool';
-import { inspectImage } from '../images/image-decoder';
 import { aestheticScore, stockScore } from '../scores/base-scores';
 import { measureCues } from '../scores/image-cues';
 import { EMBEDDING_FORMAT, type EmbeddingRecord } from '../state/record-schemas';
@@ -36,9 +35,8 @@ export class Embedder {
   async embed(bytes: Uint8Array, hash = sha256(bytes), queueing?: InferOptions): Promise<EmbeddingRecord> {
     const remembered = this.recent.get(hash);
     if (remembered) return remembered;
-    const header = await inspectImage(bytes); // format and pixel limit, once, before any decoding
     // One decode gives the model's pixels and the cue image (for the default backbone).
-    const { embedding, cueImage } = await this.extractor.embedWithCueImage(bytes, header, queueing);
+    const { embedding, cueImage } = await this.extractor.embedWithCueImage(bytes, queueing);
     const aesthetic = aestheticScore(measureCues(cueImage.pixels, cueImage.width, cueImage.height));
     const record: EmbeddingRecord = {
       name: 'tagsmith-embedding',

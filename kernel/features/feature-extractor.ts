@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { readManifest, type ModelEntry } from '../../models/manifest';
+import { concurrencyLimit } from '../engine/concurrency-limit';
 import { TagsmithError } from '../errors';
 import { decodeImage, type ColourProfilePolicy, type DecodedImage, type ImageInfo, type ResizePolicy, type RgbImage } from '../images/image-decoder';
 import { InferencePool, type InferOptions } from './inference-pool';
@@ -48,12 +49,21 @@ export interface FeatureExtractorOptions {
 }
 
 /**
+ * A scan's decodes under way at once: libuv's default thread pool. Enough to keep the inference
+ * runners fed (a decode costs a fifth of an inference), few enough that an interactive decode
+ * waits behind at most these.
+ */
+const BULK_DECODES_AT_ONCE = 4;
+
+/**
  * The network's side of an image: bytes decoded and resized as the backbone expects, run
  * through it on the inference threads, one feature vector out (and the nsfw head's scores
  * where the backbone has one). It keeps nothing; the Embedder (kernel/engine) builds the
  * stored record around its vector.
  */
 export class FeatureExtractor {
+  private readonly bulkDecodes = concurrencyLimit(BULK_DECODES_AT_ONCE);
+
   private constructor(
     private readonly pool: InferencePool,
     readonly backboneId: string,
@@ -110,14 +120,29 @@ export class FeatureExtractor {
     return this.embedDecoded(await this.decode(bytes, header));
   }
 
-  /** `embed`, plus the image the photographic cues are measured on (decodeCueImage's), from the same decode where it can. */
-  async embedWithCueImage(bytes: Uint8Array, header?: ImageInfo, queueing?: InferOptions): Promise<{ embedding: Embedding; cueImage: RgbImage }> {
-    const { model, cues } = await decodeImage(
-      bytes,
-      { size: this.options.inputSize, policy: this.options.resize, profiles: this.options.colourProfiles, cues: true },
-      header,
+  /**
+   * `embed`, plus the image the photographic cues are measured on (decodeCueImage's), from the
+   * same decode where it can. `queueing`: the lane and cancel, for the decode as for inference.
+   */
+  async embedWithCueImage(bytes: Uint8Array, queueing?: InferOptions): Promise<{ embedding: Embedding; cueImage: RgbImage }> {
+    const { model, cues } = await this.inLane(queueing, () =>
+      decodeImage(bytes, { size: this.options.inputSize, policy: this.options.resize, profiles: this.options.colourProfiles, cues: true }),
     );
     return { embedding: await this.embedDecoded(model, queueing), cueImage: cues! };
+  }
+
+  /**
+   * Runs a decode, a bulk one only once fewer than BULK_DECODES_AT_ONCE others are under way
+   * (and not at all if its cancel came while it waited). sharp decodes on libuv's thread pool,
+   * which serves requests in the order they come: a scan that handed it all of its files in
+   * flight at once would stand every /predict's decode behind them.
+   */
+  private inLane<T>(queueing: InferOptions | undefined, decode: () => Promise<T>): Promise<T> {
+    if (queueing?.lane !== 'bulk') return decode();
+    return this.bulkDecodes(() => {
+      queueing.signal?.throwIfAborted();
+      return decode();
+    });
   }
 
   /** Decodes as this model wants (size, resize policy); the bytes-to-pixels half of `embed`. `header`: `inspectImage`'s answer, if known. */

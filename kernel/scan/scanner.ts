@@ -84,15 +84,16 @@ export interface ScanOptions {
 /**
  * Files read, decoded and embedded at once (bench:scan --concurrency compares others). Deep on
  * purpose: with many images queued, the inference workers, libuv's threads and this thread each
- * find work waiting instead of sleeping and being woken for every image, which cost about 2 ms
- * of CPU an image at 16 in flight on the 2-core VM (scan / bare pipeline 0.82-0.91 at 16 against
- * 0.86-0.96 at 128, docs/benchmarks.md). The scan's views queue in the inference pool's bulk
- * lane, so a /predict meanwhile still goes first, and a cancel drops them from it; memory stays
- * bounded by SCAN_BYTES_IN_FLIGHT and a decoded image's 0.4 MB each.
+ * find work waiting instead of sleeping and being woken for every image (on the 2-core VM, scan /
+ * bare pipeline 0.87-0.88 at 128 against 0.91-0.94 at 256, docs/benchmarks.md). The scan's views
+ * queue in the inference pool's bulk lane and its decodes wait their turn in the extractor
+ * (4 at once), so a /predict meanwhile still goes first, and a cancel drops what has not started;
+ * memory stays bounded by SCAN_BYTES_IN_FLIGHT and a decoded image's 0.4 MB each (peak RSS
+ * 840 MB over 10,000 files).
  */
-export const DEFAULT_SCAN_CONCURRENCY = 128;
+export const DEFAULT_SCAN_CONCURRENCY = 256;
 
-/** File bytes read and not yet embedded, over the files in flight: a folder of 50 MB TIFFs has 5 in memory at once, not 128. */
+/** File bytes read and not yet embedded, over the files in flight: a folder of 50 MB TIFFs has 5 in memory at once, not 256. */
 export const SCAN_BYTES_IN_FLIGHT = 256 * 2 ** 20;
 
 export async function scanImages(inputs: string[], embeddings: ScanEmbeddings, index: ScanIndex, options: ScanOptions = {}): Promise<ScanOutcome> {

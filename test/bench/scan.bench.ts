@@ -7,7 +7,10 @@
 //      scan hashes every file and embeds each distinct photo once, a rescan only stats them;
 //   3. re-scoring those 10,000 images for 10 tags from the scan's feature matrix (what a
 //      retrain does), against scoring them image by image as /predict_by_features would;
-//   and the peak RSS of this process.
+//   and the peak RSS of this process. With --new-only, 1 only, and then what a user waiting
+//   for one /predict during a scan sees: its latency (the engine's embed of a photo nobody has
+//   embedded yet) while each concurrency's scan runs, against the same requests with nothing
+//   else running.
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,7 +27,8 @@ import { seededRandom, shuffled } from '../../kernel/ml/random';
 import { trainTag } from '../../kernel/training/train-tag';
 import { DEFAULT_TRAIN_OPTIONS } from '../../kernel/rules';
 import { TagModel } from '../../kernel/training/tag-model';
-import { median, rssMb, table } from './stats';
+import sharp from 'sharp';
+import { median, percentile, rssMb, table } from './stats';
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -100,6 +104,7 @@ async function main(): Promise<void> {
   }
   console.log(`embed + base scores / bare: ${ratio(withScores, bare)}\n`);
   if (values['new-only']) {
+    await predictDuringScans(source, photos, embedder, running, work, concurrencies, runs);
     clearInterval(timer);
     await extractor.release();
     await fs.rm(work, { recursive: true, force: true });
@@ -206,6 +211,67 @@ async function main(): Promise<void> {
   console.log(`peak RSS of this process: ${sample().toFixed(0)} MB (target < 1024 MB)`);
   await extractor.release();
   await fs.rm(work, { recursive: true, force: true });
+}
+
+/**
+ * The latency of one interactive embed (what /predict waits for) every PROBE_EVERY_MS: with
+ * nothing else running, then during a scan of new photos at each concurrency, a round of each
+ * per run. The probes are re-encoded photos, so neither the scan nor an earlier probe has
+ * embedded their bytes; their CPU slows the scan a little, so these scans are not timed.
+ */
+async function predictDuringScans(
+  source: string,
+  photos: string[],
+  embedder: Embedder,
+  running: { backbone: string; featureLength: number },
+  work: string,
+  concurrencies: number[],
+  runs: number,
+): Promise<void> {
+  const PROBE_EVERY_MS = 100;
+  let nextProbe = 0;
+  const probe = async (): Promise<number> => {
+    const photo = photos[(nextProbe * 7) % photos.length];
+    const bytes = await sharp(photo)
+      .jpeg({ quality: 80 + (nextProbe++ % 15) })
+      .toBuffer();
+    const t = performance.now();
+    await embedder.embed(bytes);
+    return performance.now() - t;
+  };
+  const probeWhile = async (work: Promise<unknown>): Promise<number[]> => {
+    let done = false;
+    void work.finally(() => (done = true));
+    const latencies: number[] = [];
+    while (!done) {
+      latencies.push(await probe());
+      await new Promise((resolve) => setTimeout(resolve, PROBE_EVERY_MS));
+    }
+    await work;
+    return latencies;
+  };
+  const idle: number[] = [];
+  const during = new Map<number, number[]>(concurrencies.map((c) => [c, []]));
+  for (let run = 0; run < runs; run++) {
+    for (let i = 0; i < 20; i++) {
+      idle.push(await probe());
+      await new Promise((resolve) => setTimeout(resolve, PROBE_EVERY_MS));
+    }
+    for (const concurrency of concurrencies) {
+      const dir = path.join(work, `probed-${run}-${concurrency}`);
+      const { embeddings } = await scanSetup(dir, embedder, running);
+      const scan = scanImages([source], embeddings, await ScanIndex.open(path.join(dir, 'index.json')), { concurrency });
+      during.get(concurrency)!.push(...(await probeWhile(scan)));
+      embedder.forget();
+    }
+  }
+  const row = (name: string, v: number[]) => [name, String(v.length), ...[50, 95, 99].map((p) => percentile(v, p).toFixed(0)), Math.max(...v).toFixed(0)];
+  console.log(
+    table(
+      ['one /predict embed (interactive lane)', 'n', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms'],
+      [row('baseline: nothing else running', idle), ...concurrencies.map((c) => row(`during a scan, ${c} files in flight`, during.get(c)!))],
+    ),
+  );
 }
 
 /** A scan's embeddings the engine's way: a sample store-less cache in `dir`, counting what the network embeds. */

@@ -5,7 +5,7 @@ import { before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { TagsmithError } from '../../kernel/errors';
 import { FeatureExtractor } from '../../kernel/features/feature-extractor';
-import { blobs, cosine, pngHeaderOnly, scene } from '../helpers/images';
+import { blobs, cosine, noise, pngHeaderOnly, scene } from '../helpers/images';
 
 async function rejectsWith(promise: Promise<unknown>, code: string): Promise<void> {
   await assert.rejects(promise, (error: unknown) => {
@@ -94,6 +94,19 @@ describe('FeatureExtractor', () => {
       cosine((await waitedFor).features, (await extractor.embedDecoded(decoded, { lane: 'bulk' })).features) > 0.999999,
       'the lane changes when, not what',
     );
+  });
+
+  it("decodes an image someone waits for before a scan's backlog of decodes", async () => {
+    // sharp decodes in libuv's pool, first come first served; a large PNG has no shrink-on-load, so
+    // each of these takes a while: without a bound on the scan's decodes, all 24 would be queued
+    // ahead of the waited-for one (it then finished 14th of 25).
+    const large = await noise(2400, 1800, 5).png({ compressionLevel: 1 }).toBuffer();
+    const finished: string[] = [];
+    const bulk = Array.from({ length: 24 }, (_, i) => extractor.embedWithCueImage(large, { lane: 'bulk' }).then(() => finished.push(`bulk ${i}`)));
+    const waitedFor = extractor.embedWithCueImage(photo).then(() => finished.push('interactive'));
+    await Promise.all([...bulk, waitedFor]);
+    const place = finished.indexOf('interactive');
+    assert.ok(place <= 6, `the interactive image finished ${place + 1}th of 25`);
   });
 
   it('refuses bytes that are not an image', async () => {
