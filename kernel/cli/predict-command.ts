@@ -65,6 +65,10 @@ export async function runPredictCommand(inputs: string[], options: PredictOption
           await cache.put(running.backbone, id, record);
           return record;
         },
+        flush: () => {
+          cache.flush();
+          keywords?.flushCache();
+        },
         ...(keywords ? { keywords: (id: string, bytes: () => Promise<Uint8Array>) => keywords!.of(bytes, id) } : {}),
       },
       await ScanIndex.open(layout.scanIndex),

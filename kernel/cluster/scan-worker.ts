@@ -107,6 +107,10 @@ export async function startScanWorker(options: ScanWorkerOptions): Promise<Runni
         await cache.put(running.backbone, id, record);
         return record;
       },
+      flush: () => {
+        cache.flush();
+        source?.flushCache();
+      },
       ...(source ? { keywords: (id: string, bytes: () => Promise<Uint8Array>) => source.of(bytes, id) } : {}),
     };
     const name = `tagsmith-worker@${os.hostname()}:${process.pid}`;

@@ -82,6 +82,11 @@ export class EmbeddingCache {
     return record;
   }
 
+  /** Writes the scanned images' embeddings not yet on disk (the engine closing). */
+  flushCache(): void {
+    this.features.flush();
+  }
+
   clearCache(): Promise<{ entries: number; bytes: number }> {
     return this.features.clear();
   }

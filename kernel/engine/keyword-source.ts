@@ -49,6 +49,11 @@ export class KeywordSource {
     return this.detector.id;
   }
 
+  /** Writes the keywords found and not yet on disk (the engine closing). */
+  flushCache(): void {
+    this.cache.flush();
+  }
+
   /** The keywords of an image (its bytes, or a way to read them if they must be detected), by its sha256. */
   of(bytes: Uint8Array | (() => Promise<Uint8Array>), id = typeof bytes === 'function' ? undefined : sha256(bytes)): Promise<KeywordRecord> {
     if (!id) throw new Error('an image read later needs its sha256');

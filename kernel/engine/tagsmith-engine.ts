@@ -182,6 +182,10 @@ export class TagsmithEngine {
           await this.hooks.beforeScanEmbed?.(id);
           return this.embeddings.embedForScan(bytes, id, signal);
         },
+        flush: () => {
+          this.embeddings.flushCache();
+          this.keywords?.flushCache();
+        },
         keywords: this.keywords && ((id, bytes) => this.keywords!.of(bytes, id)),
         ...(this.keywords ? { keywordModel: this.keywords.model } : {}),
         keywordsWanted: () => this.models.all().some((m) => m.needs.keywords),
@@ -756,6 +760,9 @@ export class TagsmithEngine {
     try {
       await this.scans.stop();
       await this.tasks.stop();
+      // Embeddings and keywords found since the last second: written now, not at process exit.
+      this.embeddings.flushCache();
+      this.keywords?.flushCache();
       await this.embedder.extractor.release();
       await this.keywords?.detector.release();
       await this.head?.release();

@@ -20,6 +20,8 @@ export interface ScanEmbeddings {
   known(sha256: string): Promise<EmbeddingRecord | undefined>;
   /** Embeds new bytes and keeps the result in the feature cache; `signal` is the scan's cancel (what has not reached the network by then need not). */
   embed(bytes: Uint8Array, sha256: string, signal?: AbortSignal): Promise<EmbeddingRecord>;
+  /** Writes what `embed` (and `keywords`) keep in memory for a while: the scan has ended, its index is saved next. */
+  flush?: () => void;
   /** The keywords of an image (from the keyword cache, else detected); absent without the keywords model. */
   keywords?: (sha256: string, bytes: () => Promise<Uint8Array>) => Promise<{ keywords: Keywords; vector: number[] }>;
   /** The id of the keywords model `keywords` runs (scan workers must find keywords with the same one). */
@@ -195,6 +197,7 @@ export async function scanImages(inputs: string[], embeddings: ScanEmbeddings, i
       break;
     }
   }
+  embeddings.flush?.();
   await index.save();
 
   const features = new Float32Array(rows.length * embeddings.featureLength);

@@ -296,6 +296,7 @@ async function scanSetup(
         await cache.put(running.backbone, id, record);
         return record;
       },
+      flush: () => cache.flush(),
     },
   };
 }

@@ -71,6 +71,7 @@ describe('scanImages', () => {
         await cache.put(extractor.backboneId, sha, record);
         return record;
       },
+      flush: () => cache.flush(),
     };
     return { embeddings, index: () => ScanIndex.open(path.join(state, 'scan-index.json')), calls: () => calls, cached: () => cache.stats.entries };
   }
