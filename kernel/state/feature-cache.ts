@@ -20,6 +20,7 @@ import crypto from 'node:crypto';
 import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { TagsmithError } from '../errors';
 import { ROW_OVERHEAD, encodeSegment, legacyEntryPayload, readPayload, readSegmentRows, type SegmentRow } from './cache-segment';
 
@@ -54,6 +55,8 @@ interface Segment {
   readonly keys: Set<string>;
   liveBytes: number;
   readonly payloadBytes: number;
+  /** When this process last carried a use of it to its mtime. */
+  touchedAt: number;
 }
 
 /** One entry: on disk in a segment, or waiting to be written. */
@@ -91,7 +94,7 @@ export class FeatureCache<T> {
     private readonly options: FeatureCacheOptions,
   ) {}
 
-  /** Opens (creating) the cache folder and learns what it holds; what was written last counts as used last. */
+  /** Opens (creating) the cache folder and learns what it holds; a segment's mtime (its last write or use) orders its entries' recency. */
   static async open<T>(dir: string, options: FeatureCacheOptions): Promise<FeatureCache<T>> {
     await fs.mkdir(dir, { recursive: true });
     const cache = new FeatureCache<T>(dir, options);
@@ -110,9 +113,9 @@ export class FeatureCache<T> {
   /** The record, or undefined if it is not cached (or was damaged: then it is dropped). */
   async get(backbone: string, hash: string): Promise<T | undefined> {
     const key = this.keyOf(backbone, hash);
-    // Twice at most: another process may have written it since this one last looked, or moved it
-    // (its eviction compacted the segment this one knew it in).
-    for (let attempt = 0; attempt < 2; attempt++) {
+    // Three looks at most: another process may have written it since this one last looked, or
+    // moved it (its eviction compacted the segment this one knew it in: forgotten, then listed again).
+    for (let attempt = 0; attempt < 3; attempt++) {
       const entry = this.entries.get(key);
       if (!entry) {
         if (this.listAgainIfChanged(backbone)) continue;
@@ -122,6 +125,7 @@ export class FeatureCache<T> {
       const record = payload && this.decode(payload);
       if (record !== undefined) {
         this.use(key, entry);
+        if (!('pending' in entry.at)) this.touch(entry.at.segment);
         return record as T;
       }
       if (this.entries.get(key) !== entry) continue; // its segment was gone
@@ -167,7 +171,15 @@ export class FeatureCache<T> {
         for (const { key } of waiting) this.entries.delete(key);
         continue;
       }
-      const segment: Segment = { file, backbone, size: bytes.length, keys: new Set(), liveBytes: 0, payloadBytes: bytes.length - rows[0].offset };
+      const segment: Segment = {
+        file,
+        backbone,
+        size: bytes.length,
+        keys: new Set(),
+        liveBytes: 0,
+        payloadBytes: bytes.length - rows[0].offset,
+        touchedAt: Date.now(),
+      };
       this.segments.set(file, segment);
       this.totalBytes += segment.size;
       waiting.forEach(({ key, entry }, i) => {
@@ -258,30 +270,64 @@ export class FeatureCache<T> {
   private openBackbone(backbone: string): void {
     const folder = path.join(this.dir, backbone);
     const now = Date.now();
+    // The folder's mtime before listing it: a segment renamed in meanwhile makes the next miss list again.
+    this.listed.set(backbone, fsSync.statSync(folder, { throwIfNoEntry: false })?.mtimeMs ?? 0);
     const segments: string[] = [];
-    for (const entry of fsSync.readdirSync(folder, { withFileTypes: true })) {
+    const legacyShards: string[] = [];
+    for (const entry of readdirIfPresent(folder)) {
       const file = path.join(folder, entry.name);
-      if (entry.isFile() && SEGMENT_NAME.test(entry.name)) segments.push(entry.name);
-      else if (entry.isDirectory() && LEGACY_SHARD.test(entry.name)) this.moveLegacyShard(backbone, file);
+      if (entry.isFile() && SEGMENT_NAME.test(entry.name)) segments.push(file);
+      else if (entry.isDirectory() && LEGACY_SHARD.test(entry.name)) legacyShards.push(file);
       else if (entry.isFile() && entry.name.includes('.tmp-')) {
         // Another process may be writing it right now; an old one is a crash's leftover.
         const stat = fsSync.statSync(file, { throwIfNoEntry: false });
         if (stat && now - stat.mtimeMs > STALE_TEMP_MS) fsSync.rmSync(file, { force: true });
       } else fsSync.rmSync(file, { recursive: true, force: true });
     }
-    // Names start with the time they were written: oldest first, so the newest count as used last.
-    for (const name of segments.sort()) this.loadSegment(backbone, path.join(folder, name));
-    this.listed.set(backbone, fsSync.statSync(folder, { throwIfNoEntry: false })?.mtimeMs ?? 0);
+    this.loadSegments(backbone, segments);
+    if (legacyShards.length > 0) this.moveLegacyEntries(backbone, legacyShards);
     this.flush();
   }
 
+  /**
+   * Loads segments least recently used first (a segment's mtime is its last write or use:
+   * `touch`), so recency survives a restart segment by segment; then removes those left with no
+   * entry of their own (every key served from another: two processes embedded the same images)
+   * and compacts those mostly dead.
+   */
+  private loadSegments(backbone: string, files: string[]): void {
+    const byUse = files
+      .map((file) => ({ file, mtimeMs: fsSync.statSync(file, { throwIfNoEntry: false })?.mtimeMs }))
+      .filter((f) => f.mtimeMs !== undefined)
+      .sort((a, b) => a.mtimeMs! - b.mtimeMs! || (a.file < b.file ? -1 : 1));
+    const loaded = byUse.flatMap(({ file }) => this.loadSegment(backbone, file) ?? []);
+    for (const segment of loaded) {
+      if (this.segments.get(segment.file) !== segment) continue;
+      if (segment.keys.size === 0) this.removeSegment(segment);
+      else if (segment.liveBytes < segment.payloadBytes * COMPACT_BELOW) this.compact(segment);
+    }
+  }
+
+  /** Carries a use over to the next start through the segment's mtime, at most once a second a segment. */
+  private touch(segment: Segment): void {
+    const now = Date.now();
+    if (now - segment.touchedAt < FLUSH_AFTER_MS) return;
+    segment.touchedAt = now;
+    try {
+      const time = new Date(now);
+      fsSync.utimesSync(segment.file, time, time);
+    } catch {
+      // removed meanwhile (another process's eviction): nothing to carry over
+    }
+  }
+
   /** Reads a segment's table into the index; a segment whose table is damaged is removed. */
-  private loadSegment(backbone: string, file: string): void {
+  private loadSegment(backbone: string, file: string): Segment | undefined {
     let fd: number;
     try {
       fd = fsSync.openSync(file, 'r');
     } catch {
-      return; // removed meanwhile
+      return undefined; // removed meanwhile
     }
     let rows: SegmentRow[] | undefined;
     let size = 0;
@@ -295,9 +341,9 @@ export class FeatureCache<T> {
     }
     if (!rows) {
       fsSync.rmSync(file, { force: true });
-      return;
+      return undefined;
     }
-    const segment: Segment = { file, backbone, size, keys: new Set(), liveBytes: 0, payloadBytes: Math.max(1, size - (rows[0]?.offset ?? size)) };
+    const segment: Segment = { file, backbone, size, keys: new Set(), liveBytes: 0, payloadBytes: Math.max(1, size - (rows[0]?.offset ?? size)), touchedAt: 0 };
     this.segments.set(file, segment);
     this.totalBytes += size;
     for (const row of rows) {
@@ -307,6 +353,7 @@ export class FeatureCache<T> {
       segment.keys.add(key);
       segment.liveBytes += row.length;
     }
+    return segment;
   }
 
   /** Lists a backbone folder again if it changed since it was last listed: new segments are loaded, vanished ones forgotten. */
@@ -323,7 +370,10 @@ export class FeatureCache<T> {
     }
     const present = new Set(names.map((name) => path.join(folder, name)));
     for (const segment of [...this.segments.values()]) if (segment.backbone === backbone && !present.has(segment.file)) this.forgetSegment(segment);
-    for (const file of [...present].sort()) if (!this.segments.has(file)) this.loadSegment(backbone, file);
+    this.loadSegments(
+      backbone,
+      [...present].filter((file) => !this.segments.has(file)),
+    );
     return true;
   }
 
@@ -376,7 +426,8 @@ export class FeatureCache<T> {
       if (!entry || 'pending' in entry.at) continue;
       const { row } = entry.at;
       const payload = bytes && bytes.length >= row.offset + row.length ? Buffer.from(bytes.subarray(row.offset, row.offset + row.length)) : undefined;
-      if (!payload) {
+      // Checked before it is written again with a new CRC: damage is dropped here, not made valid.
+      if (!payload || zlib.crc32(payload) !== row.crc) {
         this.entries.delete(key);
         continue;
       }
@@ -385,21 +436,25 @@ export class FeatureCache<T> {
     }
   }
 
-  /** Moves a folder of one-file entries (the layout before segments) into the write buffer, oldest first, and removes it. */
-  private moveLegacyShard(backbone: string, shard: string): void {
-    const found = fsSync
-      .readdirSync(shard)
-      .filter((name) => HASH.test(name.slice(0, -4)) && name.endsWith('.bin'))
-      .map((name) => ({ hash: name.slice(0, -4), mtimeMs: fsSync.statSync(path.join(shard, name), { throwIfNoEntry: false })?.mtimeMs ?? 0 }));
-    for (const { hash } of found.sort((a, b) => a.mtimeMs - b.mtimeMs)) {
-      const payload = legacyEntryPayload(readIfPresent(path.join(shard, `${hash}.bin`)) ?? Buffer.alloc(0));
+  /** Moves one-file entries (the layout before segments) into segments, least recently used first, and removes their folders. */
+  private moveLegacyEntries(backbone: string, shards: string[]): void {
+    const found = shards.flatMap((shard) =>
+      readdirIfPresent(shard)
+        .filter((entry) => entry.name.endsWith('.bin') && HASH.test(entry.name.slice(0, -4)))
+        .map((entry) => {
+          const file = path.join(shard, entry.name);
+          return { file, hash: entry.name.slice(0, -4), mtimeMs: fsSync.statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? 0 };
+        }),
+    );
+    for (const { file, hash } of found.sort((a, b) => a.mtimeMs - b.mtimeMs)) {
+      const payload = legacyEntryPayload(readIfPresent(file) ?? Buffer.alloc(0));
       const key = `${backbone}/${hash}`;
       if (!payload || this.entries.has(key) || this.decode(payload) === undefined) continue;
       this.entries.set(key, { backbone, hash, at: { pending: payload }, lastUsed: ++this.uses });
       this.addPending(key, payload);
     }
     this.flush();
-    fsSync.rmSync(shard, { recursive: true, force: true });
+    for (const shard of shards) fsSync.rmSync(shard, { recursive: true, force: true });
   }
 
   /** Removes the least recently used entries down to 90% of the limit; one sweep at a time. */
@@ -437,6 +492,15 @@ function writeWhole(file: string, bytes: Buffer): void {
   } catch (error) {
     fsSync.rmSync(temp, { force: true });
     throw error;
+  }
+}
+
+/** A folder's entries; none if another process removed it meanwhile (its open, migrating the same folders, or its clear). */
+function readdirIfPresent(folder: string): fsSync.Dirent[] {
+  try {
+    return fsSync.readdirSync(folder, { withFileTypes: true });
+  } catch {
+    return [];
   }
 }
 

@@ -154,6 +154,60 @@ describe('FeatureCache', () => {
     assert.deepEqual(await (await open(dir)).get('net', hash(2)), record(2), 'the entry is on disk');
   });
 
+  it('counts one copy of entries two processes both wrote, and removes the other file', async () => {
+    const dir = await tempDir('tagsmith-cache-');
+    const server = await open(dir);
+    const cli = await open(dir);
+    for (let n = 0; n < 20; n++) await server.put('net', hash(n), record(n));
+    for (let n = 0; n < 20; n++) await cli.put('net', hash(n), record(n)); // the same images, embedded by both
+    server.close();
+    cli.close();
+    const reopened = await open(dir);
+    assert.equal(reopened.stats.entries, 20);
+    assert.equal((await filesOf(dir)).length, 1, 'the duplicate file is gone');
+    assert.ok(reopened.stats.bytes <= (await folderBytes(dir)) + 1, 'only what is on disk is counted');
+    assert.deepEqual(await reopened.get('net', hash(19)), record(19));
+  });
+
+  it('never serves a damaged entry, even after its file was compacted', async () => {
+    const dir = await tempDir('tagsmith-cache-');
+    const writer = await open(dir);
+    for (let n = 0; n < 30; n++) await writer.put('net', hash(n), record(n));
+    writer.close();
+    const [segment] = await filesOf(dir);
+    const bytes = await fs.readFile(segment);
+    const at = bytes.indexOf(Buffer.from(JSON.stringify(record(25))));
+    bytes[at + 15] ^= 0x01; // one digit of entry 25 becomes another: still a valid record
+    await fs.writeFile(segment, bytes);
+    const probe = await open(dir);
+    const entryBytes = probe.stats.bytes / 30;
+    const cache = await open(dir, entryBytes * 32);
+    for (let n = 100; n < 120; n++) await cache.put('net', hash(n), record(n)); // evicts the oldest: the file is compacted
+    assert.ok(!(await filesOf(dir)).includes(segment), 'the old file was compacted');
+    assert.equal(await cache.get('net', hash(25)), undefined);
+  });
+
+  it('keeps the files used since the last start over those written before, across a restart', async () => {
+    const dir = await tempDir('tagsmith-cache-');
+    const pause = () => new Promise((resolve) => setTimeout(resolve, 30));
+    const first = await open(dir);
+    for (let n = 0; n < 20; n++) await first.put('net', hash(n), record(n));
+    first.flush();
+    await pause();
+    for (let n = 20; n < 40; n++) await first.put('net', hash(n), record(n));
+    first.close();
+    const entryBytes = first.stats.bytes / 40;
+    await pause();
+    const second = await open(dir);
+    for (let n = 0; n < 20; n++) assert.ok(await second.get('net', hash(n)), 'the older file used again');
+    second.close();
+    await pause();
+    const third = await open(dir, entryBytes * 45);
+    for (let n = 100; n < 120; n++) await third.put('net', hash(n), record(n));
+    for (const n of [0, 19, 100, 119]) assert.deepEqual(await third.get('net', hash(n)), record(n), `entry ${n} is kept`);
+    assert.equal(await third.get('net', hash(30)), undefined, 'the entries not used since went first');
+  });
+
   it("sees what another process put once it is written, and removes a crash's temporary files at open", async () => {
     const dir = await tempDir('tagsmith-cache-');
     const server = await open(dir);
