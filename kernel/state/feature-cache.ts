@@ -13,7 +13,8 @@
 // segments of its own, and a lookup that misses lists the folder again if it changed, so what
 // another process flushed is found. Eviction drops entries from the index; a segment goes when
 // none of its entries is left, or is compacted (its live entries written again, the file
-// removed) once less than half of it is live.
+// removed) once less than half of it is live. Recency is exact within a process; across a
+// restart it is kept per segment (a use refreshes the segment's mtime, at most once a second).
 //
 //   <dir>/<backbone>/<time>-<instance tag>-<counter>.pack
 import crypto from 'node:crypto';
