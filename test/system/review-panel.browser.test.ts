@@ -189,6 +189,9 @@ describe('the review panel in Chromium', { timeout: 600_000 }, () => {
     const { server, harness } = await session();
     const page = await reviewPanel(harness);
     for (let i = 0; i < 10; i++) {
+      // As a keyboard user does, look for the focus ring before each key: a refresh of the queue
+      // (the engine's change events) can land between two presses (CI once read no focused card here).
+      await page.waitForFunction(() => document.activeElement?.classList.contains('review-card'));
       const focused = (await cards(page)).find((c) => c.focused)!;
       await page.keyboard.press(focused.name.startsWith('s') ? 'y' : 'n');
     }
