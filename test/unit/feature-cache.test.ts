@@ -21,6 +21,14 @@ const open = (dir: string, maxBytes = 1e9) => FeatureCache.open<Record>(dir, { m
 /** The cache's files under a backbone's folder. */
 const filesOf = async (dir: string, backbone = 'net') => (await fs.readdir(path.join(dir, backbone))).map((name) => path.join(dir, backbone, name));
 const folderBytes = async (dir: string) => (await Promise.all((await filesOf(dir)).map(async (f) => (await fs.stat(f)).size))).reduce((a, b) => a + b, 0);
+/** What one entry counts for in the stats (every record is the same size); leaves `dir` empty. */
+async function entryBytesIn(dir: string): Promise<number> {
+  const probe = await open(dir);
+  await probe.put('net', hash(0), record(0));
+  const bytes = probe.stats.bytes;
+  await probe.clear();
+  return bytes;
+}
 
 describe('FeatureCache', () => {
   it('keeps entries across a restart', async () => {
@@ -72,10 +80,7 @@ describe('FeatureCache', () => {
 
   it('stays under its size limit by removing the least recently used entries', async () => {
     const dir = await tempDir('tagsmith-cache-');
-    const probe = await open(dir);
-    await probe.put('net', hash(0), record(0));
-    const entryBytes = probe.stats.bytes;
-    await probe.clear();
+    const entryBytes = await entryBytesIn(dir);
 
     const cache = await open(dir, entryBytes * 5.5);
     for (const n of [1, 2, 3, 4, 5]) await cache.put('net', hash(n), record(n));
@@ -89,10 +94,7 @@ describe('FeatureCache', () => {
 
   it('keeps the files on disk within the limit as entries are evicted from them', async () => {
     const dir = await tempDir('tagsmith-cache-');
-    const probe = await open(dir);
-    await probe.put('net', hash(0), record(0));
-    const entryBytes = probe.stats.bytes;
-    await probe.clear();
+    const entryBytes = await entryBytesIn(dir);
 
     const limit = entryBytes * 40;
     const cache = await open(dir, limit);
@@ -109,10 +111,7 @@ describe('FeatureCache', () => {
 
   it('gives back the space of evicted entries in a file whose other entries are still used', async () => {
     const dir = await tempDir('tagsmith-cache-');
-    const probe = await open(dir);
-    await probe.put('net', hash(0), record(0));
-    const entryBytes = probe.stats.bytes;
-    await probe.clear();
+    const entryBytes = await entryBytesIn(dir);
 
     const cache = await open(dir, entryBytes * 45);
     const putAll = async (from: number, count: number) => {
