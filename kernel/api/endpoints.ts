@@ -324,7 +324,7 @@ export const ENDPOINTS = {
     body: 'none',
     produces: 'application/json',
     summary:
-      "A tag's review queue over a scan (default the newest): the images that would teach it most first, or its calls either way, least sure first; its samples left out.",
+      "A tag's review queue over a scan (default the newest): the images that would teach it most first (once samples changed since training, ranked by a refit on them, so each decision re-ranks it), or its calls either way, least sure first; its samples left out.",
     query: {
       view: 'informative (default), applies or not-applies.',
       scan_id: 'The scan to review (default: the newest finished one).',

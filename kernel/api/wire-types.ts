@@ -283,6 +283,11 @@ export interface ReviewQueue {
   view: ReviewView;
   /** Samples added to the tag since it was last trained: the reviews a retrain would learn from. */
   reviewedSinceTraining: number;
+  /**
+   * The informative view is ranked by a refit of the tag on its samples as they are now (they
+   * changed since training), so it follows each decision; false: by the trained model's scores.
+   */
+  rerankedSinceTraining: boolean;
   /** The scan's calls that changed when the tag was last trained again. */
   changedCalls: number;
   total: number;

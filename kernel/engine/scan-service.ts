@@ -10,16 +10,20 @@ import type { ImageCalls } from '../export/scan-table';
 import { parseSidecarRequest, sidecarReport } from '../export/sidecar-batch';
 import { isFullPath, isWithin } from '../images/image-files';
 import { prepareRows } from '../ml/similarity';
-import { newScanCalls, ScanResults, type ScanCalls } from '../scan/scan-results';
+import { newScanCalls, ScanResults, type InformativeRanking, type ScanCalls } from '../scan/scan-results';
 import { SCANS_KEPT_MOST, type ScanRecord, type ScanStore } from '../scan/scan-store';
 import { validateSampleId, validateTag } from '../state/path-names';
 import type { RunningBackbone } from '../state/read-generation';
 import type { EmbeddingRecord, SampleListJson, SampleType } from '../state/record-schemas';
 import { decodeFeatures } from '../state/stored-records';
+import { sideWithFewerLabels } from '../training/review-order';
+import { refitForReview } from '../training/review-refit';
+import type { ScoringInput, TagModel } from '../training/tag-model';
 import { sha256 } from './embedder';
 import type { ModelRegistry } from './model-registry';
 import type { SampleSimilarity } from './sample-similarity';
 import type { ScanQueue } from './scan-queue';
+import { samplesDigest } from './sample-store';
 
 /** Paths one scan may name. */
 const MAX_SCAN_INPUTS = 20_000;
@@ -49,6 +53,8 @@ export interface ScanServiceHost {
   requireList(tag: string): Promise<SampleListJson>;
   allLists(): Promise<SampleListJson[]>;
   sampleEmbedding(id: string): Promise<EmbeddingRecord | undefined>;
+  /** A tag's samples as its models read them (keywords too if asked), positives then negatives. */
+  sampleInputs(tag: string, withKeywords: boolean): Promise<{ list: SampleListJson; positives: ScoringInput[]; negatives: ScoringInput[] }>;
   /** An image's embedding for a query (remembered, not stored). */
   embedForQuery(bytes: Uint8Array): Promise<EmbeddingRecord>;
 }
@@ -58,6 +64,8 @@ export class ScanService {
   private loaded: ScanResults | undefined;
   /** The calls of the scans read lately, kept when another scan is loaded (see ScanCalls). */
   private readonly calls = new Map<string, ScanCalls>();
+  /** Per tag, the review queue's last refit (refitForReview) and the samples it was fitted on: a decision's re-rank starts from it. */
+  private readonly refits = new Map<string, { trainedAt: string; digest: string; model: TagModel }>();
 
   constructor(
     private readonly queue: ScanQueue,
@@ -124,12 +132,39 @@ export class ScanService {
   async page(id: string, query: ScanQuery): Promise<ScanPage> {
     const results = await this.results(id);
     const samples = new Map<string, SampleType>();
+    let ranking: InformativeRanking | undefined;
     if (query.tag !== undefined) {
       validateTag(query.tag);
       const list = await this.host.readList(query.tag!);
       for (const s of list?.samples ?? []) samples.set(s.id, s.type);
+      if (list && query.order === 'informative' && query.applies === undefined) ranking = await this.informativeRanking(results, query.tag, list);
     }
-    return results.page(query, samples);
+    return results.page(query, samples, ranking);
+  }
+
+  /**
+   * What the "most informative" order ranks a scan by: the trained model's scores until the tag's
+   * samples change, then a refit on the samples as they are (each decision re-ranks the queue;
+   * kernel/training/review-refit.ts says why); and the side of the boundary it starts on.
+   */
+  private async informativeRanking(results: ScanResults, tag: string, list: SampleListJson): Promise<InformativeRanking> {
+    const positives = list.samples.filter((s) => s.type === 'positive').length;
+    const firstSide = sideWithFewerLabels(positives, list.samples.length - positives);
+    const model = this.host.models.get(tag);
+    const digest = samplesDigest(list.samples);
+    if (!model || model.json.samplesDigest === digest || (model.needs.keywords && !results.scan.record.keywords)) return { firstSide };
+    let refit = this.refits.get(tag);
+    if (refit?.trainedAt !== model.json.trainedAt || refit.digest !== digest) {
+      const inputs = await this.host.sampleInputs(tag, model.needs.keywords);
+      const start = refit?.trainedAt === model.json.trainedAt ? refit.model : undefined;
+      refit = {
+        trainedAt: model.json.trainedAt,
+        digest: samplesDigest(inputs.list.samples),
+        model: refitForReview(model, inputs.positives, inputs.negatives, start),
+      };
+      this.refits.set(tag, refit);
+    }
+    return { firstSide, scores: results.scoresBy(refit.model) };
   }
 
   /** Every image of a finished scan with its calls, for export; the tags and nsfw labels name the columns. */
@@ -172,6 +207,7 @@ export class ScanService {
       scan_id: scanId,
       view,
       reviewedSinceTraining: list.samples.filter((s) => s.addedAt > model.json.trainedAt).length,
+      rerankedSinceTraining: view === 'informative' && samplesDigest(list.samples) !== model.json.samplesDigest,
       changedCalls: results.changedCounts()[tag] ?? 0,
       total: page.total,
       offset: page.offset,

@@ -49,7 +49,7 @@ import { loadGeneration, type GenerationContents } from '../state/generation-loa
 import { KeyedMutex, ReadWriteLock } from '../state/keyed-lock';
 import { tagFolderClash, tagFolderKey, validateBackboneId, validateTag } from '../state/path-names';
 import type { RunningBackbone } from '../state/read-generation';
-import type { EmbeddingRecord, SampleRecord, SampleType, TagModelJson, TaskRecord } from '../state/record-schemas';
+import type { EmbeddingRecord, SampleListJson, SampleRecord, SampleType, TagModelJson, TaskRecord } from '../state/record-schemas';
 import { sweepThumbnails } from '../state/sample-files';
 import { GenerationLayout, StateLayout } from '../state/state-layout';
 import { createStateArchive, restoreStateArchive, snapshotState, syncTree } from '../state/state-archive';
@@ -57,7 +57,7 @@ import { checkCurrentEmbedding, checkTagModel, checkTask, decodeFeatures } from 
 import { ScanIndex } from '../scan/scan-index';
 import { ScanStore } from '../scan/scan-store';
 import type { ScanRunner } from '../scan/scanner';
-import { TagModel, type TagScore } from '../training/tag-model';
+import { TagModel, type ScoringInput, type TagScore } from '../training/tag-model';
 import { checkEnoughSamples, type TrainingData } from '../training/train-tag';
 import { validateTrainOptions, type TrainOptions } from '../training/train-options';
 import { concurrencyLimit } from './concurrency-limit';
@@ -204,6 +204,7 @@ export class TagsmithEngine {
       requireList: (tag) => this.stateLock.read(() => this.samples.requireList(tag)),
       allLists: () => this.stateLock.read(() => this.samples.allLists()),
       sampleEmbedding: (id) => this.stateLock.read(() => this.samples.readEmbedding(id, this.running)),
+      sampleInputs: (tag, withKeywords) => this.stateLock.read(() => this.sampleInputs(tag, withKeywords)),
       embedForQuery: (bytes) => this.embeddings.forPrediction(bytes),
     });
   }
@@ -795,19 +796,7 @@ export class TagsmithEngine {
 
   private async trainingData(tag: string, options: TrainOptions, onProgress: (stage: string, progress: number) => void = () => {}): Promise<TrainingData> {
     await this.hooks.beforeTraining?.(tag);
-    // The list and the stored embeddings as one moment of the state (no sweep in between).
-    const list = await this.filesLock.read(() => this.samples.requireList(tag));
-    const records = await this.embeddings.forSamples(list, (done, total) => onProgress(`embedding samples for ${this.backbone}`, done / total));
-    const keywords = options.apply_keywords
-      ? await this.sampleKeywords(
-          list.samples.map((s) => s.id),
-          (done, total) => onProgress('finding keywords in samples', done / total),
-        )
-      : [];
-    const inputs = records.map((record, i) => scoringInput(record, keywords[i]));
-    const isPositive = (i: number) => list.samples[i].type === 'positive';
-    const positives = inputs.filter((_, i) => isPositive(i));
-    const negatives = inputs.filter((_, i) => !isPositive(i));
+    const { list, positives, negatives } = await this.sampleInputs(tag, options.apply_keywords === true, onProgress);
     checkEnoughSamples(positives.length, negatives.length, options.num_clusters);
     const sampleIds = [...list.samples.filter((s) => s.type === 'positive'), ...list.samples.filter((s) => s.type === 'negative')].map((s) => s.id);
     return {
@@ -819,6 +808,26 @@ export class TagsmithEngine {
       sampleIds,
       ...(this.keywords ? { keywordModel: this.keywords.model } : {}),
     };
+  }
+
+  /** A tag's samples as its models read them (embeddings, and keywords if asked), positives then negatives, each in list order. */
+  private async sampleInputs(
+    tag: string,
+    withKeywords: boolean,
+    onProgress: (stage: string, progress: number) => void = () => {},
+  ): Promise<{ list: SampleListJson; positives: ScoringInput[]; negatives: ScoringInput[] }> {
+    // The list and the stored embeddings as one moment of the state (no sweep in between).
+    const list = await this.filesLock.read(() => this.samples.requireList(tag));
+    const records = await this.embeddings.forSamples(list, (done, total) => onProgress(`embedding samples for ${this.backbone}`, done / total));
+    const keywords = withKeywords
+      ? await this.sampleKeywords(
+          list.samples.map((s) => s.id),
+          (done, total) => onProgress('finding keywords in samples', done / total),
+        )
+      : [];
+    const inputs = records.map((record, i) => scoringInput(record, keywords[i]));
+    const isPositive = (i: number) => list.samples[i].type === 'positive';
+    return { list, positives: inputs.filter((_, i) => isPositive(i)), negatives: inputs.filter((_, i) => !isPositive(i)) };
   }
 
   /** Samples' keywords, from the keyword cache or detected in their stored images (two at a time), in order. */

@@ -180,8 +180,9 @@ export class Tagsmith {
   }
 
   /**
-   * The images of the newest scan that would teach `tag` most, nearest its threshold first (its
-   * samples left out): label some with addSamples, train again, and ask again.
+   * The images of the newest scan that would teach `tag` most: those its model is least sure of,
+   * from both sides of its boundary in turn (its samples left out). Samples added since training
+   * re-rank it at once, so label a few with addSamples and ask again; train again to change the calls.
    */
   reviewQueue(tag: string, options: { limit?: number; view?: ReviewView; scan?: ScanView } = {}): Promise<ReviewQueue> {
     return this.client.reviewQueue(tag, { limit: options.limit ?? 20, view: options.view, scanId: options.scan?.scan_id });

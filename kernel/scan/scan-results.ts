@@ -5,7 +5,7 @@ import { TagsmithError } from '../errors';
 import type { ScanPage, ScannedImageView, ScanQuery, SampleType } from '../api/wire-types';
 import type { ImageCalls } from '../export/scan-table';
 import type { FeatureTransform, TagModel } from '../training/tag-model';
-import { appliesLeastSureFirst, doesNotApplyLeastSureFirst, mostInformativeFirst } from '../training/review-order';
+import { appliesLeastSureFirst, doesNotApplyLeastSureFirst, mostInformativeFirst, type Side } from '../training/review-order';
 import { nearestRows, prepareRows, row, type Neighbour } from '../ml/similarity';
 import { applies, changedCalls, scoreScan, type TagColumn } from './scan-scores';
 import type { StoredScan } from './scan-store';
@@ -26,6 +26,13 @@ export interface ScanCalls {
 
 export const newScanCalls = (): ScanCalls => ({ columns: new Map(), changed: new Map() });
 
+/** What the "most informative" order ranks by instead of the tag's column (kernel/engine/scan-service.ts). */
+export interface InformativeRanking {
+  /** Each image's score under a refit of the tag on its samples now; default the trained model's. */
+  scores?: ArrayLike<number>;
+  firstSide: Side;
+}
+
 export class ScanResults {
   private readonly columns: Map<string, TagColumn>;
   private readonly changed: Map<string, Set<number>>;
@@ -33,6 +40,8 @@ export class ScanResults {
   private prepared: Float32Array | undefined;
   /** The feature matrix transformed for the tag models, by transform, made on the first scoring. */
   private readonly transformed = new Map<FeatureTransform, Float32Array>();
+  /** Scores under models that are not the tags' own (scoresBy), while each model is in use. */
+  private readonly otherScores = new WeakMap<TagModel, Float32Array>();
 
   constructor(
     readonly scan: StoredScan,
@@ -85,10 +94,10 @@ export class ScanResults {
   }
 
   /** A page of images; `samples` says which images are already samples of `query.tag`. */
-  page(query: ScanQuery, samples: ReadonlyMap<string, SampleType> = new Map()): ScanPage {
+  page(query: ScanQuery, samples: ReadonlyMap<string, SampleType> = new Map(), ranking?: InformativeRanking): ScanPage {
     const limit = Math.min(MAX_PAGE, Math.max(1, Math.floor(query.limit ?? 100)));
     const offset = Math.max(0, Math.floor(query.offset ?? 0));
-    const order = this.order(query, samples);
+    const order = this.order(query, samples, ranking);
     return {
       scan_id: this.id,
       total: order.length,
@@ -127,7 +136,18 @@ export class ScanResults {
     return this.prepared;
   }
 
-  private order(query: ScanQuery, samples: ReadonlyMap<string, SampleType>): number[] {
+  /** Every image scored by a model that is not one of the tags' (the review queue's refit), from the transformed matrix the tags share. */
+  scoresBy(model: TagModel): Float32Array {
+    let scores = this.otherScores.get(model);
+    if (!scores) {
+      const { images, features, record } = this.scan;
+      scores = scoreScan(images, features, record.featureLength, [model], this.transformed).get(model.tag)!.scores;
+      this.otherScores.set(model, scores);
+    }
+    return scores;
+  }
+
+  private order(query: ScanQuery, samples: ReadonlyMap<string, SampleType>, ranking?: InformativeRanking): number[] {
     const all = this.scan.images.map((_, i) => i);
     const column = query.tag === undefined ? undefined : this.column(query.tag);
     if (!column) {
@@ -140,7 +160,7 @@ export class ScanResults {
         // What is already a sample of the tag teaches it nothing new. The whole queue is what
         // would teach the model most; one side of it is the tag's calls, least sure first.
         const labelled = new Set(all.filter((i) => samples.has(this.scan.images[i].sha256)));
-        if (query.applies === undefined) return mostInformativeFirst(column.scores, labelled);
+        if (query.applies === undefined) return mostInformativeFirst(ranking?.scores ?? column.scores, labelled, ranking?.firstSide);
         return (query.applies ? appliesLeastSureFirst : doesNotApplyLeastSureFirst)(column.scores, column.threshold, labelled);
       }
       case 'score':

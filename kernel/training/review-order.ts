@@ -18,8 +18,22 @@ export const MODEL_BOUNDARY = 0.5;
  * former order (nearest the tag's threshold) and random picks: centring on the boundary gained
  * most from 60 labels on, alternating sides most in the first rounds (docs/benchmarks.md).
  */
-export function mostInformativeFirst(scores: ArrayLike<number>, exclude: ReadonlySet<number> = new Set()): number[] {
-  return alternatingSides(scores, MODEL_BOUNDARY, exclude);
+export function mostInformativeFirst(scores: ArrayLike<number>, exclude: ReadonlySet<number> = new Set(), firstSide: Side = 'above'): number[] {
+  return alternatingSides(scores, MODEL_BOUNDARY, exclude, firstSide);
+}
+
+/** Which side of the boundary a queue starts on. */
+export type Side = 'above' | 'below';
+
+/**
+ * The side a re-ranked queue starts on: the one whose label the tag has fewer of (above the
+ * boundary for positives; ties above). The queue is re-ranked after each decision while the
+ * panel has already moved to the next image, so the sides cannot simply alternate by position;
+ * starting each re-rank where the labels are short keeps a run of decisions balanced whatever
+ * the lag (bench:active: "review").
+ */
+export function sideWithFewerLabels(positives: number, negatives: number): Side {
+  return positives > negatives ? 'below' : 'above';
 }
 
 /** Images nearest `centre` in log-odds first (ties by index). */
@@ -33,15 +47,16 @@ export function nearestFirst(scores: ArrayLike<number>, centre: number, exclude:
   return order.sort((a, b) => distance(a) - distance(b) || a - b);
 }
 
-/** Nearest `centre` first, alternately one at or above it and one below; when a side runs out, the rest of the other. */
-export function alternatingSides(scores: ArrayLike<number>, centre: number, exclude: ReadonlySet<number> = new Set()): number[] {
+/** Nearest `centre` first, alternately one at or above it and one below (`firstSide` first); when a side runs out, the rest of the other. */
+export function alternatingSides(scores: ArrayLike<number>, centre: number, exclude: ReadonlySet<number> = new Set(), firstSide: Side = 'above'): number[] {
   const order = nearestFirst(scores, centre, exclude);
   const above = order.filter((i) => scores[i] >= centre);
   const below = order.filter((i) => scores[i] < centre);
+  const [first, second] = firstSide === 'above' ? [above, below] : [below, above];
   const out: number[] = [];
   for (let k = 0; k < Math.max(above.length, below.length); k++) {
-    if (k < above.length) out.push(above[k]);
-    if (k < below.length) out.push(below[k]);
+    if (k < first.length) out.push(first[k]);
+    if (k < second.length) out.push(second[k]);
   }
   return out;
 }

@@ -40,6 +40,7 @@ describe('the review queue and more like this', { timeout: 300_000 }, () => {
     assert.equal(queue.total, 12);
     assert.equal(queue.images.length, 5);
     assert.equal(queue.reviewedSinceTraining, 0);
+    assert.equal(queue.rerankedSinceTraining, false, "ranked by the trained model's scores");
     const logit = (p: number) => Math.log(p / (1 - p));
     const nearestFirst = (distances: number[]) =>
       assert.deepEqual(
@@ -80,11 +81,13 @@ describe('the review queue and more like this', { timeout: 300_000 }, () => {
       await client.addSample(path.basename(image.path).startsWith('s') ? 'positive' : 'negative', TAG, await fs.readFile(image.path));
     const after = await client.reviewQueue(TAG, { limit: 100 });
     assert.equal(after.reviewedSinceTraining, 4);
+    assert.equal(after.rerankedSinceTraining, true, 'the queue follows the decisions before any training');
     assert.equal(after.total, 8, 'reviewed images are samples now, and left out');
     assert.ok(after.images.every((i) => !queue.images.some((q) => q.index === i.index)));
     await client.train(TAG);
     const retrained = await client.reviewQueue(TAG, { limit: 100 });
     assert.equal(retrained.reviewedSinceTraining, 0, 'the counter starts again after training');
+    assert.equal(retrained.rerankedSinceTraining, false);
     const changedNow = (await client.scanResults(scan.scan_id, { tag: TAG, limit: 100 })).images.filter((i) => i.changed).length;
     assert.equal(retrained.changedCalls, changedNow);
   });
