@@ -63,6 +63,8 @@ export interface ReviewPage {
   scanId: string;
   view: ReviewView;
   reviewedSinceTraining: number;
+  /** The informative view follows the decisions since training (the engine re-ranks it after each). */
+  rerankedSinceTraining: boolean;
   changedCalls: number;
   total: number;
   offset: number;

@@ -40,6 +40,8 @@ let page: ReviewPage | undefined;
 let retraining: { tag: string; taskId: string; trainedAt?: string } | undefined;
 /** Everything that changes the tag's samples or reads them runs in order, one at a time. */
 let work: Promise<void> = Promise.resolve();
+/** Decisions and undos waiting in `work`: while any is, the queue is not re-read (the last one re-reads it). */
+let waitingChanges = 0;
 
 const grid = new ReviewGrid(
   new ThumbnailLoader(host),
@@ -253,7 +255,7 @@ function renderStatus(): void {
   const shown = grid.all.length;
   const changed = page.changedCalls > 0 ? ` ${plural(page.changedCalls, 'call')} changed when "${page.tag}" was last trained (marked "changed").` : '';
   const what = {
-    informative: 'to review, the least certain first',
+    informative: page.rerankedSinceTraining ? 'to review, the least certain first as of your last decision' : 'to review, the least certain first',
     applies: 'the tag applies to, the least certain first',
     'not-applies': 'the tag does not apply to, the least certain first',
   }[view];
@@ -276,7 +278,9 @@ function decide(keys: string[], verdict: Verdict): void {
   renderCounter();
   if (verdict === 'skipped') return;
   const items = new Map(grid.all.map((i) => [i.key, i]));
+  waitingChanges++;
   schedule(async () => {
+    waitingChanges--;
     for (const { key } of [...step.items]) {
       const item = items.get(key);
       try {
@@ -289,11 +293,33 @@ function decide(keys: string[], verdict: Verdict): void {
       }
     }
     renderCounter();
+    await followDecisions(forTag);
   });
 }
 
+/**
+ * After a decision or an undo: the queue read again, which the engine has re-ranked by the tag's
+ * samples as they now are, and its images put after the focused one. The focused image stays,
+ * so the next image always comes from the ranking one decision earlier (bench:active measures
+ * the panel so). Not while images are selected: the reviewer is choosing among the cards shown;
+ * and not while more decisions wait to be saved, so fast keys never queue a re-read each.
+ */
+async function followDecisions(forTag: string): Promise<void> {
+  if (waitingChanges > 0) return; // a decision made meanwhile re-reads it once saved
+  if (similarTo || view !== 'informative' || forTag !== tag || grid.selection.ids.length > 0) return;
+  const next = await host.request('review/queue', { tag: forTag, view, offset: 0, limit: PAGE });
+  if (similarTo || view !== 'informative' || forTag !== tag || grid.selection.ids.length > 0) return;
+  page = next;
+  session.queueRead(next.reviewedSinceTraining);
+  grid.reorderAfterFocus(queueItems(next));
+  renderStatus();
+  renderCounter();
+}
+
 function undo(): void {
+  waitingChanges++;
   schedule(async () => {
+    waitingChanges--;
     const step = session.undo();
     if (!step || !tag) return;
     grid.refresh();
@@ -312,6 +338,7 @@ function undo(): void {
     if (first) grid.focusKey(first);
     notice.show(`Undone: ${plural(step.items.length, 'image')} ${step.verdict === 'skipped' ? 'no longer skipped' : `no longer a ${step.verdict} sample`}.`);
     renderCounter();
+    if (step.verdict !== 'skipped') await followDecisions(tag);
   });
 }
 

@@ -30,6 +30,7 @@ export class ReviewRequests {
       view,
       scanId: queue.scan_id,
       reviewedSinceTraining: queue.reviewedSinceTraining,
+      rerankedSinceTraining: queue.rerankedSinceTraining,
       changedCalls: queue.changedCalls,
       total: queue.total,
       offset: queue.offset,

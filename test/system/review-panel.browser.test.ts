@@ -122,6 +122,20 @@ describe('the review panel in Chromium', { timeout: 600_000 }, () => {
       `${shown[0].name} is a positive sample now`,
     );
 
+    // The queue follows the decision: the engine re-ranks it by the samples as they are now, and
+    // the images after the focused one take the new order; the focused one stays put.
+    await page.locator('.review-status', { hasText: 'as of your last decision' }).waitFor();
+    const reranked = await server.client.reviewQueue(TAG, { limit: 48 });
+    assert.equal(reranked.rerankedSinceTraining, true);
+    now = await cards(page);
+    assert.equal(now[1].name, shown[1].name, 'the image the reviewer is on does not move');
+    assert.ok(now[1].focused);
+    assert.deepEqual(
+      now.slice(2).map((c) => c.name),
+      reranked.images.map((i) => path.basename(i.path)).filter((name) => name !== shown[1].name),
+      'after it, the re-ranked queue',
+    );
+
     const afterY = await samplesOf(server);
     await page.keyboard.press('n');
     await counterIs(page, 2);

@@ -77,6 +77,25 @@ export class ReviewGrid {
     this.refresh();
   }
 
+  /**
+   * The queue read again after a decision: its images go after the focused one, in their new
+   * order. The focused image, everything before it and every image decided stay where they are
+   * (their cards are not even moved, so focus and a key about to be pressed stay on the image
+   * the reviewer is looking at); cards already shown are reused, images loaded and all.
+   */
+  reorderAfterFocus(queue: ReviewItem[]): void {
+    const cells = new Map(this.cells().map((cell) => [cell.dataset.key!, cell]));
+    const kept = this.items.filter((item, i) => i <= this.focusIndex || this.actions.verdictOf(item.key));
+    const keptKeys = new Set(kept.map((item) => item.key));
+    const following = queue.filter((item) => !keptKeys.has(item.key));
+    for (const item of this.items) if (!keptKeys.has(item.key)) cells.get(item.key)?.remove();
+    if (following.length > 0) this.element.querySelector('.grid-empty')?.remove();
+    this.element.append(...following.map((item) => cells.get(item.key) ?? this.card(item)));
+    this.items = [...kept, ...following];
+    this.selection.setOrder(this.items.map((i) => i.key));
+    this.refresh();
+  }
+
   /** The images a key acts on: the selection, else the focused image. */
   targets(): string[] {
     if (this.selection.ids.length > 0) return this.selection.ids;
