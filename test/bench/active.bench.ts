@@ -2,9 +2,11 @@
 // Does the review queue's order teach a tag more per label than labelling at random? On a
 // labelled folder (train/<class>, val/<class>; default the hymenoptera photos), a simulated
 // reviewer starts each class's tag from 10 positives and 10 negatives drawn at random, then
-// labels 20 images a round from the rest of train, picked by the review queue (the model's
-// least sure first, the two sides of its boundary in turn; --orders adds the candidates of
-// review-candidates.ts) or at random (the baseline), up to 100 labels; ROC AUC on val after each
+// labels 20 images a round from the rest of train, picked by the review queue as the panel
+// serves it (the model's least sure first, re-ranked after each decision by the kernel's refit,
+// one decision late, starting on the side the tag has fewer labels of; --orders adds the
+// candidates of review-candidates.ts) or at random (the baseline), up to 100 labels, training
+// after each round; ROC AUC on val after each
 // round, the mean over draws and classes (--fixed-l2: also each round's labelled set fitted at
 // every L2 penalty of the grid, to see whether the trainer's cross-validated choice is the limit). Then the suspicious-sample finder: with 10% of the
 // train labels flipped on purpose, how many of the 10 most suspicious are flipped ones; and
@@ -21,8 +23,7 @@ import { seededRandom, shuffled } from '../../kernel/ml/random';
 import { crossPairsAbove, prepareRows } from '../../kernel/ml/similarity';
 import { DuplicateFinder, DUPLICATE_SIMILARITY, heldOutSuspicions } from '../../kernel/engine/sample-suspicion';
 import type { SampleListJson } from '../../kernel/state/record-schemas';
-import { mostInformativeFirst } from '../../kernel/training/review-order';
-import { CANDIDATES, type ReviewOrder } from './review-candidates';
+import { CANDIDATES, fewerLabels, reviewPanel, type ReviewOrder } from './review-candidates';
 import type { TagModel } from '../../kernel/training/tag-model';
 import { trainTag } from '../../kernel/training/train-tag';
 import { DEFAULT_TRAIN_OPTIONS } from '../../kernel/rules';
@@ -87,7 +88,8 @@ function auc(model: TagModel, val: Photo[], cls: string): number {
 type Pick = 'review' | 'random' | string;
 
 const ORDERS: Record<string, ReviewOrder> = {
-  review: ({ scores }) => mostInformativeFirst(scores),
+  // The panel: re-ranked after each decision, one decision late (review-candidates.ts reviewPanel).
+  review: (context) => reviewPanel(context, fewerLabels, 1),
   ...CANDIDATES,
 };
 
@@ -138,6 +140,9 @@ async function simulate(
         labelledPositive: labelled.map((p) => p.cls === cls),
         model,
         dim,
+        answer: (i: number) => pool[i].cls === cls,
+        poolInputs: pool.map((p) => ({ features: p.features })),
+        labelledInputs: labelled.map((p) => ({ features: p.features })),
       };
       chosen = ORDERS[pick](context)
         .slice(0, ROUND)

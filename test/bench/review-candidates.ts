@@ -1,5 +1,6 @@
-// Orders bench:active compares with the product's review queue (kernel/training/review-order.ts:
-// nearest 0.5, the two sides in turn, chosen from these) and with random picks. Each one is
+// Orders bench:active compares with the product's review queue and with random picks, and the
+// simulation of the panel that serves the product's order (reviewPanel: nearest 0.5 under a refit
+// after each decision, kernel/training/review-order.ts and review-refit.ts). Each one is
 // what the queue could do given what a scan holds (every image's score, the tag's threshold
 // and the cached features) and what training has (the labelled samples and the trained model):
 // the committee and expected-error orders refit heads from the labelled samples, which in the
@@ -9,7 +10,9 @@ import { fitLogistic, type LogisticModel } from '../../kernel/ml/logistic-regres
 import { seededRandom } from '../../kernel/ml/random';
 import { stratifiedFolds } from '../../kernel/ml/stratified-folds';
 import { alternatingSides, MODEL_BOUNDARY, nearestFirst } from '../../kernel/training/review-order';
-import type { TagModel } from '../../kernel/training/tag-model';
+import { refitForReview } from '../../kernel/training/review-refit';
+import { mostInformativeFirst, sideWithFewerLabels, type Side } from '../../kernel/training/review-order';
+import type { ScoringInput, TagModel } from '../../kernel/training/tag-model';
 
 export interface ReviewContext {
   /** The tag's score of each pool image. */
@@ -24,6 +27,11 @@ export interface ReviewContext {
   /** The tag's trained model (its chosen L2 penalty is in json.metrics.l2). */
   model: TagModel;
   dim: number;
+  /** The reviewer's decision on pool image i, known once it has been shown (sequential orders only). */
+  answer?: (i: number) => boolean;
+  /** The pool's and the labelled samples' inputs as training reads them (sequential orders refit from these). */
+  poolInputs?: ScoringInput[];
+  labelledInputs?: ScoringInput[];
 }
 
 export type ReviewOrder = (context: ReviewContext) => number[];
@@ -268,6 +276,79 @@ function expectedErrorReduction(context: ReviewContext, shortlist: number): numb
   return [...ranked, ...order.slice(shortlist)];
 }
 
+/**
+ * The queue re-ranked after every decision, as a panel could between key presses: each decision
+ * joins the labelled rows, the head is refitted (warm start, the tag's L2) and the pool re-scored
+ * before the next image is shown; `alternate` takes the two sides of the boundary in turn.
+ */
+function sequential(context: ReviewContext, alternate: boolean): number[] {
+  const { dim, model, answer } = context;
+  if (!answer) throw new Error("sequential orders need the reviewer's answers");
+  const x = rowsOf(context.labelled, dim);
+  const y = context.labelledPositive.map((p) => (p ? 1 : 0));
+  const pool = rowsOf(context.pool, dim);
+  const l2 = model.json.metrics.l2;
+  const head = model.json.clusters[0];
+  let fit: LogisticModel = { weights: Float64Array.from(head.weights), bias: head.bias };
+  let probability = Float64Array.from(context.scores);
+  const out: number[] = [];
+  const taken = new Set<number>();
+  while (out.length < Math.min(ROUND, pool.length)) {
+    const order = nearestFirst(probability, MODEL_BOUNDARY, taken);
+    const wantAbove = out.length % 2 === 0;
+    const pick = (alternate ? order.find((i) => probability[i] >= MODEL_BOUNDARY === wantAbove) : undefined) ?? order[0];
+    out.push(pick);
+    taken.add(pick);
+    x.push(pool[pick]);
+    y.push(answer(pick) ? 1 : 0);
+    const positives = y.filter((l) => l === 1).length;
+    const weights = y.map((l) => (l === 1 ? y.length / (2 * positives) : y.length / (2 * (y.length - positives))));
+    fit = fitLogistic(x, y, weights, { l2, tolerance: 1e-4, maxIterations: 200, init: fit });
+    probability = Float64Array.from(pool, (row) => 1 / (1 + Math.exp(-logOdds(fit, row))));
+  }
+  return [...out, ...alternatingSides(probability, MODEL_BOUNDARY, taken)];
+}
+
+/** What decides the side a re-ranked queue starts on: the decisions since training and the labels so far. */
+type SideRule = (state: { decided: number; positives: number; negatives: number }) => Side;
+
+/**
+ * The review panel as it behaves, with the kernel's refit (refitForReview): the reviewer decides
+ * the focused card; the focus moves at once to the next card shown; the queue re-ranked after
+ * the decision reorders the cards after the focused one. With `lag` 1 each pick so comes from
+ * the ranking made one decision earlier (the focused card is never swapped under the reviewer);
+ * with 0 from the ranking after the last decision (the ideal).
+ */
+export function reviewPanel(context: ReviewContext, side: SideRule, lag: 0 | 1): number[] {
+  const { model, answer, poolInputs, labelledInputs } = context;
+  if (!answer || !poolInputs || !labelledInputs) throw new Error("the panel order needs the reviewer's answers and the inputs");
+  const positives = labelledInputs.filter((_, i) => context.labelledPositive[i]);
+  const negatives = labelledInputs.filter((_, i) => !context.labelledPositive[i]);
+  const state = () => ({ decided: out.length, positives: positives.length, negatives: negatives.length });
+  const out: number[] = [];
+  const taken = new Set<number>();
+  let shown = mostInformativeFirst(context.scores, taken, side(state()));
+  let refit: TagModel | undefined;
+  while (out.length < Math.min(ROUND, poolInputs.length)) {
+    const focused = shown.find((i) => !taken.has(i))!;
+    out.push(focused);
+    taken.add(focused);
+    (answer(focused) ? positives : negatives).push(poolInputs[focused]);
+    refit = refitForReview(model, positives, negatives, refit);
+    const scores = poolInputs.map((input) => refit!.score(input).score);
+    if (lag === 0) shown = mostInformativeFirst(scores, taken, side(state()));
+    else {
+      const next = shown.find((i) => !taken.has(i));
+      const rest = mostInformativeFirst(scores, new Set([...taken, ...(next === undefined ? [] : [next])]), side(state()));
+      shown = next === undefined ? rest : [next, ...rest];
+    }
+  }
+  return [...out, ...shown.filter((i) => !taken.has(i))];
+}
+
+/** The product's rule: the side the tag has fewer labels of first. */
+export const fewerLabels: SideRule = ({ positives, negatives }) => sideWithFewerLabels(positives, negatives);
+
 function uncertainty(p: number): number {
   return 1 / (1 + Math.abs(logit(p)));
 }
@@ -327,6 +408,16 @@ export const CANDIDATES: Record<string, ReviewOrder> = {
     return byDescending(keys);
   },
   /** The review order with every fourth pick a random one (exploration against sampling bias). */
+  /** Re-ranked after every decision with no lag, the sides in turn by position (the first sequential candidate). */
+  sequential: (context) => sequential(context, true),
+  /** Re-ranked after every decision, nearest the boundary whichever side. */
+  'sequential-logit0': (context) => sequential(context, false),
+  /** The product's order until it followed each decision: ranked once per training (every 20 labels here). */
+  'per-training': ({ scores }) => mostInformativeFirst(scores),
+  /** Today's panel without its lag: each pick from the ranking after the last decision. */
+  'review-nolag': (context) => reviewPanel(context, fewerLabels, 0),
+  /** One decision late, sides by the count of decisions rather than the labels (a queue made after k decisions serves pick k + 2). */
+  'review-parity': (context) => reviewPanel(context, ({ decided }) => (decided % 2 === 1 ? 'above' : 'below'), 1),
   explore: (context) => {
     const order = alternatingSides(context.scores, MODEL_BOUNDARY);
     const random = seededRandom(context.labelled.length / context.dim + 2);

@@ -6,7 +6,10 @@
 // /add_sample, answered once the sample is on disk). Beside it in the same run, photo by photo so
 // all three see the same load: another scanned photo uploaded with a plain /add_sample (no host
 // code; not the same bytes, which the engine would already hold), and a photo of val/ that no scan has seen (the engine embeds it: what a decision would cost
-// without the scan's feature cache). Then undo of every decision. Prints p50/p95/p99 in ms.
+// without the scan's feature cache). After the first 20 decisions the tag is trained, and from
+// then on each decision is followed by what the panel asks next: the review queue read again,
+// which the engine re-ranks by a refit on the tag's samples (20 to N of them) and a re-scoring
+// of the scan. Then undo of every decision. Prints p50/p95/p99 in ms.
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -51,11 +54,15 @@ async function main(): Promise<void> {
       async () => client,
       () => undefined,
     );
-    const times = { decision: [] as number[], plain: [] as number[], unscanned: [] as number[], undo: [] as number[] };
+    const times = { decision: [] as number[], plain: [] as number[], unscanned: [] as number[], undo: [] as number[], queue: [] as number[] };
+    const page = { imageSrc: (file: string) => file };
+    const TRAIN_AFTER = 20;
     const effects: DecisionEffect[] = [];
     for (const [i, file] of scanned.entries()) {
       const type = i % 2 === 0 ? 'positive' : 'negative';
       effects.push(await timed(times.decision, () => requests.decide({ tag: 'review', type, target: { path: file } })));
+      if (i + 1 === TRAIN_AFTER) await client.train('review');
+      if (i + 1 > TRAIN_AFTER) await timed(times.queue, () => requests.queue({ tag: 'review', view: 'informative', offset: 0, limit: 48 }, page));
       if (i < plain.length) {
         const bytes = await fs.readFile(plain[i]);
         await timed(times.plain, () => client.addSample(type, 'plain', bytes, path.basename(plain[i])));
@@ -73,6 +80,7 @@ async function main(): Promise<void> {
           row('review decision (Y/N: ReviewRequests.decide of a scanned photo)', times.decision),
           row('baseline: plain /add_sample of another scanned photo', times.plain),
           row('baseline: plain /add_sample of an unscanned photo (embedded)', times.unscanned),
+          row(`queue re-read after a decision (re-ranked: refit on ${TRAIN_AFTER + 1}–${scanned.length} samples, scan re-scored)`, times.queue),
           row('undo of a decision (ReviewRequests.undo)', times.undo),
         ],
       ),
