@@ -298,7 +298,7 @@ export const ENDPOINTS = {
       tag: 'Sort and filter by this tag.',
       applies: 'true/false: only images the tag applies to, or does not.',
       order:
-        "path (default), score (highest first) or informative (the model's least sure first, the two sides of its boundary in turn, its samples left out).",
+        "path (default), score (highest first) or informative (the model's least sure first, re-ranked by a refit once its samples changed since training, the two sides of its boundary in turn, its samples left out).",
     },
   }),
   exportScan: endpoint<ScanId, { format?: TableFormat; applies_only?: boolean }, BinaryReply>({

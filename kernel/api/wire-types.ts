@@ -218,6 +218,11 @@ export interface ScannedImageView {
   sample?: SampleType;
   /** With `tag`: the call changed at the tag's last re-scoring. */
   changed?: boolean;
+  /**
+   * In the informative order once the tag's samples changed since training: the image's score
+   * under the refit the queue is ranked by (its `tags` score stays the trained model's call).
+   */
+  reviewScore?: number;
 }
 
 export interface ScanPage {
@@ -237,7 +242,7 @@ export interface ScanQuery {
   tag?: string;
   /** Only images the tag applies to (true) or not (false). */
   applies?: boolean;
-  /** path (default), score (highest first), informative (the model's least sure first, the two sides of its boundary in turn; samples left out). */
+  /** path (default), score (highest first), informative (the model's least sure first, re-ranked by a refit once the tag's samples changed since training, the two sides of its boundary in turn; samples left out). */
   order?: ScanOrder;
 }
 
@@ -274,7 +279,7 @@ export interface SidecarReport {
 
 // ── review and similarity ──────────────────────────────────────────────────────────────
 
-/** informative: the model's least sure first, the two sides of its boundary in turn, samples left out; applies / not-applies: the tag's calls, least sure (nearest the threshold) first. */
+/** informative: the model's least sure first (re-ranked by a refit once samples changed since training), the two sides of its boundary in turn, samples left out; applies / not-applies: the tag's calls, least sure (nearest the threshold) first. */
 export type ReviewView = 'informative' | 'applies' | 'not-applies';
 
 export interface ReviewQueue {

@@ -47,7 +47,7 @@ export class EmbeddingCache {
    */
   async forSamples(list: SampleListJson, onEmbedded: (done: number, total: number) => void = () => {}): Promise<EmbeddingRecord[]> {
     const ids = list.samples.map((s) => s.id);
-    const records = await this.filesRead(() => Promise.all(ids.map((id) => this.samples.readEmbedding(id, this.running))));
+    const records = await this.stored(list);
     const missing = ids.flatMap((id, i) => (records[i] ? [] : [i]));
     let done = 0;
     let failure: unknown;
@@ -67,6 +67,11 @@ export class EmbeddingCache {
     );
     if (failure) throw failure;
     return records as EmbeddingRecord[];
+  }
+
+  /** Each sample's stored embedding for the running backbone, undefined where there is none (nothing is embedded). */
+  stored(list: SampleListJson): Promise<(EmbeddingRecord | undefined)[]> {
+    return this.filesRead(() => Promise.all(list.samples.map((s) => this.samples.readEmbedding(s.id, this.running))));
   }
 
   /** For a scan: the embedding of these bytes if a sample or the cache has it. */

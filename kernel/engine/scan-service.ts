@@ -53,8 +53,8 @@ export interface ScanServiceHost {
   requireList(tag: string): Promise<SampleListJson>;
   allLists(): Promise<SampleListJson[]>;
   sampleEmbedding(id: string): Promise<EmbeddingRecord | undefined>;
-  /** A tag's samples as its models read them (keywords too if asked), positives then negatives. */
-  sampleInputs(tag: string, withKeywords: boolean): Promise<{ list: SampleListJson; positives: ScoringInput[]; negatives: ScoringInput[] }>;
+  /** A tag's samples that have a stored embedding, as its models read them (keywords too if asked), positives then negatives. */
+  storedSampleInputs(tag: string, withKeywords: boolean): Promise<{ list: SampleListJson; positives: ScoringInput[]; negatives: ScoringInput[] }>;
   /** An image's embedding for a query (remembered, not stored). */
   embedForQuery(bytes: Uint8Array): Promise<EmbeddingRecord>;
 }
@@ -64,7 +64,7 @@ export class ScanService {
   private loaded: ScanResults | undefined;
   /** The calls of the scans read lately, kept when another scan is loaded (see ScanCalls). */
   private readonly calls = new Map<string, ScanCalls>();
-  /** Per tag, the review queue's last refit (refitForReview) and the samples it was fitted on: a decision's re-rank starts from it. */
+  /** Per tag, the review queue's last refit (refitForReview) and the samples it was fitted on: read again, the same queue costs nothing. */
   private readonly refits = new Map<string, { trainedAt: string; digest: string; model: TagModel }>();
 
   constructor(
@@ -130,6 +130,11 @@ export class ScanService {
 
   /** A page of a finished scan's images with every tag's call, in the order asked for. */
   async page(id: string, query: ScanQuery): Promise<ScanPage> {
+    return (await this.rankedPage(id, query)).page;
+  }
+
+  /** A page, and whether the informative order was re-ranked by a refit on the tag's samples. */
+  private async rankedPage(id: string, query: ScanQuery): Promise<{ page: ScanPage; reranked: boolean }> {
     const results = await this.results(id);
     const samples = new Map<string, SampleType>();
     let ranking: InformativeRanking | undefined;
@@ -139,29 +144,37 @@ export class ScanService {
       for (const s of list?.samples ?? []) samples.set(s.id, s.type);
       if (list && query.order === 'informative' && query.applies === undefined) ranking = await this.informativeRanking(results, query.tag, list);
     }
-    return results.page(query, samples, ranking);
+    return { page: results.page(query, samples, ranking), reranked: ranking?.scores !== undefined };
   }
 
   /**
    * What the "most informative" order ranks a scan by: the trained model's scores until the tag's
    * samples change, then a refit on the samples as they are (each decision re-ranks the queue;
-   * kernel/training/review-refit.ts says why); and the side of the boundary it starts on.
+   * kernel/training/review-refit.ts says why); and the side of the boundary it starts on. The
+   * refit only orders the queue, so whatever keeps it from being made (no samples left, a sample
+   * removed meanwhile, the keywords model gone) leaves the trained model's order.
    */
   private async informativeRanking(results: ScanResults, tag: string, list: SampleListJson): Promise<InformativeRanking> {
     const positives = list.samples.filter((s) => s.type === 'positive').length;
     const firstSide = sideWithFewerLabels(positives, list.samples.length - positives);
     const model = this.host.models.get(tag);
     const digest = samplesDigest(list.samples);
-    if (!model || model.json.samplesDigest === digest || (model.needs.keywords && !results.scan.record.keywords)) return { firstSide };
+    if (!model || list.samples.length === 0 || model.json.samplesDigest === digest) return { firstSide };
+    // A tag trained with keywords is not in a scan made without them (its page says so).
+    if (model.needs.keywords && !results.scan.record.keywords) return { firstSide };
     let refit = this.refits.get(tag);
     if (refit?.trainedAt !== model.json.trainedAt || refit.digest !== digest) {
-      const inputs = await this.host.sampleInputs(tag, model.needs.keywords);
-      const start = refit?.trainedAt === model.json.trainedAt ? refit.model : undefined;
-      refit = {
-        trainedAt: model.json.trainedAt,
-        digest: samplesDigest(inputs.list.samples),
-        model: refitForReview(model, inputs.positives, inputs.negatives, start),
-      };
+      try {
+        const inputs = await this.host.storedSampleInputs(tag, model.needs.keywords);
+        refit = {
+          trainedAt: model.json.trainedAt,
+          digest: samplesDigest(inputs.list.samples),
+          model: refitForReview(model, inputs.positives, inputs.negatives),
+        };
+      } catch (error) {
+        if (!(error instanceof TagsmithError)) throw error;
+        return { firstSide };
+      }
       this.refits.set(tag, refit);
     }
     return { firstSide, scores: results.scoresBy(refit.model) };
@@ -194,7 +207,7 @@ export class ScanService {
     const model = this.host.models.require(tag);
     const list = await this.host.requireList(tag);
     // Each view leaves out the tag's samples (labelled already) and shows the least sure first.
-    const page = await this.page(scanId, {
+    const { page, reranked } = await this.rankedPage(scanId, {
       tag,
       order: 'informative',
       applies: view === 'informative' ? undefined : view === 'applies',
@@ -207,7 +220,7 @@ export class ScanService {
       scan_id: scanId,
       view,
       reviewedSinceTraining: list.samples.filter((s) => s.addedAt > model.json.trainedAt).length,
-      rerankedSinceTraining: view === 'informative' && samplesDigest(list.samples) !== model.json.samplesDigest,
+      rerankedSinceTraining: reranked,
       changedCalls: results.changedCounts()[tag] ?? 0,
       total: page.total,
       offset: page.offset,

@@ -204,7 +204,7 @@ export class TagsmithEngine {
       requireList: (tag) => this.stateLock.read(() => this.samples.requireList(tag)),
       allLists: () => this.stateLock.read(() => this.samples.allLists()),
       sampleEmbedding: (id) => this.stateLock.read(() => this.samples.readEmbedding(id, this.running)),
-      sampleInputs: (tag, withKeywords) => this.stateLock.read(() => this.sampleInputs(tag, withKeywords)),
+      storedSampleInputs: (tag, withKeywords) => this.stateLock.read(() => this.sampleInputs(tag, withKeywords, { embedMissing: false })),
       embedForQuery: (bytes) => this.embeddings.forPrediction(bytes),
     });
   }
@@ -796,7 +796,7 @@ export class TagsmithEngine {
 
   private async trainingData(tag: string, options: TrainOptions, onProgress: (stage: string, progress: number) => void = () => {}): Promise<TrainingData> {
     await this.hooks.beforeTraining?.(tag);
-    const { list, positives, negatives } = await this.sampleInputs(tag, options.apply_keywords === true, onProgress);
+    const { list, positives, negatives } = await this.sampleInputs(tag, options.apply_keywords === true, { onProgress });
     checkEnoughSamples(positives.length, negatives.length, options.num_clusters);
     const sampleIds = [...list.samples.filter((s) => s.type === 'positive'), ...list.samples.filter((s) => s.type === 'negative')].map((s) => s.id);
     return {
@@ -810,15 +810,29 @@ export class TagsmithEngine {
     };
   }
 
-  /** A tag's samples as its models read them (embeddings, and keywords if asked), positives then negatives, each in list order. */
+  /**
+   * A tag's samples as its models read them (embeddings, and keywords if asked), positives then
+   * negatives, each in list order. `embedMissing` false (the review queue, answered within a
+   * read): samples without a stored embedding for the running backbone are left out rather than
+   * embedded again.
+   */
   private async sampleInputs(
     tag: string,
     withKeywords: boolean,
-    onProgress: (stage: string, progress: number) => void = () => {},
+    { embedMissing = true, onProgress = () => {} }: { embedMissing?: boolean; onProgress?: (stage: string, progress: number) => void } = {},
   ): Promise<{ list: SampleListJson; positives: ScoringInput[]; negatives: ScoringInput[] }> {
-    // The list and the stored embeddings as one moment of the state (no sweep in between).
-    const list = await this.filesLock.read(() => this.samples.requireList(tag));
-    const records = await this.embeddings.forSamples(list, (done, total) => onProgress(`embedding samples for ${this.backbone}`, done / total));
+    // The list, then its samples' embeddings: a sample removed in between fails forSamples
+    // (conflicting_sample), and is missing from what `stored` finds.
+    const read = await this.filesLock.read(() => this.samples.requireList(tag));
+    let list = read;
+    let records: EmbeddingRecord[];
+    if (embedMissing) {
+      records = await this.embeddings.forSamples(list, (done, total) => onProgress(`embedding samples for ${this.backbone}`, done / total));
+    } else {
+      const stored = await this.embeddings.stored(list);
+      list = { ...read, samples: read.samples.filter((_, i) => stored[i]) };
+      records = stored.filter((r) => r !== undefined);
+    }
     const keywords = withKeywords
       ? await this.sampleKeywords(
           list.samples.map((s) => s.id),

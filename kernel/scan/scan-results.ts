@@ -28,7 +28,7 @@ export const newScanCalls = (): ScanCalls => ({ columns: new Map(), changed: new
 
 /** What the "most informative" order ranks by instead of the tag's column (kernel/engine/scan-service.ts). */
 export interface InformativeRanking {
-  /** Each image's score under a refit of the tag on its samples now; default the trained model's. */
+  /** Each image's score under a refit of the tag on its samples now (shown as reviewScore); default the trained model's. */
   scores?: ArrayLike<number>;
   firstSide: Side;
 }
@@ -102,7 +102,10 @@ export class ScanResults {
       scan_id: this.id,
       total: order.length,
       offset,
-      images: order.slice(offset, offset + limit).map((i) => this.view(i, query.tag, samples)),
+      images: order.slice(offset, offset + limit).map((i) => ({
+        ...this.view(i, query.tag, samples),
+        ...(ranking?.scores ? { reviewScore: ranking.scores[i] } : {}),
+      })),
     };
   }
 

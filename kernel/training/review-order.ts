@@ -30,7 +30,7 @@ export type Side = 'above' | 'below';
  * boundary for positives; ties above). The queue is re-ranked after each decision while the
  * panel has already moved to the next image, so the sides cannot simply alternate by position;
  * starting each re-rank where the labels are short keeps a run of decisions balanced whatever
- * the lag (bench:active: "review").
+ * the lag (bench:active: "review"). The queue of a freshly trained tag starts there too.
  */
 export function sideWithFewerLabels(positives: number, negatives: number): Side {
   return positives > negatives ? 'below' : 'above';

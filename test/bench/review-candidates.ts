@@ -9,9 +9,8 @@
 import { fitLogistic, type LogisticModel } from '../../kernel/ml/logistic-regression';
 import { seededRandom } from '../../kernel/ml/random';
 import { stratifiedFolds } from '../../kernel/ml/stratified-folds';
-import { alternatingSides, MODEL_BOUNDARY, nearestFirst } from '../../kernel/training/review-order';
+import { alternatingSides, MODEL_BOUNDARY, mostInformativeFirst, nearestFirst, sideWithFewerLabels, type Side } from '../../kernel/training/review-order';
 import { refitForReview } from '../../kernel/training/review-refit';
-import { mostInformativeFirst, sideWithFewerLabels, type Side } from '../../kernel/training/review-order';
 import type { ScoringInput, TagModel } from '../../kernel/training/tag-model';
 
 export interface ReviewContext {
@@ -328,14 +327,13 @@ export function reviewPanel(context: ReviewContext, side: SideRule, lag: 0 | 1):
   const out: number[] = [];
   const taken = new Set<number>();
   let shown = mostInformativeFirst(context.scores, taken, side(state()));
-  let refit: TagModel | undefined;
   while (out.length < Math.min(ROUND, poolInputs.length)) {
     const focused = shown.find((i) => !taken.has(i))!;
     out.push(focused);
     taken.add(focused);
     (answer(focused) ? positives : negatives).push(poolInputs[focused]);
-    refit = refitForReview(model, positives, negatives, refit);
-    const scores = poolInputs.map((input) => refit!.score(input).score);
+    const refit = refitForReview(model, positives, negatives);
+    const scores = poolInputs.map((input) => refit.score(input).score);
     if (lag === 0) shown = mostInformativeFirst(scores, taken, side(state()));
     else {
       const next = shown.find((i) => !taken.has(i));
@@ -407,7 +405,6 @@ export const CANDIDATES: Record<string, ReviewOrder> = {
     const keys = Array.from(context.scores, (p) => Math.log(random()) / Math.exp(-Math.abs(logit(p)))); // Efraimidis–Spirakis
     return byDescending(keys);
   },
-  /** The review order with every fourth pick a random one (exploration against sampling bias). */
   /** Re-ranked after every decision with no lag, the sides in turn by position (the first sequential candidate). */
   sequential: (context) => sequential(context, true),
   /** Re-ranked after every decision, nearest the boundary whichever side. */
@@ -418,6 +415,7 @@ export const CANDIDATES: Record<string, ReviewOrder> = {
   'review-nolag': (context) => reviewPanel(context, fewerLabels, 0),
   /** One decision late, sides by the count of decisions rather than the labels (a queue made after k decisions serves pick k + 2). */
   'review-parity': (context) => reviewPanel(context, ({ decided }) => (decided % 2 === 1 ? 'above' : 'below'), 1),
+  /** The review order with every fourth pick a random one (exploration against sampling bias). */
   explore: (context) => {
     const order = alternatingSides(context.scores, MODEL_BOUNDARY);
     const random = seededRandom(context.labelled.length / context.dim + 2);

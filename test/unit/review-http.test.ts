@@ -82,14 +82,53 @@ describe('the review queue and more like this', { timeout: 300_000 }, () => {
     const after = await client.reviewQueue(TAG, { limit: 100 });
     assert.equal(after.reviewedSinceTraining, 4);
     assert.equal(after.rerankedSinceTraining, true, 'the queue follows the decisions before any training');
+    // Ranked by what the tag says with the decisions (reviewScore), not by its trained calls: the
+    // least sure under that first, from the side the tag has fewer labels of (4 + 2 each: above), in turn.
+    const logit = (p: number) => Math.log(p / (1 - p));
+    const now = after.images.map((i) => i.reviewScore!);
+    assert.ok(
+      now.every((s) => typeof s === 'number' && s > 0 && s < 1),
+      'every image has the score it is ranked by',
+    );
+    // In log-odds: these pictures are told apart with confidence, so the moves are near 0 and 1.
+    assert.ok(
+      after.images.some((i) => Math.abs(logit(i.reviewScore!) - logit(i.tags[TAG].score)) > 0.1),
+      'the decisions moved some scores: ' + after.images.map((i) => `${i.tags[TAG].score.toFixed(4)}->${i.reviewScore!.toFixed(4)}`).join(' '),
+    );
+    const turns = 2 * Math.min(now.filter((s) => s >= 0.5).length, now.filter((s) => s < 0.5).length);
+    assert.deepEqual(
+      now.slice(0, turns).map((s) => s >= 0.5),
+      Array.from({ length: turns }, (_, k) => k % 2 === 0),
+    );
+    for (const side of [now.filter((s) => s >= 0.5), now.filter((s) => s < 0.5)])
+      assert.deepEqual(
+        side.map((s) => Math.abs(logit(s))),
+        side.map((s) => Math.abs(logit(s))).sort((a, b) => a - b),
+      );
     assert.equal(after.total, 8, 'reviewed images are samples now, and left out');
     assert.ok(after.images.every((i) => !queue.images.some((q) => q.index === i.index)));
     await client.train(TAG);
     const retrained = await client.reviewQueue(TAG, { limit: 100 });
     assert.equal(retrained.reviewedSinceTraining, 0, 'the counter starts again after training');
     assert.equal(retrained.rerankedSinceTraining, false);
+    assert.ok(
+      retrained.images.every((i) => i.reviewScore === undefined),
+      'after training the calls rank it again',
+    );
     const changedNow = (await client.scanResults(scan.scan_id, { tag: TAG, limit: 100 })).images.filter((i) => i.changed).length;
     assert.equal(retrained.changedCalls, changedNow);
+  });
+
+  it('still offers the queue of a trained tag whose samples were all removed since', async () => {
+    const client = server.client;
+    for (const bytes of await stripedImages(2, 70)) await client.addSample('positive', 'emptied', bytes);
+    for (const bytes of await blobImages(2, 70)) await client.addSample('negative', 'emptied', bytes);
+    await client.train('emptied');
+    const { positives, negatives } = await client.samples('emptied');
+    for (const s of [...positives, ...negatives]) await client.removeSample('emptied', s.id);
+    const queue = await client.reviewQueue('emptied', { limit: 100 });
+    assert.equal(queue.total, 12, "every scanned image, by the trained model's calls");
+    assert.equal(queue.rerankedSinceTraining, false);
   });
 
   it('finds more like a scanned image, a sample, or a file: the same picture first', async () => {
