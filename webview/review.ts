@@ -24,6 +24,8 @@ interface ReviewState {
 }
 
 const PAGE = 48;
+/** The most a queue read may ask for (the engine's page limit). */
+const MAX_QUEUE_READ = 1000;
 const SIMILAR = 36;
 
 registerToolkit();
@@ -42,6 +44,8 @@ let retraining: { tag: string; taskId: string; trainedAt?: string } | undefined;
 let work: Promise<void> = Promise.resolve();
 /** Decisions and undos waiting in `work`: while any is, the queue is not re-read (the last one re-reads it). */
 let waitingChanges = 0;
+/** A re-read was left to a change still waiting; an undo of a skip, which changes no sample, still owes it. */
+let rerankOwed = false;
 
 const grid = new ReviewGrid(
   new ThumbnailLoader(host),
@@ -215,21 +219,27 @@ async function loadQueue(forTag: string): Promise<void> {
 async function loadMore(): Promise<void> {
   const forTag = tag;
   if (!forTag || !page) return;
-  // Images decided since the page was read have left the queue; the skipped ones are still in it.
-  const stillQueued = grid.all.filter((i) => {
-    const v = session.verdictOf(i.key);
-    return v === undefined || v === 'skipped';
-  }).length;
+  // The queue from its start, as far as the cards still open plus a page: a re-rank since the
+  // last read moves images across any offset, so what is new is told by key, not by position.
+  const stillQueued = openCards();
   await run(
     (async () => {
-      const next = await host.request('review/queue', { tag: forTag, view, offset: stillQueued, limit: PAGE });
+      const next = await host.request('review/queue', { tag: forTag, view, offset: 0, limit: Math.min(MAX_QUEUE_READ, stillQueued + PAGE) });
       if (forTag !== tag || !page) return;
       const shown = new Set(grid.all.map((i) => i.key));
       grid.append(queueItems(next).filter((i) => !shown.has(i.key)));
-      page = { ...next, offset: 0 };
+      page = next;
       renderStatus();
     })(),
   );
+}
+
+/** Cards still in the engine's queue: not decided, or skipped (a skip adds no sample). */
+function openCards(): number {
+  return grid.all.filter((i) => {
+    const v = session.verdictOf(i.key);
+    return v === undefined || v === 'skipped';
+  }).length;
 }
 
 async function loadSimilar(forTag: string, target: SimilarTarget): Promise<void> {
@@ -260,7 +270,7 @@ function renderStatus(): void {
     'not-applies': 'the tag does not apply to, the least certain first',
   }[view];
   status.textContent = `${plural(page.total, 'scanned image')} ${what}; showing ${shown}.${changed}`;
-  more.hidden = shown >= page.total;
+  more.hidden = openCards() >= page.total;
 }
 
 function emptyText(error: unknown): string {
@@ -300,14 +310,20 @@ function decide(keys: string[], verdict: Verdict): void {
 /**
  * After a decision or an undo: the queue read again, which the engine has re-ranked by the tag's
  * samples as they now are, and its images put after the focused one. The focused image stays,
- * so the next image always comes from the ranking one decision earlier (bench:active measures
- * the panel so). Not while images are selected: the reviewer is choosing among the cards shown;
- * and not while more decisions wait to be saved, so fast keys never queue a re-read each.
+ * so the next image comes from the ranking one decision earlier (bench:active measures the panel
+ * so), or earlier still when keys come faster than the re-reads: not while more decisions wait
+ * to be saved, so fast keys never queue a re-read each. Not while images are selected either:
+ * the reviewer is choosing among the cards shown.
  */
 async function followDecisions(forTag: string): Promise<void> {
-  if (waitingChanges > 0) return; // a decision made meanwhile re-reads it once saved
+  if (waitingChanges > 0) {
+    rerankOwed = true; // a change made meanwhile re-reads it once saved
+    return;
+  }
+  rerankOwed = false;
   if (similarTo || view !== 'informative' || forTag !== tag || grid.selection.ids.length > 0) return;
-  const next = await host.request('review/queue', { tag: forTag, view, offset: 0, limit: PAGE });
+  // As many as are shown, so cards "Show more" brought stay in the grid.
+  const next = await host.request('review/queue', { tag: forTag, view, offset: 0, limit: Math.min(MAX_QUEUE_READ, Math.max(PAGE, grid.all.length)) });
   if (similarTo || view !== 'informative' || forTag !== tag || grid.selection.ids.length > 0) return;
   page = next;
   session.queueRead(next.reviewedSinceTraining);
@@ -338,7 +354,7 @@ function undo(): void {
     if (first) grid.focusKey(first);
     notice.show(`Undone: ${plural(step.items.length, 'image')} ${step.verdict === 'skipped' ? 'no longer skipped' : `no longer a ${step.verdict} sample`}.`);
     renderCounter();
-    if (step.verdict !== 'skipped') await followDecisions(tag);
+    if (step.verdict !== 'skipped' || rerankOwed) await followDecisions(tag);
   });
 }
 

@@ -161,6 +161,32 @@ describe('the review panel in Chromium', { timeout: 600_000 }, () => {
     assert.deepEqual(harness.problems, []);
   });
 
+  it('keeps every card working after a re-rank: a click picks the card it lands on, and its key decides that image', async () => {
+    const { server, harness } = await session();
+    const page = await reviewPanel(harness);
+    await page.keyboard.press('y');
+    await page.locator('.review-status', { hasText: 'as of your last decision' }).waitFor();
+    // A card the re-rank put after the focused one (reused or new), clicked and decided with N.
+    const target = (await cards(page))[6];
+    await page.locator('.review-card').nth(6).click();
+    assert.ok((await cards(page))[6].focused || (await page.locator('.review-card.selected').count()) === 1, 'the click picked the card');
+    await page.keyboard.press('n');
+    await counterIs(page, 2);
+    const decided = await cards(page);
+    assert.equal(decided.find((c) => c.name === target.name)?.verdict, 'negative', `${target.name} is the image decided`);
+    assert.equal((await server.client.samples(TAG)).negatives.filter((s) => s.fileName === target.name).length, 1);
+    // What the queue is ranked by now shows on the cards after a decision: "now 0.37".
+    assert.match(
+      await page
+        .locator('.review-card .review-now')
+        .filter({ hasText: /^now [01]\.\d\d$/ })
+        .first()
+        .innerText(),
+      /^now [01]\.\d\d$/,
+    );
+    assert.deepEqual(harness.problems, []);
+  });
+
   it('decides a selection with one key or the mouse, and undoes it as one step', async () => {
     const { server, harness } = await session();
     const page = await reviewPanel(harness);

@@ -16,6 +16,8 @@ export interface ReviewItem {
   image: { src: string; path: string } | { sampleId: string };
   score?: { value: number; threshold: number; applies: boolean };
   similarity?: number;
+  /** The score the queue is ranked by, with the decisions since training (the engine's refit). */
+  reviewScore?: number;
   /** The call changed when the tag was last trained. */
   changed?: boolean;
   /** What it already is, e.g. "positive of stripes". */
@@ -32,6 +34,9 @@ export interface ReviewGridActions {
   selectionChanged(): void;
 }
 
+/** A pointer that moved this recently is about to click: the cards up to it are not reordered. */
+const POINTER_RESTS_MS = 1500;
+
 const MARKS: Record<Verdict, string> = { positive: '✓ it is', negative: "✗ it isn't", skipped: '→ skipped' };
 
 export class ReviewGrid {
@@ -39,6 +44,8 @@ export class ReviewGrid {
   readonly selection = new Selection();
   private items: ReviewItem[] = [];
   private focusIndex = 0;
+  /** The card under the pointer, and when the pointer last moved: a card about to be clicked is not moved. */
+  private pointer: { key?: string; movedAt: number } = { movedAt: 0 };
 
   constructor(
     private readonly loader: ThumbnailLoader,
@@ -46,6 +53,11 @@ export class ReviewGrid {
     private readonly tagName: () => string,
   ) {
     this.element.addEventListener('keydown', (e) => this.onKey(e));
+    this.element.addEventListener('pointermove', (e) => {
+      const cell = (e.target as HTMLElement).closest<HTMLElement>('.review-card');
+      this.pointer = { key: cell?.dataset.key, movedAt: performance.now() };
+    });
+    this.element.addEventListener('pointerleave', () => (this.pointer = { movedAt: 0 }));
     this.element.addEventListener('focusin', (e) => {
       const cell = (e.target as HTMLElement).closest<HTMLElement>('.review-card');
       const index = cell ? this.cells().indexOf(cell) : -1;
@@ -81,17 +93,22 @@ export class ReviewGrid {
    * The queue read again after a decision: its images go after the focused one, in their new
    * order. The focused image, everything before it and every image decided stay where they are
    * (their cards are not even moved, so focus and a key about to be pressed stay on the image
-   * the reviewer is looking at); cards already shown are reused, images loaded and all.
+   * the reviewer is looking at), and so does everything up to a card the pointer has just moved
+   * onto (a click about to land); cards already shown are reused, images loaded and all.
    */
   reorderAfterFocus(queue: ReviewItem[]): void {
     const cells = new Map(this.cells().map((cell) => [cell.dataset.key!, cell]));
-    const kept = this.items.filter((item, i) => i <= this.focusIndex || this.actions.verdictOf(item.key));
+    const pointed = performance.now() - this.pointer.movedAt < POINTER_RESTS_MS ? this.items.findIndex((i) => i.key === this.pointer.key) : -1;
+    const keepThrough = Math.max(this.focusIndex, pointed);
+    const kept = this.items.filter((item, i) => i <= keepThrough || this.actions.verdictOf(item.key));
     const keptKeys = new Set(kept.map((item) => item.key));
     const following = queue.filter((item) => !keptKeys.has(item.key));
     for (const item of this.items) if (!keptKeys.has(item.key)) cells.get(item.key)?.remove();
     if (following.length > 0) this.element.querySelector('.grid-empty')?.remove();
     this.element.append(...following.map((item) => cells.get(item.key) ?? this.card(item)));
-    this.items = [...kept, ...following];
+    // The queue's fresher copy of each image kept (its score under the latest refit).
+    const fresh = new Map(queue.map((item) => [item.key, item]));
+    this.items = [...kept.map((item) => fresh.get(item.key) ?? item), ...following];
     this.selection.setOrder(this.items.map((i) => i.key));
     this.refresh();
   }
@@ -114,6 +131,8 @@ export class ReviewGrid {
       cell.setAttribute('tabindex', i === this.focusIndex ? '0' : '-1');
       cell.dataset.verdict = verdict ?? '';
       cell.querySelector('.review-mark')!.textContent = verdict ? MARKS[verdict] : '';
+      // Cards are reused across re-ranks: what the queue ranks by is written here, not at creation.
+      cell.querySelector('.review-now')!.textContent = item.reviewScore === undefined ? '' : `now ${item.reviewScore.toFixed(2)}`;
     }
     this.actions.selectionChanged();
   }
@@ -185,8 +204,10 @@ export class ReviewGrid {
         // VS Code's right-click menu for webviews: "More Like This" on this image.
         'data-vscode-context': JSON.stringify({ tagsmithImage: true, preventDefaultContextMenuItems: true, tag: this.tagName(), ...context }),
         onclick: (e: MouseEvent) => {
-          this.focusIndex = this.items.indexOf(item);
-          this.selection.click(this.items.indexOf(item), { toggle: e.ctrlKey || e.metaKey, extend: e.shiftKey });
+          // By key: a re-rank replaces the item objects while this card (and this handler) stays.
+          const index = this.items.findIndex((i) => i.key === item.key);
+          this.focusIndex = index;
+          this.selection.click(index, { toggle: e.ctrlKey || e.metaKey, extend: e.shiftKey });
           this.refresh();
         },
         ondblclick: () => this.actions.open(item),
@@ -203,6 +224,10 @@ export class ReviewGrid {
         { className: 'review-meta' },
         h('span', { className: 'review-name' }, item.label),
         item.score ? scoreLine(item.score) : null,
+        h('span', {
+          className: 'review-now muted',
+          title: 'The score the queue is ranked by: a refit with the decisions since training (the call stays the trained one)',
+        }),
         item.similarity !== undefined ? h('span', { className: 'review-similarity' }, `${Math.round(item.similarity * 100)}% alike`) : null,
         item.note ? h('span', { className: 'muted review-note' }, item.note) : null,
       ),

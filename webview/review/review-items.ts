@@ -13,6 +13,7 @@ function scannedItem(scanId: string, image: ReviewCard, tag: string): ReviewItem
     image: { src: image.src, path: image.path },
     score: call && { value: call.score, threshold: call.threshold, applies: call.applies },
     changed: image.changed,
+    reviewScore: image.reviewScore,
     note: image.sample ? `already a ${image.sample} of ${tag}` : undefined,
     target: { path: image.path },
     moreLike: { scanId, index: image.index, label: fileName(image.path) },
