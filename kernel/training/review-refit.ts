@@ -20,15 +20,30 @@ const REFIT_MAX_ITERATIONS = 200;
 /**
  * `model`'s head refitted on `positives` and `negatives` (the tag's samples now): a one-head model
  * over the same inputs (feature transform, base scores, keywords) for ranking the review queue.
+ * The options' defaults are the product's; bench:active measured the others (review-loose: the
+ * looser tolerance; review-prior: the penalty on the distance from the trained head) and neither
+ * did better (docs/benchmarks.md).
  */
-export function refitForReview(model: TagModel, positives: readonly ScoringInput[], negatives: readonly ScoringInput[]): TagModel {
+export function refitForReview(
+  model: TagModel,
+  positives: readonly ScoringInput[],
+  negatives: readonly ScoringInput[],
+  { tolerance = REFIT_TOLERANCE, towardTrained = false }: { tolerance?: number; towardTrained?: boolean } = {},
+): TagModel {
   if (positives.length + negatives.length === 0) throw new TagsmithError('not_enough_samples', `Tag "${model.tag}" has no samples to refit.`);
   const json = model.json;
   const x = [...positives, ...negatives].map((s) => modelInput(s, json));
   const y = x.map((_, i) => (i < positives.length ? 1 : 0));
   // Class-balanced, as training's fits are, so 0.5 stays the boundary the queue is centred on.
   const weights = y.map((v) => (v === 1 ? x.length / (2 * Math.max(1, positives.length)) : x.length / (2 * Math.max(1, negatives.length))));
-  const fit = fitLogistic(x, y, weights, { l2: json.metrics.l2, tolerance: REFIT_TOLERANCE, maxIterations: REFIT_MAX_ITERATIONS, init: wholeTagHead(model) });
+  const trained = wholeTagHead(model);
+  const fit = fitLogistic(x, y, weights, {
+    l2: json.metrics.l2,
+    tolerance,
+    maxIterations: REFIT_MAX_ITERATIONS,
+    init: trained,
+    ...(towardTrained ? { prior: trained.weights } : {}),
+  });
   const { shared: _shared, ...rest } = json;
   return TagModel.fromJSON({ ...rest, clusters: [{ weights: Array.from(fit.weights), bias: fit.bias, size: positives.length }] });
 }

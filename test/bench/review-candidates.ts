@@ -318,7 +318,7 @@ type SideRule = (state: { decided: number; positives: number; negatives: number 
  * the ranking made one decision earlier (the focused card is never swapped under the reviewer);
  * with 0 from the ranking after the last decision (the ideal).
  */
-export function reviewPanel(context: ReviewContext, side: SideRule, lag: 0 | 1): number[] {
+export function reviewPanel(context: ReviewContext, side: SideRule, lag: 0 | 1, refit: { tolerance?: number; towardTrained?: boolean } = {}): number[] {
   const { model, answer, poolInputs, labelledInputs } = context;
   if (!answer || !poolInputs || !labelledInputs) throw new Error("the panel order needs the reviewer's answers and the inputs");
   const positives = labelledInputs.filter((_, i) => context.labelledPositive[i]);
@@ -332,8 +332,8 @@ export function reviewPanel(context: ReviewContext, side: SideRule, lag: 0 | 1):
     out.push(focused);
     taken.add(focused);
     (answer(focused) ? positives : negatives).push(poolInputs[focused]);
-    const refit = refitForReview(model, positives, negatives);
-    const scores = poolInputs.map((input) => refit.score(input).score);
+    const refitted = refitForReview(model, positives, negatives, refit);
+    const scores = poolInputs.map((input) => refitted.score(input).score);
     if (lag === 0) shown = mostInformativeFirst(scores, taken, side(state()));
     else {
       const next = shown.find((i) => !taken.has(i));
@@ -411,6 +411,10 @@ export const CANDIDATES: Record<string, ReviewOrder> = {
   'sequential-logit0': (context) => sequential(context, false),
   /** The product's order until it followed each decision: ranked once per training (every 20 labels here). */
   'per-training': ({ scores }) => mostInformativeFirst(scores),
+  /** Today's panel with the refit stopped at cross-validation's looser tolerance (1e-4). */
+  'review-loose': (context) => reviewPanel(context, fewerLabels, 1, { tolerance: 1e-4 }),
+  /** Today's panel with the refit's penalty on the distance from the trained head, not from zero. */
+  'review-prior': (context) => reviewPanel(context, fewerLabels, 1, { towardTrained: true }),
   /** Today's panel without its lag: each pick from the ranking after the last decision. */
   'review-nolag': (context) => reviewPanel(context, fewerLabels, 0),
   /** One decision late, sides by the count of decisions rather than the labels (a queue made after k decisions serves pick k + 2). */
