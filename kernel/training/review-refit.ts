@@ -47,6 +47,7 @@ export function refitForReview(
   const { shared: _shared, ...rest } = json;
   return TagModel.fromJSON({ ...rest, clusters: [{ weights: Array.from(fit.weights), bias: fit.bias, size: positives.length }] });
 }
+
 /** The head that speaks for the whole tag: the shared one of a clustered tag, else the mean of its cluster heads. */
 function wholeTagHead(model: TagModel): LogisticModel {
   const { shared, clusters } = model.json;
